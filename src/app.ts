@@ -1,0 +1,76 @@
+/**
+ * buildApp() assembles the HTTP adapter around a runtime; it never listens
+ * (STYLE.md: build apart from listen), so tests and the server share it.
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { BODY_LIMIT_BYTES, registerBodyParsers } from './http/body.js';
+import { errorReply } from './http/error-reply.js';
+import { registerMetadataRoutes } from './http/routes/metadata.js';
+import { registerOperationsRoutes } from './http/routes/operations.js';
+import { registerProtectedResourceRoutes } from './http/routes/protected-resources.js';
+import { registerTokenRoutes } from './http/routes/token.js';
+import { NotFoundError } from './oauth/errors.js';
+import type { Runtime } from './runtime.js';
+
+export interface BuildAppOptions {
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): FastifyInstance {
+  const serverOptions: FastifyServerOptions = {
+    loggerInstance: runtime.logger,
+    // One line per request, written by the onResponse hook below with OAuth context instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    // Slow clients may not hold sockets open forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    // Proxies are trusted only when configured (attack protection, a later capability).
+    trustProxy: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  };
+  // The HTTPS and HTTP instances differ only in their raw server type, which no route touches.
+  const app = (options.https ? Fastify({ ...serverOptions, https: options.https } as FastifyServerOptions) : Fastify(serverOptions)) as FastifyInstance;
+
+  registerBodyParsers(app);
+
+  app.setErrorHandler((err, request, reply) => {
+    const r = errorReply(err);
+    const progress = request.oauthProgress;
+    const fields = {
+      route: request.routeOptions.url,
+      status: r.statusCode,
+      error: r.error.error,
+      error_reason: r.error.errorReason,
+      detail: r.error.logDetail,
+      grant_type: progress?.grantType,
+      client_id: progress?.clientId,
+    };
+    if (r.statusCode >= 500) request.log.error({ ...fields, err: r.cause instanceof Error ? { message: r.cause.message, stack: r.cause.stack } : r.cause }, 'request failed');
+    else request.log.info(fields, 'request refused');
+    void reply.code(r.statusCode).headers(r.headers).send(r.body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const r = errorReply(new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}.`));
+    void reply.code(404).headers(r.headers).send(r.body);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    runtime.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    if (reply.statusCode < 400) {
+      const progress = request.oauthProgress;
+      request.log.info(
+        { route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, grant_type: progress?.grantType, client_id: progress?.clientId },
+        'request completed',
+      );
+    }
+  });
+
+  registerTokenRoutes(app, runtime);
+  registerProtectedResourceRoutes(app, runtime);
+  registerMetadataRoutes(app, runtime);
+  registerOperationsRoutes(app, runtime);
+  return app;
+}

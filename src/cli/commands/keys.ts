@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { SIGNING_ALGS, type SigningAlg } from '../../config/schema.js';
+import { Catalog } from '../../oauth/catalog.js';
+import { CliUsageError, pickTenant, withRuntime, type AdminOptions } from './context.js';
+
+export function registerKeys(program: Command): void {
+  const keys = program.command('keys').description('signing keys');
+  keys
+    .command('rotate')
+    .description('start signing with new keys; old public keys stay in the JWKS until their last token expires')
+    .option('-c, --config <file>', 'configuration file (default: the demo tenant on ./data)')
+    .option('-t, --tenant <name>', 'tenant (default: the only one)')
+    .option('--alg <alg>', `only this algorithm (${SIGNING_ALGS.join(', ')}); default: every one the tenant uses`)
+    .action(async (options: AdminOptions & { alg?: string }) => {
+      await withRuntime(options, async (runtime) => {
+        const tenant = pickTenant(runtime, options.tenant);
+        if (options.alg !== undefined && !tenant.signingAlgs.includes(options.alg as SigningAlg)) {
+          throw new CliUsageError(`tenant ${tenant.name} does not sign with ${options.alg} (it uses ${tenant.signingAlgs.join(', ')})`);
+        }
+        const algs = options.alg === undefined ? tenant.signingAlgs : [options.alg as SigningAlg];
+        for (const alg of algs) {
+          const lifetime = Catalog.maxTokenLifetime(tenant, alg);
+          const fresh = await runtime.signingKeys.rotate(tenant.id, alg, lifetime);
+          process.stdout.write(`${tenant.name}: new ${alg} signing key ${fresh.kid}; the previous one stays published for ${lifetime} s plus skew\n`);
+        }
+      });
+    });
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { closeOnSignals, startServer } from '../../server.js';
+import { cliConfig } from '../config-source.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the authorization server (without --config: the demo tenant on ./data)')
+    .option('-c, --config <file>', 'configuration file (YAML)')
+    .option('-p, --port <port>', 'port for the demo tenant (ignored with --config)', '3000')
+    .action(async (options: { config?: string; port: string }) => {
+      const { config, demo } = cliConfig(options.config, Number(options.port));
+      const server = await startServer(config);
+      closeOnSignals(server);
+      server.runtime.logger.info({ url: server.url, tenants: server.runtime.catalog.all().map((t) => t.name) }, 'latchkey is listening');
+      if (demo) {
+        process.stdout.write(
+          `\nLatchkey demo tenant is ready. Get tokens with the password grant:\n\n${demo.curl(config.public_url)}\n\n` +
+            `Discovery: ${config.public_url}/demo/.well-known/openid-configuration\n\n`,
+        );
+      }
+    });
+}

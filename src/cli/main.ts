@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * The `latchkey` command line. Operator errors (bad config, unknown user)
+ * print one clear line and exit 1; they are never stack traces.
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/load.js';
+import { MasterKeyError } from '../crypto/master-key.js';
+import { UserAdminError } from '../identity/user-admin.js';
+import { DatabaseConfigError } from '../storage/database.js';
+import { registerConfig } from './commands/config-check.js';
+import { registerKeys } from './commands/keys.js';
+import { registerServe } from './commands/serve.js';
+import { CliUsageError } from './commands/context.js';
+import { registerUsers } from './commands/users.js';
+
+const program = new Command('latchkey')
+  .description('Latchkey: OAuth 2.0 / OpenID Connect password sign-in server')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerServe(program);
+registerConfig(program);
+registerUsers(program);
+registerKeys(program);
+
+const OPERATOR_ERRORS = [ConfigError, MasterKeyError, UserAdminError, DatabaseConfigError, CliUsageError];
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (OPERATOR_ERRORS.some((type) => err instanceof type)) {
+    process.stderr.write(`latchkey: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`latchkey: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,53 @@
+/**
+ * Applies the configuration to storage at every start, idempotently:
+ * declared objects are created or updated; nothing undeclared is deleted.
+ */
+import type { SecretHasher } from '../crypto/secrets.js';
+import { upsertDeclaredUser } from '../identity/user-admin.js';
+import type { Stores } from '../storage/stores.js';
+import type { LatchkeyConfig } from './load.js';
+import { ConfigError, formatKeyPath } from './load.js';
+
+export interface ApplySummary {
+  tenants: number;
+  usersCreated: number;
+  usersUpdated: number;
+}
+
+export async function applyConfig(config: LatchkeyConfig, stores: Stores, secretHasher: SecretHasher): Promise<ApplySummary> {
+  const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0 };
+  for (const [tenantIndex, tenant] of config.tenants.entries()) {
+    const { name, default_directory, default_audience, id_token_signing_alg, id_token_lifetime } = tenant;
+    const tenantId = await stores.catalog.upsertTenant(name, { default_directory, default_audience, id_token_signing_alg, id_token_lifetime });
+    summary.tenants++;
+    const connectionIds = new Map<string, string>();
+    for (const connection of tenant.connections) connectionIds.set(connection.name, await stores.catalog.upsertConnection(tenantId, connection));
+    for (const api of tenant.apis) await stores.catalog.upsertApi(tenantId, api);
+    for (const app of tenant.applications) {
+      const { client_id, client_secret, ...settings } = app;
+      await stores.catalog.upsertApplication(tenantId, client_id, client_secret === undefined ? null : secretHasher.hash(client_secret), settings);
+    }
+    for (const [userIndex, user] of tenant.users.entries()) {
+      const connectionId = connectionIds.get(user.connection);
+      if (connectionId === undefined) continue; // the schema already refused unknown connections
+      try {
+        const outcome = await upsertDeclaredUser(stores.users, tenantId, connectionId, {
+          username: user.username,
+          email: user.email,
+          emailVerified: user.email_verified,
+          name: user.name,
+          givenName: user.given_name,
+          familyName: user.family_name,
+          password: user.password,
+          passwordHash: user.password_hash,
+          blocked: user.blocked,
+        });
+        if (outcome === 'created') summary.usersCreated++;
+        if (outcome === 'updated') summary.usersUpdated++;
+      } catch (err) {
+        throw new ConfigError('configuration', [`${formatKeyPath(['tenants', tenantIndex, 'users', userIndex])}: ${(err as Error).message}`]);
+      }
+    }
+  }
+  return summary;
+}

@@ -1,0 +1,104 @@
+/**
+ * Reads, validates and resolves the configuration file. This is the only
+ * module that reads `process.env` (STYLE.md §7): everything else receives
+ * the slice of the resolved config it uses.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type LatchkeyConfigInput, type ParsedConfig } from './schema.js';
+
+export interface LatchkeyConfig extends Omit<ParsedConfig, 'public_url' | 'database'> {
+  /** Base of every issuer, no trailing slash. */
+  public_url: string;
+  /** `sqlite:/absolute/path` or a postgres:// URL. */
+  database: string;
+  /** Where generated state lives (master key, demo credentials). */
+  dataDir: string;
+  /** Base64 master key from LATCHKEY_MASTER_KEY, if set. */
+  masterKeyBase64: string | undefined;
+}
+
+/** A bad configuration: stops start-up, naming each bad key path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** `tenants[0].applications[2].grant_types[1]` from a zod issue path. */
+export function formatKeyPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  return `${formatKeyPath(issue.path)}: ${issue.message}`;
+}
+
+export function loadConfigFile(file: string, env: Env = process.env): LatchkeyConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(path, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0] ?? e.message}`));
+  }
+  return resolveConfig(doc.toJS() as unknown, dirname(path), env, path);
+}
+
+/**
+ * Validates a config object (from a file or built in code, like the demo
+ * tenant) and resolves relative paths against `baseDir`.
+ */
+export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.env, source = 'configuration'): LatchkeyConfig {
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
+  const config = parsed.data;
+
+  const database = resolveDatabaseUrl(env.LATCHKEY_DATABASE_URL ?? config.database, baseDir);
+  const redis = env.LATCHKEY_REDIS_URL ?? config.redis;
+  const publicUrl = config.public_url ?? defaultPublicUrl(config);
+  const dataDir = database.startsWith('sqlite:') ? dirname(database.slice('sqlite:'.length)) : resolve(baseDir, 'data');
+  const masterKeyBase64 = env.LATCHKEY_MASTER_KEY?.trim() || undefined;
+
+  return {
+    ...config,
+    public_url: publicUrl,
+    database,
+    ...(redis === undefined ? {} : { redis }),
+    tls: config.tls && { cert: resolve(baseDir, config.tls.cert), key: resolve(baseDir, config.tls.key) },
+    dataDir,
+    masterKeyBase64,
+  };
+}
+
+function resolveDatabaseUrl(url: string, baseDir: string): string {
+  if (!url.startsWith('sqlite:')) return url;
+  const path = url.slice('sqlite:'.length);
+  if (path === ':memory:') throw new ConfigError('database', ['sqlite::memory: would lose every token at restart; give a file path']);
+  return `sqlite:${isAbsolute(path) ? path : resolve(baseDir, path)}`;
+}
+
+function defaultPublicUrl(config: ParsedConfig): string {
+  const scheme = config.tls ? 'https' : 'http';
+  const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
+}
+
+export type { LatchkeyConfigInput };

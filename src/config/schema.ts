@@ -1,0 +1,176 @@
+/**
+ * The configuration file's schema (DESIGN.md §2), the single source of truth
+ * for its keys, defaults and documentation. Key names are a contract: they
+ * are snake_case as Auth0's Management API spells them.
+ */
+import { z } from 'zod';
+
+export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'private_key_jwt', 'none'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/** Wire names of the grants this server implements (DESIGN.md §3). */
+export const GRANT_TYPES = [
+  'password',
+  'http://auth0.com/oauth/grant-type/password-realm',
+  'refresh_token',
+  'client_credentials',
+] as const;
+export type GrantTypeName = (typeof GRANT_TYPES)[number];
+
+const scopeToken = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope token (RFC 6749 §3.3: printable ASCII, no space, quote or backslash)');
+
+const seconds = (min: number) => z.number().int().min(min);
+
+const connectionSchema = z.strictObject({
+  name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - (a connection name)'),
+  type: z.literal('database').describe('database: users stored in Latchkey, argon2id hashes'),
+});
+
+const apiSchema = z.strictObject({
+  identifier: z.string().min(1).max(512).describe('the audience'),
+  scopes: z.array(scopeToken).default([]),
+  token_lifetime: seconds(1).max(2_592_000).default(86_400).describe('access token lifetime, seconds'),
+  allow_offline_access: z.boolean().default(false),
+  signing_alg: z.enum(SIGNING_ALGS).default('RS256'),
+});
+
+const refreshTokenSchema = z.strictObject({
+  reuse_interval: seconds(0).max(300).default(0).describe('seconds in which a rotated token presented again returns the same child'),
+  idle_lifetime: seconds(1).default(1_296_000),
+  absolute_lifetime: seconds(1).default(2_592_000),
+});
+
+const jwkSchema = z.looseObject({ kty: z.string() });
+
+const applicationSchema = z
+  .strictObject({
+    client_id: z.string().min(1).max(128).regex(/^[\x21-\x7E]+$/, 'printable ASCII without spaces'),
+    client_secret: z.string().min(16, 'at least 16 characters').max(512).optional(),
+    name: z.string().max(256).optional(),
+    token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).default('client_secret_post'),
+    grant_types: z.array(z.enum(GRANT_TYPES)).default(['password', 'refresh_token']),
+    jwks: z.strictObject({ keys: z.array(jwkSchema) }).optional(),
+    default_audience: z.string().min(1).optional(),
+    refresh_token: refreshTokenSchema.default({ reuse_interval: 0, idle_lifetime: 1_296_000, absolute_lifetime: 2_592_000 }),
+    resource_server: z.boolean().default(false).describe('may introspect any access token whose audience is its default_audience'),
+  })
+  .superRefine((app, ctx) => {
+    const needsSecret = app.token_endpoint_auth_method === 'client_secret_post' || app.token_endpoint_auth_method === 'client_secret_basic';
+    if (needsSecret && app.client_secret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required when token_endpoint_auth_method is ${app.token_endpoint_auth_method}` });
+    }
+    if (!needsSecret && app.client_secret !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `must be absent when token_endpoint_auth_method is ${app.token_endpoint_auth_method}` });
+    }
+    if (app.token_endpoint_auth_method === 'private_key_jwt' && (app.jwks === undefined || app.jwks.keys.length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'at least one public key is required for private_key_jwt' });
+    }
+    if (app.token_endpoint_auth_method === 'none' && app.grant_types.includes('client_credentials')) {
+      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)' });
+    }
+    if (app.resource_server && app.default_audience === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['default_audience'], message: 'required with resource_server: true (the API whose tokens it may introspect)' });
+    }
+    if (app.refresh_token.absolute_lifetime < app.refresh_token.idle_lifetime) {
+      ctx.addIssue({ code: 'custom', path: ['refresh_token', 'absolute_lifetime'], message: 'must be at least idle_lifetime' });
+    }
+  });
+
+const userSchema = z
+  .strictObject({
+    connection: z.string().min(1),
+    username: z.string().min(1).max(256),
+    email: z.email().max(256).optional(),
+    email_verified: z.boolean().optional(),
+    name: z.string().max(256).optional(),
+    given_name: z.string().max(256).optional(),
+    family_name: z.string().max(256).optional(),
+    password: z.string().min(1).max(1024).optional(),
+    password_hash: z.string().regex(/^\$(argon2id|argon2i|2a|2b|2y)\$/, 'an argon2 or bcrypt hash ($argon2id$…, $2b$…)').optional(),
+    blocked: z.boolean().optional(),
+  })
+  .superRefine((user, ctx) => {
+    if ((user.password === undefined) === (user.password_hash === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'give exactly one of password or password_hash' });
+    }
+  });
+
+const tenantSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and -, used in URLs'),
+    default_directory: z.string().min(1).optional(),
+    default_audience: z.string().min(1).optional(),
+    id_token_signing_alg: z.enum(SIGNING_ALGS).default('RS256'),
+    id_token_lifetime: seconds(1).max(2_592_000).default(36_000),
+    connections: z.array(connectionSchema).default([{ name: 'Username-Password-Authentication', type: 'database' }]),
+    apis: z.array(apiSchema).default([]),
+    applications: z.array(applicationSchema).default([]),
+    users: z.array(userSchema).default([]),
+  })
+  .superRefine((tenant, ctx) => {
+    const connectionNames = new Set(tenant.connections.map((c) => c.name));
+    const apiIds = new Set(tenant.apis.map((a) => a.identifier));
+    reportDuplicates(tenant.connections.map((c) => c.name), 'connections', 'name', ctx);
+    reportDuplicates(tenant.apis.map((a) => a.identifier), 'apis', 'identifier', ctx);
+    reportDuplicates(tenant.applications.map((a) => a.client_id), 'applications', 'client_id', ctx);
+    if (tenant.default_directory !== undefined && !connectionNames.has(tenant.default_directory)) {
+      ctx.addIssue({ code: 'custom', path: ['default_directory'], message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})` });
+    }
+    if (tenant.default_audience !== undefined && !apiIds.has(tenant.default_audience)) {
+      ctx.addIssue({ code: 'custom', path: ['default_audience'], message: 'names no API identifier of this tenant' });
+    }
+    tenant.applications.forEach((app, i) => {
+      if (app.default_audience !== undefined && !apiIds.has(app.default_audience)) {
+        ctx.addIssue({ code: 'custom', path: ['applications', i, 'default_audience'], message: 'names no API identifier of this tenant' });
+      }
+    });
+    tenant.users.forEach((user, i) => {
+      if (!connectionNames.has(user.connection)) {
+        ctx.addIssue({ code: 'custom', path: ['users', i, 'connection'], message: 'names no connection of this tenant' });
+      }
+    });
+  });
+
+function reportDuplicates(values: string[], list: string, key: string, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  values.forEach((value, i) => {
+    if (seen.has(value)) ctx.addIssue({ code: 'custom', path: [list, i, key], message: `duplicate ${key} "${value}"` });
+    seen.add(value);
+  });
+}
+
+export const configSchema = z
+  .strictObject({
+    public_url: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => !u.endsWith('/'), 'no trailing slash: the issuer is {public_url}/{tenant}/')
+      .optional(),
+    listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(3000) }).default({ host: '127.0.0.1', port: 3000 }),
+    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    database: z.string().regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:PATH or postgres://…').default('sqlite:./data/latchkey.db'),
+    redis: z.string().regex(/^rediss?:\/\//, 'redis://… or rediss://…').optional(),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    password_hashing: z
+      .strictObject({
+        concurrency: z.number().int().min(1).max(64).optional().describe('verifications in flight; default: the number of cores'),
+        max_queue: z.number().int().min(0).max(100_000).default(256).describe('requests waiting for a hash slot before 503'),
+      })
+      .default({ max_queue: 256 }),
+    tenants: z.array(tenantSchema).min(1),
+  })
+  .superRefine((config, ctx) => reportDuplicates(config.tenants.map((t) => t.name), 'tenants', 'name', ctx));
+
+export type LatchkeyConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type TenantConfig = ParsedConfig['tenants'][number];
+export type ApiConfig = TenantConfig['apis'][number];
+export type ApplicationConfig = TenantConfig['applications'][number];
+export type ConnectionConfig = TenantConfig['connections'][number];
+export type UserSeedConfig = TenantConfig['users'][number];

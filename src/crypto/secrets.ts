@@ -1,0 +1,74 @@
+/**
+ * Secret handling in one place: random tokens, keyed hashes for stored
+ * secrets, one constant-time comparison, and authenticated encryption of
+ * data at rest.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** 256 random bits, base64url: refresh tokens, jti, opaque handles. */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/**
+ * SHA-256 of a high-entropy token (refresh tokens): a fast unkeyed hash is
+ * enough because the input cannot be guessed, and it keeps lookups indexed.
+ */
+export function sha256Base64Url(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('base64url');
+}
+
+/** One constant-time comparison for the whole code base. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
+  // Compare against itself on length mismatch so the time does not depend on where they differ.
+  if (left.length !== right.length) {
+    timingSafeEqual(left, left);
+    return false;
+  }
+  return timingSafeEqual(left, right);
+}
+
+function deriveKey(masterKey: Buffer, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `latchkey:${purpose}`, 32));
+}
+
+/**
+ * Client secrets: HMAC-SHA256 under a key derived from the master key. A
+ * password hash (argon2) would cap client_credentials near 90 requests/s;
+ * configured secrets are long and random, so a keyed fast hash suffices.
+ */
+export class SecretHasher {
+  private readonly key: Buffer;
+  constructor(masterKey: Buffer) {
+    this.key = deriveKey(masterKey, 'client-secret-hmac');
+  }
+  hash(secret: string): string {
+    return `hmac-sha256:${createHmac('sha256', this.key).update(secret, 'utf8').digest('base64url')}`;
+  }
+  verify(secret: string, stored: string): boolean {
+    return constantTimeEqual(this.hash(secret), stored);
+  }
+}
+
+/** AES-256-GCM with a random nonce; the output names its version for later rotation. */
+export class Encrypter {
+  private readonly key: Buffer;
+  constructor(masterKey: Buffer, purpose: string) {
+    this.key = deriveKey(masterKey, `encrypt:${purpose}`);
+  }
+  encrypt(plaintext: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
+  }
+  decrypt(sealed: string): string {
+    if (!sealed.startsWith('v1.')) throw new Error('unknown encryption format');
+    const raw = Buffer.from(sealed.slice(3), 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Userinfo (OIDC Core §5.3, RFC 6750), revocation (RFC 7009) and
+ * introspection (RFC 7662).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
+import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
+import { InvalidClientError, InvalidRequestError, OAuthError } from '../../oauth/errors.js';
+import { introspect } from '../../oauth/introspection.js';
+import { revoke } from '../../oauth/revocation.js';
+import type { RequestParameters } from '../../oauth/token-request.js';
+import { userinfo } from '../../oauth/userinfo.js';
+import type { Runtime } from '../../runtime.js';
+import { bodyParameters } from '../body.js';
+import { tenantOf } from '../tenant.js';
+
+/** RFC 6750 §3.1: a request with no token gets the challenge without an error code. */
+export class BearerTokenMissingError extends OAuthError {
+  constructor() {
+    super('invalid_token', 401, 'An access token is required: send Authorization: Bearer <token>.', { headers: { 'www-authenticate': 'Bearer realm="latchkey"' } });
+  }
+}
+
+function bearerToken(request: FastifyRequest, params: RequestParameters | undefined): string {
+  const header = request.headers.authorization;
+  const fromBody = params?.get('access_token');
+  if (header !== undefined && fromBody !== undefined) throw new InvalidRequestError('Send the access token in one place only (RFC 6750 §2).');
+  if (header !== undefined) {
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    if (!match?.[1]) throw new InvalidRequestError('The Authorization header must be "Bearer <token>".');
+    return match[1];
+  }
+  if (fromBody !== undefined) return fromBody;
+  throw new BearerTokenMissingError();
+}
+
+export function registerProtectedResourceRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const userinfoHandler = async (request: FastifyRequest) => {
+    const tenant = tenantOf(request, runtime.catalog);
+    const params = request.method === 'POST' ? bodyParameters(request, { allowJson: false }) : undefined;
+    return userinfo(bearerToken(request, params), tenant, runtime.verifier, runtime.stores.users);
+  };
+  app.get('/:tenant/userinfo', userinfoHandler);
+  app.post('/:tenant/userinfo', userinfoHandler);
+
+  const clientOf = async (request: FastifyRequest, params: RequestParameters, endpointUrl: string) => {
+    const tenant = tenantOf(request, runtime.catalog);
+    const presented = presentedClientAuth(request.headers.authorization, params);
+    const client = await authenticateClient(presented, tenant, endpointUrl, {
+      secretHasher: runtime.secretHasher,
+      consumedJtis: runtime.stores.consumedJtis,
+      clock: runtime.clock,
+    });
+    return { tenant, client };
+  };
+
+  app.post('/:tenant/oauth/revoke', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const params = bodyParameters(request, { allowJson: true });
+    const tenant = tenantOf(request, runtime.catalog);
+    const { client } = await clientOf(request, params, tenant.endpoints.revocation);
+    const outcome = await revoke(params, tenant, client, { refreshTokens: runtime.stores.refreshTokens, denylist: runtime.stores.accessTokenDenylist, verifier: runtime.verifier, clock: runtime.clock });
+    request.log.info({ tenant: tenant.name, client_id: client.app.clientId, outcome }, 'token revocation');
+    return reply.code(200).send({});
+  });
+
+  app.post('/:tenant/oauth/introspect', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const params = bodyParameters(request, { allowJson: true });
+    const tenant = tenantOf(request, runtime.catalog);
+    const { client } = await clientOf(request, params, tenant.endpoints.introspection);
+    // RFC 7662 §2.1: the caller must be authorised; a public client may not probe tokens.
+    if (client.method === 'none') throw new InvalidClientError('Introspection requires a confidential client.');
+    return introspect(params, tenant, client, { refreshTokens: runtime.stores.refreshTokens, verifier: runtime.verifier, clock: runtime.clock });
+  });
+}

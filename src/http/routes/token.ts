@@ -1,0 +1,57 @@
+/**
+ * POST /T/oauth/token, /T/oauth2/v2.0/token and /T/as/token.oauth2: one
+ * implementation behind three dialects (DESIGN.md §3).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TenantEndpoints } from '../../oauth/catalog.js';
+import type { TokenEndpointProgress } from '../../oauth/token-endpoint.js';
+import type { Runtime } from '../../runtime.js';
+import { bodyParameters } from '../body.js';
+import { DIALECT_ACCEPTS_JSON, renderTokenResponse, type Dialect } from '../dialects.js';
+import { tenantOf } from '../tenant.js';
+
+const TOKEN_PATHS: Array<[Dialect, string, keyof Pick<TenantEndpoints, 'token' | 'entraToken' | 'pingToken'>]> = [
+  ['auth0', '/:tenant/oauth/token', 'token'],
+  ['entra', '/:tenant/oauth2/v2.0/token', 'entraToken'],
+  ['ping', '/:tenant/as/token.oauth2', 'pingToken'],
+];
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    oauthProgress: TokenEndpointProgress | null;
+  }
+}
+
+export function registerTokenRoutes(app: FastifyInstance, runtime: Runtime): void {
+  app.decorateRequest('oauthProgress', null);
+  for (const [dialect, path, endpointKey] of TOKEN_PATHS) {
+    app.post(path, async (request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      const progress: TokenEndpointProgress = {};
+      request.oauthProgress = progress;
+      const started = process.hrtime.bigint();
+      let outcome = 'ok';
+      try {
+        const tenant = tenantOf(request, runtime.catalog);
+        const params = bodyParameters(request, { allowJson: DIALECT_ACCEPTS_JSON[dialect] });
+        const result = await runtime.tokenEndpoint.handle(
+          { tenant, endpointUrl: tenant.endpoints[endpointKey], authorization: request.headers.authorization, params },
+          progress,
+        );
+        return renderTokenResponse(dialect, result.tokens);
+      } catch (err) {
+        outcome = (err as { error?: string }).error ?? 'server_error';
+        throw err;
+      } finally {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        runtime.metrics.tokenRequests.observe({ grant_type: metricGrantLabel(progress.grantType), outcome, dialect }, seconds);
+      }
+    });
+  }
+}
+
+/** Bounded label values: unknown grant names would otherwise grow the metric without limit. */
+function metricGrantLabel(grantType: string | undefined): string {
+  if (grantType === undefined) return 'none';
+  return grantType.startsWith('http://auth0.com/oauth/grant-type/') ? grantType.slice('http://auth0.com/oauth/grant-type/'.length) : grantType;
+}

@@ -1,0 +1,18 @@
+/**
+ * The extension point for checking a user's credentials (STYLE.md §6).
+ * A source answers `verified` or `rejected`; anything else, including a
+ * throw, counts as rejected by the caller. Blocked-user checks, the dummy
+ * verify for unknown users and audit events stay in the core, so no source
+ * can weaken them.
+ */
+import type { UserRecord } from '../storage/stores.js';
+
+export type CredentialResult =
+  | { outcome: 'verified'; user: UserRecord }
+  /** `reason` is for the log and events only; the client always sees the same invalid_grant. */
+  | { outcome: 'rejected'; reason: 'unknown_user' | 'wrong_password' | 'no_password' };
+
+export interface CredentialSource {
+  readonly type: string;
+  verify(input: { tenantId: string; connectionId: string; username: string; password: string }): Promise<CredentialResult>;
+}

@@ -1,0 +1,94 @@
+/**
+ * Tenants, connections, APIs and applications, held in memory for the hot
+ * path. Loaded from storage after the config is applied at start.
+ */
+import type { ApiConfig, SigningAlg } from '../config/schema.js';
+import type { ApplicationRecord, CatalogSnapshot, ConnectionRecord, TenantRecord } from '../storage/stores.js';
+
+export interface TenantEndpoints {
+  issuer: string;
+  token: string;
+  entraToken: string;
+  pingToken: string;
+  userinfo: string;
+  jwks: string;
+  revocation: string;
+  introspection: string;
+  authorization: string;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  settings: TenantRecord['settings'];
+  endpoints: TenantEndpoints;
+  connections: Map<string, ConnectionRecord>;
+  apis: Map<string, ApiConfig>;
+  applications: Map<string, ApplicationRecord>;
+  /** Every algorithm the tenant signs with: the APIs', id_tokens' and userinfo tokens'. */
+  signingAlgs: SigningAlg[];
+}
+
+/** The algorithm of tokens whose only audience is userinfo (Auth0 signs those RS256). */
+export const USERINFO_TOKEN_ALG: SigningAlg = 'RS256';
+export const USERINFO_TOKEN_LIFETIME_SECONDS = 86_400;
+
+export function tenantEndpoints(publicUrl: string, tenantName: string): TenantEndpoints {
+  const issuer = `${publicUrl}/${tenantName}/`;
+  return {
+    issuer,
+    token: `${issuer}oauth/token`,
+    entraToken: `${issuer}oauth2/v2.0/token`,
+    pingToken: `${issuer}as/token.oauth2`,
+    userinfo: `${issuer}userinfo`,
+    jwks: `${issuer}.well-known/jwks.json`,
+    revocation: `${issuer}oauth/revoke`,
+    introspection: `${issuer}oauth/introspect`,
+    authorization: `${issuer}authorize`,
+  };
+}
+
+export class Catalog {
+  private readonly tenants = new Map<string, Tenant>();
+
+  constructor(
+    private readonly publicUrl: string,
+    snapshot: CatalogSnapshot,
+  ) {
+    for (const record of snapshot.tenants) {
+      const apis = new Map(snapshot.apis.filter((a) => a.tenantId === record.id).map((a) => [a.settings.identifier, a.settings]));
+      const algs = new Set<SigningAlg>([USERINFO_TOKEN_ALG, record.settings.id_token_signing_alg]);
+      for (const api of apis.values()) algs.add(api.signing_alg);
+      this.tenants.set(record.name, {
+        id: record.id,
+        name: record.name,
+        settings: record.settings,
+        endpoints: tenantEndpoints(publicUrl, record.name),
+        connections: new Map(snapshot.connections.filter((c) => c.tenantId === record.id).map((c) => [c.name, c])),
+        apis,
+        applications: new Map(snapshot.applications.filter((a) => a.tenantId === record.id).map((a) => [a.clientId, a])),
+        signingAlgs: [...algs],
+      });
+    }
+  }
+
+  tenant(name: string): Tenant | undefined {
+    return this.tenants.get(name);
+  }
+
+  all(): Tenant[] {
+    return [...this.tenants.values()];
+  }
+
+  /** Longest lifetime of any token signed with `alg` in the tenant: how long a retired key must stay published. */
+  static maxTokenLifetime(tenant: Tenant, alg: SigningAlg): number {
+    let max = alg === USERINFO_TOKEN_ALG ? USERINFO_TOKEN_LIFETIME_SECONDS : 0;
+    if (tenant.settings.id_token_signing_alg === alg) max = Math.max(max, tenant.settings.id_token_lifetime);
+    for (const api of tenant.apis.values()) if (api.signing_alg === alg) max = Math.max(max, api.token_lifetime);
+    return max;
+  }
+
+  get baseUrl(): string {
+    return this.publicUrl;
+  }
+}

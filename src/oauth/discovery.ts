@@ -1,0 +1,37 @@
+/**
+ * OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata for one tenant.
+ */
+import { SIGNING_ALGS } from '../config/schema.js';
+import type { Tenant } from './catalog.js';
+import { PASSWORD_REALM_GRANT } from './grants/password.js';
+import { OIDC_SCOPES } from './scopes.js';
+
+export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
+  const e = tenant.endpoints;
+  const apiScopes = [...tenant.apis.values()].flatMap((api) => api.scopes);
+  return {
+    issuer: e.issuer,
+    // Interactive sign-in is not offered, but MSAL refuses metadata without it; it answers with an OAuth error.
+    authorization_endpoint: e.authorization,
+    token_endpoint: e.token,
+    userinfo_endpoint: e.userinfo,
+    jwks_uri: e.jwks,
+    revocation_endpoint: e.revocation,
+    introspection_endpoint: e.introspection,
+    grant_types_supported: ['password', PASSWORD_REALM_GRANT, 'refresh_token', 'client_credentials'],
+    response_types_supported: [],
+    response_modes_supported: [],
+    subject_types_supported: ['public'],
+    // Every algorithm any API signs access tokens with: express-oauth2-jwt-bearer checks access tokens against this list.
+    id_token_signing_alg_values_supported: tenant.signingAlgs,
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    token_endpoint_auth_signing_alg_values_supported: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    scopes_supported: [...new Set([...OIDC_SCOPES, ...apiScopes])],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'name', 'given_name', 'family_name', 'nickname', 'preferred_username', 'updated_at', 'email', 'email_verified'],
+    access_token_signing_alg_values_supported: [...new Set(SIGNING_ALGS.filter((a) => tenant.signingAlgs.includes(a)))],
+    request_parameter_supported: false,
+    claims_parameter_supported: false,
+  };
+}

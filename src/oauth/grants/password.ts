@@ -1,0 +1,93 @@
+/**
+ * RFC 6749 §4.3: Resource Owner Password Credentials, with Auth0's realm
+ * extension (`http://auth0.com/oauth/grant-type/password-realm`, and
+ * `realm` honoured on plain `password` as Auth0's SDK sends it).
+ */
+import type { ConnectionRecord } from '../../storage/stores.js';
+import type { Tenant } from '../catalog.js';
+import { InvalidGrantError, InvalidRequestError } from '../errors.js';
+import { assertScopeSyntax, grantUserScopes, parseScope, selectResource } from '../scopes.js';
+import type { RequestParameters } from '../token-request.js';
+import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
+
+export const PASSWORD_REALM_GRANT = 'http://auth0.com/oauth/grant-type/password-realm';
+
+export interface PasswordRequest {
+  grantType: string;
+  username: string;
+  password: string;
+  realm: string | undefined;
+  audience: string | undefined;
+  scopes: string[] | undefined;
+}
+
+/** One message for unknown users and wrong passwords: no enumeration (Auth0's wording). */
+export const WRONG_CREDENTIALS = 'Wrong email or password.';
+
+export const passwordGrant: GrantHandler<PasswordRequest> = {
+  grantTypes: ['password', PASSWORD_REALM_GRANT],
+
+  parse(params: RequestParameters, grantType: string): PasswordRequest {
+    const scope = params.get('scope');
+    if (scope !== undefined) assertScopeSyntax(scope);
+    const realm = params.get('realm');
+    if (grantType === PASSWORD_REALM_GRANT && realm === undefined) {
+      throw new InvalidRequestError('The password-realm grant requires "realm": the name of the connection to check the password against.');
+    }
+    return {
+      grantType,
+      username: params.require('username'),
+      password: params.require('password'),
+      realm,
+      audience: params.get('audience'),
+      scopes: scope === undefined ? undefined : parseScope(scope),
+    };
+  },
+
+  async handle(request: PasswordRequest, ctx: GrantContext): Promise<Grant> {
+    const { tenant, client } = ctx;
+    const connection = chooseConnection(tenant, request.realm);
+    // Everything that can be refused without the password is refused first: no hashing wasted, nothing revealed.
+    const selection = selectResource({
+      audience: request.audience,
+      requestedScopes: request.scopes ?? [],
+      apis: tenant.apis,
+      defaultAudiences: [client.app.settings.default_audience, tenant.settings.default_audience],
+    });
+    const offlineAllowed = (selection.api?.allow_offline_access ?? false) && client.app.settings.grant_types.includes('refresh_token');
+    const scopes = grantUserScopes({ selection, offlineAllowed });
+
+    const source = ctx.credentialSources.get(connection.type);
+    if (!source) throw new Error(`no credential source for connection type ${connection.type}`);
+    const result = await source.verify({ tenantId: tenant.id, connectionId: connection.id, username: request.username, password: request.password });
+    if (result.outcome !== 'verified') {
+      throw new InvalidGrantError(WRONG_CREDENTIALS, { logDetail: `password grant refused: ${result.reason} (connection ${connection.name})` });
+    }
+    // Told only to someone who knows the password, so it reveals nothing about existence.
+    if (result.user.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${result.user.id}` });
+
+    return {
+      grantType: request.grantType,
+      subject: { kind: 'user', user: result.user },
+      api: selection.api,
+      scopes,
+      requestedScopes: request.scopes,
+      authTime: ctx.clock.now(),
+      refresh: scopes.includes('offline_access') ? { kind: 'new_family' } : { kind: 'none' },
+    };
+  },
+};
+
+function chooseConnection(tenant: Tenant, realm: string | undefined): ConnectionRecord {
+  if (realm !== undefined) {
+    const named = tenant.connections.get(realm);
+    if (!named) throw new InvalidRequestError(`The realm "${realm.slice(0, 128)}" is not a connection of this tenant.`);
+    return named;
+  }
+  const fallback = tenant.settings.default_directory ?? (tenant.connections.size === 1 ? [...tenant.connections.keys()][0] : undefined);
+  const connection = fallback === undefined ? undefined : tenant.connections.get(fallback);
+  if (!connection) {
+    throw new InvalidRequestError('No realm was given and the tenant has no default_directory; send "realm" or configure default_directory.');
+  }
+  return connection;
+}

@@ -1,0 +1,9 @@
+/** Wire grant names → grant modules. */
+import { clientCredentialsGrant } from './client-credentials.js';
+import { erase, type AnyGrantHandler } from './grant-handler.js';
+import { passwordGrant } from './password.js';
+import { refreshTokenGrant } from './refresh-token.js';
+
+const handlers = [erase(passwordGrant), erase(refreshTokenGrant), erase(clientCredentialsGrant)];
+
+export const grantRegistry: ReadonlyMap<string, AnyGrantHandler> = new Map(handlers.flatMap((h) => h.grantTypes.map((name) => [name, h] as const)));

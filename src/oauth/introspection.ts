@@ -1,0 +1,50 @@
+/**
+ * RFC 7662 introspection. A client may introspect tokens issued to it; an
+ * application with `resource_server: true` may introspect any access token
+ * whose audience is its `default_audience`. Anything else is simply
+ * `active: false`, which reveals nothing.
+ */
+import { epochSeconds, type Clock } from '../clock.js';
+import { sha256Base64Url } from '../crypto/secrets.js';
+import type { RefreshTokenStore } from '../storage/stores.js';
+import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import type { Tenant } from './catalog.js';
+import type { AuthenticatedClient } from './client-auth/authenticate.js';
+import type { RequestParameters } from './token-request.js';
+
+export interface IntrospectionDeps {
+  refreshTokens: RefreshTokenStore;
+  verifier: AccessTokenVerifier;
+  clock: Clock;
+}
+
+const INACTIVE = { active: false } as const;
+
+export async function introspect(params: RequestParameters, tenant: Tenant, client: AuthenticatedClient, deps: IntrospectionDeps): Promise<Record<string, unknown>> {
+  const token = params.require('token');
+  const now = deps.clock.now();
+  if (!token.includes('.')) {
+    const record = await deps.refreshTokens.findByHash(sha256Base64Url(token));
+    if (!record || record.tenantId !== tenant.id || record.clientId !== client.app.clientId) return INACTIVE;
+    if (record.usedAt || record.revokedAt || record.expiresAt <= now) return INACTIVE;
+    return {
+      active: true,
+      token_type: 'refresh_token',
+      client_id: record.clientId,
+      sub: record.userId,
+      scope: record.scope,
+      ...(record.audience === null ? {} : { aud: record.audience }),
+      iss: tenant.endpoints.issuer,
+      iat: epochSeconds(record.createdAt),
+      exp: epochSeconds(record.expiresAt),
+    };
+  }
+  const check = await deps.verifier.verify(token, tenant, { checkRevocation: true });
+  if (!check.valid) return INACTIVE;
+  const { payload } = check;
+  const audience = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
+  const resourceAudience = client.app.settings.resource_server ? client.app.settings.default_audience : undefined;
+  const allowed = payload.client_id === client.app.clientId || (resourceAudience !== undefined && audience.includes(resourceAudience));
+  if (!allowed) return INACTIVE;
+  return { active: true, token_type: 'Bearer', ...payload };
+}

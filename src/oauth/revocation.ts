@@ -1,0 +1,50 @@
+/**
+ * RFC 7009 revocation. A refresh token revokes its whole family; an access
+ * token is denylisted until it expires. Unknown or invalid tokens get 200
+ * too (RFC 7009 §2.2): the answer never tells whether a token existed.
+ */
+import type { Clock } from '../clock.js';
+import { sha256Base64Url } from '../crypto/secrets.js';
+import type { AccessTokenDenylist, RefreshTokenStore } from '../storage/stores.js';
+import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import type { Tenant } from './catalog.js';
+import type { AuthenticatedClient } from './client-auth/authenticate.js';
+import { OAuthError } from './errors.js';
+import type { RequestParameters } from './token-request.js';
+
+export interface RevocationDeps {
+  refreshTokens: RefreshTokenStore;
+  denylist: AccessTokenDenylist;
+  verifier: AccessTokenVerifier;
+  clock: Clock;
+}
+
+export class UnsupportedTokenTypeError extends OAuthError {
+  constructor(description: string) {
+    super('unsupported_token_type', 400, description);
+  }
+}
+
+export type RevocationOutcome = 'refresh_family_revoked' | 'access_token_revoked' | 'not_found' | 'other_client';
+
+export async function revoke(params: RequestParameters, tenant: Tenant, client: AuthenticatedClient, deps: RevocationDeps): Promise<RevocationOutcome> {
+  const token = params.require('token');
+  const hint = params.get('token_type_hint');
+  if (hint !== undefined && hint !== 'refresh_token' && hint !== 'access_token') {
+    throw new UnsupportedTokenTypeError('token_type_hint must be refresh_token or access_token.');
+  }
+  const now = deps.clock.now();
+  // Opaque refresh tokens cannot be mistaken for JWTs (no dots), so the hint only orders the checks.
+  if (!token.includes('.')) {
+    const record = await deps.refreshTokens.findByHash(sha256Base64Url(token));
+    if (!record || record.tenantId !== tenant.id) return 'not_found';
+    if (record.clientId !== client.app.clientId) return 'other_client';
+    await deps.refreshTokens.revokeFamily(record.familyId, now);
+    return 'refresh_family_revoked';
+  }
+  const check = await deps.verifier.verify(token, tenant, { checkRevocation: false });
+  if (!check.valid) return 'not_found';
+  if (check.payload.client_id !== client.app.clientId) return 'other_client';
+  await deps.denylist.add(tenant.id, check.payload.jti, new Date(check.payload.exp * 1000));
+  return 'access_token_revoked';
+}

@@ -1,0 +1,131 @@
+/**
+ * Scope and audience rules (DESIGN.md §4, the Auth0 seeds), pure functions.
+ */
+import type { ApiConfig } from '../config/schema.js';
+import { InvalidRequestError, InvalidScopeError, InvalidTargetError } from './errors.js';
+
+/** OIDC standard claim scopes, granted all at once when only `openid` is asked (Auth0 seed). */
+export const STANDARD_CLAIM_SCOPES = ['profile', 'email', 'address', 'phone'] as const;
+export const OIDC_SCOPES = new Set<string>(['openid', ...STANDARD_CLAIM_SCOPES, 'offline_access']);
+
+/** RFC 6749 §3.3: space-delimited, case-sensitive; repeated tokens collapse. */
+export function parseScope(scope: string | undefined): string[] {
+  if (scope === undefined) return [];
+  return [...new Set(scope.split(' ').filter((s) => s !== ''))];
+}
+
+export interface ResourceSelection {
+  /** The API the token is for, or undefined for a userinfo-only token. */
+  api: ApiConfig | undefined;
+  /** Requested scopes with any Entra-style `{identifier}/` prefix removed. */
+  scopes: string[];
+  /** True when the request named the whole API (`{identifier}/.default`). */
+  wholeApi: boolean;
+}
+
+/**
+ * Chooses the API from `audience` (Auth0), Entra-style scopes
+ * (`{identifier}/{scope}`, `{identifier}/.default`) or the defaults, in
+ * that order, and strips the prefixes from the scopes.
+ */
+export function selectResource(args: {
+  audience: string | undefined;
+  requestedScopes: string[];
+  apis: ReadonlyMap<string, ApiConfig>;
+  defaultAudiences: Array<string | undefined>;
+}): ResourceSelection {
+  const { apis } = args;
+  let named: ApiConfig | undefined;
+  if (args.audience !== undefined) {
+    named = apis.get(args.audience);
+    if (!named) throw new InvalidTargetError(`The audience "${truncate(args.audience)}" is not an API of this tenant.`);
+  }
+  const scopes: string[] = [];
+  let wholeApi = false;
+  for (const scope of args.requestedScopes) {
+    const prefixed = splitPrefixedScope(scope, apis);
+    if (!prefixed) {
+      scopes.push(scope);
+      continue;
+    }
+    if (named && named.identifier !== prefixed.api.identifier) {
+      throw new InvalidTargetError('The request names more than one API; a token is for exactly one audience.');
+    }
+    named = prefixed.api;
+    if (prefixed.scope === '.default') wholeApi = true;
+    else scopes.push(prefixed.scope);
+  }
+  if (!named) {
+    for (const fallback of args.defaultAudiences) {
+      if (fallback !== undefined && apis.has(fallback)) {
+        named = apis.get(fallback);
+        break;
+      }
+    }
+  }
+  return { api: named, scopes: [...new Set(scopes)], wholeApi };
+}
+
+/** `https://api.example/read:x` → that API and `read:x`; the longest matching identifier wins. */
+function splitPrefixedScope(scope: string, apis: ReadonlyMap<string, ApiConfig>): { api: ApiConfig; scope: string } | undefined {
+  let best: ApiConfig | undefined;
+  for (const api of apis.values()) {
+    const prefix = api.identifier.endsWith('/') ? api.identifier : `${api.identifier}/`;
+    if (scope.startsWith(prefix) && scope.length > prefix.length && (!best || api.identifier.length > best.identifier.length)) best = api;
+  }
+  if (!best) return undefined;
+  const prefix = best.identifier.endsWith('/') ? best.identifier : `${best.identifier}/`;
+  return { api: best, scope: scope.slice(prefix.length) };
+}
+
+export interface UserScopeArgs {
+  selection: ResourceSelection;
+  /** offline_access survives only if the API allows it and the client may refresh. */
+  offlineAllowed: boolean;
+}
+
+/**
+ * Password grant (Auth0 seed): a password is full access, so a request that
+ * names no API scope gets all of the API's scopes, and `openid` alone gets
+ * every standard claim scope. Scopes nobody defines are dropped.
+ */
+export function grantUserScopes({ selection, offlineAllowed }: UserScopeArgs): string[] {
+  const { api, scopes } = selection;
+  const apiScopes = new Set(api?.scopes ?? []);
+  const askedApiScopes = scopes.filter((s) => apiScopes.has(s));
+  const granted: string[] = scopes.filter((s) => OIDC_SCOPES.has(s) && (s !== 'offline_access' || offlineAllowed));
+  if (granted.includes('openid') && !STANDARD_CLAIM_SCOPES.some((s) => granted.includes(s))) granted.push(...STANDARD_CLAIM_SCOPES);
+  granted.push(...(askedApiScopes.length > 0 && !selection.wholeApi ? askedApiScopes : [...apiScopes]));
+  return [...new Set(granted)];
+}
+
+/** client_credentials: only API scopes; none asked means every scope of the API. */
+export function grantClientScopes(selection: ResourceSelection): string[] {
+  const apiScopes = selection.api?.scopes ?? [];
+  const asked = selection.scopes.filter((s) => apiScopes.includes(s));
+  return asked.length > 0 && !selection.wholeApi ? asked : [...apiScopes];
+}
+
+/** Refresh: a request may narrow the original scope, never widen it (RFC 6749 §6). */
+export function narrowScopes(original: string[], requested: string[] | undefined): string[] {
+  if (requested === undefined || requested.length === 0) return original;
+  const widened = requested.filter((s) => !original.includes(s));
+  if (widened.length > 0) {
+    throw new InvalidScopeError(`The refresh request asks for scopes the original grant did not include: ${truncate(widened.join(' '))}.`);
+  }
+  return requested;
+}
+
+export function sameScopeSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((s) => b.includes(s));
+}
+
+export function assertScopeSyntax(scope: string): void {
+  if (!/^[\x20\x21\x23-\x5B\x5D-\x7E]*$/.test(scope)) {
+    throw new InvalidRequestError('scope contains characters RFC 6749 §3.3 does not allow.');
+  }
+}
+
+function truncate(value: string): string {
+  return value.length > 100 ? `${value.slice(0, 100)}…` : value;
+}

@@ -1,0 +1,82 @@
+/**
+ * The token endpoint as a list of named steps (RFC 6749 §3.2), the same for
+ * the Auth0, Entra and PingFederate paths:
+ * supportedGrantType → clientAuthentication → allowedGrantType → grant
+ * (parse, decide) → token service (sign, store).
+ */
+import type { Clock } from '../clock.js';
+import type { Encrypter } from '../crypto/secrets.js';
+import type { CredentialSource } from '../identity/credential-source.js';
+import type { RefreshTokenStore, UserStore } from '../storage/stores.js';
+import type { IssuedTokens, TokenService } from '../tokens/token-service.js';
+import type { Tenant } from './catalog.js';
+import { authenticateClient, type AuthenticatedClient, type ClientAuthDeps } from './client-auth/authenticate.js';
+import { presentedClientAuth } from './client-auth/presented.js';
+import { InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError } from './errors.js';
+import { grantRegistry } from './grants/registry.js';
+import type { RequestParameters } from './token-request.js';
+
+export interface TokenEndpointDeps extends ClientAuthDeps {
+  clock: Clock;
+  users: UserStore;
+  refreshTokens: RefreshTokenStore;
+  credentialSources: ReadonlyMap<string, CredentialSource>;
+  sealer: Encrypter;
+  tokenService: TokenService;
+}
+
+export interface TokenEndpointRequest {
+  tenant: Tenant;
+  /** The URL this request was sent to: a valid `aud` for client assertions. */
+  endpointUrl: string;
+  authorization: string | undefined;
+  params: RequestParameters;
+}
+
+export interface TokenEndpointResult {
+  grantType: string;
+  client: AuthenticatedClient;
+  tokens: IssuedTokens;
+}
+
+/** Set as soon as known, so the HTTP layer can label metrics and logs even on failure. */
+export interface TokenEndpointProgress {
+  grantType?: string;
+  clientId?: string;
+}
+
+export class TokenEndpoint {
+  constructor(private readonly deps: TokenEndpointDeps) {}
+
+  async handle(request: TokenEndpointRequest, progress: TokenEndpointProgress = {}): Promise<TokenEndpointResult> {
+    const { tenant, params } = request;
+
+    const grantType = params.get('grant_type');
+    if (grantType === undefined) throw new InvalidRequestError('The parameter "grant_type" is required.');
+    const handler = grantRegistry.get(grantType);
+    if (!handler) throw new UnsupportedGrantTypeError(`The grant type "${grantType.slice(0, 100)}" is not supported.`);
+    progress.grantType = grantType;
+
+    const presented = presentedClientAuth(request.authorization, params);
+    // Parameter errors are answered before any credential is checked or counted.
+    const decide = handler.prepare(params, grantType);
+    const client = await authenticateClient(presented, tenant, request.endpointUrl, this.deps);
+    progress.clientId = client.app.clientId;
+
+    if (!client.app.settings.grant_types.includes(grantType as never)) {
+      throw new UnauthorizedClientError(`The application is not allowed to use the ${grantType} grant; add it to the application's grant_types.`);
+    }
+
+    const grant = await decide({
+      tenant,
+      client,
+      clock: this.deps.clock,
+      users: this.deps.users,
+      refreshTokens: this.deps.refreshTokens,
+      credentialSources: this.deps.credentialSources,
+      sealer: this.deps.sealer,
+    });
+    const tokens = await this.deps.tokenService.issue(grant, tenant, client);
+    return { grantType, client, tokens };
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Request parameters, parsed without I/O (STYLE.md §2): repeats rejected,
+ * lengths capped, empty values treated as absent (RFC 6749 §3.1), and only
+ * strings accepted from JSON bodies.
+ */
+import { InvalidRequestError } from './errors.js';
+
+const DEFAULT_MAX_LENGTH = 4096;
+const MAX_LENGTHS: Record<string, number> = { client_assertion: 16_384 };
+const MAX_PARAMETERS = 64;
+
+export class RequestParameters {
+  private constructor(private readonly values: ReadonlyMap<string, string>) {}
+
+  /** application/x-www-form-urlencoded, as RFC 6749 §4.3.2 specifies. */
+  static fromForm(body: string): RequestParameters {
+    const values = new Map<string, string>();
+    let count = 0;
+    for (const [name, value] of new URLSearchParams(body)) {
+      if (++count > MAX_PARAMETERS) throw new InvalidRequestError(`The request has more than ${MAX_PARAMETERS} parameters.`);
+      if (values.has(name)) throw new InvalidRequestError(`The parameter "${safeName(name)}" is repeated; RFC 6749 §3.1 allows each parameter once.`);
+      values.set(name, value);
+    }
+    return RequestParameters.checked(values);
+  }
+
+  /** The Auth0 dialect's JSON body: a flat object of string values. */
+  static fromJson(body: unknown): RequestParameters {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new InvalidRequestError('The JSON body must be an object of string parameters.');
+    }
+    const entries = Object.entries(body as Record<string, unknown>);
+    if (entries.length > MAX_PARAMETERS) throw new InvalidRequestError(`The request has more than ${MAX_PARAMETERS} parameters.`);
+    const values = new Map<string, string>();
+    for (const [name, value] of entries) {
+      if (value === null || value === undefined) continue;
+      if (typeof value !== 'string') throw new InvalidRequestError(`The parameter "${safeName(name)}" must be a string.`);
+      values.set(name, value);
+    }
+    return RequestParameters.checked(values);
+  }
+
+  static empty(): RequestParameters {
+    return new RequestParameters(new Map());
+  }
+
+  private static checked(values: Map<string, string>): RequestParameters {
+    for (const [name, value] of values) {
+      const max = MAX_LENGTHS[name] ?? DEFAULT_MAX_LENGTH;
+      if (value.length > max) throw new InvalidRequestError(`The parameter "${safeName(name)}" is longer than ${max} characters.`);
+      if (value === '') values.delete(name);
+    }
+    return new RequestParameters(values);
+  }
+
+  get(name: string): string | undefined {
+    return this.values.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  require(name: string): string {
+    const value = this.values.get(name);
+    if (value === undefined) throw new InvalidRequestError(`The parameter "${name}" is required.`);
+    return value;
+  }
+}
+
+function safeName(name: string): string {
+  return name.length > 64 ? `${name.slice(0, 64)}…` : name.replace(/[^\x20-\x7E]/g, '?');
+}

@@ -1,0 +1,29 @@
+/**
+ * OIDC Core §5.3 userinfo, protected by a Bearer token (RFC 6750).
+ */
+import type { UserStore } from '../storage/stores.js';
+import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import { profileClaims } from '../tokens/token-service.js';
+import type { Tenant } from './catalog.js';
+import { InvalidTokenError, OAuthError } from './errors.js';
+import { parseScope } from './scopes.js';
+
+export class InsufficientScopeError extends OAuthError {
+  constructor(description: string) {
+    super('insufficient_scope', 403, description);
+  }
+}
+
+export async function userinfo(token: string, tenant: Tenant, verifier: AccessTokenVerifier, users: UserStore): Promise<Record<string, unknown>> {
+  const check = await verifier.verify(token, tenant, { checkRevocation: true });
+  if (!check.valid) throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: `userinfo: ${check.reason}` });
+  const audience = Array.isArray(check.payload.aud) ? check.payload.aud : [check.payload.aud];
+  if (!audience.includes(tenant.endpoints.userinfo)) {
+    throw new InvalidTokenError('The access token is not valid for userinfo; request the openid scope.');
+  }
+  const scopes = parseScope(typeof check.payload.scope === 'string' ? check.payload.scope : undefined);
+  if (!scopes.includes('openid')) throw new InsufficientScopeError('userinfo requires the openid scope.');
+  const user = await users.findById(tenant.id, check.payload.sub);
+  if (!user || user.blocked) throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: 'userinfo: user gone or blocked' });
+  return { sub: user.id, ...profileClaims(user, scopes) };
+}

@@ -1,0 +1,45 @@
+/**
+ * Prometheus metrics (prom-client), one registry per app so tests can run
+ * several servers in one process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HashQueue } from '../identity/hash-queue.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly tokenRequests: Histogram<'grant_type' | 'outcome' | 'dialect'>;
+  readonly httpRequests: Counter<'route' | 'status'>;
+
+  constructor(hashQueue: HashQueue) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_process_' });
+    this.tokenRequests = new Histogram({
+      name: 'latchkey_token_request_duration_seconds',
+      help: 'Token endpoint requests by grant type and outcome (ok or the OAuth error code).',
+      labelNames: ['grant_type', 'outcome', 'dialect'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    this.httpRequests = new Counter({
+      name: 'latchkey_http_requests_total',
+      help: 'HTTP requests by route and status.',
+      labelNames: ['route', 'status'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'latchkey_password_hash_queue_depth',
+      help: 'Password verifications waiting for a slot.',
+      registers: [this.registry],
+      collect() {
+        this.set(hashQueue.stats.waiting);
+      },
+    });
+    new Gauge({
+      name: 'latchkey_password_hash_in_flight',
+      help: 'Password verifications running now.',
+      registers: [this.registry],
+      collect() {
+        this.set(hashQueue.stats.running);
+      },
+    });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The composition root: the only module that knows the concrete stores and
+ * wires every service. `createRuntime` never listens (the CLI uses it too).
+ */
+import { availableParallelism } from 'node:os';
+import pino, { type Logger } from 'pino';
+import { systemClock, type Clock } from './clock.js';
+import { applyConfig, type ApplySummary } from './config/apply.js';
+import type { LatchkeyConfig } from './config/load.js';
+import { loadOrCreateMasterKey } from './crypto/master-key.js';
+import { Encrypter, SecretHasher } from './crypto/secrets.js';
+import type { CredentialSource } from './identity/credential-source.js';
+import { HashQueue } from './identity/hash-queue.js';
+import { DatabaseCredentialSource } from './identity/sources/database.js';
+import { Catalog } from './oauth/catalog.js';
+import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { loggerOptions } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { migrateToLatest, openDatabase } from './storage/database.js';
+import { createSqlStores } from './storage/sql/index.js';
+import type { Stores } from './storage/stores.js';
+import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { SigningKeys } from './tokens/signing-keys.js';
+import { TokenService } from './tokens/token-service.js';
+
+export interface RuntimeOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface Runtime {
+  config: LatchkeyConfig;
+  clock: Clock;
+  logger: Logger;
+  stores: Stores;
+  catalog: Catalog;
+  signingKeys: SigningKeys;
+  secretHasher: SecretHasher;
+  sealer: Encrypter;
+  hashQueue: HashQueue;
+  credentialSources: ReadonlyMap<string, CredentialSource>;
+  tokenEndpoint: TokenEndpoint;
+  verifier: AccessTokenVerifier;
+  metrics: Metrics;
+  applied: ApplySummary;
+  close(): Promise<void>;
+}
+
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+export async function createRuntime(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<Runtime> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino(loggerOptions(config.log_level));
+
+  const masterKey = loadOrCreateMasterKey(config);
+  if (masterKey.generatedAt) {
+    logger.warn({ file: masterKey.generatedAt }, 'generated a new master key because LATCHKEY_MASTER_KEY is unset; back this file up, and give every node the same key (docs/deploy.md)');
+  }
+  const secretHasher = new SecretHasher(masterKey.key);
+  const sealer = new Encrypter(masterKey.key, 'at-rest');
+
+  const database = openDatabase(config.database);
+  const stores = createSqlStores(database.db);
+  try {
+    const migrated = await migrateToLatest(database.db);
+    if (migrated.length > 0) logger.info({ migrations: migrated, database: database.describe }, 'database schema migrated');
+    const applied = await applyConfig(config, stores, secretHasher);
+    const catalog = new Catalog(config.public_url, await stores.catalog.load());
+    const signingKeys = new SigningKeys(stores.signingKeys, sealer, clock);
+    for (const tenant of catalog.all()) {
+      const created = await signingKeys.ensureKeys(tenant.id, tenant.signingAlgs);
+      if (created.length > 0) logger.info({ tenant: tenant.name, algs: created }, 'created signing keys');
+    }
+
+    const hashQueue = new HashQueue(config.password_hashing.concurrency ?? availableParallelism(), config.password_hashing.max_queue);
+    const databaseSource = await DatabaseCredentialSource.create(stores.users, hashQueue, (err) =>
+      logger.warn({ err: (err as Error).message }, 'could not upgrade a password hash after login; it will be retried at the next login'),
+    );
+    const credentialSources = new Map<string, CredentialSource>([[databaseSource.type, databaseSource]]);
+    const tokenService = new TokenService({ signingKeys, refreshTokens: stores.refreshTokens, sealer, clock });
+    const tokenEndpoint = new TokenEndpoint({
+      clock,
+      secretHasher,
+      consumedJtis: stores.consumedJtis,
+      users: stores.users,
+      refreshTokens: stores.refreshTokens,
+      credentialSources,
+      sealer,
+      tokenService,
+    });
+    const verifier = new AccessTokenVerifier(signingKeys, stores.accessTokenDenylist, clock);
+    const metrics = new Metrics(hashQueue);
+
+    const purge = setInterval(() => {
+      stores.purgeExpired(clock.now()).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'purging expired tokens failed; will retry'));
+    }, PURGE_INTERVAL_MS);
+    purge.unref();
+
+    return {
+      config,
+      clock,
+      logger,
+      stores,
+      catalog,
+      signingKeys,
+      secretHasher,
+      sealer,
+      hashQueue,
+      credentialSources,
+      tokenEndpoint,
+      verifier,
+      metrics,
+      applied,
+      async close() {
+        clearInterval(purge);
+        await stores.close();
+      },
+    };
+  } catch (err) {
+    await stores.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Starts a server: runtime, HTTP app, listen, and graceful shutdown on
+ * SIGTERM/SIGINT (finish in-flight requests, then close storage).
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { LatchkeyConfig } from './config/load.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  runtime: Runtime;
+  /** The base URL actually listened on (the port may have been 0). */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<RunningServer> {
+  const runtime = await createRuntime(config, options);
+  let app: FastifyInstance;
+  try {
+    app = buildApp(runtime, config.tls ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {});
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    await runtime.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`port ${config.listen.port} on ${config.listen.host} is already in use; stop the other process or set listen.port`);
+    }
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const scheme = config.tls ? 'https' : 'http';
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    runtime,
+    url: `${scheme}://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await runtime.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** SIGTERM/SIGINT: stop accepting, finish in-flight requests, close storage, exit 0. */
+export function closeOnSignals(server: RunningServer): void {
+  const shutdown = (signal: NodeJS.Signals) => {
+    server.runtime.logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const forced = setTimeout(() => {
+      server.runtime.logger.error('in-flight requests did not finish within 25 s; exiting anyway');
+      process.exit(1);
+    }, 25_000);
+    forced.unref();
+    server
+      .close()
+      .then(() => {
+        server.runtime.logger.info('shutdown complete');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        server.runtime.logger.error({ err: (err as Error).message }, 'error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}

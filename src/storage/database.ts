@@ -1,0 +1,78 @@
+/**
+ * Opens the database named by the config and brings its schema up to date.
+ * Dialect differences live here and nowhere else.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import * as initial from './migrations/001-initial.js';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  describe: string;
+}
+
+export class DatabaseConfigError extends Error {
+  override name = 'DatabaseConfigError';
+}
+
+/** Migrations are bundled, not read from disk, so `dist/` and `tsx` behave alike. */
+const migrations: Record<string, Migration> = {
+  '001-initial': initial,
+};
+
+class BundledMigrations implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+export function openDatabase(url: string): OpenDatabase {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
+  throw new DatabaseConfigError(
+    `database ${url.split('@').pop() ?? ''}: PostgreSQL support arrives with the scale-out work; use sqlite:PATH for now`,
+  );
+}
+
+function openSqlite(path: string): OpenDatabase {
+  mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new SqliteDatabase(path);
+  // WAL: readers never block the writer; NORMAL: a commit survives a process
+  // crash (kill -9), only an OS crash can drop the last transactions.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', describe: `sqlite:${path}` };
+}
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new BundledMigrations() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+const UNAVAILABLE_SQLITE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PROTOCOL']);
+const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/**
+ * True when an error means the database is unreachable or saturated (the
+ * client should retry) rather than a bug: the reply becomes 503, never
+ * `invalid_grant`, so clients do not throw away valid refresh tokens.
+ */
+export function isStorageUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  if (UNAVAILABLE_NODE_CODES.has(code)) return true;
+  if ([...UNAVAILABLE_SQLITE_CODES].some((c) => code.startsWith(c))) return true;
+  // PostgreSQL: class 08 connection exceptions, 53 insufficient resources, 57P0x shutdown.
+  return /^(08|53|57P0)/.test(code);
+}

@@ -1,0 +1,122 @@
+/**
+ * Table types for Kysely. Columns are portable between SQLite and
+ * PostgreSQL: TEXT ids, ISO-8601 UTC strings for instants (they sort and
+ * compare as text), 0/1 integers for booleans, JSON as TEXT.
+ */
+import type { Generated } from 'kysely';
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ConnectionsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  type: string;
+  settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApisTable {
+  id: string;
+  tenant_id: string;
+  identifier: string;
+  settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApplicationsTable {
+  id: string;
+  tenant_id: string;
+  client_id: string;
+  client_secret_hash: string | null;
+  settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  tenant_id: string;
+  connection_id: string;
+  username: string;
+  username_key: string;
+  email: string | null;
+  email_key: string | null;
+  email_verified: number;
+  name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  password_hash: string | null;
+  blocked: number;
+  created_at: string;
+  updated_at: string;
+  password_changed_at: string | null;
+  last_login_at: string | null;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  tenant_id: string;
+  alg: string;
+  public_jwk: string;
+  private_key_sealed: string;
+  created_at: string;
+  /** Set when a newer key took over signing. */
+  retired_at: string | null;
+  /** After this instant no unexpired token can carry the key: it leaves the JWKS. */
+  publish_until: string | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  tenant_id: string;
+  family_id: string;
+  token_hash: string;
+  client_id: string;
+  user_id: string;
+  audience: string | null;
+  scope: string;
+  auth_time: string;
+  created_at: string;
+  /** Idle expiry of this token; never after family_expires_at. */
+  expires_at: string;
+  family_expires_at: string;
+  used_at: string | null;
+  revoked_at: string | null;
+  /** The child, sealed with the master key, kept only when the client has a reuse interval. */
+  child_token_sealed: string | null;
+}
+
+export interface RevokedAccessTokensTable {
+  jti: string;
+  tenant_id: string;
+  expires_at: string;
+}
+
+export interface ConsumedJtisTable {
+  /** `{tenant}:{client}:{jti}`: one key so the insert is the atomic check. */
+  key: string;
+  expires_at: string;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  connections: ConnectionsTable;
+  apis: ApisTable;
+  applications: ApplicationsTable;
+  users: UsersTable;
+  signing_keys: SigningKeysTable;
+  refresh_tokens: RefreshTokensTable;
+  revoked_access_tokens: RevokedAccessTokensTable;
+  consumed_jtis: ConsumedJtisTable;
+}
+
+export type { Generated };

@@ -1,0 +1,36 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import type { Stores } from '../stores.js';
+import { SqlCatalogStore } from './catalog-store.js';
+import { SqlAccessTokenDenylist, SqlConsumedJtiStore } from './denylist-stores.js';
+import { SqlRefreshTokenStore } from './refresh-token-store.js';
+import { SqlSigningKeyStore } from './signing-key-store.js';
+import { toIso } from './time.js';
+import { SqlUserStore } from './user-store.js';
+
+/** The one SQL implementation of every store, for SQLite and PostgreSQL alike. */
+export function createSqlStores(db: Kysely<Database>): Stores {
+  return {
+    catalog: new SqlCatalogStore(db),
+    users: new SqlUserStore(db),
+    signingKeys: new SqlSigningKeyStore(db),
+    refreshTokens: new SqlRefreshTokenStore(db),
+    accessTokenDenylist: new SqlAccessTokenDenylist(db),
+    consumedJtis: new SqlConsumedJtiStore(db),
+    health: {
+      async ping() {
+        await sql`select 1`.execute(db);
+      },
+    },
+    async purgeExpired(now: Date) {
+      const cutoff = toIso(now);
+      await db.deleteFrom('consumed_jtis').where('expires_at', '<=', cutoff).execute();
+      await db.deleteFrom('revoked_access_tokens').where('expires_at', '<=', cutoff).execute();
+      await db.deleteFrom('refresh_tokens').where('family_expires_at', '<=', cutoff).execute();
+      await db.deleteFrom('signing_keys').where('publish_until', '<=', cutoff).execute();
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, UsersTable } from '../schema.js';
+import type { NewUser, UserProfileUpdate, UserRecord, UserStore } from '../stores.js';
+import { fromIso, toIso } from './time.js';
+
+/** Logins are case-insensitive and compatibility-normalised, as Auth0's are. */
+export function loginKey(login: string): string {
+  return login.normalize('NFKC').toLowerCase();
+}
+
+function toRecord(row: Selectable<UsersTable>): UserRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    connectionId: row.connection_id,
+    username: row.username,
+    email: row.email,
+    emailVerified: row.email_verified === 1,
+    name: row.name,
+    givenName: row.given_name,
+    familyName: row.family_name,
+    passwordHash: row.password_hash,
+    blocked: row.blocked === 1,
+    createdAt: fromIso(row.created_at),
+    updatedAt: fromIso(row.updated_at),
+  };
+}
+
+export class SqlUserStore implements UserStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async findByLogin(tenantId: string, connectionId: string, login: string): Promise<UserRecord | undefined> {
+    const key = loginKey(login);
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('connection_id', '=', connectionId)
+      .where((eb) => eb.or([eb('username_key', '=', key), eb('email_key', '=', key)]))
+      .limit(2)
+      .execute();
+    // A username match wins over another user's email that happens to be equal.
+    const row = rows.find((r) => r.username_key === key) ?? rows[0];
+    return row && toRecord(row);
+  }
+
+  async findById(tenantId: string, userId: string): Promise<UserRecord | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', userId).where('tenant_id', '=', tenantId).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async create(user: NewUser): Promise<UserRecord | undefined> {
+    const now = toIso(new Date());
+    const row: Selectable<UsersTable> = {
+      id: randomUUID(),
+      tenant_id: user.tenantId,
+      connection_id: user.connectionId,
+      username: user.username,
+      username_key: loginKey(user.username),
+      email: user.email ?? null,
+      email_key: user.email === undefined ? null : loginKey(user.email),
+      email_verified: user.emailVerified ? 1 : 0,
+      name: user.name ?? null,
+      given_name: user.givenName ?? null,
+      family_name: user.familyName ?? null,
+      password_hash: user.passwordHash,
+      blocked: user.blocked ? 1 : 0,
+      created_at: now,
+      updated_at: now,
+      password_changed_at: now,
+      last_login_at: null,
+    };
+    const result = await this.db.insertInto('users').values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1 ? toRecord(row) : undefined;
+  }
+
+  async updateProfile(userId: string, profile: UserProfileUpdate): Promise<void> {
+    const set: Partial<UsersTable> = { updated_at: toIso(new Date()) };
+    if (profile.email !== undefined) {
+      set.email = profile.email;
+      set.email_key = loginKey(profile.email);
+    }
+    if (profile.emailVerified !== undefined) set.email_verified = profile.emailVerified ? 1 : 0;
+    if (profile.name !== undefined) set.name = profile.name;
+    if (profile.givenName !== undefined) set.given_name = profile.givenName;
+    if (profile.familyName !== undefined) set.family_name = profile.familyName;
+    await this.db.updateTable('users').set(set).where('id', '=', userId).execute();
+  }
+
+  async setPasswordHash(userId: string, passwordHash: string, options: { expectedHash?: string; passwordChanged?: boolean } = {}): Promise<boolean> {
+    const now = toIso(new Date());
+    let query = this.db
+      .updateTable('users')
+      .set({ password_hash: passwordHash, updated_at: now, ...(options.passwordChanged ? { password_changed_at: now } : {}) })
+      .where('id', '=', userId);
+    if (options.expectedHash !== undefined) query = query.where('password_hash', '=', options.expectedHash);
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async setBlocked(userId: string, blocked: boolean): Promise<void> {
+    await this.db.updateTable('users').set({ blocked: blocked ? 1 : 0, updated_at: toIso(new Date()) }).where('id', '=', userId).execute();
+  }
+
+  async recordLogin(userId: string, at: Date): Promise<void> {
+    await this.db.updateTable('users').set({ last_login_at: toIso(at) }).where('id', '=', userId).execute();
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Storage contracts, one narrow interface per concern, in domain types.
+ * Callers depend on these only; src/storage/sql/ implements them once with
+ * Kysely for SQLite and PostgreSQL, and only the composition root picks it.
+ *
+ * Instants are `Date`s here; the SQL layer stores ISO-8601 text.
+ */
+import type { ApiConfig, ApplicationConfig, ConnectionConfig, SigningAlg, TenantConfig } from '../config/schema.js';
+
+export type TenantSettings = Pick<TenantConfig, 'default_directory' | 'default_audience' | 'id_token_signing_alg' | 'id_token_lifetime'>;
+export type ApplicationSettings = Omit<ApplicationConfig, 'client_secret' | 'client_id'>;
+
+export interface TenantRecord {
+  id: string;
+  name: string;
+  settings: TenantSettings;
+}
+
+export interface ConnectionRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  type: ConnectionConfig['type'];
+}
+
+export interface ApiRecord {
+  id: string;
+  tenantId: string;
+  settings: ApiConfig;
+}
+
+export interface ApplicationRecord {
+  id: string;
+  tenantId: string;
+  clientId: string;
+  clientSecretHash: string | null;
+  settings: ApplicationSettings;
+}
+
+export interface CatalogSnapshot {
+  tenants: TenantRecord[];
+  connections: ConnectionRecord[];
+  apis: ApiRecord[];
+  applications: ApplicationRecord[];
+}
+
+/** Tenants, connections, APIs and applications: written by config apply, read into memory at start. */
+export interface CatalogStore {
+  upsertTenant(name: string, settings: TenantSettings): Promise<string>;
+  upsertConnection(tenantId: string, connection: ConnectionConfig): Promise<string>;
+  upsertApi(tenantId: string, api: ApiConfig): Promise<string>;
+  upsertApplication(tenantId: string, clientId: string, clientSecretHash: string | null, settings: ApplicationSettings): Promise<string>;
+  load(): Promise<CatalogSnapshot>;
+}
+
+export interface UserRecord {
+  id: string;
+  tenantId: string;
+  connectionId: string;
+  username: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  passwordHash: string | null;
+  blocked: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewUser {
+  tenantId: string;
+  connectionId: string;
+  username: string;
+  email?: string | undefined;
+  emailVerified?: boolean | undefined;
+  name?: string | undefined;
+  givenName?: string | undefined;
+  familyName?: string | undefined;
+  passwordHash: string;
+  blocked?: boolean | undefined;
+}
+
+export type UserProfileUpdate = Partial<Pick<NewUser, 'email' | 'emailVerified' | 'name' | 'givenName' | 'familyName'>>;
+
+export interface UserStore {
+  /** By username, else by email (case-insensitive), within one connection. */
+  findByLogin(tenantId: string, connectionId: string, login: string): Promise<UserRecord | undefined>;
+  findById(tenantId: string, userId: string): Promise<UserRecord | undefined>;
+  /** Returns undefined when the username is already taken in that connection. */
+  create(user: NewUser): Promise<UserRecord | undefined>;
+  updateProfile(userId: string, profile: UserProfileUpdate): Promise<void>;
+  /** `expectedHash` guards the rehash-on-login against a concurrent password change. */
+  setPasswordHash(userId: string, passwordHash: string, options?: { expectedHash?: string; passwordChanged?: boolean }): Promise<boolean>;
+  setBlocked(userId: string, blocked: boolean): Promise<void>;
+  recordLogin(userId: string, at: Date): Promise<void>;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  tenantId: string;
+  alg: SigningAlg;
+  publicJwk: Record<string, unknown>;
+  privateKeySealed: string;
+  createdAt: Date;
+  retiredAt: Date | null;
+  publishUntil: Date | null;
+}
+
+export interface SigningKeyStore {
+  /** Every key still published at `now` (active and retired-but-unexpired), newest first. */
+  listPublished(tenantId: string, now: Date): Promise<SigningKeyRecord[]>;
+  insert(key: SigningKeyRecord): Promise<void>;
+  /** Atomically retires the tenant's active keys of `alg` and inserts the new one. */
+  rotate(newKey: SigningKeyRecord, publishOldUntil: Date): Promise<void>;
+}
+
+export interface RefreshTokenRecord {
+  id: string;
+  tenantId: string;
+  familyId: string;
+  tokenHash: string;
+  clientId: string;
+  userId: string;
+  audience: string | null;
+  scope: string;
+  authTime: Date;
+  createdAt: Date;
+  expiresAt: Date;
+  familyExpiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+  childTokenSealed: string | null;
+}
+
+export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt' | 'childTokenSealed'>;
+
+/** What happened to a rotation attempt; losing a race is a value, not an exception. */
+export type RotationResult =
+  | { kind: 'rotated' }
+  /** Another request consumed the parent inside the reuse interval: hand back its child. */
+  | { kind: 'replay'; childTokenSealed: string }
+  /** The parent was already used (or revoked): the whole family is now revoked. */
+  | { kind: 'reuse_detected' };
+
+export interface RefreshTokenStore {
+  findByHash(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
+  insert(token: NewRefreshToken): Promise<void>;
+  /**
+   * In one transaction: marks the parent used if nobody else did, and inserts
+   * the child. Exactly one of any number of concurrent calls for one parent
+   * returns `rotated`.
+   */
+  rotate(args: {
+    parentId: string;
+    child: NewRefreshToken;
+    now: Date;
+    childTokenSealed: string | null;
+    reuseIntervalSeconds: number;
+  }): Promise<RotationResult>;
+  revokeFamily(familyId: string, now: Date): Promise<void>;
+}
+
+export interface AccessTokenDenylist {
+  add(tenantId: string, jti: string, expiresAt: Date): Promise<void>;
+  isRevoked(jti: string): Promise<boolean>;
+}
+
+export interface ConsumedJtiStore {
+  /** True the first time a key is seen (until it expires); false on every repeat. */
+  consume(key: string, expiresAt: Date, now: Date): Promise<boolean>;
+}
+
+export interface StorageHealth {
+  ping(): Promise<void>;
+}
+
+export interface Stores {
+  catalog: CatalogStore;
+  users: UserStore;
+  signingKeys: SigningKeyStore;
+  refreshTokens: RefreshTokenStore;
+  accessTokenDenylist: AccessTokenDenylist;
+  consumedJtis: ConsumedJtiStore;
+  health: StorageHealth;
+  /** Deletes rows no check can need any more (expired tokens, jtis, retired keys). */
+  purgeExpired(now: Date): Promise<void>;
+  close(): Promise<void>;
+}

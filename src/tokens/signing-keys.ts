@@ -1,0 +1,134 @@
+/**
+ * Per-tenant signing keys. Private keys are sealed with the master key at
+ * rest and held in memory as non-extractable CryptoKeys, imported once.
+ * Rotation keeps the old public key published until every token it signed
+ * has expired.
+ */
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { Clock } from '../clock.js';
+import type { SigningAlg } from '../config/schema.js';
+import type { Encrypter } from '../crypto/secrets.js';
+import type { SigningKeyRecord, SigningKeyStore } from '../storage/stores.js';
+
+export interface ActiveSigningKey {
+  kid: string;
+  alg: SigningAlg;
+  privateKey: CryptoKey;
+}
+
+interface TenantKeys {
+  active: Map<SigningAlg, ActiveSigningKey>;
+  verification: Map<string, { alg: SigningAlg; publicKey: CryptoKey }>;
+  loadedAt: number;
+}
+
+/** How long a node keeps using its cached keys before it looks for a rotation. */
+export const KEY_CACHE_SECONDS = 10;
+/** Clock skew every verifier is assumed to allow. */
+export const CLOCK_SKEW_SECONDS = 60;
+
+export class SigningKeys {
+  private readonly cache = new Map<string, TenantKeys>();
+  private readonly loading = new Map<string, Promise<TenantKeys>>();
+
+  constructor(
+    private readonly store: SigningKeyStore,
+    private readonly sealer: Encrypter,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Creates a key for every algorithm the tenant signs with and has none for yet. */
+  async ensureKeys(tenantId: string, algs: Iterable<SigningAlg>): Promise<SigningAlg[]> {
+    const published = await this.store.listPublished(tenantId, this.clock.now());
+    const created: SigningAlg[] = [];
+    for (const alg of new Set(algs)) {
+      if (published.some((k) => k.alg === alg && k.retiredAt === null)) continue;
+      await this.store.insert(await this.generate(tenantId, alg));
+      created.push(alg);
+    }
+    this.cache.delete(tenantId);
+    return created;
+  }
+
+  /**
+   * Makes a new key the signing key for `alg`; the retired one stays in the
+   * JWKS for `maxTokenLifetimeSeconds` plus skew and this cache's lifetime.
+   */
+  async rotate(tenantId: string, alg: SigningAlg, maxTokenLifetimeSeconds: number): Promise<SigningKeyRecord> {
+    const fresh = await this.generate(tenantId, alg);
+    const publishOldUntil = new Date(fresh.createdAt.getTime() + (maxTokenLifetimeSeconds + CLOCK_SKEW_SECONDS + KEY_CACHE_SECONDS) * 1000);
+    await this.store.rotate(fresh, publishOldUntil);
+    this.cache.delete(tenantId);
+    return fresh;
+  }
+
+  async activeKey(tenantId: string, alg: SigningAlg): Promise<ActiveSigningKey> {
+    const key = (await this.keysFor(tenantId)).active.get(alg);
+    if (!key) throw new Error(`tenant ${tenantId} has no active ${alg} signing key; restart to let config apply create it`);
+    return key;
+  }
+
+  async verificationKey(tenantId: string, kid: string): Promise<{ alg: SigningAlg; publicKey: CryptoKey } | undefined> {
+    const keys = await this.keysFor(tenantId);
+    const found = keys.verification.get(kid);
+    if (found || this.clock.now().getTime() - keys.loadedAt < 1000) return found;
+    // An unknown kid may be a key another node just rotated in: reload once, at most every second.
+    return (await this.reload(tenantId)).verification.get(kid);
+  }
+
+  /** The public JWK Set: read from storage each time, so every node serves a rotation at once. */
+  async jwks(tenantId: string): Promise<{ keys: JWK[] }> {
+    const published = await this.store.listPublished(tenantId, this.clock.now());
+    return { keys: published.map((k) => ({ ...(k.publicJwk as JWK), kid: k.kid, alg: k.alg, use: 'sig' })) };
+  }
+
+  private async keysFor(tenantId: string): Promise<TenantKeys> {
+    const cached = this.cache.get(tenantId);
+    if (!cached) return this.reload(tenantId);
+    if (this.clock.now().getTime() - cached.loadedAt > KEY_CACHE_SECONDS * 1000) {
+      // Serve the cached keys now; pick up a rotation in the background.
+      this.reload(tenantId).catch(() => undefined);
+    }
+    return cached;
+  }
+
+  private reload(tenantId: string): Promise<TenantKeys> {
+    let pending = this.loading.get(tenantId);
+    if (!pending) {
+      pending = this.load(tenantId).finally(() => this.loading.delete(tenantId));
+      this.loading.set(tenantId, pending);
+    }
+    return pending;
+  }
+
+  private async load(tenantId: string): Promise<TenantKeys> {
+    const published = await this.store.listPublished(tenantId, this.clock.now());
+    const keys: TenantKeys = { active: new Map(), verification: new Map(), loadedAt: this.clock.now().getTime() };
+    for (const record of published) {
+      keys.verification.set(record.kid, { alg: record.alg, publicKey: (await importJWK(record.publicJwk as JWK, record.alg)) as CryptoKey });
+      // Newest first: the first unretired key of an algorithm signs.
+      if (record.retiredAt === null && !keys.active.has(record.alg)) {
+        const privateJwk = JSON.parse(this.sealer.decrypt(record.privateKeySealed)) as JWK;
+        keys.active.set(record.alg, { kid: record.kid, alg: record.alg, privateKey: (await importJWK(privateJwk, record.alg)) as CryptoKey });
+      }
+    }
+    this.cache.set(tenantId, keys);
+    return keys;
+  }
+
+  private async generate(tenantId: string, alg: SigningAlg): Promise<SigningKeyRecord> {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+    const publicJwk = await exportJWK(publicKey);
+    const privateJwk = await exportJWK(privateKey);
+    return {
+      kid: await calculateJwkThumbprint(publicJwk),
+      tenantId,
+      alg,
+      publicJwk: publicJwk as Record<string, unknown>,
+      privateKeySealed: this.sealer.encrypt(JSON.stringify(privateJwk)),
+      createdAt: this.clock.now(),
+      retiredAt: null,
+      publishUntil: null,
+    };
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Acts on a decided `Grant`: signs the access token (RFC 9068) and id_token
+ * (OIDC Core §2), then persists the refresh token. Signing comes before the
+ * rotation commits, so a request that loses a rotation race leaves nothing
+ * behind but discarded signatures.
+ */
+import { randomUUID } from 'node:crypto';
+import { SignJWT, type JWTPayload } from 'jose';
+import { epochSeconds, type Clock } from '../clock.js';
+import { randomToken, sha256Base64Url, type Encrypter } from '../crypto/secrets.js';
+import { USERINFO_TOKEN_ALG, USERINFO_TOKEN_LIFETIME_SECONDS, type Tenant } from '../oauth/catalog.js';
+import type { AuthenticatedClient } from '../oauth/client-auth/authenticate.js';
+import { InvalidGrantError } from '../oauth/errors.js';
+import type { Grant } from '../oauth/grants/grant-handler.js';
+import { sameScopeSet } from '../oauth/scopes.js';
+import type { NewRefreshToken, RefreshTokenStore, UserRecord } from '../storage/stores.js';
+import type { SigningKeys } from './signing-keys.js';
+
+export interface IssuedTokens {
+  accessToken: string;
+  expiresIn: number;
+  scopes: string[];
+  /** The API identifier, for dialects that render scopes as `{identifier}/{scope}`. */
+  apiIdentifier: string | undefined;
+  refreshToken: string | undefined;
+  idToken: string | undefined;
+  /** RFC 6749 §5.1: `scope` must be returned when it differs from the request. */
+  scopeDiffersFromRequest: boolean;
+}
+
+export interface TokenServiceDeps {
+  signingKeys: SigningKeys;
+  refreshTokens: RefreshTokenStore;
+  sealer: Encrypter;
+  clock: Clock;
+}
+
+export class TokenService {
+  constructor(private readonly deps: TokenServiceDeps) {}
+
+  async issue(grant: Grant, tenant: Tenant, client: AuthenticatedClient): Promise<IssuedTokens> {
+    const now = this.deps.clock.now();
+    const user = grant.subject.kind === 'user' ? grant.subject.user : undefined;
+    const wantsIdToken = user !== undefined && grant.scopes.includes('openid');
+    const expiresIn = grant.api?.token_lifetime ?? USERINFO_TOKEN_LIFETIME_SECONDS;
+
+    const [accessToken, idToken] = await Promise.all([
+      this.signAccessToken(grant, tenant, client, now, expiresIn),
+      wantsIdToken ? this.signIdToken(grant, user, tenant, client, now) : undefined,
+    ]);
+    const refreshToken = await this.persistRefreshToken(grant, tenant, client, now);
+
+    return {
+      accessToken,
+      expiresIn,
+      scopes: grant.scopes,
+      apiIdentifier: grant.api?.identifier,
+      refreshToken,
+      idToken,
+      scopeDiffersFromRequest: grant.requestedScopes === undefined || !sameScopeSet(grant.scopes, grant.requestedScopes),
+    };
+  }
+
+  /** RFC 9068 §2: `typ: at+jwt`, and iss sub aud client_id scope iat exp jti. */
+  private async signAccessToken(grant: Grant, tenant: Tenant, client: AuthenticatedClient, now: Date, lifetime: number): Promise<string> {
+    const userinfoAudience = grant.scopes.includes('openid') || !grant.api;
+    const audience: string[] = [];
+    if (grant.api) audience.push(grant.api.identifier);
+    if (userinfoAudience && grant.subject.kind === 'user') audience.push(tenant.endpoints.userinfo);
+    const alg = grant.api?.signing_alg ?? USERINFO_TOKEN_ALG;
+    const key = await this.deps.signingKeys.activeKey(tenant.id, alg);
+    const iat = epochSeconds(now);
+    const payload: JWTPayload = {
+      iss: tenant.endpoints.issuer,
+      sub: grant.subject.kind === 'user' ? grant.subject.user.id : client.app.clientId,
+      aud: audience.length === 1 ? audience[0] : audience,
+      client_id: client.app.clientId,
+      scope: grant.scopes.join(' '),
+      iat,
+      exp: iat + lifetime,
+      jti: randomUUID(),
+    };
+    if (grant.subject.kind === 'user') payload.auth_time = epochSeconds(grant.authTime);
+    return new SignJWT(payload).setProtectedHeader({ alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
+  }
+
+  private async signIdToken(grant: Grant, user: UserRecord, tenant: Tenant, client: AuthenticatedClient, now: Date): Promise<string> {
+    const alg = tenant.settings.id_token_signing_alg;
+    const key = await this.deps.signingKeys.activeKey(tenant.id, alg);
+    const iat = epochSeconds(now);
+    const payload: JWTPayload = {
+      iss: tenant.endpoints.issuer,
+      sub: user.id,
+      aud: client.app.clientId,
+      iat,
+      exp: iat + tenant.settings.id_token_lifetime,
+      auth_time: epochSeconds(grant.authTime),
+      ...profileClaims(user, grant.scopes),
+    };
+    return new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT', kid: key.kid }).sign(key.privateKey);
+  }
+
+  private async persistRefreshToken(grant: Grant, tenant: Tenant, client: AuthenticatedClient, now: Date): Promise<string | undefined> {
+    const plan = grant.refresh;
+    if (plan.kind === 'none') return undefined;
+    if (plan.kind === 'replay') return plan.childToken;
+    if (grant.subject.kind !== 'user') return undefined;
+
+    const lifetimes = client.app.settings.refresh_token;
+    const token = randomToken();
+    const familyExpiresAt = plan.kind === 'rotate' ? plan.parent.familyExpiresAt : new Date(now.getTime() + lifetimes.absolute_lifetime * 1000);
+    const idleExpiry = new Date(now.getTime() + lifetimes.idle_lifetime * 1000);
+    const record: NewRefreshToken = {
+      id: randomUUID(),
+      tenantId: tenant.id,
+      familyId: plan.kind === 'rotate' ? plan.parent.familyId : randomUUID(),
+      tokenHash: sha256Base64Url(token),
+      clientId: client.app.clientId,
+      userId: grant.subject.user.id,
+      audience: grant.api?.identifier ?? null,
+      scope: grant.scopes.join(' '),
+      authTime: grant.authTime,
+      createdAt: now,
+      expiresAt: idleExpiry < familyExpiresAt ? idleExpiry : familyExpiresAt,
+      familyExpiresAt,
+    };
+    if (plan.kind === 'new_family') {
+      await this.deps.refreshTokens.insert(record);
+      return token;
+    }
+    const reuseInterval = lifetimes.reuse_interval;
+    const result = await this.deps.refreshTokens.rotate({
+      parentId: plan.parent.id,
+      child: record,
+      now,
+      childTokenSealed: reuseInterval > 0 ? this.deps.sealer.encrypt(token) : null,
+      reuseIntervalSeconds: reuseInterval,
+    });
+    if (result.kind === 'rotated') return token;
+    if (result.kind === 'replay') return this.deps.sealer.decrypt(result.childTokenSealed);
+    throw new InvalidGrantError('The refresh token is invalid, expired or revoked.', { logDetail: `concurrent reuse of a refresh token: family ${plan.parent.familyId} revoked` });
+  }
+}
+
+/** OIDC Core §5.4: claims by scope. */
+export function profileClaims(user: UserRecord, scopes: string[]): Record<string, unknown> {
+  const claims: Record<string, unknown> = {};
+  if (scopes.includes('profile')) {
+    claims.name = user.name ?? user.username;
+    if (user.givenName !== null) claims.given_name = user.givenName;
+    if (user.familyName !== null) claims.family_name = user.familyName;
+    claims.nickname = user.username.split('@')[0];
+    claims.preferred_username = user.username;
+    claims.updated_at = epochSeconds(user.updatedAt);
+  }
+  if (scopes.includes('email') && user.email !== null) {
+    claims.email = user.email;
+    claims.email_verified = user.emailVerified;
+  }
+  return claims;
+}
