@@ -52,7 +52,7 @@ const jwkSchema = z.looseObject({ kty: z.string() });
 const applicationSchema = z
   .strictObject({
     client_id: z.string().min(1).max(128).regex(/^[\x21-\x7E]+$/, 'printable ASCII without spaces'),
-    client_secret: z.string().min(16, 'at least 16 characters').max(512).optional(),
+    client_secret: z.string().min(8, 'at least 8 characters').max(512).optional(),
     name: z.string().max(256).optional(),
     token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).default('client_secret_post'),
     grant_types: z.array(z.enum(GRANT_TYPES)).default(['password', 'refresh_token']),
