@@ -39,7 +39,7 @@ export interface AcmeFixture {
 
 export async function acmeFixture(overrides: Partial<TenantInput> = {}): Promise<AcmeFixture> {
   const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'acme-jwt-key-1', alg: 'ES256', use: 'sig' };
+  const jwk = { ...(await exportJWK(publicKey)), kty: 'EC', kid: 'acme-jwt-key-1', alg: 'ES256', use: 'sig' };
   // The Auth0 seed's password is three characters, below the policy for new passwords: import it as a hash.
   const seedUserHash = await hashPassword(SEED_USER.password);
   const tenant: TenantInput = {

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export const TENANT = 'bench';
+export const DIRECTORY = 'Username-Password-Authentication';
+export const RS256_AUDIENCE = 'https://api.rs256.bench';
+export const ES256_AUDIENCE = 'https://api.es256.bench';
+export const CLIENT_ID = 'bench-app';
+export const USERNAME = 'bench@bench.test';
+
+/** Everything the bench generated for one run: files, port and credentials. */
+export interface BenchEnvironment {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly port: number;
+  readonly origin: string;
+  readonly clientSecret: string;
+  readonly password: string;
+  /** LATCHKEY_MASTER_KEY for the child (DESIGN.md §2: 32 random bytes, base64). */
+  readonly masterKey: string;
+}
+
+/** Makes a temp dir with a config file (DESIGN.md §2) on a free loopback port. */
+export async function prepareEnvironment(): Promise<BenchEnvironment> {
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
+  const port = await findFreePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const clientSecret = randomSecret();
+  const password = randomSecret();
+  const configPath = join(dir, 'latchkey.yaml');
+  const config = buildConfig({ origin, port, dbPath: join(dir, 'bench.db'), clientSecret, password });
+  await writeFile(configPath, stringify(config), { mode: 0o600 });
+  return { dir, configPath, port, origin, clientSecret, password, masterKey: randomBytes(32).toString('base64') };
+}
+
+interface ConfigInputs {
+  readonly origin: string;
+  readonly port: number;
+  readonly dbPath: string;
+  readonly clientSecret: string;
+  readonly password: string;
+}
+
+function buildConfig(inputs: ConfigInputs): Record<string, unknown> {
+  return {
+    public_url: inputs.origin,
+    listen: { host: '127.0.0.1', port: inputs.port },
+    database: `sqlite:${inputs.dbPath}`,
+    tenants: [
+      {
+        name: TENANT,
+        default_directory: DIRECTORY,
+        connections: [{ name: DIRECTORY, type: 'database' }],
+        apis: [benchApi(RS256_AUDIENCE, 'RS256'), benchApi(ES256_AUDIENCE, 'ES256')],
+        applications: [
+          {
+            client_id: CLIENT_ID,
+            client_secret: inputs.clientSecret,
+            token_endpoint_auth_method: 'client_secret_post',
+            grant_types: ['password', 'refresh_token', 'client_credentials'],
+          },
+        ],
+        users: [{ connection: DIRECTORY, username: USERNAME, email: USERNAME, password: inputs.password }],
+      },
+    ],
+  };
+}
+
+function benchApi(identifier: string, signingAlg: 'RS256' | 'ES256'): Record<string, unknown> {
+  return {
+    identifier,
+    scopes: ['read:data', 'write:data'],
+    token_lifetime: 3600,
+    allow_offline_access: true,
+    signing_alg: signingAlg,
+  };
+}
+
+/** URL-safe so it survives form encoding and YAML without quoting surprises. */
+function randomSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/**
+ * Asks the kernel for a free port. Another process could take it before the
+ * server binds it; on a bench machine that race is not worth more code.
+ */
+function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => (port > 0 ? resolve(port) : reject(new Error('could not find a free port'))));
+    });
+  });
+}

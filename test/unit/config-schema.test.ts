@@ -1,0 +1,86 @@
+/**
+ * The configuration contract (DESIGN.md §2): validation errors name the key
+ * path; defaults and relative paths resolve as documented.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfigFile, resolveConfig } from '../../src/config/load.js';
+
+const minimal = { tenants: [{ name: 'acme' }] };
+
+function problems(raw: unknown): string[] {
+  try {
+    resolveConfig(raw, '/srv/latchkey', {});
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('configuration schema', () => {
+  it('a minimal file gets the documented defaults', () => {
+    const config = resolveConfig(minimal, '/srv/latchkey', {});
+    assert.equal(config.public_url, 'http://127.0.0.1:3000');
+    assert.equal(config.database, 'sqlite:/srv/latchkey/data/latchkey.db', 'relative to the config file');
+    assert.equal(config.dataDir, '/srv/latchkey/data');
+    assert.equal(config.tenants[0]?.connections[0]?.name, 'Username-Password-Authentication');
+    assert.equal(config.tenants[0]?.id_token_signing_alg, 'RS256');
+  });
+
+  it('environment variables win over the file', () => {
+    const config = resolveConfig({ ...minimal, database: 'sqlite:./x.db' }, '/srv', { LATCHKEY_DATABASE_URL: 'sqlite:/var/lib/l.db', LATCHKEY_REDIS_URL: 'redis://r:6379', LATCHKEY_MASTER_KEY: 'abc' });
+    assert.equal(config.database, 'sqlite:/var/lib/l.db');
+    assert.equal(config.redis, 'redis://r:6379');
+    assert.equal(config.masterKeyBase64, 'abc');
+  });
+
+  it('errors name the key path', () => {
+    const bad = { tenants: [{ name: 'acme', applications: [{ client_id: 'a', client_secret: 'long-enough-secret', grant_types: ['password', 'implicit'] }] }] };
+    assert.ok(problems(bad).some((p) => p.startsWith('tenants[0].applications[0].grant_types[1]:')), problems(bad).join('\n'));
+  });
+
+  it('unknown keys are refused, so typos do not pass silently', () => {
+    assert.ok(problems({ tenants: [{ name: 'acme', default_directroy: 'x' }] }).some((p) => p.startsWith('tenants[0]')));
+  });
+
+  it('cross references are checked', () => {
+    const p = problems({
+      tenants: [
+        {
+          name: 'acme',
+          default_directory: 'missing',
+          default_audience: 'https://nope',
+          users: [{ connection: 'nope', username: 'u', password: 'password1' }],
+          applications: [{ client_id: 'a', token_endpoint_auth_method: 'private_key_jwt' }],
+        },
+      ],
+    });
+    for (const path of ['tenants[0].default_directory', 'tenants[0].default_audience', 'tenants[0].users[0].connection', 'tenants[0].applications[0].jwks']) {
+      assert.ok(p.some((x) => x.startsWith(`${path}:`)), `${path} in\n${p.join('\n')}`);
+    }
+  });
+
+  it('a secret is required exactly for the secret methods', () => {
+    assert.ok(problems({ tenants: [{ name: 'acme', applications: [{ client_id: 'a' }] }] }).some((p) => p.startsWith('tenants[0].applications[0].client_secret')));
+    assert.ok(problems({ tenants: [{ name: 'acme', applications: [{ client_id: 'a', client_secret: 'secret-secret', token_endpoint_auth_method: 'none' }] }] }).some((p) => p.startsWith('tenants[0].applications[0].client_secret')));
+  });
+
+  it('public_url must not end with a slash; duplicate tenants are refused', () => {
+    assert.ok(problems({ public_url: 'https://id.example/', ...minimal }).some((p) => p.startsWith('public_url')));
+    assert.ok(problems({ tenants: [{ name: 'a' }, { name: 'a' }] }).some((p) => p.startsWith('tenants[1].name')));
+  });
+
+  it('YAML files: duplicate keys and syntax errors are reported, paths resolve against the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
+    const file = join(dir, 'latchkey.yaml');
+    writeFileSync(file, 'database: sqlite:./db/l.db\ntenants:\n  - name: acme\n');
+    assert.equal(loadConfigFile(file, {}).database, `sqlite:${join(dir, 'db/l.db')}`);
+    writeFileSync(file, 'tenants: []\ntenants: []\n');
+    assert.throws(() => loadConfigFile(file, {}), ConfigError);
+    assert.throws(() => loadConfigFile(join(dir, 'missing.yaml'), {}), /cannot read the file/);
+  });
+});
