@@ -53,7 +53,10 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const r = errorReply(new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}.`));
+    const path = request.url.split('?')[0]?.slice(0, 200) ?? '';
+    const r = errorReply(new NotFoundError(`No route ${request.method} ${path}.`));
+    // A client posting to a wrong URL is an operator's first question; the query string (which may carry secrets) is not logged.
+    request.log.info({ route: 'unmatched', method: request.method, path, status: 404, error: r.error.error }, 'request refused');
     void reply.code(404).headers(r.headers).send(r.body);
   });
 

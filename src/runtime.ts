@@ -50,7 +50,8 @@ const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 export async function createRuntime(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? pino(loggerOptions(config.log_level));
+  // Asynchronous writes keep log I/O off the request path; close() flushes.
+  const logger = options.logger ?? pino(loggerOptions(config.log_level), pino.destination({ dest: 1, sync: false }));
 
   const masterKey = loadOrCreateMasterKey(config);
   if (masterKey.generatedAt) {
@@ -114,6 +115,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       async close() {
         clearInterval(purge);
         await stores.close();
+        logger.flush();
       },
     };
   } catch (err) {

@@ -8,6 +8,11 @@ import { buildApp } from './app.js';
 import type { LatchkeyConfig } from './config/load.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
+/** The address in `listen` cannot be used: an operator error, reported in one line. */
+export class ListenError extends Error {
+  override name = 'ListenError';
+}
+
 export interface RunningServer {
   app: FastifyInstance;
   runtime: Runtime;
@@ -24,8 +29,12 @@ export async function startServer(config: LatchkeyConfig, options: RuntimeOption
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     await runtime.close();
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new Error(`port ${config.listen.port} on ${config.listen.host} is already in use; stop the other process or set listen.port`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new ListenError(`port ${config.listen.port} on ${config.listen.host} is already in use; stop the other process or set listen.port`);
+    }
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new ListenError(`cannot listen on ${config.listen.host}:${config.listen.port} (${code}); check listen.host and listen.port`);
     }
     throw err;
   }

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { MasterKeyError } from '../crypto/master-key.js';
 import { UserAdminError } from '../identity/user-admin.js';
+import { ListenError } from '../server.js';
 import { DatabaseConfigError } from '../storage/database.js';
 import { registerConfig } from './commands/config-check.js';
 import { registerKeys } from './commands/keys.js';
@@ -24,7 +25,7 @@ registerConfig(program);
 registerUsers(program);
 registerKeys(program);
 
-const OPERATOR_ERRORS = [ConfigError, MasterKeyError, UserAdminError, DatabaseConfigError, CliUsageError];
+const OPERATOR_ERRORS = [ConfigError, MasterKeyError, UserAdminError, DatabaseConfigError, CliUsageError, ListenError];
 
 try {
   await program.parseAsync(process.argv);

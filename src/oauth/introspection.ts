@@ -5,7 +5,8 @@
  * `active: false`, which reveals nothing.
  */
 import { epochSeconds, type Clock } from '../clock.js';
-import { sha256Base64Url } from '../crypto/secrets.js';
+import { constantTimeEqual } from '../crypto/secrets.js';
+import { parseRefreshToken } from '../tokens/refresh-token-format.js';
 import type { RefreshTokenStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import type { Tenant } from './catalog.js';
@@ -23,20 +24,22 @@ const INACTIVE = { active: false } as const;
 export async function introspect(params: RequestParameters, tenant: Tenant, client: AuthenticatedClient, deps: IntrospectionDeps): Promise<Record<string, unknown>> {
   const token = params.require('token');
   const now = deps.clock.now();
-  if (!token.includes('.')) {
-    const record = await deps.refreshTokens.findByHash(sha256Base64Url(token));
-    if (!record || record.tenantId !== tenant.id || record.clientId !== client.app.clientId) return INACTIVE;
-    if (record.usedAt || record.revokedAt || record.expiresAt <= now) return INACTIVE;
+  const refresh = parseRefreshToken(token);
+  if (refresh) {
+    const family = await deps.refreshTokens.findFamily(refresh.familyId);
+    if (!family || family.tenantId !== tenant.id || family.clientId !== client.app.clientId) return INACTIVE;
+    // Only the family's current token is active; a rotated one is spent.
+    if (!constantTimeEqual(refresh.secretHash, family.currentHash) || family.revokedAt || family.expiresAt <= now) return INACTIVE;
     return {
       active: true,
       token_type: 'refresh_token',
-      client_id: record.clientId,
-      sub: record.userId,
-      scope: record.scope,
-      ...(record.audience === null ? {} : { aud: record.audience }),
+      client_id: family.clientId,
+      sub: family.userId,
+      scope: family.scope,
+      ...(family.audience === null ? {} : { aud: family.audience }),
       iss: tenant.endpoints.issuer,
-      iat: epochSeconds(record.createdAt),
-      exp: epochSeconds(record.expiresAt),
+      iat: epochSeconds(family.rotatedAt ?? family.createdAt),
+      exp: epochSeconds(family.expiresAt),
     };
   }
   const check = await deps.verifier.verify(token, tenant, { checkRevocation: true });

@@ -4,7 +4,7 @@
  * too (RFC 7009 §2.2): the answer never tells whether a token existed.
  */
 import type { Clock } from '../clock.js';
-import { sha256Base64Url } from '../crypto/secrets.js';
+import { parseRefreshToken } from '../tokens/refresh-token-format.js';
 import type { AccessTokenDenylist, RefreshTokenStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import type { Tenant } from './catalog.js';
@@ -34,12 +34,14 @@ export async function revoke(params: RequestParameters, tenant: Tenant, client: 
     throw new UnsupportedTokenTypeError('token_type_hint must be refresh_token or access_token.');
   }
   const now = deps.clock.now();
-  // Opaque refresh tokens cannot be mistaken for JWTs (no dots), so the hint only orders the checks.
-  if (!token.includes('.')) {
-    const record = await deps.refreshTokens.findByHash(sha256Base64Url(token));
-    if (!record || record.tenantId !== tenant.id) return 'not_found';
-    if (record.clientId !== client.app.clientId) return 'other_client';
-    await deps.refreshTokens.revokeFamily(record.familyId, now);
+  // Refresh tokens and JWTs cannot be mistaken for each other, so the hint is not needed to tell them apart.
+  const refresh = parseRefreshToken(token);
+  if (refresh) {
+    const family = await deps.refreshTokens.findFamily(refresh.familyId);
+    if (!family || family.tenantId !== tenant.id) return 'not_found';
+    if (family.clientId !== client.app.clientId) return 'other_client';
+    // Any token of the family, current or already rotated, revokes the whole family.
+    await deps.refreshTokens.revokeFamily(family.id, now);
     return 'refresh_family_revoked';
   }
   const check = await deps.verifier.verify(token, tenant, { checkRevocation: false });

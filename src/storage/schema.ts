@@ -75,24 +75,30 @@ export interface SigningKeysTable {
   publish_until: string | null;
 }
 
-export interface RefreshTokensTable {
+/**
+ * One row per refresh-token family: rotation rewrites the row in place
+ * (`current_hash`), so each refresh is one conditional UPDATE by primary key.
+ */
+export interface RefreshTokenFamiliesTable {
   id: string;
   tenant_id: string;
-  family_id: string;
-  token_hash: string;
   client_id: string;
   user_id: string;
   audience: string | null;
   scope: string;
   auth_time: string;
+  /** SHA-256 of the secret part of the one refresh token of this family that is valid now. */
+  current_hash: string;
+  /** The token it replaced, for an idempotent retry inside the reuse interval. */
+  previous_hash: string | null;
+  rotated_at: string | null;
+  /** The current token, sealed with the master key, kept only when the client has a reuse interval. */
+  current_token_sealed: string | null;
   created_at: string;
-  /** Idle expiry of this token; never after family_expires_at. */
+  /** Idle expiry of the current token; never after family_expires_at. */
   expires_at: string;
   family_expires_at: string;
-  used_at: string | null;
   revoked_at: string | null;
-  /** The child, sealed with the master key, kept only when the client has a reuse interval. */
-  child_token_sealed: string | null;
 }
 
 export interface RevokedAccessTokensTable {
@@ -114,7 +120,7 @@ export interface Database {
   applications: ApplicationsTable;
   users: UsersTable;
   signing_keys: SigningKeysTable;
-  refresh_tokens: RefreshTokensTable;
+  refresh_token_families: RefreshTokenFamiliesTable;
   revoked_access_tokens: RevokedAccessTokensTable;
   consumed_jtis: ConsumedJtisTable;
 }

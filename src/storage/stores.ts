@@ -116,50 +116,64 @@ export interface SigningKeyStore {
   rotate(newKey: SigningKeyRecord, publishOldUntil: Date): Promise<void>;
 }
 
-export interface RefreshTokenRecord {
+export interface RefreshTokenFamily {
   id: string;
   tenantId: string;
-  familyId: string;
-  tokenHash: string;
   clientId: string;
   userId: string;
   audience: string | null;
   scope: string;
   authTime: Date;
+  currentHash: string;
+  previousHash: string | null;
+  rotatedAt: Date | null;
+  currentTokenSealed: string | null;
   createdAt: Date;
   expiresAt: Date;
   familyExpiresAt: Date;
-  usedAt: Date | null;
   revokedAt: Date | null;
-  childTokenSealed: string | null;
 }
 
-export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt' | 'childTokenSealed'>;
+export type NewRefreshTokenFamily = Omit<RefreshTokenFamily, 'previousHash' | 'rotatedAt' | 'revokedAt'>;
 
 /** What happened to a rotation attempt; losing a race is a value, not an exception. */
 export type RotationResult =
   | { kind: 'rotated' }
-  /** Another request consumed the parent inside the reuse interval: hand back its child. */
-  | { kind: 'replay'; childTokenSealed: string }
-  /** The parent was already used (or revoked): the whole family is now revoked. */
+  /** Another request rotated the same token inside the reuse interval: hand back its token. */
+  | { kind: 'replay'; currentTokenSealed: string }
+  /** The token was not the current one (a rotated token presented again): the family is now revoked. */
   | { kind: 'reuse_detected' };
 
 export interface RefreshTokenStore {
-  findByHash(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
-  insert(token: NewRefreshToken): Promise<void>;
+  findFamily(familyId: string): Promise<RefreshTokenFamily | undefined>;
+  createFamily(family: NewRefreshTokenFamily): Promise<void>;
   /**
-   * In one transaction: marks the parent used if nobody else did, and inserts
-   * the child. Exactly one of any number of concurrent calls for one parent
-   * returns `rotated`.
+   * Replaces the family's current token if it is still `expectedHash`.
+   * Exactly one of any number of concurrent calls with the same
+   * `expectedHash` returns `rotated`; the others get `replay` (inside the
+   * reuse interval) or `reuse_detected`, which has revoked the family.
    */
   rotate(args: {
-    parentId: string;
-    child: NewRefreshToken;
+    familyId: string;
+    expectedHash: string;
+    newHash: string;
+    newTokenSealed: string | null;
+    expiresAt: Date;
     now: Date;
-    childTokenSealed: string | null;
     reuseIntervalSeconds: number;
   }): Promise<RotationResult>;
   revokeFamily(familyId: string, now: Date): Promise<void>;
+}
+
+/** The token presented is the one just replaced, within the client's reuse interval. */
+export function isRetryInsideReuseInterval(family: RefreshTokenFamily, presentedHash: string, now: Date, reuseIntervalSeconds: number): boolean {
+  return (
+    family.revokedAt === null &&
+    family.previousHash === presentedHash &&
+    family.currentTokenSealed !== null &&
+    family.rotatedAt !== null &&
+    now.getTime() - family.rotatedAt.getTime() <= reuseIntervalSeconds * 1000
+  );
 }
 
 export interface AccessTokenDenylist {

@@ -7,13 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { epochSeconds, type Clock } from '../clock.js';
-import { randomToken, sha256Base64Url, type Encrypter } from '../crypto/secrets.js';
+import type { Encrypter } from '../crypto/secrets.js';
 import { USERINFO_TOKEN_ALG, USERINFO_TOKEN_LIFETIME_SECONDS, type Tenant } from '../oauth/catalog.js';
 import type { AuthenticatedClient } from '../oauth/client-auth/authenticate.js';
 import { InvalidGrantError } from '../oauth/errors.js';
 import type { Grant } from '../oauth/grants/grant-handler.js';
 import { sameScopeSet } from '../oauth/scopes.js';
-import type { NewRefreshToken, RefreshTokenStore, UserRecord } from '../storage/stores.js';
+import type { RefreshTokenStore, UserRecord } from '../storage/stores.js';
+import { newFamilyId, newRefreshToken } from './refresh-token-format.js';
 import type { SigningKeys } from './signing-keys.js';
 
 export interface IssuedTokens {
@@ -107,39 +108,45 @@ export class TokenService {
     if (grant.subject.kind !== 'user') return undefined;
 
     const lifetimes = client.app.settings.refresh_token;
-    const token = randomToken();
-    const familyExpiresAt = plan.kind === 'rotate' ? plan.parent.familyExpiresAt : new Date(now.getTime() + lifetimes.absolute_lifetime * 1000);
+    const seal = (token: string) => (lifetimes.reuse_interval > 0 ? this.deps.sealer.encrypt(token) : null);
     const idleExpiry = new Date(now.getTime() + lifetimes.idle_lifetime * 1000);
-    const record: NewRefreshToken = {
-      id: randomUUID(),
-      tenantId: tenant.id,
-      familyId: plan.kind === 'rotate' ? plan.parent.familyId : randomUUID(),
-      tokenHash: sha256Base64Url(token),
-      clientId: client.app.clientId,
-      userId: grant.subject.user.id,
-      audience: grant.api?.identifier ?? null,
-      scope: grant.scopes.join(' '),
-      authTime: grant.authTime,
-      createdAt: now,
-      expiresAt: idleExpiry < familyExpiresAt ? idleExpiry : familyExpiresAt,
-      familyExpiresAt,
-    };
+
     if (plan.kind === 'new_family') {
-      await this.deps.refreshTokens.insert(record);
-      return token;
+      const issued = newRefreshToken(newFamilyId());
+      const familyExpiresAt = new Date(now.getTime() + lifetimes.absolute_lifetime * 1000);
+      await this.deps.refreshTokens.createFamily({
+        id: issued.familyId,
+        tenantId: tenant.id,
+        clientId: client.app.clientId,
+        userId: grant.subject.user.id,
+        audience: grant.api?.identifier ?? null,
+        scope: grant.scopes.join(' '),
+        authTime: grant.authTime,
+        currentHash: issued.secretHash,
+        currentTokenSealed: seal(issued.token),
+        createdAt: now,
+        expiresAt: earlier(idleExpiry, familyExpiresAt),
+        familyExpiresAt,
+      });
+      return issued.token;
     }
-    const reuseInterval = lifetimes.reuse_interval;
+
+    // RFC 6749 §6: the new refresh token's scope is the family's; a narrowed scope applies to this access token only.
+    const issued = newRefreshToken(plan.family.id);
     const result = await this.deps.refreshTokens.rotate({
-      parentId: plan.parent.id,
-      child: record,
+      familyId: plan.family.id,
+      expectedHash: plan.presentedHash,
+      newHash: issued.secretHash,
+      newTokenSealed: seal(issued.token),
+      expiresAt: earlier(idleExpiry, plan.family.familyExpiresAt),
       now,
-      childTokenSealed: reuseInterval > 0 ? this.deps.sealer.encrypt(token) : null,
-      reuseIntervalSeconds: reuseInterval,
+      reuseIntervalSeconds: lifetimes.reuse_interval,
     });
-    if (result.kind === 'rotated') return token;
-    if (result.kind === 'replay') return this.deps.sealer.decrypt(result.childTokenSealed);
-    throw new InvalidGrantError('The refresh token is invalid, expired or revoked.', { logDetail: `concurrent reuse of a refresh token: family ${plan.parent.familyId} revoked` });
+    if (result.kind === 'rotated') return issued.token;
+    if (result.kind === 'replay') return this.deps.sealer.decrypt(result.currentTokenSealed);
+    throw new InvalidGrantError('The refresh token is invalid, expired or revoked.', { logDetail: `concurrent reuse of a refresh token: family ${plan.family.id} revoked` });
   }
+
 }
 
 /** OIDC Core §5.4: claims by scope. */
@@ -159,3 +166,5 @@ export function profileClaims(user: UserRecord, scopes: string[]): Record<string
   }
   return claims;
 }
+
+const earlier = (a: Date, b: Date): Date => (a < b ? a : b);

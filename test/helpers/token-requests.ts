@@ -65,3 +65,16 @@ export async function tenantKeys(server: TestServer, tenant = 'acme'): Promise<R
   assert.equal(res.status, 200, res.text);
   return createLocalJWKSet(res.body as unknown as JSONWebKeySet);
 }
+
+/** A POST with headers only and no body at all (no Content-Type), as OIDC clients send to userinfo. */
+export async function postWithoutBody(url: string, headers: Record<string, string>): Promise<JsonResponse> {
+  const response = await fetch(url, { method: 'POST', headers });
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    /* not JSON: tests assert on `text` */
+  }
+  return { status: response.status, headers: response.headers, body, text };
+}

@@ -34,11 +34,30 @@ function bearerToken(request: FastifyRequest, params: RequestParameters | undefi
   throw new BearerTokenMissingError();
 }
 
+const BEARER_ERRORS = new Set(['invalid_request', 'invalid_token', 'insufficient_scope']);
+
+/**
+ * RFC 6750 §3 (OIDC Core §5.3.3): a refused bearer request carries
+ * `WWW-Authenticate: Bearer` with its error code; the description is reduced
+ * to the characters §3 allows in a quoted value.
+ */
+function withBearerChallenge(err: unknown): unknown {
+  if (!(err instanceof OAuthError) || err.headers['www-authenticate'] !== undefined || !BEARER_ERRORS.has(err.error)) return err;
+  const description = err.description.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
+  const scope = err.error === 'insufficient_scope' ? ', scope="openid"' : '';
+  err.headers['www-authenticate'] = `Bearer realm="latchkey", error="${err.error}", error_description="${description}"${scope}`;
+  return err;
+}
+
 export function registerProtectedResourceRoutes(app: FastifyInstance, runtime: Runtime): void {
   const userinfoHandler = async (request: FastifyRequest) => {
-    const tenant = tenantOf(request, runtime.catalog);
-    const params = request.method === 'POST' ? bodyParameters(request, { allowJson: false }) : undefined;
-    return userinfo(bearerToken(request, params), tenant, runtime.verifier, runtime.stores.users);
+    try {
+      const tenant = tenantOf(request, runtime.catalog);
+      const params = request.method === 'POST' ? bodyParameters(request, { allowJson: false }) : undefined;
+      return await userinfo(bearerToken(request, params), tenant, runtime.verifier, runtime.stores.users);
+    } catch (err) {
+      throw withBearerChallenge(err);
+    }
   };
   app.get('/:tenant/userinfo', userinfoHandler);
   app.post('/:tenant/userinfo', userinfoHandler);
@@ -61,7 +80,8 @@ export function registerProtectedResourceRoutes(app: FastifyInstance, runtime: R
     const { client } = await clientOf(request, params, tenant.endpoints.revocation);
     const outcome = await revoke(params, tenant, client, { refreshTokens: runtime.stores.refreshTokens, denylist: runtime.stores.accessTokenDenylist, verifier: runtime.verifier, clock: runtime.clock });
     request.log.info({ tenant: tenant.name, client_id: client.app.clientId, outcome }, 'token revocation');
-    return reply.code(200).send({});
+    // RFC 7009 §2.2: the status says it all; like Auth0 and Keycloak, no body.
+    return reply.code(200).send();
   });
 
   app.post('/:tenant/oauth/introspect', async (request, reply) => {

@@ -8,7 +8,7 @@ import type { Clock } from '../../clock.js';
 import type { ApiConfig } from '../../config/schema.js';
 import type { Encrypter } from '../../crypto/secrets.js';
 import type { CredentialSource } from '../../identity/credential-source.js';
-import type { RefreshTokenRecord, RefreshTokenStore, UserRecord, UserStore } from '../../storage/stores.js';
+import type { RefreshTokenFamily, RefreshTokenStore, UserRecord, UserStore } from '../../storage/stores.js';
 import type { Tenant } from '../catalog.js';
 import type { AuthenticatedClient } from '../client-auth/authenticate.js';
 import type { RequestParameters } from '../token-request.js';
@@ -18,8 +18,8 @@ export type GrantSubject = { kind: 'user'; user: UserRecord } | { kind: 'client'
 export type RefreshPlan =
   | { kind: 'none' }
   | { kind: 'new_family' }
-  | { kind: 'rotate'; parent: RefreshTokenRecord }
-  /** The parent was rotated moments ago inside the reuse interval: return that same child. */
+  | { kind: 'rotate'; family: RefreshTokenFamily; presentedHash: string }
+  /** The token was rotated moments ago inside the reuse interval: return the token that replaced it. */
   | { kind: 'replay'; childToken: string };
 
 export interface Grant {

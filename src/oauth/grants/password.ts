@@ -54,7 +54,9 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
       apis: tenant.apis,
       defaultAudiences: [client.app.settings.default_audience, tenant.settings.default_audience],
     });
-    const offlineAllowed = (selection.api?.allow_offline_access ?? false) && client.app.settings.grant_types.includes('refresh_token');
+    // A userinfo-only grant has no API to forbid offline access: the Entra seed's `openid profile offline_access`
+    // gets a refresh token, as Auth0 and Keycloak give one for OIDC-only requests.
+    const offlineAllowed = (selection.api?.allow_offline_access ?? true) && client.app.settings.grant_types.includes('refresh_token');
     const scopes = grantUserScopes({ selection, offlineAllowed });
 
     const source = ctx.credentialSources.get(connection.type);

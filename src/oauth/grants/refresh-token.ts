@@ -1,10 +1,13 @@
 /**
  * RFC 6749 §6 with rotation (OAuth 2.0 Security BCP §4.14): every use
- * returns a new refresh token; a used one presented again revokes its
+ * returns a new refresh token; a rotated one presented again revokes its
  * whole family, except inside the application's reuse interval, where the
- * same child is handed back (an idempotent retry after a lost response).
+ * token that replaced it is handed back (an idempotent retry after a lost
+ * response).
  */
-import { sha256Base64Url } from '../../crypto/secrets.js';
+import { constantTimeEqual } from '../../crypto/secrets.js';
+import { isRetryInsideReuseInterval } from '../../storage/stores.js';
+import { parseRefreshToken } from '../../tokens/refresh-token-format.js';
 import { InvalidGrantError } from '../errors.js';
 import { assertScopeSyntax, narrowScopes, parseScope } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
@@ -29,29 +32,38 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
   async handle(request: RefreshTokenRequest, ctx: GrantContext): Promise<Grant> {
     const { tenant, client, clock } = ctx;
     const now = clock.now();
-    const token = await ctx.refreshTokens.findByHash(sha256Base64Url(request.refreshToken));
-    if (!token || token.tenantId !== tenant.id) throw new InvalidGrantError(INVALID, { logDetail: 'unknown refresh token' });
+    const presented = parseRefreshToken(request.refreshToken);
+    const family = presented && (await ctx.refreshTokens.findFamily(presented.familyId));
+    if (!presented || !family || family.tenantId !== tenant.id) throw new InvalidGrantError(INVALID, { logDetail: 'unknown refresh token' });
     // RFC 6749 §6: bound to the client it was issued to.
-    if (token.clientId !== client.app.clientId) throw new InvalidGrantError(INVALID, { logDetail: `refresh token of ${token.clientId} presented by ${client.app.clientId}` });
-    if (token.revokedAt) throw new InvalidGrantError(INVALID, { logDetail: `revoked refresh token (family ${token.familyId})` });
-    if (token.expiresAt <= now || token.familyExpiresAt <= now) throw new InvalidGrantError(INVALID, { logDetail: 'expired refresh token' });
+    if (family.clientId !== client.app.clientId) throw new InvalidGrantError(INVALID, { logDetail: `refresh token of ${family.clientId} presented by ${client.app.clientId}` });
+    if (family.revokedAt) throw new InvalidGrantError(INVALID, { logDetail: `revoked refresh token family ${family.id}` });
+    if (family.expiresAt <= now || family.familyExpiresAt <= now) throw new InvalidGrantError(INVALID, { logDetail: `expired refresh token family ${family.id}` });
 
-    const scopes = narrowScopes(parseScope(token.scope), request.scopes);
-    const api = token.audience === null ? undefined : tenant.apis.get(token.audience);
-    if (token.audience !== null && !api) throw new InvalidGrantError(INVALID, { logDetail: `the token's API ${token.audience} no longer exists` });
-    const user = await ctx.users.findById(tenant.id, token.userId);
-    if (!user) throw new InvalidGrantError(INVALID, { logDetail: `user ${token.userId} no longer exists` });
+    const isCurrent = constantTimeEqual(presented.secretHash, family.currentHash);
+    const isRetry = !isCurrent && isRetryInsideReuseInterval(family, presented.secretHash, now, client.app.settings.refresh_token.reuse_interval);
+    if (!isCurrent && !isRetry) {
+      await ctx.refreshTokens.revokeFamily(family.id, now);
+      throw new InvalidGrantError(INVALID, { logDetail: `refresh token reuse detected: family ${family.id} revoked` });
+    }
+
+    const scopes = narrowScopes(parseScope(family.scope), request.scopes);
+    const api = family.audience === null ? undefined : tenant.apis.get(family.audience);
+    if (family.audience !== null && !api) throw new InvalidGrantError(INVALID, { logDetail: `the token's API ${family.audience} no longer exists` });
+    const user = await ctx.users.findById(tenant.id, family.userId);
+    if (!user) throw new InvalidGrantError(INVALID, { logDetail: `user ${family.userId} no longer exists` });
     if (user.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
 
-    const base = { grantType: 'refresh_token', subject: { kind: 'user' as const, user }, api, scopes, requestedScopes: request.scopes, authTime: token.authTime };
-    if (token.usedAt) {
-      const reuseInterval = client.app.settings.refresh_token.reuse_interval;
-      if (token.childTokenSealed && now.getTime() - token.usedAt.getTime() <= reuseInterval * 1000) {
-        return { ...base, refresh: { kind: 'replay', childToken: ctx.sealer.decrypt(token.childTokenSealed) } };
-      }
-      await ctx.refreshTokens.revokeFamily(token.familyId, now);
-      throw new InvalidGrantError(INVALID, { logDetail: `refresh token reuse detected: family ${token.familyId} revoked` });
-    }
-    return { ...base, refresh: { kind: 'rotate', parent: token } };
+    return {
+      grantType: 'refresh_token',
+      subject: { kind: 'user', user },
+      api,
+      scopes,
+      requestedScopes: request.scopes,
+      authTime: family.authTime,
+      refresh: isRetry
+        ? { kind: 'replay', childToken: ctx.sealer.decrypt(family.currentTokenSealed as string) }
+        : { kind: 'rotate', family, presentedHash: presented.secretHash },
+    };
   },
 };

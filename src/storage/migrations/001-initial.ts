@@ -68,25 +68,24 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('signing_keys_tenant_idx').on('signing_keys').columns(['tenant_id', 'alg']).execute();
 
   await db.schema
-    .createTable('refresh_tokens')
+    .createTable('refresh_token_families')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
-    .addColumn('family_id', 'text', (c) => c.notNull())
-    .addColumn('token_hash', 'text', (c) => c.notNull().unique())
     .addColumn('client_id', 'text', (c) => c.notNull())
     .addColumn('user_id', 'text', (c) => c.notNull())
     .addColumn('audience', 'text')
     .addColumn('scope', 'text', (c) => c.notNull())
     .addColumn('auth_time', 'text', (c) => c.notNull())
+    .addColumn('current_hash', 'text', (c) => c.notNull())
+    .addColumn('previous_hash', 'text')
+    .addColumn('rotated_at', 'text')
+    .addColumn('current_token_sealed', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('expires_at', 'text', (c) => c.notNull())
     .addColumn('family_expires_at', 'text', (c) => c.notNull())
-    .addColumn('used_at', 'text')
     .addColumn('revoked_at', 'text')
-    .addColumn('child_token_sealed', 'text')
     .execute();
-  await db.schema.createIndex('refresh_tokens_family_idx').on('refresh_tokens').column('family_id').execute();
-  await db.schema.createIndex('refresh_tokens_user_idx').on('refresh_tokens').columns(['tenant_id', 'user_id']).execute();
+  await db.schema.createIndex('refresh_token_families_user_idx').on('refresh_token_families').columns(['tenant_id', 'user_id']).execute();
 
   await db.schema
     .createTable('revoked_access_tokens')
@@ -103,7 +102,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of ['consumed_jtis', 'revoked_access_tokens', 'refresh_tokens', 'signing_keys', 'users', 'applications', 'apis', 'connections', 'tenants']) {
+  for (const table of ['consumed_jtis', 'revoked_access_tokens', 'refresh_token_families', 'signing_keys', 'users', 'applications', 'apis', 'connections', 'tenants']) {
     await db.schema.dropTable(table).execute();
   }
 }

@@ -26,7 +26,7 @@ export function createSqlStores(db: Kysely<Database>): Stores {
       const cutoff = toIso(now);
       await db.deleteFrom('consumed_jtis').where('expires_at', '<=', cutoff).execute();
       await db.deleteFrom('revoked_access_tokens').where('expires_at', '<=', cutoff).execute();
-      await db.deleteFrom('refresh_tokens').where('family_expires_at', '<=', cutoff).execute();
+      await db.deleteFrom('refresh_token_families').where('family_expires_at', '<=', cutoff).execute();
       await db.deleteFrom('signing_keys').where('publish_until', '<=', cutoff).execute();
     },
     async close() {

@@ -1,101 +1,91 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { Database, RefreshTokensTable } from '../schema.js';
-import type { NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, RotationResult } from '../stores.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, RefreshTokenFamiliesTable } from '../schema.js';
+import { isRetryInsideReuseInterval, type NewRefreshTokenFamily, type RefreshTokenFamily, type RefreshTokenStore, type RotationResult } from '../stores.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
 
-function toRecord(row: Selectable<RefreshTokensTable>): RefreshTokenRecord {
+function toFamily(row: Selectable<RefreshTokenFamiliesTable>): RefreshTokenFamily {
   return {
     id: row.id,
     tenantId: row.tenant_id,
-    familyId: row.family_id,
-    tokenHash: row.token_hash,
     clientId: row.client_id,
     userId: row.user_id,
     audience: row.audience,
     scope: row.scope,
     authTime: fromIso(row.auth_time),
+    currentHash: row.current_hash,
+    previousHash: row.previous_hash,
+    rotatedAt: fromIsoOrNull(row.rotated_at),
+    currentTokenSealed: row.current_token_sealed,
     createdAt: fromIso(row.created_at),
     expiresAt: fromIso(row.expires_at),
     familyExpiresAt: fromIso(row.family_expires_at),
-    usedAt: fromIsoOrNull(row.used_at),
     revokedAt: fromIsoOrNull(row.revoked_at),
-    childTokenSealed: row.child_token_sealed,
-  };
-}
-
-function toRow(token: NewRefreshToken): Selectable<RefreshTokensTable> {
-  return {
-    id: token.id,
-    tenant_id: token.tenantId,
-    family_id: token.familyId,
-    token_hash: token.tokenHash,
-    client_id: token.clientId,
-    user_id: token.userId,
-    audience: token.audience,
-    scope: token.scope,
-    auth_time: toIso(token.authTime),
-    created_at: toIso(token.createdAt),
-    expires_at: toIso(token.expiresAt),
-    family_expires_at: toIso(token.familyExpiresAt),
-    used_at: null,
-    revoked_at: null,
-    child_token_sealed: null,
   };
 }
 
 export class SqlRefreshTokenStore implements RefreshTokenStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async findByHash(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
-    const row = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-    return row && toRecord(row);
+  async findFamily(familyId: string): Promise<RefreshTokenFamily | undefined> {
+    const row = await this.db.selectFrom('refresh_token_families').selectAll().where('id', '=', familyId).executeTakeFirst();
+    return row && toFamily(row);
   }
 
-  async insert(token: NewRefreshToken): Promise<void> {
-    await this.db.insertInto('refresh_tokens').values(toRow(token)).execute();
+  async createFamily(family: NewRefreshTokenFamily): Promise<void> {
+    await this.db
+      .insertInto('refresh_token_families')
+      .values({
+        id: family.id,
+        tenant_id: family.tenantId,
+        client_id: family.clientId,
+        user_id: family.userId,
+        audience: family.audience,
+        scope: family.scope,
+        auth_time: toIso(family.authTime),
+        current_hash: family.currentHash,
+        previous_hash: null,
+        rotated_at: null,
+        current_token_sealed: family.currentTokenSealed,
+        created_at: toIso(family.createdAt),
+        expires_at: toIso(family.expiresAt),
+        family_expires_at: toIso(family.familyExpiresAt),
+        revoked_at: null,
+      })
+      .execute();
   }
 
-  async rotate(args: { parentId: string; child: NewRefreshToken; now: Date; childTokenSealed: string | null; reuseIntervalSeconds: number }): Promise<RotationResult> {
-    const now = toIso(args.now);
-    return this.db.transaction().execute(async (tx): Promise<RotationResult> => {
-      // The conditional update is the arbiter: on SQLite the transaction is
-      // serialised, on PostgreSQL a second updater waits for the first and
-      // re-checks `used_at is null`, so exactly one caller sees one row.
-      const claimed = await tx
-        .updateTable('refresh_tokens')
-        .set({ used_at: now, child_token_sealed: args.childTokenSealed })
-        .where('id', '=', args.parentId)
-        .where('used_at', 'is', null)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) === 1) {
-        await tx.insertInto('refresh_tokens').values(toRow(args.child)).execute();
-        return { kind: 'rotated' };
-      }
-      return this.afterLostClaim(tx, args.parentId, args.now, args.reuseIntervalSeconds);
-    });
-  }
+  async rotate(args: { familyId: string; expectedHash: string; newHash: string; newTokenSealed: string | null; expiresAt: Date; now: Date; reuseIntervalSeconds: number }): Promise<RotationResult> {
+    // One conditional UPDATE is the arbiter, on SQLite and PostgreSQL alike:
+    // a second writer re-checks `current_hash` after the first commits and
+    // finds it changed, so exactly one caller sees one row.
+    const claimed = await this.db
+      .updateTable('refresh_token_families')
+      .set({
+        current_hash: args.newHash,
+        previous_hash: args.expectedHash,
+        rotated_at: toIso(args.now),
+        current_token_sealed: args.newTokenSealed,
+        expires_at: toIso(args.expiresAt),
+      })
+      .where('id', '=', args.familyId)
+      .where('current_hash', '=', args.expectedHash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) === 1) return { kind: 'rotated' };
 
-  private async afterLostClaim(tx: Transaction<Database>, parentId: string, now: Date, reuseIntervalSeconds: number): Promise<RotationResult> {
-    const parent = await tx.selectFrom('refresh_tokens').select(['family_id', 'used_at', 'revoked_at', 'child_token_sealed']).where('id', '=', parentId).executeTakeFirstOrThrow();
-    const usedAt = fromIsoOrNull(parent.used_at);
-    const insideReuseInterval = usedAt !== null && now.getTime() - usedAt.getTime() <= reuseIntervalSeconds * 1000;
-    if (parent.revoked_at === null && insideReuseInterval && parent.child_token_sealed !== null) {
-      return { kind: 'replay', childTokenSealed: parent.child_token_sealed };
+    const family = await this.findFamily(args.familyId);
+    if (family && isRetryInsideReuseInterval(family, args.expectedHash, args.now, args.reuseIntervalSeconds)) {
+      return { kind: 'replay', currentTokenSealed: family.currentTokenSealed as string };
     }
-    await this.revokeFamilyIn(tx, parent.family_id, now);
+    await this.revokeFamily(args.familyId, args.now);
     return { kind: 'reuse_detected' };
   }
 
   async revokeFamily(familyId: string, now: Date): Promise<void> {
-    await this.revokeFamilyIn(this.db, familyId, now);
-  }
-
-  private async revokeFamilyIn(db: Kysely<Database>, familyId: string, now: Date): Promise<void> {
-    await db
-      .updateTable('refresh_tokens')
-      .set({ revoked_at: toIso(now), child_token_sealed: null })
-      .where('family_id', '=', familyId)
+    await this.db
+      .updateTable('refresh_token_families')
+      .set({ revoked_at: toIso(now), current_token_sealed: null })
+      .where('id', '=', familyId)
       .where('revoked_at', 'is', null)
       .execute();
   }
