@@ -22,15 +22,22 @@ const SECRET_FIELDS = [
   'cookie',
 ];
 
+/**
+ * Exact paths only: a wildcard path (`*.password`) costs ~10 µs on every log
+ * line, the whole budget of a refresh. Log call sites pass flat fields they
+ * build themselves (never a request body or parameter bag), so the list names
+ * the top-level credential fields and the nested places where a framework
+ * object could carry one.
+ */
 export const REDACT_PATHS = [
   ...SECRET_FIELDS,
-  ...SECRET_FIELDS.map((f) => `*.${f}`),
-  ...SECRET_FIELDS.map((f) => `*.*.${f}`),
   'req.headers.authorization',
   'req.headers.cookie',
   'req.body',
   'request.body',
   'body',
+  'params',
+  'err.config',
 ];
 
 export function loggerOptions(level: string): LoggerOptions {
