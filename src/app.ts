@@ -2,7 +2,7 @@
  * buildApp() assembles the HTTP adapter around a runtime; it never listens
  * (STYLE.md: build apart from listen), so tests and the server share it.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { BODY_LIMIT_BYTES, registerBodyParsers } from './http/body.js';
 import { errorReply } from './http/error-reply.js';
 import { registerMetadataRoutes } from './http/routes/metadata.js';
@@ -29,6 +29,13 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
     // Proxies are trusted only when configured (attack protection, a later capability).
     trustProxy: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // A malformed URL (bad %-escape, over-long segment) gets the same JSON error as everything else.
+    frameworkErrors: (err, request, genericReply) => {
+      const reply = genericReply as unknown as FastifyReply; // the option's reply is generic over route schemas we do not use
+      const r = errorReply(err);
+      request.log.info({ route: 'unmatched', status: r.statusCode, error: r.error.error, detail: r.error.logDetail }, 'request refused');
+      void reply.code(r.statusCode).headers(r.headers).send(r.body);
+    },
   };
   // The HTTPS and HTTP instances differ only in their raw server type, which no route touches.
   const app = (options.https ? Fastify({ ...serverOptions, https: options.https } as FastifyServerOptions) : Fastify(serverOptions)) as FastifyInstance;

@@ -4,6 +4,8 @@
  * are snake_case as Auth0's Management API spells them.
  */
 import { z } from 'zod';
+import { isSupportedPasswordHash } from '../identity/passwords.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../identity/user-admin.js';
 
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -92,8 +94,13 @@ const userSchema = z
     name: z.string().max(256).optional(),
     given_name: z.string().max(256).optional(),
     family_name: z.string().max(256).optional(),
-    password: z.string().min(1).max(1024).optional(),
-    password_hash: z.string().regex(/^\$(argon2id|argon2i|2a|2b|2y)\$/, 'an argon2 or bcrypt hash ($argon2id$…, $2b$…)').optional(),
+    // The same policy start-up applies (identity/user-admin.ts), so `config check` catches what `serve` would refuse.
+    password: z.string().min(MIN_PASSWORD_LENGTH, `at least ${MIN_PASSWORD_LENGTH} characters (or give password_hash)`).max(MAX_PASSWORD_LENGTH).optional(),
+    password_hash: z
+      .string()
+      .regex(/^\$(argon2id|argon2i|2a|2b|2y)\$/, 'an argon2 or bcrypt hash ($argon2id$…, $2b$…)')
+      .refine(isSupportedPasswordHash, 'a complete argon2 or bcrypt hash (a bcrypt hash is $2b$NN$ and 53 more characters)')
+      .optional(),
     blocked: z.boolean().optional(),
   })
   .superRefine((user, ctx) => {

@@ -20,6 +20,10 @@ export interface ErrorReply {
 
 export function toOAuthError(err: unknown): { error: OAuthError; cause?: unknown } {
   if (err instanceof OAuthError) return { error: err };
+  // First: Fastify marks request errors with a 4xx status, and a client hanging up mid-body carries
+  // ECONNRESET, which must not read as a storage outage (a 503 and an error-level log).
+  const framework = frameworkError(err);
+  if (framework) return { error: framework };
   if (isStorageUnavailable(err)) {
     return {
       error: new TemporarilyUnavailableError('The service is temporarily unavailable; retry shortly. Your tokens remain valid.', 5, {
@@ -29,8 +33,6 @@ export function toOAuthError(err: unknown): { error: OAuthError; cause?: unknown
       cause: err,
     };
   }
-  const framework = frameworkError(err);
-  if (framework) return { error: framework };
   return { error: new ServerError(err instanceof Error ? `${err.name}: ${err.message}` : String(err)), cause: err };
 }
 
