@@ -38,7 +38,7 @@ export function buildServer(repoRoot: string): void {
 
 /** Spawns `latchkey serve` with its logs going to files in the bench dir. */
 export function startServer(repoRoot: string, env: BenchEnvironment, useTsx: boolean): ServerProcess {
-  const entry = useTsx ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/cli/main.js'];
+  const entry = useTsx ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/cli/bin.cjs'];
   const args = [...entry, 'serve', '--config', env.configPath];
   const stdoutPath = join(env.dir, 'server.stdout.log');
   const stderrPath = join(env.dir, 'server.stderr.log');

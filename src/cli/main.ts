@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `latchkey` command line. Operator errors (bad config, unknown user)
  * print one clear line and exit 1; they are never stack traces.

@@ -14,7 +14,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** An absolute loader URL, so children whose cwd is a temp dir still find tsx. */
 export const TSX_LOADER = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 export const CLI_SOURCE = join(REPO_ROOT, 'src/cli/main.ts');
-export const CLI_DIST = join(REPO_ROOT, 'dist/cli/main.js');
+export const CLI_DIST = join(REPO_ROOT, 'dist/cli/bin.cjs');
 
 /** `node --import tsx src/cli/main.ts …` */
 export function tsxCliArgs(args: string[]): string[] {

@@ -34,7 +34,7 @@ describe('demo quick start (npm start)', { skip: curlMissing ? 'curl is not inst
   let firstRun: { credentials: string; masterKey: string; refreshToken: string } | undefined;
 
   before(async () => {
-    // The bin is dist/cli/main.js: build it from the current sources.
+    // The bin is dist/cli/bin.cjs: build it from the current sources.
     const build = await runProcess(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { timeoutMs: 180_000 });
     assert.equal(build.code, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
     cwd = mkdtempSync(join(tmpdir(), 'latchkey-demo-'));
