@@ -36,6 +36,19 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
       request.log.info({ route: 'unmatched', status: r.statusCode, error: r.error.error, detail: r.error.logDetail }, 'request refused');
       void reply.code(r.statusCode).headers(r.headers).send(r.body);
     },
+    // Broken HTTP framing (bad Content-Length, chunking, oversized headers) never reaches a route:
+    // answer it in the same JSON shape, with no-store, before the socket closes.
+    clientErrorHandler(err, socket) {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+      const code = (err as NodeJS.ErrnoException).code;
+      const [status, reason] = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+      const body = JSON.stringify({ error: 'invalid_request', error_description: status === 408 ? 'The request took too long to arrive.' : status === 431 ? 'The request headers are too large.' : 'The HTTP request is malformed.' });
+      runtime.logger.info({ route: 'unparsed', status, error: 'invalid_request', detail: code }, 'request refused');
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+      socket.destroy(err);
+    },
   };
   // The HTTPS and HTTP instances differ only in their raw server type, which no route touches.
   const app = (options.https ? Fastify({ ...serverOptions, https: options.https } as FastifyServerOptions) : Fastify(serverOptions)) as FastifyInstance;

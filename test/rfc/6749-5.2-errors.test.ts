@@ -21,6 +21,7 @@
  * and routes get a JSON 404.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ALICE, API, BASIC, ENTRA, JOE, NATIVE, PING, WEB, acmeFixture } from '../helpers/fixtures.js';
 import { basic, get, postForm, postJson, postRaw, type JsonResponse } from '../helpers/http.js';
@@ -394,3 +395,36 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+describe('broken HTTP framing', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ tenants: [(await acmeFixture()).tenant] });
+  });
+  after(() => server.close());
+
+  async function rawRequest(text: string): Promise<string> {
+    const url = new URL(server.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => socket.end(text));
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  }
+
+  it('a malformed Content-Length gets a JSON invalid_request with no-store, not a framework body', async () => {
+    const answer = await rawRequest('POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: abc\r\n\r\ngrant_type=password');
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /cache-control: no-store/i);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    assert.equal(body.error, 'invalid_request');
+  });
+
+  it('broken chunked encoding gets the same', async () => {
+    const answer = await rawRequest('POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot-a-chunk\r\n0\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /"error":"invalid_request"/);
+  });
+});
