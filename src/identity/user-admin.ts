@@ -5,17 +5,11 @@
 import { hashPassword, isSupportedPasswordHash, verifyPassword } from './passwords.js';
 import type { NewUser, UserRecord, UserStore } from '../storage/stores.js';
 
-export interface UserInput {
-  username: string;
-  email?: string | undefined;
-  emailVerified?: boolean | undefined;
-  name?: string | undefined;
-  givenName?: string | undefined;
-  familyName?: string | undefined;
+/** A user as an operator declares it: the stored fields, with a password or an imported hash. */
+export type UserInput = Omit<NewUser, 'tenantId' | 'connectionId' | 'passwordHash'> & {
   password?: string | undefined;
   passwordHash?: string | undefined;
-  blocked?: boolean | undefined;
-}
+};
 
 export class UserAdminError extends Error {
   override name = 'UserAdminError';
@@ -40,19 +34,8 @@ async function storedHashFor(input: UserInput): Promise<string> {
 }
 
 export async function createUser(users: UserStore, tenantId: string, connectionId: string, input: UserInput): Promise<UserRecord> {
-  const user: NewUser = {
-    tenantId,
-    connectionId,
-    username: input.username,
-    email: input.email,
-    emailVerified: input.emailVerified,
-    name: input.name,
-    givenName: input.givenName,
-    familyName: input.familyName,
-    passwordHash: await storedHashFor(input),
-    blocked: input.blocked,
-  };
-  const created = await users.create(user);
+  const { password: _password, passwordHash: _imported, ...profile } = input;
+  const created = await users.create({ ...profile, tenantId, connectionId, passwordHash: await storedHashFor(input) });
   if (!created) throw new UserAdminError(`a user "${input.username}" already exists in that connection`);
   return created;
 }
