@@ -3,6 +3,7 @@
  */
 import type { ApiConfig } from '../config/schema.js';
 import { InvalidRequestError, InvalidScopeError, InvalidTargetError } from './errors.js';
+import type { RequestParameters } from './token-request.js';
 
 /** OIDC standard claim scopes, granted all at once when only `openid` is asked (Auth0 seed). */
 export const STANDARD_CLAIM_SCOPES = ['profile', 'email', 'address', 'phone'] as const;
@@ -66,16 +67,32 @@ export function selectResource(args: {
   return { api: named, scopes: [...new Set(scopes)], wholeApi };
 }
 
+/** How Entra-style scopes name an API: `{identifier}/{scope}`. */
+export function apiScopePrefix(identifier: string): string {
+  return identifier.endsWith('/') ? identifier : `${identifier}/`;
+}
+
 /** `https://api.example/read:x` → that API and `read:x`; the longest matching identifier wins. */
 function splitPrefixedScope(scope: string, apis: ReadonlyMap<string, ApiConfig>): { api: ApiConfig; scope: string } | undefined {
   let best: ApiConfig | undefined;
   for (const api of apis.values()) {
-    const prefix = api.identifier.endsWith('/') ? api.identifier : `${api.identifier}/`;
+    const prefix = apiScopePrefix(api.identifier);
     if (scope.startsWith(prefix) && scope.length > prefix.length && (!best || api.identifier.length > best.identifier.length)) best = api;
   }
-  if (!best) return undefined;
-  const prefix = best.identifier.endsWith('/') ? best.identifier : `${best.identifier}/`;
-  return { api: best, scope: scope.slice(prefix.length) };
+  return best && { api: best, scope: scope.slice(apiScopePrefix(best.identifier).length) };
+}
+
+/**
+ * The API a request names: Auth0's `audience`, or RFC 8707's `resource`
+ * (openid-client and others send it). Both at once must agree.
+ */
+export function requestedAudience(params: RequestParameters): string | undefined {
+  const audience = params.get('audience');
+  const resource = params.get('resource');
+  if (audience !== undefined && resource !== undefined && audience !== resource) {
+    throw new InvalidTargetError('audience and resource name different APIs; a token is for exactly one audience.');
+  }
+  return audience ?? resource;
 }
 
 export interface UserScopeArgs {
@@ -104,6 +121,23 @@ export function grantClientScopes(selection: ResourceSelection): string[] {
   const apiScopes = selection.api?.scopes ?? [];
   const asked = selection.scopes.filter((s) => apiScopes.includes(s));
   return asked.length > 0 && !selection.wholeApi ? asked : [...apiScopes];
+}
+
+/**
+ * Refresh with Entra-style scopes, as MSAL sends them on every path
+ * (DESIGN.md §3): `{identifier}/{scope}` of the token's own API is that
+ * scope, and `{identifier}/.default` is every API scope the original grant
+ * holds. A prefix naming another API is left as it is, so narrowing refuses it.
+ */
+export function unprefixRefreshScopes(requested: string[], api: ApiConfig | undefined, original: string[]): string[] {
+  if (!api) return requested;
+  const prefix = apiScopePrefix(api.identifier);
+  const scopes = requested.flatMap((s) => {
+    if (!s.startsWith(prefix) || s.length === prefix.length) return [s];
+    const bare = s.slice(prefix.length);
+    return bare === '.default' ? original.filter((o) => !OIDC_SCOPES.has(o)) : [bare];
+  });
+  return [...new Set(scopes)];
 }
 
 /** Refresh: a request may narrow the original scope, never widen it (RFC 6749 §6). */

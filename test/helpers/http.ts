@@ -7,7 +7,7 @@ export interface JsonResponse {
   text: string;
 }
 
-async function toJson(response: Response): Promise<JsonResponse> {
+export async function toJson(response: Response): Promise<JsonResponse> {
   const text = await response.text();
   let body: Record<string, unknown> = {};
   try {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { get, postForm, type JsonResponse } from './http.js';
+import { get, postForm, toJson, type JsonResponse } from './http.js';
 import type { TestServer } from './server.js';
 
 /** A fixture application: public clients have no secret. */
@@ -68,13 +68,5 @@ export async function tenantKeys(server: TestServer, tenant = 'acme'): Promise<R
 
 /** A POST with headers only and no body at all (no Content-Type), as OIDC clients send to userinfo. */
 export async function postWithoutBody(url: string, headers: Record<string, string>): Promise<JsonResponse> {
-  const response = await fetch(url, { method: 'POST', headers });
-  const text = await response.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    /* not JSON: tests assert on `text` */
-  }
-  return { status: response.status, headers: response.headers, body, text };
+  return toJson(await fetch(url, { method: 'POST', headers }));
 }

@@ -29,7 +29,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWK, type JWTPayload } from 'jose';
-import { API, API_EDDSA, API_ES256, RESOURCE_SERVER, WEB, acmeFixture } from '../helpers/fixtures.js';
+import { ALICE, API, API_EDDSA, API_ES256, RESOURCE_SERVER, WEB, acmeFixture } from '../helpers/fixtures.js';
 import { decodeJwt, get, postForm } from '../helpers/http.js';
 import { assertOAuthError, assertTokenResponse, epoch } from '../helpers/oauth-assertions.js';
 import { startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
@@ -246,5 +246,37 @@ describe('RFC 6749 §4.4 client credentials grant', () => {
       const afterwards = epoch(server.clock.now());
       assert.ok((payload.iat as number) >= before && (payload.iat as number) <= afterwards, `iat ${String(payload.iat)} within [${before}, ${afterwards}]`);
     });
+  });
+});
+
+/**
+ * RFC 8707 §2: "resource … indicates the target service or resource to which
+ * access is being requested." Accepted as Auth0's `audience` is; both at once
+ * must name the same API.
+ */
+describe('RFC 8707 resource indicator', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ tenants: [(await acmeFixture()).tenant] });
+  });
+  after(() => server.close());
+
+  it('resource selects the API like audience', async () => {
+    const res = await postForm(server.at('/oauth/token'), { grant_type: 'client_credentials', resource: API_ES256, ...WEB });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(decodeJwt(res.body.access_token as string).payload.aud, API_ES256);
+  });
+
+  it('resource and audience naming different APIs is invalid_target; the same API is fine', async () => {
+    const clash = await postForm(server.at('/oauth/token'), { grant_type: 'client_credentials', resource: API_ES256, audience: API, ...WEB });
+    assert.equal(clash.status, 400);
+    assert.equal(clash.body.error, 'invalid_target');
+    const same = await postForm(server.at('/oauth/token'), { grant_type: 'client_credentials', resource: API, audience: API, ...WEB });
+    assert.equal(same.status, 200, same.text);
+  });
+
+  it('an unknown resource is invalid_target on the password grant too', async () => {
+    const res = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, resource: 'https://unknown.example', ...WEB });
+    assert.equal(res.body.error, 'invalid_target');
   });
 });

@@ -189,6 +189,27 @@ describe('Entra ID seed: ROPC at /oauth2/v2.0/token', () => {
     assert.equal(twoApis.body.error, 'invalid_target');
   });
 
+  it('on /oauth/token too, Entra-style scopes are answered in that form, and the refresh request MSAL then sends works', async () => {
+    // MSAL caches the access token under the response's `scope` and refreshes with the scopes it asked for.
+    const advertised = server.at('/oauth/token');
+    const asked = `${API}/read:sample openid profile offline_access`;
+    const res = await postForm(advertised, ropc(asked));
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(scopeList(res.body.scope), scopeList(asked));
+    const refreshed = await postForm(advertised, { client_id: ENTRA.client_id, grant_type: 'refresh_token', refresh_token: String(res.body.refresh_token), scope: asked });
+    assert.equal(refreshed.status, 200, refreshed.text);
+    assert.deepEqual(scopeList(refreshed.body.scope), scopeList(asked));
+    assert.deepEqual(scopeList((await verifyIssued(server, refreshed.body.access_token, { audience: API })).payload.scope), ['offline_access', 'openid', 'profile', 'read:sample']);
+    const whole = await postForm(advertised, { client_id: ENTRA.client_id, grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token), scope: `${API}/.default openid` });
+    assert.equal(whole.status, 200, whole.text);
+    assert.deepEqual(scopeList((await verifyIssued(server, whole.body.access_token, { audience: API })).payload.scope), ['openid', 'read:sample']);
+    const widening = await postForm(advertised, { client_id: ENTRA.client_id, grant_type: 'refresh_token', refresh_token: String(whole.body.refresh_token), scope: `${API}/write:sample` });
+    assert.equal(widening.status, 400);
+    assert.equal(widening.body.error, 'invalid_scope', 'a prefixed scope the grant never held is still a widening');
+    const plain = await postForm(advertised, ropc('openid profile offline_access', { audience: API }));
+    assert.deepEqual(scopeList(plain.body.scope), ['edit', 'offline_access', 'openid', 'profile', 'read:sample', 'write:sample'], 'a request without Entra-style scopes is answered bare, as before');
+  });
+
   it('a wrong password is invalid_grant (the seed\'s "The authentication failed")', async () => {
     const res = await postForm(token, ropc(SEED_SCOPE, { password: 'wrong password' }));
     assert.equal(res.status, 400);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ApiConfig } from '../../src/config/schema.js';
-import { grantClientScopes, grantUserScopes, narrowScopes, parseScope, selectResource } from '../../src/oauth/scopes.js';
+import { grantClientScopes, grantUserScopes, narrowScopes, parseScope, selectResource, unprefixRefreshScopes } from '../../src/oauth/scopes.js';
 
 const api = (identifier: string, scopes: string[]): ApiConfig => ({ identifier, scopes, token_lifetime: 60, allow_offline_access: true, signing_alg: 'RS256' });
 const A = api('https://a.test', ['read', 'write']);
@@ -79,5 +79,20 @@ describe('narrowScopes (refresh)', () => {
     assert.deepEqual(narrowScopes(['a', 'b'], undefined), ['a', 'b']);
     assert.deepEqual(narrowScopes(['a', 'b'], ['b']), ['b']);
     assert.throws(() => narrowScopes(['a'], ['a', 'c']), { error: 'invalid_scope' });
+  });
+});
+
+describe('unprefixRefreshScopes (refresh with Entra-style scopes, as MSAL sends them)', () => {
+  const original = ['openid', 'profile', 'offline_access', 'read', 'write'];
+  it('strips the token API prefix; {identifier}/.default is every API scope the grant holds', () => {
+    assert.deepEqual(unprefixRefreshScopes(['https://a.test/read', 'openid', 'offline_access'], A, original), ['read', 'openid', 'offline_access']);
+    assert.deepEqual(unprefixRefreshScopes(['https://a.test/.default', 'openid'], A, original), ['read', 'write', 'openid']);
+    assert.deepEqual(unprefixRefreshScopes(['read'], A, original), ['read']);
+  });
+  it('a prefix of another API, or no API at all, is left for narrowing to refuse', () => {
+    const other = unprefixRefreshScopes(['https://a.test/b/admin'], B, ['admin']);
+    assert.deepEqual(other, ['admin']);
+    assert.throws(() => narrowScopes(original, unprefixRefreshScopes(['https://other.test/read'], A, original)), { error: 'invalid_scope' });
+    assert.deepEqual(unprefixRefreshScopes(['https://a.test/read'], undefined, ['openid']), ['https://a.test/read']);
   });
 });

@@ -38,7 +38,7 @@ export function registerTokenRoutes(app: FastifyInstance, runtime: Runtime): voi
           { tenant, endpointUrl: tenant.endpoints[endpointKey], authorization: request.headers.authorization, params },
           progress,
         );
-        return renderTokenResponse(dialect, result.tokens);
+        return renderTokenResponse(dialect, result.tokens, params.get('scope'));
       } catch (err) {
         outcome = (err as { error?: string }).error ?? 'server_error';
         throw err;

@@ -2,7 +2,7 @@
  * RFC 6749 §4.4: the client acts on its own behalf, for one API.
  */
 import { InvalidRequestError } from '../errors.js';
-import { assertScopeSyntax, grantClientScopes, parseScope, selectResource } from '../scopes.js';
+import { assertScopeSyntax, grantClientScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
 
@@ -17,7 +17,7 @@ export const clientCredentialsGrant: GrantHandler<ClientCredentialsRequest> = {
   parse(params: RequestParameters): ClientCredentialsRequest {
     const scope = params.get('scope');
     if (scope !== undefined) assertScopeSyntax(scope);
-    return { audience: params.get('audience'), scopes: scope === undefined ? undefined : parseScope(scope) };
+    return { audience: requestedAudience(params), scopes: scope === undefined ? undefined : parseScope(scope) };
   },
 
   async handle(request: ClientCredentialsRequest, ctx: GrantContext): Promise<Grant> {

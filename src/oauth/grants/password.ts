@@ -6,7 +6,7 @@
 import type { ConnectionRecord } from '../../storage/stores.js';
 import type { Tenant } from '../catalog.js';
 import { InvalidGrantError, InvalidRequestError } from '../errors.js';
-import { assertScopeSyntax, grantUserScopes, parseScope, selectResource } from '../scopes.js';
+import { assertScopeSyntax, grantUserScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
 
@@ -39,7 +39,7 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
       username: params.require('username'),
       password: params.require('password'),
       realm,
-      audience: params.get('audience'),
+      audience: requestedAudience(params),
       scopes: scope === undefined ? undefined : parseScope(scope),
     };
   },

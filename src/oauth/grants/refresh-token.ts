@@ -9,7 +9,7 @@ import { constantTimeEqual } from '../../crypto/secrets.js';
 import { isRetryInsideReuseInterval } from '../../storage/stores.js';
 import { parseRefreshToken } from '../../tokens/refresh-token-format.js';
 import { InvalidGrantError } from '../errors.js';
-import { assertScopeSyntax, narrowScopes, parseScope } from '../scopes.js';
+import { assertScopeSyntax, narrowScopes, parseScope, unprefixRefreshScopes } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
 
@@ -47,9 +47,10 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
       throw new InvalidGrantError(INVALID, { logDetail: `refresh token reuse detected: family ${family.id} revoked` });
     }
 
-    const scopes = narrowScopes(parseScope(family.scope), request.scopes);
     const api = family.audience === null ? undefined : tenant.apis.get(family.audience);
     if (family.audience !== null && !api) throw new InvalidGrantError(INVALID, { logDetail: `the token's API ${family.audience} no longer exists` });
+    const original = parseScope(family.scope);
+    const scopes = narrowScopes(original, request.scopes && unprefixRefreshScopes(request.scopes, api, original));
     const user = await ctx.users.findById(tenant.id, family.userId);
     if (!user) throw new InvalidGrantError(INVALID, { logDetail: `user ${family.userId} no longer exists` });
     if (user.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
