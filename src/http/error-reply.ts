@@ -5,7 +5,7 @@
  * instead of discarding tokens; anything else is a `server_error` that
  * reveals nothing to the client and everything to the operator.
  */
-import { InvalidClientError, InvalidRequestError, OAuthError, ServerError, TemporarilyUnavailableError } from '../oauth/errors.js';
+import { InvalidClientError, InvalidRequestError, OAuthError, RequestTooLargeError, ServerError, TemporarilyUnavailableError } from '../oauth/errors.js';
 import { isStorageUnavailable } from '../storage/database.js';
 
 export interface ErrorReply {
@@ -41,17 +41,15 @@ function frameworkError(err: unknown): OAuthError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const { statusCode, code } = err as { statusCode?: unknown; code?: unknown };
   if (typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500) return undefined;
+  const logDetail = `${String(code)}: ${(err as Error).message}`;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RequestTooLargeError('The request body is too large.', { logDetail });
   const description =
-    code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-      ? 'The request body is too large.'
-      : code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+    code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
         ? 'The request body must be application/x-www-form-urlencoded (or application/json on the Auth0 path).'
         : code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
           ? 'The request body is not valid JSON.'
           : 'The request is malformed.';
-  const status = code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : 400;
-  const mapped = new InvalidRequestError(description, { logDetail: `${String(code)}: ${(err as Error).message}` });
-  return status === 400 ? mapped : Object.assign(mapped, { statusCode: status });
+  return new InvalidRequestError(description, { logDetail });
 }
 
 export function errorReply(err: unknown): ErrorReply {

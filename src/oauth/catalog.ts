@@ -51,10 +51,7 @@ export function tenantEndpoints(publicUrl: string, tenantName: string): TenantEn
 export class Catalog {
   private readonly tenants = new Map<string, Tenant>();
 
-  constructor(
-    private readonly publicUrl: string,
-    snapshot: CatalogSnapshot,
-  ) {
+  constructor(publicUrl: string, snapshot: CatalogSnapshot) {
     for (const record of snapshot.tenants) {
       const apis = new Map(snapshot.apis.filter((a) => a.tenantId === record.id).map((a) => [a.settings.identifier, a.settings]));
       const algs = new Set<SigningAlg>([USERINFO_TOKEN_ALG, record.settings.id_token_signing_alg]);
@@ -86,9 +83,5 @@ export class Catalog {
     if (tenant.settings.id_token_signing_alg === alg) max = Math.max(max, tenant.settings.id_token_lifetime);
     for (const api of tenant.apis.values()) if (api.signing_alg === alg) max = Math.max(max, api.token_lifetime);
     return max;
-  }
-
-  get baseUrl(): string {
-    return this.publicUrl;
   }
 }

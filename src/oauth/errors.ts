@@ -60,6 +60,13 @@ export class InvalidRequestError extends OAuthError {
  * RFC 6749 §5.2: 401 with `WWW-Authenticate` when the client tried HTTP
  * Basic; the reply layer adds the header from `usedBasicAuth`.
  */
+/** `invalid_request` for a body over the size limit, with 413 so proxies and clients see why. */
+export class RequestTooLargeError extends OAuthError {
+  constructor(description: string, options?: OAuthErrorOptions) {
+    super('invalid_request', 413, description, options);
+  }
+}
+
 export class InvalidClientError extends OAuthError {
   constructor(
     description: string,

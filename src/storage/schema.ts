@@ -3,8 +3,6 @@
  * PostgreSQL: TEXT ids, ISO-8601 UTC strings for instants (they sort and
  * compare as text), 0/1 integers for booleans, JSON as TEXT.
  */
-import type { Generated } from 'kysely';
-
 export interface TenantsTable {
   id: string;
   name: string;
@@ -124,5 +122,3 @@ export interface Database {
   revoked_access_tokens: RevokedAccessTokensTable;
   consumed_jtis: ConsumedJtisTable;
 }
-
-export type { Generated };
