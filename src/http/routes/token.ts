@@ -8,6 +8,7 @@ import type { TokenEndpointProgress } from '../../oauth/token-endpoint.js';
 import type { Runtime } from '../../runtime.js';
 import { bodyParameters } from '../body.js';
 import { DIALECT_ACCEPTS_JSON, renderTokenResponse, type Dialect } from '../dialects.js';
+import { toOAuthError } from '../error-reply.js';
 import { tenantOf } from '../tenant.js';
 
 const TOKEN_PATHS: Array<[Dialect, string, keyof Pick<TenantEndpoints, 'token' | 'entraToken' | 'pingToken'>]> = [
@@ -40,7 +41,8 @@ export function registerTokenRoutes(app: FastifyInstance, runtime: Runtime): voi
         );
         return renderTokenResponse(dialect, result.tokens, params.get('scope'));
       } catch (err) {
-        outcome = (err as { error?: string }).error ?? 'server_error';
+        // Labelled as the client sees it: a storage outage counts as temporarily_unavailable, not server_error.
+        outcome = toOAuthError(err).error.error;
         throw err;
       } finally {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
