@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidRequestError } from '../oauth/errors.js';
 import { RequestParameters } from '../oauth/token-request.js';
 
-export type RawBody = { kind: 'form'; text: string } | { kind: 'json'; value: unknown };
+export type RawBody = { kind: 'form'; text: string } | { kind: 'json'; value: unknown; text: string };
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -18,7 +18,7 @@ export function registerBodyParsers(app: FastifyInstance): void {
   });
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_req, body, done) => {
     try {
-      done(null, { kind: 'json', value: JSON.parse(body as string) as unknown } satisfies RawBody);
+      done(null, { kind: 'json', value: JSON.parse(body as string) as unknown, text: body as string } satisfies RawBody);
     } catch {
       done(new InvalidRequestError('The request body is not valid JSON.'), undefined);
     }
@@ -35,5 +35,5 @@ export function bodyParameters(request: FastifyRequest, options: { allowJson: bo
   if (raw === undefined || raw === null) return RequestParameters.empty();
   if (raw.kind === 'form') return RequestParameters.fromForm(raw.text);
   if (!options.allowJson) throw new InvalidRequestError('This endpoint takes application/x-www-form-urlencoded bodies only.');
-  return RequestParameters.fromJson(raw.value);
+  return RequestParameters.fromJson(raw.value, raw.text);
 }

@@ -3,6 +3,7 @@
  * lengths capped, empty values treated as absent (RFC 6749 §3.1), and only
  * strings accepted from JSON bodies.
  */
+import { visit } from 'jsonc-parser';
 import { InvalidRequestError } from './errors.js';
 
 const DEFAULT_MAX_LENGTH = 4096;
@@ -24,8 +25,12 @@ export class RequestParameters {
     return RequestParameters.checked(values);
   }
 
-  /** The Auth0 dialect's JSON body: a flat object of string values. */
-  static fromJson(body: unknown): RequestParameters {
+  /**
+   * The Auth0 dialect's JSON body: a flat object of string values. `raw` is
+   * the body's text, checked for repeated keys, which JSON.parse would
+   * silently resolve to the last one.
+   */
+  static fromJson(body: unknown, raw?: string): RequestParameters {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new InvalidRequestError('The JSON body must be an object of string parameters.');
     }
@@ -37,6 +42,8 @@ export class RequestParameters {
       if (typeof value !== 'string') throw new InvalidRequestError(`The parameter "${safeName(name)}" must be a string.`);
       values.set(name, value);
     }
+    // Only now, with the body known to be one flat object, is the scan shallow whatever the input.
+    if (raw !== undefined) rejectRepeatedTopLevelKeys(raw);
     return RequestParameters.checked(values);
   }
 
@@ -66,6 +73,25 @@ export class RequestParameters {
     if (value === undefined) throw new InvalidRequestError(`The parameter "${name}" is required.`);
     return value;
   }
+}
+
+/** Called on a flat object of strings only (the caller checked), so the visit never recurses deeply. */
+function rejectRepeatedTopLevelKeys(raw: string): void {
+  const seen = new Set<string>();
+  let depth = 0;
+  let repeated: string | undefined;
+  visit(raw, {
+    onObjectBegin: () => void depth++,
+    onObjectEnd: () => void depth--,
+    onArrayBegin: () => void depth++,
+    onArrayEnd: () => void depth--,
+    onObjectProperty(name) {
+      if (depth !== 1 || repeated !== undefined) return;
+      if (seen.has(name)) repeated = name;
+      seen.add(name);
+    },
+  });
+  if (repeated !== undefined) throw new InvalidRequestError(`The parameter "${safeName(repeated)}" is repeated; each parameter may appear once.`);
 }
 
 function safeName(name: string): string {

@@ -110,6 +110,16 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
     assertError(await postRaw(paths.revoke, `token=a&token=b&client_id=${WEB.client_id}&client_secret=${WEB.client_secret}`, { 'content-type': FORM }), 400, 'invalid_request', 'revoke');
   });
 
+  it('§3.1: a key repeated in a JSON body is a repeated parameter too, not silently its last value', async () => {
+    // The second password is the right one: accepting it would mean the duplicate went unnoticed.
+    const body = `{"grant_type":"password","username":${JSON.stringify(ALICE.username)},"password":"wrong","password":${JSON.stringify(ALICE.password)},"client_id":${JSON.stringify(WEB.client_id)},"client_secret":${JSON.stringify(WEB.client_secret)}}`;
+    for (const url of [paths.auth0, paths.ping]) {
+      const res = await postRaw(url, body, { 'content-type': 'application/json' });
+      assertError(res, 400, 'invalid_request', url);
+      assert.match(res.body.error_description as string, /password/);
+    }
+  });
+
   it('a query-string parameter equal to a body one is not a repeat, and the query string is ignored', async () => {
     const same = await postForm(`${paths.auth0}?grant_type=password&client_id=${WEB.client_id}`, aliceForm);
     assert.equal(same.status, 200, same.text);
