@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import type { LatchkeyConfig } from './config/load.js';
+import { ConfigError, type LatchkeyConfig } from './config/load.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
 /** The address in `listen` cannot be used: an operator error, reported in one line. */
@@ -21,11 +21,29 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The TLS files, read before anything else starts, so a bad path stops start-up with the key that names it. */
+function readTls(config: LatchkeyConfig): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.tls) return undefined;
+  const read = (key: 'cert' | 'key') => {
+    const path = (config.tls as { cert: string; key: string })[key];
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError('configuration', [`tls.${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+    }
+  };
+  return { cert: read('cert'), key: read('key') };
+}
+
 export async function startServer(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<RunningServer> {
+  const https = readTls(config);
   const runtime = await createRuntime(config, options);
+  if (config.redis !== undefined) {
+    runtime.logger.warn('redis is configured but not used yet: counters and caches live in the database on this version');
+  }
   let app: FastifyInstance;
   try {
-    app = buildApp(runtime, config.tls ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {});
+    app = buildApp(runtime, https ? { https } : {});
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     await runtime.close();

@@ -190,6 +190,18 @@ describe('server process life cycle', () => {
     }
   });
 
+  it('a TLS file that cannot be read stops start-up naming tls.cert, without a stack trace', async () => {
+    const tlsMissing = writeYamlConfig(
+      dir,
+      { listen: { host: '127.0.0.1', port }, database: 'sqlite:./data/tls.db', tls: { cert: './no-such-cert.pem', key: './no-such-key.pem' }, tenants: [{ name: 'acme' }] },
+      'tls-missing.yaml',
+    );
+    const result = await runCli(['serve', '--config', tlsMissing], { env: { LATCHKEY_MASTER_KEY: MASTER_KEY } });
+    assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stderr, /tls\.cert: cannot read .*no-such-cert\.pem \(ENOENT\)/);
+    assert.ok(!hasStackTrace(result.stderr + result.stdout), result.stderr);
+  });
+
   it('a port already in use stops start-up with exit code 1 and one clear line, without a stack trace', async () => {
     const blocker: Server = createServer();
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
