@@ -172,7 +172,12 @@ export const configSchema = z
       .default({ max_queue: 256 }),
     tenants: z.array(tenantSchema).min(1),
   })
-  .superRefine((config, ctx) => reportDuplicates(config.tenants.map((t) => t.name), 'tenants', 'name', ctx));
+  .superRefine((config, ctx) => {
+    reportDuplicates(config.tenants.map((t) => t.name), 'tenants', 'name', ctx);
+    if (config.listen.port === 0 && config.public_url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['public_url'], message: 'required with listen.port 0: every issuer must name the port clients reach' });
+    }
+  });
 
 export type LatchkeyConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -27,10 +27,10 @@ export async function verifyPassword(password: string, storedHash: string): Prom
     return valid ? { valid: true, needsRehash: !storedHash.startsWith(CURRENT_PARAMETER_STRING) } : { valid: false };
   }
   if (/^\$2[aby]\$/.test(storedHash)) {
+    // The work is done whatever the length, so an over-long password does not answer faster (no enumeration by timing).
+    const matches = await bcryptVerify(password, storedHash).catch(() => false);
     // Refuse rather than truncate: a 100-byte password must not be accepted because its first 72 bytes match.
-    if (Buffer.byteLength(password, 'utf8') > BCRYPT_MAX_BYTES) return { valid: false };
-    const valid = await bcryptVerify(password, storedHash).catch(() => false);
-    return valid ? { valid: true, needsRehash: true } : { valid: false };
+    return matches && Buffer.byteLength(password, 'utf8') <= BCRYPT_MAX_BYTES ? { valid: true, needsRehash: true } : { valid: false };
   }
   return { valid: false };
 }

@@ -4,6 +4,7 @@
  * too (RFC 7009 §2.2): the answer never tells whether a token existed.
  */
 import type { Clock } from '../clock.js';
+import { constantTimeEqual } from '../crypto/secrets.js';
 import { parseRefreshToken } from '../tokens/refresh-token-format.js';
 import type { AccessTokenDenylist, RefreshTokenStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
@@ -40,7 +41,9 @@ export async function revoke(params: RequestParameters, tenant: Tenant, client: 
     const family = await deps.refreshTokens.findFamily(refresh.familyId);
     if (!family || family.tenantId !== tenant.id) return 'not_found';
     if (family.clientId !== client.app.clientId) return 'other_client';
-    // Any token of the family, current or already rotated, revokes the whole family.
+    // Only a genuine token (the current one, or the one it just replaced) revokes the family: the id alone must not.
+    const genuine = constantTimeEqual(refresh.secretHash, family.currentHash) || (family.previousHash !== null && constantTimeEqual(refresh.secretHash, family.previousHash));
+    if (!genuine) return 'not_found';
     await deps.refreshTokens.revokeFamily(family.id, now);
     return 'refresh_family_revoked';
   }

@@ -32,3 +32,11 @@ export function parseRefreshToken(token: string): { familyId: string; secretHash
   if (!FORMAT.test(token)) return undefined;
   return { familyId: token.slice(0, FAMILY_ID_CHARS), secretHash: sha256Base64Url(token.slice(FAMILY_ID_CHARS, FAMILY_ID_CHARS + SECRET_CHARS)) };
 }
+
+/**
+ * How logs name a family: never the id itself, which is part of every token
+ * of the family and, with the owning client's id, enough to revoke it.
+ */
+export function familyFingerprint(familyId: string): string {
+  return sha256Base64Url(`refresh-family:${familyId}`).slice(0, 12);
+}

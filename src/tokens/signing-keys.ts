@@ -82,14 +82,15 @@ export class SigningKeys {
     return { keys: published.map((k) => ({ ...(k.publicJwk as JWK), kid: k.kid, alg: k.alg, use: 'sig' })) };
   }
 
+  /**
+   * Cached for at most KEY_CACHE_SECONDS: a retired key stays published for
+   * exactly that much longer than its tokens can live, so a node (even one
+   * idle for hours) must never sign with keys older than that.
+   */
   private async keysFor(tenantId: string): Promise<TenantKeys> {
     const cached = this.cache.get(tenantId);
-    if (!cached) return this.reload(tenantId);
-    if (this.clock.now().getTime() - cached.loadedAt > KEY_CACHE_SECONDS * 1000) {
-      // Serve the cached keys now; pick up a rotation in the background.
-      this.reload(tenantId).catch(() => undefined);
-    }
-    return cached;
+    if (cached && this.clock.now().getTime() - cached.loadedAt <= KEY_CACHE_SECONDS * 1000) return cached;
+    return this.reload(tenantId);
   }
 
   private reload(tenantId: string): Promise<TenantKeys> {

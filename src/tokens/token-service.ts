@@ -14,7 +14,7 @@ import { InvalidGrantError } from '../oauth/errors.js';
 import type { Grant } from '../oauth/grants/grant-handler.js';
 import { sameScopeSet } from '../oauth/scopes.js';
 import type { RefreshTokenStore, UserRecord } from '../storage/stores.js';
-import { newFamilyId, newRefreshToken } from './refresh-token-format.js';
+import { familyFingerprint, newFamilyId, newRefreshToken } from './refresh-token-format.js';
 import type { SigningKeys } from './signing-keys.js';
 
 export interface IssuedTokens {
@@ -144,7 +144,7 @@ export class TokenService {
     });
     if (result.kind === 'rotated') return issued.token;
     if (result.kind === 'replay') return this.deps.sealer.decrypt(result.currentTokenSealed);
-    throw new InvalidGrantError('The refresh token is invalid, expired or revoked.', { logDetail: `concurrent reuse of a refresh token: family ${plan.family.id} revoked` });
+    throw new InvalidGrantError('The refresh token is invalid, expired or revoked.', { logDetail: `concurrent reuse of a refresh token: family ${familyFingerprint(plan.family.id)} revoked` });
   }
 
 }

@@ -76,6 +76,7 @@ describe('OIDC Core §5.3 userinfo (RFC 6750 bearer tokens)', () => {
     const res = await get(userinfoUrl, bearer(token));
     assert.equal(res.status, 200, res.text);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(res.headers.get('cache-control'), 'no-store', 'personal data is never cached');
     assert.equal(res.body.sub, decodeJwt(token).payload.sub);
   });
 

@@ -194,6 +194,24 @@ describe('RFC 7009 token revocation', () => {
     assert.equal(res.status, 200, `the refresh token still works: ${res.text}`);
   });
 
+  it('the family id alone revokes nothing: a token with the right prefix but a forged secret is treated as unknown', async () => {
+    const { refreshToken } = await signIn(NATIVE);
+    const forged = `${refreshToken.slice(0, 22)}${'A'.repeat(43)}`;
+    assertRevocationSuccess(await revokeToken(server, NATIVE, forged));
+    const res = await refresh(server, NATIVE, refreshToken);
+    assert.equal(res.status, 200, `the genuine token still works: ${res.text}`);
+  });
+
+  it('logs never carry a refresh token family id (with a client_id, enough to end a session)', async () => {
+    const { refreshToken } = await signIn(NATIVE);
+    const rotated = await refresh(server, NATIVE, refreshToken);
+    assert.equal(rotated.status, 200, rotated.text);
+    assertOAuthError(await refresh(server, NATIVE, refreshToken), 400, 'invalid_grant'); // reuse: logged with a fingerprint
+    const familyId = refreshToken.slice(0, 22);
+    assert.ok(server.logs.some((l) => l.includes('reuse detected')), 'the reuse is logged');
+    assert.ok(!server.logs.some((l) => l.includes(familyId)), 'but not the family id');
+  });
+
   it('a public client revokes its own refresh token with only its client_id', async () => {
     const { refreshToken } = await signIn(NATIVE);
     assertRevocationSuccess(await revokeToken(server, NATIVE, refreshToken));

@@ -69,6 +69,11 @@ describe('configuration schema', () => {
     assert.ok(problems({ tenants: [{ name: 'acme', applications: [{ client_id: 'a', client_secret: 'secret-secret', token_endpoint_auth_method: 'none' }] }] }).some((p) => p.startsWith('tenants[0].applications[0].client_secret')));
   });
 
+  it('listen.port 0 needs a public_url, since issuers must name the real port', () => {
+    assert.ok(problems({ listen: { port: 0 }, ...minimal }).some((p) => p.startsWith('public_url:')));
+    assert.equal(resolveConfig({ listen: { port: 0 }, public_url: 'https://id.example', ...minimal }, '/srv', {}).public_url, 'https://id.example');
+  });
+
   it('public_url must not end with a slash; duplicate tenants are refused', () => {
     assert.ok(problems({ public_url: 'https://id.example/', ...minimal }).some((p) => p.startsWith('public_url')));
     assert.ok(problems({ tenants: [{ name: 'a' }, { name: 'a' }] }).some((p) => p.startsWith('tenants[1].name')));

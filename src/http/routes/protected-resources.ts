@@ -2,7 +2,7 @@
  * Userinfo (OIDC Core §5.3, RFC 6750), revocation (RFC 7009) and
  * introspection (RFC 7662).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
 import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
 import { InvalidClientError, InvalidRequestError, OAuthError } from '../../oauth/errors.js';
@@ -50,7 +50,9 @@ function withBearerChallenge(err: unknown): unknown {
 }
 
 export function registerProtectedResourceRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const userinfoHandler = async (request: FastifyRequest) => {
+  const userinfoHandler = async (request: FastifyRequest, reply: FastifyReply) => {
+    // Personal data: no shared or private cache may keep it.
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     try {
       const tenant = tenantOf(request, runtime.catalog);
       const params = request.method === 'POST' ? bodyParameters(request, { allowJson: false }) : undefined;

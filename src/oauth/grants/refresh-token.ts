@@ -7,7 +7,7 @@
  */
 import { constantTimeEqual } from '../../crypto/secrets.js';
 import { isRetryInsideReuseInterval } from '../../storage/stores.js';
-import { parseRefreshToken } from '../../tokens/refresh-token-format.js';
+import { familyFingerprint, parseRefreshToken } from '../../tokens/refresh-token-format.js';
 import { InvalidGrantError } from '../errors.js';
 import { assertScopeSyntax, narrowScopes, parseScope, unprefixRefreshScopes } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
@@ -37,14 +37,14 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
     if (!presented || !family || family.tenantId !== tenant.id) throw new InvalidGrantError(INVALID, { logDetail: 'unknown refresh token' });
     // RFC 6749 §6: bound to the client it was issued to.
     if (family.clientId !== client.app.clientId) throw new InvalidGrantError(INVALID, { logDetail: `refresh token of ${family.clientId} presented by ${client.app.clientId}` });
-    if (family.revokedAt) throw new InvalidGrantError(INVALID, { logDetail: `revoked refresh token family ${family.id}` });
-    if (family.expiresAt <= now || family.familyExpiresAt <= now) throw new InvalidGrantError(INVALID, { logDetail: `expired refresh token family ${family.id}` });
+    if (family.revokedAt) throw new InvalidGrantError(INVALID, { logDetail: `revoked refresh token family ${familyFingerprint(family.id)}` });
+    if (family.expiresAt <= now || family.familyExpiresAt <= now) throw new InvalidGrantError(INVALID, { logDetail: `expired refresh token family ${familyFingerprint(family.id)}` });
 
     const isCurrent = constantTimeEqual(presented.secretHash, family.currentHash);
     const isRetry = !isCurrent && isRetryInsideReuseInterval(family, presented.secretHash, now, client.app.settings.refresh_token.reuse_interval);
     if (!isCurrent && !isRetry) {
       await ctx.refreshTokens.revokeFamily(family.id, now);
-      throw new InvalidGrantError(INVALID, { logDetail: `refresh token reuse detected: family ${family.id} revoked` });
+      throw new InvalidGrantError(INVALID, { logDetail: `refresh token reuse detected: family ${familyFingerprint(family.id)} revoked` });
     }
 
     const api = family.audience === null ? undefined : tenant.apis.get(family.audience);
