@@ -97,7 +97,7 @@ async function benchmark(
 ): Promise<number> {
   const startedAt = new Date().toISOString();
   process.stderr.write('bench: measuring raw argon2id and JWT sign rates (server idle)\n');
-  const raw = await measureRawRates();
+  const raw = await measureRawRates(options.durationSeconds);
   const ctx: RunContext = {
     origin: env.origin,
     tokenPath: `/${TENANT}/oauth/token`,
