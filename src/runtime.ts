@@ -8,12 +8,16 @@ import { systemClock, type Clock } from './clock.js';
 import { applyConfig, type ApplySummary } from './config/apply.js';
 import type { LatchkeyConfig } from './config/load.js';
 import { loadOrCreateMasterKey } from './crypto/master-key.js';
-import { Encrypter, SecretHasher } from './crypto/secrets.js';
+import { Encrypter, KeyedFingerprint, SecretHasher } from './crypto/secrets.js';
 import type { CredentialSource } from './identity/credential-source.js';
 import { HashQueue } from './identity/hash-queue.js';
 import { DatabaseCredentialSource } from './identity/sources/database.js';
 import { Catalog } from './oauth/catalog.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { AttackProtection } from './protection/attack-protection.js';
+import { redisCounterBackend, sqlCounterBackend, type CounterBackend } from './protection/counters.js';
+import { openRedis } from './protection/redis.js';
+import { SecurityEvents } from './protection/security-events.js';
 import { loggerOptions } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { migrateToLatest, openDatabase } from './storage/database.js';
@@ -42,6 +46,9 @@ export interface Runtime {
   tokenEndpoint: TokenEndpoint;
   verifier: AccessTokenVerifier;
   metrics: Metrics;
+  attackProtection: AttackProtection;
+  securityEvents: SecurityEvents;
+  counters: CounterBackend;
   applied: ApplySummary;
   close(): Promise<void>;
 }
@@ -62,6 +69,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
 
   const database = openDatabase(config.database);
   const stores = createSqlStores(database.db);
+  let counters: CounterBackend | undefined;
   try {
     const migrated = await migrateToLatest(database.db);
     if (migrated.length > 0) logger.info({ migrations: migrated, database: database.describe }, 'database schema migrated');
@@ -79,6 +87,15 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     );
     const credentialSources = new Map<string, CredentialSource>([[databaseSource.type, databaseSource]]);
     const tokenService = new TokenService({ signingKeys, refreshTokens: stores.refreshTokens, sealer, clock });
+    counters = config.redis === undefined ? sqlCounterBackend(database.db, clock) : redisCounterBackend(openRedis(config.redis, logger), redactedUrl(config.redis));
+    const securityEvents = new SecurityEvents(stores.securityEvents, logger, () => clock.now());
+    const attackProtection = new AttackProtection(counters, stores.attackLocks, securityEvents, new KeyedFingerprint(masterKey.key, 'login-attempt-fingerprint'), clock);
+    // A password the file changed ends that user's brute-force locks, as a password change does everywhere else.
+    for (const changed of applied.passwordsChanged) {
+      const tenant = catalog.tenant(changed.tenant);
+      const connection = tenant?.connections.get(changed.connection);
+      if (tenant && connection) await attackProtection.unblock(tenant, connection, [changed.username], 'password_changed');
+    }
     const tokenEndpoint = new TokenEndpoint({
       clock,
       secretHasher,
@@ -88,12 +105,20 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       credentialSources,
       sealer,
       tokenService,
+      attackProtection,
+      logger,
     });
     const verifier = new AccessTokenVerifier(signingKeys, stores.accessTokenDenylist, clock);
     const metrics = new Metrics(hashQueue);
+    const counterBackend = counters;
 
+    const retentionMs = config.security_events.retention_days * 86_400_000;
     const purge = setInterval(() => {
-      stores.purgeExpired(clock.now()).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'purging expired tokens failed; will retry'));
+      const now = clock.now();
+      stores.purgeExpired(now).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'purging expired tokens failed; will retry'));
+      stores.securityEvents
+        .deleteBefore(new Date(now.getTime() - retentionMs))
+        .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'purging old security events failed; will retry'));
     }, PURGE_INTERVAL_MS);
     purge.unref();
 
@@ -111,15 +136,31 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       tokenEndpoint,
       verifier,
       metrics,
+      attackProtection,
+      securityEvents,
+      counters,
       applied,
       async close() {
         clearInterval(purge);
+        await counterBackend.close();
         await stores.close();
         logger.flush();
       },
     };
   } catch (err) {
+    await counters?.close().catch(() => undefined);
     await stores.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** A Redis URL for logs: the password, if any, stays out. */
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'redis';
   }
 }

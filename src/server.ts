@@ -38,9 +38,6 @@ function readTls(config: LatchkeyConfig): { cert: Buffer; key: Buffer } | undefi
 export async function startServer(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<RunningServer> {
   const https = readTls(config);
   const runtime = await createRuntime(config, options);
-  if (config.redis !== undefined) {
-    runtime.logger.warn('redis is configured but not used yet: counters and caches live in the database on this version');
-  }
   let app: FastifyInstance;
   try {
     app = buildApp(runtime, https ? { https } : {});

@@ -10,6 +10,7 @@ import { ListenError } from '../server.js';
 import { DatabaseConfigError } from '../storage/database.js';
 import { registerConfig } from './commands/config-check.js';
 import { registerKeys } from './commands/keys.js';
+import { registerLogs } from './commands/logs.js';
 import { registerServe } from './commands/serve.js';
 import { CliUsageError } from './commands/context.js';
 import { registerUsers } from './commands/users.js';
@@ -23,6 +24,7 @@ registerServe(program);
 registerConfig(program);
 registerUsers(program);
 registerKeys(program);
+registerLogs(program);
 
 const OPERATOR_ERRORS = [ConfigError, MasterKeyError, UserAdminError, DatabaseConfigError, CliUsageError, ListenError];
 

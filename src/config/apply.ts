@@ -12,16 +12,27 @@ export interface ApplySummary {
   tenants: number;
   usersCreated: number;
   usersUpdated: number;
+  /** Declared users whose password the file changed: their brute-force locks are cleared at start. */
+  passwordsChanged: Array<{ tenant: string; connection: string; username: string }>;
 }
 
 export async function applyConfig(config: LatchkeyConfig, stores: Stores, secretHasher: SecretHasher): Promise<ApplySummary> {
-  const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0 };
+  const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0, passwordsChanged: [] };
   for (const [tenantIndex, tenant] of config.tenants.entries()) {
-    const { name, default_directory, default_audience, id_token_signing_alg, id_token_lifetime } = tenant;
-    const tenantId = await stores.catalog.upsertTenant(name, { default_directory, default_audience, id_token_signing_alg, id_token_lifetime });
+    const { name, default_directory, default_audience, id_token_signing_alg, id_token_lifetime, attack_protection, rate_limits, trusted_proxies } = tenant;
+    const tenantId = await stores.catalog.upsertTenant(name, {
+      default_directory,
+      default_audience,
+      id_token_signing_alg,
+      id_token_lifetime,
+      attack_protection,
+      rate_limits,
+      trusted_proxies,
+    });
     summary.tenants++;
     const connectionIds = new Map<string, string>();
     for (const connection of tenant.connections) connectionIds.set(connection.name, await stores.catalog.upsertConnection(tenantId, connection));
+    const policies = new Map(tenant.connections.map((c) => [c.name, c.password_policy]));
     for (const api of tenant.apis) await stores.catalog.upsertApi(tenantId, api);
     for (const app of tenant.applications) {
       const { client_id, client_secret, ...settings } = app;
@@ -29,9 +40,10 @@ export async function applyConfig(config: LatchkeyConfig, stores: Stores, secret
     }
     for (const [userIndex, user] of tenant.users.entries()) {
       const connectionId = connectionIds.get(user.connection);
-      if (connectionId === undefined) continue; // the schema already refused unknown connections
+      const policy = policies.get(user.connection);
+      if (connectionId === undefined || policy === undefined) continue; // the schema already refused unknown connections
       try {
-        const outcome = await upsertDeclaredUser(stores.users, tenantId, connectionId, {
+        const outcome = await upsertDeclaredUser(stores.users, { tenantId, connectionId, policy }, {
           username: user.username,
           email: user.email,
           emailVerified: user.email_verified,
@@ -43,7 +55,8 @@ export async function applyConfig(config: LatchkeyConfig, stores: Stores, secret
           blocked: user.blocked,
         });
         if (outcome === 'created') summary.usersCreated++;
-        if (outcome === 'updated') summary.usersUpdated++;
+        if (outcome === 'updated' || outcome === 'password_changed') summary.usersUpdated++;
+        if (outcome === 'password_changed') summary.passwordsChanged.push({ tenant: name, connection: user.connection, username: user.username });
       } catch (err) {
         throw new ConfigError('configuration', [`${formatKeyPath(['tenants', tenantIndex, 'users', userIndex])}: ${(err as Error).message}`]);
       }

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { isSupportedPasswordHash } from '../identity/passwords.js';
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../identity/user-admin.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordPolicyRefusal } from '../identity/password-policy.js';
+import { isIpOrCidr } from '../protection/ip.js';
 
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -30,10 +31,98 @@ const scopeToken = z
 
 const seconds = (min: number) => z.number().int().min(min);
 
+/** An IPv4 or IPv6 address or CIDR block, as net.BlockList and proxy-addr take them. */
+const cidr = z.string().refine(isIpOrCidr, 'an IP address or CIDR block (192.0.2.0/24, 2001:db8::/32)');
+
+export const BREACHED_LOGIN_ACTIONS = ['allow', 'flag', 'refuse'] as const;
+
+const passwordPolicySchema = z.strictObject({
+  min_length: z.number().int().min(1).max(128).default(MIN_PASSWORD_LENGTH).describe('characters a new password needs at least (Auth0 allows 1-128)'),
+  refuse_breached: z.boolean().default(true).describe('refuse new passwords found on the bundled list of common and breached passwords'),
+  on_breached_login: z
+    .enum(BREACHED_LOGIN_ACTIONS)
+    .default('flag')
+    .describe('a login whose password is on the list: allow silently, flag (security event password_breached), or refuse (invalid_grant, error_reason password_breached)'),
+});
+export type PasswordPolicyConfig = z.output<typeof passwordPolicySchema>;
+export const DEFAULT_PASSWORD_POLICY: PasswordPolicyConfig = { min_length: MIN_PASSWORD_LENGTH, refuse_breached: true, on_breached_login: 'flag' };
+
 const connectionSchema = z.strictObject({
   name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - (a connection name)'),
   type: z.literal('database').describe('database: users stored in Latchkey, argon2id hashes'),
+  password_policy: passwordPolicySchema.default(DEFAULT_PASSWORD_POLICY),
 });
+
+const rateLimitSchema = z.strictObject({
+  requests: z.number().int().min(1).max(10_000_000),
+  per_seconds: z.number().int().min(1).max(86_400),
+});
+export type RateLimitConfig = z.output<typeof rateLimitSchema>;
+
+const DEFAULT_BRUTE_FORCE = { enabled: true, threshold: 10, block_seconds: 2_592_000, same_password_window_seconds: 3600 };
+const DEFAULT_BACKSTOP = { enabled: true, threshold: 100 };
+const DEFAULT_SUSPICIOUS_IP = { enabled: true, per_day: 100 };
+
+const attackProtectionSchema = z.strictObject({
+  brute_force: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      threshold: z.number().int().min(1).max(100).default(10).describe('consecutive failures per identifier and end-user IP before the lock'),
+      block_seconds: seconds(1).max(31_536_000).default(2_592_000).describe('how long a lock lasts unless an operator unblocks or the password changes'),
+      same_password_window_seconds: seconds(0)
+        .max(86_400)
+        .default(3600)
+        .describe('how long a failed attempt is remembered (as a keyed hash) so the same wrong password repeated counts once; 0 counts every attempt'),
+    })
+    .default(DEFAULT_BRUTE_FORCE),
+  backstop: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      threshold: z.number().int().min(1).max(100_000).default(100).describe('consecutive failures per identifier from all IPs (NIST SP 800-63B)'),
+      block_seconds: seconds(1).max(31_536_000).optional().describe("default: brute_force.block_seconds"),
+    })
+    .default(DEFAULT_BACKSTOP),
+  suspicious_ip: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      per_day: z.number().int().min(1).max(1_000_000).default(100).describe('failed logins per end-user IP, all identifiers, refilling gradually'),
+    })
+    .default(DEFAULT_SUSPICIOUS_IP),
+  allowlist: z.array(cidr).default([]).describe('end-user IPs exempt from the per-IP lock and IP throttling (not from the backstop)'),
+  forwarded_for_header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name')
+    .transform((h) => h.toLowerCase())
+    .default('auth0-forwarded-for')
+    .describe('header carrying the end-user IP from trusted confidential clients'),
+});
+export type AttackProtectionConfig = z.output<typeof attackProtectionSchema>;
+const DEFAULT_ATTACK_PROTECTION: AttackProtectionConfig = {
+  brute_force: DEFAULT_BRUTE_FORCE,
+  backstop: DEFAULT_BACKSTOP,
+  suspicious_ip: DEFAULT_SUSPICIOUS_IP,
+  allowlist: [],
+  forwarded_for_header: 'auth0-forwarded-for',
+};
+
+const rateLimitsSchema = z.strictObject({
+  tenant: rateLimitSchema.optional().describe('all token requests of the tenant'),
+  client: rateLimitSchema.optional().describe("each application's token requests, unless it sets its own rate_limit"),
+});
+export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
+
+/** The protection keys of a stored tenant, with the defaults filled in (stored before they existed, or written by a test). */
+export function tenantProtectionDefaults(settings: {
+  attack_protection?: z.input<typeof attackProtectionSchema> | undefined;
+  rate_limits?: RateLimitsConfig | undefined;
+  trusted_proxies?: string[] | undefined;
+}): { attack_protection: AttackProtectionConfig; rate_limits: RateLimitsConfig; trusted_proxies: string[] } {
+  return {
+    attack_protection: attackProtectionSchema.parse(settings.attack_protection ?? {}),
+    rate_limits: rateLimitsSchema.parse(settings.rate_limits ?? {}),
+    trusted_proxies: settings.trusted_proxies ?? [],
+  };
+}
 
 const apiSchema = z.strictObject({
   identifier: z.string().min(1).max(512).describe('the audience'),
@@ -62,6 +151,8 @@ const applicationSchema = z
     default_audience: z.string().min(1).optional(),
     refresh_token: refreshTokenSchema.default({ reuse_interval: 0, idle_lifetime: 1_296_000, absolute_lifetime: 2_592_000 }),
     resource_server: z.boolean().default(false).describe('may introspect any access token whose audience is its default_audience'),
+    trust_forwarded_for: z.boolean().default(false).describe("honour the end-user IP this confidential client forwards (attack_protection.forwarded_for_header)"),
+    rate_limit: rateLimitSchema.optional().describe("this application's token requests; wins over the tenant's rate_limits.client"),
   })
   .superRefine((app, ctx) => {
     const needsSecret = app.token_endpoint_auth_method === 'client_secret_post' || app.token_endpoint_auth_method === 'client_secret_basic';
@@ -80,6 +171,9 @@ const applicationSchema = z
     if (app.resource_server && app.default_audience === undefined) {
       ctx.addIssue({ code: 'custom', path: ['default_audience'], message: 'required with resource_server: true (the API whose tokens it may introspect)' });
     }
+    if (app.trust_forwarded_for && app.token_endpoint_auth_method === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['trust_forwarded_for'], message: 'needs a confidential client: anyone can present a public client_id, so its forwarded IP proves nothing' });
+    }
     if (app.refresh_token.absolute_lifetime < app.refresh_token.idle_lifetime) {
       ctx.addIssue({ code: 'custom', path: ['refresh_token', 'absolute_lifetime'], message: 'must be at least idle_lifetime' });
     }
@@ -94,8 +188,8 @@ const userSchema = z
     name: z.string().max(256).optional(),
     given_name: z.string().max(256).optional(),
     family_name: z.string().max(256).optional(),
-    // The same policy start-up applies (identity/user-admin.ts), so `config check` catches what `serve` would refuse.
-    password: z.string().min(MIN_PASSWORD_LENGTH, `at least ${MIN_PASSWORD_LENGTH} characters (or give password_hash)`).max(MAX_PASSWORD_LENGTH).optional(),
+    // The connection's password policy is checked in the tenant's refinement, so `config check` catches what `serve` would refuse.
+    password: z.string().min(1).max(MAX_PASSWORD_LENGTH).optional(),
     password_hash: z
       .string()
       .regex(/^\$(argon2id|argon2i|2a|2b|2y)\$/, 'an argon2 or bcrypt hash ($argon2id$…, $2b$…)')
@@ -116,10 +210,13 @@ const tenantSchema = z
     default_audience: z.string().min(1).optional(),
     id_token_signing_alg: z.enum(SIGNING_ALGS).default('RS256'),
     id_token_lifetime: seconds(1).max(2_592_000).default(36_000),
-    connections: z.array(connectionSchema).default([{ name: 'Username-Password-Authentication', type: 'database' }]),
+    connections: z.array(connectionSchema).default([{ name: 'Username-Password-Authentication', type: 'database', password_policy: DEFAULT_PASSWORD_POLICY }]),
     apis: z.array(apiSchema).default([]),
     applications: z.array(applicationSchema).default([]),
     users: z.array(userSchema).default([]),
+    attack_protection: attackProtectionSchema.default(DEFAULT_ATTACK_PROTECTION).describe('on by default, as Auth0\'s is (DESIGN.md §3)'),
+    rate_limits: rateLimitsSchema.default({}),
+    trusted_proxies: z.array(cidr).default([]).describe('X-Forwarded-For is honoured only from these peers'),
   })
   .superRefine((tenant, ctx) => {
     const connectionNames = new Set(tenant.connections.map((c) => c.name));
@@ -139,9 +236,13 @@ const tenantSchema = z
       }
     });
     tenant.users.forEach((user, i) => {
-      if (!connectionNames.has(user.connection)) {
+      const connection = tenant.connections.find((c) => c.name === user.connection);
+      if (!connection) {
         ctx.addIssue({ code: 'custom', path: ['users', i, 'connection'], message: 'names no connection of this tenant' });
+        return;
       }
+      const refusal = user.password === undefined ? undefined : passwordPolicyRefusal(connection.password_policy, user.password);
+      if (refusal) ctx.addIssue({ code: 'custom', path: ['users', i, 'password'], message: `${refusal.message} (rule ${refusal.rule} of connection ${connection.name})` });
     });
   });
 
@@ -170,6 +271,9 @@ export const configSchema = z
         max_queue: z.number().int().min(0).max(100_000).default(256).describe('requests waiting for a hash slot before 503'),
       })
       .default({ max_queue: 256 }),
+    security_events: z
+      .strictObject({ retention_days: z.number().int().min(1).max(3650).default(30).describe('security events older than this are deleted') })
+      .default({ retention_days: 30 }),
     tenants: z.array(tenantSchema).min(1),
   })
   .superRefine((config, ctx) => {

@@ -72,3 +72,22 @@ export class Encrypter {
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   }
 }
+
+/**
+ * A keyed hash of several values (HMAC-SHA256 under a key derived from the
+ * master key), for comparing attempts without keeping what was attempted:
+ * without the master key a stored fingerprint cannot be tested against a
+ * password list.
+ */
+export class KeyedFingerprint {
+  private readonly key: Buffer;
+  constructor(masterKey: Buffer, purpose: string) {
+    this.key = deriveKey(masterKey, purpose);
+  }
+  of(...parts: string[]): string {
+    const hmac = createHmac('sha256', this.key);
+    // Length-prefixed, so ("ab","c") and ("a","bc") differ.
+    for (const part of parts) hmac.update(`${Buffer.byteLength(part, 'utf8')}:`).update(part, 'utf8');
+    return hmac.digest('base64url');
+  }
+}

@@ -2,6 +2,8 @@
  * User administration shared by config apply and the CLI: one place that
  * decides how passwords and imported hashes become stored hashes.
  */
+import type { PasswordPolicyConfig } from '../config/schema.js';
+import { passwordPolicyRefusal, type PasswordRule } from './password-policy.js';
 import { hashPassword, isSupportedPasswordHash, verifyPassword } from './passwords.js';
 import type { NewUser, UserRecord, UserStore } from '../storage/stores.js';
 
@@ -15,27 +17,42 @@ export class UserAdminError extends Error {
   override name = 'UserAdminError';
 }
 
-export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 1024;
-
-export function checkNewPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw new UserAdminError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (password.length > MAX_PASSWORD_LENGTH) throw new UserAdminError(`the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
+/** A password the connection's policy refuses; `rule` names which rule (docs/errors.md). */
+export class PasswordPolicyError extends UserAdminError {
+  override name = 'PasswordPolicyError';
+  constructor(readonly rule: PasswordRule, message: string) {
+    super(`password policy (${rule}): ${message}`);
+  }
 }
 
-async function storedHashFor(input: UserInput): Promise<string> {
+/** A new password against the connection's policy; the message names the rule it breaks. */
+export function checkNewPassword(policy: PasswordPolicyConfig, password: string): void {
+  const refusal = passwordPolicyRefusal(policy, password);
+  if (refusal) throw new PasswordPolicyError(refusal.rule, refusal.message);
+}
+
+/** Where a user goes: the connection and the password policy it enforces. */
+export interface UserTarget {
+  tenantId: string;
+  connectionId: string;
+  policy: PasswordPolicyConfig;
+}
+
+async function storedHashFor(input: UserInput, policy: PasswordPolicyConfig): Promise<string> {
   if (input.passwordHash !== undefined) {
     if (!isSupportedPasswordHash(input.passwordHash)) throw new UserAdminError('password_hash must be an argon2 ($argon2id$…) or bcrypt ($2b$…) hash');
+    // An imported hash cannot be checked against the policy; the breached-password check at login covers it.
     return input.passwordHash;
   }
   if (input.password === undefined) throw new UserAdminError('give a password or a password_hash');
-  checkNewPassword(input.password);
+  checkNewPassword(policy, input.password);
   return hashPassword(input.password);
 }
 
-export async function createUser(users: UserStore, tenantId: string, connectionId: string, input: UserInput): Promise<UserRecord> {
+export async function createUser(users: UserStore, target: UserTarget, input: UserInput): Promise<UserRecord> {
   const { password: _password, passwordHash: _imported, ...profile } = input;
-  const created = await users.create({ ...profile, tenantId, connectionId, passwordHash: await storedHashFor(input) });
+  const { tenantId, connectionId } = target;
+  const created = await users.create({ ...profile, tenantId, connectionId, passwordHash: await storedHashFor(input, target.policy) });
   if (!created) throw new UserAdminError(`a user "${input.username}" already exists in that connection`);
   return created;
 }
@@ -45,12 +62,13 @@ export async function createUser(users: UserStore, tenantId: string, connectionI
  * password is rehashed only when it no longer verifies, so restarts are
  * idempotent and do not churn hashes.
  */
-export async function upsertDeclaredUser(users: UserStore, tenantId: string, connectionId: string, input: UserInput): Promise<'created' | 'updated' | 'unchanged'> {
-  const existing = await users.findByLogin(tenantId, connectionId, input.username);
+export async function upsertDeclaredUser(users: UserStore, target: UserTarget, input: UserInput): Promise<'created' | 'updated' | 'unchanged' | 'password_changed'> {
+  const existing = await users.findByLogin(target.tenantId, target.connectionId, input.username);
   if (!existing || existing.username.normalize('NFKC').toLowerCase() !== input.username.normalize('NFKC').toLowerCase()) {
-    await createUser(users, tenantId, connectionId, input);
+    await createUser(users, target, input);
     return 'created';
   }
+  let passwordChanged = false;
   let changed = false;
   const profile = { email: input.email, emailVerified: input.emailVerified, name: input.name, givenName: input.givenName, familyName: input.familyName };
   const differs =
@@ -64,23 +82,24 @@ export async function upsertDeclaredUser(users: UserStore, tenantId: string, con
     changed = true;
   }
   if (input.passwordHash !== undefined && input.passwordHash !== existing.passwordHash) {
-    await users.setPasswordHash(existing.id, await storedHashFor(input), { passwordChanged: true });
-    changed = true;
+    await users.setPasswordHash(existing.id, await storedHashFor(input, target.policy), { passwordChanged: true });
+    passwordChanged = true;
   } else if (input.password !== undefined) {
     const check = existing.passwordHash === null ? { valid: false } : await verifyPassword(input.password, existing.passwordHash);
     if (!check.valid) {
-      await users.setPasswordHash(existing.id, await storedHashFor(input), { passwordChanged: true });
-      changed = true;
+      await users.setPasswordHash(existing.id, await storedHashFor(input, target.policy), { passwordChanged: true });
+      passwordChanged = true;
     }
   }
   if (input.blocked !== undefined && input.blocked !== existing.blocked) {
     await users.setBlocked(existing.id, input.blocked);
     changed = true;
   }
+  if (passwordChanged) return 'password_changed';
   return changed ? 'updated' : 'unchanged';
 }
 
-export async function setUserPassword(users: UserStore, user: UserRecord, password: string): Promise<void> {
-  checkNewPassword(password);
+export async function setUserPassword(users: UserStore, policy: PasswordPolicyConfig, user: UserRecord, password: string): Promise<void> {
+  checkNewPassword(policy, password);
   await users.setPasswordHash(user.id, await hashPassword(password), { passwordChanged: true });
 }

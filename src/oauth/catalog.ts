@@ -2,7 +2,8 @@
  * Tenants, connections, APIs and applications, held in memory for the hot
  * path. Loaded from storage after the config is applied at start.
  */
-import type { ApiConfig, SigningAlg } from '../config/schema.js';
+import { tenantProtectionDefaults, type ApiConfig, type AttackProtectionConfig, type RateLimitsConfig, type SigningAlg } from '../config/schema.js';
+import { IpList } from '../protection/ip.js';
 import type { ApplicationRecord, CatalogSnapshot, ConnectionRecord, TenantRecord } from '../storage/stores.js';
 
 export interface TenantEndpoints {
@@ -27,6 +28,14 @@ export interface Tenant {
   applications: Map<string, ApplicationRecord>;
   /** Every algorithm the tenant signs with: the APIs', id_tokens' and userinfo tokens'. */
   signingAlgs: SigningAlg[];
+  protection: TenantProtection;
+}
+
+export interface TenantProtection {
+  attack: AttackProtectionConfig;
+  rateLimits: RateLimitsConfig;
+  allowlist: IpList;
+  trustedProxies: IpList;
 }
 
 /** The algorithm of tokens whose only audience is userinfo (Auth0 signs those RS256). */
@@ -65,6 +74,7 @@ export class Catalog {
         apis,
         applications: new Map(snapshot.applications.filter((a) => a.tenantId === record.id).map((a) => [a.clientId, a])),
         signingAlgs: [...algs],
+        protection: protectionOf(record),
       });
     }
   }
@@ -84,4 +94,14 @@ export class Catalog {
     for (const api of tenant.apis.values()) if (api.signing_alg === alg) max = Math.max(max, api.token_lifetime);
     return max;
   }
+}
+
+function protectionOf(record: TenantRecord): TenantProtection {
+  const { attack_protection, rate_limits, trusted_proxies } = tenantProtectionDefaults(record.settings);
+  return {
+    attack: attack_protection,
+    rateLimits: rate_limits,
+    allowlist: new IpList(attack_protection.allowlist),
+    trustedProxies: new IpList(trusted_proxies),
+  };
 }

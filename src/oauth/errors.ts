@@ -17,6 +17,7 @@ export type ErrorReason =
   | 'password_breached'
   | 'mfa_enrollment_required'
   | 'ip_blocked'
+  | 'rate_limited'
   | 'hash_queue_full'
   | 'storage_unavailable';
 

@@ -8,6 +8,9 @@ import type { Clock } from '../clock.js';
 import type { Encrypter } from '../crypto/secrets.js';
 import type { CredentialSource } from '../identity/credential-source.js';
 import type { RefreshTokenStore, UserStore } from '../storage/stores.js';
+import type { Logger } from 'pino';
+import type { AttackProtection } from '../protection/attack-protection.js';
+import { endUserIp, type RequestOrigin } from '../protection/end-user-ip.js';
 import type { IssuedTokens, TokenService } from '../tokens/token-service.js';
 import type { Tenant } from './catalog.js';
 import { authenticateClient, type AuthenticatedClient, type ClientAuthDeps } from './client-auth/authenticate.js';
@@ -23,6 +26,8 @@ export interface TokenEndpointDeps extends ClientAuthDeps {
   credentialSources: ReadonlyMap<string, CredentialSource>;
   sealer: Encrypter;
   tokenService: TokenService;
+  attackProtection: AttackProtection;
+  logger: Logger;
 }
 
 export interface TokenEndpointRequest {
@@ -31,6 +36,7 @@ export interface TokenEndpointRequest {
   endpointUrl: string;
   authorization: string | undefined;
   params: RequestParameters;
+  origin: RequestOrigin;
 }
 
 export interface TokenEndpointResult {
@@ -60,16 +66,23 @@ export class TokenEndpoint {
     const presented = presentedClientAuth(request.authorization, params);
     // Parameter errors are answered before any credential is checked or counted.
     const decide = handler.prepare(params, grantType);
+    await this.deps.attackProtection.checkTenantRateLimit(tenant);
     const client = await authenticateClient(presented, tenant, request.endpointUrl, this.deps);
     progress.clientId = client.app.clientId;
+    await this.deps.attackProtection.checkClientRateLimit(tenant, client.app.clientId);
 
     if (!client.app.settings.grant_types.includes(grantType as never)) {
       throw new UnauthorizedClientError(`The application is not allowed to use the ${grantType} grant; add it to the application's grant_types.`);
     }
 
+    const origin = endUserIp(request.origin, tenant, client);
+    if (origin.ignoredForward) this.warnIgnoredForward(tenant.name, client.app.clientId, origin.ignoredForward);
+
     const grant = await decide({
       tenant,
       client,
+      endUserIp: origin.ip,
+      attackProtection: this.deps.attackProtection,
       clock: this.deps.clock,
       users: this.deps.users,
       refreshTokens: this.deps.refreshTokens,
@@ -78,5 +91,22 @@ export class TokenEndpoint {
     });
     const tokens = await this.deps.tokenService.issue(grant, tenant, client);
     return { grantType, client, tokens };
+  }
+
+  private readonly lastForwardWarning = new Map<string, number>();
+
+  /** Once a minute per client: a misconfigured backend sends the header on every request. */
+  private warnIgnoredForward(tenantName: string, clientId: string, reason: string): void {
+    const key = `${tenantName}\0${clientId}`;
+    const now = this.deps.clock.now().getTime();
+    if ((this.lastForwardWarning.get(key) ?? -Infinity) > now - 60_000) return;
+    if (this.lastForwardWarning.size > 10_000) this.lastForwardWarning.clear();
+    this.lastForwardWarning.set(key, now);
+    this.deps.logger.warn(
+      { tenant: tenantName, client_id: clientId, reason },
+      reason === 'public_client'
+        ? 'ignored a forwarded end-user IP from a public client: anyone can send it; the TCP peer counts instead'
+        : 'ignored a forwarded end-user IP from a client without trust_forwarded_for: true; set it on that application if its backend forwards real end-user IPs',
+    );
   }
 }

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import * as initial from './migrations/001-initial.js';
+import * as attackProtection from './migrations/002-attack-protection.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -24,6 +25,7 @@ export class DatabaseConfigError extends Error {
 /** Migrations are bundled, not read from disk, so `dist/` and `tsx` behave alike. */
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
+  '002-attack-protection': attackProtection,
 };
 
 class BundledMigrations implements MigrationProvider {

@@ -111,6 +111,38 @@ export interface ConsumedJtisTable {
   expires_at: string;
 }
 
+/** rate-limiter-flexible's counters; `expires_at_ms` is epoch milliseconds (bigint: PostgreSQL returns it as text). */
+export interface AttackCountersTable {
+  key: string;
+  points: number;
+  expires_at_ms: number | string | null;
+}
+
+export interface AttackLocksTable {
+  tenant_id: string;
+  connection_id: string;
+  identifier_key: string;
+  identifier: string;
+  ip: string;
+  locked_at: string;
+  expires_at: string;
+}
+
+export interface SecurityEventsTable {
+  id: string;
+  at: string;
+  tenant_id: string;
+  type: string;
+  reason: string | null;
+  client_id: string | null;
+  connection: string | null;
+  user_id: string | null;
+  identifier: string | null;
+  ip: string | null;
+  /** JSON object of extra, non-secret context. */
+  details: string | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   connections: ConnectionsTable;
@@ -121,4 +153,7 @@ export interface Database {
   refresh_token_families: RefreshTokenFamiliesTable;
   revoked_access_tokens: RevokedAccessTokensTable;
   consumed_jtis: ConsumedJtisTable;
+  attack_counters: AttackCountersTable;
+  attack_locks: AttackLocksTable;
+  security_events: SecurityEventsTable;
 }

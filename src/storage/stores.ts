@@ -5,9 +5,11 @@
  *
  * Instants are `Date`s here; the SQL layer stores ISO-8601 text.
  */
-import type { ApiConfig, ApplicationConfig, ConnectionConfig, SigningAlg, TenantConfig } from '../config/schema.js';
+import type { ApiConfig, ApplicationConfig, ConnectionConfig, PasswordPolicyConfig, SigningAlg, TenantConfig } from '../config/schema.js';
 
-export type TenantSettings = Pick<TenantConfig, 'default_directory' | 'default_audience' | 'id_token_signing_alg' | 'id_token_lifetime'>;
+/** Attack-protection keys are optional here: a tenant stored before they existed gets the defaults (oauth/catalog.ts). */
+export type TenantSettings = Pick<TenantConfig, 'default_directory' | 'default_audience' | 'id_token_signing_alg' | 'id_token_lifetime'> &
+  Partial<Pick<TenantConfig, 'attack_protection' | 'rate_limits' | 'trusted_proxies'>>;
 export type ApplicationSettings = Omit<ApplicationConfig, 'client_secret' | 'client_id'>;
 
 export interface TenantRecord {
@@ -21,6 +23,7 @@ export interface ConnectionRecord {
   tenantId: string;
   name: string;
   type: ConnectionConfig['type'];
+  passwordPolicy: PasswordPolicyConfig;
 }
 
 export interface ApiRecord {
@@ -47,7 +50,7 @@ export interface CatalogSnapshot {
 /** Tenants, connections, APIs and applications: written by config apply, read into memory at start. */
 export interface CatalogStore {
   upsertTenant(name: string, settings: TenantSettings): Promise<string>;
-  upsertConnection(tenantId: string, connection: ConnectionConfig): Promise<string>;
+  upsertConnection(tenantId: string, connection: Pick<ConnectionConfig, 'name' | 'type'> & Partial<ConnectionConfig>): Promise<string>;
   upsertApi(tenantId: string, api: ApiConfig): Promise<string>;
   upsertApplication(tenantId: string, clientId: string, clientSecretHash: string | null, settings: ApplicationSettings): Promise<string>;
   load(): Promise<CatalogSnapshot>;
@@ -186,6 +189,62 @@ export interface ConsumedJtiStore {
   consume(key: string, expiresAt: Date, now: Date): Promise<boolean>;
 }
 
+/** What a security event records (docs/operations.md lists the types and reasons). Never a password or token. */
+export interface SecurityEvent {
+  at: Date;
+  tenantId: string;
+  type: string;
+  reason?: string | undefined;
+  clientId?: string | undefined;
+  connection?: string | undefined;
+  userId?: string | undefined;
+  /** The login name as typed (or its start), for operators correlating attempts. */
+  identifier?: string | undefined;
+  ip?: string | undefined;
+  details?: Record<string, string | number | boolean> | undefined;
+}
+
+export interface StoredSecurityEvent extends SecurityEvent {
+  id: string;
+}
+
+export interface SecurityEventFilter {
+  tenantId?: string | undefined;
+  types?: string[] | undefined;
+  userId?: string | undefined;
+  identifier?: string | undefined;
+  ip?: string | undefined;
+  clientId?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+  /** Newest first, at most this many. */
+  limit: number;
+}
+
+export interface SecurityEventStore {
+  append(event: SecurityEvent): Promise<void>;
+  query(filter: SecurityEventFilter): Promise<StoredSecurityEvent[]>;
+  deleteBefore(cutoff: Date): Promise<number>;
+}
+
+/** A brute-force lock in force: per end-user IP, or (ip null) the all-IP backstop. */
+export interface AttackLock {
+  tenantId: string;
+  connectionId: string;
+  identifierKey: string;
+  identifier: string;
+  ip: string | null;
+  lockedAt: Date;
+  expiresAt: Date;
+}
+
+/** Bookkeeping beside the counters, so an operator can clear an identifier's locks from every IP. */
+export interface AttackLockStore {
+  record(lock: AttackLock): Promise<void>;
+  listForIdentifier(tenantId: string, connectionId: string, identifierKey: string, now: Date): Promise<AttackLock[]>;
+  removeForIdentifier(tenantId: string, connectionId: string, identifierKey: string): Promise<void>;
+}
+
 export interface StorageHealth {
   ping(): Promise<void>;
 }
@@ -197,6 +256,8 @@ export interface Stores {
   refreshTokens: RefreshTokenStore;
   accessTokenDenylist: AccessTokenDenylist;
   consumedJtis: ConsumedJtiStore;
+  securityEvents: SecurityEventStore;
+  attackLocks: AttackLockStore;
   health: StorageHealth;
   /** Deletes rows no check can need any more (expired tokens, jtis, retired keys). */
   purgeExpired(now: Date): Promise<void>;

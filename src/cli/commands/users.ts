@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createUser, setUserPassword, UserAdminError, type UserInput } from '../../identity/user-admin.js';
+import { createUser, PasswordPolicyError, setUserPassword, UserAdminError, type UserInput } from '../../identity/user-admin.js';
+import type { Tenant } from '../../oauth/catalog.js';
+import type { Runtime } from '../../runtime.js';
+import type { ConnectionRecord } from '../../storage/stores.js';
 import { CliUsageError, pickConnection, pickTenant, readStdin, withRuntime, type AdminOptions } from './context.js';
 
 interface PasswordOptions {
@@ -21,6 +24,12 @@ function withTarget(command: Command): Command {
     .option('--connection <name>', "connection (default: the tenant's default_directory)");
 }
 
+/** A refused password is a security event too (the rule, never the password). */
+async function recordPolicyRefusal(runtime: Runtime, tenant: Tenant, connection: ConnectionRecord, identifier: string, err: unknown, operation: string): Promise<void> {
+  if (!(err instanceof PasswordPolicyError)) return;
+  await runtime.securityEvents.record({ type: 'password_policy_refused', reason: err.rule, tenantId: tenant.id, connection: connection.name, identifier, details: { operation } });
+}
+
 export function registerUsers(program: Command): void {
   const users = program.command('users').description('manage users of database connections');
 
@@ -35,8 +44,13 @@ export function registerUsers(program: Command): void {
       await withRuntime(options, async (runtime) => {
         const tenant = pickTenant(runtime, options.tenant);
         const connection = pickConnection(tenant, options.connection);
-        const user = await createUser(runtime.stores.users, tenant.id, connection.id, { username: options.username, email: options.email, name: options.name, password });
-        process.stdout.write(`created user ${user.username} (id ${user.id}) in ${tenant.name}/${connection.name}\n`);
+        try {
+          const user = await createUser(runtime.stores.users, targetOf(tenant, connection), { username: options.username, email: options.email, name: options.name, password });
+          process.stdout.write(`created user ${user.username} (id ${user.id}) in ${tenant.name}/${connection.name}\n`);
+        } catch (err) {
+          await recordPolicyRefusal(runtime, tenant, connection, options.username, err, 'create');
+          throw err;
+        }
       });
     });
 
@@ -51,10 +65,11 @@ export function registerUsers(program: Command): void {
         const failures: string[] = [];
         for (const [index, entry] of entries.entries()) {
           try {
-            await createUser(runtime.stores.users, tenant.id, connection.id, entry);
+            await createUser(runtime.stores.users, targetOf(tenant, connection), entry);
             created++;
           } catch (err) {
             if (!(err instanceof UserAdminError)) throw err;
+            await recordPolicyRefusal(runtime, tenant, connection, entry.username, err, 'import');
             failures.push(`  [${index}] ${entry.username}: ${err.message}`);
           }
         }
@@ -66,22 +81,43 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  for (const [name, blocked] of [['block', true], ['unblock', false]] as const) {
-    withTarget(users.command(name).description(blocked ? 'refuse every sign-in and refresh of a user' : 'allow a blocked user to sign in again'))
-      .argument('<username>', 'username or email')
-      .action(async (username: string, options: AdminOptions) => {
-        await withRuntime(options, async (runtime) => {
-          const tenant = pickTenant(runtime, options.tenant);
-          const connection = pickConnection(tenant, options.connection);
-          const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
-          if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
-          await runtime.stores.users.setBlocked(user.id, blocked);
-          process.stdout.write(`${blocked ? 'blocked' : 'unblocked'} ${user.username} in ${tenant.name}/${connection.name}\n`);
-        });
+  withTarget(users.command('block').description('refuse every sign-in and refresh of a user'))
+    .argument('<username>', 'username or email')
+    .action(async (username: string, options: AdminOptions) => {
+      await withRuntime(options, async (runtime) => {
+        const tenant = pickTenant(runtime, options.tenant);
+        const connection = pickConnection(tenant, options.connection);
+        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
+        if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
+        await runtime.stores.users.setBlocked(user.id, true);
+        process.stdout.write(`blocked ${user.username} in ${tenant.name}/${connection.name}\n`);
       });
-  }
+    });
 
-  withTarget(users.command('set-password').description("replace a user's password"))
+  withTarget(
+    users
+      .command('unblock')
+      .description("lift an operator's block and every brute-force lock (from each IP, and the all-IP backstop) of a login name")
+      .addHelpText('after', '\nA login name that belongs to no user can still be unblocked: unknown names are locked exactly like known ones.'),
+  )
+    .argument('<username>', 'username or email')
+    .action(async (username: string, options: AdminOptions) => {
+      await withRuntime(options, async (runtime) => {
+        const tenant = pickTenant(runtime, options.tenant);
+        const connection = pickConnection(tenant, options.connection);
+        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
+        const identifiers = [username, ...(user ? [user.username, ...(user.email === null ? [] : [user.email])] : [])];
+        const wasBlocked = user?.blocked ?? false;
+        if (user && wasBlocked) await runtime.stores.users.setBlocked(user.id, false);
+        const locks = await runtime.attackProtection.unblock(tenant, connection, identifiers, 'operator', user?.id);
+        if (!user && locks === 0) throw new CliUsageError(`no user "${username}" and no lock on that name in ${tenant.name}/${connection.name}`);
+        const name = user?.username ?? username;
+        const parts = [wasBlocked ? 'lifted the block' : undefined, `cleared ${locks} brute-force lock${locks === 1 ? '' : 's'}`].filter(Boolean);
+        process.stdout.write(`unblocked ${name} in ${tenant.name}/${connection.name}: ${parts.join(', ')}\n`);
+      });
+    });
+
+  withTarget(users.command('set-password').description("replace a user's password (this also clears the user's brute-force locks)"))
     .argument('<username>', 'username or email')
     .option('--password <password>', 'new password (visible in shell history; prefer --password-stdin)')
     .option('--password-stdin', 'read the new password from standard input')
@@ -92,10 +128,21 @@ export function registerUsers(program: Command): void {
         const connection = pickConnection(tenant, options.connection);
         const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
         if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
-        await setUserPassword(runtime.stores.users, user, password);
+        try {
+          await setUserPassword(runtime.stores.users, connection.passwordPolicy, user, password);
+        } catch (err) {
+          await recordPolicyRefusal(runtime, tenant, connection, user.username, err, 'change');
+          throw err;
+        }
+        const identifiers = [username, user.username, ...(user.email === null ? [] : [user.email])];
+        await runtime.attackProtection.unblock(tenant, connection, identifiers, 'password_changed', user.id);
         process.stdout.write(`password changed for ${user.username}\n`);
       });
     });
+}
+
+function targetOf(tenant: Tenant, connection: ConnectionRecord) {
+  return { tenantId: tenant.id, connectionId: connection.id, policy: connection.passwordPolicy };
 }
 
 function parseImportFile(file: string): UserInput[] {

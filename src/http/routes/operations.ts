@@ -8,11 +8,17 @@ export function registerOperationsRoutes(app: FastifyInstance, runtime: Runtime)
   app.get('/readyz', async (_request, reply) => {
     try {
       await runtime.stores.health.ping();
-      return { status: 'ready' };
     } catch (err) {
       runtime.logger.warn({ err: (err as Error).message }, 'readiness check failed: storage unreachable');
       return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'storage unreachable' });
     }
+    try {
+      await runtime.counters.ping();
+    } catch (err) {
+      runtime.logger.warn({ err: (err as Error).message, counters: runtime.counters.describe }, 'readiness check failed: attack-protection counters unreachable');
+      return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'counters unreachable' });
+    }
+    return { status: 'ready' };
   });
 
   app.get('/metrics', async (_request, reply) => {

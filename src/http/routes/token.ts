@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TenantEndpoints } from '../../oauth/catalog.js';
 import type { TokenEndpointProgress } from '../../oauth/token-endpoint.js';
 import type { Runtime } from '../../runtime.js';
+import { requestOrigin } from '../../protection/end-user-ip.js';
 import { bodyParameters } from '../body.js';
 import { DIALECT_ACCEPTS_JSON, renderTokenResponse, type Dialect } from '../dialects.js';
 import { toOAuthError } from '../error-reply.js';
@@ -36,7 +37,7 @@ export function registerTokenRoutes(app: FastifyInstance, runtime: Runtime): voi
         const tenant = tenantOf(request, runtime.catalog);
         const params = bodyParameters(request, { allowJson: DIALECT_ACCEPTS_JSON[dialect] });
         const result = await runtime.tokenEndpoint.handle(
-          { tenant, endpointUrl: tenant.endpoints[endpointKey], authorization: request.headers.authorization, params },
+          { tenant, endpointUrl: tenant.endpoints[endpointKey], authorization: request.headers.authorization, params, origin: requestOrigin(request.raw, tenant) },
           progress,
         );
         return renderTokenResponse(dialect, result.tokens, params.get('scope'));

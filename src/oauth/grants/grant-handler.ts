@@ -8,6 +8,7 @@ import type { Clock } from '../../clock.js';
 import type { ApiConfig } from '../../config/schema.js';
 import type { Encrypter } from '../../crypto/secrets.js';
 import type { CredentialSource } from '../../identity/credential-source.js';
+import type { AttackProtection } from '../../protection/attack-protection.js';
 import type { RefreshTokenFamily, RefreshTokenStore, UserRecord, UserStore } from '../../storage/stores.js';
 import type { Tenant } from '../catalog.js';
 import type { AuthenticatedClient } from '../client-auth/authenticate.js';
@@ -42,6 +43,9 @@ export interface GrantContext {
   credentialSources: ReadonlyMap<string, CredentialSource>;
   /** Seals refresh tokens kept for the reuse interval. */
   sealer: Encrypter;
+  /** Canonical end-user IP (protection/end-user-ip.ts). */
+  endUserIp: string;
+  attackProtection: AttackProtection;
 }
 
 export interface GrantHandler<Request> {

@@ -3,6 +3,8 @@
  * extension (`http://auth0.com/oauth/grant-type/password-realm`, and
  * `realm` honoured on plain `password` as Auth0's SDK sends it).
  */
+import type { CredentialResult } from '../../identity/credential-source.js';
+import { isBreachedPassword } from '../../identity/password-policy.js';
 import type { ConnectionRecord } from '../../storage/stores.js';
 import type { Tenant } from '../catalog.js';
 import { InvalidGrantError, InvalidRequestError } from '../errors.js';
@@ -61,16 +63,49 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
 
     const source = ctx.credentialSources.get(connection.type);
     if (!source) throw new Error(`no credential source for connection type ${connection.type}`);
-    const result = await source.verify({ tenantId: tenant.id, connectionId: connection.id, username: request.username, password: request.password });
+
+    // Locks and throttles are checked, and this attempt counted, before any hashing: a locked identifier costs nothing.
+    const attempt = await ctx.attackProtection.beginLogin({
+      tenant,
+      connection,
+      clientId: client.app.clientId,
+      identifier: request.username,
+      password: request.password,
+      ip: ctx.endUserIp,
+    });
+    let result: CredentialResult;
+    try {
+      result = await source.verify({ tenantId: tenant.id, connectionId: connection.id, username: request.username, password: request.password });
+    } catch (err) {
+      // Busy or a dependency down: the password was never judged, so the attempt does not count.
+      await attempt.refund();
+      throw err;
+    }
     if (result.outcome !== 'verified') {
+      await attempt.failed(result.reason);
       throw new InvalidGrantError(WRONG_CREDENTIALS, { logDetail: `password grant refused: ${result.reason} (connection ${connection.name})` });
     }
+    await attempt.verified();
+    const user = result.user;
     // Told only to someone who knows the password, so it reveals nothing about existence.
-    if (result.user.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${result.user.id}` });
+    if (user.blocked) {
+      await attempt.refused(user.id, 'user_blocked');
+      throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
+    }
+    const breachedAction = connection.passwordPolicy.on_breached_login;
+    const breached = breachedAction !== 'allow' && isBreachedPassword(request.password);
+    if (breached && breachedAction === 'refuse') {
+      await attempt.refused(user.id, 'password_breached');
+      throw new InvalidGrantError('This password appears in a list of breached passwords; change it before signing in.', {
+        errorReason: 'password_breached',
+        logDetail: `user ${user.id} signed in with a password on the breached list; refused by password_policy.on_breached_login`,
+      });
+    }
+    await attempt.succeeded(user.id, breached ? 'password_breached' : undefined);
 
     return {
       grantType: request.grantType,
-      subject: { kind: 'user', user: result.user },
+      subject: { kind: 'user', user },
       api: selection.api,
       scopes,
       requestedScopes: request.scopes,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ApiConfig, ConnectionConfig } from '../../config/schema.js';
+import { DEFAULT_PASSWORD_POLICY, type ApiConfig, type ConnectionConfig } from '../../config/schema.js';
 import type { Database } from '../schema.js';
 import type { ApplicationSettings, CatalogSnapshot, CatalogStore, TenantSettings } from '../stores.js';
 import { toIso } from './time.js';
@@ -20,7 +20,7 @@ export class SqlCatalogStore implements CatalogStore {
     return id;
   }
 
-  async upsertConnection(tenantId: string, connection: ConnectionConfig): Promise<string> {
+  async upsertConnection(tenantId: string, connection: Pick<ConnectionConfig, 'name' | 'type'> & Partial<ConnectionConfig>): Promise<string> {
     const now = toIso(new Date());
     const { name, type, ...settings } = connection;
     const existing = await this.db.selectFrom('connections').select('id').where('tenant_id', '=', tenantId).where('name', '=', name).executeTakeFirst();
@@ -73,7 +73,16 @@ export class SqlCatalogStore implements CatalogStore {
     ]);
     return {
       tenants: tenants.map((t) => ({ id: t.id, name: t.name, settings: JSON.parse(t.settings) as TenantSettings })),
-      connections: connections.map((c) => ({ id: c.id, tenantId: c.tenant_id, name: c.name, type: c.type as ConnectionConfig['type'] })),
+      connections: connections.map((c) => {
+        const settings = JSON.parse(c.settings) as Partial<ConnectionConfig>;
+        return {
+          id: c.id,
+          tenantId: c.tenant_id,
+          name: c.name,
+          type: c.type as ConnectionConfig['type'],
+          passwordPolicy: { ...DEFAULT_PASSWORD_POLICY, ...settings.password_policy },
+        };
+      }),
       apis: apis.map((a) => ({ id: a.id, tenantId: a.tenant_id, settings: JSON.parse(a.settings) as ApiConfig })),
       applications: applications.map((a) => ({
         id: a.id,

@@ -4,6 +4,7 @@ import type { Stores } from '../stores.js';
 import { SqlCatalogStore } from './catalog-store.js';
 import { SqlAccessTokenDenylist, SqlConsumedJtiStore } from './denylist-stores.js';
 import { SqlRefreshTokenStore } from './refresh-token-store.js';
+import { SqlAttackLockStore, SqlSecurityEventStore } from './security-stores.js';
 import { SqlSigningKeyStore } from './signing-key-store.js';
 import { toIso } from './time.js';
 import { SqlUserStore } from './user-store.js';
@@ -17,6 +18,8 @@ export function createSqlStores(db: Kysely<Database>): Stores {
     refreshTokens: new SqlRefreshTokenStore(db),
     accessTokenDenylist: new SqlAccessTokenDenylist(db),
     consumedJtis: new SqlConsumedJtiStore(db),
+    securityEvents: new SqlSecurityEventStore(db),
+    attackLocks: new SqlAttackLockStore(db),
     health: {
       async ping() {
         await sql`select 1`.execute(db);
@@ -28,6 +31,8 @@ export function createSqlStores(db: Kysely<Database>): Stores {
       await db.deleteFrom('revoked_access_tokens').where('expires_at', '<=', cutoff).execute();
       await db.deleteFrom('refresh_token_families').where('family_expires_at', '<=', cutoff).execute();
       await db.deleteFrom('signing_keys').where('publish_until', '<=', cutoff).execute();
+      await db.deleteFrom('attack_locks').where('expires_at', '<=', cutoff).execute();
+      await db.deleteFrom('attack_counters').where('expires_at_ms', '<=', now.getTime()).execute();
     },
     async close() {
       await db.destroy();

@@ -1,0 +1,148 @@
+/**
+ * Counters for attack protection and rate limits, behind one interface
+ * (DESIGN.md §5), on rate-limiter-flexible: in the database by default (so
+ * a restart keeps a lock), in Redis when `redis` is configured.
+ *
+ * Every operation is a single atomic step in its store, so a parallel burst
+ * sees distinct counts and cannot slip past a limit.
+ */
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Clock } from '../clock.js';
+import { TemporarilyUnavailableError } from '../oauth/errors.js';
+import type { Database } from '../storage/schema.js';
+import { createSqlRateLimiter } from './sql-rate-limiter.js';
+
+export interface CounterState {
+  /** Points in the current window, this call's included. */
+  consumed: number;
+  /** Until the window (or block) ends; 0 when unknown. */
+  msBeforeReset: number;
+}
+
+export interface ConsumeResult extends CounterState {
+  /** False once `consumed` exceeds the counter's limit. */
+  allowed: boolean;
+}
+
+export interface Counter {
+  consume(key: string, points?: number): Promise<ConsumeResult>;
+  peek(key: string): Promise<CounterState | null>;
+  /** Gives points back (a reserved attempt that turned out not to count). */
+  refund(key: string, points?: number): Promise<void>;
+  reset(key: string): Promise<void>;
+  /** Holds the key over its limit for `seconds`, whatever it counted. */
+  block(key: string, seconds: number): Promise<void>;
+}
+
+export interface CounterOptions {
+  /** Distinguishes counters sharing one store. */
+  name: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface CounterBackend {
+  readonly describe: string;
+  counter(options: CounterOptions): Counter;
+  /** Readiness: rejects while the store is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Wraps a rate-limiter-flexible limiter: over-limit is a value, a store failure an exception. */
+class LimiterCounter implements Counter {
+  constructor(
+    private readonly limiter: RateLimiterAbstract,
+    private readonly onStoreError: (err: unknown, operation: string) => never,
+  ) {}
+
+  async consume(key: string, points = 1): Promise<ConsumeResult> {
+    try {
+      const res = await this.limiter.consume(key, points);
+      return { allowed: true, consumed: res.consumedPoints, msBeforeReset: Math.max(0, res.msBeforeNext) };
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return { allowed: false, consumed: rejection.consumedPoints, msBeforeReset: Math.max(0, rejection.msBeforeNext) };
+      return this.onStoreError(rejection, 'consume');
+    }
+  }
+
+  async peek(key: string): Promise<CounterState | null> {
+    try {
+      const res = await this.limiter.get(key);
+      return res === null ? null : { consumed: res.consumedPoints, msBeforeReset: Math.max(0, res.msBeforeNext) };
+    } catch (err) {
+      return this.onStoreError(err, 'get');
+    }
+  }
+
+  async refund(key: string, points = 1): Promise<void> {
+    try {
+      await this.limiter.reward(key, points);
+    } catch (err) {
+      this.onStoreError(err, 'reward');
+    }
+  }
+
+  async reset(key: string): Promise<void> {
+    try {
+      await this.limiter.delete(key);
+    } catch (err) {
+      this.onStoreError(err, 'delete');
+    }
+  }
+
+  async block(key: string, seconds: number): Promise<void> {
+    try {
+      await this.limiter.block(key, seconds);
+    } catch (err) {
+      this.onStoreError(err, 'block');
+    }
+  }
+}
+
+/** Counters in the `attack_counters` table, through Kysely (one SQL path for SQLite and PostgreSQL). */
+export function sqlCounterBackend(db: Kysely<Database>, clock: Clock): CounterBackend {
+  return {
+    describe: 'database',
+    counter: ({ name, limit, windowSeconds }) =>
+      new LimiterCounter(createSqlRateLimiter({ db, clock, keyPrefix: name, points: limit, duration: windowSeconds }), (err) => {
+        // isStorageUnavailable() turns a busy or unreachable database into 503 at the reply; anything else is a bug.
+        throw err;
+      }),
+    ping: async () => undefined,
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Counters in Redis. A Redis failure fails closed: the attempt is refused
+ * with 503 `temporarily_unavailable`, never let through unchecked.
+ */
+export function redisCounterBackend(redis: Redis, describe: string): CounterBackend {
+  const failClosed = (err: unknown, operation: string): never => {
+    throw new TemporarilyUnavailableError('Sign-in protection is unavailable; retry shortly.', 5, {
+      errorReason: 'storage_unavailable',
+      logDetail: `attack-protection counters in Redis (${describe}) failed on ${operation}: ${(err as Error)?.message ?? String(err)}; logins are refused until Redis answers`,
+    });
+  };
+  return {
+    describe,
+    counter: ({ name, limit, windowSeconds }) =>
+      new LimiterCounter(
+        new RateLimiterRedis({ storeClient: redis, keyPrefix: `latchkey:${name}`, points: limit, duration: windowSeconds, rejectIfRedisNotReady: true }),
+        failClosed,
+      ),
+    async ping() {
+      await redis.ping();
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+/** rate-limiter-flexible does not export its store base class from the index; its file is part of the package. */
+export const requireFromPackage = createRequire(import.meta.url);

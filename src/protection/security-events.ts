@@ -1,0 +1,77 @@
+/**
+ * Security events (docs/operations.md): every login success and failure,
+ * lock, unblock, throttle and policy refusal, as a structured log line and a
+ * row of `security_events`, which `latchkey logs` reads. An event names the
+ * tenant, client, user, end-user IP and a reason code; never a password,
+ * secret or token.
+ */
+import type { Logger } from 'pino';
+import type { SecurityEvent, SecurityEventStore } from '../storage/stores.js';
+
+export const SECURITY_EVENT_TYPES = [
+  'login_success',
+  'login_failure',
+  'login_blocked',
+  'user_locked',
+  'user_unblocked',
+  'ip_throttled',
+  'rate_limited',
+  'password_policy_refused',
+] as const;
+export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
+
+/** Types an operator acts on: logged at warn, the rest at info. */
+const WARN_TYPES = new Set<SecurityEventType>(['user_locked', 'ip_throttled', 'rate_limited', 'login_blocked']);
+
+export type SecurityEventInput = Omit<SecurityEvent, 'at' | 'type'> & { type: SecurityEventType };
+
+export class SecurityEvents {
+  constructor(
+    private readonly store: SecurityEventStore,
+    private readonly logger: Logger,
+    private readonly now: () => Date,
+  ) {}
+
+  async record(input: SecurityEventInput): Promise<void> {
+    const event: SecurityEvent = { ...input, at: this.now() };
+    const line = {
+      security_event: event.type,
+      reason: event.reason,
+      tenant_id: event.tenantId,
+      client_id: event.clientId,
+      connection: event.connection,
+      user_id: event.userId,
+      ip: event.ip,
+      ...(event.details === undefined ? {} : { details: event.details }),
+    };
+    if (WARN_TYPES.has(input.type)) this.logger.warn(line, describe(input));
+    else this.logger.info(line, describe(input));
+    try {
+      await this.store.append(event);
+    } catch (err) {
+      // The log line above already holds the event; the request goes on.
+      this.logger.error({ err: (err as Error).message, security_event: event.type }, 'could not store a security event (it is in this log); check the database');
+    }
+  }
+}
+
+function describe(event: SecurityEventInput): string {
+  switch (event.type) {
+    case 'login_success':
+      return event.reason === 'password_breached' ? 'login succeeded with a password on the breached list' : 'login succeeded';
+    case 'login_failure':
+      return `login failed (${event.reason ?? 'unknown'})`;
+    case 'login_blocked':
+      return `login refused before the password check (${event.reason ?? 'blocked'})`;
+    case 'user_locked':
+      return `identifier locked after repeated failures (${event.reason ?? 'brute_force'}); unblock with: latchkey users unblock`;
+    case 'user_unblocked':
+      return `identifier unblocked (${event.reason ?? 'operator'})`;
+    case 'ip_throttled':
+      return 'end-user IP throttled after too many failed logins; if this is your backend, have it send the end-user IP (trust_forwarded_for) or add it to attack_protection.allowlist';
+    case 'rate_limited':
+      return `token endpoint rate limit reached (${event.reason ?? ''})`;
+    case 'password_policy_refused':
+      return `a new password was refused by the password policy (${event.reason ?? ''})`;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * A rate-limiter-flexible store on Kysely: the library keeps the logic
+ * (points, windows, blocks, reward), this file only its four storage
+ * operations, each one atomic SQL statement on SQLite and PostgreSQL alike.
+ *
+ * Why not the library's own RateLimiterSQLite: it drives the better-sqlite3
+ * handle directly, outside Kysely's connection lock, so its writes could
+ * land inside (and be rolled back with) a Kysely transaction in flight; it
+ * also reads Date.now(), where ours reads the injected clock.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { RateLimiterAbstract, RateLimiterStoreAbstract as StoreAbstractType } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { Clock } from '../clock.js';
+import type { Database } from '../storage/schema.js';
+import { requireFromPackage } from './counters.js';
+
+interface StoreRow {
+  points: number;
+  expiresAtMs: number | null;
+}
+
+export interface SqlRateLimiterOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  keyPrefix: string;
+  points: number;
+  duration: number;
+}
+
+let SqlRateLimiterClass: (new (options: SqlRateLimiterOptions) => RateLimiterAbstract) | undefined;
+
+export function createSqlRateLimiter(options: SqlRateLimiterOptions): RateLimiterAbstract {
+  SqlRateLimiterClass ??= defineClass();
+  return new SqlRateLimiterClass(options);
+}
+
+function defineClass(): new (options: SqlRateLimiterOptions) => RateLimiterAbstract {
+  const StoreAbstract = requireFromPackage('rate-limiter-flexible/lib/RateLimiterStoreAbstract.js') as typeof StoreAbstractType;
+
+  class SqlRateLimiter extends StoreAbstract {
+    private readonly db: Kysely<Database>;
+    private readonly clock: Clock;
+
+    constructor(options: SqlRateLimiterOptions) {
+      super({ storeClient: options.db, keyPrefix: options.keyPrefix, points: options.points, duration: options.duration });
+      this.db = options.db;
+      this.clock = options.clock;
+    }
+
+    /** Adds `points` (or, with forceExpire, sets them) and returns the row as stored, in one statement. */
+    async _upsert(rlKey: string, points: number, msDuration: number, forceExpire = false): Promise<StoreRow> {
+      const now = this.clock.now().getTime();
+      const expiresAt = msDuration > 0 ? now + msDuration : null;
+      const row = await this.db
+        .insertInto('attack_counters')
+        .values({ key: rlKey, points, expires_at_ms: expiresAt })
+        .onConflict((oc) =>
+          oc.column('key').doUpdateSet(
+            forceExpire
+              ? { points, expires_at_ms: expiresAt }
+              : {
+                  // An expired window starts afresh; a live one accumulates and keeps its expiry.
+                  points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${now} then attack_counters.points + ${points} else ${points} end`,
+                  expires_at_ms: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${now} then attack_counters.expires_at_ms else ${expiresAt} end`,
+                },
+          ),
+        )
+        .returning(['points', 'expires_at_ms'])
+        .executeTakeFirstOrThrow();
+      return toStoreRow(row);
+    }
+
+    async _get(rlKey: string): Promise<StoreRow | null> {
+      const now = this.clock.now().getTime();
+      const row = await this.db
+        .selectFrom('attack_counters')
+        .select(['points', 'expires_at_ms'])
+        .where('key', '=', rlKey)
+        .where((eb) => eb.or([eb('expires_at_ms', 'is', null), eb('expires_at_ms', '>', now)]))
+        .executeTakeFirst();
+      return row === undefined ? null : toStoreRow(row);
+    }
+
+    async _delete(rlKey: string): Promise<boolean> {
+      const result = await this.db.deleteFrom('attack_counters').where('key', '=', rlKey).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    }
+
+    _getRateLimiterRes(_rlKey: string, changedPoints: number, row: StoreRow): RateLimiterRes {
+      const msBeforeNext = row.expiresAtMs === null ? -1 : Math.max(row.expiresAtMs - this.clock.now().getTime(), 0);
+      return new RateLimiterRes(Math.max(this.points - row.points, 0), msBeforeNext, row.points, changedPoints === row.points);
+    }
+  }
+  return SqlRateLimiter as unknown as new (options: SqlRateLimiterOptions) => RateLimiterAbstract;
+}
+
+function toStoreRow(row: { points: number; expires_at_ms: number | string | null }): StoreRow {
+  return { points: Number(row.points), expiresAtMs: row.expires_at_ms === null ? null : Number(row.expires_at_ms) };
+}
