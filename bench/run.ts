@@ -18,6 +18,7 @@ import {
   prepareEnvironment,
   RS256_AUDIENCE,
   TENANT,
+  UNPROTECTED_TENANT,
   USERNAME,
   type BenchEnvironment,
 } from './lib/environment.js';
@@ -159,6 +160,7 @@ function credentialsFor(env: BenchEnvironment | undefined): BenchCredentials {
     password: env?.password ?? '',
     rs256Audience: RS256_AUDIENCE,
     es256Audience: ES256_AUDIENCE,
+    unprotectedTenant: UNPROTECTED_TENANT,
   };
 }
 

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 
 export const TENANT = 'bench';
+/** The same tenant with attack protection switched off: the password grant's protection cost is the difference. */
+export const UNPROTECTED_TENANT = 'bench-unprotected';
 export const DIRECTORY = 'Username-Password-Authentication';
 export const RS256_AUDIENCE = 'https://api.rs256.bench';
 export const ES256_AUDIENCE = 'https://api.es256.bench';
@@ -46,27 +48,35 @@ interface ConfigInputs {
 }
 
 function buildConfig(inputs: ConfigInputs): Record<string, unknown> {
+  const unprotected = {
+    ...benchTenant(inputs),
+    name: UNPROTECTED_TENANT,
+    attack_protection: { brute_force: { enabled: false }, backstop: { enabled: false }, suspicious_ip: { enabled: false } },
+  };
   return {
     public_url: inputs.origin,
     listen: { host: '127.0.0.1', port: inputs.port },
     database: `sqlite:${inputs.dbPath}`,
-    tenants: [
+    tenants: [benchTenant(inputs), unprotected],
+  };
+}
+
+/** Attack protection as every tenant gets it by default (DESIGN.md §3). */
+function benchTenant(inputs: ConfigInputs): Record<string, unknown> {
+  return {
+    name: TENANT,
+    default_directory: DIRECTORY,
+    connections: [{ name: DIRECTORY, type: 'database' }],
+    apis: [benchApi(RS256_AUDIENCE, 'RS256'), benchApi(ES256_AUDIENCE, 'ES256')],
+    applications: [
       {
-        name: TENANT,
-        default_directory: DIRECTORY,
-        connections: [{ name: DIRECTORY, type: 'database' }],
-        apis: [benchApi(RS256_AUDIENCE, 'RS256'), benchApi(ES256_AUDIENCE, 'ES256')],
-        applications: [
-          {
-            client_id: CLIENT_ID,
-            client_secret: inputs.clientSecret,
-            token_endpoint_auth_method: 'client_secret_post',
-            grant_types: ['password', 'refresh_token', 'client_credentials'],
-          },
-        ],
-        users: [{ connection: DIRECTORY, username: USERNAME, email: USERNAME, password: inputs.password }],
+        client_id: CLIENT_ID,
+        client_secret: inputs.clientSecret,
+        token_endpoint_auth_method: 'client_secret_post',
+        grant_types: ['password', 'refresh_token', 'client_credentials'],
       },
     ],
+    users: [{ connection: DIRECTORY, username: USERNAME, email: USERNAME, password: inputs.password }],
   };
 }
 

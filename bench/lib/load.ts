@@ -34,6 +34,8 @@ export interface ScenarioSpec {
   readonly name: string;
   readonly description: string;
   readonly connections: number;
+  /** Another tenant's token endpoint than the run's default (the unprotected twin). */
+  readonly tokenPath?: string;
   /** Unmeasured set-up per virtual user; it also warms up the connection and the server's code paths. */
   createUser(client: TokenClient): Promise<VirtualUser>;
 }
@@ -88,7 +90,7 @@ export async function runScenario(spec: ScenarioSpec, ctx: RunContext): Promise<
   const abort = (): void => void pool.destroy();
   ctx.signal.addEventListener('abort', abort, { once: true });
   try {
-    const client = tokenClient(pool, ctx);
+    const client = tokenClient(pool, { tokenPath: spec.tokenPath ?? ctx.tokenPath });
     let users: VirtualUser[];
     try {
       users = await Promise.all(Array.from({ length: spec.connections }, () => spec.createUser(client)));

@@ -70,6 +70,7 @@ export function renderMarkdown(report: BenchReport): string {
     renderTable(report.scenarios),
     renderRaw(report.raw),
     renderRatios(report.passwordRatios),
+    renderProtectionCost(report.scenarios),
     renderErrors(report.scenarios),
   ];
   return sections
@@ -126,6 +127,26 @@ function renderRaw(raw: RawRates): string[] {
         `${formatNumber(s.perCpuSecond)} signs per bench CPU-s`,
     ),
   ];
+}
+
+/** password-16 against the same load on a tenant with attack protection off (issue #3: under 5%). */
+function renderProtectionCost(scenarios: readonly ScenarioResult[]): string[] {
+  const on = scenarios.find((s) => s.name === 'password-16' && s.setupError === undefined);
+  const off = scenarios.find((s) => s.name === 'unprotected-password-16' && s.setupError === undefined);
+  if (!on || !off || off.requestsPerSecond === 0) return [];
+  const throughputCost = 1 - on.requestsPerSecond / off.requestsPerSecond;
+  const lines = [
+    'Attack protection cost on the password grant (16 connections):',
+    '',
+    `- throughput: ${formatNumber(on.requestsPerSecond)} req/s protected vs ${formatNumber(off.requestsPerSecond)} req/s unprotected = ${(throughputCost * 100).toFixed(1)}% cost`,
+  ];
+  if (on.requestsPerServerCpuSecond !== undefined && off.requestsPerServerCpuSecond !== undefined) {
+    const cpuCost = off.requestsPerServerCpuSecond / on.requestsPerServerCpuSecond - 1;
+    lines.push(
+      `- server CPU per request: ${(1000 / on.requestsPerServerCpuSecond).toFixed(2)} ms protected vs ${(1000 / off.requestsPerServerCpuSecond).toFixed(2)} ms unprotected = ${(cpuCost * 100).toFixed(1)}% more`,
+    );
+  }
+  return lines;
 }
 
 function renderRatios(ratios: readonly PasswordRatio[]): string[] {

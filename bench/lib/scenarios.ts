@@ -9,6 +9,7 @@ export interface BenchCredentials {
   readonly password: string;
   readonly rs256Audience: string;
   readonly es256Audience: string;
+  readonly unprotectedTenant: string;
 }
 
 /** Every scenario, in the order they run. Names double as `--scenario` values. */
@@ -16,6 +17,7 @@ export function allScenarios(creds: BenchCredentials): ScenarioSpec[] {
   return [
     passwordScenario(creds, 2),
     passwordScenario(creds, 16),
+    unprotectedPasswordScenario(creds, 16),
     refreshScenario(creds, 'rs256', creds.rs256Audience, 16),
     refreshScenario(creds, 'es256', creds.es256Audience, 16),
     clientCredentialsScenario(creds, 'rs256', creds.rs256Audience, 16),
@@ -47,6 +49,16 @@ function passwordScenario(creds: BenchCredentials, connections: number): Scenari
     description: 'password grant, RS256 API',
     connections,
     createUser: (client) => statelessUser(client, form),
+  };
+}
+
+/** The same request to a tenant with attack protection off: what the protection costs is the gap to password-16. */
+function unprotectedPasswordScenario(creds: BenchCredentials, connections: number): ScenarioSpec {
+  return {
+    ...passwordScenario(creds, connections),
+    name: `unprotected-password-${connections}`,
+    description: 'password grant, attack protection off',
+    tokenPath: `/${creds.unprotectedTenant}/oauth/token`,
   };
 }
 

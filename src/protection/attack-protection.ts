@@ -50,6 +50,8 @@ interface TenantCounters {
   bruteForce: Counter;
   backstop: Counter;
   suspiciousIp: Counter;
+  /** Marks an IP whose throttle was already reported (ip_throttled). */
+  ipThrottled: Counter;
   samePassword: Counter;
   rateTenant: Counter | undefined;
   rateClient: Map<string, Counter>;
@@ -89,11 +91,8 @@ export class AttackProtection {
       settings.brute_force.same_password_window_seconds > 0
         ? this.fingerprints.of(tenant.id, connection.id, loginKey(input.identifier), input.password)
         : undefined;
-    // A wrong password seen moments ago for this identifier: it is checked again (the password may have changed since) but counts nothing.
-    const repeat = fingerprint !== undefined && (await counters.samePassword.peek(fingerprint)) !== null;
-
     const context = { tenantId: tenant.id, clientId: input.clientId, connection: connection.name, identifier: input.identifier, ip };
-    const attempt = new LoginAttempt(this, input, identifierKey, ipKey, fingerprint, repeat);
+    const attempt = new LoginAttempt(this, input, identifierKey, ipKey, fingerprint);
 
     const checks: Array<Promise<Refusal | undefined>> = [];
     if (settings.brute_force.enabled && !allowlisted) {
@@ -105,13 +104,22 @@ export class AttackProtection {
     if (settings.suspicious_ip.enabled && !allowlisted) {
       checks.push(this.reserveIp(attempt, counters.suspiciousIp, `${tenant.id}:${ipKey}`, settings.suspicious_ip.per_day));
     }
-    const refusals = (await Promise.all(checks)).filter((r): r is Refusal => r !== undefined);
-    if (refusals.length === 0) return attempt;
+    // Every read and reservation is issued at once: one transaction on the database backend.
+    const [seenBefore, ...outcomes] = await Promise.all([fingerprint === undefined ? null : counters.samePassword.peek(fingerprint), ...checks]);
+    const refusals = outcomes.filter((r): r is Refusal => r !== undefined);
+    if (refusals.length === 0) {
+      if (seenBefore !== null) {
+        // The same wrong password moments ago: it is checked again (the password may have changed since) but counts nothing.
+        attempt.repeat = true;
+        await attempt.releaseReservations();
+      }
+      return attempt;
+    }
 
     // Refused before the password check: nothing of this attempt counts.
     await attempt.refund();
     const refusal = refusals.find((r) => r.errorReason === 'ip_blocked') ?? refusals[0]!;
-    if (refusal.firstTime && refusal.errorReason === 'ip_blocked') {
+    if (refusal.errorReason === 'ip_blocked' && (await this.firstThrottle(counters, `${tenant.id}:${ipKey}`, refusal.retryAfterMs))) {
       await this.events.record({ type: 'ip_throttled', reason: 'ip_blocked', ...context, details: { per_day: settings.suspicious_ip.per_day } });
     }
     await this.events.record({ type: 'login_blocked', reason: refusal.kind, ...context });
@@ -179,23 +187,20 @@ export class AttackProtection {
     if (outcome.kind === 'verified') {
       // Consecutive failures end with a success; the IP's reserved failure is given back.
       await Promise.all(
-        attempt.reservations.map((r) => (r.counter === counters.suspiciousIp ? r.counter.refund(r.key) : r.counter.reset(r.key))),
+        attempt.reservations.map((r) => {
+          if (r.counter !== counters.suspiciousIp) return r.counter.reset(r.key);
+          return attempt.repeat ? undefined : r.counter.refund(r.key);
+        }),
       );
       return;
     }
     const settings = tenant.protection.attack;
     if (attempt.fingerprint !== undefined && !attempt.repeat) await counters.samePassword.consume(attempt.fingerprint);
-    await this.events.record({
-      type: 'login_failure',
-      reason: outcome.reason,
-      tenantId: tenant.id,
-      clientId,
-      connection: connection.name,
-      userId: outcome.userId,
-      identifier,
-      ip,
-      ...(attempt.repeat ? { details: { repeated_password: true } } : {}),
-    });
+    if (attempt.repeat) {
+      await this.recordFailure(attempt, outcome.reason, outcome.userId);
+      return;
+    }
+    await this.recordFailure(attempt, outcome.reason, outcome.userId);
     for (const reservation of attempt.reservations) {
       const isBruteForce = reservation.counter === counters.bruteForce;
       const isBackstop = reservation.counter === counters.backstop;
@@ -229,15 +234,30 @@ export class AttackProtection {
     }
   }
 
+  private async recordFailure(attempt: LoginAttempt, reason: FailureReason, userId: string | undefined): Promise<void> {
+    const { tenant, connection, clientId, identifier, ip } = attempt.input;
+    await this.events.record({
+      type: 'login_failure',
+      reason,
+      tenantId: tenant.id,
+      clientId,
+      connection: connection.name,
+      userId,
+      identifier,
+      ip,
+      ...(attempt.repeat ? { details: { repeated_password: true } } : {}),
+    });
+  }
+
   private async reserveConsecutive(attempt: LoginAttempt, counter: Counter, key: string, threshold: number, errorReason: ErrorReason, kind: string): Promise<Refusal | undefined> {
     if (attempt.repeat) {
       const state = await counter.peek(key);
-      if (state !== null && state.consumed >= threshold) return { errorReason, kind, retryAfterMs: state.msBeforeReset, firstTime: false };
+      if (state !== null && state.consumed >= threshold) return { errorReason, kind, retryAfterMs: state.msBeforeReset };
       return undefined;
     }
     const result = await counter.consume(key);
     attempt.reservations.push({ counter, key, state: result });
-    if (result.consumed > threshold) return { errorReason, kind, retryAfterMs: result.msBeforeReset, firstTime: false };
+    if (result.consumed > threshold) return { errorReason, kind, retryAfterMs: result.msBeforeReset };
     return undefined;
   }
 
@@ -251,24 +271,32 @@ export class AttackProtection {
     const day = Math.floor(now / DAY_MS);
     const elapsed = (now % DAY_MS) / DAY_MS;
     const currentKey = `${ipKey}:${day}`;
-    const previous = (await counter.peek(`${ipKey}:${day - 1}`))?.consumed ?? 0;
-    let current: number;
-    if (attempt.repeat) {
-      current = ((await counter.peek(currentKey))?.consumed ?? 0) + 1;
-    } else {
-      const result = await counter.consume(currentKey);
-      attempt.reservations.push({ counter, key: currentKey, state: result });
-      current = result.consumed;
-    }
+    // Issued together, so they share one transaction with the login's other counters.
+    const [yesterday, today] = await Promise.all([counter.peek(`${ipKey}:${day - 1}`), counter.consume(currentKey)]);
+    attempt.reservations.push({ counter, key: currentKey, state: today });
+    const previous = yesterday?.consumed ?? 0;
+    const current = today.consumed;
     const estimate = previous * (1 - elapsed) + current;
     if (estimate <= perDay) return undefined;
     return {
       errorReason: 'ip_blocked',
       kind: 'ip_blocked',
+      // Whether this refusal is the throttle's first is for firstThrottle(): the refund leaves the count as it was, so it cannot tell.
       retryAfterMs: msUntilRoom(previous, current - 1, perDay, now),
-      // The attempt that first crossed the limit in this window: one ip_throttled event, not one per refusal.
-      firstTime: estimate - 1 <= perDay,
     };
+  }
+
+  /**
+   * Whether this is the first ip_blocked refusal of the IP's current
+   * throttle: one ip_throttled event per throttle, not one per refusal. A
+   * marker, atomic under a parallel burst, lasting until the IP has room
+   * again; a later throttle logs again.
+   */
+  private async firstThrottle(counters: TenantCounters, key: string, retryAfterMs: number): Promise<boolean> {
+    const marker = await counters.ipThrottled.consume(key);
+    if (marker.consumed !== 1) return false;
+    await counters.ipThrottled.block(key, Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    return true;
   }
 
   private async enforceRateLimit(counter: Counter, key: string, tenant: Tenant, clientId: string | undefined, scope: 'tenant' | 'client', limit: number): Promise<void> {
@@ -293,6 +321,7 @@ export class AttackProtection {
       backstop: this.backend.counter({ name: 'bs', limit: attack.backstop.threshold, windowSeconds: attack.backstop.block_seconds ?? attack.brute_force.block_seconds }),
       // Keyed per day; each key lives two days, so yesterday's count is still there to weigh.
       suspiciousIp: this.backend.counter({ name: 'ip', limit: attack.suspicious_ip.per_day, windowSeconds: 2 * 86_400 }),
+      ipThrottled: this.backend.counter({ name: 'ipt', limit: 1, windowSeconds: 2 * 86_400 }),
       samePassword: this.backend.counter({ name: 'rp', limit: 1_000_000, windowSeconds: Math.max(1, attack.brute_force.same_password_window_seconds) }),
       rateTenant: rate.tenant ? this.backend.counter({ name: `rt:${tenant.id}`, limit: rate.tenant.requests, windowSeconds: rate.tenant.per_seconds }) : undefined,
       rateClient: new Map(),
@@ -306,12 +335,14 @@ interface Refusal {
   errorReason: ErrorReason;
   kind: string;
   retryAfterMs: number;
-  firstTime: boolean;
 }
 
 /** One password attempt between its checks and its outcome. */
 export class LoginAttempt {
   readonly reservations: Reservation[] = [];
+  /** The same wrong password as moments ago: its reservations were released, it counts nothing. */
+  repeat = false;
+  private released = false;
   private settled = false;
 
   constructor(
@@ -320,12 +351,13 @@ export class LoginAttempt {
     readonly identifierKey: string,
     readonly ipKey: string,
     readonly fingerprint: string | undefined,
-    readonly repeat: boolean,
   ) {}
 
-  /** The password was right: consecutive-failure counts end here. */
-  async verified(): Promise<void> {
-    if (this.settle()) await this.protection.settle(this, { kind: 'verified' });
+  /** Gives back every reserved point, once. */
+  async releaseReservations(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await Promise.all(this.reservations.map((r) => r.counter.refund(r.key)));
   }
 
   /** The credentials were refused: the reservation stands, and may lock. */
@@ -333,20 +365,29 @@ export class LoginAttempt {
     if (this.settle()) await this.protection.settle(this, { kind: 'failed', reason, userId });
   }
 
-  /** After `verified()`: tokens will be issued. `reason` flags a breached password that policy lets through. */
+  /**
+   * The password was right and tokens will be issued: consecutive-failure
+   * counts end here. `reason` flags a breached password that policy lets through.
+   */
   async succeeded(userId: string, reason?: 'password_breached'): Promise<void> {
-    await this.protection.recordOutcome(this, 'login_success', reason, userId);
+    await this.verifiedWith('login_success', reason, userId);
   }
 
-  /** After `verified()`: the right password, but policy refuses the login (blocked user, breached password). */
+  /** The password was right, but policy refuses the login (blocked user, breached password); the counts still end. */
   async refused(userId: string, reason: 'user_blocked' | 'password_breached'): Promise<void> {
-    await this.protection.recordOutcome(this, 'login_failure', reason, userId);
+    await this.verifiedWith('login_failure', reason, userId);
+  }
+
+  private async verifiedWith(type: 'login_success' | 'login_failure', reason: string | undefined, userId: string): Promise<void> {
+    if (!this.settle()) return;
+    // Issued together: the resets and the event share one transaction.
+    await Promise.all([this.protection.settle(this, { kind: 'verified' }), this.protection.recordOutcome(this, type, reason, userId)]);
   }
 
   /** The check never happened (the server was busy or a dependency failed): nothing counts. */
   async refund(): Promise<void> {
     if (!this.settle()) return;
-    await Promise.all(this.reservations.map((r) => r.counter.refund(r.key)));
+    await this.releaseReservations();
   }
 
   private settle(): boolean {

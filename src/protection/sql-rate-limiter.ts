@@ -13,6 +13,8 @@ import type { RateLimiterAbstract, RateLimiterStoreAbstract as StoreAbstractType
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Clock } from '../clock.js';
 import type { Database } from '../storage/schema.js';
+import { CompiledStatement } from '../storage/sql/compiled.js';
+import { writeBatcherFor, type WriteBatcher } from '../storage/sql/write-batcher.js';
 import { requireFromPackage } from './counters.js';
 
 interface StoreRow {
@@ -39,12 +41,13 @@ function defineClass(): new (options: SqlRateLimiterOptions) => RateLimiterAbstr
   const StoreAbstract = requireFromPackage('rate-limiter-flexible/lib/RateLimiterStoreAbstract.js') as typeof StoreAbstractType;
 
   class SqlRateLimiter extends StoreAbstract {
-    private readonly db: Kysely<Database>;
+    private readonly batcher: WriteBatcher;
     private readonly clock: Clock;
 
     constructor(options: SqlRateLimiterOptions) {
       super({ storeClient: options.db, keyPrefix: options.keyPrefix, points: options.points, duration: options.duration });
-      this.db = options.db;
+      // A login's counters are read and written together: one transaction, not one commit each.
+      this.batcher = writeBatcherFor(options.db);
       this.clock = options.clock;
     }
 
@@ -52,39 +55,23 @@ function defineClass(): new (options: SqlRateLimiterOptions) => RateLimiterAbstr
     async _upsert(rlKey: string, points: number, msDuration: number, forceExpire = false): Promise<StoreRow> {
       const now = this.clock.now().getTime();
       const expiresAt = msDuration > 0 ? now + msDuration : null;
-      const row = await this.db
-        .insertInto('attack_counters')
-        .values({ key: rlKey, points, expires_at_ms: expiresAt })
-        .onConflict((oc) =>
-          oc.column('key').doUpdateSet(
-            forceExpire
-              ? { points, expires_at_ms: expiresAt }
-              : {
-                  // An expired window starts afresh; a live one accumulates and keeps its expiry.
-                  points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${now} then attack_counters.points + ${points} else ${points} end`,
-                  expires_at_ms: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${now} then attack_counters.expires_at_ms else ${expiresAt} end`,
-                },
-          ),
-        )
-        .returning(['points', 'expires_at_ms'])
-        .executeTakeFirstOrThrow();
+      const statement = forceExpire ? SET_COUNTER : ADD_TO_COUNTER;
+      const result = await this.batcher.run((db) => statement.execute(db, { key: rlKey, points, expiresAt, now }));
+      const row = result.rows[0];
+      if (!row) throw new Error(`counter upsert returned no row for ${rlKey}`);
       return toStoreRow(row);
     }
 
     async _get(rlKey: string): Promise<StoreRow | null> {
       const now = this.clock.now().getTime();
-      const row = await this.db
-        .selectFrom('attack_counters')
-        .select(['points', 'expires_at_ms'])
-        .where('key', '=', rlKey)
-        .where((eb) => eb.or([eb('expires_at_ms', 'is', null), eb('expires_at_ms', '>', now)]))
-        .executeTakeFirst();
+      const result = await this.batcher.run((db) => GET_COUNTER.execute(db, { key: rlKey, now }));
+      const row = result.rows[0];
       return row === undefined ? null : toStoreRow(row);
     }
 
     async _delete(rlKey: string): Promise<boolean> {
-      const result = await this.db.deleteFrom('attack_counters').where('key', '=', rlKey).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      const result = await this.batcher.run((db) => DELETE_COUNTER.execute(db, { key: rlKey }));
+      return Number(result.numAffectedRows ?? 0n) > 0;
     }
 
     _getRateLimiterRes(_rlKey: string, changedPoints: number, row: StoreRow): RateLimiterRes {
@@ -94,6 +81,40 @@ function defineClass(): new (options: SqlRateLimiterOptions) => RateLimiterAbstr
   }
   return SqlRateLimiter as unknown as new (options: SqlRateLimiterOptions) => RateLimiterAbstract;
 }
+
+type CounterRow = { points: number; expires_at_ms: number | string | null };
+
+const ADD_TO_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt' | 'now', CounterRow>(['key', 'points', 'expiresAt', 'now'], (db, v) =>
+  db
+    .insertInto('attack_counters')
+    .values({ key: v.key, points: sql<number>`${v.points}`, expires_at_ms: sql<number>`${v.expiresAt}` })
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet({
+        // An expired window starts afresh; a live one accumulates and keeps its expiry.
+        points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${v.now} then attack_counters.points + excluded.points else excluded.points end`,
+        expires_at_ms: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${v.now} then attack_counters.expires_at_ms else excluded.expires_at_ms end`,
+      }),
+    )
+    .returning(['points', 'expires_at_ms']),
+);
+
+const SET_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt', CounterRow>(['key', 'points', 'expiresAt'], (db, v) =>
+  db
+    .insertInto('attack_counters')
+    .values({ key: v.key, points: sql<number>`${v.points}`, expires_at_ms: sql<number>`${v.expiresAt}` })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ points: (eb) => eb.ref('excluded.points'), expires_at_ms: (eb) => eb.ref('excluded.expires_at_ms') }))
+    .returning(['points', 'expires_at_ms']),
+);
+
+const GET_COUNTER = new CompiledStatement<'key' | 'now', CounterRow>(['key', 'now'], (db, v) =>
+  db
+    .selectFrom('attack_counters')
+    .select(['points', 'expires_at_ms'])
+    .where('key', '=', v.key)
+    .where((eb) => eb.or([eb('expires_at_ms', 'is', null), eb('expires_at_ms', '>', sql<number>`${v.now}`)])),
+);
+
+const DELETE_COUNTER = new CompiledStatement<'key', never>(['key'], (db, v) => db.deleteFrom('attack_counters').where('key', '=', v.key));
 
 function toStoreRow(row: { points: number; expires_at_ms: number | string | null }): StoreRow {
   return { points: Number(row.points), expiresAtMs: row.expires_at_ms === null ? null : Number(row.expires_at_ms) };

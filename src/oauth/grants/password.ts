@@ -82,10 +82,12 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
       throw err;
     }
     if (result.outcome !== 'verified') {
-      await attempt.failed(result.reason);
+      // The failure (and any lock) names the user when the login belongs to one, so `latchkey logs --user`
+      // finds it by id or email. Looked up for every rejection alike, so timing still tells nothing.
+      const known = await ctx.users.findByLogin(tenant.id, connection.id, request.username);
+      await attempt.failed(result.reason, result.reason === 'unknown_user' ? undefined : known?.id);
       throw new InvalidGrantError(WRONG_CREDENTIALS, { logDetail: `password grant refused: ${result.reason} (connection ${connection.name})` });
     }
-    await attempt.verified();
     const user = result.user;
     // Told only to someone who knows the password, so it reveals nothing about existence.
     if (user.blocked) {

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { AttackLock, AttackLockStore, SecurityEvent, SecurityEventFilter, SecurityEventStore, StoredSecurityEvent } from '../stores.js';
 import { fromIso, toIso } from './time.js';
+import { writeBatcherFor } from './write-batcher.js';
 
 /** Long enough for any real login name; a 64 KiB "username" is not kept whole. */
 const MAX_IDENTIFIER_CHARS = 256;
@@ -11,7 +12,9 @@ export class SqlSecurityEventStore implements SecurityEventStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(event: SecurityEvent): Promise<void> {
-    await this.db
+    // Batched with the login's counter writes: one commit per login, not two.
+    await writeBatcherFor(this.db).run((db) =>
+      db
       .insertInto('security_events')
       .values({
         id: randomUUID(),
@@ -26,7 +29,8 @@ export class SqlSecurityEventStore implements SecurityEventStore {
         ip: event.ip ?? null,
         details: event.details === undefined ? null : JSON.stringify(event.details),
       })
-      .execute();
+      .execute(),
+    );
   }
 
   async query(filter: SecurityEventFilter): Promise<StoredSecurityEvent[]> {
