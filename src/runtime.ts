@@ -16,7 +16,7 @@ import { Catalog } from './oauth/catalog.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { AttackProtection } from './protection/attack-protection.js';
 import { redisCounterBackend, sqlCounterBackend, type CounterBackend } from './protection/counters.js';
-import { openRedis } from './protection/redis.js';
+import { awaitRedisReady, openRedis } from './protection/redis.js';
 import { SecurityEvents } from './protection/security-events.js';
 import { loggerOptions } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -54,6 +54,7 @@ export interface Runtime {
 }
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+const REDIS_START_WAIT_MS = 5000;
 
 export async function createRuntime(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
@@ -87,7 +88,13 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     );
     const credentialSources = new Map<string, CredentialSource>([[databaseSource.type, databaseSource]]);
     const tokenService = new TokenService({ signingKeys, refreshTokens: stores.refreshTokens, sealer, clock });
-    counters = config.redis === undefined ? sqlCounterBackend(database.db, clock) : redisCounterBackend(openRedis(config.redis, logger), redactedUrl(config.redis));
+    if (config.redis === undefined) {
+      counters = sqlCounterBackend(database.db, clock);
+    } else {
+      const redis = openRedis(config.redis, logger);
+      counters = redisCounterBackend(redis, redactedUrl(config.redis));
+      await awaitRedisReady(redis, REDIS_START_WAIT_MS, logger);
+    }
     const securityEvents = new SecurityEvents(stores.securityEvents, logger, () => clock.now());
     const attackProtection = new AttackProtection(counters, stores.attackLocks, securityEvents, new KeyedFingerprint(masterKey.key, 'login-attempt-fingerprint'), clock);
     // A password the file changed ends that user's brute-force locks, as a password change does everywhere else.

@@ -89,7 +89,7 @@ export class AttackProtection {
     const allowlisted = tenant.protection.allowlist.has(ip);
     const fingerprint =
       settings.brute_force.same_password_window_seconds > 0
-        ? this.fingerprints.of(tenant.id, connection.id, loginKey(input.identifier), input.password)
+        ? `${tenant.id}:${this.fingerprints.of(tenant.id, connection.id, loginKey(input.identifier), input.password)}`
         : undefined;
     const context = { tenantId: tenant.id, clientId: input.clientId, connection: connection.name, identifier: input.identifier, ip };
     const attempt = new LoginAttempt(this, input, identifierKey, ipKey, fingerprint);

@@ -80,7 +80,9 @@ class LimiterCounter implements Counter {
 
   async refund(key: string, points = 1): Promise<void> {
     try {
-      await this.limiter.reward(key, points);
+      const res = await this.limiter.reward(key, points);
+      // A refund after a concurrent reset would leave a negative count, i.e. a free attempt: drop the key instead.
+      if (res.consumedPoints < 0) await this.limiter.delete(key);
     } catch (err) {
       this.onStoreError(err, 'reward');
     }

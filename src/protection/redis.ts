@@ -26,3 +26,24 @@ export function openRedis(url: string, logger: Logger): Redis {
   });
   return redis;
 }
+
+/**
+ * Waits (bounded) for the first connection, so a node that just started does
+ * not refuse its first logins while Redis is merely still connecting. If
+ * Redis stays down, start-up goes on: logins fail closed and /readyz says why.
+ */
+export async function awaitRedisReady(redis: Redis, timeoutMs: number, logger: Logger): Promise<void> {
+  if (redis.status === 'ready') return;
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+  if (!ready) logger.warn({ waited_ms: timeoutMs }, 'Redis did not answer at start; password logins are refused with 503 until it does');
+}

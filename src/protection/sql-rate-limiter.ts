@@ -91,7 +91,8 @@ const ADD_TO_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt' | 'n
     .onConflict((oc) =>
       oc.column('key').doUpdateSet({
         // An expired window starts afresh; a live one accumulates and keeps its expiry.
-        points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${v.now} then attack_counters.points + excluded.points else excluded.points end`,
+        // Never below zero: a refund racing a reset must not leave a free attempt.
+        points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${v.now} then (case when attack_counters.points + excluded.points < 0 then 0 else attack_counters.points + excluded.points end) else (case when excluded.points < 0 then 0 else excluded.points end) end`,
         expires_at_ms: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${v.now} then attack_counters.expires_at_ms else excluded.expires_at_ms end`,
       }),
     )
