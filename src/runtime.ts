@@ -95,7 +95,8 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       counters = redisCounterBackend(redis, redactedUrl(config.redis));
       await awaitRedisReady(redis, REDIS_START_WAIT_MS, logger);
     }
-    const securityEvents = new SecurityEvents(stores.securityEvents, logger, () => clock.now());
+    const metrics = new Metrics(hashQueue);
+    const securityEvents = new SecurityEvents(stores.securityEvents, logger, () => clock.now(), (type, reason) => metrics.securityEvents.inc({ type, reason }));
     const attackProtection = new AttackProtection(counters, stores.attackLocks, securityEvents, new KeyedFingerprint(masterKey.key, 'login-attempt-fingerprint'), clock);
     // A password the file changed ends that user's brute-force locks, as a password change does everywhere else.
     for (const changed of applied.passwordsChanged) {
@@ -116,7 +117,6 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       logger,
     });
     const verifier = new AccessTokenVerifier(signingKeys, stores.accessTokenDenylist, clock);
-    const metrics = new Metrics(hashQueue);
     const counterBackend = counters;
 
     const retentionMs = config.security_events.retention_days * 86_400_000;

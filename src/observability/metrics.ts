@@ -9,6 +9,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly tokenRequests: Histogram<'grant_type' | 'outcome' | 'dialect'>;
   readonly httpRequests: Counter<'route' | 'status'>;
+  readonly securityEvents: Counter<'type' | 'reason'>;
 
   constructor(hashQueue: HashQueue) {
     collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_process_' });
@@ -23,6 +24,12 @@ export class Metrics {
       name: 'latchkey_http_requests_total',
       help: 'HTTP requests by route and status.',
       labelNames: ['route', 'status'],
+      registers: [this.registry],
+    });
+    this.securityEvents = new Counter({
+      name: 'latchkey_security_events_total',
+      help: 'Security events by type and reason code (login successes and failures, locks, throttles; docs/operations.md).',
+      labelNames: ['type', 'reason'],
       registers: [this.registry],
     });
     new Gauge({

@@ -30,10 +30,13 @@ export class SecurityEvents {
     private readonly store: SecurityEventStore,
     private readonly logger: Logger,
     private readonly now: () => Date,
+    /** Counts the event (metrics); reason codes come from a fixed list, so labels stay bounded. */
+    private readonly count: (type: SecurityEventType, reason: string) => void = () => undefined,
   ) {}
 
   async record(input: SecurityEventInput): Promise<void> {
     const event: SecurityEvent = { ...input, at: this.now() };
+    this.count(input.type, input.reason ?? '');
     const line = {
       security_event: event.type,
       reason: event.reason,
