@@ -9,8 +9,11 @@ import type { UserRecord } from '../storage/stores.js';
 
 export type CredentialResult =
   | { outcome: 'verified'; user: UserRecord }
-  /** `reason` is for the log and events only; the client always sees the same invalid_grant. */
-  | { outcome: 'rejected'; reason: 'unknown_user' | 'wrong_password' | 'no_password' };
+  /**
+   * `reason` and `userId` (when the login names a user) are for the log and
+   * security events only; the client always sees the same invalid_grant.
+   */
+  | { outcome: 'rejected'; reason: 'unknown_user' | 'wrong_password' | 'no_password'; userId?: string };
 
 export interface CredentialSource {
   readonly type: string;

@@ -116,8 +116,11 @@ export class AttackProtection {
       return attempt;
     }
 
-    // Refused before the password check: nothing of this attempt counts.
-    await attempt.refund();
+    // Refused before the password check: the attempt counts nowhere else. The counter that refused keeps its point:
+    // a lock may have been set on it meanwhile (block() writes threshold+1), and giving points back after that
+    // would reopen it. The IP window has no lock to reopen, so it gets its point back.
+    const keep = new Set(refusals.filter((r) => r.kind !== 'ip_blocked').map((r) => r.key));
+    await attempt.refund((reservation) => !keep.has(reservation.key));
     const refusal = refusals.find((r) => r.errorReason === 'ip_blocked') ?? refusals[0]!;
     if (refusal.errorReason === 'ip_blocked' && (await this.firstThrottle(counters, `${tenant.id}:${ipKey}`, refusal.retryAfterMs))) {
       await this.events.record({ type: 'ip_throttled', reason: 'ip_blocked', ...context, details: { per_day: settings.suspicious_ip.per_day } });
@@ -250,14 +253,9 @@ export class AttackProtection {
   }
 
   private async reserveConsecutive(attempt: LoginAttempt, counter: Counter, key: string, threshold: number, errorReason: ErrorReason, kind: string): Promise<Refusal | undefined> {
-    if (attempt.repeat) {
-      const state = await counter.peek(key);
-      if (state !== null && state.consumed >= threshold) return { errorReason, kind, retryAfterMs: state.msBeforeReset };
-      return undefined;
-    }
     const result = await counter.consume(key);
     attempt.reservations.push({ counter, key, state: result });
-    if (result.consumed > threshold) return { errorReason, kind, retryAfterMs: result.msBeforeReset };
+    if (result.consumed > threshold) return { errorReason, kind, key, retryAfterMs: result.msBeforeReset };
     return undefined;
   }
 
@@ -281,6 +279,7 @@ export class AttackProtection {
     return {
       errorReason: 'ip_blocked',
       kind: 'ip_blocked',
+      key: currentKey,
       // Whether this refusal is the throttle's first is for firstThrottle(): the refund leaves the count as it was, so it cannot tell.
       retryAfterMs: msUntilRoom(previous, current - 1, perDay, now),
     };
@@ -334,6 +333,8 @@ export class AttackProtection {
 interface Refusal {
   errorReason: ErrorReason;
   kind: string;
+  /** The counter key that refused. */
+  key: string;
   retryAfterMs: number;
 }
 
@@ -354,10 +355,10 @@ export class LoginAttempt {
   ) {}
 
   /** Gives back every reserved point, once. */
-  async releaseReservations(): Promise<void> {
+  async releaseReservations(which: (reservation: Reservation) => boolean = () => true): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await Promise.all(this.reservations.map((r) => r.counter.refund(r.key)));
+    await Promise.all(this.reservations.filter(which).map((r) => r.counter.refund(r.key)));
   }
 
   /** The credentials were refused: the reservation stands, and may lock. */
@@ -385,9 +386,9 @@ export class LoginAttempt {
   }
 
   /** The check never happened (the server was busy or a dependency failed): nothing counts. */
-  async refund(): Promise<void> {
+  async refund(which: (reservation: Reservation) => boolean = () => true): Promise<void> {
     if (!this.settle()) return;
-    await this.releaseReservations();
+    await this.releaseReservations(which);
   }
 
   private settle(): boolean {

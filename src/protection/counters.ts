@@ -52,6 +52,9 @@ export interface CounterBackend {
   close(): Promise<void>;
 }
 
+/** How far over its limit a blocked key is held; more than any number of attempts in flight at once. */
+const BLOCK_MARGIN = 1_000_000;
+
 /** Wraps a rate-limiter-flexible limiter: over-limit is a value, a store failure an exception. */
 class LimiterCounter implements Counter {
   constructor(
@@ -98,7 +101,9 @@ class LimiterCounter implements Counter {
 
   async block(key: string, seconds: number): Promise<void> {
     try {
-      await this.limiter.block(key, seconds);
+      // Far over the limit, not just one over (rate-limiter-flexible's block()): refunds of attempts that were
+      // in flight when the lock began must not bring the count back under the limit.
+      await this.limiter.set(key, this.limiter.points + BLOCK_MARGIN, seconds);
     } catch (err) {
       this.onStoreError(err, 'block');
     }

@@ -116,6 +116,17 @@ function conformance(open: () => Promise<BackendUnderTest>): void {
     assert.ok(refused.msBeforeReset > 10_000, `refused for ${refused.msBeforeReset} ms`);
   });
 
+  it('a block outlasts refunds from attempts that were in flight when it began', async () => {
+    // Attempts reserved before the lock and refunded after it must not reopen it.
+    const c = counter(3, 10);
+    await Promise.all([c.consume('k'), c.consume('k'), c.consume('k')]);
+    await c.block('k', 600);
+    await Promise.all(Array.from({ length: 20 }, () => c.refund('k')));
+    const state = await c.peek('k');
+    assert.ok(state !== null && state.consumed > 3, `still over the limit after 20 refunds (counts ${state?.consumed})`);
+    assert.equal((await c.consume('k')).allowed, false);
+  });
+
   it('block works on a key never consumed', async () => {
     const c = counter(5);
     await c.block('never-seen', 120);

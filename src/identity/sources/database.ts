@@ -28,8 +28,8 @@ export class DatabaseCredentialSource implements CredentialSource {
     // Always one verification, whether or not the user exists, so timing tells nothing.
     const check = await this.hashQueue.run(() => verifyPassword(input.password, storedHash));
     if (!user) return { outcome: 'rejected', reason: 'unknown_user' };
-    if (user.passwordHash === null) return { outcome: 'rejected', reason: 'no_password' };
-    if (!check.valid) return { outcome: 'rejected', reason: 'wrong_password' };
+    if (user.passwordHash === null) return { outcome: 'rejected', reason: 'no_password', userId: user.id };
+    if (!check.valid) return { outcome: 'rejected', reason: 'wrong_password', userId: user.id };
     if (check.needsRehash) this.rehashInBackground(user.id, user.passwordHash, input.password);
     return { outcome: 'verified', user };
   }

@@ -82,10 +82,8 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
       throw err;
     }
     if (result.outcome !== 'verified') {
-      // The failure (and any lock) names the user when the login belongs to one, so `latchkey logs --user`
-      // finds it by id or email. Looked up for every rejection alike, so timing still tells nothing.
-      const known = await ctx.users.findByLogin(tenant.id, connection.id, request.username);
-      await attempt.failed(result.reason, result.reason === 'unknown_user' ? undefined : known?.id);
+      // The failure (and any lock) names the user when the login belongs to one, so `latchkey logs --user` finds it.
+      await attempt.failed(result.reason, result.userId);
       throw new InvalidGrantError(WRONG_CREDENTIALS, { logDetail: `password grant refused: ${result.reason} (connection ${connection.name})` });
     }
     const user = result.user;
