@@ -18,6 +18,7 @@ export type ErrorReason =
   | 'mfa_enrollment_required'
   | 'ip_blocked'
   | 'rate_limited'
+  | 'concurrent_attempts'
   | 'hash_queue_full'
   | 'storage_unavailable';
 

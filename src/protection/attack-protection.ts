@@ -14,10 +14,14 @@
  * - the same wrong password repeated counts once (compared by a keyed
  *   fingerprint kept for a short window, never the password).
  *
- * Every check reserves its count atomically *before* the password is
- * checked, so a parallel burst cannot slip past a limit; a success resets,
- * an attempt that never reached the check is refunded. Unknown identifiers
- * are counted exactly like known ones.
+ * Two counts per scope: failures (what locks), and attempts in flight
+ * (reserved atomically before the password is hashed, given back when the
+ * attempt ends). An attempt goes ahead only while failures plus attempts in
+ * flight stay within the limit, so a parallel burst cannot slip past it;
+ * beyond it, attempts wait for those in flight instead of being refused, so
+ * legitimate parallel logins of one account are not mistaken for an attack.
+ * A success resets the failures. Unknown identifiers are counted exactly like
+ * known ones.
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
@@ -26,11 +30,17 @@ import type { Tenant } from '../oauth/catalog.js';
 import { TooManyAttemptsError, type ErrorReason } from '../oauth/errors.js';
 import { loginKey } from '../storage/sql/user-store.js';
 import type { AttackLockStore, ConnectionRecord } from '../storage/stores.js';
-import type { Counter, CounterBackend, CounterState } from './counters.js';
+import type { Counter, CounterBackend } from './counters.js';
 import { ipCounterKey } from './ip.js';
 import type { SecurityEvents } from './security-events.js';
 
 const DAY_MS = 86_400_000;
+/** An attempt's in-flight mark expires after this, should its node die before giving it back. */
+const IN_FLIGHT_WINDOW_SECONDS = 60;
+/** How long an attempt waits for others in flight on its counters before giving up with 429. */
+const CONTENTION_WAIT_MS = 5000;
+/** Between re-checks when the attempts in flight run on another node (same-node ones signal when they end). */
+const CONTENTION_POLL_MS = 20;
 
 /** The wording Auth0 uses, so apps that show it keep making sense. */
 const USER_BLOCKED_MESSAGE = 'Too many failed sign-in attempts for this account from this location; it is blocked. Try again later or contact the administrator.';
@@ -50,23 +60,45 @@ interface TenantCounters {
   bruteForce: Counter;
   backstop: Counter;
   suspiciousIp: Counter;
-  /** Marks an IP whose throttle was already reported (ip_throttled). */
+  inFlight: Counter;
   ipThrottled: Counter;
   samePassword: Counter;
   rateTenant: Counter | undefined;
   rateClient: Map<string, Counter>;
 }
 
-interface Reservation {
-  counter: Counter;
-  key: string;
-  state: CounterState;
+type ScopeKind = 'brute_force' | 'backstop' | 'ip_blocked';
+
+/** One limit an attempt is checked against: its failure count and its in-flight count. */
+interface Scope {
+  kind: ScopeKind;
+  limit: number;
+  failures: Counter;
+  /** Where a failure is counted (for the IP: today's window). */
+  failureKey: string;
+  /** The IP's window of yesterday, weighed into the sliding estimate. */
+  previousDayKey?: string;
+  inFlightKey: string;
+}
+
+interface ScopeCheck {
+  scope: Scope;
+  /** Failures so far (the IP's sliding estimate). */
+  failures: number;
+  /** Attempts in flight, this one included. */
+  inFlight: number;
+  msBeforeReset: number;
+  /** For the IP's Retry-After. */
+  previous: number;
+  current: number;
 }
 
 export type FailureReason = 'unknown_user' | 'wrong_password' | 'no_password' | 'rejected';
 
 export class AttackProtection {
   private readonly countersByTenant = new Map<string, TenantCounters>();
+  /** Wakes attempts waiting for room when an attempt on this node ends. */
+  private readonly waiting = new Set<() => void>();
 
   constructor(
     private readonly backend: CounterBackend,
@@ -91,45 +123,57 @@ export class AttackProtection {
       settings.brute_force.same_password_window_seconds > 0
         ? `${tenant.id}:${this.fingerprints.of(tenant.id, connection.id, loginKey(input.identifier), input.password)}`
         : undefined;
-    const context = { tenantId: tenant.id, clientId: input.clientId, connection: connection.name, identifier: input.identifier, ip };
-    const attempt = new LoginAttempt(this, input, identifierKey, ipKey, fingerprint);
-
-    const checks: Array<Promise<Refusal | undefined>> = [];
+    const scopes: Scope[] = [];
     if (settings.brute_force.enabled && !allowlisted) {
-      checks.push(this.reserveConsecutive(attempt, counters.bruteForce, `${tenant.id}:${identifierKey}:${ipKey}`, settings.brute_force.threshold, 'user_blocked', 'brute_force'));
+      const key = `${tenant.id}:${identifierKey}:${ipKey}`;
+      scopes.push({ kind: 'brute_force', limit: settings.brute_force.threshold, failures: counters.bruteForce, failureKey: key, inFlightKey: `bf:${key}` });
     }
     if (settings.backstop.enabled) {
-      checks.push(this.reserveConsecutive(attempt, counters.backstop, `${tenant.id}:${identifierKey}`, settings.backstop.threshold, 'user_blocked', 'backstop'));
+      const key = `${tenant.id}:${identifierKey}`;
+      scopes.push({ kind: 'backstop', limit: settings.backstop.threshold, failures: counters.backstop, failureKey: key, inFlightKey: `bs:${key}` });
     }
     if (settings.suspicious_ip.enabled && !allowlisted) {
-      checks.push(this.reserveIp(attempt, counters.suspiciousIp, `${tenant.id}:${ipKey}`, settings.suspicious_ip.per_day));
+      const day = Math.floor(this.clock.now().getTime() / DAY_MS);
+      const key = `${tenant.id}:${ipKey}`;
+      scopes.push({
+        kind: 'ip_blocked',
+        limit: settings.suspicious_ip.per_day,
+        failures: counters.suspiciousIp,
+        failureKey: `${key}:${day}`,
+        previousDayKey: `${key}:${day - 1}`,
+        inFlightKey: `ip:${key}`,
+      });
     }
-    // Every read and reservation is issued at once: one transaction on the database backend.
-    const [seenBefore, ...outcomes] = await Promise.all([fingerprint === undefined ? null : counters.samePassword.peek(fingerprint), ...checks]);
-    const refusals = outcomes.filter((r): r is Refusal => r !== undefined);
-    if (refusals.length === 0) {
-      if (seenBefore !== null) {
-        // The same wrong password moments ago: it is checked again (the password may have changed since) but counts nothing.
-        attempt.repeat = true;
-        await attempt.releaseReservations();
-      }
-      return attempt;
-    }
+    const attempt = new LoginAttempt(this, input, identifierKey, ipKey, fingerprint, scopes);
 
-    // Refused before the password check: the attempt counts nowhere else. The counter that refused keeps its point:
-    // a lock may have been set on it meanwhile (block() writes threshold+1), and giving points back after that
-    // would reopen it. The IP window has no lock to reopen, so it gets its point back.
-    const keep = new Set(refusals.filter((r) => r.kind !== 'ip_blocked').map((r) => r.key));
-    await attempt.refund((reservation) => !keep.has(reservation.key));
-    const refusal = refusals.find((r) => r.errorReason === 'ip_blocked') ?? refusals[0]!;
-    if (refusal.errorReason === 'ip_blocked' && (await this.firstThrottle(counters, `${tenant.id}:${ipKey}`, refusal.retryAfterMs))) {
-      await this.events.record({ type: 'ip_throttled', reason: 'ip_blocked', ...context, details: { per_day: settings.suspicious_ip.per_day } });
+    const deadline = Date.now() + CONTENTION_WAIT_MS;
+    for (;;) {
+      // Every read and reservation at once: one transaction on the database backend.
+      const [seenBefore, ...checks] = await Promise.all([
+        fingerprint === undefined ? null : counters.samePassword.peek(fingerprint),
+        ...scopes.map((scope) => this.checkScope(scope, counters.inFlight)),
+      ]);
+      const locked = checks.filter((c) => c.failures + 1 > c.scope.limit);
+      if (locked.length > 0) {
+        await attempt.releaseInFlight();
+        throw await this.refuse(attempt, locked);
+      }
+      if (checks.every((c) => c.failures + c.inFlight <= c.scope.limit)) {
+        // The same wrong password moments ago: checked again (the password may have changed since), counted nowhere.
+        attempt.repeat = seenBefore !== null;
+        return attempt;
+      }
+      // Others in flight could still use up what is left: wait for them rather than refuse a login that may be right.
+      await attempt.releaseInFlight();
+      if (Date.now() >= deadline) {
+        throw new TooManyAttemptsError('Too many sign-in attempts for this account are in progress at once; retry shortly.', 1, {
+          errorReason: 'concurrent_attempts',
+          logDetail: `login attempts for one login name kept the protection counters full for ${CONTENTION_WAIT_MS} ms (tenant ${tenant.name}, ip ${ip})`,
+        });
+      }
+      await this.waitForAnAttemptToEnd();
+      attempt.resetInFlight();
     }
-    await this.events.record({ type: 'login_blocked', reason: refusal.kind, ...context });
-    throw new TooManyAttemptsError(refusal.errorReason === 'ip_blocked' ? IP_BLOCKED_MESSAGE : USER_BLOCKED_MESSAGE, refusal.retryAfterMs / 1000, {
-      errorReason: refusal.errorReason,
-      logDetail: `login refused before the password check: ${refusal.kind} (tenant ${tenant.name}, connection ${connection.name}, ip ${ip})`,
-    });
   }
 
   /** Token-endpoint rate limit of the whole tenant: checked before client authentication. */
@@ -177,112 +221,147 @@ export class AttackProtection {
     return cleared;
   }
 
-  /** @internal A verified login's final word: success, or refused for a reason told only to who knew the password. */
-  async recordOutcome(attempt: LoginAttempt, type: 'login_success' | 'login_failure', reason: string | undefined, userId: string): Promise<void> {
+  /** @internal The password was right: failures end, the in-flight marks are given back, and the outcome is recorded, in one batch. */
+  async settleVerified(attempt: LoginAttempt, type: 'login_success' | 'login_failure', reason: string | undefined, userId: string): Promise<void> {
     const { tenant, connection, clientId, identifier, ip } = attempt.input;
-    await this.events.record({ type, reason, tenantId: tenant.id, clientId, connection: connection.name, userId, identifier, ip });
+    try {
+      await Promise.all([
+        ...attempt.scopes.filter((s) => s.kind !== 'ip_blocked').map((s) => s.failures.reset(s.failureKey)),
+        attempt.releaseInFlight(),
+        this.events.record({ type, reason, tenantId: tenant.id, clientId, connection: connection.name, userId, identifier, ip }),
+      ]);
+    } finally {
+      this.attemptEnded();
+    }
   }
 
-  /** @internal LoginAttempt's outcomes. */
-  async settle(attempt: LoginAttempt, outcome: { kind: 'verified' } | { kind: 'failed'; reason: FailureReason; userId: string | undefined }): Promise<void> {
+  /** @internal The credentials were refused: the failure counts (unless a repeat), and may lock. */
+  async settleFailed(attempt: LoginAttempt, reason: FailureReason, userId: string | undefined): Promise<void> {
     const { tenant, connection, clientId, identifier, ip } = attempt.input;
     const counters = this.countersFor(tenant);
-    if (outcome.kind === 'verified') {
-      // Consecutive failures end with a success; the IP's reserved failure is given back.
-      await Promise.all(
-        attempt.reservations.map((r) => {
-          if (r.counter !== counters.suspiciousIp) return r.counter.reset(r.key);
-          return attempt.repeat ? undefined : r.counter.refund(r.key);
-        }),
-      );
-      return;
-    }
     const settings = tenant.protection.attack;
-    if (attempt.fingerprint !== undefined && !attempt.repeat) await counters.samePassword.consume(attempt.fingerprint);
-    if (attempt.repeat) {
-      await this.recordFailure(attempt, outcome.reason, outcome.userId);
-      return;
-    }
-    await this.recordFailure(attempt, outcome.reason, outcome.userId);
-    for (const reservation of attempt.reservations) {
-      const isBruteForce = reservation.counter === counters.bruteForce;
-      const isBackstop = reservation.counter === counters.backstop;
-      if (!isBruteForce && !isBackstop) continue;
-      const threshold = isBruteForce ? settings.brute_force.threshold : settings.backstop.threshold;
-      // Only the reservation that reached the threshold locks, so a burst locks once.
-      if (reservation.state.consumed !== threshold) continue;
-      const blockSeconds = isBruteForce ? settings.brute_force.block_seconds : (settings.backstop.block_seconds ?? settings.brute_force.block_seconds);
-      await reservation.counter.block(reservation.key, blockSeconds);
-      const now = this.clock.now();
-      await this.locks.record({
-        tenantId: tenant.id,
-        connectionId: connection.id,
-        identifierKey: attempt.identifierKey,
-        identifier,
-        ip: isBruteForce ? attempt.ipKey : null,
-        lockedAt: now,
-        expiresAt: new Date(now.getTime() + blockSeconds * 1000),
-      });
-      await this.events.record({
-        type: 'user_locked',
-        reason: isBruteForce ? 'brute_force' : 'backstop',
+    try {
+      const event = this.events.record({
+        type: 'login_failure',
+        reason,
         tenantId: tenant.id,
         clientId,
         connection: connection.name,
-        userId: outcome.userId,
+        userId,
         identifier,
         ip,
-        details: { threshold, block_seconds: blockSeconds },
+        ...(attempt.repeat ? { details: { repeated_password: true } } : {}),
       });
+      if (attempt.repeat) {
+        await Promise.all([event, attempt.releaseInFlight()]);
+        return;
+      }
+      // Failures are counted before the in-flight marks are given back, so the sum never dips below the truth.
+      const [counted] = await Promise.all([
+        Promise.all(attempt.scopes.map(async (scope) => ({ scope, failures: (await scope.failures.consume(scope.failureKey)).consumed }))),
+        attempt.fingerprint === undefined ? undefined : counters.samePassword.consume(attempt.fingerprint),
+        event,
+      ]);
+      // Exactly one failure brings a count to its threshold (the count is atomic), so a burst locks once.
+      await Promise.all(counted.filter((c) => c.scope.kind !== 'ip_blocked' && c.failures === c.scope.limit).map((c) => this.lock(attempt, c.scope, userId)));
+      await attempt.releaseInFlight();
+    } finally {
+      this.attemptEnded();
     }
   }
 
-  private async recordFailure(attempt: LoginAttempt, reason: FailureReason, userId: string | undefined): Promise<void> {
+  /** @internal The password was never judged (busy, a dependency down): nothing counts. */
+  async settleAbandoned(attempt: LoginAttempt): Promise<void> {
+    try {
+      await attempt.releaseInFlight();
+    } finally {
+      this.attemptEnded();
+    }
+  }
+
+  private async lock(attempt: LoginAttempt, scope: Scope, userId: string | undefined): Promise<void> {
     const { tenant, connection, clientId, identifier, ip } = attempt.input;
+    const settings = tenant.protection.attack;
+    const isBruteForce = scope.kind === 'brute_force';
+    const blockSeconds = isBruteForce ? settings.brute_force.block_seconds : (settings.backstop.block_seconds ?? settings.brute_force.block_seconds);
+    await scope.failures.block(scope.failureKey, blockSeconds);
+    const now = this.clock.now();
+    await this.locks.record({
+      tenantId: tenant.id,
+      connectionId: connection.id,
+      identifierKey: attempt.identifierKey,
+      identifier,
+      ip: isBruteForce ? attempt.ipKey : null,
+      lockedAt: now,
+      expiresAt: new Date(now.getTime() + blockSeconds * 1000),
+    });
     await this.events.record({
-      type: 'login_failure',
-      reason,
+      type: 'user_locked',
+      reason: scope.kind,
       tenantId: tenant.id,
       clientId,
       connection: connection.name,
       userId,
       identifier,
       ip,
-      ...(attempt.repeat ? { details: { repeated_password: true } } : {}),
+      details: { threshold: scope.limit, block_seconds: blockSeconds },
     });
   }
 
-  private async reserveConsecutive(attempt: LoginAttempt, counter: Counter, key: string, threshold: number, errorReason: ErrorReason, kind: string): Promise<Refusal | undefined> {
-    const result = await counter.consume(key);
-    attempt.reservations.push({ counter, key, state: result });
-    if (result.consumed > threshold) return { errorReason, kind, key, retryAfterMs: result.msBeforeReset };
-    return undefined;
+  /** Reserves an in-flight mark and reads the failures: for the IP, the sliding estimate over today and yesterday. */
+  private async checkScope(scope: Scope, inFlight: Counter): Promise<ScopeCheck> {
+    const [failures, previousDay, mark] = await Promise.all([
+      scope.failures.peek(scope.failureKey),
+      scope.previousDayKey === undefined ? null : scope.failures.peek(scope.previousDayKey),
+      inFlight.consume(scope.inFlightKey),
+    ]);
+    const current = failures?.consumed ?? 0;
+    const previous = previousDay?.consumed ?? 0;
+    const now = this.clock.now().getTime();
+    // Failed logins per IP and day, refilling gradually: yesterday's count weighs as much of it as still lies within 24 hours.
+    const estimate = scope.kind === 'ip_blocked' ? previous * (1 - (now % DAY_MS) / DAY_MS) + current : current;
+    return { scope, failures: estimate, inFlight: mark.consumed, msBeforeReset: failures?.msBeforeReset ?? 0, previous, current };
   }
 
-  /**
-   * Failed logins per IP and day, refilling gradually: a sliding window
-   * estimated from today's count and yesterday's, weighted by how much of
-   * yesterday still lies inside the last 24 hours.
-   */
-  private async reserveIp(attempt: LoginAttempt, counter: Counter, ipKey: string, perDay: number): Promise<Refusal | undefined> {
-    const now = this.clock.now().getTime();
-    const day = Math.floor(now / DAY_MS);
-    const elapsed = (now % DAY_MS) / DAY_MS;
-    const currentKey = `${ipKey}:${day}`;
-    // Issued together, so they share one transaction with the login's other counters.
-    const [yesterday, today] = await Promise.all([counter.peek(`${ipKey}:${day - 1}`), counter.consume(currentKey)]);
-    attempt.reservations.push({ counter, key: currentKey, state: today });
-    const previous = yesterday?.consumed ?? 0;
-    const current = today.consumed;
-    const estimate = previous * (1 - elapsed) + current;
-    if (estimate <= perDay) return undefined;
-    return {
-      errorReason: 'ip_blocked',
-      kind: 'ip_blocked',
-      key: currentKey,
-      // Whether this refusal is the throttle's first is for firstThrottle(): the refund leaves the count as it was, so it cannot tell.
-      retryAfterMs: msUntilRoom(previous, current - 1, perDay, now),
-    };
+  /** @internal */
+  inFlightCounter(tenant: Tenant): Counter {
+    return this.countersFor(tenant).inFlight;
+  }
+
+  private async refuse(attempt: LoginAttempt, locked: ScopeCheck[]): Promise<TooManyAttemptsError> {
+    const { tenant, connection, ip } = attempt.input;
+    const counters = this.countersFor(tenant);
+    const context = { tenantId: tenant.id, clientId: attempt.input.clientId, connection: connection.name, identifier: attempt.input.identifier, ip };
+    this.attemptEnded();
+    const ipCheck = locked.find((c) => c.scope.kind === 'ip_blocked');
+    const refusal = ipCheck ?? locked[0]!;
+    const retryAfterMs = ipCheck ? msUntilRoom(ipCheck.previous, ipCheck.current, ipCheck.scope.limit, this.clock.now().getTime()) : refusal.msBeforeReset;
+    if (ipCheck && (await this.firstThrottle(counters, `${tenant.id}:${attempt.ipKey}`, retryAfterMs))) {
+      await this.events.record({ type: 'ip_throttled', reason: 'ip_blocked', ...context, details: { per_day: ipCheck.scope.limit } });
+    }
+    await this.events.record({ type: 'login_blocked', reason: refusal.scope.kind, ...context });
+    return new TooManyAttemptsError(ipCheck ? IP_BLOCKED_MESSAGE : USER_BLOCKED_MESSAGE, retryAfterMs / 1000, {
+      errorReason: ipCheck ? 'ip_blocked' : 'user_blocked',
+      logDetail: `login refused before the password check: ${refusal.scope.kind} (tenant ${tenant.name}, connection ${connection.name}, ip ${ip})`,
+    });
+  }
+
+  private attemptEnded(): void {
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const wake of waiting) wake();
+  }
+
+  /** Until an attempt on this node ends, or a short poll for those on other nodes. */
+  private waitForAnAttemptToEnd(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, CONTENTION_POLL_MS);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiting.add(done);
+    });
   }
 
   /**
@@ -320,6 +399,7 @@ export class AttackProtection {
       backstop: this.backend.counter({ name: 'bs', limit: attack.backstop.threshold, windowSeconds: attack.backstop.block_seconds ?? attack.brute_force.block_seconds }),
       // Keyed per day; each key lives two days, so yesterday's count is still there to weigh.
       suspiciousIp: this.backend.counter({ name: 'ip', limit: attack.suspicious_ip.per_day, windowSeconds: 2 * 86_400 }),
+      inFlight: this.backend.counter({ name: 'fl', limit: 1_000_000, windowSeconds: IN_FLIGHT_WINDOW_SECONDS }),
       ipThrottled: this.backend.counter({ name: 'ipt', limit: 1, windowSeconds: 2 * 86_400 }),
       samePassword: this.backend.counter({ name: 'rp', limit: 1_000_000, windowSeconds: Math.max(1, attack.brute_force.same_password_window_seconds) }),
       rateTenant: rate.tenant ? this.backend.counter({ name: `rt:${tenant.id}`, limit: rate.tenant.requests, windowSeconds: rate.tenant.per_seconds }) : undefined,
@@ -330,20 +410,11 @@ export class AttackProtection {
   }
 }
 
-interface Refusal {
-  errorReason: ErrorReason;
-  kind: string;
-  /** The counter key that refused. */
-  key: string;
-  retryAfterMs: number;
-}
-
 /** One password attempt between its checks and its outcome. */
 export class LoginAttempt {
-  readonly reservations: Reservation[] = [];
-  /** The same wrong password as moments ago: its reservations were released, it counts nothing. */
+  /** The same wrong password as moments ago: checked again, counted nowhere. */
   repeat = false;
-  private released = false;
+  private inFlightHeld = true;
   private settled = false;
 
   constructor(
@@ -352,18 +423,12 @@ export class LoginAttempt {
     readonly identifierKey: string,
     readonly ipKey: string,
     readonly fingerprint: string | undefined,
+    readonly scopes: readonly Scope[],
   ) {}
 
-  /** Gives back every reserved point, once. */
-  async releaseReservations(which: (reservation: Reservation) => boolean = () => true): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    await Promise.all(this.reservations.filter(which).map((r) => r.counter.refund(r.key)));
-  }
-
-  /** The credentials were refused: the reservation stands, and may lock. */
+  /** The credentials were refused: the failure counts, and may lock. */
   async failed(reason: FailureReason, userId?: string): Promise<void> {
-    if (this.settle()) await this.protection.settle(this, { kind: 'failed', reason, userId });
+    if (this.settle()) await this.protection.settleFailed(this, reason, userId);
   }
 
   /**
@@ -371,24 +436,34 @@ export class LoginAttempt {
    * counts end here. `reason` flags a breached password that policy lets through.
    */
   async succeeded(userId: string, reason?: 'password_breached'): Promise<void> {
-    await this.verifiedWith('login_success', reason, userId);
+    if (this.settle()) await this.protection.settleVerified(this, 'login_success', reason, userId);
   }
 
   /** The password was right, but policy refuses the login (blocked user, breached password); the counts still end. */
   async refused(userId: string, reason: 'user_blocked' | 'password_breached'): Promise<void> {
-    await this.verifiedWith('login_failure', reason, userId);
-  }
-
-  private async verifiedWith(type: 'login_success' | 'login_failure', reason: string | undefined, userId: string): Promise<void> {
-    if (!this.settle()) return;
-    // Issued together: the resets and the event share one transaction.
-    await Promise.all([this.protection.settle(this, { kind: 'verified' }), this.protection.recordOutcome(this, type, reason, userId)]);
+    if (this.settle()) await this.protection.settleVerified(this, 'login_failure', reason, userId);
   }
 
   /** The check never happened (the server was busy or a dependency failed): nothing counts. */
-  async refund(which: (reservation: Reservation) => boolean = () => true): Promise<void> {
-    if (!this.settle()) return;
-    await this.releaseReservations(which);
+  async refund(): Promise<void> {
+    if (this.settle()) await this.protection.settleAbandoned(this);
+  }
+
+  /** @internal Gives back the in-flight marks, once per reservation. */
+  async releaseInFlight(): Promise<void> {
+    if (!this.inFlightHeld) return;
+    this.inFlightHeld = false;
+    const counters = this.scopes.length === 0 ? [] : this.scopes;
+    await Promise.all(counters.map((scope) => this.inFlightCounter().refund(scope.inFlightKey)));
+  }
+
+  /** @internal A new reservation round after waiting. */
+  resetInFlight(): void {
+    this.inFlightHeld = true;
+  }
+
+  private inFlightCounter(): Counter {
+    return this.protection.inFlightCounter(this.input.tenant);
   }
 
   private settle(): boolean {
@@ -403,7 +478,7 @@ export function identifierKeyOf(connectionId: string, identifier: string): strin
   return createHash('sha256').update(`${connectionId}\0${loginKey(identifier)}`).digest('base64url').slice(0, 32);
 }
 
-/** How long until the sliding window has room for one more attempt. */
+/** How long until the sliding window has room for one more failure. */
 function msUntilRoom(previous: number, current: number, limit: number, now: number): number {
   const intoDay = now % DAY_MS;
   const room = limit - current - 1;

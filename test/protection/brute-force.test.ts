@@ -218,6 +218,25 @@ describe('issue #3: a parallel burst cannot slip past the threshold', () => {
       assert.equal(securityEvents(server, 'user_locked').length, 1, 'the burst locks once');
     });
   });
+
+  it('legitimate parallel logins are not mistaken for an attack: 30 concurrent right passwords against threshold 10 all sign in', async () => {
+    // Attempts beyond what the threshold leaves wait for those in flight instead of being refused.
+    await withServer(await tenantWith(), async (server) => {
+      const answers = await Promise.all(Array.from({ length: 30 }, () => login(server, ALICE.username, ALICE.password)));
+      assert.deepEqual(answers.map((r) => r.status), Array(30).fill(200), answers.filter((r) => r.status !== 200).map((r) => r.text).join('\n'));
+      assert.equal(securityEvents(server, 'login_blocked').length, 0);
+    });
+  });
+
+  it('a few typos among parallel right passwords neither lock nor refuse the right ones', async () => {
+    await withServer(await tenantWith(), async (server) => {
+      const passwords = [...Array.from({ length: 20 }, () => ALICE.password), ...Array.from({ length: 5 }, () => freshGuess())];
+      const answers = await Promise.all(passwords.map((password) => login(server, ALICE.username, password)));
+      answers.forEach((res, i) => (passwords[i] === ALICE.password ? assertSignedIn(res, `right password ${i}`) : assertWrongPassword(res, `typo ${i}`)));
+      assert.equal(securityEvents(server, 'user_locked').length, 0);
+      assertSignedIn(await login(server, ALICE.username, ALICE.password), 'afterwards');
+    });
+  });
 });
 
 describe('issue #3: locks are kept across a restart', () => {
