@@ -22,7 +22,7 @@ import {
   USERNAME,
   type BenchEnvironment,
 } from './lib/environment.js';
-import { describe, runScenario, type RunContext, type ScenarioResult, type ScenarioSpec } from './lib/load.js';
+import { describe, mergeRounds, runScenario, type RunContext, type ScenarioResult, type ScenarioSpec } from './lib/load.js';
 import { clockTicksPerSecond } from './lib/proc-cpu.js';
 import { measureRawRates } from './lib/raw-rates.js';
 import {
@@ -107,7 +107,7 @@ async function benchmark(
     durationSeconds: options.durationSeconds,
     signal,
   };
-  const results = await runAll(scenarios, ctx);
+  const results = await runAll(scenarios, ctx, options.rounds);
   const report: BenchReport = {
     startedAt,
     command: benchCommandLine(),
@@ -125,18 +125,21 @@ async function benchmark(
   return reportAborts(server, signal);
 }
 
-async function runAll(scenarios: readonly ScenarioSpec[], ctx: RunContext): Promise<ScenarioResult[]> {
-  const results: ScenarioResult[] = [];
-  for (const spec of scenarios) {
-    if (ctx.signal.aborted) break;
-    process.stderr.write(`bench: ${spec.name} (${spec.connections} connections, ${ctx.durationSeconds} s)\n`);
-    const result = await runScenario(spec, ctx);
-    // Print problems as they happen too: a long run should not hide them until the end.
-    if (result.setupError !== undefined) process.stderr.write(`bench:   ${result.setupError}\n`);
-    if (result.firstError !== undefined) process.stderr.write(`bench:   first error: ${result.firstError}\n`);
-    results.push(result);
+async function runAll(scenarios: readonly ScenarioSpec[], ctx: RunContext, rounds: number): Promise<ScenarioResult[]> {
+  const byScenario = new Map<string, ScenarioResult[]>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const spec of scenarios) {
+      if (ctx.signal.aborted) break;
+      const label = rounds > 1 ? `, round ${round} of ${rounds}` : '';
+      process.stderr.write(`bench: ${spec.name} (${spec.connections} connections, ${ctx.durationSeconds} s${label})\n`);
+      const result = await runScenario(spec, ctx);
+      // Print problems as they happen too: a long run should not hide them until the end.
+      if (result.setupError !== undefined) process.stderr.write(`bench:   ${result.setupError}\n`);
+      if (result.firstError !== undefined) process.stderr.write(`bench:   first error: ${result.firstError}\n`);
+      byScenario.set(spec.name, [...(byScenario.get(spec.name) ?? []), result]);
+    }
   }
-  return results;
+  return [...byScenario.values()].map(mergeRounds);
 }
 
 /** A server that died mid-run makes the numbers meaningless: say why and fail. */

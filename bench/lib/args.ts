@@ -8,6 +8,8 @@ export interface BenchOptions {
   readonly useTsx: boolean;
   /** Scenario selectors (names or group prefixes); empty means all. */
   readonly scenarioSelectors: readonly string[];
+  /** Runs of the selected scenarios, round-robin; each scenario's rounds are merged into one row. */
+  readonly rounds: number;
   /** Where to write the results as JSON, if anywhere. */
   readonly jsonPath: string | undefined;
   readonly help: boolean;
@@ -26,6 +28,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --duration N       seconds per scenario (default ${DEFAULT_DURATION_SECONDS})
   --quick            ${QUICK_DURATION_SECONDS} s per scenario
   --scenario NAME    run only this scenario or group (repeatable, or comma-separated)
+  --rounds N         run the selection N times round-robin and merge each scenario's rounds
+                     (A B A B …: slow drift of the machine then affects every scenario alike)
   --json FILE        also write the results as JSON
   --tsx              run the server from src/ with tsx instead of building dist/
   --db sqlite        storage backend (postgres: reserved, not implemented yet)
@@ -37,6 +41,7 @@ const OPTION_SPEC = {
   quick: { type: 'boolean', default: false },
   scenario: { type: 'string', multiple: true, default: [] as string[] },
   json: { type: 'string' },
+  rounds: { type: 'string', default: '1' },
   tsx: { type: 'boolean', default: false },
   db: { type: 'string', default: 'sqlite' },
   nodes: { type: 'string', default: '1' },
@@ -50,6 +55,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     durationSeconds: resolveDuration(values.duration, values.quick),
     useTsx: values.tsx,
     scenarioSelectors: values.scenario.flatMap(splitList),
+    rounds: resolveRounds(values.rounds),
     jsonPath: values.json,
     help: values.help,
   };
@@ -75,6 +81,11 @@ function rejectReserved(db: string, nodes: string): void {
   if (nodes !== '1') {
     throw new UsageError(`--nodes ${nodes}: not implemented yet (reserved for multi-node benchmarking)`);
   }
+}
+
+function resolveRounds(rounds: string): number {
+  if (!/^[1-9][0-9]?$/.test(rounds)) throw new UsageError(`--rounds ${rounds}: expected a whole number from 1 to 99`);
+  return Number(rounds);
 }
 
 function resolveDuration(duration: string | undefined, quick: boolean): number {

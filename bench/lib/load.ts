@@ -177,6 +177,40 @@ async function measure(
   };
 }
 
+/**
+ * One row from several rounds of a scenario: totals over totals (requests,
+ * seconds, CPU), latency percentiles as the worst round's (the rounds'
+ * samples are not kept).
+ */
+export function mergeRounds(rounds: readonly ScenarioResult[]): ScenarioResult {
+  const first = rounds[0]!;
+  if (rounds.length === 1) return first;
+  const measured = rounds.filter((r) => r.setupError === undefined);
+  const sum = (pick: (r: ScenarioResult) => number) => measured.reduce((total, r) => total + pick(r), 0);
+  const seconds = sum((r) => r.seconds);
+  const completed = sum((r) => r.completed);
+  const cpuKnown = measured.every((r) => r.serverCpuSeconds !== undefined);
+  const serverCpuSeconds = cpuKnown ? sum((r) => r.serverCpuSeconds ?? 0) : undefined;
+  return {
+    ...first,
+    description: `${first.description} (${measured.length} rounds)`,
+    seconds,
+    completed,
+    errors: sum((r) => r.errors),
+    firstError: rounds.find((r) => r.firstError !== undefined)?.firstError,
+    requestsPerSecond: seconds > 0 ? completed / seconds : 0,
+    p50Ms: Math.max(...measured.map((r) => r.p50Ms)),
+    p99Ms: Math.max(...measured.map((r) => r.p99Ms)),
+    serverCpuSeconds,
+    requestsPerServerCpuSecond: serverCpuSeconds !== undefined && serverCpuSeconds > 0 ? completed / serverCpuSeconds : undefined,
+    benchCpuSeconds: sum((r) => r.benchCpuSeconds),
+    recoveries: sum((r) => r.recoveries),
+    stoppedUsers: sum((r) => r.stoppedUsers),
+    lastRecoveryError: rounds.find((r) => r.lastRecoveryError !== undefined)?.lastRecoveryError,
+    setupError: measured.length === 0 ? first.setupError : undefined,
+  };
+}
+
 /** One virtual user's loop: a request is started only before the deadline and always awaited. */
 async function driveUser(
   user: VirtualUser,

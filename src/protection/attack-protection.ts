@@ -30,7 +30,7 @@ import type { Tenant } from '../oauth/catalog.js';
 import { TooManyAttemptsError, type ErrorReason } from '../oauth/errors.js';
 import { loginKey } from '../storage/sql/user-store.js';
 import type { AttackLockStore, ConnectionRecord } from '../storage/stores.js';
-import type { Counter, CounterBackend } from './counters.js';
+import { memoryCounter, type Counter, type CounterBackend } from './counters.js';
 import { ipCounterKey } from './ip.js';
 import type { SecurityEvents } from './security-events.js';
 
@@ -97,8 +97,8 @@ export type FailureReason = 'unknown_user' | 'wrong_password' | 'no_password' | 
 
 export class AttackProtection {
   private readonly countersByTenant = new Map<string, TenantCounters>();
-  /** Wakes attempts waiting for room when an attempt on this node ends. */
-  private readonly waiting = new Set<() => void>();
+  /** Attempts waiting for room, oldest first; each attempt that ends on this node wakes one. */
+  private readonly waiting: Array<() => void> = [];
 
   constructor(
     private readonly backend: CounterBackend,
@@ -148,32 +148,64 @@ export class AttackProtection {
 
     const deadline = Date.now() + CONTENTION_WAIT_MS;
     for (;;) {
-      // Every read and reservation at once: one transaction on the database backend.
-      const [seenBefore, ...checks] = await Promise.all([
-        fingerprint === undefined ? null : counters.samePassword.peek(fingerprint),
-        ...scopes.map((scope) => this.checkScope(scope, counters.inFlight)),
-      ]);
+      const readSeen = () => (fingerprint === undefined ? Promise.resolve(null) : counters.samePassword.peek(fingerprint));
+      const checked = await this.checkScopes(scopes, counters.inFlight, readSeen);
+      if (checked === undefined) {
+        await this.waitOrGiveUp(attempt, deadline);
+        continue;
+      }
+      const { checks, seenBefore } = checked;
       const locked = checks.filter((c) => c.failures + 1 > c.scope.limit);
       if (locked.length > 0) {
         await attempt.releaseInFlight();
         throw await this.refuse(attempt, locked);
       }
       if (checks.every((c) => c.failures + c.inFlight <= c.scope.limit)) {
+        for (const check of checks) if (check.failures > 0) attempt.failuresSeen.add(check.scope.kind);
         // The same wrong password moments ago: checked again (the password may have changed since), counted nowhere.
-        attempt.repeat = seenBefore !== null;
+        attempt.repeat = seenBefore !== null && seenBefore !== undefined;
         return attempt;
       }
-      // Others in flight could still use up what is left: wait for them rather than refuse a login that may be right.
-      await attempt.releaseInFlight();
-      if (Date.now() >= deadline) {
-        throw new TooManyAttemptsError('Too many sign-in attempts for this account are in progress at once; retry shortly.', 1, {
-          errorReason: 'concurrent_attempts',
-          logDetail: `login attempts for one login name kept the protection counters full for ${CONTENTION_WAIT_MS} ms (tenant ${tenant.name}, ip ${ip})`,
-        });
-      }
-      await this.waitForAnAttemptToEnd();
-      attempt.resetInFlight();
+      await this.waitOrGiveUp(attempt, deadline);
     }
+  }
+
+  /** Others in flight could still use up what is left: wait for them rather than refuse a login that may be right. */
+  private async waitOrGiveUp(attempt: LoginAttempt, deadline: number): Promise<void> {
+    await attempt.releaseInFlight();
+    if (Date.now() >= deadline) {
+      throw new TooManyAttemptsError('Too many sign-in attempts for this account are in progress at once; retry shortly.', 1, {
+        errorReason: 'concurrent_attempts',
+        logDetail: `login attempts for one login name kept the protection counters full for ${CONTENTION_WAIT_MS} ms (tenant ${attempt.input.tenant.name}, ip ${attempt.input.ip})`,
+      });
+    }
+    await this.waitForAnAttemptToEnd();
+    attempt.resetInFlight();
+  }
+
+  /**
+   * Reserves the in-flight marks and reads the failures. Undefined when the
+   * attempts in flight alone already fill a limit: then nothing need be read.
+   * In memory (one node) the marks come first, so waiting costs no database
+   * reads; shared counters are read in the same round trip as the marks.
+   */
+  private async checkScopes(
+    scopes: readonly Scope[],
+    inFlight: Counter,
+    readSeen: () => Promise<unknown>,
+  ): Promise<{ checks: ScopeCheck[]; seenBefore: unknown } | undefined> {
+    if (this.backend.shared) {
+      const [seenBefore, ...checks] = await Promise.all([
+        readSeen(),
+        ...scopes.map(async (scope) => this.scopeCheck(scope, await inFlight.consume(scope.inFlightKey))),
+      ]);
+      return checks.some((c) => c.inFlight > c.scope.limit) ? undefined : { checks, seenBefore };
+    }
+    const marks = await Promise.all(scopes.map((scope) => inFlight.consume(scope.inFlightKey)));
+    if (marks.some((mark, i) => mark.consumed > scopes[i]!.limit)) return undefined;
+    // The reads are issued together: one transaction on the database.
+    const [seenBefore, ...checks] = await Promise.all([readSeen(), ...scopes.map((scope, i) => this.scopeCheck(scope, marks[i]!))]);
+    return { checks, seenBefore };
   }
 
   /** Token-endpoint rate limit of the whole tenant: checked before client authentication. */
@@ -226,7 +258,8 @@ export class AttackProtection {
     const { tenant, connection, clientId, identifier, ip } = attempt.input;
     try {
       await Promise.all([
-        ...attempt.scopes.filter((s) => s.kind !== 'ip_blocked').map((s) => s.failures.reset(s.failureKey)),
+        // Only counts that held failures when checked: the usual login has none, and skipping saves two writes.
+        ...attempt.scopes.filter((s) => s.kind !== 'ip_blocked' && attempt.failuresSeen.has(s.kind)).map((s) => s.failures.reset(s.failureKey)),
         attempt.releaseInFlight(),
         this.events.record({ type, reason, tenantId: tenant.id, clientId, connection: connection.name, userId, identifier, ip }),
       ]);
@@ -309,11 +342,10 @@ export class AttackProtection {
   }
 
   /** Reserves an in-flight mark and reads the failures: for the IP, the sliding estimate over today and yesterday. */
-  private async checkScope(scope: Scope, inFlight: Counter): Promise<ScopeCheck> {
-    const [failures, previousDay, mark] = await Promise.all([
+  private async scopeCheck(scope: Scope, mark: { consumed: number }): Promise<ScopeCheck> {
+    const [failures, previousDay] = await Promise.all([
       scope.failures.peek(scope.failureKey),
       scope.previousDayKey === undefined ? null : scope.failures.peek(scope.previousDayKey),
-      inFlight.consume(scope.inFlightKey),
     ]);
     const current = failures?.consumed ?? 0;
     const previous = previousDay?.consumed ?? 0;
@@ -346,21 +378,22 @@ export class AttackProtection {
     });
   }
 
+  /** One attempt's end frees room for one waiter: waking them all would have each re-read its counters for nothing. */
   private attemptEnded(): void {
-    const waiting = [...this.waiting];
-    this.waiting.clear();
-    for (const wake of waiting) wake();
+    this.waiting.shift()?.();
   }
 
-  /** Until an attempt on this node ends, or a short poll for those on other nodes. */
+  /** Until an attempt on this node ends, or a short poll (attempts on other nodes, or room freed for another key). */
   private waitForAnAttemptToEnd(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, CONTENTION_POLL_MS);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        const index = this.waiting.indexOf(done);
+        if (index >= 0) this.waiting.splice(index, 1);
         resolve();
-      }
-      this.waiting.add(done);
+      };
+      const timer = setTimeout(done, CONTENTION_POLL_MS);
+      this.waiting.push(done);
     });
   }
 
@@ -399,7 +432,10 @@ export class AttackProtection {
       backstop: this.backend.counter({ name: 'bs', limit: attack.backstop.threshold, windowSeconds: attack.backstop.block_seconds ?? attack.brute_force.block_seconds }),
       // Keyed per day; each key lives two days, so yesterday's count is still there to weigh.
       suspiciousIp: this.backend.counter({ name: 'ip', limit: attack.suspicious_ip.per_day, windowSeconds: 2 * 86_400 }),
-      inFlight: this.backend.counter({ name: 'fl', limit: 1_000_000, windowSeconds: IN_FLIGHT_WINDOW_SECONDS }),
+      // Attempts in flight matter only while they run: in memory when this node is the only one.
+      inFlight: this.backend.shared
+        ? this.backend.counter({ name: 'fl', limit: 1_000_000, windowSeconds: IN_FLIGHT_WINDOW_SECONDS })
+        : memoryCounter({ name: 'fl', limit: 1_000_000, windowSeconds: IN_FLIGHT_WINDOW_SECONDS }),
       ipThrottled: this.backend.counter({ name: 'ipt', limit: 1, windowSeconds: 2 * 86_400 }),
       samePassword: this.backend.counter({ name: 'rp', limit: 1_000_000, windowSeconds: Math.max(1, attack.brute_force.same_password_window_seconds) }),
       rateTenant: rate.tenant ? this.backend.counter({ name: `rt:${tenant.id}`, limit: rate.tenant.requests, windowSeconds: rate.tenant.per_seconds }) : undefined,
@@ -414,6 +450,8 @@ export class AttackProtection {
 export class LoginAttempt {
   /** The same wrong password as moments ago: checked again, counted nowhere. */
   repeat = false;
+  /** Scopes that held failures when checked: a success resets those. */
+  readonly failuresSeen = new Set<ScopeKind>();
   private inFlightHeld = true;
   private settled = false;
 

@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Clock } from '../clock.js';
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import type { Database } from '../storage/schema.js';
@@ -46,6 +46,8 @@ export interface CounterOptions {
 
 export interface CounterBackend {
   readonly describe: string;
+  /** Whether other nodes see these counters (Redis, PostgreSQL); SQLite serves one node. */
+  readonly shared: boolean;
   counter(options: CounterOptions): Counter;
   /** Readiness: rejects while the store is unreachable. */
   ping(): Promise<void>;
@@ -114,6 +116,8 @@ class LimiterCounter implements Counter {
 export function sqlCounterBackend(db: Kysely<Database>, clock: Clock): CounterBackend {
   return {
     describe: 'database',
+    // An SQLite file serves one node (DESIGN.md §1); PostgreSQL (issue #6) will be shared.
+    shared: false,
     counter: ({ name, limit, windowSeconds }) =>
       new LimiterCounter(createSqlRateLimiter({ db, clock, keyPrefix: name, points: limit, duration: windowSeconds }), (err) => {
         // isStorageUnavailable() turns a busy or unreachable database into 503 at the reply; anything else is a bug.
@@ -137,6 +141,7 @@ export function redisCounterBackend(redis: Redis, describe: string): CounterBack
   };
   return {
     describe,
+    shared: true,
     counter: ({ name, limit, windowSeconds }) =>
       new LimiterCounter(
         new RateLimiterRedis({ storeClient: redis, keyPrefix: `latchkey:${name}`, points: limit, duration: windowSeconds, rejectIfRedisNotReady: true }),
@@ -149,6 +154,18 @@ export function redisCounterBackend(redis: Redis, describe: string): CounterBack
       redis.disconnect();
     },
   };
+}
+
+/**
+ * A counter in this process's memory (rate-limiter-flexible's
+ * RateLimiterMemory), for what only this node needs to see: attempts in
+ * flight on a single-node (SQLite) server, where a database write and its
+ * commit per attempt would buy nothing.
+ */
+export function memoryCounter({ limit, windowSeconds }: CounterOptions): Counter {
+  return new LimiterCounter(new RateLimiterMemory({ points: limit, duration: windowSeconds }), (err) => {
+    throw err;
+  });
 }
 
 /** rate-limiter-flexible does not export its store base class from the index; its file is part of the package. */
