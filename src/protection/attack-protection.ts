@@ -98,7 +98,8 @@ export type FailureReason = 'unknown_user' | 'wrong_password' | 'no_password' | 
 export class AttackProtection {
   private readonly countersByTenant = new Map<string, TenantCounters>();
   /** Attempts waiting for room, oldest first; each attempt that ends on this node wakes one. */
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ ticket: number; wake: () => void }> = [];
+  private nextTicket = 0;
 
   constructor(
     private readonly backend: CounterBackend,
@@ -179,7 +180,8 @@ export class AttackProtection {
         logDetail: `login attempts for one login name kept the protection counters full for ${CONTENTION_WAIT_MS} ms (tenant ${attempt.input.tenant.name}, ip ${attempt.input.ip})`,
       });
     }
-    await this.waitForAnAttemptToEnd();
+    attempt.ticket ??= this.nextTicket++;
+    await this.waitForAnAttemptToEnd(attempt.ticket);
     attempt.resetInFlight();
   }
 
@@ -380,20 +382,28 @@ export class AttackProtection {
 
   /** One attempt's end frees room for one waiter: waking them all would have each re-read its counters for nothing. */
   private attemptEnded(): void {
-    this.waiting.shift()?.();
+    this.waiting.shift()?.wake();
   }
 
-  /** Until an attempt on this node ends, or a short poll (attempts on other nodes, or room freed for another key). */
-  private waitForAnAttemptToEnd(): Promise<void> {
+  /**
+   * Until an attempt on this node ends, or a short poll (attempts on other
+   * nodes, or room freed for another key). Waiters are kept in the order they
+   * first waited, so one that polled and found no room keeps its place.
+   */
+  private waitForAnAttemptToEnd(ticket: number): Promise<void> {
     return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        const index = this.waiting.indexOf(done);
-        if (index >= 0) this.waiting.splice(index, 1);
-        resolve();
+      const entry = {
+        ticket,
+        wake: (): void => {
+          clearTimeout(timer);
+          const index = this.waiting.indexOf(entry);
+          if (index >= 0) this.waiting.splice(index, 1);
+          resolve();
+        },
       };
-      const timer = setTimeout(done, CONTENTION_POLL_MS);
-      this.waiting.push(done);
+      const timer = setTimeout(entry.wake, CONTENTION_POLL_MS);
+      const before = this.waiting.findIndex((other) => other.ticket > ticket);
+      this.waiting.splice(before < 0 ? this.waiting.length : before, 0, entry);
     });
   }
 
@@ -450,6 +460,8 @@ export class AttackProtection {
 export class LoginAttempt {
   /** The same wrong password as moments ago: checked again, counted nowhere. */
   repeat = false;
+  /** Its place among the attempts waiting for room, from its first wait on. */
+  ticket: number | undefined;
   /** Scopes that held failures when checked: a success resets those. */
   readonly failuresSeen = new Set<ScopeKind>();
   private inFlightHeld = true;
