@@ -75,13 +75,20 @@ export class TokenEndpoint {
       throw new UnauthorizedClientError(`The application is not allowed to use the ${grantType} grant; add it to the application's grant_types.`);
     }
 
-    const origin = endUserIp(request.origin, tenant, client);
-    if (origin.ignoredForward) this.warnIgnoredForward(tenant.name, client.app.clientId, origin.ignoredForward);
+    let resolvedIp: string | undefined;
+    const resolveEndUserIp = (): string => {
+      if (resolvedIp === undefined) {
+        const origin = endUserIp(request.origin, tenant, client);
+        if (origin.ignoredForward) this.warnIgnoredForward(tenant.name, client.app.clientId, origin.ignoredForward);
+        resolvedIp = origin.ip;
+      }
+      return resolvedIp;
+    };
 
     const grant = await decide({
       tenant,
       client,
-      endUserIp: origin.ip,
+      endUserIp: resolveEndUserIp,
       attackProtection: this.deps.attackProtection,
       clock: this.deps.clock,
       users: this.deps.users,

@@ -19,21 +19,24 @@ import { canonicalIp } from './ip.js';
 /** What the HTTP layer knows about where a request came from. */
 export interface RequestOrigin {
   /** The peer, or the client of the trusted proxies in front: canonical text. */
-  networkIp: string;
+  networkIp(): string;
   /** The tenant's forwarded-for header as received, if any. */
   forwardedFor: string | string[] | undefined;
 }
 
+/** Parsed only when a grant asks (password checks): refresh and client_credentials never pay for it. */
 export function requestOrigin(raw: IncomingMessage, tenant: Tenant): RequestOrigin {
-  const trusted = tenant.protection.trustedProxies;
-  const address = trusted.empty
-    ? (raw.socket.remoteAddress ?? '0.0.0.0')
-    : proxyaddr(raw, (candidate) => {
-        const canonical = canonicalIp(candidate);
-        return canonical !== undefined && trusted.has(canonical);
-      });
   return {
-    networkIp: canonicalIp(address) ?? '0.0.0.0',
+    networkIp() {
+      const trusted = tenant.protection.trustedProxies;
+      const address = trusted.empty
+        ? (raw.socket.remoteAddress ?? '0.0.0.0')
+        : proxyaddr(raw, (candidate) => {
+            const canonical = canonicalIp(candidate);
+            return canonical !== undefined && trusted.has(canonical);
+          });
+      return canonicalIp(address) ?? '0.0.0.0';
+    },
     forwardedFor: raw.headers[tenant.protection.attack.forwarded_for_header],
   };
 }
@@ -47,10 +50,10 @@ export interface EndUserIp {
 }
 
 export function endUserIp(origin: RequestOrigin, tenant: Tenant, client: AuthenticatedClient): EndUserIp {
-  if (origin.forwardedFor === undefined) return { ip: origin.networkIp };
+  if (origin.forwardedFor === undefined) return { ip: origin.networkIp() };
   const header = tenant.protection.attack.forwarded_for_header;
-  if (client.method === 'none') return { ip: origin.networkIp, ignoredForward: 'public_client' };
-  if (!client.app.settings.trust_forwarded_for) return { ip: origin.networkIp, ignoredForward: 'client_not_trusted' };
+  if (client.method === 'none') return { ip: origin.networkIp(), ignoredForward: 'public_client' };
+  if (!client.app.settings.trust_forwarded_for) return { ip: origin.networkIp(), ignoredForward: 'client_not_trusted' };
   if (Array.isArray(origin.forwardedFor)) throw new InvalidRequestError(`The ${header} header was sent more than once; send the end user's IP address once.`);
   const ip = canonicalIp(origin.forwardedFor);
   if (ip === undefined) throw new InvalidRequestError(`The ${header} header must hold the end user's IP address (one IPv4 or IPv6 address).`);

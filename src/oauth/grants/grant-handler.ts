@@ -43,8 +43,8 @@ export interface GrantContext {
   credentialSources: ReadonlyMap<string, CredentialSource>;
   /** Seals refresh tokens kept for the reuse interval. */
   sealer: Encrypter;
-  /** Canonical end-user IP (protection/end-user-ip.ts). */
-  endUserIp: string;
+  /** Canonical end-user IP (protection/end-user-ip.ts), worked out on first call: only password checks need it. */
+  endUserIp(): string;
   attackProtection: AttackProtection;
 }
 

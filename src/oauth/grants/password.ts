@@ -65,13 +65,15 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
     if (!source) throw new Error(`no credential source for connection type ${connection.type}`);
 
     // Locks and throttles are checked, and this attempt counted, before any hashing: a locked identifier costs nothing.
+    // Before anything else that can fail: a malformed forwarded IP from a trusted client is refused without counting.
+    const ip = ctx.endUserIp();
     const attempt = await ctx.attackProtection.beginLogin({
       tenant,
       connection,
       clientId: client.app.clientId,
       identifier: request.username,
       password: request.password,
-      ip: ctx.endUserIp,
+      ip,
     });
     let result: CredentialResult;
     try {
