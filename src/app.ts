@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { BODY_LIMIT_BYTES, registerBodyParsers } from './http/body.js';
 import { errorReply } from './http/error-reply.js';
 import { registerMetadataRoutes } from './http/routes/metadata.js';
+import { registerMfaRoutes } from './http/routes/mfa.js';
 import { registerOperationsRoutes } from './http/routes/operations.js';
 import { registerProtectedResourceRoutes } from './http/routes/protected-resources.js';
 import { registerTokenRoutes } from './http/routes/token.js';
@@ -93,6 +94,7 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
 
   registerTokenRoutes(app, runtime);
   registerProtectedResourceRoutes(app, runtime);
+  registerMfaRoutes(app, runtime);
   registerMetadataRoutes(app, runtime);
   registerOperationsRoutes(app, runtime);
   return app;

@@ -3,6 +3,7 @@
  * wires every service. `createRuntime` never listens (the CLI uses it too).
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import { applyConfig, type ApplySummary } from './config/apply.js';
@@ -13,6 +14,9 @@ import type { CredentialSource } from './identity/credential-source.js';
 import { HashQueue } from './identity/hash-queue.js';
 import { DatabaseCredentialSource } from './identity/sources/database.js';
 import { Catalog } from './oauth/catalog.js';
+import { OutboxSender, SmtpSender, type EmailSender } from './mfa/email-sender.js';
+import { MFA_FAILURE_LIMIT, MFA_FAILURE_WINDOW_SECONDS, MfaService } from './mfa/mfa-service.js';
+import { MfaTokens } from './mfa/mfa-token.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { AttackProtection } from './protection/attack-protection.js';
 import { redisCounterBackend, sqlCounterBackend, type CounterBackend } from './protection/counters.js';
@@ -48,6 +52,8 @@ export interface Runtime {
   metrics: Metrics;
   attackProtection: AttackProtection;
   securityEvents: SecurityEvents;
+  mfa: MfaService;
+  mfaTokens: MfaTokens;
   counters: CounterBackend;
   applied: ApplySummary;
   close(): Promise<void>;
@@ -98,6 +104,20 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const metrics = new Metrics(hashQueue);
     const securityEvents = new SecurityEvents(stores.securityEvents, logger, () => clock.now(), (type, reason) => metrics.securityEvents.inc({ type, reason }));
     const attackProtection = new AttackProtection(counters, stores.attackLocks, securityEvents, new KeyedFingerprint(masterKey.key, 'login-attempt-fingerprint'), clock);
+    const emailSender: EmailSender = config.email.smtp_url
+      ? new SmtpSender(config.email.smtp_url, config.email.from)
+      : new OutboxSender(config.email.outbox_dir ?? join(config.dataDir, 'outbox'), config.email.from, logger);
+    const mfaTokens = new MfaTokens(new Encrypter(masterKey.key, 'mfa-token'), stores.consumedJtis, clock);
+    const mfa = new MfaService({
+      store: stores.mfa,
+      consumed: stores.consumedJtis,
+      secrets: new Encrypter(masterKey.key, 'totp-secret'),
+      oobSealer: new Encrypter(masterKey.key, 'mfa-oob-code'),
+      codes: new KeyedFingerprint(masterKey.key, 'mfa-codes'),
+      sender: emailSender,
+      failures: counters.counter({ name: 'mfa', limit: MFA_FAILURE_LIMIT, windowSeconds: MFA_FAILURE_WINDOW_SECONDS }),
+      clock,
+    });
     // A password the file changed ends that user's brute-force locks, as a password change does everywhere else.
     for (const changed of applied.passwordsChanged) {
       const tenant = catalog.tenant(changed.tenant);
@@ -114,6 +134,9 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       sealer,
       tokenService,
       attackProtection,
+      mfa,
+      mfaTokens,
+      securityEvents,
       logger,
     });
     const verifier = new AccessTokenVerifier(signingKeys, stores.accessTokenDenylist, clock);
@@ -145,6 +168,8 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       metrics,
       attackProtection,
       securityEvents,
+      mfa,
+      mfaTokens,
       counters,
       applied,
       async close() {

@@ -13,7 +13,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerLogs } from './commands/logs.js';
 import { registerServe } from './commands/serve.js';
 import { CliUsageError } from './commands/context.js';
-import { registerUsers } from './commands/users.js';
+import { registerUserMfa, registerUsers } from './commands/users.js';
 
 const program = new Command('latchkey')
   .description('Latchkey: OAuth 2.0 / OpenID Connect password sign-in server')
@@ -23,6 +23,7 @@ const program = new Command('latchkey')
 registerServe(program);
 registerConfig(program);
 registerUsers(program);
+registerUserMfa(program);
 registerKeys(program);
 registerLogs(program);
 

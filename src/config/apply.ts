@@ -19,7 +19,7 @@ export interface ApplySummary {
 export async function applyConfig(config: LatchkeyConfig, stores: Stores, secretHasher: SecretHasher): Promise<ApplySummary> {
   const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0, passwordsChanged: [] };
   for (const [tenantIndex, tenant] of config.tenants.entries()) {
-    const { name, default_directory, default_audience, id_token_signing_alg, id_token_lifetime, attack_protection, rate_limits, trusted_proxies } = tenant;
+    const { name, default_directory, default_audience, id_token_signing_alg, id_token_lifetime, attack_protection, rate_limits, trusted_proxies, mfa } = tenant;
     const tenantId = await stores.catalog.upsertTenant(name, {
       default_directory,
       default_audience,
@@ -28,6 +28,7 @@ export async function applyConfig(config: LatchkeyConfig, stores: Stores, secret
       attack_protection,
       rate_limits,
       trusted_proxies,
+      mfa,
     });
     summary.tenants++;
     const connectionIds = new Map<string, string>();

@@ -83,6 +83,7 @@ export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.
     database,
     ...(redis === undefined ? {} : { redis }),
     tls: config.tls && { cert: resolve(baseDir, config.tls.cert), key: resolve(baseDir, config.tls.key) },
+    email: { ...config.email, ...(config.email.outbox_dir === undefined ? {} : { outbox_dir: resolve(baseDir, config.email.outbox_dir) }) },
     dataDir,
     masterKeyBase64,
   };

@@ -20,7 +20,14 @@ export const GRANT_TYPES = [
   'http://auth0.com/oauth/grant-type/password-realm',
   'refresh_token',
   'client_credentials',
+  'http://auth0.com/oauth/grant-type/mfa-otp',
+  'http://auth0.com/oauth/grant-type/mfa-oob',
+  'http://auth0.com/oauth/grant-type/mfa-recovery-code',
 ] as const;
+
+/** never: no second factor, even for enrolled users; optional: enrolled users need one; always: everyone (enrolling first). */
+export const MFA_POLICIES = ['never', 'optional', 'always'] as const;
+export type MfaPolicy = (typeof MFA_POLICIES)[number];
 export type GrantTypeName = (typeof GRANT_TYPES)[number];
 
 const scopeToken = z
@@ -153,6 +160,7 @@ const applicationSchema = z
     resource_server: z.boolean().default(false).describe('may introspect any access token whose audience is its default_audience'),
     trust_forwarded_for: z.boolean().default(false).describe("honour the end-user IP this confidential client forwards (attack_protection.forwarded_for_header)"),
     rate_limit: rateLimitSchema.optional().describe("this application's token requests; wins over the tenant's rate_limits.client"),
+    mfa: z.enum(MFA_POLICIES).optional().describe("wins over the tenant's mfa policy for this application"),
   })
   .superRefine((app, ctx) => {
     const needsSecret = app.token_endpoint_auth_method === 'client_secret_post' || app.token_endpoint_auth_method === 'client_secret_basic';
@@ -217,6 +225,7 @@ const tenantSchema = z
     attack_protection: attackProtectionSchema.default(DEFAULT_ATTACK_PROTECTION).describe('on by default, as Auth0\'s is (DESIGN.md §3)'),
     rate_limits: rateLimitsSchema.default({}),
     trusted_proxies: z.array(cidr).default([]).describe('X-Forwarded-For is honoured only from these peers'),
+    mfa: z.enum(MFA_POLICIES).default('optional').describe('second factor inside the password flow (Auth0 shape): never | optional | always'),
   })
   .superRefine((tenant, ctx) => {
     const connectionNames = new Set(tenant.connections.map((c) => c.name));
@@ -271,6 +280,13 @@ export const configSchema = z
         max_queue: z.number().int().min(0).max(100_000).default(256).describe('requests waiting for a hash slot before 503'),
       })
       .default({ max_queue: 256 }),
+    email: z
+      .strictObject({
+        from: z.string().min(3).default('Latchkey <no-reply@localhost>'),
+        smtp_url: z.string().regex(/^smtps?:\/\//, 'smtp://… or smtps://…').optional().describe('send through this SMTP server (nodemailer)'),
+        outbox_dir: z.string().min(1).optional().describe('development: write each message as a JSON file here instead (default: {data dir}/outbox when no smtp_url)'),
+      })
+      .default({ from: 'Latchkey <no-reply@localhost>' }),
     security_events: z
       .strictObject({ retention_days: z.number().int().min(1).max(3650).default(30).describe('security events older than this are deleted') })
       .default({ retention_days: 30 }),

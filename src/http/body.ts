@@ -30,10 +30,10 @@ export function registerBodyParsers(app: FastifyInstance): void {
  * an OAuth request (DESIGN.md §3). No body at all is an empty request, which
  * then fails on its first required parameter.
  */
-export function bodyParameters(request: FastifyRequest, options: { allowJson: boolean }): RequestParameters {
+export function bodyParameters(request: FastifyRequest, options: { allowJson: boolean; listKeys?: readonly string[] }): RequestParameters {
   const raw = request.body as RawBody | undefined | null;
   if (raw === undefined || raw === null) return RequestParameters.empty();
   if (raw.kind === 'form') return RequestParameters.fromForm(raw.text);
   if (!options.allowJson) throw new InvalidRequestError('This endpoint takes application/x-www-form-urlencoded bodies only.');
-  return RequestParameters.fromJson(raw.value, raw.text);
+  return RequestParameters.fromJson(raw.value, raw.text, { listKeys: options.listKeys });
 }

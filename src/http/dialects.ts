@@ -26,6 +26,7 @@ export function renderTokenResponse(dialect: Dialect, tokens: IssuedTokens, requ
   if (dialect === 'entra') body.ext_expires_in = tokens.expiresIn;
   if (tokens.refreshToken !== undefined) body.refresh_token = tokens.refreshToken;
   if (tokens.idToken !== undefined) body.id_token = tokens.idToken;
+  if (tokens.extra) Object.assign(body, tokens.extra);
   return body;
 }
 

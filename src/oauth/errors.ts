@@ -19,6 +19,7 @@ export type ErrorReason =
   | 'ip_blocked'
   | 'rate_limited'
   | 'concurrent_attempts'
+  | 'mfa_attempts_exceeded'
   | 'hash_queue_full'
   | 'storage_unavailable';
 
@@ -113,6 +114,16 @@ export class InvalidTargetError extends OAuthError {
 export class AccessDeniedError extends OAuthError {
   constructor(description: string, options?: OAuthErrorOptions) {
     super('access_denied', 403, description, options);
+  }
+}
+
+/** Auth0's MFA shape: 403 with an `mfa_token` the client completes at /mfa/* and the MFA grants. */
+export class MfaRequiredError extends OAuthError {
+  constructor(mfaToken: string, enrollmentRequired: boolean) {
+    super('mfa_required', 403, 'Multifactor authentication required', {
+      extra: { mfa_token: mfaToken },
+      ...(enrollmentRequired ? { errorReason: 'mfa_enrollment_required' as const } : {}),
+    });
   }
 }
 

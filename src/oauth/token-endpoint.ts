@@ -9,7 +9,10 @@ import type { Encrypter } from '../crypto/secrets.js';
 import type { CredentialSource } from '../identity/credential-source.js';
 import type { RefreshTokenStore, UserStore } from '../storage/stores.js';
 import type { Logger } from 'pino';
+import type { MfaService } from '../mfa/mfa-service.js';
+import type { MfaTokens } from '../mfa/mfa-token.js';
 import type { AttackProtection } from '../protection/attack-protection.js';
+import type { SecurityEvents } from '../protection/security-events.js';
 import { endUserIp, type RequestOrigin } from '../protection/end-user-ip.js';
 import type { IssuedTokens, TokenService } from '../tokens/token-service.js';
 import type { Tenant } from './catalog.js';
@@ -27,6 +30,9 @@ export interface TokenEndpointDeps extends ClientAuthDeps {
   sealer: Encrypter;
   tokenService: TokenService;
   attackProtection: AttackProtection;
+  mfa: MfaService;
+  mfaTokens: MfaTokens;
+  securityEvents: SecurityEvents;
   logger: Logger;
 }
 
@@ -90,6 +96,9 @@ export class TokenEndpoint {
       client,
       endUserIp: resolveEndUserIp,
       attackProtection: this.deps.attackProtection,
+      mfa: this.deps.mfa,
+      mfaTokens: this.deps.mfaTokens,
+      securityEvents: this.deps.securityEvents,
       clock: this.deps.clock,
       users: this.deps.users,
       refreshTokens: this.deps.refreshTokens,

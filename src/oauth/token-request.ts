@@ -10,6 +10,8 @@ const DEFAULT_MAX_LENGTH = 4096;
 const MAX_LENGTHS: Record<string, number> = { client_assertion: 16_384 };
 const MAX_PARAMETERS = 64;
 
+const MAX_LIST_ITEMS = 8;
+
 export class RequestParameters {
   private constructor(private readonly values: ReadonlyMap<string, string>) {}
 
@@ -30,7 +32,7 @@ export class RequestParameters {
    * the body's text, checked for repeated keys, which JSON.parse would
    * silently resolve to the last one.
    */
-  static fromJson(body: unknown, raw?: string): RequestParameters {
+  static fromJson(body: unknown, raw?: string, options: { listKeys?: readonly string[] } = {}): RequestParameters {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new InvalidRequestError('The JSON body must be an object of string parameters.');
     }
@@ -39,12 +41,26 @@ export class RequestParameters {
     const values = new Map<string, string>();
     for (const [name, value] of entries) {
       if (value === null || value === undefined) continue;
+      if (Array.isArray(value) && options.listKeys?.includes(name)) {
+        // Auth0's MFA API takes some parameters as arrays of strings: kept space-separated, read back with list().
+        if (value.length > MAX_LIST_ITEMS || !value.every((item): item is string => typeof item === 'string' && /^[\x21-\x7E]+$/.test(item))) {
+          throw new InvalidRequestError(`The parameter "${safeName(name)}" must be an array of at most ${MAX_LIST_ITEMS} strings without spaces.`);
+        }
+        values.set(name, value.join(' '));
+        continue;
+      }
       if (typeof value !== 'string') throw new InvalidRequestError(`The parameter "${safeName(name)}" must be a string.`);
       values.set(name, value);
     }
     // Only now, with the body known to be one flat object, is the scan shallow whatever the input.
     if (raw !== undefined) rejectRepeatedTopLevelKeys(raw);
     return RequestParameters.checked(values);
+  }
+
+  /** A list parameter (JSON array or space-separated string); undefined when absent. */
+  list(name: string): string[] | undefined {
+    const value = this.get(name);
+    return value === undefined ? undefined : value.split(' ').filter((item) => item !== '');
   }
 
   static empty(): RequestParameters {

@@ -256,7 +256,7 @@ export class AttackProtection {
   }
 
   /** @internal The password was right: failures end, the in-flight marks are given back, and the outcome is recorded, in one batch. */
-  async settleVerified(attempt: LoginAttempt, type: 'login_success' | 'login_failure', reason: string | undefined, userId: string): Promise<void> {
+  async settleVerified(attempt: LoginAttempt, type: 'login_success' | 'login_failure' | 'mfa_required', reason: string | undefined, userId: string): Promise<void> {
     const { tenant, connection, clientId, identifier, ip } = attempt.input;
     try {
       await Promise.all([
@@ -492,6 +492,11 @@ export class LoginAttempt {
   /** The password was right, but policy refuses the login (blocked user, breached password); the counts still end. */
   async refused(userId: string, reason: 'user_blocked' | 'password_breached'): Promise<void> {
     if (this.settle()) await this.protection.settleVerified(this, 'login_failure', reason, userId);
+  }
+
+  /** The password was right and a second factor must follow: the counts end, and the event says what is pending. */
+  async secondFactorRequired(userId: string, enrollment: boolean): Promise<void> {
+    if (this.settle()) await this.protection.settleVerified(this, 'mfa_required', enrollment ? 'mfa_enrollment_required' : undefined, userId);
   }
 
   /** The check never happened (the server was busy or a dependency failed): nothing counts. */

@@ -17,6 +17,9 @@ export const SECURITY_EVENT_TYPES = [
   'ip_throttled',
   'rate_limited',
   'password_policy_refused',
+  'mfa_required',
+  'mfa_failure',
+  'mfa_authenticator_removed',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -76,5 +79,11 @@ function describe(event: SecurityEventInput): string {
       return `token endpoint rate limit reached (${event.reason ?? ''})`;
     case 'password_policy_refused':
       return `a new password was refused by the password policy (${event.reason ?? ''})`;
+    case 'mfa_required':
+      return event.reason === 'mfa_enrollment_required' ? 'password verified; the user must enroll a second factor' : 'password verified; a second factor is required';
+    case 'mfa_failure':
+      return `a second-factor code was refused (${event.reason ?? ''})`;
+    case 'mfa_authenticator_removed':
+      return 'a second factor was removed';
   }
 }

@@ -8,6 +8,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import * as initial from './migrations/001-initial.js';
 import * as attackProtection from './migrations/002-attack-protection.js';
+import * as mfa from './migrations/003-mfa.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -26,6 +27,7 @@ export class DatabaseConfigError extends Error {
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-attack-protection': attackProtection,
+  '003-mfa': mfa,
 };
 
 class BundledMigrations implements MigrationProvider {

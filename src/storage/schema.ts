@@ -143,6 +143,24 @@ export interface SecurityEventsTable {
   details: string | null;
 }
 
+export interface MfaAuthenticatorsTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  type: string;
+  secret_sealed: string | null;
+  email: string | null;
+  confirmed: number;
+  created_at: string;
+}
+
+export interface MfaRecoveryCodesTable {
+  tenant_id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   connections: ConnectionsTable;
@@ -156,4 +174,6 @@ export interface Database {
   attack_counters: AttackCountersTable;
   attack_locks: AttackLocksTable;
   security_events: SecurityEventsTable;
+  mfa_authenticators: MfaAuthenticatorsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
 }

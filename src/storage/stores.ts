@@ -9,7 +9,7 @@ import type { ApiConfig, ApplicationConfig, ConnectionConfig, PasswordPolicyConf
 
 /** Attack-protection keys are optional here: a tenant stored before they existed gets the defaults (oauth/catalog.ts). */
 export type TenantSettings = Pick<TenantConfig, 'default_directory' | 'default_audience' | 'id_token_signing_alg' | 'id_token_lifetime'> &
-  Partial<Pick<TenantConfig, 'attack_protection' | 'rate_limits' | 'trusted_proxies'>>;
+  Partial<Pick<TenantConfig, 'attack_protection' | 'rate_limits' | 'trusted_proxies' | 'mfa'>>;
 export type ApplicationSettings = Omit<ApplicationConfig, 'client_secret' | 'client_id'>;
 
 export interface TenantRecord {
@@ -245,6 +245,35 @@ export interface AttackLockStore {
   removeForIdentifier(tenantId: string, connectionId: string, identifierKey: string): Promise<void>;
 }
 
+export type MfaAuthenticatorType = 'otp' | 'email';
+
+/** A user's second factor. A TOTP secret is sealed under the master key; an email factor holds its address. */
+export interface MfaAuthenticator {
+  id: string;
+  tenantId: string;
+  userId: string;
+  type: MfaAuthenticatorType;
+  secretSealed: string | null;
+  email: string | null;
+  /** Confirmed by its first successful use; until then it does not make MFA required. */
+  confirmed: boolean;
+  createdAt: Date;
+}
+
+export interface MfaStore {
+  listAuthenticators(tenantId: string, userId: string): Promise<MfaAuthenticator[]>;
+  addAuthenticator(authenticator: MfaAuthenticator): Promise<void>;
+  confirmAuthenticator(id: string): Promise<void>;
+  /** Removes one authenticator of the user; false when it was not theirs. */
+  removeAuthenticator(tenantId: string, userId: string, id: string): Promise<boolean>;
+  removeAllAuthenticators(tenantId: string, userId: string): Promise<number>;
+  /** The user's recovery code, stored only as a keyed hash. */
+  recoveryCodeHash(tenantId: string, userId: string): Promise<string | undefined>;
+  setRecoveryCodeHash(tenantId: string, userId: string, hash: string | null): Promise<void>;
+  /** Swaps the recovery code only if it is still `expectedHash`: a code is spent once, even under concurrent use. */
+  replaceRecoveryCodeHash(tenantId: string, userId: string, expectedHash: string, nextHash: string): Promise<boolean>;
+}
+
 export interface StorageHealth {
   ping(): Promise<void>;
 }
@@ -258,6 +287,7 @@ export interface Stores {
   consumedJtis: ConsumedJtiStore;
   securityEvents: SecurityEventStore;
   attackLocks: AttackLockStore;
+  mfa: MfaStore;
   health: StorageHealth;
   /** Deletes rows no check can need any more (expired tokens, jtis, retired keys). */
   purgeExpired(now: Date): Promise<void>;

@@ -27,6 +27,8 @@ export interface IssuedTokens {
   idToken: string | undefined;
   /** RFC 6749 §5.1: `scope` must be returned when it differs from the request. */
   scopeDiffersFromRequest: boolean;
+  /** Extra response members decided by the grant (a fresh recovery code). */
+  extra: Record<string, string> | undefined;
 }
 
 export interface TokenServiceDeps {
@@ -59,6 +61,7 @@ export class TokenService {
       refreshToken,
       idToken,
       scopeDiffersFromRequest: grant.requestedScopes === undefined || !sameScopeSet(grant.scopes, grant.requestedScopes),
+      extra: grant.responseExtra,
     };
   }
 
@@ -82,6 +85,7 @@ export class TokenService {
       jti: randomUUID(),
     };
     if (grant.subject.kind === 'user') payload.auth_time = epochSeconds(grant.authTime);
+    if (grant.amr) payload.amr = grant.amr;
     return new SignJWT(payload).setProtectedHeader({ alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
   }
 
@@ -96,6 +100,7 @@ export class TokenService {
       iat,
       exp: iat + tenant.settings.id_token_lifetime,
       auth_time: epochSeconds(grant.authTime),
+      ...(grant.amr ? { amr: grant.amr } : {}),
       ...profileClaims(user, grant.scopes),
     };
     return new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT', kid: key.kid }).sign(key.privateKey);

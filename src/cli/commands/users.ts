@@ -172,3 +172,43 @@ function parseImportFile(file: string): UserInput[] {
     };
   });
 }
+
+/** `latchkey users mfa list|reset <username>`: an operator's view of a user's second factors. */
+export function registerUserMfa(program: Command): void {
+  const users = program.commands.find((c) => c.name() === 'users');
+  if (!users) throw new Error('register users before users mfa');
+  const mfa = users.command('mfa').description("list or reset a user's second factors (MFA)");
+
+  withTarget(mfa.command('list').description("list a user's authenticators"))
+    .argument('<username>', 'username or email')
+    .action(async (username: string, options: AdminOptions) => {
+      await withRuntime(options, async (runtime) => {
+        const tenant = pickTenant(runtime, options.tenant);
+        const connection = pickConnection(tenant, options.connection);
+        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
+        if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
+        const authenticators = await runtime.mfa.listAuthenticators(tenant.id, user.id);
+        const recovery = (await runtime.stores.mfa.recoveryCodeHash(tenant.id, user.id)) !== undefined;
+        if (authenticators.length === 0) process.stdout.write(`${user.username} has no authenticators\n`);
+        for (const a of authenticators) {
+          const what = a.type === 'otp' ? 'otp (authenticator app)' : `email ${a.email ?? ''}`;
+          process.stdout.write(`${a.id}  ${what}  ${a.confirmed ? 'active' : 'pending confirmation'}  enrolled ${a.createdAt.toISOString()}\n`);
+        }
+        if (recovery && authenticators.length > 0) process.stdout.write('recovery code: set\n');
+      });
+    });
+
+  withTarget(mfa.command('reset').description("remove every second factor and the recovery code of a user (they enroll again at next sign-in if policy requires)"))
+    .argument('<username>', 'username or email')
+    .action(async (username: string, options: AdminOptions) => {
+      await withRuntime(options, async (runtime) => {
+        const tenant = pickTenant(runtime, options.tenant);
+        const connection = pickConnection(tenant, options.connection);
+        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
+        if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
+        const removed = await runtime.mfa.reset(tenant.id, user.id);
+        await runtime.securityEvents.record({ type: 'mfa_authenticator_removed', reason: 'operator_reset', tenantId: tenant.id, connection: connection.name, userId: user.id, details: { removed } });
+        process.stdout.write(`removed ${removed} authenticator${removed === 1 ? '' : 's'} of ${user.username} in ${tenant.name}/${connection.name}\n`);
+      });
+    });
+}

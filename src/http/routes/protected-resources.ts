@@ -21,7 +21,7 @@ export class BearerTokenMissingError extends OAuthError {
   }
 }
 
-function bearerToken(request: FastifyRequest, params: RequestParameters | undefined): string {
+export function bearerToken(request: FastifyRequest, params: RequestParameters | undefined): string {
   const header = request.headers.authorization;
   const fromBody = params?.get('access_token');
   if (header !== undefined && fromBody !== undefined) throw new InvalidRequestError('Send the access token in one place only (RFC 6750 §2).');
@@ -41,7 +41,7 @@ const BEARER_ERRORS = new Set(['invalid_request', 'invalid_token', 'insufficient
  * `WWW-Authenticate: Bearer` with its error code; the description is reduced
  * to the characters §3 allows in a quoted value.
  */
-function withBearerChallenge(err: unknown): unknown {
+export function withBearerChallenge(err: unknown): unknown {
   if (!(err instanceof OAuthError) || err.headers['www-authenticate'] !== undefined || !BEARER_ERRORS.has(err.error)) return err;
   const description = err.description.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
   const scope = err.error === 'insufficient_scope' ? ', scope="openid"' : '';

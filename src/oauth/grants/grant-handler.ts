@@ -8,7 +8,10 @@ import type { Clock } from '../../clock.js';
 import type { ApiConfig } from '../../config/schema.js';
 import type { Encrypter } from '../../crypto/secrets.js';
 import type { CredentialSource } from '../../identity/credential-source.js';
+import type { MfaService } from '../../mfa/mfa-service.js';
+import type { MfaTokens } from '../../mfa/mfa-token.js';
 import type { AttackProtection } from '../../protection/attack-protection.js';
+import type { SecurityEvents } from '../../protection/security-events.js';
 import type { RefreshTokenFamily, RefreshTokenStore, UserRecord, UserStore } from '../../storage/stores.js';
 import type { Tenant } from '../catalog.js';
 import type { AuthenticatedClient } from '../client-auth/authenticate.js';
@@ -32,6 +35,10 @@ export interface Grant {
   requestedScopes: string[] | undefined;
   authTime: Date;
   refresh: RefreshPlan;
+  /** RFC 8176 methods, for the id_token's and access token's `amr` when more than the password was used. */
+  amr?: string[];
+  /** Extra members of the token response (the mfa-recovery-code grant's next `recovery_code`). */
+  responseExtra?: Record<string, string>;
 }
 
 export interface GrantContext {
@@ -46,6 +53,9 @@ export interface GrantContext {
   /** Canonical end-user IP (protection/end-user-ip.ts), worked out on first call: only password checks need it. */
   endUserIp(): string;
   attackProtection: AttackProtection;
+  mfa: MfaService;
+  mfaTokens: MfaTokens;
+  securityEvents: SecurityEvents;
 }
 
 export interface GrantHandler<Request> {

@@ -7,7 +7,7 @@ import type { CredentialResult } from '../../identity/credential-source.js';
 import { isBreachedPassword } from '../../identity/password-policy.js';
 import type { ConnectionRecord } from '../../storage/stores.js';
 import type { Tenant } from '../catalog.js';
-import { InvalidGrantError, InvalidRequestError } from '../errors.js';
+import { InvalidGrantError, InvalidRequestError, MfaRequiredError } from '../errors.js';
 import { assertScopeSyntax, grantUserScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
@@ -103,6 +103,25 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
         logDetail: `user ${user.id} signed in with a password on the breached list; refused by password_policy.on_breached_login`,
       });
     }
+    const authTime = ctx.clock.now();
+    const refresh = scopes.includes('offline_access');
+    const mfa = await ctx.mfa.requirement(tenant, client.app, user);
+    if (mfa !== 'none') {
+      // The decision is sealed into the mfa_token; an MFA grant carries it out once a second factor is shown.
+      await attempt.secondFactorRequired(user.id, mfa === 'enroll');
+      const mfaToken = ctx.mfaTokens.issue({
+        tenantId: tenant.id,
+        clientId: client.app.clientId,
+        userId: user.id,
+        grantType: request.grantType,
+        audience: selection.api?.identifier ?? null,
+        scopes,
+        requestedScopes: request.scopes ?? null,
+        authTime: authTime.getTime(),
+        refresh,
+      });
+      throw new MfaRequiredError(mfaToken, mfa === 'enroll');
+    }
     await attempt.succeeded(user.id, breached ? 'password_breached' : undefined);
 
     return {
@@ -111,8 +130,8 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
       api: selection.api,
       scopes,
       requestedScopes: request.scopes,
-      authTime: ctx.clock.now(),
-      refresh: scopes.includes('offline_access') ? { kind: 'new_family' } : { kind: 'none' },
+      authTime,
+      refresh: refresh ? { kind: 'new_family' } : { kind: 'none' },
     };
   },
 };

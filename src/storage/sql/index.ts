@@ -3,6 +3,7 @@ import type { Database } from '../schema.js';
 import type { Stores } from '../stores.js';
 import { SqlCatalogStore } from './catalog-store.js';
 import { SqlAccessTokenDenylist, SqlConsumedJtiStore } from './denylist-stores.js';
+import { SqlMfaStore } from './mfa-store.js';
 import { SqlRefreshTokenStore } from './refresh-token-store.js';
 import { SqlAttackLockStore, SqlSecurityEventStore } from './security-stores.js';
 import { SqlSigningKeyStore } from './signing-key-store.js';
@@ -20,6 +21,7 @@ export function createSqlStores(db: Kysely<Database>): Stores {
     consumedJtis: new SqlConsumedJtiStore(db),
     securityEvents: new SqlSecurityEventStore(db),
     attackLocks: new SqlAttackLockStore(db),
+    mfa: new SqlMfaStore(db),
     health: {
       async ping() {
         await sql`select 1`.execute(db);
