@@ -199,10 +199,11 @@ export class MfaService {
     if (bindingCode === undefined) throw new InvalidRequestError('binding_code is required: the code the user received by email.');
     await this.reserveAttempt(tenant.id, claims.userId, async () => {
       if (!constantTimeEqual(this.deps.codes.of('email-code', oob.authenticatorId, bindingCode.trim()), oob.codeHash)) return false;
-      const first = await this.deps.consumed.consume(`oob:${oob.jti}`, new Date(oob.expiresAt), this.deps.clock.now());
-      if (!first) throw new InvalidGrantError('This email code has already been used; ask for a new one.');
+      // The factor is checked before the code is spent, so a refused request never burns a valid code.
       const authenticator = (await this.deps.store.listAuthenticators(tenant.id, claims.userId)).find((a) => a.id === oob.authenticatorId);
       if (!authenticator) throw new InvalidGrantError('The email authenticator of this code was removed.');
+      const first = await this.deps.consumed.consume(`oob:${oob.jti}`, new Date(oob.expiresAt), this.deps.clock.now());
+      if (!first) throw new InvalidGrantError('This email code has already been used; ask for a new one.');
       if (!authenticator.confirmed) await this.deps.store.confirmAuthenticator(authenticator.id);
       return true;
     }, 'Invalid binding_code.');

@@ -32,6 +32,7 @@ import { loginKey } from '../storage/sql/user-store.js';
 import type { AttackLockStore, ConnectionRecord } from '../storage/stores.js';
 import { memoryCounter, type Counter, type CounterBackend } from './counters.js';
 import { ipCounterKey } from './ip.js';
+import { msUntilRoom, slidingEstimate, windowPosition } from './sliding-window.js';
 import type { SecurityEvents } from './security-events.js';
 
 const DAY_MS = 86_400_000;
@@ -134,7 +135,7 @@ export class AttackProtection {
       scopes.push({ kind: 'backstop', limit: settings.backstop.threshold, failures: counters.backstop, failureKey: key, inFlightKey: `bs:${key}` });
     }
     if (settings.suspicious_ip.enabled && !allowlisted) {
-      const day = Math.floor(this.clock.now().getTime() / DAY_MS);
+      const day = windowPosition(this.clock.now().getTime(), DAY_MS).index;
       const key = `${tenant.id}:${ipKey}`;
       scopes.push({
         kind: 'ip_blocked',
@@ -353,7 +354,7 @@ export class AttackProtection {
     const previous = previousDay?.consumed ?? 0;
     const now = this.clock.now().getTime();
     // Failed logins per IP and day, refilling gradually: yesterday's count weighs as much of it as still lies within 24 hours.
-    const estimate = scope.kind === 'ip_blocked' ? previous * (1 - (now % DAY_MS) / DAY_MS) + current : current;
+    const estimate = scope.kind === 'ip_blocked' ? slidingEstimate(previous, current, windowPosition(now, DAY_MS).elapsed) : current;
     return { scope, failures: estimate, inFlight: mark.consumed, msBeforeReset: failures?.msBeforeReset ?? 0, previous, current };
   }
 
@@ -369,7 +370,7 @@ export class AttackProtection {
     this.attemptEnded();
     const ipCheck = locked.find((c) => c.scope.kind === 'ip_blocked');
     const refusal = ipCheck ?? locked[0]!;
-    const retryAfterMs = ipCheck ? msUntilRoom(ipCheck.previous, ipCheck.current, ipCheck.scope.limit, this.clock.now().getTime()) : refusal.msBeforeReset;
+    const retryAfterMs = ipCheck ? msUntilRoom(ipCheck.previous, ipCheck.current, ipCheck.scope.limit, this.clock.now().getTime(), DAY_MS) : refusal.msBeforeReset;
     if (ipCheck && (await this.firstThrottle(counters, `${tenant.id}:${attempt.ipKey}`, retryAfterMs))) {
       await this.events.record({ type: 'ip_throttled', reason: 'ip_blocked', ...context, details: { per_day: ipCheck.scope.limit } });
     }
@@ -531,16 +532,4 @@ export class LoginAttempt {
 /** The connection and the login as typed, normalised as the user store matches it, hashed to bound the key. */
 export function identifierKeyOf(connectionId: string, identifier: string): string {
   return createHash('sha256').update(`${connectionId}\0${loginKey(identifier)}`).digest('base64url').slice(0, 32);
-}
-
-/** How long until the sliding window has room for one more failure. */
-function msUntilRoom(previous: number, current: number, limit: number, now: number): number {
-  const intoDay = now % DAY_MS;
-  const room = limit - current - 1;
-  if (room >= 0 && previous > 0) {
-    const fractionNeeded = 1 - room / previous;
-    return Math.max(1000, fractionNeeded * DAY_MS - intoDay);
-  }
-  const untilTomorrow = DAY_MS - intoDay;
-  return untilTomorrow + Math.max(0, 1 - (limit - 1) / Math.max(current, 1)) * DAY_MS;
 }
