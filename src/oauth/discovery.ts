@@ -1,9 +1,8 @@
 /**
  * OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata for one tenant.
  */
-import { SIGNING_ALGS } from '../config/schema.js';
+import { GRANT_TYPES, SIGNING_ALGS } from '../config/schema.js';
 import type { Tenant } from './catalog.js';
-import { PASSWORD_REALM_GRANT } from './grants/password.js';
 import { OIDC_SCOPES } from './scopes.js';
 
 export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
@@ -18,7 +17,7 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
     jwks_uri: e.jwks,
     revocation_endpoint: e.revocation,
     introspection_endpoint: e.introspection,
-    grant_types_supported: ['password', PASSWORD_REALM_GRANT, 'refresh_token', 'client_credentials'],
+    grant_types_supported: [...GRANT_TYPES],
     response_types_supported: [],
     response_modes_supported: [],
     subject_types_supported: ['public'],
@@ -29,7 +28,7 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     scopes_supported: [...new Set([...OIDC_SCOPES, ...apiScopes])],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'name', 'given_name', 'family_name', 'nickname', 'preferred_username', 'updated_at', 'email', 'email_verified'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'name', 'given_name', 'family_name', 'nickname', 'preferred_username', 'updated_at', 'email', 'email_verified'],
     access_token_signing_alg_values_supported: [...new Set(SIGNING_ALGS.filter((a) => tenant.signingAlgs.includes(a)))],
     request_parameter_supported: false,
     claims_parameter_supported: false,

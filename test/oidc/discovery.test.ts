@@ -99,10 +99,11 @@ describe('OIDC Discovery 1.0 §4 / RFC 8414 §3: metadata and JWKS', () => {
     assert.equal(typeof authorize.body.error, 'string');
   });
 
-  it('grant_types_supported lists the four grants', () => {
+  it('grant_types_supported lists every grant, the three Auth0 MFA grants included', () => {
     const [, res] = documents[0] ?? assert.fail('no document');
     const grants = listMember(res, 'grant_types_supported');
     for (const grant of ALL_GRANTS) assert.ok(grants.includes(grant), grant);
+    for (const factor of ['otp', 'oob', 'recovery-code']) assert.ok(grants.includes(`http://auth0.com/oauth/grant-type/mfa-${factor}`), factor);
   });
 
   it('id_token_signing_alg_values_supported has RS256, ES256 and EdDSA, the algorithms the fixture APIs sign with', () => {
