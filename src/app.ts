@@ -29,7 +29,9 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
     connectionTimeout: 60_000,
     // Proxies are trusted only when configured (attack protection, a later capability).
     trustProxy: false,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // ignoreDuplicateSlashes: Auth0 SDKs build URLs as `https://${domain}/path`; a tenant's domain
+    // must be given as `host/T/` (so the derived issuer is `{public_url}/T/`), which gives `/T//path`.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
     // A malformed URL (bad %-escape, over-long segment) gets the same JSON error as everything else.
     frameworkErrors: (err, request, genericReply) => {
       const reply = genericReply as unknown as FastifyReply; // the option's reply is generic over route schemas we do not use

@@ -15,7 +15,7 @@ import { HashQueue } from './identity/hash-queue.js';
 import { DatabaseCredentialSource } from './identity/sources/database.js';
 import { Catalog } from './oauth/catalog.js';
 import { OutboxSender, SmtpSender, type EmailSender } from './mfa/email-sender.js';
-import { MFA_FAILURE_LIMIT, MFA_FAILURE_WINDOW_SECONDS, MfaService } from './mfa/mfa-service.js';
+import { MFA_FAILURE_LIMIT, MFA_REFILL_SECONDS, MfaService } from './mfa/mfa-service.js';
 import { MfaTokens } from './mfa/mfa-token.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { AttackProtection } from './protection/attack-protection.js';
@@ -98,7 +98,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       counters = sqlCounterBackend(database.db, clock);
     } else {
       const redis = openRedis(config.redis, logger);
-      counters = redisCounterBackend(redis, redactedUrl(config.redis));
+      counters = redisCounterBackend(redis, redactedUrl(config.redis), clock);
       await awaitRedisReady(redis, REDIS_START_WAIT_MS, logger);
     }
     const metrics = new Metrics(hashQueue);
@@ -115,7 +115,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       oobSealer: new Encrypter(masterKey.key, 'mfa-oob-code'),
       codes: new KeyedFingerprint(masterKey.key, 'mfa-codes'),
       sender: emailSender,
-      failures: counters.counter({ name: 'mfa', limit: MFA_FAILURE_LIMIT, windowSeconds: MFA_FAILURE_WINDOW_SECONDS }),
+      failures: counters.bucket({ name: 'mfa', capacity: MFA_FAILURE_LIMIT, refillSeconds: MFA_REFILL_SECONDS }),
       clock,
     });
     // A password the file changed ends that user's brute-force locks, as a password change does everywhere else.

@@ -17,6 +17,8 @@ export function registerBodyParsers(app: FastifyInstance): void {
     done(null, { kind: 'form', text: body as string } satisfies RawBody);
   });
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_req, body, done) => {
+    // No body at all under a JSON content type (Auth0 SDKs send `Content-Type: application/json` on GET/DELETE) is no body.
+    if (body === '') return done(null, undefined);
     try {
       done(null, { kind: 'json', value: JSON.parse(body as string) as unknown, text: body as string } satisfies RawBody);
     } catch {

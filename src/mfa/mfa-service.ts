@@ -18,7 +18,7 @@ import type { MfaPolicy } from '../config/schema.js';
 import { constantTimeEqual, type Encrypter, type KeyedFingerprint } from '../crypto/secrets.js';
 import type { Tenant } from '../oauth/catalog.js';
 import { AccessDeniedError, InvalidGrantError, InvalidRequestError, TooManyAttemptsError } from '../oauth/errors.js';
-import type { Counter } from '../protection/counters.js';
+import type { TokenBucket } from '../protection/token-bucket.js';
 import type { ApplicationRecord, ConsumedJtiStore, MfaAuthenticator, MfaStore, UserRecord } from '../storage/stores.js';
 import type { EmailSender } from './email-sender.js';
 import type { MfaTokenClaims } from './mfa-token.js';
@@ -27,9 +27,9 @@ const TOTP_PERIOD_SECONDS = 30;
 const TOTP_DIGITS = 6;
 const EMAIL_CODE_LIFETIME_SECONDS = 300;
 const OOB_PREFIX = 'oob.';
-/** Failed codes per user before 429, and how long until the count clears (one code regained every 6 minutes on average). */
+/** Wrong codes per user: a bucket of 10, one regained every 6 minutes (issue #4). */
 export const MFA_FAILURE_LIMIT = 10;
-export const MFA_FAILURE_WINDOW_SECONDS = 3600;
+export const MFA_REFILL_SECONDS = 360;
 
 export type MfaRequirement = 'none' | 'challenge' | 'enroll';
 
@@ -43,7 +43,7 @@ export interface MfaServiceDeps {
   /** Keyed hashes of recovery codes and email codes. */
   codes: KeyedFingerprint;
   sender: EmailSender;
-  failures: Counter;
+  failures: TokenBucket;
   clock: Clock;
 }
 
@@ -243,23 +243,22 @@ export class MfaService {
    */
   private async reserveAttempt(tenantId: string, userId: string, check: () => Promise<boolean>, wrongMessage: string): Promise<void> {
     const key = `${tenantId}:${userId}`;
-    const reserved = await this.deps.failures.consume(key);
+    const reserved = await this.deps.failures.take(key);
     if (!reserved.allowed) {
-      await this.deps.failures.refund(key);
-      throw new TooManyAttemptsError('Too many wrong codes for this user; wait before trying again.', reserved.msBeforeReset / 1000, {
+      throw new TooManyAttemptsError('Too many wrong codes for this user; wait before trying again.', reserved.retryAfterMs / 1000, {
         errorReason: 'mfa_attempts_exceeded',
-        logDetail: `MFA code attempts exhausted for user ${userId} (${MFA_FAILURE_LIMIT} per ${MFA_FAILURE_WINDOW_SECONDS} s)`,
+        logDetail: `MFA code attempts exhausted for user ${userId} (a bucket of ${MFA_FAILURE_LIMIT}, one back every ${MFA_REFILL_SECONDS} s)`,
       });
     }
     let ok = false;
     try {
       ok = await check();
     } catch (err) {
-      await this.deps.failures.refund(key);
+      await this.deps.failures.giveBack(key);
       throw err;
     }
     if (ok) {
-      await this.deps.failures.refund(key);
+      await this.deps.failures.giveBack(key);
       return;
     }
     throw new InvalidGrantError(wrongMessage, { logDetail: `wrong MFA code for user ${userId}` });

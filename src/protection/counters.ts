@@ -10,10 +10,11 @@ import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import type { Database } from '../storage/schema.js';
 import { createSqlRateLimiter } from './sql-rate-limiter.js';
+import { redisTatStore, sqlTatStore, tokenBucket, type TokenBucket, type TokenBucketOptions } from './token-bucket.js';
 
 export interface CounterState {
   /** Points in the current window, this call's included. */
@@ -49,6 +50,8 @@ export interface CounterBackend {
   /** Whether other nodes see these counters (Redis, PostgreSQL); SQLite serves one node. */
   readonly shared: boolean;
   counter(options: CounterOptions): Counter;
+  /** A token bucket (gradual refill) on the same store. */
+  bucket(options: TokenBucketOptions): TokenBucket;
   /** Readiness: rejects while the store is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -123,6 +126,7 @@ export function sqlCounterBackend(db: Kysely<Database>, clock: Clock): CounterBa
         // isStorageUnavailable() turns a busy or unreachable database into 503 at the reply; anything else is a bug.
         throw err;
       }),
+    bucket: (options) => tokenBucket(sqlTatStore(db), clock, options),
     ping: async () => undefined,
     close: async () => undefined,
   };
@@ -132,7 +136,7 @@ export function sqlCounterBackend(db: Kysely<Database>, clock: Clock): CounterBa
  * Counters in Redis. A Redis failure fails closed: the attempt is refused
  * with 503 `temporarily_unavailable`, never let through unchecked.
  */
-export function redisCounterBackend(redis: Redis, describe: string): CounterBackend {
+export function redisCounterBackend(redis: Redis, describe: string, clock: Clock = systemClock): CounterBackend {
   const failClosed = (err: unknown, operation: string): never => {
     throw new TemporarilyUnavailableError('Sign-in protection is unavailable; retry shortly.', 5, {
       errorReason: 'storage_unavailable',
@@ -147,6 +151,7 @@ export function redisCounterBackend(redis: Redis, describe: string): CounterBack
         new RateLimiterRedis({ storeClient: redis, keyPrefix: `latchkey:${name}`, points: limit, duration: windowSeconds, rejectIfRedisNotReady: true }),
         failClosed,
       ),
+    bucket: (options) => tokenBucket(redisTatStore(redis, describe), clock, options),
     async ping() {
       await redis.ping();
     },

@@ -281,7 +281,7 @@ describe('MFA failures', () => {
     });
   });
 
-  it('10 wrong codes per user, then 429 too_many_attempts even with the right code; an hour later the right code works', async () => {
+  it('10 wrong codes per user, then 429 too_many_attempts even with the right code; one attempt comes back every 6 minutes; an hour later the right code works', async () => {
     await withServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
@@ -292,10 +292,17 @@ describe('MFA failures', () => {
       assertOAuthError(locked, 429, 'too_many_attempts', 'the right code after 10 wrong ones');
       assert.equal(locked.body.error_reason, 'mfa_attempts_exceeded', locked.text);
       const retryAfter = Number(locked.headers.get('retry-after'));
-      assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 3600, `Retry-After: ${locked.headers.get('retry-after')}`);
+      assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 360, `Retry-After: ${locked.headers.get('retry-after')} (one token back within 6 minutes)`);
       // The limit is per user, not per mfa_token; the recovery code counts too.
       const other = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertOAuthError(await otpGrant(server, WEB, other, totpCode(server, secret)), 429, 'too_many_attempts', 'a new mfa_token');
+
+      // A bucket, not a window: 6 minutes give back exactly one attempt.
+      server.clock.advance(360);
+      alignToStep(server);
+      const refilled = await mfaRequired(server, WEB, ALICE, { enrollment: false });
+      assertOAuthError(await otpGrant(server, WEB, refilled, wrongCode(server, secret)), 400, 'invalid_grant', 'the one attempt regained after 6 minutes');
+      assertOAuthError(await otpGrant(server, WEB, refilled, totpCode(server, secret)), 429, 'too_many_attempts', 'only one came back');
 
       server.clock.advance(3600);
       alignToStep(server);

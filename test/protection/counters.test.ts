@@ -127,6 +127,23 @@ function conformance(open: () => Promise<BackendUnderTest>): void {
     assert.equal((await c.consume('k')).allowed, false);
   });
 
+  it('token bucket: capacity at once, then refused with a Retry-After of one refill; a token given back is usable again', async () => {
+    const bucket = subject.backend.bucket({ name: uniqueName(), capacity: 3, refillSeconds: 60 });
+    for (let i = 1; i <= 3; i++) assert.equal((await bucket.take('k')).allowed, true, `take ${i}`);
+    const refused = await bucket.take('k');
+    assert.equal(refused.allowed, false);
+    assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 60_000, `retry after ${refused.retryAfterMs} ms`);
+    await bucket.giveBack('k');
+    assert.equal((await bucket.take('k')).allowed, true, 'the token given back');
+    assert.equal((await bucket.take('k')).allowed, false);
+  });
+
+  it('token bucket: 20 concurrent takes against a capacity of 5 let exactly 5 through', async () => {
+    const bucket = subject.backend.bucket({ name: uniqueName(), capacity: 5, refillSeconds: 60 });
+    const takes = await Promise.all(Array.from({ length: 20 }, () => bucket.take('burst')));
+    assert.equal(takes.filter((t) => t.allowed).length, 5);
+  });
+
   it('block works on a key never consumed', async () => {
     const c = counter(5);
     await c.block('never-seen', 120);
@@ -221,6 +238,20 @@ describe('counter backend: database (SQLite file)', () => {
       const fresh = await c.consume('k');
       assert.deepEqual([fresh.allowed, fresh.consumed], [true, 1]);
       assert.ok(fresh.msBeforeReset > 59_000 && fresh.msBeforeReset <= 60_000, `the fresh window is a full one: ${fresh.msBeforeReset}`);
+    });
+
+    it('a token bucket refills one token per interval on the injected clock, up to its capacity', async () => {
+      const bucket = backend.bucket({ name: uniqueName(), capacity: 3, refillSeconds: 60 });
+      for (let i = 0; i < 3; i++) assert.equal((await bucket.take('k')).allowed, true);
+      assert.equal((await bucket.take('k')).allowed, false);
+      testClock.advance(59);
+      assert.equal((await bucket.take('k')).allowed, false, 'not yet one interval');
+      testClock.advance(2);
+      assert.equal((await bucket.take('k')).allowed, true, 'one token back after an interval');
+      assert.equal((await bucket.take('k')).allowed, false, 'and only one');
+      testClock.advance(3600);
+      for (let i = 0; i < 3; i++) assert.equal((await bucket.take('k')).allowed, true, `full again: ${i}`);
+      assert.equal((await bucket.take('k')).allowed, false, 'never more than the capacity');
     });
 
     it('a block expires by the injected clock too', async () => {

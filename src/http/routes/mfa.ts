@@ -42,8 +42,11 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
     const tenant = tenantOf(request, runtime.catalog);
     const params = bodyParameters(request, { allowJson: true, listKeys: ['authenticator_types', 'oob_channels'] });
     const mfaToken = bearerToken(request, undefined);
-    const client = await authenticatedClient(request, tenant, params, 'mfa/associate');
-    const claims = runtime.mfaTokens.open(mfaToken, tenant.id, client.app.clientId);
+    // Auth0 accepts the mfa_token alone here (its documented request is `{"authenticator_types":["otp"]}`,
+    // and auth0-auth-js sends nothing more): the token is bound to its client. Credentials sent are checked.
+    const credentials = presentedClientAuth(undefined, params).method !== 'missing';
+    const clientId = credentials ? (await authenticatedClient(request, tenant, params, 'mfa/associate')).app.clientId : undefined;
+    const claims = runtime.mfaTokens.open(mfaToken, tenant.id, clientId);
     const user = await activeUser(tenant, claims.userId);
     return runtime.mfa.associate(tenant, claims, user, {
       types: params.list('authenticator_types') ?? [],
