@@ -68,6 +68,13 @@ export class MfaTokens {
     return token.startsWith(PREFIX);
   }
 
+  /** Refuses a token already spent before any code is checked, so a late request does not burn the user's current code. */
+  async assertUnused(claims: MfaTokenClaims): Promise<void> {
+    if (await this.consumed.isConsumed(`mfa-token:${claims.jti}`, this.clock.now())) {
+      throw new InvalidGrantError('The mfa_token has already been used; sign in with the password again.');
+    }
+  }
+
   /** Spends the token: the first caller wins, every later use (on any node) is invalid_grant. */
   async consume(claims: MfaTokenClaims): Promise<void> {
     const first = await this.consumed.consume(`mfa-token:${claims.jti}`, new Date(claims.expiresAt), this.clock.now());

@@ -187,6 +187,8 @@ export interface AccessTokenDenylist {
 export interface ConsumedJtiStore {
   /** True the first time a key is seen (until it expires); false on every repeat. */
   consume(key: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Whether a key was consumed and has not expired: a cheap early answer; consume() stays the arbiter. */
+  isConsumed(key: string, now: Date): Promise<boolean>;
 }
 
 /** What a security event records (docs/operations.md lists the types and reasons). Never a password or token. */

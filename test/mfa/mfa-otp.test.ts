@@ -215,9 +215,12 @@ describe('MFA failures', () => {
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertTokens(await otpGrant(server, WEB, mfaToken, totpCode(server, secret)));
       server.clock.advance(30);
-      const again = await otpGrant(server, WEB, mfaToken, totpCode(server, secret));
+      const fresh = totpCode(server, secret);
+      const again = await otpGrant(server, WEB, mfaToken, fresh);
       assertOAuthError(again, 400, 'invalid_grant');
       assert.match(String(again.body.error_description), /mfa_token/, again.text);
+      // The spent mfa_token is refused before the code is checked, so that code is not burned.
+      assertTokens(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), fresh), 'the same code with a new mfa_token: ');
     });
   });
 

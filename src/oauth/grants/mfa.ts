@@ -37,6 +37,7 @@ export const mfaGrant: GrantHandler<MfaGrantRequest> = {
   async handle(request: MfaGrantRequest, ctx: GrantContext): Promise<Grant> {
     const { tenant, client } = ctx;
     const claims = ctx.mfaTokens.open(request.mfaToken, tenant.id, client.app.clientId);
+    await ctx.mfaTokens.assertUnused(claims);
     const user = await ctx.users.findById(tenant.id, claims.userId);
     if (!user || user.blocked) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `mfa grant for a removed or blocked user ${claims.userId}` });
 

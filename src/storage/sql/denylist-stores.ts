@@ -23,6 +23,11 @@ export class SqlAccessTokenDenylist implements AccessTokenDenylist {
 export class SqlConsumedJtiStore implements ConsumedJtiStore {
   constructor(private readonly db: Kysely<Database>) {}
 
+  async isConsumed(key: string, now: Date): Promise<boolean> {
+    const row = await this.db.selectFrom('consumed_jtis').select('key').where('key', '=', key).where('expires_at', '>', toIso(now)).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async consume(key: string, expiresAt: Date, now: Date): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       // An expired entry may be reused: its assertion can no longer pass the exp check anyway.
