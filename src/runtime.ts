@@ -13,6 +13,7 @@ import { Encrypter, KeyedFingerprint, SecretHasher } from './crypto/secrets.js';
 import type { CredentialSource } from './identity/credential-source.js';
 import { HashQueue } from './identity/hash-queue.js';
 import { DatabaseCredentialSource } from './identity/sources/database.js';
+import { HttpCredentialSource } from './identity/sources/http.js';
 import { Catalog } from './oauth/catalog.js';
 import { OutboxSender, SmtpSender, type EmailSender } from './mfa/email-sender.js';
 import { MFA_FAILURE_LIMIT, MFA_REFILL_SECONDS, MfaService } from './mfa/mfa-service.js';
@@ -92,7 +93,19 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const databaseSource = await DatabaseCredentialSource.create(stores.users, hashQueue, (err) =>
       logger.warn({ err: (err as Error).message }, 'could not upgrade a password hash after login; it will be retried at the next login'),
     );
-    const credentialSources = new Map<string, CredentialSource>([[databaseSource.type, databaseSource]]);
+    // Validator secrets come from the configuration, by connection id; they are never stored.
+    const validatorSecrets = new Map<string, string>();
+    for (const tenantConfig of config.tenants) {
+      for (const connection of tenantConfig.connections) {
+        const record = catalog.tenant(tenantConfig.name)?.connections.get(connection.name);
+        if (record && connection.type === 'http' && connection.secret !== undefined) validatorSecrets.set(record.id, connection.secret);
+      }
+    }
+    const httpSource = new HttpCredentialSource(validatorSecrets, stores.users, clock);
+    const credentialSources = new Map<string, CredentialSource>([
+      [databaseSource.type, databaseSource],
+      [httpSource.type, httpSource],
+    ]);
     const tokenService = new TokenService({ signingKeys, refreshTokens: stores.refreshTokens, sealer, clock });
     if (config.redis === undefined) {
       counters = sqlCounterBackend(database.db, clock);

@@ -54,11 +54,36 @@ const passwordPolicySchema = z.strictObject({
 export type PasswordPolicyConfig = z.output<typeof passwordPolicySchema>;
 export const DEFAULT_PASSWORD_POLICY: PasswordPolicyConfig = { min_length: MIN_PASSWORD_LENGTH, refuse_breached: true, on_breached_login: 'flag' };
 
-const connectionSchema = z.strictObject({
-  name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - (a connection name)'),
-  type: z.literal('database').describe('database: users stored in Latchkey, argon2id hashes'),
-  password_policy: passwordPolicySchema.default(DEFAULT_PASSWORD_POLICY),
-});
+export const CONNECTION_TYPES = ['database', 'http'] as const;
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+const connectionSchema = z
+  .strictObject({
+    name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - (a connection name)'),
+    type: z.enum(CONNECTION_TYPES).describe('database: users stored in Latchkey (argon2id); http: a custom credential validator'),
+    password_policy: passwordPolicySchema.default(DEFAULT_PASSWORD_POLICY),
+    url: z.url({ protocol: /^https?$/ }).optional().describe('http: where the validator listens'),
+    secret: z.string().min(16, 'at least 16 characters').max(512).optional().describe('http: the shared HMAC key that signs each request'),
+    timeout_ms: z.number().int().min(50).max(30_000).default(2000).describe('http: how long to wait for the validator before 503'),
+  })
+  .superRefine((connection, ctx) => {
+    if (connection.type !== 'http') {
+      for (const key of ['url', 'secret'] as const) {
+        if (connection[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only for type: http` });
+      }
+      return;
+    }
+    if (connection.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required for type: http (the validator URL)' });
+    if (connection.secret === undefined) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for type: http (the shared HMAC key)' });
+    if (connection.url !== undefined) {
+      const url = new URL(connection.url);
+      // Passwords cross this connection: plain HTTP only to a validator on the same host.
+      if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be https:// (plain http only to a loopback validator)' });
+      }
+    }
+  });
 
 const rateLimitSchema = z.strictObject({
   requests: z.number().int().min(1).max(10_000_000),
@@ -218,7 +243,7 @@ const tenantSchema = z
     default_audience: z.string().min(1).optional(),
     id_token_signing_alg: z.enum(SIGNING_ALGS).default('RS256'),
     id_token_lifetime: seconds(1).max(2_592_000).default(36_000),
-    connections: z.array(connectionSchema).default([{ name: 'Username-Password-Authentication', type: 'database', password_policy: DEFAULT_PASSWORD_POLICY }]),
+    connections: z.array(connectionSchema).default([{ name: 'Username-Password-Authentication', type: 'database', password_policy: DEFAULT_PASSWORD_POLICY, timeout_ms: 2000 }]),
     apis: z.array(apiSchema).default([]),
     applications: z.array(applicationSchema).default([]),
     users: z.array(userSchema).default([]),
@@ -248,6 +273,10 @@ const tenantSchema = z
       const connection = tenant.connections.find((c) => c.name === user.connection);
       if (!connection) {
         ctx.addIssue({ code: 'custom', path: ['users', i, 'connection'], message: 'names no connection of this tenant' });
+        return;
+      }
+      if (connection.type !== 'database') {
+        ctx.addIssue({ code: 'custom', path: ['users', i, 'connection'], message: `names a ${connection.type} connection: its users live in the validator, not in Latchkey` });
         return;
       }
       const refusal = user.password === undefined ? undefined : passwordPolicyRefusal(connection.password_policy, user.password);

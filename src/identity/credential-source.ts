@@ -5,7 +5,10 @@
  * verify for unknown users and audit events stay in the core, so no source
  * can weaken them.
  */
-import type { UserRecord } from '../storage/stores.js';
+import type { ConnectionRecord, UserRecord } from '../storage/stores.js';
+
+/** What a directory may say about a right password it still refuses: told to the client, as PingFederate's LDAP validator does. */
+export type DirectoryRefusal = 'password_expired' | 'password_change_required' | 'account_locked';
 
 export type CredentialResult =
   | { outcome: 'verified'; user: UserRecord }
@@ -13,9 +16,11 @@ export type CredentialResult =
    * `reason` and `userId` (when the login names a user) are for the log and
    * security events only; the client always sees the same invalid_grant.
    */
-  | { outcome: 'rejected'; reason: 'unknown_user' | 'wrong_password' | 'no_password'; userId?: string };
+  | { outcome: 'rejected'; reason: 'unknown_user' | 'wrong_password' | 'no_password'; userId?: string }
+  /** The password was right, but the directory refuses the sign-in for this reason. */
+  | { outcome: 'refused'; reason: DirectoryRefusal; user: UserRecord };
 
 export interface CredentialSource {
   readonly type: string;
-  verify(input: { tenantId: string; connectionId: string; username: string; password: string }): Promise<CredentialResult>;
+  verify(input: { tenantId: string; connectionId: string; connection: ConnectionRecord; username: string; password: string; clientId: string; ip: string }): Promise<CredentialResult>;
 }

@@ -20,6 +20,7 @@ export type ErrorReason =
   | 'rate_limited'
   | 'concurrent_attempts'
   | 'mfa_attempts_exceeded'
+  | 'directory_unavailable'
   | 'hash_queue_full'
   | 'storage_unavailable';
 

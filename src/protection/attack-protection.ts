@@ -491,7 +491,7 @@ export class LoginAttempt {
   }
 
   /** The password was right, but policy refuses the login (blocked user, breached password); the counts still end. */
-  async refused(userId: string, reason: 'user_blocked' | 'password_breached'): Promise<void> {
+  async refused(userId: string, reason: 'user_blocked' | 'password_breached' | 'password_expired' | 'password_change_required'): Promise<void> {
     if (this.settle()) await this.protection.settleVerified(this, 'login_failure', reason, userId);
   }
 

@@ -24,6 +24,8 @@ export interface ConnectionRecord {
   name: string;
   type: ConnectionConfig['type'];
   passwordPolicy: PasswordPolicyConfig;
+  /** type http: where the custom credential validator listens (its secret stays in the configuration). */
+  validator?: { url: string; timeoutMs: number };
 }
 
 export interface ApiRecord {
@@ -81,7 +83,8 @@ export interface NewUser {
   name?: string | undefined;
   givenName?: string | undefined;
   familyName?: string | undefined;
-  passwordHash: string;
+  /** Null for users of an external directory (they are provisioned at their first login). */
+  passwordHash: string | null;
   blocked?: boolean | undefined;
 }
 
@@ -97,6 +100,8 @@ export interface UserStore {
   /** `expectedHash` guards the rehash-on-login against a concurrent password change. */
   setPasswordHash(userId: string, passwordHash: string, options?: { expectedHash?: string; passwordChanged?: boolean }): Promise<boolean>;
   setBlocked(userId: string, blocked: boolean): Promise<void>;
+  /** An external directory's user: created at the first successful login, its profile refreshed at each. */
+  provisionExternal(user: Omit<NewUser, 'passwordHash'>): Promise<UserRecord>;
   recordLogin(userId: string, at: Date): Promise<void>;
 }
 

@@ -142,6 +142,7 @@ export function registerUsers(program: Command): void {
 }
 
 function targetOf(tenant: Tenant, connection: ConnectionRecord) {
+  if (connection.type !== 'database') throw new CliUsageError(`${connection.name} is a ${connection.type} connection: its users live in its validator and are created at their first login`);
   return { tenantId: tenant.id, connectionId: connection.id, policy: connection.passwordPolicy };
 }
 

@@ -3,7 +3,7 @@
  * extension (`http://auth0.com/oauth/grant-type/password-realm`, and
  * `realm` honoured on plain `password` as Auth0's SDK sends it).
  */
-import type { CredentialResult } from '../../identity/credential-source.js';
+import type { CredentialResult, DirectoryRefusal } from '../../identity/credential-source.js';
 import { isBreachedPassword } from '../../identity/password-policy.js';
 import type { ConnectionRecord } from '../../storage/stores.js';
 import type { Tenant } from '../catalog.js';
@@ -22,6 +22,12 @@ export interface PasswordRequest {
   audience: string | undefined;
   scopes: string[] | undefined;
 }
+
+const DIRECTORY_REFUSALS: Record<DirectoryRefusal, string> = {
+  password_expired: 'The password has expired; change it before signing in.',
+  password_change_required: 'The password must be changed before signing in.',
+  account_locked: 'The account is locked in its directory.',
+};
 
 /** One message for unknown users and wrong passwords: no enumeration (Auth0's wording). */
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
@@ -77,18 +83,32 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
     });
     let result: CredentialResult;
     try {
-      result = await source.verify({ tenantId: tenant.id, connectionId: connection.id, username: request.username, password: request.password });
+      result = await source.verify({
+        tenantId: tenant.id,
+        connectionId: connection.id,
+        connection,
+        username: request.username,
+        password: request.password,
+        clientId: client.app.clientId,
+        ip,
+      });
     } catch (err) {
       // Busy or a dependency down: the password was never judged, so the attempt does not count.
       await attempt.refund();
       throw err;
     }
-    if (result.outcome !== 'verified') {
+    if (result.outcome === 'rejected') {
       // The failure (and any lock) names the user when the login belongs to one, so `latchkey logs --user` finds it.
       await attempt.failed(result.reason, result.userId);
       throw new InvalidGrantError(WRONG_CREDENTIALS, { logDetail: `password grant refused: ${result.reason} (connection ${connection.name})` });
     }
     const user = result.user;
+    if (result.outcome === 'refused') {
+      // The directory says the password was right but refuses the sign-in: told to the client, as PingFederate does.
+      const errorReason = result.reason === 'account_locked' ? 'user_blocked' : result.reason;
+      await attempt.refused(user.id, errorReason === 'user_blocked' ? 'user_blocked' : errorReason);
+      throw new InvalidGrantError(DIRECTORY_REFUSALS[result.reason], { errorReason, logDetail: `the ${connection.name} directory refused user ${user.id}: ${result.reason}` });
+    }
     // Told only to someone who knows the password, so it reveals nothing about existence.
     if (user.blocked) {
       await attempt.refused(user.id, 'user_blocked');

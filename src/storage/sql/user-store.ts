@@ -75,6 +75,32 @@ export class SqlUserStore implements UserStore {
     return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1 ? toRecord(row) : undefined;
   }
 
+  async provisionExternal(user: Omit<NewUser, 'passwordHash'>): Promise<UserRecord> {
+    const byUsername = async () => {
+      const row = await this.db
+        .selectFrom('users')
+        .selectAll()
+        .where('tenant_id', '=', user.tenantId)
+        .where('connection_id', '=', user.connectionId)
+        .where('username_key', '=', loginKey(user.username))
+        .executeTakeFirst();
+      return row && toRecord(row);
+    };
+    const existing = (await byUsername()) ?? (await this.create({ ...user, passwordHash: null })) ?? (await byUsername());
+    if (!existing) throw new Error(`could not provision external user ${user.username}`);
+    const { email, emailVerified, name, givenName, familyName } = user;
+    const changed =
+      (email !== undefined && email !== existing.email) ||
+      (emailVerified !== undefined && emailVerified !== existing.emailVerified) ||
+      (name !== undefined && name !== existing.name) ||
+      (givenName !== undefined && givenName !== existing.givenName) ||
+      (familyName !== undefined && familyName !== existing.familyName);
+    if (!changed) return existing;
+    // The directory is the source of truth: its answer refreshes the local profile at every login.
+    await this.updateProfile(existing.id, { email, emailVerified, name, givenName, familyName });
+    return (await this.findById(user.tenantId, existing.id)) ?? existing;
+  }
+
   async updateProfile(userId: string, profile: UserProfileUpdate): Promise<void> {
     const set: Partial<UsersTable> = { updated_at: toIso(new Date()) };
     if (profile.email !== undefined) {
