@@ -225,11 +225,13 @@ describe('OIDC Core §5.3 userinfo (RFC 6750 bearer tokens)', () => {
   it('an expired token is refused', async () => {
     const apiToken = await accessToken('openid read:sample', { audience: API });
     const userinfoToken = await accessToken('openid');
-    server.clock.advance(3599);
-    assert.equal((await get(userinfoUrl, bearer(apiToken))).status, 200, '1 s before exp');
-    server.clock.advance(2);
+    // The test clock is real time plus an offset and `exp` is whole seconds (iat rounded down): stay 2 s clear of
+    // the boundary on each side, or a slow machine crosses it between issuing and checking.
+    server.clock.advance(3598);
+    assert.equal((await get(userinfoUrl, bearer(apiToken))).status, 200, '2 s before exp');
+    server.clock.advance(4);
     assertRefused(await get(userinfoUrl, bearer(apiToken)), 401, 'invalid_token', 'expired (3600 s lifetime)');
-    server.clock.advance(86400 - 3601 + 1);
+    server.clock.advance(86400 - 3602 + 2);
     assertRefused(await get(userinfoUrl, bearer(userinfoToken)), 401, 'invalid_token', 'expired (86400 s userinfo-only lifetime)');
   });
 });
