@@ -186,6 +186,7 @@ const applicationSchema = z
     trust_forwarded_for: z.boolean().default(false).describe("honour the end-user IP this confidential client forwards (attack_protection.forwarded_for_header)"),
     rate_limit: rateLimitSchema.optional().describe("this application's token requests; wins over the tenant's rate_limits.client"),
     mfa: z.enum(MFA_POLICIES).optional().describe("wins over the tenant's mfa policy for this application"),
+    connections: z.array(z.string().min(1)).min(1).optional().describe("the connections (realms) this application may sign users in with; absent: all of the tenant's"),
   })
   .superRefine((app, ctx) => {
     const needsSecret = app.token_endpoint_auth_method === 'client_secret_post' || app.token_endpoint_auth_method === 'client_secret_basic';
@@ -265,6 +266,9 @@ const tenantSchema = z
       ctx.addIssue({ code: 'custom', path: ['default_audience'], message: 'names no API identifier of this tenant' });
     }
     tenant.applications.forEach((app, i) => {
+      app.connections?.forEach((name, j) => {
+        if (!connectionNames.has(name)) ctx.addIssue({ code: 'custom', path: ['applications', i, 'connections', j], message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})` });
+      });
       if (app.default_audience !== undefined && !apiIds.has(app.default_audience)) {
         ctx.addIssue({ code: 'custom', path: ['applications', i, 'default_audience'], message: 'names no API identifier of this tenant' });
       }

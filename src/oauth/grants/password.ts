@@ -7,7 +7,7 @@ import type { CredentialResult, DirectoryRefusal } from '../../identity/credenti
 import { isBreachedPassword } from '../../identity/password-policy.js';
 import type { ConnectionRecord } from '../../storage/stores.js';
 import type { Tenant } from '../catalog.js';
-import { InvalidGrantError, InvalidRequestError, MfaRequiredError } from '../errors.js';
+import { InvalidGrantError, InvalidRequestError, MfaRequiredError, UnauthorizedClientError } from '../errors.js';
 import { assertScopeSyntax, grantUserScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
@@ -54,7 +54,7 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
 
   async handle(request: PasswordRequest, ctx: GrantContext): Promise<Grant> {
     const { tenant, client } = ctx;
-    const connection = chooseConnection(tenant, request.realm);
+    const connection = chooseConnection(tenant, request.realm, client.app.settings.connections);
     // Everything that can be refused without the password is refused first: no hashing wasted, nothing revealed.
     const selection = selectResource({
       audience: request.audience,
@@ -156,13 +156,23 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
   },
 };
 
-function chooseConnection(tenant: Tenant, realm: string | undefined): ConnectionRecord {
+/**
+ * The realm: the one named, else the tenant's default directory. An
+ * application with a `connections` list may use only those (Dex had to close
+ * exactly this hole): without a realm it gets the default directory if it may
+ * use it, else its own first connection.
+ */
+function chooseConnection(tenant: Tenant, realm: string | undefined, allowed: readonly string[] | undefined): ConnectionRecord {
   if (realm !== undefined) {
     const named = tenant.connections.get(realm);
     if (!named) throw new InvalidRequestError(`The realm "${realm.slice(0, 128)}" is not a connection of this tenant.`);
+    if (allowed !== undefined && !allowed.includes(named.name)) {
+      throw new UnauthorizedClientError(`This application may not sign users in with the realm "${named.name}"; add it to the application's connections.`);
+    }
     return named;
   }
-  const fallback = tenant.settings.default_directory ?? (tenant.connections.size === 1 ? [...tenant.connections.keys()][0] : undefined);
+  const defaultDirectory = tenant.settings.default_directory ?? (tenant.connections.size === 1 ? [...tenant.connections.keys()][0] : undefined);
+  const fallback = allowed === undefined || (defaultDirectory !== undefined && allowed.includes(defaultDirectory)) ? defaultDirectory : allowed[0];
   const connection = fallback === undefined ? undefined : tenant.connections.get(fallback);
   if (!connection) {
     throw new InvalidRequestError('No realm was given and the tenant has no default_directory; send "realm" or configure default_directory.');
