@@ -30,7 +30,7 @@ import type { Tenant } from '../oauth/catalog.js';
 import { TooManyAttemptsError, type ErrorReason } from '../oauth/errors.js';
 import { loginKey } from '../storage/sql/user-store.js';
 import type { AttackLockStore, ConnectionRecord } from '../storage/stores.js';
-import { memoryCounter, type Counter, type CounterBackend } from './counters.js';
+import { memoryCounter, type Counter, type CounterBackend, type CounterState } from './counters.js';
 import { ipCounterKey } from './ip.js';
 import { msUntilRoom, slidingEstimate, windowPosition } from './sliding-window.js';
 import type { SecurityEvents } from './security-events.js';
@@ -94,7 +94,7 @@ interface ScopeCheck {
   current: number;
 }
 
-export type FailureReason = 'unknown_user' | 'wrong_password' | 'no_password' | 'rejected';
+export type FailureReason = 'unknown_user' | 'wrong_password' | 'no_password';
 
 export class AttackProtection {
   private readonly countersByTenant = new Map<string, TenantCounters>();
@@ -127,11 +127,11 @@ export class AttackProtection {
         : undefined;
     const scopes: Scope[] = [];
     if (settings.brute_force.enabled && !allowlisted) {
-      const key = `${tenant.id}:${identifierKey}:${ipKey}`;
+      const key = bruteForceKey(tenant.id, identifierKey, ipKey);
       scopes.push({ kind: 'brute_force', limit: settings.brute_force.threshold, failures: counters.bruteForce, failureKey: key, inFlightKey: `bf:${key}` });
     }
     if (settings.backstop.enabled) {
-      const key = `${tenant.id}:${identifierKey}`;
+      const key = backstopKey(tenant.id, identifierKey);
       scopes.push({ kind: 'backstop', limit: settings.backstop.threshold, failures: counters.backstop, failureKey: key, inFlightKey: `bs:${key}` });
     }
     if (settings.suspicious_ip.enabled && !allowlisted) {
@@ -150,7 +150,7 @@ export class AttackProtection {
 
     const deadline = Date.now() + CONTENTION_WAIT_MS;
     for (;;) {
-      const readSeen = () => (fingerprint === undefined ? Promise.resolve(null) : counters.samePassword.peek(fingerprint));
+      const readSeen = (): Promise<CounterState | null> => (fingerprint === undefined ? Promise.resolve(null) : counters.samePassword.peek(fingerprint));
       const checked = await this.checkScopes(scopes, counters.inFlight, readSeen);
       if (checked === undefined) {
         await this.waitOrGiveUp(attempt, deadline);
@@ -165,7 +165,7 @@ export class AttackProtection {
       if (checks.every((c) => c.failures + c.inFlight <= c.scope.limit)) {
         for (const check of checks) if (check.failures > 0) attempt.failuresSeen.add(check.scope.kind);
         // The same wrong password moments ago: checked again (the password may have changed since), counted nowhere.
-        attempt.repeat = seenBefore !== null && seenBefore !== undefined;
+        attempt.repeat = seenBefore !== null;
         return attempt;
       }
       await this.waitOrGiveUp(attempt, deadline);
@@ -195,8 +195,8 @@ export class AttackProtection {
   private async checkScopes(
     scopes: readonly Scope[],
     inFlight: Counter,
-    readSeen: () => Promise<unknown>,
-  ): Promise<{ checks: ScopeCheck[]; seenBefore: unknown } | undefined> {
+    readSeen: () => Promise<CounterState | null>,
+  ): Promise<{ checks: ScopeCheck[]; seenBefore: CounterState | null } | undefined> {
     if (this.backend.shared) {
       const [seenBefore, ...checks] = await Promise.all([
         readSeen(),
@@ -244,9 +244,9 @@ export class AttackProtection {
     for (const identifierKey of new Set(identifiers.map((i) => identifierKeyOf(connection.id, i)))) {
       const locks = await this.locks.listForIdentifier(tenant.id, connection.id, identifierKey, this.clock.now());
       for (const lock of locks) {
-        if (lock.ip !== null) await counters.bruteForce.reset(`${tenant.id}:${identifierKey}:${lock.ip}`);
+        if (lock.ip !== null) await counters.bruteForce.reset(bruteForceKey(tenant.id, identifierKey, lock.ip));
       }
-      await counters.backstop.reset(`${tenant.id}:${identifierKey}`);
+      await counters.backstop.reset(backstopKey(tenant.id, identifierKey));
       await this.locks.removeForIdentifier(tenant.id, connection.id, identifierKey);
       cleared += locks.length;
     }
@@ -258,13 +258,12 @@ export class AttackProtection {
 
   /** @internal The password was right: failures end, the in-flight marks are given back, and the outcome is recorded, in one batch. */
   async settleVerified(attempt: LoginAttempt, type: 'login_success' | 'login_failure' | 'mfa_required', reason: string | undefined, userId: string): Promise<void> {
-    const { tenant, connection, clientId, identifier, ip } = attempt.input;
     try {
       await Promise.all([
         // Only counts that held failures when checked: the usual login has none, and skipping saves two writes.
         ...attempt.scopes.filter((s) => s.kind !== 'ip_blocked' && attempt.failuresSeen.has(s.kind)).map((s) => s.failures.reset(s.failureKey)),
         attempt.releaseInFlight(),
-        this.events.record({ type, reason, tenantId: tenant.id, clientId, connection: connection.name, userId, identifier, ip }),
+        this.events.record({ type, reason, userId, ...eventContext(attempt) }),
       ]);
     } finally {
       this.attemptEnded();
@@ -273,19 +272,13 @@ export class AttackProtection {
 
   /** @internal The credentials were refused: the failure counts (unless a repeat), and may lock. */
   async settleFailed(attempt: LoginAttempt, reason: FailureReason, userId: string | undefined): Promise<void> {
-    const { tenant, connection, clientId, identifier, ip } = attempt.input;
-    const counters = this.countersFor(tenant);
-    const settings = tenant.protection.attack;
+    const counters = this.countersFor(attempt.input.tenant);
     try {
       const event = this.events.record({
         type: 'login_failure',
         reason,
-        tenantId: tenant.id,
-        clientId,
-        connection: connection.name,
         userId,
-        identifier,
-        ip,
+        ...eventContext(attempt),
         ...(attempt.repeat ? { details: { repeated_password: true } } : {}),
       });
       if (attempt.repeat) {
@@ -316,7 +309,7 @@ export class AttackProtection {
   }
 
   private async lock(attempt: LoginAttempt, scope: Scope, userId: string | undefined): Promise<void> {
-    const { tenant, connection, clientId, identifier, ip } = attempt.input;
+    const { tenant, connection, identifier } = attempt.input;
     const settings = tenant.protection.attack;
     const isBruteForce = scope.kind === 'brute_force';
     const blockSeconds = isBruteForce ? settings.brute_force.block_seconds : (settings.backstop.block_seconds ?? settings.brute_force.block_seconds);
@@ -331,17 +324,7 @@ export class AttackProtection {
       lockedAt: now,
       expiresAt: new Date(now.getTime() + blockSeconds * 1000),
     });
-    await this.events.record({
-      type: 'user_locked',
-      reason: scope.kind,
-      tenantId: tenant.id,
-      clientId,
-      connection: connection.name,
-      userId,
-      identifier,
-      ip,
-      details: { threshold: scope.limit, block_seconds: blockSeconds },
-    });
+    await this.events.record({ type: 'user_locked', reason: scope.kind, userId, ...eventContext(attempt), details: { threshold: scope.limit, block_seconds: blockSeconds } });
   }
 
   /** Reserves an in-flight mark and reads the failures: for the IP, the sliding estimate over today and yesterday. */
@@ -366,7 +349,7 @@ export class AttackProtection {
   private async refuse(attempt: LoginAttempt, locked: ScopeCheck[]): Promise<TooManyAttemptsError> {
     const { tenant, connection, ip } = attempt.input;
     const counters = this.countersFor(tenant);
-    const context = { tenantId: tenant.id, clientId: attempt.input.clientId, connection: connection.name, identifier: attempt.input.identifier, ip };
+    const context = eventContext(attempt);
     this.attemptEnded();
     const ipCheck = locked.find((c) => c.scope.kind === 'ip_blocked');
     const refusal = ipCheck ?? locked[0]!;
@@ -528,6 +511,15 @@ export class LoginAttempt {
     return true;
   }
 }
+
+/** What every event of a login attempt names. */
+function eventContext(attempt: LoginAttempt): { tenantId: string; clientId: string; connection: string; identifier: string; ip: string } {
+  const { tenant, clientId, connection, identifier, ip } = attempt.input;
+  return { tenantId: tenant.id, clientId, connection: connection.name, identifier, ip };
+}
+
+const bruteForceKey = (tenantId: string, identifierKey: string, ipKey: string): string => `${tenantId}:${identifierKey}:${ipKey}`;
+const backstopKey = (tenantId: string, identifierKey: string): string => `${tenantId}:${identifierKey}`;
 
 /** The connection and the login as typed, normalised as the user store matches it, hashed to bound the key. */
 export function identifierKeyOf(connectionId: string, identifier: string): string {

@@ -6,7 +6,6 @@
  * Every operation is a single atomic step in its store, so a parallel burst
  * sees distinct counts and cannot slip past a limit.
  */
-import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -172,6 +171,3 @@ export function memoryCounter({ limit, windowSeconds }: CounterOptions): Counter
     throw err;
   });
 }
-
-/** rate-limiter-flexible does not export its store base class from the index; its file is part of the package. */
-export const requireFromPackage = createRequire(import.meta.url);

@@ -54,8 +54,8 @@ export function endUserIp(origin: RequestOrigin, tenant: Tenant, client: Authent
   const header = tenant.protection.attack.forwarded_for_header;
   if (client.method === 'none') return { ip: origin.networkIp(), ignoredForward: 'public_client' };
   if (!client.app.settings.trust_forwarded_for) return { ip: origin.networkIp(), ignoredForward: 'client_not_trusted' };
-  if (Array.isArray(origin.forwardedFor)) throw new InvalidRequestError(`The ${header} header was sent more than once; send the end user's IP address once.`);
-  const ip = canonicalIp(origin.forwardedFor);
+  // Node joins a repeated header with ", ", which is no address either.
+  const ip = canonicalIp(Array.isArray(origin.forwardedFor) ? origin.forwardedFor.join(', ') : origin.forwardedFor);
   if (ip === undefined) throw new InvalidRequestError(`The ${header} header must hold the end user's IP address (one IPv4 or IPv6 address).`);
   return { ip };
 }

@@ -8,6 +8,7 @@
  * land inside (and be rolled back with) a Kysely transaction in flight; it
  * also reads Date.now(), where ours reads the injected clock.
  */
+import { createRequire } from 'node:module';
 import { sql, type Kysely } from 'kysely';
 import type { RateLimiterAbstract, RateLimiterStoreAbstract as StoreAbstractType } from 'rate-limiter-flexible';
 import { RateLimiterRes } from 'rate-limiter-flexible';
@@ -15,7 +16,9 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../storage/schema.js';
 import { CompiledStatement } from '../storage/sql/compiled.js';
 import { writeBatcherFor, type WriteBatcher } from '../storage/sql/write-batcher.js';
-import { requireFromPackage } from './counters.js';
+
+/** rate-limiter-flexible does not export its store base class from the index; its file is part of the package. */
+const requireFromPackage = createRequire(import.meta.url);
 
 interface StoreRow {
   points: number;

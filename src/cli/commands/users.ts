@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createUser, PasswordPolicyError, setUserPassword, UserAdminError, type UserInput } from '../../identity/user-admin.js';
 import type { Tenant } from '../../oauth/catalog.js';
 import type { Runtime } from '../../runtime.js';
-import type { ConnectionRecord } from '../../storage/stores.js';
+import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
 import { CliUsageError, pickConnection, pickTenant, readStdin, withRuntime, type AdminOptions } from './context.js';
 
 interface PasswordOptions {
@@ -22,6 +22,15 @@ function withTarget(command: Command): Command {
     .option('-c, --config <file>', 'configuration file (default: the demo tenant on ./data)')
     .option('-t, --tenant <name>', 'tenant (default: the only one)')
     .option('--connection <name>', "connection (default: the tenant's default_directory)");
+}
+
+/** The tenant, connection and user an operator named; an unknown user is one clear line, exit 1. */
+async function existingUser(runtime: Runtime, options: AdminOptions, username: string): Promise<{ tenant: Tenant; connection: ConnectionRecord; user: UserRecord }> {
+  const tenant = pickTenant(runtime, options.tenant);
+  const connection = pickConnection(tenant, options.connection);
+  const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
+  if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
+  return { tenant, connection, user };
 }
 
 /** A refused password is a security event too (the rule, never the password). */
@@ -85,10 +94,7 @@ export function registerUsers(program: Command): void {
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
       await withRuntime(options, async (runtime) => {
-        const tenant = pickTenant(runtime, options.tenant);
-        const connection = pickConnection(tenant, options.connection);
-        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
-        if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
+        const { tenant, connection, user } = await existingUser(runtime, options, username);
         await runtime.stores.users.setBlocked(user.id, true);
         process.stdout.write(`blocked ${user.username} in ${tenant.name}/${connection.name}\n`);
       });
@@ -124,10 +130,7 @@ export function registerUsers(program: Command): void {
     .action(async (username: string, options: AdminOptions & PasswordOptions) => {
       const password = await passwordFrom(options);
       await withRuntime(options, async (runtime) => {
-        const tenant = pickTenant(runtime, options.tenant);
-        const connection = pickConnection(tenant, options.connection);
-        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
-        if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
+        const { tenant, connection, user } = await existingUser(runtime, options, username);
         try {
           await setUserPassword(runtime.stores.users, connection.passwordPolicy, user, password);
         } catch (err) {
@@ -184,10 +187,7 @@ export function registerUserMfa(program: Command): void {
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
       await withRuntime(options, async (runtime) => {
-        const tenant = pickTenant(runtime, options.tenant);
-        const connection = pickConnection(tenant, options.connection);
-        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
-        if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
+        const { tenant, user } = await existingUser(runtime, options, username);
         const authenticators = await runtime.mfa.listAuthenticators(tenant.id, user.id);
         const recovery = (await runtime.stores.mfa.recoveryCodeHash(tenant.id, user.id)) !== undefined;
         if (authenticators.length === 0) process.stdout.write(`${user.username} has no authenticators\n`);
@@ -203,10 +203,7 @@ export function registerUserMfa(program: Command): void {
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
       await withRuntime(options, async (runtime) => {
-        const tenant = pickTenant(runtime, options.tenant);
-        const connection = pickConnection(tenant, options.connection);
-        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
-        if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
+        const { tenant, connection, user } = await existingUser(runtime, options, username);
         const removed = await runtime.mfa.reset(tenant.id, user.id);
         await runtime.securityEvents.record({ type: 'mfa_authenticator_removed', reason: 'operator_reset', tenantId: tenant.id, connection: connection.name, userId: user.id, details: { removed } });
         process.stdout.write(`removed ${removed} authenticator${removed === 1 ? '' : 's'} of ${user.username} in ${tenant.name}/${connection.name}\n`);

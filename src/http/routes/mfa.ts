@@ -11,7 +11,7 @@ import { MfaTokens } from '../../mfa/mfa-token.js';
 import type { Tenant } from '../../oauth/catalog.js';
 import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
 import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
-import { InvalidGrantError, InvalidTokenError, NotFoundError } from '../../oauth/errors.js';
+import { InvalidGrantError, InvalidTokenError, NotFoundError, OAuthError } from '../../oauth/errors.js';
 import type { RequestParameters } from '../../oauth/token-request.js';
 import type { Runtime } from '../../runtime.js';
 import { bodyParameters } from '../body.js';
@@ -73,7 +73,8 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
       try {
         return runtime.mfaTokens.open(token, tenant.id, undefined).userId;
       } catch (err) {
-        throw new InvalidTokenError((err as Error).message.replace(/^invalid_grant: /, ''));
+        if (!(err instanceof OAuthError)) throw err;
+        throw new InvalidTokenError(err.description, { logDetail: err.logDetail });
       }
     }
     const check = await runtime.verifier.verify(token, tenant, { checkRevocation: true });

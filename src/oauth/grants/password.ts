@@ -106,7 +106,7 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
     if (result.outcome === 'refused') {
       // The directory says the password was right but refuses the sign-in: told to the client, as PingFederate does.
       const errorReason = result.reason === 'account_locked' ? 'user_blocked' : result.reason;
-      await attempt.refused(user.id, errorReason === 'user_blocked' ? 'user_blocked' : errorReason);
+      await attempt.refused(user.id, errorReason);
       throw new InvalidGrantError(DIRECTORY_REFUSALS[result.reason], { errorReason, logDetail: `the ${connection.name} directory refused user ${user.id}: ${result.reason}` });
     }
     // Told only to someone who knows the password, so it reveals nothing about existence.
