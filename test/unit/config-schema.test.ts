@@ -8,18 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfigFile, resolveConfig } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const minimal = { tenants: [{ name: 'acme' }] };
 
-function problems(raw: unknown): string[] {
-  try {
-    resolveConfig(raw, '/srv/latchkey', {});
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  assert.fail('expected a ConfigError');
-}
+const problems = configProblems;
 
 describe('configuration schema', () => {
   it('a minimal file gets the documented defaults', () => {

@@ -12,23 +12,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, resolveConfig } from '../../src/config/load.js';
+import { resolveConfig } from '../../src/config/load.js';
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicyConfig } from '../../src/config/schema.js';
 import { isBreachedPassword, MAX_PASSWORD_LENGTH, passwordLength, passwordPolicyRefusal } from '../../src/identity/password-policy.js';
 import { checkNewPassword, PasswordPolicyError } from '../../src/identity/user-admin.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const policy = (overrides: Partial<PasswordPolicyConfig> = {}): PasswordPolicyConfig => ({ ...DEFAULT_PASSWORD_POLICY, ...overrides });
 const KEY = '\u{1F511}'; // 🔑: one code point, two UTF-16 units
 
-function problems(raw: unknown): string[] {
-  try {
-    resolveConfig(raw, '/srv/latchkey', {});
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  assert.fail('expected a ConfigError');
-}
+const problems = configProblems;
 
 /** A tenant with a default connection and a stricter `partners` one, and the given seed users. */
 function tenantWith(users: unknown[], connectionPolicies: { default?: Partial<PasswordPolicyConfig>; partners?: Partial<PasswordPolicyConfig> } = {}) {
