@@ -13,7 +13,12 @@ import { Encrypter, KeyedFingerprint, SecretHasher } from './crypto/secrets.js';
 import type { CredentialSource } from './identity/credential-source.js';
 import { HashQueue } from './identity/hash-queue.js';
 import { DatabaseCredentialSource } from './identity/sources/database.js';
-import { HttpCredentialSource } from './identity/sources/http.js';
+import { HttpCredentialSource, trustingOnly } from './identity/sources/http.js';
+import type { LdapDirectory } from './identity/sources/ldap-directory.js';
+import { HookRunner } from './hooks/hook-runner.js';
+import { PostLoginHooks, type TenantHooks } from './hooks/post-login.js';
+import { LdapCredentialSource, ldapDirectoryFor } from './identity/sources/ldap.js';
+import type { Dispatcher } from 'undici';
 import { Catalog } from './oauth/catalog.js';
 import { OutboxSender, SmtpSender, type EmailSender } from './mfa/email-sender.js';
 import { MFA_FAILURE_LIMIT, MFA_REFILL_SECONDS, MfaService } from './mfa/mfa-service.js';
@@ -62,6 +67,8 @@ export interface Runtime {
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const REDIS_START_WAIT_MS = 5000;
+/** Hook code is usually I/O-bound (an API call); two threads keep one slow CPU-bound hook from holding every sign-in. */
+const HOOK_WORKERS = 2;
 
 export async function createRuntime(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
@@ -78,6 +85,8 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
   const database = openDatabase(config.database);
   const stores = createSqlStores(database.db);
   let counters: CounterBackend | undefined;
+  let ldapSource: LdapCredentialSource | undefined;
+  let hookRunner: HookRunner | undefined;
   try {
     const migrated = await migrateToLatest(database.db);
     if (migrated.length > 0) logger.info({ migrations: migrated, database: database.describe }, 'database schema migrated');
@@ -93,18 +102,27 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const databaseSource = await DatabaseCredentialSource.create(stores.users, hashQueue, (err) =>
       logger.warn({ err: (err as Error).message }, 'could not upgrade a password hash after login; it will be retried at the next login'),
     );
-    // Validator secrets come from the configuration, by connection id; they are never stored.
-    const validatorSecrets = new Map<string, string>();
+    // Secrets of external directories come from the configuration, by connection id; they are never stored.
+    const validators = new Map<string, { secret: string; dispatcher: Dispatcher | undefined }>();
+    const directories = new Map<string, LdapDirectory>();
     for (const tenantConfig of config.tenants) {
       for (const connection of tenantConfig.connections) {
         const record = catalog.tenant(tenantConfig.name)?.connections.get(connection.name);
-        if (record && connection.type === 'http' && connection.secret !== undefined) validatorSecrets.set(record.id, connection.secret);
+        if (!record) continue;
+        if (connection.type === 'http' && connection.secret !== undefined) {
+          validators.set(record.id, { secret: connection.secret, dispatcher: connection.tls_ca === undefined ? undefined : trustingOnly(connection.tls_ca, connection.name) });
+        }
+        if (connection.type === 'ldap') {
+          directories.set(record.id, ldapDirectoryFor(connection, (message) => logger.warn({ tenant: tenantConfig.name, connection: connection.name }, message)));
+        }
       }
     }
-    const httpSource = new HttpCredentialSource(validatorSecrets, stores.users, clock);
+    const httpSource = new HttpCredentialSource(validators, stores.users, clock);
+    ldapSource = new LdapCredentialSource(directories, stores.users);
     const credentialSources = new Map<string, CredentialSource>([
       [databaseSource.type, databaseSource],
       [httpSource.type, httpSource],
+      [ldapSource.type, ldapSource],
     ]);
     const tokenService = new TokenService({ signingKeys, refreshTokens: stores.refreshTokens, sealer, clock });
     if (config.redis === undefined) {
@@ -137,7 +155,19 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       const connection = tenant?.connections.get(changed.connection);
       if (tenant && connection) await attackProtection.unblock(tenant, connection, [changed.username], 'password_changed');
     }
+    const tenantHooks = new Map<string, TenantHooks>();
+    for (const tenantConfig of config.tenants) {
+      const tenant = catalog.tenant(tenantConfig.name);
+      if (tenant && tenantConfig.hooks.post_login.length > 0) tenantHooks.set(tenant.id, { chain: tenantConfig.hooks.post_login, timeoutMs: tenantConfig.hooks.timeout_ms });
+    }
+    const hookPaths = [...new Set([...tenantHooks.values()].flatMap((h) => h.chain))];
+    if (hookPaths.length > 0) {
+      hookRunner = await HookRunner.start(hookPaths, Math.min(HOOK_WORKERS, availableParallelism()), logger);
+      logger.info({ hooks: hookPaths }, 'post-login hooks loaded');
+    }
+    const postLogin = new PostLoginHooks({ runner: hookRunner, hooks: tenantHooks, mfa, mfaTokens, securityEvents, logger, clock });
     const tokenEndpoint = new TokenEndpoint({
+      postLogin,
       clock,
       secretHasher,
       consumedJtis: stores.consumedJtis,
@@ -187,12 +217,16 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       applied,
       async close() {
         clearInterval(purge);
+        await ldapSource?.close();
+        await hookRunner?.close();
         await counterBackend.close();
         await stores.close();
         logger.flush();
       },
     };
   } catch (err) {
+    await ldapSource?.close().catch(() => undefined);
+    await hookRunner?.close().catch(() => undefined);
     await counters?.close().catch(() => undefined);
     await stores.close().catch(() => undefined);
     throw err;

@@ -7,6 +7,9 @@
  *
  *   VALIDATOR_SECRET=… PORT=4100 USERS_FILE=users.json node examples/pin-validator/server.mjs
  *
+ * With TLS_CERT and TLS_KEY (PEM files) it serves HTTPS; Latchkey trusts a
+ * private CA through the connection's `tls_ca`.
+ *
  * users.json: { "joe": { "pin": "4321", "name": "Joe", "email": "joe@example.test" },
  *               "old":  { "pin": "1111", "status": "password_expired" } }
  * A user may also have "delay_ms" (to try Latchkey's timeout_ms).
@@ -16,10 +19,12 @@
  *     type: http
  *     url: http://127.0.0.1:4100/verify   # https:// unless on the same host
  *     secret: the-same-VALIDATOR_SECRET
+ *     tls_ca: ./validator-ca.pem          # optional: a private CA for an https:// validator
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 
 const secret = process.env.VALIDATOR_SECRET;
 if (!secret || secret.length < 16) {
@@ -40,7 +45,8 @@ function answer(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
-const server = createServer((req, res) => {
+const tls = process.env.TLS_CERT && process.env.TLS_KEY ? { cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY) } : undefined;
+const handler = (req, res) => {
   if (req.method !== 'POST' || req.url !== '/verify') return answer(res, 404, { error: 'POST /verify' });
   const chunks = [];
   let size = 0;
@@ -71,10 +77,11 @@ const server = createServer((req, res) => {
     if (user.status) return answer(res, 200, { valid: false, reason: user.status });
     return answer(res, 200, { valid: true, user: { name: user.name, email: user.email, email_verified: Boolean(user.email) } });
   });
-});
+};
+const server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
 
 const port = Number(process.env.PORT ?? 4100);
 server.listen(port, process.env.HOST ?? '127.0.0.1', () => {
-  console.log(`pin-validator listening on http://${process.env.HOST ?? '127.0.0.1'}:${server.address().port}/verify`);
+  console.log(`pin-validator listening on ${tls ? 'https' : 'http'}://${process.env.HOST ?? '127.0.0.1'}:${server.address().port}/verify`);
 });
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.close(() => process.exit(0)));

@@ -83,6 +83,11 @@ export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.
     database,
     ...(redis === undefined ? {} : { redis }),
     tls: config.tls && { cert: resolve(baseDir, config.tls.cert), key: resolve(baseDir, config.tls.key) },
+    tenants: config.tenants.map((tenant) => ({
+      ...tenant,
+      connections: tenant.connections.map((c) => (c.tls_ca === undefined ? c : { ...c, tls_ca: resolve(baseDir, c.tls_ca) })),
+      hooks: { ...tenant.hooks, post_login: tenant.hooks.post_login.map((path) => resolve(baseDir, path)) },
+    })),
     email: { ...config.email, ...(config.email.outbox_dir === undefined ? {} : { outbox_dir: resolve(baseDir, config.email.outbox_dir) }) },
     dataDir,
     masterKeyBase64,

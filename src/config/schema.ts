@@ -54,36 +54,133 @@ const passwordPolicySchema = z.strictObject({
 export type PasswordPolicyConfig = z.output<typeof passwordPolicySchema>;
 export const DEFAULT_PASSWORD_POLICY: PasswordPolicyConfig = { min_length: MIN_PASSWORD_LENGTH, refuse_breached: true, on_breached_login: 'flag' };
 
-export const CONNECTION_TYPES = ['database', 'http'] as const;
+export const CONNECTION_TYPES = ['database', 'http', 'ldap'] as const;
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Where an LDAP entry's values become a local user's profile; each value names an LDAP attribute. */
+const ldapAttributesSchema = z.strictObject({
+  username: z.string().min(1).default('uid').describe("the entry's login name, kept as the local username (Active Directory: sAMAccountName)"),
+  email: z.string().min(1).default('mail'),
+  name: z.string().min(1).default('cn'),
+  given_name: z.string().min(1).default('givenName'),
+  family_name: z.string().min(1).default('sn'),
+  groups: z.string().min(1).default('memberOf').describe('group DNs (or names); the claim carries each group\'s first RDN value'),
+});
+export type LdapAttributesConfig = z.output<typeof ldapAttributesSchema>;
+export const DEFAULT_LDAP_ATTRIBUTES: LdapAttributesConfig = { username: 'uid', email: 'mail', name: 'cn', given_name: 'givenName', family_name: 'sn', groups: 'memberOf' };
+
+/** Keys only some connection types take, and which: a key on the wrong type is a mistake worth stopping for. */
+const TYPE_ONLY_KEYS = {
+  url: ['http', 'ldap'],
+  secret: ['http'],
+  tls_ca: ['http', 'ldap'],
+  start_tls: ['ldap'],
+  bind_dn: ['ldap'],
+  bind_password: ['ldap'],
+  search_base: ['ldap'],
+  search_filter: ['ldap'],
+  user_dn_template: ['ldap'],
+  attributes: ['ldap'],
+  pool_size: ['ldap'],
+} as const;
 
 const connectionSchema = z
   .strictObject({
     name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - (a connection name)'),
-    type: z.enum(CONNECTION_TYPES).describe('database: users stored in Latchkey (argon2id); http: a custom credential validator'),
+    type: z.enum(CONNECTION_TYPES).describe('database: users stored in Latchkey (argon2id); http: a custom credential validator; ldap: an LDAP or Active Directory server'),
     password_policy: passwordPolicySchema.default(DEFAULT_PASSWORD_POLICY),
-    url: z.url({ protocol: /^https?$/ }).optional().describe('http: where the validator listens'),
+    url: z.url({ protocol: /^(https?|ldaps?)$/ }).optional().describe('http: where the validator listens; ldap: ldap://host:port or ldaps://host:port'),
     secret: z.string().min(16, 'at least 16 characters').max(512).optional().describe('http: the shared HMAC key that signs each request'),
-    timeout_ms: z.number().int().min(50).max(30_000).default(2000).describe('http: how long to wait for the validator before 503'),
+    timeout_ms: z.number().int().min(50).max(30_000).default(2000).describe('http, ldap: how long to wait for the directory before 503'),
+    tls_ca: z.string().min(1).optional().describe('http, ldap: a PEM file of the CA(s) to trust instead of the system list (a private CA)'),
+    start_tls: z.boolean().optional().describe('ldap: upgrade an ldap:// connection with StartTLS before any password is sent'),
+    bind_dn: z.string().min(1).max(1024).optional().describe('ldap: the service account that searches for users'),
+    bind_password: z.string().min(1).max(1024).optional().describe('ldap: its password (kept in the configuration only, never stored)'),
+    search_base: z.string().min(1).max(1024).optional().describe('ldap: where to search for users'),
+    search_filter: z
+      .string()
+      .min(1)
+      .max(1024)
+      .refine((f) => f.includes('{{username}}'), 'must contain {{username}}')
+      .optional()
+      .describe('ldap: search-then-bind; {{username}} is replaced by the escaped login name, e.g. (uid={{username}})'),
+    user_dn_template: z
+      .string()
+      .min(1)
+      .max(1024)
+      .refine((t) => t.includes('{{username}}'), 'must contain {{username}}')
+      .optional()
+      .describe('ldap: direct bind; e.g. uid={{username}},ou=people,dc=corp,dc=test'),
+    attributes: ldapAttributesSchema.optional(),
+    pool_size: z.number().int().min(1).max(256).optional().describe('ldap: connections kept open to the directory (default 8)'),
   })
   .superRefine((connection, ctx) => {
-    if (connection.type !== 'http') {
-      for (const key of ['url', 'secret'] as const) {
-        if (connection[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only for type: http` });
-      }
-      return;
-    }
-    if (connection.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required for type: http (the validator URL)' });
-    if (connection.secret === undefined) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for type: http (the shared HMAC key)' });
-    if (connection.url !== undefined) {
-      const url = new URL(connection.url);
-      // Passwords cross this connection: plain HTTP only to a validator on the same host.
-      if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
-        ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be https:// (plain http only to a loopback validator)' });
+    for (const [key, types] of Object.entries(TYPE_ONLY_KEYS)) {
+      if (connection[key as keyof typeof TYPE_ONLY_KEYS] !== undefined && !(types as readonly string[]).includes(connection.type)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `only for type: ${types.join(' or ')}` });
       }
     }
+    if (connection.type === 'http') refineHttpConnection(connection, ctx);
+    if (connection.type === 'ldap') refineLdapConnection(connection, ctx);
   });
+
+function refineHttpConnection(connection: { url?: string | undefined; secret?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (connection.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required for type: http (the validator URL)' });
+  if (connection.secret === undefined) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for type: http (the shared HMAC key)' });
+  if (connection.url === undefined) return;
+  const url = new URL(connection.url);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be https:// for type: http' });
+  } else if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    // Passwords cross this connection: plain HTTP only to a validator on the same host.
+    ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be https:// (plain http only to a loopback validator)' });
+  }
+}
+
+function refineLdapConnection(
+  connection: {
+    url?: string | undefined;
+    start_tls?: boolean | undefined;
+    bind_dn?: string | undefined;
+    bind_password?: string | undefined;
+    search_base?: string | undefined;
+    search_filter?: string | undefined;
+    user_dn_template?: string | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if (connection.url === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['url'], message: 'required for type: ldap (ldap://host:389 or ldaps://host:636)' });
+  } else {
+    const url = new URL(connection.url);
+    if (url.protocol !== 'ldap:' && url.protocol !== 'ldaps:') {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be ldap:// or ldaps:// for type: ldap' });
+    } else if (url.protocol === 'ldaps:' && connection.start_tls) {
+      ctx.addIssue({ code: 'custom', path: ['start_tls'], message: 'ldaps:// is already TLS; start_tls is for ldap:// URLs' });
+    } else if (url.protocol === 'ldap:' && !connection.start_tls && !LOOPBACK_HOSTS.has(url.hostname)) {
+      // Every password crosses this connection: in clear text only to a directory on the same host.
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'use ldaps:// or start_tls: true (plain ldap:// only to a loopback directory)' });
+    }
+  }
+  const searches = connection.search_filter !== undefined;
+  if (searches === (connection.user_dn_template !== undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['search_filter'], message: 'give exactly one of search_filter (search, then bind as the user) or user_dn_template (bind directly)' });
+  }
+  if (searches && connection.search_base === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['search_base'], message: 'required with search_filter (where to search for users)' });
+  }
+  if ((connection.bind_dn === undefined) !== (connection.bind_password === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['bind_password'], message: 'give bind_dn and bind_password together (or neither, to search anonymously)' });
+  }
+}
+
+const hooksSchema = z.strictObject({
+  post_login: z.array(z.string().min(1)).max(20).default([]).describe('module paths, run in this order after the credentials (and any second factor) are verified, and at every refresh'),
+  timeout_ms: z.number().int().min(10).max(30_000).default(2000).describe('the whole chain\'s time limit per sign-in; over it the sign-in fails closed (503 hook_timeout)'),
+});
+const DEFAULT_HOOKS = { post_login: [], timeout_ms: 2000 };
+export type HooksConfig = z.output<typeof hooksSchema>;
 
 const rateLimitSchema = z.strictObject({
   requests: z.number().int().min(1).max(10_000_000),
@@ -245,6 +342,7 @@ const tenantSchema = z
     id_token_signing_alg: z.enum(SIGNING_ALGS).default('RS256'),
     id_token_lifetime: seconds(1).max(2_592_000).default(36_000),
     connections: z.array(connectionSchema).default([{ name: 'Username-Password-Authentication', type: 'database', password_policy: DEFAULT_PASSWORD_POLICY, timeout_ms: 2000 }]),
+    hooks: hooksSchema.default(DEFAULT_HOOKS).describe('post-login hooks: ES modules exporting onExecutePostLogin(event, api), Auth0 Actions\' shape (docs/hooks.md)'),
     apis: z.array(apiSchema).default([]),
     applications: z.array(applicationSchema).default([]),
     users: z.array(userSchema).default([]),

@@ -28,7 +28,7 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     scopes_supported: [...new Set([...OIDC_SCOPES, ...apiScopes])],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'name', 'given_name', 'family_name', 'nickname', 'preferred_username', 'updated_at', 'email', 'email_verified'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'name', 'given_name', 'family_name', 'nickname', 'preferred_username', 'updated_at', 'email', 'email_verified', 'groups'],
     access_token_signing_alg_values_supported: [...new Set(SIGNING_ALGS.filter((a) => tenant.signingAlgs.includes(a)))],
     request_parameter_supported: false,
     claims_parameter_supported: false,

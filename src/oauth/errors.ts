@@ -21,6 +21,9 @@ export type ErrorReason =
   | 'concurrent_attempts'
   | 'mfa_attempts_exceeded'
   | 'directory_unavailable'
+  | 'hook_failed'
+  | 'hook_timeout'
+  | 'mfa_required'
   | 'hash_queue_full'
   | 'storage_unavailable';
 

@@ -2,13 +2,15 @@
  * The token endpoint as a list of named steps (RFC 6749 §3.2), the same for
  * the Auth0, Entra and PingFederate paths:
  * supportedGrantType → clientAuthentication → allowedGrantType → grant
- * (parse, decide) → token service (sign, store).
+ * (parse, decide) → post-login hooks (adjust or refuse) → token service
+ * (sign, store).
  */
 import type { Clock } from '../clock.js';
 import type { Encrypter } from '../crypto/secrets.js';
 import type { CredentialSource } from '../identity/credential-source.js';
 import type { RefreshTokenStore, UserStore } from '../storage/stores.js';
 import type { Logger } from 'pino';
+import type { PostLoginHooks } from '../hooks/post-login.js';
 import type { MfaService } from '../mfa/mfa-service.js';
 import type { MfaTokens } from '../mfa/mfa-token.js';
 import type { AttackProtection } from '../protection/attack-protection.js';
@@ -33,6 +35,7 @@ export interface TokenEndpointDeps extends ClientAuthDeps {
   mfa: MfaService;
   mfaTokens: MfaTokens;
   securityEvents: SecurityEvents;
+  postLogin: PostLoginHooks;
   logger: Logger;
 }
 
@@ -105,7 +108,8 @@ export class TokenEndpoint {
       credentialSources: this.deps.credentialSources,
       sealer: this.deps.sealer,
     });
-    const tokens = await this.deps.tokenService.issue(grant, tenant, client);
+    const final = await this.deps.postLogin.apply(grant, tenant, client, resolveEndUserIp);
+    const tokens = await this.deps.tokenService.issue(final, tenant, client);
     return { grantType, client, tokens };
   }
 

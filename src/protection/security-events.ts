@@ -20,11 +20,13 @@ export const SECURITY_EVENT_TYPES = [
   'mfa_required',
   'mfa_failure',
   'mfa_authenticator_removed',
+  'hook_denied',
+  'hook_failure',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
 /** Types an operator acts on: logged at warn, the rest at info. */
-const WARN_TYPES = new Set<SecurityEventType>(['user_locked', 'ip_throttled', 'rate_limited', 'login_blocked']);
+const WARN_TYPES = new Set<SecurityEventType>(['user_locked', 'ip_throttled', 'rate_limited', 'login_blocked', 'hook_failure']);
 
 export type SecurityEventInput = Omit<SecurityEvent, 'at' | 'type'> & { type: SecurityEventType };
 
@@ -85,5 +87,9 @@ function describe(event: SecurityEventInput): string {
       return `a second-factor code was refused (${event.reason ?? ''})`;
     case 'mfa_authenticator_removed':
       return 'a second factor was removed';
+    case 'hook_denied':
+      return 'a post-login hook denied the sign-in (api.access.deny)';
+    case 'hook_failure':
+      return `a post-login hook failed (${event.reason ?? ''}); the sign-in failed closed. Fix the hook: the log line before this one has its error`;
   }
 }

@@ -9,6 +9,7 @@ import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider
 import * as initial from './migrations/001-initial.js';
 import * as attackProtection from './migrations/002-attack-protection.js';
 import * as mfa from './migrations/003-mfa.js';
+import * as directoryProfile from './migrations/004-directory-profile.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-attack-protection': attackProtection,
   '003-mfa': mfa,
+  '004-directory-profile': directoryProfile,
 };
 
 class BundledMigrations implements MigrationProvider {

@@ -58,6 +58,7 @@ export interface UsersTable {
   updated_at: string;
   password_changed_at: string | null;
   last_login_at: string | null;
+  groups: string | null;
 }
 
 export interface SigningKeysTable {
@@ -97,6 +98,8 @@ export interface RefreshTokenFamiliesTable {
   expires_at: string;
   family_expires_at: string;
   revoked_at: string | null;
+  /** JSON array of the first login's amr values; null: the password alone. */
+  amr: string | null;
 }
 
 export interface RevokedAccessTokensTable {

@@ -68,6 +68,8 @@ export interface UserRecord {
   name: string | null;
   givenName: string | null;
   familyName: string | null;
+  /** A directory user's group names, refreshed at each login; null when no directory says. */
+  groups: string[] | null;
   passwordHash: string | null;
   blocked: boolean;
   createdAt: Date;
@@ -83,12 +85,13 @@ export interface NewUser {
   name?: string | undefined;
   givenName?: string | undefined;
   familyName?: string | undefined;
+  groups?: string[] | undefined;
   /** Null for users of an external directory (they are provisioned at their first login). */
   passwordHash: string | null;
   blocked?: boolean | undefined;
 }
 
-export type UserProfileUpdate = Partial<Pick<NewUser, 'email' | 'emailVerified' | 'name' | 'givenName' | 'familyName'>>;
+export type UserProfileUpdate = Partial<Pick<NewUser, 'email' | 'emailVerified' | 'name' | 'givenName' | 'familyName' | 'groups'>>;
 
 export interface UserStore {
   /** By username, else by email (case-insensitive), within one connection. */
@@ -140,6 +143,8 @@ export interface RefreshTokenFamily {
   expiresAt: Date;
   familyExpiresAt: Date;
   revokedAt: Date | null;
+  /** How the family's first login was authenticated (RFC 8176), when more than a password. */
+  amr: string[] | null;
 }
 
 export type NewRefreshTokenFamily = Omit<RefreshTokenFamily, 'previousHash' | 'rotatedAt' | 'revokedAt'>;

@@ -47,6 +47,7 @@ export class TokenService {
     const wantsIdToken = user !== undefined && grant.scopes.includes('openid');
     const expiresIn = grant.api?.token_lifetime ?? USERINFO_TOKEN_LIFETIME_SECONDS;
 
+    const accessTokenScopes = grant.accessTokenScopes ?? grant.scopes;
     const [accessToken, idToken] = await Promise.all([
       this.signAccessToken(grant, tenant, client, now, expiresIn),
       wantsIdToken ? this.signIdToken(grant, user, tenant, client, now) : undefined,
@@ -56,11 +57,11 @@ export class TokenService {
     return {
       accessToken,
       expiresIn,
-      scopes: grant.scopes,
+      scopes: accessTokenScopes,
       apiIdentifier: grant.api?.identifier,
       refreshToken,
       idToken,
-      scopeDiffersFromRequest: grant.requestedScopes === undefined || !sameScopeSet(grant.scopes, grant.requestedScopes),
+      scopeDiffersFromRequest: grant.requestedScopes === undefined || !sameScopeSet(accessTokenScopes, grant.requestedScopes),
       extra: grant.responseExtra,
     };
   }
@@ -75,11 +76,13 @@ export class TokenService {
     const key = await this.deps.signingKeys.activeKey(tenant.id, alg);
     const iat = epochSeconds(now);
     const payload: JWTPayload = {
+      // A hook's namespaced claims first: nothing it sets can displace the server's own.
+      ...grant.customClaims?.accessToken,
       iss: tenant.endpoints.issuer,
       sub: grant.subject.kind === 'user' ? grant.subject.user.id : client.app.clientId,
       aud: audience.length === 1 ? audience[0] : audience,
       client_id: client.app.clientId,
-      scope: grant.scopes.join(' '),
+      scope: (grant.accessTokenScopes ?? grant.scopes).join(' '),
       iat,
       exp: iat + lifetime,
       jti: randomUUID(),
@@ -94,6 +97,7 @@ export class TokenService {
     const key = await this.deps.signingKeys.activeKey(tenant.id, alg);
     const iat = epochSeconds(now);
     const payload: JWTPayload = {
+      ...grant.customClaims?.idToken,
       iss: tenant.endpoints.issuer,
       sub: user.id,
       aud: client.app.clientId,
@@ -132,6 +136,7 @@ export class TokenService {
         createdAt: now,
         expiresAt: earlier(idleExpiry, familyExpiresAt),
         familyExpiresAt,
+        amr: grant.amr ?? null,
       });
       return issued.token;
     }
@@ -164,6 +169,7 @@ export function profileClaims(user: UserRecord, scopes: string[]): Record<string
     claims.nickname = user.username.split('@')[0];
     claims.preferred_username = user.username;
     claims.updated_at = epochSeconds(user.updatedAt);
+    if (user.groups !== null) claims.groups = user.groups;
   }
   if (scopes.includes('email') && user.email !== null) {
     claims.email = user.email;

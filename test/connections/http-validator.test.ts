@@ -15,13 +15,14 @@ import { WEB, acmeFixture } from '../helpers/fixtures.js';
 import { decodeJwt, get, postForm, type JsonResponse } from '../helpers/http.js';
 import { REPO_ROOT } from '../helpers/cli-process.js';
 import { freePort, startTestServer, type TestServer, type TenantInput } from '../helpers/server.js';
+import { createSelfSignedCertificate, tlsUnavailableReason, type SelfSignedCertificate } from '../helpers/tls.js';
 
 const SECRET = 'pin-validator-shared-secret-0001';
 
-async function startValidator(): Promise<{ port: number; child: ChildProcess }> {
+async function startValidator(extraEnv: Record<string, string> = {}): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(REPO_ROOT, 'examples/pin-validator/server.mjs')], {
-    env: { ...process.env, VALIDATOR_SECRET: SECRET, PORT: String(port) },
+    env: { ...process.env, VALIDATOR_SECRET: SECRET, PORT: String(port), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -153,5 +154,49 @@ describe('issue #5: validator down or refusing the signature', () => {
     assert.throws(() => resolveConfig(base({ secret: SECRET }), '/tmp'), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.includes('connections[0].url')));
     assert.throws(() => resolveConfig(base({ url: 'http://validator.example/verify', secret: SECRET }), '/tmp'), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.includes('https')));
     assert.doesNotThrow(() => resolveConfig(base({ url: 'https://validator.example/verify', secret: SECRET }), '/tmp'));
+  });
+});
+
+describe('issue #5: an https validator with a private CA (tls_ca)', { skip: tlsUnavailableReason() }, () => {
+  let certificate: SelfSignedCertificate;
+  let validator: { port: number; child: ChildProcess };
+  let server: TestServer;
+  before(async () => {
+    certificate = createSelfSignedCertificate();
+    validator = await startValidator({ TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath });
+    const { tenant } = await acmeFixture();
+    const url = `https://127.0.0.1:${validator.port}/verify`;
+    server = await startTestServer({
+      tenants: [
+        {
+          ...tenant,
+          connections: [
+            ...(tenant.connections ?? []),
+            { name: 'pins', type: 'http', url, secret: SECRET, tls_ca: certificate.certPath },
+            { name: 'pins-system-cas', type: 'http', url, secret: SECRET },
+          ],
+        },
+      ],
+    });
+  });
+  after(async () => {
+    await server?.close();
+    validator?.child.kill();
+    certificate?.remove();
+  });
+
+  it('with tls_ca naming the CA, the validator is trusted and the PIN signs in', async () => {
+    const response = await login(server, 'joe', '4321');
+    assert.equal(response.status, 200, response.text);
+  });
+
+  it('without tls_ca the certificate is verified against the system CAs, fails, and the client gets 503, not invalid_grant', async () => {
+    const response = await login(server, 'joe', '4321', { realm: 'pins-system-cas' });
+    assert.equal(response.status, 503, response.text);
+    assert.equal(response.body.error_reason, 'directory_unavailable');
+    assert.ok(
+      server.logs.some((line) => line.includes('pins-system-cas') && /certificate/i.test(line)),
+      'the log says the certificate was not trusted',
+    );
   });
 });

@@ -12,10 +12,12 @@
  * and no answer is ever cached.
  */
 import { createHmac } from 'node:crypto';
+import { Agent, fetch, type Dispatcher, type Response } from 'undici';
 import type { Clock } from '../../clock.js';
 import { TemporarilyUnavailableError } from '../../oauth/errors.js';
 import type { UserStore } from '../../storage/stores.js';
 import type { CredentialResult, CredentialSource, DirectoryRefusal } from '../credential-source.js';
+import { readTrustedCa } from './trusted-ca.js';
 
 export const TIMESTAMP_HEADER = 'x-latchkey-timestamp';
 export const SIGNATURE_HEADER = 'x-latchkey-signature';
@@ -31,17 +33,20 @@ const PROFILE_LIMIT = 256;
 export class HttpCredentialSource implements CredentialSource {
   readonly type = 'http';
 
-  /** `secrets`: connection id → shared secret, from the configuration (never stored). */
+  /**
+   * `validators`: connection id → its shared secret (from the configuration, never stored) and,
+   * with `tls_ca`, a dispatcher that trusts exactly that CA.
+   */
   constructor(
-    private readonly secrets: ReadonlyMap<string, string>,
+    private readonly validators: ReadonlyMap<string, { secret: string; dispatcher: Dispatcher | undefined }>,
     private readonly users: UserStore,
     private readonly clock: Clock,
   ) {}
 
   async verify(input: Parameters<CredentialSource['verify']>[0]): Promise<CredentialResult> {
     const { connection } = input;
-    const secret = this.secrets.get(connection.id);
-    if (!connection.validator || secret === undefined) throw new Error(`connection ${connection.name} has no validator url or secret`);
+    const settings = this.validators.get(connection.id);
+    if (!connection.validator || settings === undefined) throw new Error(`connection ${connection.name} has no validator url or secret`);
     const body = JSON.stringify({ username: input.username, password: input.password, connection: connection.name, client_id: input.clientId, ip: input.ip });
     const timestamp = String(Math.floor(this.clock.now().getTime() / 1000));
     const unavailable = (why: string) =>
@@ -54,14 +59,15 @@ export class HttpCredentialSource implements CredentialSource {
     try {
       response = await fetch(connection.validator.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: validatorSignature(secret, timestamp, body) },
+        headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: validatorSignature(settings.secret, timestamp, body) },
         body,
         signal: AbortSignal.timeout(connection.validator.timeoutMs),
         redirect: 'error',
+        ...(settings.dispatcher === undefined ? {} : { dispatcher: settings.dispatcher }),
       });
     } catch (err) {
       const name = (err as Error).name;
-      throw unavailable(name === 'TimeoutError' ? `no answer within ${connection.validator.timeoutMs} ms (timeout_ms)` : `unreachable (${(err as Error).message})`);
+      throw unavailable(name === 'TimeoutError' ? `no answer within ${connection.validator.timeoutMs} ms (timeout_ms)` : `unreachable (${describeFetchError(err as Error)})`);
     }
     if (response.status !== 200) {
       await response.body?.cancel();
@@ -102,4 +108,16 @@ function profileOf(raw: unknown): { email?: string; emailVerified?: boolean; nam
   const family = text(r.family_name);
   if (family !== undefined) out.familyName = family;
   return out;
+}
+
+/** undici says "fetch failed" and keeps the reason (refused, certificate not trusted…) in `cause`. */
+function describeFetchError(err: Error): string {
+  const cause = (err as Error & { cause?: unknown }).cause;
+  if (cause instanceof Error) return `${err.message}: ${(cause as NodeJS.ErrnoException).code ?? cause.message}${(cause as NodeJS.ErrnoException).code ? ` ${cause.message}` : ''}`;
+  return err.message;
+}
+
+/** A dispatcher that trusts exactly the CA(s) in `caFile` (a private CA for the validator's certificate). */
+export function trustingOnly(caFile: string, connectionName: string): Dispatcher {
+  return new Agent({ connect: { ca: readTrustedCa(caFile, connectionName) } });
 }

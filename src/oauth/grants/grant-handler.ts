@@ -39,6 +39,10 @@ export interface Grant {
   amr?: string[];
   /** Extra members of the token response (the mfa-recovery-code grant's next `recovery_code`). */
   responseExtra?: Record<string, string>;
+  /** Set by post-login hooks: the access token's scope when a hook changed it (the refresh token keeps `scopes`; hooks run again at each refresh). */
+  accessTokenScopes?: string[];
+  /** Set by post-login hooks: namespaced claims added next to the server's own. */
+  customClaims?: { accessToken: Record<string, unknown>; idToken: Record<string, unknown> };
 }
 
 export interface GrantContext {

@@ -62,6 +62,8 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
       scopes,
       requestedScopes: request.scopes,
       authTime: family.authTime,
+      // The family remembers how its login was made, so refreshed tokens keep saying so.
+      ...(family.amr === null ? {} : { amr: family.amr }),
       refresh: isRetry
         ? { kind: 'replay', childToken: ctx.sealer.decrypt(family.currentTokenSealed as string) }
         : { kind: 'rotate', family, presentedHash: presented.secretHash },

@@ -22,8 +22,8 @@ export class SqlCatalogStore implements CatalogStore {
 
   async upsertConnection(tenantId: string, connection: Pick<ConnectionConfig, 'name' | 'type'> & Partial<ConnectionConfig>): Promise<string> {
     const now = toIso(new Date());
-    // The validator's shared secret stays in the configuration (memory), never in the database.
-    const { name, type, secret: _secret, ...settings } = connection;
+    // Secrets (a validator's HMAC key, an LDAP service account's password) stay in the configuration (memory), never in the database.
+    const { name, type, secret: _secret, bind_password: _bindPassword, ...settings } = connection;
     const existing = await this.db.selectFrom('connections').select('id').where('tenant_id', '=', tenantId).where('name', '=', name).executeTakeFirst();
     if (existing) {
       await this.db.updateTable('connections').set({ type, settings: JSON.stringify(settings), updated_at: now }).where('id', '=', existing.id).execute();
@@ -82,7 +82,7 @@ export class SqlCatalogStore implements CatalogStore {
           name: c.name,
           type: c.type as ConnectionConfig['type'],
           passwordPolicy: { ...DEFAULT_PASSWORD_POLICY, ...settings.password_policy },
-          ...(settings.url === undefined ? {} : { validator: { url: settings.url, timeoutMs: settings.timeout_ms ?? 2000 } }),
+          ...(c.type !== 'http' || settings.url === undefined ? {} : { validator: { url: settings.url, timeoutMs: settings.timeout_ms ?? 2000 } }),
         };
       }),
       apis: apis.map((a) => ({ id: a.id, tenantId: a.tenant_id, settings: JSON.parse(a.settings) as ApiConfig })),

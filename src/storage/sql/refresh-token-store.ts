@@ -20,6 +20,7 @@ function toFamily(row: Selectable<RefreshTokenFamiliesTable>): RefreshTokenFamil
     expiresAt: fromIso(row.expires_at),
     familyExpiresAt: fromIso(row.family_expires_at),
     revokedAt: fromIsoOrNull(row.revoked_at),
+    amr: row.amr === null ? null : (JSON.parse(row.amr) as string[]),
   };
 }
 
@@ -50,6 +51,7 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
         expires_at: toIso(family.expiresAt),
         family_expires_at: toIso(family.familyExpiresAt),
         revoked_at: null,
+        amr: family.amr === null ? null : JSON.stringify(family.amr),
       })
       .execute();
   }

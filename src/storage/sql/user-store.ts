@@ -20,6 +20,7 @@ function toRecord(row: Selectable<UsersTable>): UserRecord {
     name: row.name,
     givenName: row.given_name,
     familyName: row.family_name,
+    groups: row.groups === null ? null : (JSON.parse(row.groups) as string[]),
     passwordHash: row.password_hash,
     blocked: row.blocked === 1,
     createdAt: fromIso(row.created_at),
@@ -70,6 +71,7 @@ export class SqlUserStore implements UserStore {
       updated_at: now,
       password_changed_at: now,
       last_login_at: null,
+      groups: user.groups === undefined ? null : JSON.stringify(user.groups),
     };
     const result = await this.db.insertInto('users').values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1 ? toRecord(row) : undefined;
@@ -88,16 +90,17 @@ export class SqlUserStore implements UserStore {
     };
     const existing = (await byUsername()) ?? (await this.create({ ...user, passwordHash: null })) ?? (await byUsername());
     if (!existing) throw new Error(`could not provision external user ${user.username}`);
-    const { email, emailVerified, name, givenName, familyName } = user;
+    const { email, emailVerified, name, givenName, familyName, groups } = user;
     const changed =
       (email !== undefined && email !== existing.email) ||
       (emailVerified !== undefined && emailVerified !== existing.emailVerified) ||
       (name !== undefined && name !== existing.name) ||
       (givenName !== undefined && givenName !== existing.givenName) ||
-      (familyName !== undefined && familyName !== existing.familyName);
+      (familyName !== undefined && familyName !== existing.familyName) ||
+      (groups !== undefined && JSON.stringify(groups) !== JSON.stringify(existing.groups));
     if (!changed) return existing;
     // The directory is the source of truth: its answer refreshes the local profile at every login.
-    await this.updateProfile(existing.id, { email, emailVerified, name, givenName, familyName });
+    await this.updateProfile(existing.id, { email, emailVerified, name, givenName, familyName, groups });
     return (await this.findById(user.tenantId, existing.id)) ?? existing;
   }
 
@@ -111,6 +114,7 @@ export class SqlUserStore implements UserStore {
     if (profile.name !== undefined) set.name = profile.name;
     if (profile.givenName !== undefined) set.given_name = profile.givenName;
     if (profile.familyName !== undefined) set.family_name = profile.familyName;
+    if (profile.groups !== undefined) set.groups = JSON.stringify(profile.groups);
     await this.db.updateTable('users').set(set).where('id', '=', userId).execute();
   }
 

@@ -1,0 +1,142 @@
+/**
+ * The post-login step between a grant's decision and the token service: runs
+ * the tenant's hooks (Auth0 Actions' shape) for every grant that signs a user
+ * in (password, MFA, refresh) and applies what they decided. Fails closed:
+ * a hook that throws or runs out of time stops the sign-in with a clear error
+ * and a security event, never a token and never a crash.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { MfaService } from '../mfa/mfa-service.js';
+import type { MfaTokens } from '../mfa/mfa-token.js';
+import type { Tenant } from '../oauth/catalog.js';
+import type { AuthenticatedClient } from '../oauth/client-auth/authenticate.js';
+import { AccessDeniedError, InvalidGrantError, MfaRequiredError, TemporarilyUnavailableError } from '../oauth/errors.js';
+import type { Grant } from '../oauth/grants/grant-handler.js';
+import type { SecurityEvents } from '../protection/security-events.js';
+import type { UserRecord } from '../storage/stores.js';
+import { applyHookCommands, type PostLoginEvent } from './hook-api.js';
+import type { HookRunner } from './hook-runner.js';
+
+export interface TenantHooks {
+  /** Absolute module paths, in the order they run. */
+  chain: string[];
+  timeoutMs: number;
+}
+
+export interface PostLoginDeps {
+  runner: HookRunner | undefined;
+  /** By tenant id. */
+  hooks: ReadonlyMap<string, TenantHooks>;
+  mfa: MfaService;
+  mfaTokens: MfaTokens;
+  securityEvents: SecurityEvents;
+  logger: Logger;
+  clock: Clock;
+}
+
+const HOOK_RETRY_AFTER_SECONDS = 5;
+
+export class PostLoginHooks {
+  constructor(private readonly deps: PostLoginDeps) {}
+
+  async apply(grant: Grant, tenant: Tenant, client: AuthenticatedClient, endUserIp: () => string): Promise<Grant> {
+    const hooks = this.deps.hooks.get(tenant.id);
+    if (grant.subject.kind !== 'user' || !hooks || hooks.chain.length === 0 || !this.deps.runner) return grant;
+    const user = grant.subject.user;
+    const ip = endUserIp();
+    const context = { tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip };
+
+    const outcome = await this.deps.runner.run(hooks.chain, eventFor(grant, user, tenant, client, ip), hooks.timeoutMs);
+    if (outcome.kind === 'timeout') {
+      this.deps.logger.error({ tenant: tenant.name, grant_type: grant.grantType }, `post-login hooks did not finish within ${hooks.timeoutMs} ms (hooks.timeout_ms); the sign-in failed closed`);
+      await this.deps.securityEvents.record({ type: 'hook_failure', reason: 'timeout', ...context });
+      throw new TemporarilyUnavailableError('The sign-in could not be completed in time; retry shortly.', HOOK_RETRY_AFTER_SECONDS, {
+        errorReason: 'hook_timeout',
+        logDetail: `post-login hooks exceeded ${hooks.timeoutMs} ms`,
+      });
+    }
+    if (outcome.kind === 'failed') {
+      this.deps.logger.error({ tenant: tenant.name, hook: outcome.path, grant_type: grant.grantType, error: outcome.message }, 'a post-login hook threw; the sign-in failed closed');
+      await this.deps.securityEvents.record({ type: 'hook_failure', reason: 'threw', ...context });
+      throw new AccessDeniedError('The sign-in could not be completed: a post-login hook failed.', {
+        errorReason: 'hook_failed',
+        logDetail: `post-login hook ${outcome.path} threw`,
+      });
+    }
+
+    const effect = applyHookCommands(outcome.commands, grant.scopes);
+    if (effect.denied !== undefined) {
+      await this.deps.securityEvents.record({ type: 'hook_denied', reason: 'access_denied', ...context });
+      throw new AccessDeniedError(effect.denied, { logDetail: `a post-login hook denied user ${user.id}` });
+    }
+    if (effect.multifactor && !grant.amr?.includes('mfa')) await this.requireSecondFactor(grant, user, tenant, client, context);
+
+    return {
+      ...grant,
+      accessTokenScopes: effect.accessTokenScopes,
+      customClaims: { accessToken: effect.accessTokenClaims, idToken: effect.idTokenClaims },
+    };
+  }
+
+  /**
+   * `api.multifactor.enable()` on a sign-in made with the password alone:
+   * answer `mfa_required` as the MFA policy would, with an mfa_token that
+   * carries this grant's decision. A refresh cannot prompt for a factor, so
+   * it is refused and the user signs in again.
+   */
+  private async requireSecondFactor(grant: Grant, user: UserRecord, tenant: Tenant, client: AuthenticatedClient, context: { tenantId: string; clientId: string; userId: string; ip: string }): Promise<never> {
+    if (grant.grantType === 'refresh_token') {
+      throw new InvalidGrantError('A second factor is now required; sign in again.', {
+        errorReason: 'mfa_required',
+        logDetail: `a post-login hook required MFA on a refresh of a password-only sign-in (user ${user.id})`,
+      });
+    }
+    const authenticators = await this.deps.mfa.listAuthenticators(tenant.id, user.id);
+    const enroll = !authenticators.some((a) => a.confirmed);
+    await this.deps.securityEvents.record({ type: 'mfa_required', reason: enroll ? 'mfa_enrollment_required' : 'hook', ...context });
+    const mfaToken = this.deps.mfaTokens.issue({
+      tenantId: tenant.id,
+      clientId: client.app.clientId,
+      userId: user.id,
+      grantType: grant.grantType,
+      audience: grant.api?.identifier ?? null,
+      scopes: grant.scopes,
+      requestedScopes: grant.requestedScopes ?? null,
+      authTime: grant.authTime.getTime(),
+      refresh: grant.refresh.kind === 'new_family',
+    });
+    throw new MfaRequiredError(mfaToken, enroll);
+  }
+}
+
+function eventFor(grant: Grant, user: UserRecord, tenant: Tenant, client: AuthenticatedClient, ip: string): PostLoginEvent {
+  const connection = [...tenant.connections.values()].find((c) => c.id === user.connectionId);
+  return {
+    grant_type: grant.grantType,
+    tenant: { id: tenant.name },
+    user: {
+      user_id: user.id,
+      username: user.username,
+      email: user.email,
+      email_verified: user.emailVerified,
+      name: user.name,
+      given_name: user.givenName,
+      family_name: user.familyName,
+      groups: user.groups,
+      created_at: user.createdAt.toISOString(),
+      updated_at: user.updatedAt.toISOString(),
+    },
+    client: { client_id: client.app.clientId, name: client.app.clientId },
+    connection: { id: user.connectionId, name: connection?.name ?? '', strategy: connection?.type ?? '' },
+    request: {
+      ip,
+      scope: grant.requestedScopes?.join(' '),
+      audience: grant.api?.identifier,
+      realm: connection?.name ?? '',
+    },
+    resource_server: grant.api ? { identifier: grant.api.identifier } : undefined,
+    transaction: { requested_scopes: grant.requestedScopes ?? [], granted_scopes: grant.scopes },
+    authentication: { methods: (grant.amr ?? ['pwd']).map((name) => ({ name })) },
+  };
+}

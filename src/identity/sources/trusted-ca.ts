@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * A connection's `tls_ca`, read at start-up so a missing or wrong file stops
+ * the server with its path instead of failing every sign-in later.
+ */
+export function readTrustedCa(caFile: string, connectionName: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(caFile, 'utf8');
+  } catch (err) {
+    throw new Error(`connection ${connectionName}: cannot read tls_ca ${caFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`connection ${connectionName}: tls_ca ${caFile} holds no PEM certificate`);
+  return pem;
+}
