@@ -18,7 +18,7 @@ import {
   prepareEnvironment,
   RS256_AUDIENCE,
   TENANT,
-  UNPROTECTED_TENANT,
+  UNPROTECTED_TENANT, HOOKS_TENANT,
   USERNAME,
   type BenchEnvironment,
 } from './lib/environment.js';
@@ -164,6 +164,7 @@ function credentialsFor(env: BenchEnvironment | undefined): BenchCredentials {
     rs256Audience: RS256_AUDIENCE,
     es256Audience: ES256_AUDIENCE,
     unprotectedTenant: UNPROTECTED_TENANT,
+    hooksTenant: HOOKS_TENANT,
   };
 }
 

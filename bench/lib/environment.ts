@@ -8,6 +8,14 @@ import { stringify } from 'yaml';
 export const TENANT = 'bench';
 /** The same tenant with attack protection switched off: the password grant's protection cost is the difference. */
 export const UNPROTECTED_TENANT = 'bench-unprotected';
+/** The same tenant with one post-login hook: the hook's cost on a refresh is the difference to refresh-rs256. */
+export const HOOKS_TENANT = 'bench-hooks';
+/** A typical hook: one namespaced claim from the profile, one added scope. */
+const BENCH_HOOK = `export async function onExecutePostLogin(event, api) {
+  api.accessToken.setCustomClaim('https://bench.test/email', event.user.email);
+  api.accessToken.addScope('write:data');
+}
+`;
 export const DIRECTORY = 'Username-Password-Authentication';
 export const RS256_AUDIENCE = 'https://api.rs256.bench';
 export const ES256_AUDIENCE = 'https://api.es256.bench';
@@ -34,7 +42,9 @@ export async function prepareEnvironment(): Promise<BenchEnvironment> {
   const clientSecret = randomSecret();
   const password = randomSecret();
   const configPath = join(dir, 'latchkey.yaml');
-  const config = buildConfig({ origin, port, dbPath: join(dir, 'bench.db'), clientSecret, password });
+  const hookPath = join(dir, 'hook.mjs');
+  await writeFile(hookPath, BENCH_HOOK);
+  const config = buildConfig({ origin, port, dbPath: join(dir, 'bench.db'), clientSecret, password, hookPath });
   await writeFile(configPath, stringify(config), { mode: 0o600 });
   return { dir, configPath, port, origin, clientSecret, password, masterKey: randomBytes(32).toString('base64') };
 }
@@ -45,6 +55,7 @@ interface ConfigInputs {
   readonly dbPath: string;
   readonly clientSecret: string;
   readonly password: string;
+  readonly hookPath: string;
 }
 
 function buildConfig(inputs: ConfigInputs): Record<string, unknown> {
@@ -57,7 +68,7 @@ function buildConfig(inputs: ConfigInputs): Record<string, unknown> {
     public_url: inputs.origin,
     listen: { host: '127.0.0.1', port: inputs.port },
     database: `sqlite:${inputs.dbPath}`,
-    tenants: [benchTenant(inputs), unprotected],
+    tenants: [benchTenant(inputs), unprotected, { ...benchTenant(inputs), name: HOOKS_TENANT, hooks: { post_login: [inputs.hookPath] } }],
   };
 }
 

@@ -71,6 +71,7 @@ export function renderMarkdown(report: BenchReport): string {
     renderRaw(report.raw),
     renderRatios(report.passwordRatios),
     renderProtectionCost(report.scenarios),
+    renderHookCost(report.scenarios),
     renderErrors(report.scenarios),
   ];
   return sections
@@ -144,6 +145,24 @@ function renderProtectionCost(scenarios: readonly ScenarioResult[]): string[] {
     const cpuCost = off.requestsPerServerCpuSecond / on.requestsPerServerCpuSecond - 1;
     lines.push(
       `- server CPU per request: ${(1000 / on.requestsPerServerCpuSecond).toFixed(2)} ms protected vs ${(1000 / off.requestsPerServerCpuSecond).toFixed(2)} ms unprotected = ${(cpuCost * 100).toFixed(1)}% more`,
+    );
+  }
+  return lines;
+}
+
+/** hooks-refresh-rs256 against refresh-rs256: what one post-login hook costs a request. */
+function renderHookCost(scenarios: readonly ScenarioResult[]): string[] {
+  const hooked = scenarios.find((s) => s.name === 'hooks-refresh-rs256' && s.setupError === undefined);
+  const plain = scenarios.find((s) => s.name === 'refresh-rs256' && s.setupError === undefined);
+  if (!hooked || !plain || plain.requestsPerSecond === 0) return [];
+  const lines = [
+    'Post-login hook cost on the refresh grant (one hook: a claim and a scope):',
+    '',
+    `- throughput: ${formatNumber(hooked.requestsPerSecond)} req/s with the hook vs ${formatNumber(plain.requestsPerSecond)} req/s without = ${((1 - hooked.requestsPerSecond / plain.requestsPerSecond) * 100).toFixed(1)}% cost`,
+  ];
+  if (hooked.requestsPerServerCpuSecond !== undefined && plain.requestsPerServerCpuSecond !== undefined) {
+    lines.push(
+      `- server CPU per request: ${(1000 / hooked.requestsPerServerCpuSecond).toFixed(2)} ms with vs ${(1000 / plain.requestsPerServerCpuSecond).toFixed(2)} ms without (the hook's worker thread included)`,
     );
   }
   return lines;

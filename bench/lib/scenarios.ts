@@ -10,6 +10,7 @@ export interface BenchCredentials {
   readonly rs256Audience: string;
   readonly es256Audience: string;
   readonly unprotectedTenant: string;
+  readonly hooksTenant: string;
 }
 
 /** Every scenario, in the order they run. Names double as `--scenario` values. */
@@ -20,6 +21,7 @@ export function allScenarios(creds: BenchCredentials): ScenarioSpec[] {
     unprotectedPasswordScenario(creds, 16),
     refreshScenario(creds, 'rs256', creds.rs256Audience, 16),
     refreshScenario(creds, 'es256', creds.es256Audience, 16),
+    hookedRefreshScenario(creds, 16),
     clientCredentialsScenario(creds, 'rs256', creds.rs256Audience, 16),
     clientCredentialsScenario(creds, 'es256', creds.es256Audience, 16),
   ];
@@ -98,6 +100,16 @@ function refreshScenario(creds: BenchCredentials, alg: string, audience: string,
       await user.recover(client);
       return user;
     },
+  };
+}
+
+/** refresh-rs256 on a tenant with one post-login hook: a worker-thread round trip per request. */
+function hookedRefreshScenario(creds: BenchCredentials, connections: number): ScenarioSpec {
+  return {
+    ...refreshScenario(creds, 'rs256', creds.rs256Audience, connections),
+    name: 'hooks-refresh-rs256',
+    description: 'refresh_token grant with one post-login hook, RS256 API',
+    tokenPath: `/${creds.hooksTenant}/oauth/token`,
   };
 }
 
