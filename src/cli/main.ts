@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
+import { HookLoadError } from '../hooks/hook-runner.js';
 import { MasterKeyError } from '../crypto/master-key.js';
 import { UserAdminError } from '../identity/user-admin.js';
 import { ListenError } from '../server.js';
@@ -27,7 +28,7 @@ registerUserMfa(program);
 registerKeys(program);
 registerLogs(program);
 
-const OPERATOR_ERRORS = [ConfigError, MasterKeyError, UserAdminError, DatabaseConfigError, CliUsageError, ListenError];
+const OPERATOR_ERRORS = [ConfigError, MasterKeyError, UserAdminError, DatabaseConfigError, CliUsageError, ListenError, HookLoadError];
 
 try {
   await program.parseAsync(process.argv);

@@ -62,9 +62,12 @@ export class HookRunner {
   }
 
   async run(chain: string[], event: PostLoginEvent, timeoutMs: number): Promise<HookRunOutcome> {
-    // A worker under suspicion (a run of it timed out, no pong yet) gets nothing new unless every worker is.
-    const candidates = this.slots.filter((s) => !s.suspect);
-    const slot = (candidates.length > 0 ? candidates : this.slots).reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
+    // A worker under suspicion (a run of it timed out, no pong yet) gets nothing new unless every worker is;
+    // a replacement still importing the modules neither, while another can answer (its start-up would count against timeoutMs).
+    const trusted = this.slots.filter((s) => !s.suspect);
+    const loaded = trusted.filter((s) => s.modulesLoaded);
+    const candidates = loaded.length > 0 ? loaded : trusted.length > 0 ? trusted : this.slots;
+    const slot = candidates.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     return slot.run(chain, event, timeoutMs, () => this.checkStuck(slot));
   }
 
@@ -99,6 +102,8 @@ class HookWorker {
   readonly pending = new Map<number, (outcome: HookRunOutcome) => void>();
   /** A run timed out and the worker has not answered a ping since. */
   suspect = false;
+  /** Every module is imported. */
+  modulesLoaded = false;
   private readonly worker: Worker;
   private readonly pongs: Array<() => void> = [];
   private nextId = 1;
@@ -117,6 +122,7 @@ class HookWorker {
     this.worker.on('message', (message: FromWorker) => {
       switch (message.type) {
         case 'ready':
+          this.modulesLoaded = true;
           loaded();
           break;
         case 'load_failed':

@@ -54,6 +54,9 @@ export class DirectoryUnavailableError extends Error {
 }
 
 const MAX_VALUE_LENGTH = 256;
+/** RFC 4511 result codes. */
+const NO_SUCH_OBJECT = 32;
+const INVALID_DN_SYNTAX = 34;
 const MAX_GROUPS = 200;
 
 export class LdapDirectory {
@@ -101,6 +104,8 @@ export class LdapDirectory {
         bound = true;
         refusal = policy.refusal;
       } catch (err) {
+        // A DN the directory cannot parse or does not hold names nobody (most directories answer 49 for both anyway).
+        if (err instanceof ResultCodeError && (err.code === INVALID_DN_SYNTAX || err.code === NO_SUCH_OBJECT)) return { kind: 'unknown_user' as const };
         if (!(err instanceof InvalidCredentialsError)) throw err;
         // 49 is also how a directory refuses a right password it will not accept; its policy control or diagnostic says why.
         refusal = policy.refusal ?? activeDirectoryRefusal(err.message);

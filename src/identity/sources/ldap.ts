@@ -5,6 +5,7 @@
  * work as for any user), and nothing about the password is kept or cached.
  */
 import { FilterParser } from 'ldapts';
+import { ConfigError } from '../../config/load.js';
 import { DEFAULT_LDAP_ATTRIBUTES, type ConnectionConfig } from '../../config/schema.js';
 import { TemporarilyUnavailableError } from '../../oauth/errors.js';
 import type { UserStore } from '../../storage/stores.js';
@@ -78,7 +79,7 @@ export function ldapDirectoryFor(connection: ConnectionConfig, warn: (message: s
     try {
       FilterParser.parseString(searchFilterFor(connection.search_filter, 'probe'));
     } catch (err) {
-      throw new Error(`connection ${connection.name}: search_filter is not a valid LDAP filter (${(err as Error).message}); e.g. (uid={{username}})`);
+      throw new ConfigError(`connection ${connection.name}`, [`search_filter: not a valid LDAP filter (${(err as Error).message}); e.g. (uid={{username}})`]);
     }
   }
   return new LdapDirectory(

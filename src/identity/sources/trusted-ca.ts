@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../../config/load.js';
 
 /**
  * A connection's `tls_ca`, read at start-up so a missing or wrong file stops
@@ -9,8 +10,8 @@ export function readTrustedCa(caFile: string, connectionName: string): string {
   try {
     pem = readFileSync(caFile, 'utf8');
   } catch (err) {
-    throw new Error(`connection ${connectionName}: cannot read tls_ca ${caFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new ConfigError(`connection ${connectionName}`, [`tls_ca: cannot read ${caFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`connection ${connectionName}: tls_ca ${caFile} holds no PEM certificate`);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`connection ${connectionName}`, [`tls_ca: ${caFile} holds no PEM certificate`]);
   return pem;
 }
