@@ -30,11 +30,26 @@ const PING_GRACE_MS = 250;
 const OWN_EXTENSION = extname(fileURLToPath(import.meta.url));
 const WORKER_URL = new URL(`./hook-worker${OWN_EXTENSION}`, import.meta.url);
 
+const MAX_LOAD_WAIT_MS = 5000;
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Hooks get the server's environment (their own API keys live there) minus
+ * Latchkey's secrets: the master key opens every sealed secret, and the
+ * database and Redis URLs may carry passwords.
+ */
+function hookEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['LATCHKEY_MASTER_KEY', 'LATCHKEY_DATABASE_URL', 'LATCHKEY_REDIS_URL']) delete env[name];
+  return env;
+}
+
 function startWorker(paths: string[]): Worker {
-  if (OWN_EXTENSION !== '.ts') return new Worker(WORKER_URL, { workerData: { paths } });
+  const env = hookEnvironment();
+  if (OWN_EXTENSION !== '.ts') return new Worker(WORKER_URL, { workerData: { paths }, env });
   // Node 20 does not hand tsx's loader to worker threads: register it inside the worker first.
   const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData: { paths } });
+  return new Worker(bootstrap, { eval: true, workerData: { paths }, env });
 }
 
 export class HookRunner {
@@ -157,6 +172,11 @@ class HookWorker {
 
   async run(chain: string[], event: PostLoginEvent, timeoutMs: number, onTimeout: () => void): Promise<HookRunOutcome> {
     if (this.stopped) return { kind: 'failed', path: '(worker)', message: 'the hook worker is restarting' };
+    // A replacement worker still importing the modules: the hooks' time limit starts once it can run them.
+    if (!this.modulesLoaded) {
+      const loading = await Promise.race([this.ready.then(() => true, () => false), delay(MAX_LOAD_WAIT_MS).then(() => false)]);
+      if (!loading) return { kind: 'failed', path: '(worker)', message: `the hook worker did not load the hooks within ${MAX_LOAD_WAIT_MS} ms` };
+    }
     const id = this.nextId++;
     return new Promise<HookRunOutcome>((resolve) => {
       const timer = setTimeout(() => {
