@@ -82,7 +82,10 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
   const secretHasher = new SecretHasher(masterKey.key);
   const sealer = new Encrypter(masterKey.key, 'at-rest');
 
-  const database = openDatabase(config.database);
+  const database = openDatabase(config.database, {
+    poolSize: config.database_pool_size,
+    onIdleError: (err) => logger.warn({ err: err.message }, 'a pooled database connection broke while idle; it is replaced at the next query'),
+  });
   const stores = createSqlStores(database.db);
   let counters: CounterBackend | undefined;
   let ldapSource: LdapCredentialSource | undefined;
@@ -126,7 +129,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     ]);
     const tokenService = new TokenService({ signingKeys, refreshTokens: stores.refreshTokens, sealer, clock });
     if (config.redis === undefined) {
-      counters = sqlCounterBackend(database.db, clock);
+      counters = sqlCounterBackend(database.db, clock, database.dialect === 'postgres');
     } else {
       const redis = openRedis(config.redis, logger);
       counters = redisCounterBackend(redis, redactedUrl(config.redis), clock);

@@ -403,6 +403,7 @@ export const configSchema = z
     listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(3000) }).default({ host: '127.0.0.1', port: 3000 }),
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     database: z.string().regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:PATH or postgres://…').default('sqlite:./data/latchkey.db'),
+    database_pool_size: z.number().int().min(1).max(1000).default(10).describe('PostgreSQL: connections per node'),
     redis: z.string().regex(/^rediss?:\/\//, 'redis://… or rediss://…').optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     password_hashing: z

@@ -115,11 +115,11 @@ class LimiterCounter implements Counter {
 }
 
 /** Counters in the `attack_counters` table, through Kysely (one SQL path for SQLite and PostgreSQL). */
-export function sqlCounterBackend(db: Kysely<Database>, clock: Clock): CounterBackend {
+export function sqlCounterBackend(db: Kysely<Database>, clock: Clock, shared = false): CounterBackend {
   return {
     describe: 'database',
-    // An SQLite file serves one node (DESIGN.md §1); PostgreSQL (issue #6) will be shared.
-    shared: false,
+    // An SQLite file serves one node (DESIGN.md §1); a PostgreSQL database is shared by every node.
+    shared,
     counter: ({ name, limit, windowSeconds }) =>
       new LimiterCounter(createSqlRateLimiter({ db, clock, keyPrefix: name, points: limit, duration: windowSeconds }), (err) => {
         // isStorageUnavailable() turns a busy or unreachable database into 503 at the reply; anything else is a bug.

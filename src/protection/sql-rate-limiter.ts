@@ -90,13 +90,13 @@ type CounterRow = { points: number; expires_at_ms: number | string | null };
 const ADD_TO_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt' | 'now', CounterRow>(['key', 'points', 'expiresAt', 'now'], (db, v) =>
   db
     .insertInto('attack_counters')
-    .values({ key: v.key, points: sql<number>`${v.points}`, expires_at_ms: sql<number>`${v.expiresAt}` })
+    .values({ key: v.key, points: sql<number>`cast(${v.points} as bigint)`, expires_at_ms: sql<number>`cast(${v.expiresAt} as bigint)` })
     .onConflict((oc) =>
       oc.column('key').doUpdateSet({
         // An expired window starts afresh; a live one accumulates and keeps its expiry.
         // Never below zero: a refund racing a reset must not leave a free attempt.
-        points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${v.now} then (case when attack_counters.points + excluded.points < 0 then 0 else attack_counters.points + excluded.points end) else (case when excluded.points < 0 then 0 else excluded.points end) end`,
-        expires_at_ms: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > ${v.now} then attack_counters.expires_at_ms else excluded.expires_at_ms end`,
+        points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > cast(${v.now} as bigint) then (case when attack_counters.points + excluded.points < 0 then 0 else attack_counters.points + excluded.points end) else (case when excluded.points < 0 then 0 else excluded.points end) end`,
+        expires_at_ms: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > cast(${v.now} as bigint) then attack_counters.expires_at_ms else excluded.expires_at_ms end`,
       }),
     )
     .returning(['points', 'expires_at_ms']),
@@ -105,7 +105,7 @@ const ADD_TO_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt' | 'n
 const SET_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt', CounterRow>(['key', 'points', 'expiresAt'], (db, v) =>
   db
     .insertInto('attack_counters')
-    .values({ key: v.key, points: sql<number>`${v.points}`, expires_at_ms: sql<number>`${v.expiresAt}` })
+    .values({ key: v.key, points: sql<number>`cast(${v.points} as bigint)`, expires_at_ms: sql<number>`cast(${v.expiresAt} as bigint)` })
     .onConflict((oc) => oc.column('key').doUpdateSet({ points: (eb) => eb.ref('excluded.points'), expires_at_ms: (eb) => eb.ref('excluded.expires_at_ms') }))
     .returning(['points', 'expires_at_ms']),
 );
@@ -115,7 +115,7 @@ const GET_COUNTER = new CompiledStatement<'key' | 'now', CounterRow>(['key', 'no
     .selectFrom('attack_counters')
     .select(['points', 'expires_at_ms'])
     .where('key', '=', v.key)
-    .where((eb) => eb.or([eb('expires_at_ms', 'is', null), eb('expires_at_ms', '>', sql<number>`${v.now}`)])),
+    .where((eb) => eb.or([eb('expires_at_ms', 'is', null), eb('expires_at_ms', '>', sql<number>`cast(${v.now} as bigint)`)])),
 );
 
 const DELETE_COUNTER = new CompiledStatement<'key', never>(['key'], (db, v) => db.deleteFrom('attack_counters').where('key', '=', v.key));

@@ -62,12 +62,13 @@ type TatRow = { points: number | string };
 const ADVANCE = new CompiledStatement<'key' | 'now' | 'interval', TatRow>(['key', 'now', 'interval'], (db, v) =>
   db
     .insertInto('attack_counters')
-    .values({ key: v.key, points: sql<number>`${v.now} + ${v.interval}`, expires_at_ms: sql<number>`${v.now} + ${v.interval}` })
+    // Parameters are cast: PostgreSQL cannot type `$1 + $2` on its own.
+    .values({ key: v.key, points: sql<number>`cast(${v.now} as bigint) + cast(${v.interval} as bigint)`, expires_at_ms: sql<number>`cast(${v.now} as bigint) + cast(${v.interval} as bigint)` })
     .onConflict((oc) =>
       oc.column('key').doUpdateSet({
-        points: sql<number>`(case when attack_counters.points > ${v.now} then attack_counters.points else ${v.now} end) + ${v.interval}`,
+        points: sql<number>`(case when attack_counters.points > cast(${v.now} as bigint) then attack_counters.points else cast(${v.now} as bigint) end) + cast(${v.interval} as bigint)`,
         // The row means nothing once its TAT has passed: purge may take it then.
-        expires_at_ms: sql<number>`(case when attack_counters.points > ${v.now} then attack_counters.points else ${v.now} end) + ${v.interval}`,
+        expires_at_ms: sql<number>`(case when attack_counters.points > cast(${v.now} as bigint) then attack_counters.points else cast(${v.now} as bigint) end) + cast(${v.interval} as bigint)`,
       }),
     )
     .returning(['points']),
@@ -76,7 +77,7 @@ const ADVANCE = new CompiledStatement<'key' | 'now' | 'interval', TatRow>(['key'
 const REWIND = new CompiledStatement<'key' | 'interval', never>(['key', 'interval'], (db, v) =>
   db
     .updateTable('attack_counters')
-    .set({ points: sql<number>`points - ${v.interval}`, expires_at_ms: sql<number>`expires_at_ms - ${v.interval}` })
+    .set({ points: sql<number>`points - cast(${v.interval} as bigint)`, expires_at_ms: sql<number>`expires_at_ms - cast(${v.interval} as bigint)` })
     .where('key', '=', v.key),
 );
 

@@ -5,7 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
+import pg from 'pg';
 import * as initial from './migrations/001-initial.js';
 import * as attackProtection from './migrations/002-attack-protection.js';
 import * as mfa from './migrations/003-mfa.js';
@@ -38,11 +39,44 @@ class BundledMigrations implements MigrationProvider {
   }
 }
 
-export function openDatabase(url: string): OpenDatabase {
+export interface DatabaseOptions {
+  /** PostgreSQL: connections per node. */
+  poolSize?: number;
+  /** Called when an idle pooled PostgreSQL connection breaks (a restart, a network cut): logged, never fatal. */
+  onIdleError?: (err: Error) => void;
+}
+
+export function openDatabase(url: string, options: DatabaseOptions = {}): OpenDatabase {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
-  throw new DatabaseConfigError(
-    `database ${url.split('@').pop() ?? ''}: PostgreSQL support arrives with the scale-out work; use sqlite:PATH for now`,
-  );
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
+  throw new DatabaseConfigError(`database ${redactDatabaseUrl(url)}: expected sqlite:PATH or postgres://user@host/db`);
+}
+
+/** The URL without its password, for logs and errors. */
+export function redactDatabaseUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+const DEFAULT_POSTGRES_POOL = 10;
+/** A node waiting longer than this for a connection or an answer reports the database unavailable (503) rather than hanging. */
+const POSTGRES_CONNECT_TIMEOUT_MS = 3000;
+const POSTGRES_QUERY_TIMEOUT_MS = 5000;
+const PG_INT8 = 20;
+
+function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? DEFAULT_POSTGRES_POOL,
+    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+    query_timeout: POSTGRES_QUERY_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+  });
+  // Epoch-millisecond columns are bigint; their values fit a double exactly (below 2^53).
+  pg.types.setTypeParser(PG_INT8, (value) => Number(value));
+  // An idle connection that breaks emits 'error' on the pool; unhandled, that would end the process.
+  pool.on('error', (err) => options.onIdleError?.(err));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', describe: redactDatabaseUrl(url) };
 }
 
 function openSqlite(path: string): OpenDatabase {

@@ -13,6 +13,7 @@ import { resolveConfig } from '../../src/config/load.js';
 import type { LatchkeyConfigInput } from '../../src/config/schema.js';
 import { loggerOptions } from '../../src/observability/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { createScratchDatabase, TEST_DATABASE_URL, type ScratchDatabase } from './postgres.js';
 import { TestClock } from './clock.js';
 
 export type TenantInput = LatchkeyConfigInput['tenants'][number];
@@ -50,6 +51,29 @@ export interface StartOptions {
   dir?: string;
   masterKey?: string;
   logLevel?: string;
+  /** A postgres:// URL instead of an SQLite file in the data directory. */
+  database?: string;
+}
+
+/**
+ * LATCHKEY_TEST_SERVERS_ON_POSTGRES=1 (with LATCHKEY_TEST_DATABASE_URL) runs
+ * every test server on a scratch PostgreSQL database instead of SQLite: a
+ * developer's check that the black-box suites hold on both (suites that read
+ * the SQLite file itself then fail, as they should).
+ */
+const ALL_ON_POSTGRES = process.env.LATCHKEY_TEST_SERVERS_ON_POSTGRES === '1' && TEST_DATABASE_URL !== undefined;
+/** By data directory, so a restart in the same directory finds its data. */
+const scratchDatabases = new Map<string, ScratchDatabase>();
+
+async function databaseFor(options: StartOptions, dir: string): Promise<string> {
+  if (options.database !== undefined) return options.database;
+  if (!ALL_ON_POSTGRES || options.extra?.database !== undefined) return `sqlite:${join(dir, 'latchkey.db')}`;
+  let scratch = scratchDatabases.get(dir);
+  if (!scratch) {
+    scratch = await createScratchDatabase();
+    scratchDatabases.set(dir, scratch);
+  }
+  return scratch.url;
 }
 
 export async function startTestServer(options: StartOptions): Promise<TestServer> {
@@ -59,7 +83,7 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const raw: LatchkeyConfigInput = {
     public_url: url,
     listen: { host: '127.0.0.1', port },
-    database: `sqlite:${join(dir, 'latchkey.db')}`,
+    database: await databaseFor(options, dir),
     ...options.extra,
     tenants: options.tenants,
   };
@@ -84,7 +108,11 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
     logs,
     async close() {
       await server.close();
-      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+      if (options.dir === undefined) {
+        rmSync(dir, { recursive: true, force: true });
+        await scratchDatabases.get(dir)?.drop();
+        scratchDatabases.delete(dir);
+      }
     },
   };
 }

@@ -6,7 +6,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('attack_counters')
     .addColumn('key', 'text', (c) => c.primaryKey())
-    .addColumn('points', 'integer', (c) => c.notNull())
+    // bigint: a token bucket keeps an epoch-millisecond time here (SQLite stores either type alike).
+    .addColumn('points', 'bigint', (c) => c.notNull())
     .addColumn('expires_at_ms', 'bigint')
     .execute();
   await db.schema.createIndex('attack_counters_expiry_idx').on('attack_counters').column('expires_at_ms').execute();
