@@ -202,7 +202,10 @@ export class AttackProtection {
         readSeen(),
         ...scopes.map(async (scope) => this.scopeCheck(scope, await inFlight.consume(scope.inFlightKey))),
       ]);
-      return checks.some((c) => c.inFlight > c.scope.limit) ? undefined : { checks, seenBefore };
+      // A lock is final whatever is in flight: waiters polling in a crowd (several nodes) would otherwise keep
+      // each other's marks over the limit and never see it.
+      const locked = checks.some((c) => c.failures + 1 > c.scope.limit);
+      return !locked && checks.some((c) => c.inFlight > c.scope.limit) ? undefined : { checks, seenBefore };
     }
     const marks = await Promise.all(scopes.map((scope) => inFlight.consume(scope.inFlightKey)));
     if (marks.some((mark, i) => mark.consumed > scopes[i]!.limit)) return undefined;

@@ -12,6 +12,7 @@ import * as attackProtection from './migrations/002-attack-protection.js';
 import * as mfa from './migrations/003-mfa.js';
 import * as directoryProfile from './migrations/004-directory-profile.js';
 import type { Database } from './schema.js';
+import { disableWriteBatching } from './sql/write-batcher.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -76,6 +77,7 @@ function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
   // An idle connection that breaks emits 'error' on the pool; unhandled, that would end the process.
   pool.on('error', (err) => options.onIdleError?.(err));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  disableWriteBatching(db);
   return { db, dialect: 'postgres', describe: redactDatabaseUrl(url) };
 }
 

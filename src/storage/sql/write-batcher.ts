@@ -5,6 +5,12 @@
  * security event: one commit for all of them instead of one each (and, under
  * load, one for several logins at once). Each piece of work still sees its
  * own result; if the transaction fails, every piece of it fails.
+ *
+ * Not on PostgreSQL: there a transaction holds its row locks until commit,
+ * so batches of unrelated logins would wait on (and deadlock with) each
+ * other, and a write committed in one batch could become visible before an
+ * earlier write still pending in another, breaking the order the counters
+ * rely on (a failure counted before its in-flight mark is given back).
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../schema.js';
@@ -21,9 +27,13 @@ export class WriteBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly batching: boolean,
+  ) {}
 
   run<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    if (!this.batching) return work(this.db);
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
@@ -57,12 +67,18 @@ export class WriteBatcher {
 }
 
 const batchers = new WeakMap<Kysely<Database>, WriteBatcher>();
+const unbatched = new WeakSet<Kysely<Database>>();
+
+/** Called by openDatabase for PostgreSQL: every write is its own statement, committed in the order it was issued. */
+export function disableWriteBatching(db: Kysely<Database>): void {
+  unbatched.add(db);
+}
 
 /** One batcher per database, shared by every store that opts in. */
 export function writeBatcherFor(db: Kysely<Database>): WriteBatcher {
   let batcher = batchers.get(db);
   if (!batcher) {
-    batcher = new WriteBatcher(db);
+    batcher = new WriteBatcher(db, !unbatched.has(db));
     batchers.set(db, batcher);
   }
   return batcher;
