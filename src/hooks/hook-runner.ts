@@ -48,7 +48,9 @@ function startWorker(paths: string[]): Worker {
   const env = hookEnvironment();
   if (OWN_EXTENSION !== '.ts') return new Worker(WORKER_URL, { workerData: { paths }, env });
   // Node 20 does not hand tsx's loader to worker threads: register it inside the worker first.
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  // Resolved here, not in the worker, whose bare imports would resolve from the process's working directory.
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
   return new Worker(bootstrap, { eval: true, workerData: { paths }, env });
 }
 
