@@ -16,6 +16,8 @@ import { DatabaseCredentialSource } from './identity/sources/database.js';
 import { HttpCredentialSource, trustingOnly } from './identity/sources/http.js';
 import type { LdapDirectory } from './identity/sources/ldap-directory.js';
 import { HookRunner } from './hooks/hook-runner.js';
+import { KeyChangeNotices, RedisConsumedJtiStore } from './protection/redis-stores.js';
+import type { ConsumedJtiStore } from './storage/stores.js';
 import { PostLoginHooks, type TenantHooks } from './hooks/post-login.js';
 import { LdapCredentialSource, ldapDirectoryFor } from './identity/sources/ldap.js';
 import type { Dispatcher } from 'undici';
@@ -62,6 +64,8 @@ export interface Runtime {
   mfaTokens: MfaTokens;
   counters: CounterBackend;
   applied: ApplySummary;
+  /** Tells every node that a tenant's signing keys changed (through Redis when set; else they re-read within 10 s). */
+  announceKeyChange(tenantId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,6 +94,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
   let counters: CounterBackend | undefined;
   let ldapSource: LdapCredentialSource | undefined;
   let hookRunner: HookRunner | undefined;
+  let keyChanges: KeyChangeNotices | undefined;
   try {
     const migrated = await migrateToLatest(database.db);
     if (migrated.length > 0) logger.info({ migrations: migrated, database: database.describe }, 'database schema migrated');
@@ -128,12 +133,17 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       [ldapSource.type, ldapSource],
     ]);
     const tokenService = new TokenService({ signingKeys, refreshTokens: stores.refreshTokens, sealer, clock });
+    // Single-use keys (assertion jti, mfa_token, OTP codes) live where every node sees them at once.
+    let consumedJtis: ConsumedJtiStore = stores.consumedJtis;
     if (config.redis === undefined) {
       counters = sqlCounterBackend(database.db, clock, database.dialect === 'postgres');
     } else {
       const redis = openRedis(config.redis, logger);
       counters = redisCounterBackend(redis, redactedUrl(config.redis), clock);
       await awaitRedisReady(redis, REDIS_START_WAIT_MS, logger);
+      consumedJtis = new RedisConsumedJtiStore(redis);
+      keyChanges = new KeyChangeNotices(redis, logger);
+      await keyChanges.listen((tenantId) => signingKeys.forget(tenantId));
     }
     const metrics = new Metrics(hashQueue);
     const securityEvents = new SecurityEvents(stores.securityEvents, logger, () => clock.now(), (type, reason) => metrics.securityEvents.inc({ type, reason }));
@@ -141,10 +151,10 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const emailSender: EmailSender = config.email.smtp_url
       ? new SmtpSender(config.email.smtp_url, config.email.from)
       : new OutboxSender(config.email.outbox_dir ?? join(config.dataDir, 'outbox'), config.email.from, logger);
-    const mfaTokens = new MfaTokens(new Encrypter(masterKey.key, 'mfa-token'), stores.consumedJtis, clock);
+    const mfaTokens = new MfaTokens(new Encrypter(masterKey.key, 'mfa-token'), consumedJtis, clock);
     const mfa = new MfaService({
       store: stores.mfa,
-      consumed: stores.consumedJtis,
+      consumed: consumedJtis,
       secrets: new Encrypter(masterKey.key, 'totp-secret'),
       oobSealer: new Encrypter(masterKey.key, 'mfa-oob-code'),
       codes: new KeyedFingerprint(masterKey.key, 'mfa-codes'),
@@ -173,7 +183,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       postLogin,
       clock,
       secretHasher,
-      consumedJtis: stores.consumedJtis,
+      consumedJtis,
       users: stores.users,
       refreshTokens: stores.refreshTokens,
       credentialSources,
@@ -218,10 +228,14 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       mfaTokens,
       counters,
       applied,
+      async announceKeyChange(tenantId: string) {
+        await keyChanges?.announce(tenantId);
+      },
       async close() {
         clearInterval(purge);
         await ldapSource?.close();
         await hookRunner?.close();
+        await keyChanges?.close();
         await counterBackend.close();
         await stores.close();
         logger.flush();
@@ -230,6 +244,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
   } catch (err) {
     await ldapSource?.close().catch(() => undefined);
     await hookRunner?.close().catch(() => undefined);
+    await keyChanges?.close().catch(() => undefined);
     await counters?.close().catch(() => undefined);
     await stores.close().catch(() => undefined);
     throw err;

@@ -62,6 +62,11 @@ export class SigningKeys {
     return fresh;
   }
 
+  /** Another node changed this tenant's keys: read them again at the next use. */
+  forget(tenantId: string): void {
+    this.cache.delete(tenantId);
+  }
+
   async activeKey(tenantId: string, alg: SigningAlg): Promise<ActiveSigningKey> {
     const key = (await this.keysFor(tenantId)).active.get(alg);
     if (!key) throw new Error(`tenant ${tenantId} has no active ${alg} signing key; restart to let config apply create it`);

@@ -21,6 +21,7 @@ export function registerKeys(program: Command): void {
         for (const alg of algs) {
           const lifetime = Catalog.maxTokenLifetime(tenant, alg);
           const fresh = await runtime.signingKeys.rotate(tenant.id, alg, lifetime);
+          await runtime.announceKeyChange(tenant.id);
           process.stdout.write(`${tenant.name}: new ${alg} signing key ${fresh.kid}; the previous one stays published for ${lifetime} s plus skew\n`);
         }
       });
