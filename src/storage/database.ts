@@ -134,8 +134,21 @@ const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT
  * client should retry) rather than a bug: the reply becomes 503, never
  * `invalid_grant`, so clients do not throw away valid refresh tokens.
  */
+/** node-postgres reports its own timeouts and dropped connections without a code. */
+const PG_UNAVAILABLE_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
+  'Connection terminated unexpectedly',
+  'Query read timeout',
+  'timeout expired',
+];
+
 export function isStorageUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
+  const message = (err as { message?: unknown }).message;
+  if (typeof message === 'string' && PG_UNAVAILABLE_MESSAGES.some((m) => message.startsWith(m))) return true;
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause !== undefined && cause !== err && isStorageUnavailable(cause)) return true;
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string') return false;
   if (UNAVAILABLE_NODE_CODES.has(code)) return true;

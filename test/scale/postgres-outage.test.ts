@@ -1,0 +1,71 @@
+/**
+ * Issue #6 §4: PostgreSQL stops mid-run. Latchkey reaches its database
+ * through a TCP proxy that the test cuts and restores (the machine's real
+ * PostgreSQL keeps serving the other suites). While it is cut, every request
+ * that needs the database is a clear 503 `temporarily_unavailable` with
+ * Retry-After (bounded by the pool's 3 s connect timeout, not a hang), never
+ * `invalid_grant` for a valid refresh token, and /readyz says not ready;
+ * when it is back, the same node serves again without a restart and the
+ * refresh token from before the outage still works.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { WEB, acmeFixture } from '../helpers/fixtures.js';
+import { get, postForm, type JsonResponse } from '../helpers/http.js';
+import { createScratchDatabase, postgresSkip, type ScratchDatabase } from '../helpers/postgres.js';
+import { startTcpProxy, waitUntil, type TcpProxy } from '../helpers/redis.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+function assertUnavailable(response: JsonResponse, what: string): void {
+  assert.equal(response.status, 503, `${what}: ${response.text}`);
+  assert.equal(response.body.error, 'temporarily_unavailable', `${what}: ${response.text}`);
+  assert.ok(Number(response.headers.get('retry-after')) >= 1, `${what}: Retry-After`);
+  assert.doesNotMatch(response.text, /stack|at \w+ \(/, `${what}: no stack trace`);
+}
+
+describe('issue #6 §4: PostgreSQL going away and coming back', { skip: postgresSkip('PostgreSQL outage') }, () => {
+  let scratch: ScratchDatabase;
+  let proxy: TcpProxy;
+  let server: TestServer;
+  before(async () => {
+    scratch = await createScratchDatabase();
+    const target = new URL(scratch.url);
+    proxy = await startTcpProxy(`tcp://${target.hostname}:${target.port || 5432}`);
+    const viaProxy = new URL(scratch.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const { tenant } = await acmeFixture();
+    server = await startTestServer({ tenants: [tenant], database: viaProxy.toString() });
+  });
+  after(async () => {
+    await server?.close();
+    await proxy?.stop().catch(() => undefined);
+    await scratch?.drop();
+  });
+
+  const password = () => postForm(server.at('/oauth/token'), { grant_type: 'password', username: 'alice@acme.test', password: 'correct horse battery staple', scope: 'openid offline_access', ...WEB });
+  const refresh = (token: string) => postForm(server.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token, ...WEB });
+
+  it('cut: 503 with Retry-After for password and refresh grants and /readyz; back: the same refresh token works, no restart', async () => {
+    const signedIn = await password();
+    assert.equal(signedIn.status, 200, signedIn.text);
+    const refreshToken = signedIn.body.refresh_token as string;
+
+    await proxy.stop();
+    assertUnavailable(await refresh(refreshToken), 'a valid refresh token while the database is away');
+    assertUnavailable(await password(), 'a password grant while the database is away');
+    const ready = await get(`${server.url}/readyz`);
+    assert.equal(ready.status, 503, `/readyz while the database is away: ${ready.text}`);
+    // Again, once the pool has given up on its old connections: still 503, still not invalid_grant.
+    assertUnavailable(await refresh(refreshToken), 'a second refresh while the database is away');
+
+    await proxy.start();
+    await waitUntil('/readyz to answer 200 again', async () => (await get(`${server.url}/readyz`)).status === 200, 15_000);
+    const afterwards = await refresh(refreshToken);
+    assert.equal(afterwards.status, 200, `the refresh token from before the outage: ${afterwards.text}`);
+    assert.equal((await password()).status, 200, 'password grant after the outage');
+    assert.ok(
+      server.logs.some((line) => /database|storage/i.test(line) && /"level":(40|50)/.test(line)),
+      'the outage is logged for the operator',
+    );
+  });
+});
