@@ -8,7 +8,8 @@ import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import { applyConfig, type ApplySummary } from './config/apply.js';
 import type { LatchkeyConfig } from './config/load.js';
-import { loadOrCreateMasterKey } from './crypto/master-key.js';
+import type { SigningAlg } from './config/schema.js';
+import { loadOrCreateMasterKey, MasterKeyError } from './crypto/master-key.js';
 import { Encrypter, KeyedFingerprint, SecretHasher } from './crypto/secrets.js';
 import type { CredentialSource } from './identity/credential-source.js';
 import { HashQueue } from './identity/hash-queue.js';
@@ -104,6 +105,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     for (const tenant of catalog.all()) {
       const created = await signingKeys.ensureKeys(tenant.id, tenant.signingAlgs);
       if (created.length > 0) logger.info({ tenant: tenant.name, algs: created }, 'created signing keys');
+      await assertKeysOpen(signingKeys, tenant.id, tenant.signingAlgs, tenant.name);
     }
 
     const hashQueue = new HashQueue(config.password_hashing.concurrency ?? availableParallelism(), config.password_hashing.max_queue);
@@ -259,5 +261,25 @@ function redactedUrl(url: string): string {
     return parsed.toString();
   } catch {
     return 'redis';
+  }
+}
+
+/**
+ * Opens each active signing key once at start: a node given another master
+ * key than the one that sealed them (several nodes, one database) must stop
+ * with the reason, not fail every token request later.
+ */
+async function assertKeysOpen(signingKeys: SigningKeys, tenantId: string, algs: readonly SigningAlg[], tenantName: string): Promise<void> {
+  for (const alg of new Set(algs)) {
+    try {
+      await signingKeys.activeKey(tenantId, alg);
+    } catch (err) {
+      if ((err as Error).message.includes('authenticate data') || (err as Error).message.includes('unknown encryption format')) {
+        throw new MasterKeyError(
+          `tenant ${tenantName}: the signing keys in the database were sealed with another master key; give this node the same LATCHKEY_MASTER_KEY as the nodes that created them (docs/deploy.md)`,
+        );
+      }
+      throw err;
+    }
   }
 }

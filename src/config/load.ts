@@ -69,7 +69,13 @@ export function loadConfigFile(file: string, env: Env = process.env): LatchkeyCo
 export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.env, source = 'configuration'): LatchkeyConfig {
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
-  const config = parsed.data;
+  const listenPort = env.LATCHKEY_LISTEN_PORT;
+  if (listenPort !== undefined && !/^\d{1,5}$/.test(listenPort)) throw new ConfigError('LATCHKEY_LISTEN_PORT', [`must be a port number, got "${listenPort.slice(0, 20)}"`]);
+  // Several nodes can share one file: each gets its own port from the environment (docs/deploy.md).
+  const config = listenPort === undefined ? parsed.data : { ...parsed.data, listen: { ...parsed.data.listen, port: Number(listenPort) } };
+  if (listenPort !== undefined && (config.listen.port > 65535 || (config.listen.port === 0 && config.public_url === undefined))) {
+    throw new ConfigError('LATCHKEY_LISTEN_PORT', ['must be 1-65535 (0 needs public_url)']);
+  }
 
   const database = resolveDatabaseUrl(env.LATCHKEY_DATABASE_URL ?? config.database, baseDir);
   const redis = env.LATCHKEY_REDIS_URL ?? config.redis;
