@@ -1,7 +1,8 @@
 /**
  * The attack-protection counter backends (src/protection/counters.ts,
  * DESIGN.md §5): one conformance suite run against the database backend
- * (always, on a real SQLite file) and the Redis backend (when
+ * (always on a real SQLite file; on PostgreSQL, shared, when
+ * LATCHKEY_TEST_DATABASE_URL names a server) and the Redis backend (when
  * LATCHKEY_TEST_REDIS_URL names a real Redis).
  *
  * Contract: every operation is one atomic step in its store, so a parallel
@@ -10,7 +11,7 @@
  * the limit for its own duration; peek of an unknown key is null and
  * creates nothing; counters with different names never share a key.
  * The database backend also takes expiry from the injected clock and keeps
- * its state across a close and reopen of the database file. The Redis
+ * its state across a close and reopen of the database. The Redis
  * backend fails closed: every operation on an unreachable Redis throws 503
  * `temporarily_unavailable` (`storage_unavailable`), never a verdict.
  */
@@ -29,6 +30,7 @@ import { openRedis } from '../../src/protection/redis.js';
 import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
 import type { Database } from '../../src/storage/schema.js';
 import { TestClock } from '../helpers/clock.js';
+import { createScratchDatabase, postgresSkip, type ScratchDatabase } from '../helpers/postgres.js';
 import { TEST_REDIS_URL, openReadyRedis, redisSkip, scanKeys } from '../helpers/redis.js';
 
 interface BackendUnderTest {
@@ -188,11 +190,88 @@ function conformance(open: () => Promise<BackendUnderTest>): void {
   });
 }
 
+/** What only the database backend promises: expiry on the injected clock, state kept across a close and reopen. */
+function databaseOnly(url: () => string, shared: boolean): void {
+  let db: Kysely<Database> | undefined;
+  let backend: CounterBackend;
+  let testClock: TestClock;
+
+  const reopen = async (): Promise<void> => {
+    await db?.destroy();
+    db = openDatabase(url()).db;
+    await migrateToLatest(db);
+    backend = sqlCounterBackend(db, testClock, shared);
+  };
+
+  before(async () => {
+    testClock = new TestClock();
+    await reopen();
+  });
+  after(async () => {
+    await db?.destroy();
+  });
+
+  it('expiry follows the injected clock: still counted just before the window ends, a fresh count just after', async () => {
+    const c = backend.counter({ name: uniqueName(), limit: 3, windowSeconds: 60 });
+    for (let i = 0; i < 4; i++) await c.consume('k');
+    testClock.advance(30);
+    const mid = await c.peek('k');
+    assert.equal(mid?.consumed, 4);
+    assert.ok(mid !== null && mid.msBeforeReset <= 30_000 && mid.msBeforeReset > 29_000, `msBeforeReset ${mid?.msBeforeReset} follows the clock`);
+    testClock.advance(29);
+    assert.equal((await c.consume('k')).allowed, false, 'one second before the window ends the key is still over its limit');
+    testClock.advance(2);
+    assert.equal(await c.peek('k'), null, 'an expired window reads as unknown');
+    const fresh = await c.consume('k');
+    assert.deepEqual([fresh.allowed, fresh.consumed], [true, 1]);
+    assert.ok(fresh.msBeforeReset > 59_000 && fresh.msBeforeReset <= 60_000, `the fresh window is a full one: ${fresh.msBeforeReset}`);
+  });
+
+  it('a token bucket refills one token per interval on the injected clock, up to its capacity', async () => {
+    const bucket = backend.bucket({ name: uniqueName(), capacity: 3, refillSeconds: 60 });
+    for (let i = 0; i < 3; i++) assert.equal((await bucket.take('k')).allowed, true);
+    assert.equal((await bucket.take('k')).allowed, false);
+    testClock.advance(59);
+    assert.equal((await bucket.take('k')).allowed, false, 'not yet one interval');
+    testClock.advance(2);
+    assert.equal((await bucket.take('k')).allowed, true, 'one token back after an interval');
+    assert.equal((await bucket.take('k')).allowed, false, 'and only one');
+    testClock.advance(3600);
+    for (let i = 0; i < 3; i++) assert.equal((await bucket.take('k')).allowed, true, `full again: ${i}`);
+    assert.equal((await bucket.take('k')).allowed, false, 'never more than the capacity');
+  });
+
+  it('a block expires by the injected clock too', async () => {
+    const c = backend.counter({ name: uniqueName(), limit: 3, windowSeconds: 60 });
+    await c.block('k', 600);
+    testClock.advance(599);
+    assert.equal((await c.consume('k')).allowed, false);
+    testClock.advance(2);
+    const fresh = await c.consume('k');
+    assert.deepEqual([fresh.allowed, fresh.consumed], [true, 1]);
+  });
+
+  it('state survives closing and reopening the database', async () => {
+    const name = uniqueName();
+    let c = backend.counter({ name, limit: 5, windowSeconds: 600 });
+    await c.consume('counted', 4);
+    await c.block('blocked', 3600);
+    await reopen();
+    c = backend.counter({ name, limit: 5, windowSeconds: 600 });
+    assert.equal((await c.peek('counted'))?.consumed, 4);
+    const next = await c.consume('counted');
+    assert.deepEqual([next.allowed, next.consumed], [true, 5]);
+    assert.equal((await c.consume('counted')).allowed, false);
+    const blocked = await c.consume('blocked');
+    assert.equal(blocked.allowed, false, 'a block (a brute-force lock) survives a restart');
+    assert.ok(blocked.msBeforeReset > 3_500_000, `msBeforeReset ${blocked.msBeforeReset}`);
+    assert.equal(await c.peek('unknown'), null);
+  });
+}
+
 describe('counter backend: database (SQLite file)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-counters-'));
   const clock = new TestClock();
-  let db: Kysely<Database>;
-  let path: string;
 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -205,81 +284,34 @@ describe('counter backend: database (SQLite file)', () => {
   });
 
   describe('database only', () => {
-    let backend: CounterBackend;
-    let testClock: TestClock;
+    databaseOnly(() => `sqlite:${join(dir, 'sql-only.db')}`, false);
+  });
+});
 
-    const reopen = async (): Promise<void> => {
-      await db?.destroy();
-      db = openDatabase(`sqlite:${path}`).db;
-      await migrateToLatest(db);
-      backend = sqlCounterBackend(db, testClock);
-    };
+// In the same process as the SQLite suite above, on purpose: the counters' statements are compiled once and
+// kept, and SQLite's compiled text must never reach PostgreSQL (nor the reverse).
+describe('counter backend: database (PostgreSQL, shared)', { skip: postgresSkip('counter backend: database (PostgreSQL, shared)') }, () => {
+  const clock = new TestClock();
+  let scratch: ScratchDatabase | undefined;
 
-    before(async () => {
-      path = join(dir, 'sql-only.db');
-      testClock = new TestClock();
-      await reopen();
-    });
-    after(async () => {
-      await db.destroy();
-    });
+  // One scratch database for both groups; every test uses counter names of its own.
+  before(async () => {
+    scratch = await createScratchDatabase();
+  });
+  after(async () => {
+    await scratch?.drop();
+  });
 
-    it('expiry follows the injected clock: still counted just before the window ends, a fresh count just after', async () => {
-      const c = backend.counter({ name: uniqueName(), limit: 3, windowSeconds: 60 });
-      for (let i = 0; i < 4; i++) await c.consume('k');
-      testClock.advance(30);
-      const mid = await c.peek('k');
-      assert.equal(mid?.consumed, 4);
-      assert.ok(mid !== null && mid.msBeforeReset <= 30_000 && mid.msBeforeReset > 29_000, `msBeforeReset ${mid?.msBeforeReset} follows the clock`);
-      testClock.advance(29);
-      assert.equal((await c.consume('k')).allowed, false, 'one second before the window ends the key is still over its limit');
-      testClock.advance(2);
-      assert.equal(await c.peek('k'), null, 'an expired window reads as unknown');
-      const fresh = await c.consume('k');
-      assert.deepEqual([fresh.allowed, fresh.consumed], [true, 1]);
-      assert.ok(fresh.msBeforeReset > 59_000 && fresh.msBeforeReset <= 60_000, `the fresh window is a full one: ${fresh.msBeforeReset}`);
+  describe('conformance', () => {
+    conformance(async () => {
+      const opened = openDatabase((scratch as ScratchDatabase).url);
+      await migrateToLatest(opened.db);
+      return { backend: sqlCounterBackend(opened.db, clock, true), close: () => opened.db.destroy() };
     });
+  });
 
-    it('a token bucket refills one token per interval on the injected clock, up to its capacity', async () => {
-      const bucket = backend.bucket({ name: uniqueName(), capacity: 3, refillSeconds: 60 });
-      for (let i = 0; i < 3; i++) assert.equal((await bucket.take('k')).allowed, true);
-      assert.equal((await bucket.take('k')).allowed, false);
-      testClock.advance(59);
-      assert.equal((await bucket.take('k')).allowed, false, 'not yet one interval');
-      testClock.advance(2);
-      assert.equal((await bucket.take('k')).allowed, true, 'one token back after an interval');
-      assert.equal((await bucket.take('k')).allowed, false, 'and only one');
-      testClock.advance(3600);
-      for (let i = 0; i < 3; i++) assert.equal((await bucket.take('k')).allowed, true, `full again: ${i}`);
-      assert.equal((await bucket.take('k')).allowed, false, 'never more than the capacity');
-    });
-
-    it('a block expires by the injected clock too', async () => {
-      const c = backend.counter({ name: uniqueName(), limit: 3, windowSeconds: 60 });
-      await c.block('k', 600);
-      testClock.advance(599);
-      assert.equal((await c.consume('k')).allowed, false);
-      testClock.advance(2);
-      const fresh = await c.consume('k');
-      assert.deepEqual([fresh.allowed, fresh.consumed], [true, 1]);
-    });
-
-    it('state survives closing and reopening the database file', async () => {
-      const name = uniqueName();
-      let c = backend.counter({ name, limit: 5, windowSeconds: 600 });
-      await c.consume('counted', 4);
-      await c.block('blocked', 3600);
-      await reopen();
-      c = backend.counter({ name, limit: 5, windowSeconds: 600 });
-      assert.equal((await c.peek('counted'))?.consumed, 4);
-      const next = await c.consume('counted');
-      assert.deepEqual([next.allowed, next.consumed], [true, 5]);
-      assert.equal((await c.consume('counted')).allowed, false);
-      const blocked = await c.consume('blocked');
-      assert.equal(blocked.allowed, false, 'a block (a brute-force lock) survives a restart');
-      assert.ok(blocked.msBeforeReset > 3_500_000, `msBeforeReset ${blocked.msBeforeReset}`);
-      assert.equal(await c.peek('unknown'), null);
-    });
+  describe('database only', () => {
+    databaseOnly(() => (scratch as ScratchDatabase).url, true);
   });
 });
 

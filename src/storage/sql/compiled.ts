@@ -3,13 +3,15 @@
  * Building and compiling costs more than running a small statement on
  * SQLite; the counters of a password login run eight of them. The query is
  * compiled by the database's own dialect, so SQLite and PostgreSQL still
- * share one definition.
+ * share one definition: the compiled text is kept per dialect adapter (one
+ * per opened database, shared by its transactions), never shared between a
+ * SQLite and a PostgreSQL database open in the same process.
  */
-import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
+import { CompiledQuery, type Compilable, type DialectAdapter, type Kysely, type QueryResult } from 'kysely';
 import type { Database } from '../schema.js';
 
 export class CompiledStatement<Name extends string, Row> {
-  private compiled: { sql: string; order: Name[] } | undefined;
+  private readonly compiled = new WeakMap<DialectAdapter, { sql: string; order: Name[] }>();
 
   /**
    * `build` receives a placeholder per value name; every placeholder must
@@ -21,7 +23,12 @@ export class CompiledStatement<Name extends string, Row> {
   ) {}
 
   async execute(db: Kysely<Database>, values: Record<Name, unknown>): Promise<QueryResult<Row>> {
-    const compiled = (this.compiled ??= this.compile(db));
+    const adapter = db.getExecutor().adapter;
+    let compiled = this.compiled.get(adapter);
+    if (!compiled) {
+      compiled = this.compile(db);
+      this.compiled.set(adapter, compiled);
+    }
     return db.executeQuery<Row>(CompiledQuery.raw(compiled.sql, compiled.order.map((name) => values[name])));
   }
 
