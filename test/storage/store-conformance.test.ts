@@ -784,6 +784,14 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(await stores.mfa.replaceRecoveryCodeHash(tenantId, userId, `rc-next-${results.indexOf(true)}`, 'rc-y'), false, 'nothing to swap');
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined);
     });
+
+    it(`recovery code: ${CONCURRENCY} concurrent sets for one user (two nodes enrolling at once) all succeed and one code stands`, async () => {
+      const userId = randomUUID();
+      const codes = Array.from({ length: CONCURRENCY }, (_, i) => `rc-set-${i}`);
+      await Promise.all(codes.map((code) => stores.mfa.setRecoveryCodeHash(tenantId, userId, code)));
+      const standing = await stores.mfa.recoveryCodeHash(tenantId, userId);
+      assert.ok(standing !== undefined && codes.includes(standing), `one of the codes stands (got ${String(standing)})`);
+    });
   });
 }
 

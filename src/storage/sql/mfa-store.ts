@@ -73,10 +73,17 @@ export class SqlMfaStore implements MfaStore {
   }
 
   async setRecoveryCodeHash(tenantId: string, userId: string, hash: string | null): Promise<void> {
-    await this.db.deleteFrom('mfa_recovery_codes').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
-    if (hash !== null) {
-      await this.db.insertInto('mfa_recovery_codes').values({ tenant_id: tenantId, user_id: userId, code_hash: hash, created_at: toIso(new Date()) }).execute();
+    if (hash === null) {
+      await this.db.deleteFrom('mfa_recovery_codes').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
+      return;
     }
+    // One upsert: two nodes setting a user's code at once both succeed, the later one's code stands.
+    const now = toIso(new Date());
+    await this.db
+      .insertInto('mfa_recovery_codes')
+      .values({ tenant_id: tenantId, user_id: userId, code_hash: hash, created_at: now })
+      .onConflict((oc) => oc.columns(['tenant_id', 'user_id']).doUpdateSet({ code_hash: hash, created_at: now }))
+      .execute();
   }
 
   async replaceRecoveryCodeHash(tenantId: string, userId: string, expectedHash: string, nextHash: string): Promise<boolean> {
