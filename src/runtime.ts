@@ -96,7 +96,10 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
   let ldapSource: LdapCredentialSource | undefined;
   let hookRunner: HookRunner | undefined;
   let keyChanges: KeyChangeNotices | undefined;
+  let releaseStartupLock: (() => Promise<void>) | undefined;
   try {
+    // Nodes starting together on one PostgreSQL database take turns from here to their signing keys.
+    releaseStartupLock = await database.startupLock();
     const migrated = await migrateToLatest(database.db);
     if (migrated.length > 0) logger.info({ migrations: migrated, database: database.describe }, 'database schema migrated');
     const applied = await applyConfig(config, stores, secretHasher);
@@ -107,6 +110,9 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       if (created.length > 0) logger.info({ tenant: tenant.name, algs: created }, 'created signing keys');
       await assertKeysOpen(signingKeys, tenant.id, tenant.signingAlgs, tenant.name);
     }
+
+    await releaseStartupLock();
+    releaseStartupLock = undefined;
 
     const hashQueue = new HashQueue(config.password_hashing.concurrency ?? availableParallelism(), config.password_hashing.max_queue);
     const databaseSource = await DatabaseCredentialSource.create(stores.users, hashQueue, (err) =>
@@ -244,6 +250,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       },
     };
   } catch (err) {
+    await releaseStartupLock?.().catch(() => undefined);
     await ldapSource?.close().catch(() => undefined);
     await hookRunner?.close().catch(() => undefined);
     await keyChanges?.close().catch(() => undefined);

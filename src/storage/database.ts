@@ -20,6 +20,14 @@ export interface OpenDatabase {
   db: Kysely<Database>;
   dialect: Dialect;
   describe: string;
+  /**
+   * Waits for, then holds, the database's start-up lock; resolves with its
+   * release. PostgreSQL: nodes started together take turns migrating,
+   * applying the configuration and creating signing keys (otherwise each
+   * finds the tenant missing, inserts it, and all but one die on the unique
+   * constraint). SQLite: nothing to wait for.
+   */
+  startupLock(): Promise<() => Promise<void>>;
 }
 
 export class DatabaseConfigError extends Error {
@@ -78,7 +86,33 @@ function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
   pool.on('error', (err) => options.onIdleError?.(err));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   disableWriteBatching(db);
-  return { db, dialect: 'postgres', describe: redactDatabaseUrl(url) };
+  return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: () => postgresStartupLock(url) };
+}
+
+/** pg_advisory_lock key of the start-up work (any constant: advisory locks are per database). */
+const STARTUP_LOCK_KEY = '7368291044';
+/** How long a node waits for the others' start-up before it gives up (a large user import can take a while). */
+const STARTUP_LOCK_TIMEOUT_MS = 120_000;
+
+/**
+ * A session lock on a connection of its own, outside the pool (whose query
+ * timeout a wait would hit); a node that dies holding it loses its session,
+ * and with it the lock.
+ */
+async function postgresStartupLock(url: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS });
+  client.on('error', () => undefined); // a broken lock session only ends the lock; the pool reports the database itself
+  await client.connect();
+  try {
+    await client.query(`set lock_timeout = ${STARTUP_LOCK_TIMEOUT_MS}`);
+    await client.query('select pg_advisory_lock($1::bigint)', [STARTUP_LOCK_KEY]);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return async () => {
+    await client.end().catch(() => undefined);
+  };
 }
 
 function openSqlite(path: string): OpenDatabase {
@@ -92,7 +126,7 @@ function openSqlite(path: string): OpenDatabase {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('cache_size = -32768'); // 32 MiB of page cache: the token tables' hot pages stay in memory
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', describe: `sqlite:${path}` };
+  return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined };
 }
 
 const STATEMENT_CACHE_SIZE = 256;
