@@ -33,7 +33,7 @@ import { awaitRedisReady, openRedis } from './protection/redis.js';
 import { SecurityEvents } from './protection/security-events.js';
 import { loggerOptions } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { migrateToLatest, openDatabase } from './storage/database.js';
+import { DatabaseConfigError, isStorageUnavailable, migrateToLatest, openDatabase } from './storage/database.js';
 import { createSqlStores } from './storage/sql/index.js';
 import type { Stores } from './storage/stores.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
@@ -99,8 +99,14 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
   let releaseStartupLock: (() => Promise<void>) | undefined;
   try {
     // Nodes starting together on one PostgreSQL database take turns from here to their signing keys.
-    releaseStartupLock = await database.startupLock();
-    const migrated = await migrateToLatest(database.db);
+    let migrated: string[];
+    try {
+      releaseStartupLock = await database.startupLock();
+      migrated = await migrateToLatest(database.db);
+    } catch (err) {
+      if (!isStorageUnavailable(err)) throw err;
+      throw new DatabaseConfigError(`cannot reach the database ${database.describe} (${describeError(err)}); is it running, and is the URL right?`);
+    }
     if (migrated.length > 0) logger.info({ migrations: migrated, database: database.describe }, 'database schema migrated');
     const applied = await applyConfig(config, stores, secretHasher);
     const catalog = new Catalog(config.public_url, await stores.catalog.load());
@@ -289,4 +295,9 @@ async function assertKeysOpen(signingKeys: SigningKeys, tenantId: string, algs: 
       throw err;
     }
   }
+}
+
+function describeError(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return `${typeof code === 'string' ? `${code}: ` : ''}${(err as Error).message}`;
 }

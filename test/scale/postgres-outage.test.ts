@@ -14,7 +14,11 @@ import { WEB, acmeFixture } from '../helpers/fixtures.js';
 import { get, postForm, type JsonResponse } from '../helpers/http.js';
 import { createScratchDatabase, postgresSkip, type ScratchDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, waitUntil, type TcpProxy } from '../helpers/redis.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
+import { hasStackTrace, runCli, writeYamlConfig } from '../helpers/cli-process.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function assertUnavailable(response: JsonResponse, what: string): void {
   assert.equal(response.status, 503, `${what}: ${response.text}`);
@@ -67,5 +71,22 @@ describe('issue #6 §4: PostgreSQL going away and coming back', { skip: postgres
       server.logs.some((line) => /database|storage/i.test(line) && /"level":(40|50)/.test(line)),
       'the outage is logged for the operator',
     );
+  });
+});
+
+describe('issue #6 §1: a node whose PostgreSQL is unreachable at start', () => {
+  it('latchkey serve exits 1 with one line naming the database (password redacted), no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-pg-unreachable-'));
+    try {
+      const closedPort = await freePort();
+      const config = writeYamlConfig(dir, { database: `postgres://latchkey:s3cret-db-password@127.0.0.1:${closedPort}/latchkey`, tenants: [{ name: 'acme' }] });
+      const result = await runCli(['serve', '--config', config], { env: { LATCHKEY_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }, timeoutMs: 30_000 });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /cannot reach the database postgres:\/\/latchkey:\*\*\*@127\.0\.0\.1:\d+\/latchkey \(ECONNREFUSED/);
+      assert.doesNotMatch(result.stderr + result.stdout, /s3cret-db-password/, 'the password never reaches the output');
+      assert.equal(hasStackTrace(result.stderr), false, result.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
