@@ -1,10 +1,12 @@
 /**
- * Latchkey benchmark driver: starts a real server on a throw-away SQLite
- * config, measures the raw cost of argon2id and JWT signing on this machine,
- * then drives the token endpoint's grants over loopback and reports
- * throughput, latency and server CPU per request.
+ * Latchkey benchmark driver: starts a real server (or several nodes over one
+ * PostgreSQL database) on a throw-away config, measures the raw cost of
+ * argon2id and JWT signing on this machine, then drives the token
+ * endpoint's grants over loopback and reports throughput, latency and
+ * server CPU per request.
  *
  *   npm run bench -- [--quick | --duration N] [--scenario NAME] [--json FILE] [--tsx]
+ *                    [--db sqlite|postgres] [--redis URL] [--nodes N]
  *
  * The report goes to stdout; progress and diagnostics go to stderr.
  */
@@ -25,16 +27,19 @@ import {
 import { describe, mergeRounds, runScenario, type RunContext, type ScenarioResult, type ScenarioSpec } from './lib/load.js';
 import { clockTicksPerSecond } from './lib/proc-cpu.js';
 import { measureRawRates } from './lib/raw-rates.js';
+import { createScratchDatabase, PostgresBackendCpu, ScratchDatabaseError, type ScratchDatabase } from './lib/postgres.js';
 import {
   benchCommandLine,
+  describeHost,
   describeMachine,
   passwordRatios,
   renderMarkdown,
+  totalDoubleSpent,
   writeJson,
   type BenchReport,
 } from './lib/report.js';
 import { allScenarios, selectScenarios, type BenchCredentials } from './lib/scenarios.js';
-import { buildServer, ServerStartError, startServer, waitUntilReady, type ServerProcess } from './lib/server.js';
+import { buildServer, ServerStartError, startNodes, type ServerProcess } from './lib/server.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -59,70 +64,138 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`bench: ${error.message}\n\n${USAGE}\n`);
     return EXIT_USAGE;
   }
-  const env = await prepareEnvironment();
   const names = new Set(scenarios.map((s) => s.name));
-  const selected = allScenarios(credentialsFor(env)).filter((s) => names.has(s.name));
-  return runWithServer(options, env, selected);
+  return runWithServers(options, names);
 }
 
-/** Starts the server, benchmarks, always stops it; keeps the temp dir only when something went wrong. */
-async function runWithServer(options: BenchOptions, env: BenchEnvironment, scenarios: ScenarioSpec[]): Promise<number> {
-  let server: ServerProcess | undefined;
+/** What has to be undone at the end, filled in as it is made. */
+interface Resources {
+  scratch: ScratchDatabase | undefined;
+  env: BenchEnvironment | undefined;
+  readonly servers: ServerProcess[];
+  postgresCpu: PostgresBackendCpu | undefined;
+}
+
+/**
+ * Builds, makes the scratch database (PostgreSQL) and the config files,
+ * starts every node, benchmarks; always stops the nodes and drops the
+ * database, and keeps the temp dir only when something went wrong.
+ */
+async function runWithServers(options: BenchOptions, scenarioNames: ReadonlySet<string>): Promise<number> {
+  const resources: Resources = { scratch: undefined, env: undefined, servers: [], postgresCpu: undefined };
   let exitCode = EXIT_FAILED;
   const interrupted = new AbortController();
-  const onSigint = (): void => interrupted.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
+  // SIGTERM too: a plain `kill` of the bench must not orphan the nodes or the scratch database.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted.signal.aborted) {
+      process.stderr.write(`bench: ${signal} again; still stopping the servers and dropping the scratch database\n`);
+      return;
+    }
+    interrupted.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     if (!options.useTsx) buildServer(REPO_ROOT);
-    server = startServer(REPO_ROOT, env, options.useTsx);
-    process.stderr.write(`bench: waiting for ${env.origin}/readyz (pid ${server.pid})\n`);
-    await waitUntilReady(server, env.origin);
-    exitCode = await benchmark(options, env, server, scenarios, AbortSignal.any([server.exited, interrupted.signal]));
+    // The build blocks the event loop, so a Ctrl-C during it is only seen now.
+    if (interrupted.signal.aborted) {
+      process.stderr.write('bench: interrupted during the build\n');
+      return exitCode;
+    }
+    if (options.adminDatabaseUrl !== undefined) {
+      resources.scratch = await createScratchDatabase(options.adminDatabaseUrl);
+      process.stderr.write(`bench: created scratch database ${resources.scratch.description} (dropped at the end)\n`);
+    }
+    const env = await prepareEnvironment({
+      nodes: options.nodes,
+      databaseUrl: resources.scratch?.url,
+      redisUrl: options.redisUrl,
+    });
+    resources.env = env;
+    await startNodes(REPO_ROOT, env, options.useTsx, resources.servers, interrupted.signal);
+    if (interrupted.signal.aborted) {
+      process.stderr.write('bench: interrupted before the servers were ready\n');
+      return exitCode;
+    }
+    if (resources.scratch !== undefined && options.adminDatabaseUrl !== undefined) {
+      resources.postgresCpu = await openBackendCpu(options.adminDatabaseUrl, resources.scratch.name);
+    }
+    const scenarios = allScenarios(credentialsFor(env)).filter((s) => scenarioNames.has(s.name));
+    const signal = AbortSignal.any([...resources.servers.map((server) => server.exited), interrupted.signal]);
+    exitCode = await benchmark(options, env, resources, scenarios, signal);
   } catch (error) {
-    if (!(error instanceof ServerStartError)) throw error;
-    process.stderr.write(`bench: the server failed to start: ${error.message}\n`);
+    if (error instanceof ScratchDatabaseError) {
+      process.stderr.write(`bench: ${error.message}\n`);
+    } else if (error instanceof ServerStartError) {
+      const what = options.nodes === 1 ? 'the server' : 'a node';
+      process.stderr.write(`bench: ${what} failed to start: ${error.message}\n`);
+    } else {
+      throw error;
+    }
   } finally {
-    process.off('SIGINT', onSigint);
-    await server?.stop();
-    await cleanUp(env, exitCode);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await releaseAll(resources, exitCode);
   }
   return exitCode;
+}
+
+/** The backends' CPU is extra information: without it the run goes on and the report says n/a. */
+async function openBackendCpu(adminUrl: string, database: string): Promise<PostgresBackendCpu | undefined> {
+  try {
+    return await PostgresBackendCpu.open(adminUrl, database, clockTicksPerSecond());
+  } catch (error) {
+    process.stderr.write(`bench: cannot watch PostgreSQL's backends (${describe(error)}); their CPU is left out\n`);
+    return undefined;
+  }
 }
 
 async function benchmark(
   options: BenchOptions,
   env: BenchEnvironment,
-  server: ServerProcess,
+  resources: Resources,
   scenarios: readonly ScenarioSpec[],
   signal: AbortSignal,
 ): Promise<number> {
+  const servers = resources.servers;
   const startedAt = new Date().toISOString();
   process.stderr.write('bench: measuring raw argon2id and JWT sign rates (server idle)\n');
   const raw = await measureRawRates(options.durationSeconds);
   const ctx: RunContext = {
-    origin: env.origin,
+    origins: servers.map((server) => server.origin),
     tokenPath: `/${TENANT}/oauth/token`,
-    serverPid: server.pid,
+    serverPids: servers.map((server) => server.pid),
     ticksPerSecond: clockTicksPerSecond(),
+    postgres: resources.postgresCpu,
     durationSeconds: options.durationSeconds,
     signal,
   };
   const results = await runAll(scenarios, ctx, options.rounds);
+  const doubleSpent = totalDoubleSpent(results);
   const report: BenchReport = {
     startedAt,
     command: benchCommandLine(),
-    serverCommand: server.commandLine,
+    serverCommand: servers[0]!.commandLine,
     machine: describeMachine(),
     durationSeconds: options.durationSeconds,
-    storage: 'sqlite',
-    nodes: 1,
+    storage: options.db,
+    database: resources.scratch?.description,
+    redis: options.redisUrl === undefined ? undefined : describeHost(options.redisUrl),
+    nodes: servers.length,
+    publicUrl: env.origin,
     raw,
     scenarios: results,
     passwordRatios: passwordRatios(results, raw),
+    doubleSpentRefreshTokens: doubleSpent,
   };
   process.stdout.write(`${renderMarkdown(report)}\n`);
   if (options.jsonPath !== undefined) await writeJson(resolve(options.jsonPath), report);
-  return reportAborts(server, signal);
+  const aborted = reportAborts(servers, signal);
+  if (doubleSpent !== undefined && doubleSpent > 0) {
+    process.stderr.write(`bench: ${doubleSpent} double-spent refresh token(s): rotation is broken\n`);
+    return EXIT_FAILED;
+  }
+  return aborted;
 }
 
 async function runAll(scenarios: readonly ScenarioSpec[], ctx: RunContext, rounds: number): Promise<ScenarioResult[]> {
@@ -142,10 +215,14 @@ async function runAll(scenarios: readonly ScenarioSpec[], ctx: RunContext, round
   return [...byScenario.values()].map(mergeRounds);
 }
 
-/** A server that died mid-run makes the numbers meaningless: say why and fail. */
-function reportAborts(server: ServerProcess, signal: AbortSignal): number {
-  if (server.exited.aborted) {
-    process.stderr.write(`bench: the server stopped during the run; results are incomplete\n${server.logs()}\n`);
+/** A server that died mid-run makes the numbers meaningless: say which and why, and fail. */
+function reportAborts(servers: readonly ServerProcess[], signal: AbortSignal): number {
+  const stopped = servers.filter((server) => server.exited.aborted);
+  if (stopped.length > 0) {
+    for (const server of stopped) {
+      const who = server.label === 'server' ? 'the server' : server.label;
+      process.stderr.write(`bench: ${who} stopped during the run; results are incomplete\n${server.logs()}\n`);
+    }
     return EXIT_FAILED;
   }
   if (signal.aborted) {
@@ -168,11 +245,32 @@ function credentialsFor(env: BenchEnvironment | undefined): BenchCredentials {
   };
 }
 
-async function cleanUp(env: BenchEnvironment, exitCode: number): Promise<void> {
+/**
+ * Stops every node, then drops the scratch database (always, even after a
+ * failure: the kept temp dir holds the logs a failure needs, and databases
+ * left behind would pile up on a shared PostgreSQL), then removes the temp
+ * dir unless the run failed. A failed drop does not skip the rest.
+ */
+async function releaseAll(resources: Resources, exitCode: number): Promise<void> {
+  await Promise.all(resources.servers.map((server) => server.stop()));
+  await resources.postgresCpu?.close();
+  if (resources.scratch !== undefined) {
+    try {
+      await resources.scratch.drop();
+    } catch (error) {
+      process.stderr.write(
+        `bench: could not drop scratch database ${resources.scratch.description}: ${describe(error)}; ` +
+          `drop it by hand: drop database ${resources.scratch.name} with (force)\n`,
+      );
+    }
+  }
+  const env = resources.env;
+  if (env === undefined) return;
   if (exitCode === EXIT_OK) {
     await rm(env.dir, { recursive: true, force: true });
   } else {
-    process.stderr.write(`bench: kept ${env.dir} (config, database, server logs) for inspection\n`);
+    const contents = resources.scratch === undefined ? 'config, database, server logs' : 'configs, node logs';
+    process.stderr.write(`bench: kept ${env.dir} (${contents}) for inspection\n`);
   }
 }
 

@@ -12,7 +12,26 @@ export interface BenchOptions {
   readonly rounds: number;
   /** Where to write the results as JSON, if anywhere. */
   readonly jsonPath: string | undefined;
+  /** Storage backend; postgres works in a scratch database created and dropped by the bench. */
+  readonly db: 'sqlite' | 'postgres';
+  /**
+   * PostgreSQL URL the scratch database is created through (its own
+   * database is only connected to for `create database` / `drop database`).
+   * Set exactly when `db` is postgres.
+   */
+  readonly adminDatabaseUrl: string | undefined;
+  /** `redis:` for every node's config; none by default. */
+  readonly redisUrl: string | undefined;
+  /** `latchkey serve` processes sharing the load (more than one needs PostgreSQL). */
+  readonly nodes: number;
   readonly help: boolean;
+}
+
+/** Where the bench looks for PostgreSQL and Redis when the command line does not say. */
+export interface BenchEnv {
+  readonly LATCHKEY_BENCH_DATABASE_URL?: string | undefined;
+  readonly LATCHKEY_TEST_DATABASE_URL?: string | undefined;
+  readonly LATCHKEY_BENCH_REDIS_URL?: string | undefined;
 }
 
 /** A command-line mistake: printed with the usage text, exit status 2. */
@@ -32,8 +51,13 @@ export const USAGE = `Usage: npm run bench -- [options]
                      (A B A B …: slow drift of the machine then affects every scenario alike)
   --json FILE        also write the results as JSON
   --tsx              run the server from src/ with tsx instead of building dist/
-  --db sqlite        storage backend (postgres: reserved, not implemented yet)
-  --nodes 1          server nodes (more than 1: reserved, not implemented yet)
+  --db sqlite|postgres
+                     storage (default sqlite). postgres: a scratch database latchkey_bench_<random>,
+                     created through LATCHKEY_BENCH_DATABASE_URL (else LATCHKEY_TEST_DATABASE_URL,
+                     e.g. postgres://postgres@127.0.0.1:5432/test) and dropped at the end
+  --redis URL        put redis: URL in the config (default: LATCHKEY_BENCH_REDIS_URL, else none)
+  --nodes N          latchkey serve processes behind one public_url (default 1; more needs
+                     --db postgres); each virtual user's requests go round-robin over them
   -h, --help         show this text`;
 
 const OPTION_SPEC = {
@@ -44,19 +68,26 @@ const OPTION_SPEC = {
   rounds: { type: 'string', default: '1' },
   tsx: { type: 'boolean', default: false },
   db: { type: 'string', default: 'sqlite' },
+  redis: { type: 'string' },
   nodes: { type: 'string', default: '1' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
-export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+export function parseBenchArgs(argv: readonly string[], env: BenchEnv = process.env): BenchOptions {
   const { values } = parseStrict(argv);
-  rejectReserved(values.db, values.nodes);
+  const db = resolveDb(values.db);
+  const nodes = resolveNodes(values.nodes, db);
   return {
     durationSeconds: resolveDuration(values.duration, values.quick),
     useTsx: values.tsx,
     scenarioSelectors: values.scenario.flatMap(splitList),
     rounds: resolveRounds(values.rounds),
     jsonPath: values.json,
+    db,
+    // --help must work without PostgreSQL configured.
+    adminDatabaseUrl: db === 'postgres' && !values.help ? resolveAdminDatabaseUrl(env) : undefined,
+    redisUrl: resolveRedis(values.redis, env),
+    nodes,
     help: values.help,
   };
 }
@@ -71,16 +102,40 @@ function parseStrict(argv: readonly string[]) {
   }
 }
 
-/** `--db postgres` and `--nodes N` belong to a later issue; accept the flags so scripts can be written against them now. */
-function rejectReserved(db: string, nodes: string): void {
-  if (db === 'postgres') {
-    throw new UsageError('--db postgres: not implemented yet (reserved for multi-node benchmarking)');
+function resolveDb(db: string): 'sqlite' | 'postgres' {
+  if (db === 'sqlite' || db === 'postgres') return db;
+  throw new UsageError(`--db ${db}: expected sqlite or postgres`);
+}
+
+/** More than one node on SQLite would be several writers on one file, which Latchkey does not support. */
+function resolveNodes(nodes: string, db: 'sqlite' | 'postgres'): number {
+  if (!/^[1-9][0-9]?$/.test(nodes)) throw new UsageError(`--nodes ${nodes}: expected a whole number from 1 to 99`);
+  const count = Number(nodes);
+  if (count > 1 && db !== 'postgres') {
+    throw new UsageError(`--nodes ${nodes}: several nodes share one database, which needs --db postgres`);
   }
-  if (db !== 'sqlite') throw new UsageError(`--db ${db}: expected sqlite (or, later, postgres)`);
-  if (!/^[1-9][0-9]*$/.test(nodes)) throw new UsageError(`--nodes ${nodes}: expected a positive integer`);
-  if (nodes !== '1') {
-    throw new UsageError(`--nodes ${nodes}: not implemented yet (reserved for multi-node benchmarking)`);
+  return count;
+}
+
+/** The bench's own variable first, so a bench machine can point it away from the test database. */
+function resolveAdminDatabaseUrl(env: BenchEnv): string {
+  const [name, url] = env.LATCHKEY_BENCH_DATABASE_URL
+    ? ['LATCHKEY_BENCH_DATABASE_URL', env.LATCHKEY_BENCH_DATABASE_URL]
+    : ['LATCHKEY_TEST_DATABASE_URL', env.LATCHKEY_TEST_DATABASE_URL];
+  if (!url) {
+    throw new UsageError(
+      '--db postgres: set LATCHKEY_BENCH_DATABASE_URL (or LATCHKEY_TEST_DATABASE_URL) to a PostgreSQL URL ' +
+        'the bench may create and drop a scratch database through, e.g. postgres://postgres@127.0.0.1:5432/test',
+    );
   }
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`${name}: expected a postgres:// URL`);
+  return url;
+}
+
+function resolveRedis(flag: string | undefined, env: BenchEnv): string | undefined {
+  const [source, url] = flag !== undefined ? ['--redis', flag] : ['LATCHKEY_BENCH_REDIS_URL', env.LATCHKEY_BENCH_REDIS_URL || undefined];
+  if (url !== undefined && !/^rediss?:\/\//.test(url)) throw new UsageError(`${source}: expected redis://… or rediss://…`);
+  return url;
 }
 
 function resolveRounds(rounds: string): number {

@@ -22,37 +22,78 @@ export const ES256_AUDIENCE = 'https://api.es256.bench';
 export const CLIENT_ID = 'bench-app';
 export const USERNAME = 'bench@bench.test';
 
-/** Everything the bench generated for one run: files, port and credentials. */
-export interface BenchEnvironment {
-  readonly dir: string;
+/** One `latchkey serve` process: its own port and config file. */
+export interface BenchNode {
+  readonly index: number;
+  /** "server" when there is one node (the names of a single-node run stay as they were), else "node N". */
+  readonly label: string;
+  /** File-name stem of its logs: "server" (one node, as before) or "node-N". */
+  readonly fileStem: string;
   readonly configPath: string;
   readonly port: number;
+  /** Where requests to this node go: http://127.0.0.1:PORT. */
+  readonly origin: string;
+}
+
+/** Everything the bench generated for one run: files, ports and credentials. */
+export interface BenchEnvironment {
+  readonly dir: string;
+  readonly nodes: readonly BenchNode[];
+  /** `public_url` of every node: the first node's origin, standing for a load balancer in front of all. */
   readonly origin: string;
   readonly clientSecret: string;
   readonly password: string;
-  /** LATCHKEY_MASTER_KEY for the child (DESIGN.md §2: 32 random bytes, base64). */
+  /** LATCHKEY_MASTER_KEY for every child (DESIGN.md §2: 32 random bytes, base64), the same on all nodes. */
   readonly masterKey: string;
 }
 
-/** Makes a temp dir with a config file (DESIGN.md §2) on a free loopback port. */
-export async function prepareEnvironment(): Promise<BenchEnvironment> {
+/** Where the nodes keep their state. */
+export interface StorageChoice {
+  readonly nodes: number;
+  /** A postgres:// URL shared by every node; undefined: SQLite in the temp dir (one node only). */
+  readonly databaseUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+}
+
+/**
+ * Makes a temp dir with one config file (DESIGN.md §2) per node, each on a
+ * free loopback port. The files differ only in `listen.port`, as an
+ * operator's nodes behind a load balancer would.
+ */
+export async function prepareEnvironment(storage: StorageChoice): Promise<BenchEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
-  const port = await findFreePort();
-  const origin = `http://127.0.0.1:${port}`;
+  const ports = await findFreePorts(storage.nodes);
+  const origin = `http://127.0.0.1:${ports[0]!}`;
   const clientSecret = randomSecret();
   const password = randomSecret();
-  const configPath = join(dir, 'latchkey.yaml');
   const hookPath = join(dir, 'hook.mjs');
   await writeFile(hookPath, BENCH_HOOK);
-  const config = buildConfig({ origin, port, dbPath: join(dir, 'bench.db'), clientSecret, password, hookPath });
-  await writeFile(configPath, stringify(config), { mode: 0o600 });
-  return { dir, configPath, port, origin, clientSecret, password, masterKey: randomBytes(32).toString('base64') };
+  const single = storage.nodes === 1;
+  const database = storage.databaseUrl ?? `sqlite:${join(dir, 'bench.db')}`;
+  const nodes: BenchNode[] = [];
+  for (const [index, port] of ports.entries()) {
+    const node: BenchNode = {
+      index,
+      label: single ? 'server' : `node ${index}`,
+      fileStem: single ? 'server' : `node-${index}`,
+      configPath: join(dir, single ? 'latchkey.yaml' : `node-${index}.yaml`),
+      port,
+      origin: `http://127.0.0.1:${port}`,
+    };
+    const config = buildConfig({ origin, port, database, redis: storage.redisUrl, clientSecret, password, hookPath });
+    await writeFile(node.configPath, stringify(config), { mode: 0o600 });
+    nodes.push(node);
+  }
+  return { dir, nodes, origin, clientSecret, password, masterKey: randomBytes(32).toString('base64') };
 }
 
 interface ConfigInputs {
+  /** public_url: the same on every node. */
   readonly origin: string;
+  /** This node's listen port. */
   readonly port: number;
-  readonly dbPath: string;
+  readonly database: string;
+  readonly redis: string | undefined;
   readonly clientSecret: string;
   readonly password: string;
   readonly hookPath: string;
@@ -67,7 +108,8 @@ function buildConfig(inputs: ConfigInputs): Record<string, unknown> {
   return {
     public_url: inputs.origin,
     listen: { host: '127.0.0.1', port: inputs.port },
-    database: `sqlite:${inputs.dbPath}`,
+    database: inputs.database,
+    ...(inputs.redis === undefined ? {} : { redis: inputs.redis }),
     tenants: [benchTenant(inputs), unprotected, { ...benchTenant(inputs), name: HOOKS_TENANT, hooks: { post_login: [inputs.hookPath] } }],
   };
 }
@@ -104,6 +146,16 @@ function benchApi(identifier: string, signingAlg: 'RS256' | 'ES256'): Record<str
 /** URL-safe so it survives form encoding and YAML without quoting surprises. */
 function randomSecret(): string {
   return randomBytes(24).toString('base64url');
+}
+
+/** `count` distinct free ports (the kernel may hand out a just-released one again). */
+async function findFreePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = await findFreePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return ports;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { Pool } from 'undici';
+import { backendCpuBetween, type PostgresBackendCpu } from './postgres.js';
 import { processCpuSeconds } from './proc-cpu.js';
+import { RefreshLedger } from './refresh-ledger.js';
 
 /** One answer from the token endpoint. */
 export interface TokenResponse {
@@ -36,8 +38,13 @@ export interface ScenarioSpec {
   readonly connections: number;
   /** Another tenant's token endpoint than the run's default (the unprotected twin). */
   readonly tokenPath?: string;
-  /** Unmeasured set-up per virtual user; it also warms up the connection and the server's code paths. */
-  createUser(client: TokenClient): Promise<VirtualUser>;
+  /** The scenario's users rotate refresh tokens: the run keeps a ledger and reports double spends. */
+  readonly rotatesRefreshTokens?: boolean;
+  /**
+   * Unmeasured set-up per virtual user; it also warms up the connection and
+   * the server's code paths. `ledger` is shared by the run's users.
+   */
+  createUser(client: TokenClient, ledger: RefreshLedger): Promise<VirtualUser>;
 }
 
 export interface ScenarioResult {
@@ -53,8 +60,15 @@ export interface ScenarioResult {
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Every node's CPU in the window, summed. */
   readonly serverCpuSeconds: number | undefined;
+  /** Each node's share of that, in node order. */
+  readonly serverCpuSecondsPerNode: readonly number[] | undefined;
   readonly requestsPerServerCpuSecond: number | undefined;
+  /** PostgreSQL backends of the bench's database in the window (postgres.ts: a lower bound); undefined on SQLite or if not visible. */
+  readonly postgresBackendCpuSeconds: number | undefined;
+  /** Refresh scenarios: tokens handed out twice or redeemed twice (refresh-ledger.ts); undefined for other scenarios. */
+  readonly doubleSpentRefreshTokens: number | undefined;
   readonly benchCpuSeconds: number;
   /** Times a virtual user had to rebuild its state (a new refresh chain) after a failure. */
   readonly recoveries: number;
@@ -66,10 +80,14 @@ export interface ScenarioResult {
 }
 
 export interface RunContext {
-  readonly origin: string;
+  /** One per node; each virtual user's requests go round-robin over them. */
+  readonly origins: readonly string[];
   readonly tokenPath: string;
-  readonly serverPid: number;
+  /** The nodes' PIDs, in the order of `origins`. */
+  readonly serverPids: readonly number[];
   readonly ticksPerSecond: number;
+  /** Samples the PostgreSQL backends' CPU around each window (--db postgres). */
+  readonly postgres: PostgresBackendCpu | undefined;
   readonly durationSeconds: number;
   /** Aborts when the server dies or the user interrupts. */
   readonly signal: AbortSignal;
@@ -77,31 +95,68 @@ export interface RunContext {
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/** A virtual user with the client it sends through. */
+interface Driven {
+  readonly user: VirtualUser;
+  readonly client: TokenClient;
+}
+
 /** Runs one scenario: set-up, then `connections` users back to back for the window. */
 export async function runScenario(spec: ScenarioSpec, ctx: RunContext): Promise<ScenarioResult> {
-  const pool = new Pool(ctx.origin, {
-    connections: spec.connections,
-    pipelining: 1,
-    headersTimeout: REQUEST_TIMEOUT_MS,
-    bodyTimeout: REQUEST_TIMEOUT_MS,
-  });
+  // One pool per node, each able to hold every user's connection: a user
+  // has one request in flight, so no pool ever queues.
+  const pools = ctx.origins.map(
+    (origin) =>
+      new Pool(origin, {
+        connections: spec.connections,
+        pipelining: 1,
+        headersTimeout: REQUEST_TIMEOUT_MS,
+        bodyTimeout: REQUEST_TIMEOUT_MS,
+      }),
+  );
+  const destroyAll = () => Promise.all(pools.map((pool) => pool.destroy()));
   // One listener per scenario (not one per request, which trips Node's
-  // MaxListeners warning): destroying the pool fails every in-flight request.
-  const abort = (): void => void pool.destroy();
+  // MaxListeners warning): destroying the pools fails every in-flight request.
+  const abort = (): void => void destroyAll();
   ctx.signal.addEventListener('abort', abort, { once: true });
   try {
-    const client = tokenClient(pool, { tokenPath: spec.tokenPath ?? ctx.tokenPath });
-    let users: VirtualUser[];
+    const nodeClients = pools.map((pool) => tokenClient(pool, { tokenPath: spec.tokenPath ?? ctx.tokenPath }));
+    const ledger = new RefreshLedger();
+    let users: Driven[];
     try {
-      users = await Promise.all(Array.from({ length: spec.connections }, () => spec.createUser(client)));
+      users = await Promise.all(
+        Array.from({ length: spec.connections }, async (_, index) => {
+          const client = roundRobin(nodeClients, index);
+          return { user: await spec.createUser(client, ledger), client };
+        }),
+      );
     } catch (error) {
-      return emptyResult(spec, `set-up failed: ${describe(error)}`);
+      return emptyResult(spec, `set-up failed: ${describe(error)}`, ledger);
     }
-    return await measure(spec, users, client, ctx);
+    return await measure(spec, users, ledger, ctx);
   } finally {
     ctx.signal.removeEventListener('abort', abort);
-    await pool.destroy();
+    await destroyAll();
   }
+}
+
+/**
+ * Each request to the next node in turn, starting at node `first`: a
+ * user's consecutive requests land on different nodes (a refresh token
+ * rotated by one node is presented to the next, the case a load balancer
+ * without session affinity produces), and with users starting at staggered
+ * nodes every node gets an even share. One node: that node's client as is.
+ */
+function roundRobin(clients: readonly TokenClient[], first: number): TokenClient {
+  if (clients.length === 1) return clients[0]!;
+  let next = first % clients.length;
+  return {
+    post: (form) => {
+      const client = clients[next]!;
+      next = (next + 1) % clients.length;
+      return client.post(form);
+    },
+  };
 }
 
 function tokenClient(pool: Pool, ctx: Pick<RunContext, 'tokenPath'>): TokenClient {
@@ -130,8 +185,8 @@ interface Tally {
 
 async function measure(
   spec: ScenarioSpec,
-  users: readonly VirtualUser[],
-  client: TokenClient,
+  users: readonly Driven[],
+  ledger: RefreshLedger,
   ctx: RunContext,
 ): Promise<ScenarioResult> {
   const tally: Tally = {
@@ -143,17 +198,20 @@ async function measure(
     lastRecoveryError: undefined,
     latenciesMs: [],
   };
-  // CPU snapshots hug the window so set-up (argon2 for refresh chains) is excluded.
-  const serverCpuBefore = processCpuSeconds(ctx.serverPid, ctx.ticksPerSecond);
+  // CPU snapshots hug the window so set-up (argon2 for refresh chains) is
+  // excluded; PostgreSQL's query round trip stays outside the node snapshots.
+  const postgresBefore = await ctx.postgres?.sample();
+  const serverCpuBefore = nodeCpuSeconds(ctx);
   const benchCpuBefore = process.cpuUsage();
   const start = performance.now();
   const deadline = start + ctx.durationSeconds * 1000;
-  await Promise.all(users.map((user) => driveUser(user, client, deadline, ctx.signal, tally)));
+  await Promise.all(users.map(({ user, client }) => driveUser(user, client, deadline, ctx.signal, tally)));
   const seconds = (performance.now() - start) / 1000;
-  const serverCpuAfter = processCpuSeconds(ctx.serverPid, ctx.ticksPerSecond);
+  const serverCpuAfter = nodeCpuSeconds(ctx);
   const benchCpu = process.cpuUsage(benchCpuBefore);
-  const serverCpuSeconds =
-    serverCpuBefore === undefined || serverCpuAfter === undefined ? undefined : serverCpuAfter - serverCpuBefore;
+  const postgresAfter = await ctx.postgres?.sample();
+  const perNode = cpuBetween(serverCpuBefore, serverCpuAfter);
+  const serverCpuSeconds = perNode?.reduce((total, seconds) => total + seconds, 0);
   const sorted = tally.latenciesMs.sort((a, b) => a - b);
   return {
     name: spec.name,
@@ -167,14 +225,43 @@ async function measure(
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     serverCpuSeconds,
+    serverCpuSecondsPerNode: perNode,
     requestsPerServerCpuSecond:
       serverCpuSeconds !== undefined && serverCpuSeconds > 0 ? tally.completed / serverCpuSeconds : undefined,
+    postgresBackendCpuSeconds: backendCpuBetween(postgresBefore, postgresAfter),
+    doubleSpentRefreshTokens: spec.rotatesRefreshTokens === true ? ledger.doubleSpentTokens : undefined,
     benchCpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
     recoveries: tally.recoveries,
     stoppedUsers: tally.stoppedUsers,
     lastRecoveryError: tally.lastRecoveryError,
     setupError: undefined,
   };
+}
+
+/** Every node's CPU seconds so far, in node order; undefined if any cannot be read. */
+function nodeCpuSeconds(ctx: RunContext): number[] | undefined {
+  const seconds: number[] = [];
+  for (const pid of ctx.serverPids) {
+    const cpu = processCpuSeconds(pid, ctx.ticksPerSecond);
+    if (cpu === undefined) return undefined;
+    seconds.push(cpu);
+  }
+  return seconds;
+}
+
+function cpuBetween(before: readonly number[] | undefined, after: readonly number[] | undefined): number[] | undefined {
+  if (before === undefined || after === undefined) return undefined;
+  return after.map((seconds, node) => seconds - before[node]!);
+}
+
+/** A sum over rounds that is unknown as soon as one round's value is. */
+function sumKnown(values: readonly (number | undefined)[]): number | undefined {
+  let total = 0;
+  for (const value of values) {
+    if (value === undefined) return undefined;
+    total += value;
+  }
+  return total;
 }
 
 /**
@@ -189,8 +276,11 @@ export function mergeRounds(rounds: readonly ScenarioResult[]): ScenarioResult {
   const sum = (pick: (r: ScenarioResult) => number) => measured.reduce((total, r) => total + pick(r), 0);
   const seconds = sum((r) => r.seconds);
   const completed = sum((r) => r.completed);
-  const cpuKnown = measured.every((r) => r.serverCpuSeconds !== undefined);
-  const serverCpuSeconds = cpuKnown ? sum((r) => r.serverCpuSeconds ?? 0) : undefined;
+  const serverCpuSeconds = sumKnown(measured.map((r) => r.serverCpuSeconds));
+  const perNodeKnown = measured.every((r) => r.serverCpuSecondsPerNode !== undefined);
+  const serverCpuSecondsPerNode = perNodeKnown
+    ? first.serverCpuSecondsPerNode?.map((_, node) => sum((r) => r.serverCpuSecondsPerNode?.[node] ?? 0))
+    : undefined;
   return {
     ...first,
     description: `${first.description} (${measured.length} rounds)`,
@@ -202,7 +292,11 @@ export function mergeRounds(rounds: readonly ScenarioResult[]): ScenarioResult {
     p50Ms: Math.max(...measured.map((r) => r.p50Ms)),
     p99Ms: Math.max(...measured.map((r) => r.p99Ms)),
     serverCpuSeconds,
+    serverCpuSecondsPerNode,
     requestsPerServerCpuSecond: serverCpuSeconds !== undefined && serverCpuSeconds > 0 ? completed / serverCpuSeconds : undefined,
+    postgresBackendCpuSeconds: measured.length === 0 ? undefined : sumKnown(measured.map((r) => r.postgresBackendCpuSeconds)),
+    // Over every round, set-up failures included: a double spend anywhere counts.
+    doubleSpentRefreshTokens: first.doubleSpentRefreshTokens === undefined ? undefined : sumKnown(rounds.map((r) => r.doubleSpentRefreshTokens)),
     benchCpuSeconds: sum((r) => r.benchCpuSeconds),
     recoveries: sum((r) => r.recoveries),
     stoppedUsers: sum((r) => r.stoppedUsers),
@@ -260,7 +354,7 @@ export function percentile(sortedAscending: readonly number[], fraction: number)
   return sortedAscending[rank - 1] ?? Number.NaN;
 }
 
-function emptyResult(spec: ScenarioSpec, setupError: string): ScenarioResult {
+function emptyResult(spec: ScenarioSpec, setupError: string, ledger: RefreshLedger): ScenarioResult {
   return {
     name: spec.name,
     description: spec.description,
@@ -273,7 +367,11 @@ function emptyResult(spec: ScenarioSpec, setupError: string): ScenarioResult {
     p50Ms: Number.NaN,
     p99Ms: Number.NaN,
     serverCpuSeconds: undefined,
+    serverCpuSecondsPerNode: undefined,
     requestsPerServerCpuSecond: undefined,
+    postgresBackendCpuSeconds: undefined,
+    // Set-up starts the chains, so it can already have seen a token handed out twice.
+    doubleSpentRefreshTokens: spec.rotatesRefreshTokens === true ? ledger.doubleSpentTokens : undefined,
     benchCpuSeconds: 0,
     recoveries: 0,
     stoppedUsers: 0,

@@ -24,14 +24,23 @@ export interface PasswordRatio {
 export interface BenchReport {
   readonly startedAt: string;
   readonly command: string;
+  /** The first node's command; the others differ only in their config file. */
   readonly serverCommand: string;
   readonly machine: Machine;
   readonly durationSeconds: number;
-  readonly storage: 'sqlite';
-  readonly nodes: 1;
+  readonly storage: 'sqlite' | 'postgres';
+  /** PostgreSQL: host:port/name of the scratch database (no credentials). */
+  readonly database: string | undefined;
+  /** host:port of the Redis the nodes share (no credentials), if any. */
+  readonly redis: string | undefined;
+  readonly nodes: number;
+  /** The public_url every node was given (the first node's origin). */
+  readonly publicUrl: string;
   readonly raw: RawRates;
   readonly scenarios: readonly ScenarioResult[];
   readonly passwordRatios: readonly PasswordRatio[];
+  /** Over every refresh scenario; undefined when none ran. Non-zero fails the run. */
+  readonly doubleSpentRefreshTokens: number | undefined;
 }
 
 export function describeMachine(): Machine {
@@ -48,6 +57,21 @@ export function benchCommandLine(): string {
   const line = [process.execPath, ...process.execArgv, ...process.argv.slice(1)].map(shellQuote).join(' ');
   // `npm run bench -- …` hides behind the node command line; say so.
   return process.env['npm_lifecycle_event'] === 'bench' ? `${line}  (via npm run bench)` : line;
+}
+
+/** Double spends over every refresh scenario of the run; undefined when none ran. */
+export function totalDoubleSpent(scenarios: readonly ScenarioResult[]): number | undefined {
+  const counted = scenarios.filter((s) => s.doubleSpentRefreshTokens !== undefined);
+  return counted.length === 0 ? undefined : counted.reduce((total, s) => total + (s.doubleSpentRefreshTokens ?? 0), 0);
+}
+
+/** host:port of a URL without user or password: enough to say what was used, nothing to leak. */
+export function describeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'unparsable URL';
+  }
 }
 
 export function passwordRatios(scenarios: readonly ScenarioResult[], raw: RawRates): PasswordRatio[] {
@@ -67,7 +91,9 @@ export function renderMarkdown(report: BenchReport): string {
   const sections = [
     ['# Latchkey token endpoint benchmark'],
     renderContext(report),
-    renderTable(report.scenarios),
+    renderTable(report.scenarios, report.nodes),
+    renderCpuPerRequest(report),
+    renderDoubleSpends(report),
     renderRaw(report.raw),
     renderRatios(report.passwordRatios),
     renderProtectionCost(report.scenarios),
@@ -87,16 +113,30 @@ export async function writeJson(path: string, report: BenchReport): Promise<void
 
 function renderContext(report: BenchReport): string[] {
   const m = report.machine;
+  const multi = report.nodes > 1;
+  const storage =
+    report.database === undefined ? report.storage : `${report.storage} (scratch database ${report.database})`;
+  const redis = report.redis === undefined ? '' : `redis ${report.redis}, `;
+  const nodes = multi
+    ? `${report.nodes} nodes behind one public_url (${report.publicUrl}), loopback, one undici Pool per node per scenario ` +
+      `(keep-alive), each virtual user's requests round-robin over the nodes`
+    : '1 node, loopback, one undici Pool per scenario (keep-alive, one virtual user per connection)';
   return [
     `- command: \`${report.command}\``,
-    `- server: \`${report.serverCommand}\``,
+    `- server: \`${report.serverCommand}\`` +
+      (multi ? ` (node 0; ${otherNodes(report.nodes)} the same with ${report.nodes > 2 ? 'their' : 'its'} own node-N.yaml, differing only in listen.port)` : ''),
     `- machine: ${m.nproc} CPUs (nproc), ${m.cpuModel}, node ${m.node}, ${m.platform}`,
-    `- ${formatNumber(report.durationSeconds)} s per scenario, storage ${report.storage}, ${report.nodes} node, ` +
-      `loopback, one undici Pool per scenario (keep-alive, one virtual user per connection), started ${report.startedAt}`,
+    `- ${formatNumber(report.durationSeconds)} s per scenario, storage ${storage}, ${redis}${nodes}, started ${report.startedAt}`,
   ];
 }
 
-function renderTable(scenarios: readonly ScenarioResult[]): string[] {
+function otherNodes(nodes: number): string {
+  return nodes === 2 ? 'node 1' : `nodes 1–${nodes - 1}`;
+}
+
+/** "req per server CPU-s" counts every node's CPU; with several nodes a column shows how it split. */
+function renderTable(scenarios: readonly ScenarioResult[], nodes: number): string[] {
+  const multi = nodes > 1;
   const rows = scenarios.map((s) =>
     [
       s.name,
@@ -105,13 +145,70 @@ function renderTable(scenarios: readonly ScenarioResult[]): string[] {
       formatNumber(s.p50Ms),
       formatNumber(s.p99Ms),
       s.requestsPerServerCpuSecond === undefined ? 'n/a' : formatNumber(s.requestsPerServerCpuSecond),
+      ...(multi ? [cpuShares(s)] : []),
       s.setupError === undefined ? `${s.errors} / ${s.completed}` : 'set-up failed',
     ].join(' | '),
   );
   return [
-    '| scenario | connections | req/s | p50 ms | p99 ms | req per server CPU-s | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| scenario | connections | req/s | p50 ms | p99 ms | req per server CPU-s${multi ? ', all nodes | CPU share per node' : ''} | errors |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: |${multi ? ' ---: |' : ''} ---: |`,
     ...rows.map((row) => `| ${row} |`),
+  ];
+}
+
+function cpuShares(s: ScenarioResult): string {
+  const perNode = s.serverCpuSecondsPerNode;
+  if (perNode === undefined || s.serverCpuSeconds === undefined || s.serverCpuSeconds <= 0) return 'n/a';
+  const total = s.serverCpuSeconds;
+  return perNode.map((seconds) => `${Math.round((seconds / total) * 100)}%`).join(' / ');
+}
+
+/**
+ * Milliseconds of CPU per request, summed over the nodes and, on
+ * PostgreSQL, with the database's backends beside it: SQLite does its
+ * storage work inside the server process, so only nodes + backends compare
+ * with a SQLite run's server CPU. Not shown for a single SQLite node (the
+ * table's inverse says it all).
+ */
+function renderCpuPerRequest(report: BenchReport): string[] {
+  if (report.nodes === 1 && report.storage === 'sqlite') return [];
+  const lines = report.scenarios
+    .filter((s) => s.setupError === undefined && s.completed > 0 && s.serverCpuSeconds !== undefined)
+    .map((s) => {
+      const perRequest = (seconds: number) => (seconds * 1000) / s.completed;
+      const nodes = s.serverCpuSecondsPerNode ?? [];
+      const split =
+        report.nodes > 1 ? ` (${nodes.map((seconds, i) => `node ${i} ${perRequest(seconds).toFixed(2)}`).join(', ')})` : '';
+      const nodeMs = perRequest(s.serverCpuSeconds ?? 0);
+      let line = `- ${s.name}: ${nodeMs.toFixed(2)} ms, all nodes${split}`;
+      if (report.storage === 'postgres') {
+        const backends = s.postgresBackendCpuSeconds;
+        line +=
+          backends === undefined
+            ? '; PostgreSQL backends: n/a (not visible from here)'
+            : ` + PostgreSQL backends ${perRequest(backends).toFixed(2)} ms = ${(nodeMs + perRequest(backends)).toFixed(2)} ms`;
+      }
+      return line;
+    });
+  if (lines.length === 0) return [];
+  const backendsNote =
+    report.storage === 'postgres'
+      ? ' PostgreSQL backends: the sessions on the bench\'s database (pg_stat_activity, /proc);' +
+        ' the shared WAL writer, checkpointer and background writer are not counted.'
+      : '';
+  return [`Server CPU per request, all nodes (ms).${backendsNote}`, '', ...lines];
+}
+
+/** Checked on every refresh answer (refresh-ledger.ts); any double spend fails the run. */
+function renderDoubleSpends(report: BenchReport): string[] {
+  const refresh = report.scenarios.filter((s) => s.doubleSpentRefreshTokens !== undefined);
+  if (refresh.length === 0 || report.doubleSpentRefreshTokens === undefined) return [];
+  const where = report.nodes > 1 ? `, whichever of the ${report.nodes} nodes answered` : '';
+  return [
+    `Refresh-token rotation, checked on every answer (a token value handed out twice, or a 200 for a token already presented${where}):`,
+    '',
+    `- double-spent refresh tokens: ${report.doubleSpentRefreshTokens} ` +
+      `(${refresh.map((s) => `${s.name}: ${s.doubleSpentRefreshTokens ?? 0} in ${s.completed - s.errors} rotations`).join(', ')})`,
   ];
 }
 
@@ -189,6 +286,9 @@ function renderErrors(scenarios: readonly ScenarioResult[]): string[] {
 function errorLines(s: ScenarioResult): string[] {
   const lines: string[] = [];
   if (s.setupError !== undefined) lines.push(`- ${s.name}: ${s.setupError}`);
+  if ((s.doubleSpentRefreshTokens ?? 0) > 0) {
+    lines.push(`- ${s.name}: ${count(s.doubleSpentRefreshTokens ?? 0, 'double-spent refresh token')}`);
+  }
   if (s.firstError !== undefined) lines.push(`- ${s.name}: ${count(s.errors, 'error')}; first: ${s.firstError}`);
   if (s.recoveries > 0) {
     lines.push(`- ${s.name}: ${count(s.recoveries, 'refresh chain')} restarted inside the window`);

@@ -1,5 +1,6 @@
 import { UsageError } from './args.js';
 import type { Outcome, ScenarioSpec, TokenClient, TokenResponse, VirtualUser } from './load.js';
+import type { RefreshLedger } from './refresh-ledger.js';
 
 /** The client and user the bench config seeds (see environment.ts). */
 export interface BenchCredentials {
@@ -88,15 +89,17 @@ function clientCredentialsScenario(
 /**
  * RFC 6749 §6 with rotation (DESIGN.md §4): one chain per virtual user, each
  * request presenting the newest token, so no request ever trips reuse
- * detection and the measured path is lookup + rotate + sign.
+ * detection and the measured path is lookup + rotate + sign. With several
+ * nodes, consecutive links of a chain are rotated by different nodes.
  */
 function refreshScenario(creds: BenchCredentials, alg: string, audience: string, connections: number): ScenarioSpec {
   return {
     name: `refresh-${alg}`,
     description: `refresh_token grant (rotating), ${alg.toUpperCase()} API`,
     connections,
-    createUser: async (client) => {
-      const user = new RefreshChainUser(creds, audience);
+    rotatesRefreshTokens: true,
+    createUser: async (client, ledger) => {
+      const user = new RefreshChainUser(creds, audience, ledger);
       await user.recover(client);
       return user;
     },
@@ -126,14 +129,19 @@ async function statelessUser(client: TokenClient, form: URLSearchParams): Promis
 class RefreshChainUser implements VirtualUser {
   private readonly creds: BenchCredentials;
   private readonly audience: string;
+  private readonly ledger: RefreshLedger;
   private refreshToken = '';
+  /** The token in flight had been presented before: a 200 for it is a double spend. */
+  private presentedAgain = false;
 
-  constructor(creds: BenchCredentials, audience: string) {
+  constructor(creds: BenchCredentials, audience: string, ledger: RefreshLedger) {
     this.creds = creds;
     this.audience = audience;
+    this.ledger = ledger;
   }
 
   nextRequest(): URLSearchParams {
+    this.presentedAgain = this.ledger.present(this.refreshToken);
     return new URLSearchParams({
       grant_type: 'refresh_token',
       refresh_token: this.refreshToken,
@@ -144,8 +152,13 @@ class RefreshChainUser implements VirtualUser {
 
   accept(response: TokenResponse): Outcome {
     if (response.status !== 200) return { ok: false, detail: failure(response) };
+    if (this.presentedAgain) {
+      this.ledger.acceptedAgain();
+      return { ok: false, detail: 'double-spent refresh token: 200 for a token already presented' };
+    }
     const next = refreshTokenOf(response.body);
     if (next === undefined) return { ok: false, detail: `200 without a refresh_token: ${response.body.slice(0, 500)}` };
+    if (!this.ledger.receive(next)) return { ok: false, detail: 'double-spent refresh token: a token value handed out twice' };
     this.refreshToken = next;
     return { ok: true };
   }
@@ -155,6 +168,7 @@ class RefreshChainUser implements VirtualUser {
     const response = await client.post(passwordForm(this.creds, this.audience, 'read:data offline_access'));
     const token = response.status === 200 ? refreshTokenOf(response.body) : undefined;
     if (token === undefined) throw new Error(`password grant for a refresh chain: ${failure(response)}`);
+    if (!this.ledger.receive(token)) throw new Error('double-spent refresh token: the password grant handed out a token value already handed out');
     this.refreshToken = token;
   }
 }

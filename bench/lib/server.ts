@@ -3,7 +3,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import type { BenchEnvironment } from './environment.js';
+import type { BenchEnvironment, BenchNode } from './environment.js';
 
 const READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 100;
@@ -17,6 +17,10 @@ export class ServerStartError extends Error {
 
 /** A running server child and how to watch and stop it. */
 export interface ServerProcess {
+  /** "server" (one node) or "node N": how messages name it. */
+  readonly label: string;
+  /** Its own address, where its /readyz is polled. */
+  readonly origin: string;
   readonly pid: number;
   /** Human-readable command, for the report. */
   readonly commandLine: string;
@@ -36,12 +40,12 @@ export function buildServer(repoRoot: string): void {
   if (result.status !== 0) throw new ServerStartError(`npm run build exited with status ${String(result.status)}`);
 }
 
-/** Spawns `latchkey serve` with its logs going to files in the bench dir. */
-export function startServer(repoRoot: string, env: BenchEnvironment, useTsx: boolean): ServerProcess {
+/** Spawns `latchkey serve` for one node with its logs going to files in the bench dir. */
+export function startServer(repoRoot: string, env: BenchEnvironment, node: BenchNode, useTsx: boolean): ServerProcess {
   const entry = useTsx ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/cli/bin.cjs'];
-  const args = [...entry, 'serve', '--config', env.configPath];
-  const stdoutPath = join(env.dir, 'server.stdout.log');
-  const stderrPath = join(env.dir, 'server.stderr.log');
+  const args = [...entry, 'serve', '--config', node.configPath];
+  const stdoutPath = join(env.dir, `${node.fileStem}.stdout.log`);
+  const stderrPath = join(env.dir, `${node.fileStem}.stderr.log`);
   // Files rather than pipes: draining per-request logs would cost the bench
   // process CPU on the same cores the server is measured on, and a pipe we
   // fail to drain would stall the server.
@@ -54,7 +58,37 @@ export function startServer(repoRoot: string, env: BenchEnvironment, useTsx: boo
   });
   closeSync(stdoutFd);
   closeSync(stderrFd);
-  return wrapChild(child, [process.execPath, ...args].join(' '), stdoutPath, stderrPath);
+  return wrapChild(child, node, [process.execPath, ...args].join(' '), stdoutPath, stderrPath);
+}
+
+/**
+ * Starts every node at once, as a deployment does (they take turns on the
+ * database for migrations and the configuration apply), and waits until
+ * each answers /readyz. If one fails, the ServerStartError names it and
+ * carries its logs; the caller stops all of `started`, which holds every
+ * child spawned so far.
+ */
+export async function startNodes(
+  repoRoot: string,
+  env: BenchEnvironment,
+  useTsx: boolean,
+  started: ServerProcess[],
+  signal: AbortSignal,
+): Promise<void> {
+  const servers = env.nodes.map((node) => startServer(repoRoot, env, node, useTsx));
+  started.push(...servers);
+  for (const server of servers) {
+    const which = server.label === 'server' ? '' : `${server.label}, `;
+    process.stderr.write(`bench: waiting for ${server.origin}/readyz (${which}pid ${server.pid})\n`);
+  }
+  // The first failure wins; the other waits stop with it rather than poll on for 30 s.
+  const giveUp = new AbortController();
+  const waiting = AbortSignal.any([signal, giveUp.signal]);
+  try {
+    await Promise.all(servers.map((server) => waitUntilReady(server, waiting)));
+  } finally {
+    giveUp.abort();
+  }
 }
 
 function childEnv(env: BenchEnvironment): NodeJS.ProcessEnv {
@@ -66,13 +100,19 @@ function childEnv(env: BenchEnvironment): NodeJS.ProcessEnv {
   return result;
 }
 
-function wrapChild(child: ChildProcess, commandLine: string, stdoutPath: string, stderrPath: string): ServerProcess {
+function wrapChild(
+  child: ChildProcess,
+  node: BenchNode,
+  commandLine: string,
+  stdoutPath: string,
+  stderrPath: string,
+): ServerProcess {
   const exitController = new AbortController();
   let exitDescription = '';
   const exitedPromise = new Promise<void>((resolve) => {
     const onGone = (reason: string): void => {
       exitDescription = reason;
-      exitController.abort(new Error(`server ${reason}`));
+      exitController.abort(new Error(`${node.label} ${reason}`));
       resolve();
     };
     child.once('exit', (code, signal) =>
@@ -89,19 +129,24 @@ function wrapChild(child: ChildProcess, commandLine: string, stdoutPath: string,
   process.on('exit', killOnExit);
 
   return {
+    label: node.label,
+    origin: node.origin,
     pid: child.pid ?? -1,
     commandLine,
     exited: exitController.signal,
     logs: () => {
-      const status = exitDescription === '' ? '' : `server ${exitDescription}\n`;
-      return `${status}--- server stdout (tail) ---\n${readTail(stdoutPath)}\n--- server stderr (tail) ---\n${readTail(stderrPath)}`;
+      const status = exitDescription === '' ? '' : `${node.label} ${exitDescription}\n`;
+      return (
+        `${status}--- ${node.label} stdout (tail) ---\n${readTail(stdoutPath)}\n` +
+        `--- ${node.label} stderr (tail) ---\n${readTail(stderrPath)}`
+      );
     },
     stop: async () => {
       if (isRunning()) {
         child.kill('SIGTERM');
         const timedOut = await Promise.race([exitedPromise.then(() => false), sleep(STOP_GRACE_MS, true)]);
         if (timedOut) {
-          process.stderr.write(`bench: server ignored SIGTERM for ${STOP_GRACE_MS} ms, sending SIGKILL\n`);
+          process.stderr.write(`bench: ${node.label} ignored SIGTERM for ${STOP_GRACE_MS} ms, sending SIGKILL\n`);
           child.kill('SIGKILL');
           await exitedPromise;
         }
@@ -111,18 +156,23 @@ function wrapChild(child: ChildProcess, commandLine: string, stdoutPath: string,
   };
 }
 
-/** Polls GET /readyz until it answers 200; throws ServerStartError after 30 s or if the child exits. */
-export async function waitUntilReady(server: ServerProcess, origin: string): Promise<void> {
+/**
+ * Polls GET /readyz until it answers 200; throws ServerStartError after 30 s
+ * or if the child exits, and returns quietly once `signal` aborts (another
+ * node failed, or an interrupt: the caller reports that).
+ */
+export async function waitUntilReady(server: ServerProcess, signal: AbortSignal): Promise<void> {
   const deadline = performance.now() + READY_TIMEOUT_MS;
   let lastProblem = 'no answer yet';
-  while (performance.now() < deadline) {
-    if (server.exited.aborted) throw new ServerStartError(`server stopped before it was ready\n${server.logs()}`);
-    lastProblem = await probeReady(origin);
+  while (performance.now() < deadline && !signal.aborted) {
+    if (server.exited.aborted) throw new ServerStartError(`${server.label} stopped before it was ready\n${server.logs()}`);
+    lastProblem = await probeReady(server.origin);
     if (lastProblem === '') return;
     await sleep(READY_POLL_MS);
   }
+  if (signal.aborted) return;
   throw new ServerStartError(
-    `server not ready after ${READY_TIMEOUT_MS / 1000} s (last /readyz: ${lastProblem})\n${server.logs()}`,
+    `${server.label} not ready after ${READY_TIMEOUT_MS / 1000} s (last /readyz: ${lastProblem})\n${server.logs()}`,
   );
 }
 
