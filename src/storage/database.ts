@@ -84,6 +84,9 @@ function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
   pg.types.setTypeParser(PG_INT8, (value) => Number(value));
   // An idle connection that breaks emits 'error' on the pool; unhandled, that would end the process.
   pool.on('error', (err) => options.onIdleError?.(err));
+  // So does one that breaks while checked out between queries (the database going away under load): its
+  // query fails on its own and the pool discards it, so the event itself needs only a listener.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   disableWriteBatching(db);
   return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: () => postgresStartupLock(url) };

@@ -49,12 +49,17 @@ describe('issue #6 §4: PostgreSQL going away and coming back', { skip: postgres
   const password = () => postForm(server.at('/oauth/token'), { grant_type: 'password', username: 'alice@acme.test', password: 'correct horse battery staple', scope: 'openid offline_access', ...WEB });
   const refresh = (token: string) => postForm(server.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token, ...WEB });
 
-  it('cut: 503 with Retry-After for password and refresh grants and /readyz; back: the same refresh token works, no restart', async () => {
+  it('cut under a concurrent load: 503 with Retry-After for password and refresh grants and /readyz; back: every refresh token works, no restart', async () => {
     const signedIn = await password();
     assert.equal(signedIn.status, 200, signedIn.text);
     const refreshToken = signedIn.body.refresh_token as string;
+    // More sessions, refreshed all at once while the database goes away: a load, not one request.
+    const others = await Promise.all(Array.from({ length: 12 }, () => password()));
+    const otherTokens = others.map((r) => r.body.refresh_token as string);
 
     await proxy.stop();
+    const during = await Promise.all(otherTokens.map((token) => refresh(token)));
+    during.forEach((response, i) => assertUnavailable(response, `refresh ${i} of a concurrent load while the database is away`));
     assertUnavailable(await refresh(refreshToken), 'a valid refresh token while the database is away');
     assertUnavailable(await password(), 'a password grant while the database is away');
     const ready = await get(`${server.url}/readyz`);
@@ -67,6 +72,8 @@ describe('issue #6 §4: PostgreSQL going away and coming back', { skip: postgres
     const afterwards = await refresh(refreshToken);
     assert.equal(afterwards.status, 200, `the refresh token from before the outage: ${afterwards.text}`);
     assert.equal((await password()).status, 200, 'password grant after the outage');
+    const afterLoad = await Promise.all(otherTokens.map((token) => refresh(token)));
+    afterLoad.forEach((response, i) => assert.equal(response.status, 200, `refresh token ${i} of the load, after the outage: ${response.text}`));
     assert.ok(
       server.logs.some((line) => /database|storage/i.test(line) && /"level":(40|50)/.test(line)),
       'the outage is logged for the operator',
