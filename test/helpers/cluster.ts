@@ -69,6 +69,8 @@ export interface Cluster {
   cli(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<ProcessResult>;
   /** Every node's output, for failure messages. */
   describe(): string;
+  /** Runs `work`; a failure's message gets the end of every node's output appended. */
+  withLogs(work: () => Promise<void>): Promise<void>;
   /** Kills every node and drops the database. */
   close(): Promise<void>;
 }
@@ -127,6 +129,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           timeoutMs: cliOptions.timeoutMs ?? 60_000,
         }),
       describe: () => nodes.map((node) => `=== node ${node.index} (${node.url}) ===\n${node.logs()}`).join('\n'),
+      async withLogs(work) {
+        try {
+          await work();
+        } catch (err) {
+          if (err instanceof Error) err.message += `\n\n${cluster.describe().slice(-30_000)}`;
+          throw err;
+        }
+      },
       close: closeAll,
     };
     return cluster;

@@ -132,14 +132,8 @@ for (const variant of VARIANTS) {
     });
 
     /** Appends every node's output to a failure message. */
-    const withLogs = async (work: () => Promise<void>): Promise<void> => {
-      try {
-        await work();
-      } catch (err) {
-        if (err instanceof Error) err.message += `\n\n${cluster.describe().slice(-20_000)}`;
-        throw err;
-      }
-    };
+
+    const withLogs = (work: () => Promise<void>): Promise<void> => cluster.withLogs(work);
 
     it('nodes started together on an empty database: one of them migrated and created the signing keys; every node serves the same issuer and JWKS', () =>
       withLogs(async () => {

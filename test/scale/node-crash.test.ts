@@ -357,14 +357,9 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
     await cluster?.close();
   });
 
-  const withLogs = async (work: () => Promise<void>): Promise<void> => {
-    try {
-      await work();
-    } catch (err) {
-      if (err instanceof Error) err.message += `\n\n${cluster.describe().slice(-30_000)}`;
-      throw err;
-    }
-  };
+  /** Appends every node's output to a failure message. */
+
+  const withLogs = (work: () => Promise<void>): Promise<void> => cluster.withLogs(work);
 
   const refresh = (node: ClusterNode, token: string) => postForm(node.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token, ...RETRY_APP });
   const presentAssertion = (node: ClusterNode, assertion: string) =>
