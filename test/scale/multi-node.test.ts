@@ -6,6 +6,8 @@
  *
  * - nodes started together on an empty database take turns migrating and
  *   applying the configuration: one schema, one signing key per algorithm;
+ * - a parallel burst of wrong passwords spread over the nodes lets exactly
+ *   the threshold through to the password check;
  * - a brute-force lock made through node A holds on node B, and
  *   `latchkey users unblock` lifts it on every node;
  * - of 20 concurrent refreshes of one refresh token spread over the nodes,
@@ -42,6 +44,9 @@ import type { TenantInput } from '../helpers/server.js';
 
 /** Locked through one node, checked on the others (its own user, so no other test sees the lock). */
 const LOCK_USER = { username: 'lena@acme.test', password: 'lena multi node password' };
+/** Takes a parallel burst of wrong passwords spread over every node. */
+const BURST_USER = { username: 'bruno@acme.test', password: 'bruno multi node password' };
+const BURST = 30;
 /** Enrolls a TOTP factor (its own user: under the tenant's `optional` policy an enrolled user always needs the second factor). */
 const OTP_USER = { username: 'otto@acme.test', password: 'otto multi node password' };
 /** A confidential client whose `mfa: always` asks OTP_USER to enroll. */
@@ -78,6 +83,7 @@ async function clusterTenant(): Promise<{ tenant: TenantInput; jwtClientKey: Cry
         ...(tenant.users ?? []),
         { connection: 'Username-Password-Authentication', username: LOCK_USER.username, password: LOCK_USER.password },
         { connection: 'Username-Password-Authentication', username: OTP_USER.username, password: OTP_USER.password },
+        { connection: 'Username-Password-Authentication', username: BURST_USER.username, password: BURST_USER.password },
       ],
     },
   };
@@ -172,6 +178,24 @@ for (const variant of VARIANTS) {
         // B first: had the lock only been lifted where the CLI's write landed, B would still refuse.
         for (const node of [...cluster.nodes.slice(1), a]) {
           assertStatus(await passwordGrant(node, WEB, LOCK_USER), 200, undefined, `the right password on node ${node.index} after users unblock`);
+        }
+      }));
+
+    it(`${BURST} concurrent wrong passwords for one name spread over the nodes: exactly ${THRESHOLD} reach the password check, the rest are 429 user_blocked, and the right password is then refused everywhere`, () =>
+      withLogs(async () => {
+        // Parallel requests through several nodes were how lockouts were bypassed elsewhere (Keycloak, ZITADEL).
+        const nodes = cluster.nodes;
+        const answers = await Promise.all(
+          Array.from({ length: BURST }, (_, i) => passwordGrant(nodes[i % nodes.length]!, WEB, { username: BURST_USER.username, password: `burst guess ${i} ${Math.random()}` })),
+        );
+        const summary = answers.map((r, i) => `node ${i % nodes.length} → ${r.status} ${String(r.body.error ?? '')} ${String(r.body.error_reason ?? '')}`).join(', ');
+        const checked = answers.filter((r) => r.status === 400 && r.body.error === 'invalid_grant');
+        const locked = answers.filter((r) => r.status === 429 && r.body.error === 'too_many_attempts' && r.body.error_reason === 'user_blocked');
+        assert.equal(checked.length, THRESHOLD, `exactly ${THRESHOLD} invalid_grant: ${summary}`);
+        assert.equal(locked.length, BURST - THRESHOLD, `the other ${BURST - THRESHOLD} are 429 user_blocked: ${summary}`);
+        for (const node of nodes) {
+          const res = await passwordGrant(node, WEB, BURST_USER);
+          assertStatus(res, 429, 'too_many_attempts', `the right password on node ${node.index} after the burst`);
         }
       }));
 
