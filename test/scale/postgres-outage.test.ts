@@ -64,6 +64,8 @@ describe('issue #6 §4: PostgreSQL going away and coming back', { skip: postgres
     assertUnavailable(await password(), 'a password grant while the database is away');
     const ready = await get(`${server.url}/readyz`);
     assert.equal(ready.status, 503, `/readyz while the database is away: ${ready.text}`);
+    const databaseReady = await get(`${server.url}/readyz/database`);
+    assert.equal(databaseReady.status, 503, `/readyz/database while the database is away: ${databaseReady.text}`);
     // Again, once the pool has given up on its old connections: still 503, still not invalid_grant.
     assertUnavailable(await refresh(refreshToken), 'a second refresh while the database is away');
 

@@ -1,17 +1,33 @@
 /** Liveness, readiness and Prometheus metrics. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 
 export function registerOperationsRoutes(app: FastifyInstance, runtime: Runtime): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  const databaseReady = async (reply: FastifyReply): Promise<boolean> => {
     try {
       await runtime.stores.health.ping();
+      return true;
     } catch (err) {
       runtime.logger.warn({ err: (err as Error).message }, 'readiness check failed: storage unreachable');
-      return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'storage unreachable' });
+      await reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'storage unreachable' });
+      return false;
     }
+  };
+
+  /**
+   * The database alone: what refreshes and client credentials need. A balancer routing on this keeps nodes
+   * in rotation through a Redis outage (password logins then answer 503 themselves), where /readyz would take
+   * every node out at once (docs/deploy.md).
+   */
+  app.get('/readyz/database', async (_request, reply) => {
+    if (!(await databaseReady(reply))) return reply;
+    return { status: 'ready' };
+  });
+
+  app.get('/readyz', async (_request, reply) => {
+    if (!(await databaseReady(reply))) return reply;
     try {
       await runtime.counters.ping();
     } catch (err) {
