@@ -38,6 +38,7 @@ import { createSqlStores } from './storage/sql/index.js';
 import type { Stores } from './storage/stores.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { SigningKeys } from './tokens/signing-keys.js';
+import { describeError } from './observability/error-text.js';
 import { TokenService } from './tokens/token-service.js';
 
 export interface RuntimeOptions {
@@ -295,9 +296,4 @@ async function assertKeysOpen(signingKeys: SigningKeys, tenantId: string, algs: 
       throw err;
     }
   }
-}
-
-function describeError(err: unknown): string {
-  const code = (err as { code?: unknown }).code;
-  return `${typeof code === 'string' ? `${code}: ` : ''}${(err as Error).message}`;
 }

@@ -14,7 +14,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,6 +24,7 @@ import type { ConnectionRecord, UserStore } from '../../src/storage/stores.js';
 import { configProblems } from '../helpers/config-problems.js';
 import { WEB, acmeFixture } from '../helpers/fixtures.js';
 import { decodeJwt, get, postForm, type JsonResponse } from '../helpers/http.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { slapdUnavailableReason, startSlapd, type Slapd, type SlapdUserName } from '../helpers/slapd.js';
 import { startTestServer, type StartOptions, type TenantInput, type TestServer } from '../helpers/server.js';
 
@@ -143,54 +143,6 @@ let guessCounter = 0;
 function freshGuess(): string {
   guessCounter++;
   return `wrong ldap guess ${guessCounter} ${Math.random().toString(36).slice(2)}`;
-}
-
-interface DelayingProxy {
-  port: number;
-  /** How late the directory's bytes reach Latchkey on connections opened from now on. */
-  delayMs: number;
-  close(): Promise<void>;
-}
-
-/** A TCP proxy to the directory that holds back each of its answers for `delayMs`: a slow directory, not a dead one. */
-async function startDelayingProxy(target: string): Promise<DelayingProxy> {
-  const { hostname, port: targetPort } = new URL(target);
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const delayMs = proxy.delayMs;
-    const upstream = connect(Number(targetPort), hostname);
-    sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    // Every chunk waits the same time, so the answers stay in order.
-    upstream.on('data', (chunk: Buffer) => {
-      setTimeout(() => {
-        if (!client.destroyed) client.write(chunk);
-      }, delayMs).unref();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const proxy: DelayingProxy = {
-    port: typeof address === 'object' && address ? address.port : 0,
-    delayMs: 0,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-    },
-  };
-  return proxy;
 }
 
 const SKIP = slapdUnavailableReason();
@@ -417,7 +369,7 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
     });
 
     it('a directory slower than timeout_ms is 503, not invalid_grant; once it is fast again logins succeed', async () => {
-      const proxy = await startDelayingProxy(ldap.url);
+      const proxy = await startTcpProxy(ldap.url);
       const via = `ldap://127.0.0.1:${proxy.port}`;
       const slow = await serverWith([
         searchConnection(ldap, 'corp', { url: via, start_tls: false, tls_ca: undefined, timeout_ms: 1000 }),
@@ -437,7 +389,7 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
         }
       } finally {
         await slow.close();
-        await proxy.close();
+        await proxy.stop();
       }
     });
 

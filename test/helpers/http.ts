@@ -1,4 +1,5 @@
 /** Small HTTP helpers over fetch: tests see exactly what a client sees. */
+import assert from 'node:assert/strict';
 
 export interface JsonResponse {
   status: number;
@@ -47,4 +48,10 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; pay
     header: JSON.parse(Buffer.from(h ?? '', 'base64url').toString('utf8')) as Record<string, unknown>,
     payload: JSON.parse(Buffer.from(p ?? '', 'base64url').toString('utf8')) as Record<string, unknown>,
   };
+}
+
+/** Status and, when given, the OAuth `error` code, with the body in the message. */
+export function assertStatus(res: JsonResponse, status: number, error: string | undefined, what: string): void {
+  assert.equal(res.status, status, `${what}: ${res.text}`);
+  if (error !== undefined) assert.equal(res.body.error, error, `${what}: ${res.text}`);
 }

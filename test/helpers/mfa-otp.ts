@@ -64,6 +64,11 @@ export function totpCode(server: TestServer, secret: string, steps = 0): string 
   return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: server.clock.now().getTime() + steps * STEP_MS });
 }
 
+/** The TOTP code of `secret` for the 30-second step `step` (Unix time / 30), for servers in other processes (no shared clock). */
+export function codeForStep(secret: string, step: number): string {
+  return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: step * STEP_MS });
+}
+
 /** A 6-digit code that none of the steps -2..+2 of `secret` produces at the server clock. */
 export function wrongCode(server: TestServer, secret: string): string {
   const valid = new Set([-2, -1, 0, 1, 2].map((s) => totpCode(server, secret, s)));

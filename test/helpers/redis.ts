@@ -6,7 +6,6 @@
  * Other suites may share the same Redis concurrently: use unique key names
  * and never FLUSHALL.
  */
-import { connect, createServer, type Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { openRedis } from '../../src/protection/redis.js';
@@ -76,56 +75,4 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   }
 }
 
-export interface TcpProxy {
-  /** The port the proxy listens on (stable across stop/start). */
-  port: number;
-  /** Stops listening and cuts every open connection, as a Redis crash would. */
-  stop(): Promise<void>;
-  /** Listens again on the same port. */
-  start(): Promise<void>;
-}
-
-/**
- * A TCP proxy to `target` on a loopback port: lets a test take "Redis" away
- * and bring it back without touching the real (shared) Redis server.
- */
-export async function startTcpProxy(target: string): Promise<TcpProxy> {
-  const { hostname, port: targetPort } = new URL(target);
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(Number(targetPort || 6379), hostname);
-    sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  const listen = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        const address = server.address();
-        resolve(typeof address === 'object' && address ? address.port : port);
-      });
-    });
-  const port = await listen(0);
-  return {
-    port,
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-      await closed;
-    },
-    async start() {
-      await listen(port);
-    },
-  };
-}
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';

@@ -31,12 +31,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type CryptoKey, type JSONWebKeySet } from 'jose';
-import { Secret, TOTP } from 'otpauth';
 import { KEY_CACHE_SECONDS } from '../../src/tokens/signing-keys.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import { ALICE, API, JWT_CLIENT, RESOURCE_SERVER, WEB, acmeFixture } from '../helpers/fixtures.js';
-import { get, postForm, postJson, type JsonResponse } from '../helpers/http.js';
-import { MFA_OTP, MFA_RECOVERY_CODE } from '../helpers/mfa-otp.js';
+import { assertStatus, get, postForm, postJson, type JsonResponse } from '../helpers/http.js';
+import { MFA_OTP, MFA_RECOVERY_CODE, codeForStep } from '../helpers/mfa-otp.js';
 import { JWT_BEARER, assertionClaims, signAssertion } from '../helpers/oauth-assertions.js';
 import { postgresSkip } from '../helpers/postgres.js';
 import { redisSkip } from '../helpers/redis.js';
@@ -105,15 +104,7 @@ async function freshRefreshToken(node: ClusterNode): Promise<string> {
   return res.body.refresh_token as string;
 }
 
-function assertStatus(res: JsonResponse, status: number, error: string | undefined, what: string): void {
-  assert.equal(res.status, status, `${what}: ${res.text}`);
-  if (error !== undefined) assert.equal(res.body.error, error, `${what}: ${res.text}`);
-}
 
-/** The TOTP code of `secret` for the 30-second step `step` (Unix time / 30). */
-function codeForStep(secret: string, step: number): string {
-  return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: step * 30_000 });
-}
 
 for (const variant of VARIANTS) {
   const skip = postgresSkip(variant.name) || (variant.redis && redisSkip(variant.name));

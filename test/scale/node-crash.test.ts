@@ -40,14 +40,13 @@ import { Agent, request as httpRequest } from 'node:http';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import type { CryptoKey } from 'jose';
-import { Secret, TOTP } from 'otpauth';
 import pg from 'pg';
 import { parseRefreshToken } from '../../src/tokens/refresh-token-format.js';
 import { RunningProcess, tsxCliArgs, waitForOk, writeYamlConfig } from '../helpers/cli-process.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import { ALICE, API, JWT_CLIENT, RESOURCE_SERVER, WEB, acmeFixture } from '../helpers/fixtures.js';
-import { decodeJwt, postForm, postJson, type JsonResponse } from '../helpers/http.js';
-import { MFA_OTP, MFA_RECOVERY_CODE } from '../helpers/mfa-otp.js';
+import { assertStatus, decodeJwt, postForm, postJson, type JsonResponse } from '../helpers/http.js';
+import { MFA_OTP, MFA_RECOVERY_CODE, codeForStep } from '../helpers/mfa-otp.js';
 import { JWT_BEARER, assertionClaims, signAssertion } from '../helpers/oauth-assertions.js';
 import { postgresSkip } from '../helpers/postgres.js';
 import { redisSkip } from '../helpers/redis.js';
@@ -274,10 +273,6 @@ class IssuedTokens {
   }
 }
 
-function assertStatus(res: JsonResponse, status: number, error: string | undefined, what: string): void {
-  assert.equal(res.status, status, `${what}: ${res.text}`);
-  if (error !== undefined) assert.equal(res.body.error, error, `${what}: ${res.text}`);
-}
 
 /** The database's view of a family, by the hashes of a chain's tokens. */
 interface FamilyRow {
@@ -300,10 +295,6 @@ function familyState(row: FamilyRow | undefined, token: string): FamilyState {
 
 const familyIdOf = (token: string): string => parseRefreshToken(token)!.familyId;
 
-/** The TOTP code of `secret` for the 30-second step `step` (Unix time / 30). */
-function codeForStep(secret: string, step: number): string {
-  return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: step * 30_000 });
-}
 
 const countBy = <T>(items: T[], key: (item: T) => string): string =>
   Object.entries(items.reduce<Record<string, number>>((acc, item) => ((acc[key(item)] = (acc[key(item)] ?? 0) + 1), acc), {}))

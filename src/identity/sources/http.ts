@@ -17,6 +17,7 @@ import type { Clock } from '../../clock.js';
 import { TemporarilyUnavailableError } from '../../oauth/errors.js';
 import type { UserStore } from '../../storage/stores.js';
 import type { CredentialResult, CredentialSource, DirectoryRefusal } from '../credential-source.js';
+import { describeError } from '../../observability/error-text.js';
 import { readTrustedCa } from './trusted-ca.js';
 
 export const TIMESTAMP_HEADER = 'x-latchkey-timestamp';
@@ -67,7 +68,7 @@ export class HttpCredentialSource implements CredentialSource {
       });
     } catch (err) {
       const name = (err as Error).name;
-      throw unavailable(name === 'TimeoutError' ? `no answer within ${connection.validator.timeoutMs} ms (timeout_ms)` : `unreachable (${describeFetchError(err as Error)})`);
+      throw unavailable(name === 'TimeoutError' ? `no answer within ${connection.validator.timeoutMs} ms (timeout_ms)` : `unreachable (${describeError(err)})`);
     }
     if (response.status !== 200) {
       await response.body?.cancel();
@@ -110,12 +111,6 @@ function profileOf(raw: unknown): { email?: string; emailVerified?: boolean; nam
   return out;
 }
 
-/** undici says "fetch failed" and keeps the reason (refused, certificate not trusted…) in `cause`. */
-function describeFetchError(err: Error): string {
-  const cause = (err as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) return `${err.message}: ${(cause as NodeJS.ErrnoException).code ?? cause.message}${(cause as NodeJS.ErrnoException).code ? ` ${cause.message}` : ''}`;
-  return err.message;
-}
 
 /** A dispatcher that trusts exactly the CA(s) in `caFile` (a private CA for the validator's certificate). */
 export function trustingOnly(caFile: string, connectionName: string): Dispatcher {

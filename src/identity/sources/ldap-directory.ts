@@ -11,6 +11,7 @@ import { connect as netConnect, isIP } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Client, InvalidCredentialsError, ResultCodeError, type Entry } from 'ldapts';
 import type { LdapAttributesConfig } from '../../config/schema.js';
+import { describeError } from '../../observability/error-text.js';
 import type { DirectoryRefusal } from '../credential-source.js';
 import { activeDirectoryRefusal, groupName, PasswordPolicyControl, searchFilterFor, userDnFromTemplate } from './ldap-text.js';
 
@@ -358,6 +359,5 @@ async function withDeadline<T>(work: Promise<T>, deadline: number, onLate: (work
 function classify(err: unknown): unknown {
   if (err instanceof DirectoryUnavailableError) return err;
   if (err instanceof ResultCodeError) return new DirectoryUnavailableError(`the directory answered ${err.name} (result ${err.code}): ${err.message}`);
-  const code = (err as NodeJS.ErrnoException).code;
-  return new DirectoryUnavailableError(`${code === undefined ? '' : `${code}: `}${(err as Error).message}`);
+  return new DirectoryUnavailableError(describeError(err));
 }
