@@ -118,7 +118,7 @@ export async function postFormFrom(url: string, params: Record<string, string>, 
 }
 
 /** Asserts a 429 too_many_attempts with this error_reason and a Retry-After of whole seconds; returns Retry-After. */
-export function assertTooMany(res: JsonResponse, errorReason: 'ip_blocked' | 'rate_limited' | 'user_blocked'): number {
+export function assertTooMany(res: JsonResponse, errorReason: 'ip_blocked' | 'rate_limited' | 'user_blocked' | 'new_locations_paused'): number {
   assert.equal(res.status, 429, res.text);
   assert.equal(res.body.error, 'too_many_attempts', res.text);
   assert.equal(res.body.error_reason, errorReason, res.text);
