@@ -27,6 +27,8 @@ import { configProblems } from '../helpers/config-problems.js';
 import { ALICE } from '../helpers/fixtures.js';
 import type { JsonResponse } from '../helpers/http.js';
 import { BACKEND, acmeWith, assertTooMany, passwordAttempt, securityEvents } from '../helpers/ip-throttle.js';
+import { get } from '../helpers/http.js';
+import { TEST_REDIS_URL, openReadyRedis, redisSkip, scanKeys, waitUntil } from '../helpers/redis.js';
 import { TEST_MASTER_KEY, startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
 
 /** Where alice signed in before the attack. */
@@ -224,5 +226,46 @@ describe('backstop configuration', () => {
     assert.match(problem, /max_block_seconds \(86400 s\)/);
     // Within a raised cap it is accepted.
     resolveConfig(tenantWith({ block_seconds: 7200, max_block_seconds: 172_800 }), '/srv/latchkey', {});
+  });
+});
+
+// Redis keeps time itself (the test clock cannot move it): here only what holds at once, and what Redis stores.
+describe('the backstop and the check budget on Redis counters', { skip: redisSkip('the backstop and the check budget on Redis counters') }, () => {
+  it('a familiar IP passes the pause, a new place is paused for the first block; the marks live in Redis with their 30-day and 24 h + block lifetimes', async () => {
+    const redis = await openReadyRedis(TEST_REDIS_URL as string);
+    const s = await startTestServer({
+      tenants: [await acmeWith({ attack_protection: { backstop: { threshold: 5 }, suspicious_ip: { failed_checks_per_hour: 6 } } })],
+      extra: { redis: TEST_REDIS_URL as string },
+    });
+    const tenantId = s.server.runtime.catalog.tenant('acme')!.id;
+    try {
+      await waitUntil('/readyz 200 after start', async () => (await get(`${s.url}/readyz`)).status === 200);
+      assertSignedIn(await attempt(s, ALICE, HOME), 'alice at home');
+      const [familiar] = await scanKeys(redis, `latchkey:fam:${tenantId}:*`);
+      assert.ok(familiar, 'the familiar-IP mark is in Redis');
+      const familiarTtl = await redis.pttl(familiar);
+      assert.ok(familiarTtl > 29 * 86_400_000 && familiarTtl <= 30 * 86_400_000, `kept 30 days: ${familiarTtl} ms`);
+
+      await Promise.all(Array.from({ length: 5 }, (_, i) => attempt(s, { username: ALICE.username, password: freshGuess() }, `203.0.113.${100 + i}`)));
+      const retryAfter = assertTooMany(await attempt(s, ALICE, NEW_PLACE), 'new_locations_paused');
+      assert.ok(retryAfter <= 900 && retryAfter >= 895, `the first block: ${retryAfter}`);
+      assertSignedIn(await attempt(s, ALICE, HOME), 'alice at home during the pause');
+      const [repeats] = await scanKeys(redis, `latchkey:bsr:${tenantId}:*`);
+      assert.ok(repeats, 'the repeat count is in Redis');
+      assert.equal(await redis.get(repeats), '1');
+      const repeatsTtl = await redis.pttl(repeats);
+      assert.ok(repeatsTtl > 86_400_000 && repeatsTtl <= (86_400 + 900) * 1000, `kept the block plus max_block_seconds: ${repeatsTtl} ms`);
+
+      // The check budget is reserved before hashing like every count: of a parallel burst from one IP, six are checked.
+      // (Names of their own: parallel firsts of one name would all count towards its backstop of 5.)
+      const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => attempt(s, { username: `victim-${i}@acme.test`, password: 'one wrong password' }, '198.51.100.77')));
+      assert.equal(burst.filter((r) => r.status === 400).length, 6, burst.map((r) => r.status).join(','));
+      for (const res of burst.filter((r) => r.status !== 400)) assertTooMany(res, 'ip_blocked');
+    } finally {
+      await s.close();
+      const keys = (await scanKeys(redis, 'latchkey:*')).filter((k) => k.includes(tenantId));
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
   });
 });
