@@ -127,6 +127,18 @@ export function assertTooMany(res: JsonResponse, errorReason: 'ip_blocked' | 'ra
   return Number(retryAfter);
 }
 
+/** Signed in: 200 with an access token. */
+export function assertSignedIn(res: JsonResponse, what: string): void {
+  assert.equal(res.status, 200, `${what}: ${res.text}`);
+  assert.equal(typeof res.body.access_token, 'string', `${what}: an access token`);
+}
+
+/** Reached the password check and was refused: 400 invalid_grant, never 429. */
+export function assertWrongPassword(res: JsonResponse, what: string): void {
+  assert.equal(res.status, 400, `${what}: ${res.text}`);
+  assert.equal(res.body.error, 'invalid_grant', `${what}: ${res.text}`);
+}
+
 /** Asserts the request got past every throttle (whatever else happened to it). */
 export function assertNotThrottled(res: JsonResponse, message?: string): void {
   assert.notEqual(res.status, 429, `${message ?? 'throttled'}: ${res.text}`);

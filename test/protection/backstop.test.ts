@@ -26,7 +26,7 @@ import { runCli, writeYamlConfig } from '../helpers/cli-process.js';
 import { configProblems } from '../helpers/config-problems.js';
 import { ALICE } from '../helpers/fixtures.js';
 import type { JsonResponse } from '../helpers/http.js';
-import { BACKEND, acmeWith, assertTooMany, passwordAttempt, securityEvents } from '../helpers/ip-throttle.js';
+import { BACKEND, acmeWith, assertSignedIn, assertTooMany, assertWrongPassword, passwordAttempt, securityEvents } from '../helpers/ip-throttle.js';
 import { get } from '../helpers/http.js';
 import { TEST_REDIS_URL, openReadyRedis, redisSkip, scanKeys, waitUntil } from '../helpers/redis.js';
 import { TEST_MASTER_KEY, startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
@@ -45,16 +45,6 @@ const from = (ip: string): Record<string, string> => ({ 'auth0-forwarded-for': i
 
 function attempt(server: TestServer, user: { username: string; password: string }, ip: string): Promise<JsonResponse> {
   return passwordAttempt(server, BACKEND, user, from(ip));
-}
-
-function assertSignedIn(res: JsonResponse, what: string): void {
-  assert.equal(res.status, 200, `${what}: ${res.text}`);
-  assert.equal(typeof res.body.access_token, 'string', `${what}: an access token`);
-}
-
-function assertWrongPassword(res: JsonResponse, what: string): void {
-  assert.equal(res.status, 400, `${what}: ${res.text}`);
-  assert.equal(res.body.error, 'invalid_grant', `${what}: ${res.text}`);
 }
 
 /** `count` failures for the name, each from its own fresh IP (so no per-IP lock plays a part); returns the next unused IP index. */

@@ -30,6 +30,7 @@ import { describe, it } from 'node:test';
 import { runCli, writeYamlConfig, type ProcessResult } from '../helpers/cli-process.js';
 import { ALICE, API, JOE, NATIVE, WEB, acmeFixture } from '../helpers/fixtures.js';
 import { postForm, type JsonResponse } from '../helpers/http.js';
+import { assertSignedIn, assertWrongPassword } from '../helpers/ip-throttle.js';
 import { createScratchDatabase, postgresSkip } from '../helpers/postgres.js';
 import { TEST_MASTER_KEY, startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
 
@@ -103,36 +104,21 @@ function freshGuess(): string {
   return `wrong guess ${guessCounter} ${Math.random().toString(36).slice(2)}`;
 }
 
-function assertSignedIn(res: JsonResponse, what: string): void {
-  assert.equal(res.status, 200, `${what}: ${res.text}`);
-  assert.equal(typeof res.body.access_token, 'string', `${what}: an access token`);
-}
-
-/** Reached the password check and was refused: 400 invalid_grant, never 429. */
-function assertWrongPassword(res: JsonResponse, what: string): void {
-  assert.equal(res.status, 400, `${what}: ${res.text}`);
-  assert.equal(res.body.error, 'invalid_grant', `${what}: ${res.text}`);
-}
-
-/** Locked: 429 too_many_attempts / user_blocked with a positive integer Retry-After; returns it. */
-function assertLocked(res: JsonResponse, what: string): number {
+/**
+ * Locked: 429 too_many_attempts / user_blocked (or, for the backstop's pause of new places since issue #11
+ * point 6, new_locations_paused) with a positive integer Retry-After; returns it.
+ */
+function assertLocked(res: JsonResponse, what: string, errorReason: 'user_blocked' | 'new_locations_paused' = 'user_blocked'): number {
   assert.equal(res.status, 429, `${what}: ${res.text}`);
   assert.equal(res.body.error, 'too_many_attempts', `${what}: ${res.text}`);
-  assert.equal(res.body.error_reason, 'user_blocked', `${what}: ${res.text}`);
+  assert.equal(res.body.error_reason, errorReason, `${what}: ${res.text}`);
   const retryAfter = res.headers.get('retry-after');
   assert.ok(retryAfter !== null && /^[1-9][0-9]*$/.test(retryAfter), `${what}: Retry-After is a positive integer, got ${retryAfter}`);
   return Number(retryAfter);
 }
 
-/** Paused by the backstop (issue #11 point 6): 429 too_many_attempts / new_locations_paused with Retry-After; returns it. */
-function assertPaused(res: JsonResponse, what: string): number {
-  assert.equal(res.status, 429, `${what}: ${res.text}`);
-  assert.equal(res.body.error, 'too_many_attempts', `${what}: ${res.text}`);
-  assert.equal(res.body.error_reason, 'new_locations_paused', `${what}: ${res.text}`);
-  const retryAfter = res.headers.get('retry-after');
-  assert.ok(retryAfter !== null && /^[1-9][0-9]*$/.test(retryAfter), `${what}: Retry-After is a positive integer, got ${retryAfter}`);
-  return Number(retryAfter);
-}
+/** Paused by the backstop (issue #11 point 6). */
+const assertPaused = (res: JsonResponse, what: string): number => assertLocked(res, what, 'new_locations_paused');
 
 /** `n` failures with distinct wrong passwords, each reaching the password check. */
 async function fail(server: TestServer, username: string, n: number, via: Via = FROM_PEER, sent?: string[]): Promise<void> {
