@@ -28,8 +28,8 @@
  * flight stay within the limit, so a parallel burst cannot slip past it;
  * beyond it, attempts wait for those in flight instead of being refused, so
  * legitimate parallel logins of one account are not mistaken for an attack.
- * A success resets the per-name failures. Unknown identifiers are counted exactly like
- * known ones.
+ * A success resets the per-name failures. Unknown identifiers are counted
+ * exactly like known ones.
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
