@@ -134,10 +134,10 @@ describe('the backstop pauses new places, briefly, escalating', () => {
       seen.push(retryAfter);
       assert.ok(retryAfter <= blockSeconds && retryAfter >= blockSeconds - 5, `block ${round + 1}: Retry-After ${retryAfter}, expected about ${blockSeconds}`);
       if (round === 0) {
-        // Still paused a moment before Retry-After, lifted at it.
-        s.clock.advance(retryAfter - 2);
+        // Still paused half a minute before Retry-After, lifted at it.
+        s.clock.advance(retryAfter - 30);
         assertTooMany(await attempt(s, ALICE, NEW_PLACE), 'new_locations_paused');
-        s.clock.advance(2);
+        s.clock.advance(30);
       } else {
         s.clock.advance(retryAfter);
       }
