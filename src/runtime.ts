@@ -121,7 +121,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     await releaseStartupLock();
     releaseStartupLock = undefined;
 
-    const hashQueue = new HashQueue(config.password_hashing.concurrency ?? availableParallelism(), config.password_hashing.max_queue);
+    const hashQueue = new HashQueue(config.password_hashing.concurrency ?? availableParallelism(), config.password_hashing.max_queue, config.password_hashing.max_queue_per_ip);
     const databaseSource = await DatabaseCredentialSource.create(stores.users, hashQueue, (err) =>
       logger.warn({ err: (err as Error).message }, 'could not upgrade a password hash after login; it will be retried at the next login'),
     );

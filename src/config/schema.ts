@@ -189,8 +189,8 @@ const rateLimitSchema = z.strictObject({
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 
 const DEFAULT_BRUTE_FORCE = { enabled: true, threshold: 10, block_seconds: 2_592_000, same_password_window_seconds: 3600 };
-const DEFAULT_BACKSTOP = { enabled: true, threshold: 100 };
-const DEFAULT_SUSPICIOUS_IP = { enabled: true, per_day: 100 };
+const DEFAULT_BACKSTOP = { enabled: true, threshold: 100, block_seconds: 900, max_block_seconds: 86_400 };
+const DEFAULT_SUSPICIOUS_IP = { enabled: true, per_day: 100, failed_checks_per_hour: 300 };
 
 const attackProtectionSchema = z.strictObject({
   brute_force: z
@@ -208,13 +208,24 @@ const attackProtectionSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true),
       threshold: z.number().int().min(1).max(100_000).default(100).describe('consecutive failures per identifier from all IPs (NIST SP 800-63B)'),
-      block_seconds: seconds(1).max(31_536_000).optional().describe("default: brute_force.block_seconds"),
+      block_seconds: seconds(1)
+        .max(31_536_000)
+        .default(900)
+        .describe('the first backstop block; each repeat doubles it, up to max_block_seconds. IPs where the login name signed in within 30 days are not blocked'),
+      max_block_seconds: seconds(1).max(31_536_000).default(86_400).describe('the longest a repeated backstop block lasts'),
     })
     .default(DEFAULT_BACKSTOP),
   suspicious_ip: z
     .strictObject({
       enabled: z.boolean().default(true),
       per_day: z.number().int().min(1).max(1_000_000).default(100).describe('failed logins per end-user IP, all identifiers, refilling gradually'),
+      failed_checks_per_hour: z
+        .number()
+        .int()
+        .min(1)
+        .max(1_000_000)
+        .default(300)
+        .describe('failed password checks per end-user IP and hour, repeats of one wrong password included, refilling gradually'),
     })
     .default(DEFAULT_SUSPICIOUS_IP),
   allowlist: z.array(cidr).default([]).describe('end-user IPs exempt from the per-IP lock and IP throttling (not from the backstop)'),
@@ -384,6 +395,15 @@ const tenantSchema = z
       const refusal = user.password === undefined ? undefined : passwordPolicyRefusal(connection.password_policy, user.password);
       if (refusal) ctx.addIssue({ code: 'custom', path: ['users', i, 'password'], message: `${refusal.message} (rule ${refusal.rule} of connection ${connection.name})` });
     });
+    const backstop = tenant.attack_protection.backstop;
+    if (backstop.block_seconds > backstop.max_block_seconds) {
+      // Refused rather than clamped: a file asking for longer blocks than the cap would otherwise be silently ignored.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['attack_protection', 'backstop', 'block_seconds'],
+        message: `the first backstop block (${backstop.block_seconds} s) is longer than backstop.max_block_seconds (${backstop.max_block_seconds} s); lower block_seconds (default 900) or raise max_block_seconds (default 86400)`,
+      });
+    }
   });
 
 function reportDuplicates(values: string[], list: string, key: string, ctx: z.RefinementCtx): void {
@@ -410,6 +430,13 @@ export const configSchema = z
       .strictObject({
         concurrency: z.number().int().min(1).max(64).optional().describe('verifications in flight; default: the number of cores'),
         max_queue: z.number().int().min(0).max(100_000).default(256).describe('requests waiting for a hash slot before 503'),
+        max_queue_per_ip: z
+          .number()
+          .int()
+          .min(1)
+          .max(100_000)
+          .optional()
+          .describe('places (running and waiting) one end-user IP may hold before its further checks get 429; default: a quarter of concurrency + max_queue'),
       })
       .default({ max_queue: 256 }),
     email: z

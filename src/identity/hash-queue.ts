@@ -4,46 +4,118 @@
  * slow each down); at most `maxQueue` requests wait; beyond that a request
  * is shed with 503 before any hashing starts, so overload cannot build an
  * unbounded backlog of 20 MiB argon2 computations.
+ *
+ * Admission is fair per end-user IP (issue #11 point 4, OWASP Denial of
+ * Service Cheat Sheet: limit expensive operations per client): one IP holds
+ * at most `maxPerIp` places, running and waiting together, and is refused
+ * with 429 beyond them, so it can never fill the queue for everyone else;
+ * and waiters are served round-robin across IPs, so a sign-in from another
+ * IP waits behind at most one check of each busy IP, not behind a flood's
+ * whole backlog.
  */
-import { TemporarilyUnavailableError } from '../oauth/errors.js';
+import { TemporarilyUnavailableError, TooManyAttemptsError } from '../oauth/errors.js';
 
 export interface HashQueueStats {
   running: number;
   waiting: number;
 }
 
+/**
+ * Work queued without an end-user IP (rehashing after a successful login):
+ * its own turn in the rotation, and no per-IP cap.
+ */
+const UNATTRIBUTED = '';
+
+/** The default share of one IP: a quarter of every place (running and waiting), at least one. */
+export function defaultMaxPerIp(concurrency: number, maxQueue: number): number {
+  return Math.max(1, Math.ceil((concurrency + maxQueue) / 4));
+}
+
 export class HashQueue {
   private running = 0;
-  private readonly waiting: Array<() => void> = [];
+  private waitingCount = 0;
+  /**
+   * Waiters by IP, oldest first. The map's order is the rotation: the IP
+   * served next is the first entry, and it moves to the back once served
+   * (a new IP joins at the back).
+   */
+  private readonly lanes = new Map<string, Array<() => void>>();
+  /** Places (running and waiting) each IP holds. */
+  private readonly held = new Map<string, number>();
 
   constructor(
     readonly concurrency: number,
     readonly maxQueue: number,
+    readonly maxPerIp: number = defaultMaxPerIp(concurrency, maxQueue),
   ) {}
 
   get stats(): HashQueueStats {
-    return { running: this.running, waiting: this.waiting.length };
+    return { running: this.running, waiting: this.waitingCount };
   }
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxQueue) {
-        throw new TemporarilyUnavailableError('The server is busy verifying passwords; retry shortly.', 1, {
-          errorReason: 'hash_queue_full',
-          logDetail: `password hash queue full (${this.running} running, ${this.waiting.length} waiting; raise password_hashing.max_queue or add nodes)`,
-        });
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running++;
+  /**
+   * Runs `work` once a slot is free. `ip` is the end-user IP the check is
+   * for (its counter key: IPv6 by /64); without one the work is only
+   * bounded by the queue as a whole.
+   */
+  async run<T>(work: () => Promise<T>, ip?: string): Promise<T> {
+    const mustWait = this.running >= this.concurrency;
+    // A full queue is the server's state, told first: 503 whoever asks.
+    if (mustWait && this.waitingCount >= this.maxQueue) {
+      throw new TemporarilyUnavailableError('The server is busy verifying passwords; retry shortly.', 1, {
+        errorReason: 'hash_queue_full',
+        logDetail: `password hash queue full (${this.running} running, ${this.waitingCount} waiting; raise password_hashing.max_queue or add nodes)`,
+      });
     }
+    const lane = ip ?? UNATTRIBUTED;
+    const holding = this.held.get(lane) ?? 0;
+    if (ip !== undefined && holding >= this.maxPerIp) {
+      throw new TooManyAttemptsError('Too many password checks from this IP address are in progress at once; retry shortly.', 1, {
+        errorReason: 'ip_concurrent_checks',
+        logDetail: `end-user IP ${ip} already holds ${holding} places in the password hash queue (password_hashing.max_queue_per_ip is ${this.maxPerIp}); its further checks are refused until some finish`,
+      });
+    }
+    this.held.set(lane, holding + 1);
     try {
-      return await work();
+      if (mustWait) await this.waitForTurn(lane);
+      else this.running++;
+      try {
+        return await work();
+      } finally {
+        this.handOver();
+      }
     } finally {
-      // Hand the slot straight to the next waiter, so `running` never dips and lets a newcomer jump the queue.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
+      const left = (this.held.get(lane) ?? 1) - 1;
+      if (left === 0) this.held.delete(lane);
+      else this.held.set(lane, left);
     }
+  }
+
+  private waitForTurn(lane: string): Promise<void> {
+    this.waitingCount++;
+    return new Promise<void>((resolve) => {
+      const waiters = this.lanes.get(lane);
+      if (waiters) waiters.push(resolve);
+      else this.lanes.set(lane, [resolve]);
+    });
+  }
+
+  /**
+   * Hands the finished job's slot straight to the next IP in the rotation,
+   * so `running` never dips and lets a newcomer jump the queue.
+   */
+  private handOver(): void {
+    const next = this.lanes.entries().next();
+    if (next.done === true) {
+      this.running--;
+      return;
+    }
+    const [lane, waiters] = next.value;
+    const wake = waiters.shift();
+    this.lanes.delete(lane);
+    // Served: to the back of the rotation if it still has waiters.
+    if (waiters.length > 0) this.lanes.set(lane, waiters);
+    this.waitingCount--;
+    wake?.();
   }
 }

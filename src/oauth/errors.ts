@@ -17,6 +17,8 @@ export type ErrorReason =
   | 'password_breached'
   | 'mfa_enrollment_required'
   | 'ip_blocked'
+  | 'new_locations_paused'
+  | 'ip_concurrent_checks'
   | 'rate_limited'
   | 'concurrent_attempts'
   | 'mfa_attempts_exceeded'

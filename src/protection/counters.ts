@@ -35,6 +35,13 @@ export interface Counter {
   reset(key: string): Promise<void>;
   /** Holds the key over its limit for `seconds`, whatever it counted. */
   block(key: string, seconds: number): Promise<void>;
+  /**
+   * Stores exactly `points` under the key, expiring `seconds` from now
+   * whatever expiry it had: a mark that a later event renews (a familiar
+   * sign-in IP) or a count whose memory restarts with each change (the
+   * backstop's repeats).
+   */
+  set(key: string, points: number, seconds: number): Promise<void>;
 }
 
 export interface CounterOptions {
@@ -110,6 +117,14 @@ class LimiterCounter implements Counter {
       await this.limiter.set(key, this.limiter.points + BLOCK_MARGIN, seconds);
     } catch (err) {
       this.onStoreError(err, 'block');
+    }
+  }
+
+  async set(key: string, points: number, seconds: number): Promise<void> {
+    try {
+      await this.limiter.set(key, points, seconds);
+    } catch (err) {
+      this.onStoreError(err, 'set');
     }
   }
 }

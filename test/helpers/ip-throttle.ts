@@ -118,13 +118,25 @@ export async function postFormFrom(url: string, params: Record<string, string>, 
 }
 
 /** Asserts a 429 too_many_attempts with this error_reason and a Retry-After of whole seconds; returns Retry-After. */
-export function assertTooMany(res: JsonResponse, errorReason: 'ip_blocked' | 'rate_limited' | 'user_blocked'): number {
+export function assertTooMany(res: JsonResponse, errorReason: 'ip_blocked' | 'rate_limited' | 'user_blocked' | 'new_locations_paused'): number {
   assert.equal(res.status, 429, res.text);
   assert.equal(res.body.error, 'too_many_attempts', res.text);
   assert.equal(res.body.error_reason, errorReason, res.text);
   const retryAfter = res.headers.get('retry-after');
   assert.match(retryAfter ?? '', /^[1-9][0-9]*$/, `Retry-After: ${String(retryAfter)}`);
   return Number(retryAfter);
+}
+
+/** Signed in: 200 with an access token. */
+export function assertSignedIn(res: JsonResponse, what: string): void {
+  assert.equal(res.status, 200, `${what}: ${res.text}`);
+  assert.equal(typeof res.body.access_token, 'string', `${what}: an access token`);
+}
+
+/** Reached the password check and was refused: 400 invalid_grant, never 429. */
+export function assertWrongPassword(res: JsonResponse, what: string): void {
+  assert.equal(res.status, 400, `${what}: ${res.text}`);
+  assert.equal(res.body.error, 'invalid_grant', `${what}: ${res.text}`);
 }
 
 /** Asserts the request got past every throttle (whatever else happened to it). */

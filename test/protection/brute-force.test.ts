@@ -30,6 +30,7 @@ import { describe, it } from 'node:test';
 import { runCli, writeYamlConfig, type ProcessResult } from '../helpers/cli-process.js';
 import { ALICE, API, JOE, NATIVE, WEB, acmeFixture } from '../helpers/fixtures.js';
 import { postForm, type JsonResponse } from '../helpers/http.js';
+import { assertSignedIn, assertWrongPassword } from '../helpers/ip-throttle.js';
 import { createScratchDatabase, postgresSkip } from '../helpers/postgres.js';
 import { TEST_MASTER_KEY, startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
 
@@ -103,26 +104,21 @@ function freshGuess(): string {
   return `wrong guess ${guessCounter} ${Math.random().toString(36).slice(2)}`;
 }
 
-function assertSignedIn(res: JsonResponse, what: string): void {
-  assert.equal(res.status, 200, `${what}: ${res.text}`);
-  assert.equal(typeof res.body.access_token, 'string', `${what}: an access token`);
-}
-
-/** Reached the password check and was refused: 400 invalid_grant, never 429. */
-function assertWrongPassword(res: JsonResponse, what: string): void {
-  assert.equal(res.status, 400, `${what}: ${res.text}`);
-  assert.equal(res.body.error, 'invalid_grant', `${what}: ${res.text}`);
-}
-
-/** Locked: 429 too_many_attempts / user_blocked with a positive integer Retry-After; returns it. */
-function assertLocked(res: JsonResponse, what: string): number {
+/**
+ * Locked: 429 too_many_attempts / user_blocked (or, for the backstop's pause of new places since issue #11
+ * point 6, new_locations_paused) with a positive integer Retry-After; returns it.
+ */
+function assertLocked(res: JsonResponse, what: string, errorReason: 'user_blocked' | 'new_locations_paused' = 'user_blocked'): number {
   assert.equal(res.status, 429, `${what}: ${res.text}`);
   assert.equal(res.body.error, 'too_many_attempts', `${what}: ${res.text}`);
-  assert.equal(res.body.error_reason, 'user_blocked', `${what}: ${res.text}`);
+  assert.equal(res.body.error_reason, errorReason, `${what}: ${res.text}`);
   const retryAfter = res.headers.get('retry-after');
   assert.ok(retryAfter !== null && /^[1-9][0-9]*$/.test(retryAfter), `${what}: Retry-After is a positive integer, got ${retryAfter}`);
   return Number(retryAfter);
 }
+
+/** Paused by the backstop (issue #11 point 6). */
+const assertPaused = (res: JsonResponse, what: string): number => assertLocked(res, what, 'new_locations_paused');
 
 /** `n` failures with distinct wrong passwords, each reaching the password check. */
 async function fail(server: TestServer, username: string, n: number, via: Via = FROM_PEER, sent?: string[]): Promise<void> {
@@ -409,9 +405,10 @@ describe('issue #3: the backstop locks an identifier from every IP', () => {
       assertSignedIn(await login(server, JOE.username, JOE.password, fromIp('203.0.113.5')), 'joe below the backstop');
 
       for (let i = 1; i <= 5; i++) await fail(server, ALICE.username, 1, fromIp(`203.0.113.${10 + i}`));
-      assertLocked(await login(server, ALICE.username, ALICE.password, fromIp('192.0.2.77')), 'a fresh IP after the backstop');
-      assertLocked(await login(server, ALICE.username, ALICE.password, fromIp('203.0.113.11')), 'one of the failing IPs');
-      assertLocked(await login(server, ALICE.username, ALICE.password), 'the peer IP');
+      // Issue #11 point 6: the backstop pauses new places (new_locations_paused); none of these ever signed in as alice.
+      assertPaused(await login(server, ALICE.username, ALICE.password, fromIp('192.0.2.77')), 'a fresh IP after the backstop');
+      assertPaused(await login(server, ALICE.username, ALICE.password, fromIp('203.0.113.11')), 'one of the failing IPs');
+      assertPaused(await login(server, ALICE.username, ALICE.password), 'the peer IP');
       assertSignedIn(await login(server, JOE.username, JOE.password, fromIp('192.0.2.77')), 'another user from the fresh IP');
 
       const locks = securityEvents(server, 'user_locked');
@@ -433,8 +430,11 @@ describe('issue #3: the allowlist skips the per-IP lock but not the backstop', (
       assertSignedIn(await login(server, ALICE.username, ALICE.password, allowlisted), 'allowlisted IP after 5 failures (per-IP threshold 3)');
 
       await fail(server, ALICE.username, 6, allowlisted);
-      assertLocked(await login(server, ALICE.username, ALICE.password, allowlisted), 'allowlisted IP after 6 failures: the backstop');
-      assertLocked(await login(server, ALICE.username, ALICE.password, fromIp('192.0.2.9')), 'any other IP too');
+      // Issue #11 point 6: alice signed in from 198.51.100.7 above, so that IP is familiar and passes the backstop;
+      // an allowlisted IP she never signed in from is paused like any other.
+      assertPaused(await login(server, ALICE.username, ALICE.password, fromIp('198.51.100.8')), 'another allowlisted IP after 6 failures: the backstop');
+      assertPaused(await login(server, ALICE.username, ALICE.password, fromIp('192.0.2.9')), 'any other IP too');
+      assertSignedIn(await login(server, ALICE.username, ALICE.password, allowlisted), 'the allowlisted IP alice signed in from before');
     });
   });
 });

@@ -8,7 +8,7 @@
  * Contract: every operation is one atomic step in its store, so a parallel
  * burst sees distinct counts and exactly `limit` of them are allowed;
  * refund gives points back; reset forgets the key; block holds the key over
- * the limit for its own duration; peek of an unknown key is null and
+ * the limit for its own duration; set stores a count with a fresh expiry; peek of an unknown key is null and
  * creates nothing; counters with different names never share a key.
  * The database backend also takes expiry from the injected clock and keeps
  * its state across a close and reopen of the database. The Redis
@@ -146,6 +146,21 @@ function conformance(open: () => Promise<BackendUnderTest>): void {
     assert.equal(takes.filter((t) => t.allowed).length, 5);
   });
 
+  it('set stores exactly the points given, with a fresh expiry each time, whatever the key held', async () => {
+    const c = counter(5, 10);
+    await c.consume('k', 3);
+    await c.set('k', 1, 3600);
+    const first = await c.peek('k');
+    assert.equal(first?.consumed, 1);
+    assert.ok(first !== null && first.msBeforeReset > 10_000 && first.msBeforeReset <= 3_600_000, `the set's hour, not the 10 s window: ${first?.msBeforeReset}`);
+    await c.set('k', 7, 60);
+    const second = await c.peek('k');
+    assert.equal(second?.consumed, 7);
+    assert.ok(second !== null && second.msBeforeReset <= 60_000, `the new expiry replaces the longer one: ${second?.msBeforeReset}`);
+    await c.set('never-consumed', 2, 60);
+    assert.equal((await c.peek('never-consumed'))?.consumed, 2);
+  });
+
   it('block works on a key never consumed', async () => {
     const c = counter(5);
     await c.block('never-seen', 120);
@@ -239,6 +254,17 @@ function databaseOnly(url: () => string, shared: boolean): void {
     testClock.advance(3600);
     for (let i = 0; i < 3; i++) assert.equal((await bucket.take('k')).allowed, true, `full again: ${i}`);
     assert.equal((await bucket.take('k')).allowed, false, 'never more than the capacity');
+  });
+
+  it('a set key expires by the injected clock, and setting it again renews it', async () => {
+    const c = backend.counter({ name: uniqueName(), limit: 3, windowSeconds: 60 });
+    await c.set('k', 1, 600);
+    testClock.advance(500);
+    await c.set('k', 1, 600);
+    testClock.advance(500);
+    assert.equal((await c.peek('k'))?.consumed, 1, 'renewed 500 s ago, for 600 s');
+    testClock.advance(101);
+    assert.equal(await c.peek('k'), null);
   });
 
   it('a block expires by the injected clock too', async () => {
