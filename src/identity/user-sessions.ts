@@ -6,48 +6,49 @@
  * - A password change and a block end every session of the user: each
  *   refresh-token family is revoked (RFC 9700 §4.14.2 allows revoking on
  *   such security events; DESIGN.md §8 requires it for a password change),
- *   so lifting a block later revives nothing.
+ *   and the change is stamped on the user (`password_changed_at`,
+ *   `blocked_at`, which unblocking keeps), so lifting a block revives nothing.
  * - Whatever checks a session (the refresh grant, introspection, userinfo,
  *   the MFA API) refuses one whose user is gone or blocked, or whose sign-in
- *   predates the last password change (`users.password_changed_at`). That
- *   rule also covers a revocation that was missed: a crash between the two
- *   writes below, or a sign-in with the old password racing the change.
- *   RFC 7662 §2.2: "active" means usable now, so introspection applies it too.
+ *   predates the user's last password change or last block. That also covers
+ *   a revocation that was missed (a crash between the two writes below).
+ *   RFC 7662 §2.2: "active" means usable now, so introspection applies the
+ *   rule too.
  */
 import type { RefreshTokenStore, UserRecord, UserStore } from '../storage/stores.js';
 
 /** Why a session no longer stands. */
-export type SessionRefusal = 'user_gone' | 'user_blocked' | 'password_changed';
+export type SessionRefusal = 'user_gone' | 'user_blocked' | 'password_changed' | 'blocked_since_sign_in';
 
 /**
- * Whether a sign-in happened before the user's last password change.
+ * Whether a sign-in happened before `instant` (a password change, a block).
  *
  * - A `Date` (a refresh-token family's auth_time, stored to the millisecond)
  *   is compared exactly.
  * - A number is a JWT NumericDate (whole seconds, RFC 7519 §2) from an
- *   access token. It counts as before the change only when its second is
- *   earlier than the second the change happened in. A token from the same
- *   second is accepted: refusing it would refuse, for its whole lifetime,
- *   the token of a sign-in made right after a change (a reset page that
- *   signs the user in at once), as Keycloak's not-before rule also avoids.
- *   The residue is an access token issued in the fraction of a second before
- *   the change; its refresh token is revoked all the same.
+ *   access token. It counts as before only when its second is earlier than
+ *   the second of `instant`. A token from that same second is accepted:
+ *   refusing it would refuse, for its whole lifetime, the token of a sign-in
+ *   made right after a password change (a reset page that signs the user in
+ *   at once), which Keycloak's not-before rule also avoids. The residue is
+ *   an access token issued in the fraction of a second before the change;
+ *   its refresh token is revoked all the same.
  *
  * Instants from different machines are compared, so nodes need synchronised
  * clocks (NTP), as token expiry already does.
  */
-export function signedInBeforePasswordChange(user: Pick<UserRecord, 'passwordChangedAt'>, signedInAt: Date | number): boolean {
-  const changedAt = user.passwordChangedAt;
-  if (changedAt === null) return false;
-  if (typeof signedInAt === 'number') return signedInAt < Math.floor(changedAt.getTime() / 1000);
-  return signedInAt.getTime() < changedAt.getTime();
+export function signedInBefore(instant: Date | null, signedInAt: Date | number): boolean {
+  if (instant === null) return false;
+  if (typeof signedInAt === 'number') return signedInAt < Math.floor(instant.getTime() / 1000);
+  return signedInAt.getTime() < instant.getTime();
 }
 
-/** Why a session of `user` that signed in at `signedInAt` no longer stands; undefined when it does. */
+/** Why a session of `user` that signed in at `signedInAt` (see signedInBefore) no longer stands; undefined when it does. */
 export function sessionRefusal(user: UserRecord | undefined, signedInAt: Date | number): SessionRefusal | undefined {
   if (!user) return 'user_gone';
   if (user.blocked) return 'user_blocked';
-  if (signedInBeforePasswordChange(user, signedInAt)) return 'password_changed';
+  if (signedInBefore(user.passwordChangedAt, signedInAt)) return 'password_changed';
+  if (signedInBefore(user.blockedAt, signedInAt)) return 'blocked_since_sign_in';
   return undefined;
 }
 
@@ -107,10 +108,8 @@ export async function commitPasswordChange(stores: SessionStores, user: Pick<Use
 
 /** Blocks the user and ends every session, so that lifting the block later revives none. Returns how many families were revoked. */
 export async function commitBlock(stores: SessionStores, user: Pick<UserRecord, 'id' | 'tenantId'>, now: Date): Promise<number> {
-  // The block first: every check refuses a blocked user's sessions, so a crash before the revocation fails closed
-  // (running the block again revokes them). A sign-in racing the block can still add a family after the revocation;
-  // it is refused while the block lasts, and whoever made it holds the password anyway: the usual incident response
-  // (block, set-password, unblock) ends it with the password change.
-  await stores.users.setBlocked(user.id, true);
+  // The block (and its stamp) first: from this instant every check refuses older sessions, even after an unblock,
+  // so a crash before the revocation still fails closed.
+  await stores.users.setBlocked(user.id, true, now);
   return stores.refreshTokens.revokeAllForUser(user.tenantId, user.id, now);
 }

@@ -78,6 +78,11 @@ export interface UserRecord {
    * (identity/user-sessions.ts).
    */
   passwordChangedAt: Date | null;
+  /**
+   * When the user was last blocked, kept after the block is lifted: sessions
+   * signed in before it stay ended (identity/user-sessions.ts). Null if never.
+   */
+  blockedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -112,7 +117,8 @@ export interface UserStore {
    * password) and stamps `passwordChangedAt` with that instant.
    */
   setPasswordHash(userId: string, passwordHash: string, options?: { expectedHash?: string; passwordChangedAt?: Date }): Promise<boolean>;
-  setBlocked(userId: string, blocked: boolean): Promise<void>;
+  /** Blocking stamps `blockedAt` with `now`; unblocking keeps the stamp. */
+  setBlocked(userId: string, blocked: boolean, now?: Date): Promise<void>;
   /** An external directory's user: created at the first successful login, its profile refreshed at each. */
   provisionExternal(user: Omit<NewUser, 'passwordHash'>): Promise<UserRecord>;
   recordLogin(userId: string, at: Date): Promise<void>;

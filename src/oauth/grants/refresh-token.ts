@@ -6,7 +6,7 @@
  * response).
  */
 import { constantTimeEqual } from '../../crypto/secrets.js';
-import { signedInBeforePasswordChange } from '../../identity/user-sessions.js';
+import { sessionRefusal } from '../../identity/user-sessions.js';
 import { isRetryInsideReuseInterval } from '../../storage/stores.js';
 import { familyFingerprint, parseRefreshToken } from '../../tokens/refresh-token-format.js';
 import { InvalidGrantError } from '../errors.js';
@@ -60,11 +60,12 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
     const user = await ctx.users.findById(tenant.id, family.userId);
     if (!user) throw new InvalidGrantError(INVALID, { logDetail: `user ${family.userId} no longer exists` });
     if (user.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
-    // Defense in depth (RFC 9700 §4.14.2): a password change revokes every family, but one signed in before it is
-    // refused even if that revocation was missed (a crash, a sign-in racing the change), and revoked now for good.
-    if (signedInBeforePasswordChange(user, family.authTime)) {
+    // Defense in depth (RFC 9700 §4.14.2): a password change or a block revokes every family, but one signed in
+    // before it is refused even if that revocation was missed (a crash between the writes), and revoked now for good.
+    const ended = sessionRefusal(user, family.authTime);
+    if (ended !== undefined) {
       await ctx.refreshTokens.revokeFamily(family.id, now);
-      throw new InvalidGrantError(INVALID, { logDetail: `refresh token family ${familyFingerprint(family.id)} signed in before user ${user.id} changed password` });
+      throw new InvalidGrantError(INVALID, { logDetail: `refresh token family ${familyFingerprint(family.id)} of user ${user.id} ended: ${ended}` });
     }
 
     return {

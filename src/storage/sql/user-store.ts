@@ -24,6 +24,7 @@ function toRecord(row: Selectable<UsersTable>): UserRecord {
     passwordHash: row.password_hash,
     blocked: row.blocked === 1,
     passwordChangedAt: fromIsoOrNull(row.password_changed_at),
+    blockedAt: fromIsoOrNull(row.blocked_at),
     createdAt: fromIso(row.created_at),
     updatedAt: fromIso(row.updated_at),
   };
@@ -71,6 +72,7 @@ export class SqlUserStore implements UserStore {
       created_at: now,
       updated_at: now,
       password_changed_at: now,
+      blocked_at: user.blocked ? now : null,
       last_login_at: null,
       groups: user.groups === undefined ? null : JSON.stringify(user.groups),
     };
@@ -130,8 +132,12 @@ export class SqlUserStore implements UserStore {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  async setBlocked(userId: string, blocked: boolean): Promise<void> {
-    await this.db.updateTable('users').set({ blocked: blocked ? 1 : 0, updated_at: toIso(new Date()) }).where('id', '=', userId).execute();
+  async setBlocked(userId: string, blocked: boolean, now: Date = new Date()): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ blocked: blocked ? 1 : 0, updated_at: toIso(new Date()), ...(blocked ? { blocked_at: toIso(now) } : {}) })
+      .where('id', '=', userId)
+      .execute();
   }
 
   async recordLogin(userId: string, at: Date): Promise<void> {
