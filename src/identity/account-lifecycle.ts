@@ -70,15 +70,7 @@ export class AccountLifecycle {
    * stores it before these services exist). Returns how many locks ended.
    */
   async passwordChanged(tenant: Tenant, connection: ConnectionRecord, user: AccountSubject, refreshTokensRevoked: number, source: AccountChangeSource): Promise<number> {
-    await this.deps.securityEvents.record({
-      type: 'password_changed',
-      reason: source,
-      tenantId: tenant.id,
-      connection: connection.name,
-      userId: user.id,
-      identifier: user.username,
-      details: { refresh_token_families_revoked: refreshTokensRevoked },
-    });
+    await this.recordSessionsEnded('password_changed', tenant, connection, user, refreshTokensRevoked, source);
     const loginNames = [user.username, ...(user.email ? [user.email] : [])];
     return this.deps.attackProtection.unblock(tenant, connection, loginNames, 'password_changed', user.id);
   }
@@ -92,8 +84,19 @@ export class AccountLifecycle {
 
   /** The event of a stored block (block() calls it; the start-up too, for a block the configuration file added). */
   async blocked(tenant: Tenant, connection: ConnectionRecord, user: AccountSubject, refreshTokensRevoked: number, source: AccountChangeSource): Promise<void> {
+    await this.recordSessionsEnded('user_blocked', tenant, connection, user, refreshTokensRevoked, source);
+  }
+
+  private async recordSessionsEnded(
+    type: 'password_changed' | 'user_blocked',
+    tenant: Tenant,
+    connection: ConnectionRecord,
+    user: AccountSubject,
+    refreshTokensRevoked: number,
+    source: AccountChangeSource,
+  ): Promise<void> {
     await this.deps.securityEvents.record({
-      type: 'user_blocked',
+      type,
       reason: source,
       tenantId: tenant.id,
       connection: connection.name,
