@@ -6,7 +6,8 @@
  *
  * §2.2: "active" means the token is usable now, so a user's token is
  * inactive once the user is blocked or deleted, or when it comes from a
- * sign-in before the user's last password change (identity/user-sessions.ts).
+ * sign-in before the user's last password change or last block
+ * (identity/user-sessions.ts).
  */
 import { epochSeconds, type Clock } from '../clock.js';
 import { constantTimeEqual } from '../crypto/secrets.js';

@@ -1,7 +1,8 @@
 /**
  * OIDC Core §5.3 userinfo, protected by a Bearer token (RFC 6750). The
- * token's user must still be active: not blocked or deleted, and no password
- * change since the token's sign-in (identity/user-sessions.ts).
+ * token's user must still be active: not blocked or deleted, and neither a
+ * password change nor a block since the token's sign-in
+ * (identity/user-sessions.ts).
  */
 import { activeUserOfAccessToken } from '../identity/user-sessions.js';
 import type { UserStore } from '../storage/stores.js';
