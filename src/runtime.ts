@@ -6,12 +6,13 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
-import { applyConfig, type ApplySummary } from './config/apply.js';
+import { applyConfig, type AppliedUserChange, type ApplySummary } from './config/apply.js';
 import type { LatchkeyConfig } from './config/load.js';
 import type { SigningAlg } from './config/schema.js';
 import { loadOrCreateMasterKey, MasterKeyError } from './crypto/master-key.js';
 import { Encrypter, KeyedFingerprint, SecretHasher } from './crypto/secrets.js';
 import type { CredentialSource } from './identity/credential-source.js';
+import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { HashQueue } from './identity/hash-queue.js';
 import { DatabaseCredentialSource } from './identity/sources/database.js';
 import { HttpCredentialSource, trustingOnly } from './identity/sources/http.js';
@@ -65,6 +66,8 @@ export interface Runtime {
   mfa: MfaService;
   mfaTokens: MfaTokens;
   counters: CounterBackend;
+  /** Password changes and blocks: they end the user's sessions (identity/account-lifecycle.ts). */
+  accounts: AccountLifecycle;
   applied: ApplySummary;
   /** Tells every node that a tenant's signing keys changed (through Redis when set; else they re-read within 10 s). */
   announceKeyChange(tenantId: string): Promise<void>;
@@ -177,11 +180,21 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       failures: counters.bucket({ name: 'mfa', capacity: MFA_FAILURE_LIMIT, refillSeconds: MFA_REFILL_SECONDS }),
       clock,
     });
-    // A password the file changed ends that user's brute-force locks, as a password change does everywhere else.
-    for (const changed of applied.passwordsChanged) {
-      const tenant = catalog.tenant(changed.tenant);
-      const connection = tenant?.connections.get(changed.connection);
-      if (tenant && connection) await attackProtection.unblock(tenant, connection, [changed.username], 'password_changed');
+    const accounts = new AccountLifecycle({ users: stores.users, refreshTokens: stores.refreshTokens, attackProtection, securityEvents, clock });
+    // Apply already ended the sessions of users whose password or block the file changed; here come the events,
+    // and a changed password lifts the user's brute-force locks, as a password change does everywhere else.
+    const placeOf = (change: AppliedUserChange) => {
+      const tenant = catalog.tenant(change.tenant);
+      const connection = tenant?.connections.get(change.connection);
+      return tenant && connection ? { tenant, connection, user: { id: change.userId, username: change.username, email: change.email } } : undefined;
+    };
+    for (const change of applied.passwordsChanged) {
+      const place = placeOf(change);
+      if (place) await accounts.passwordChanged(place.tenant, place.connection, place.user, change.refreshTokensRevoked, 'config');
+    }
+    for (const change of applied.usersBlocked) {
+      const place = placeOf(change);
+      if (place) await accounts.blocked(place.tenant, place.connection, place.user, change.refreshTokensRevoked, 'config');
     }
     const tenantHooks = new Map<string, TenantHooks>();
     for (const tenantConfig of config.tenants) {
@@ -242,6 +255,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       mfa,
       mfaTokens,
       counters,
+      accounts,
       applied,
       async announceKeyChange(tenantId: string) {
         await keyChanges?.announce(tenantId);

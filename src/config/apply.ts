@@ -8,16 +8,28 @@ import type { Stores } from '../storage/stores.js';
 import type { LatchkeyConfig } from './load.js';
 import { ConfigError, formatKeyPath } from './load.js';
 
+/** A declared user whose sessions the file ended (identity/user-sessions.ts), for the start-up's events. */
+export interface AppliedUserChange {
+  tenant: string;
+  connection: string;
+  userId: string;
+  username: string;
+  email: string | undefined;
+  refreshTokensRevoked: number;
+}
+
 export interface ApplySummary {
   tenants: number;
   usersCreated: number;
   usersUpdated: number;
-  /** Declared users whose password the file changed: their brute-force locks are cleared at start. */
-  passwordsChanged: Array<{ tenant: string; connection: string; username: string }>;
+  /** Declared users whose password the file changed: sessions ended here; their brute-force locks are cleared at start. */
+  passwordsChanged: AppliedUserChange[];
+  /** Declared users the file newly blocked: sessions ended here. */
+  usersBlocked: AppliedUserChange[];
 }
 
 export async function applyConfig(config: LatchkeyConfig, stores: Stores, secretHasher: SecretHasher): Promise<ApplySummary> {
-  const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0, passwordsChanged: [] };
+  const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0, passwordsChanged: [], usersBlocked: [] };
   for (const [tenantIndex, tenant] of config.tenants.entries()) {
     const { name, default_directory, default_audience, id_token_signing_alg, id_token_lifetime, attack_protection, rate_limits, trusted_proxies, mfa } = tenant;
     const tenantId = await stores.catalog.upsertTenant(name, {
@@ -44,7 +56,7 @@ export async function applyConfig(config: LatchkeyConfig, stores: Stores, secret
       const policy = policies.get(user.connection);
       if (connectionId === undefined || policy === undefined) continue; // the schema already refused unknown connections
       try {
-        const outcome = await upsertDeclaredUser(stores.users, { tenantId, connectionId, policy }, {
+        const result = await upsertDeclaredUser(stores, { tenantId, connectionId, policy }, {
           username: user.username,
           email: user.email,
           emailVerified: user.email_verified,
@@ -55,9 +67,11 @@ export async function applyConfig(config: LatchkeyConfig, stores: Stores, secret
           passwordHash: user.password_hash,
           blocked: user.blocked,
         });
-        if (outcome === 'created') summary.usersCreated++;
-        if (outcome === 'updated' || outcome === 'password_changed') summary.usersUpdated++;
-        if (outcome === 'password_changed') summary.passwordsChanged.push({ tenant: name, connection: user.connection, username: user.username });
+        if (result.change === 'created') summary.usersCreated++;
+        if (result.change === 'updated') summary.usersUpdated++;
+        const changed = { tenant: name, connection: user.connection, userId: result.userId, username: user.username, email: user.email };
+        if (result.passwordChanged) summary.passwordsChanged.push({ ...changed, ...result.passwordChanged });
+        if (result.blocked) summary.usersBlocked.push({ ...changed, ...result.blocked });
       } catch (err) {
         throw new ConfigError('configuration', [`${formatKeyPath(['tenants', tenantIndex, 'users', userIndex])}: ${(err as Error).message}`]);
       }

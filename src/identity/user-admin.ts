@@ -5,6 +5,7 @@
 import type { PasswordPolicyConfig } from '../config/schema.js';
 import { passwordPolicyRefusal, type PasswordRule } from './password-policy.js';
 import { hashPassword, isSupportedPasswordHash, verifyPassword } from './passwords.js';
+import { commitBlock, commitPasswordChange, type SessionStores } from './user-sessions.js';
 import type { NewUser, UserRecord, UserStore } from '../storage/stores.js';
 
 /** A user as an operator declares it: the stored fields, with a password or an imported hash. */
@@ -57,19 +58,35 @@ export async function createUser(users: UserStore, target: UserTarget, input: Us
   return created;
 }
 
+/** What config apply did to one declared user. */
+export interface DeclaredUserResult {
+  change: 'created' | 'updated' | 'unchanged';
+  userId: string;
+  /** The file changed the password: every session of the user ended, this many refresh-token families. */
+  passwordChanged?: { refreshTokensRevoked: number };
+  /** The file blocked the user: every session ended, this many refresh-token families. */
+  blocked?: { refreshTokensRevoked: number };
+}
+
 /**
  * Config apply: creates the user, or brings a declared one up to date. The
  * password is rehashed only when it no longer verifies, so restarts are
- * idempotent and do not churn hashes.
+ * idempotent and do not churn hashes. A changed password and a new block end
+ * the user's sessions, as they do by every other path (user-sessions.ts).
  */
-export async function upsertDeclaredUser(users: UserStore, target: UserTarget, input: UserInput): Promise<'created' | 'updated' | 'unchanged' | 'password_changed'> {
+export async function upsertDeclaredUser(
+  stores: SessionStores & { users: UserStore },
+  target: UserTarget,
+  input: UserInput,
+  now: Date = new Date(),
+): Promise<DeclaredUserResult> {
+  const { users } = stores;
   const existing = await users.findByLogin(target.tenantId, target.connectionId, input.username);
   if (!existing || existing.username.normalize('NFKC').toLowerCase() !== input.username.normalize('NFKC').toLowerCase()) {
-    await createUser(users, target, input);
-    return 'created';
+    const created = await createUser(users, target, input);
+    return { change: 'created', userId: created.id };
   }
-  let passwordChanged = false;
-  let changed = false;
+  const result: DeclaredUserResult = { change: 'unchanged', userId: existing.id };
   const profile = { email: input.email, emailVerified: input.emailVerified, name: input.name, givenName: input.givenName, familyName: input.familyName };
   const differs =
     (profile.email !== undefined && profile.email !== existing.email) ||
@@ -79,27 +96,21 @@ export async function upsertDeclaredUser(users: UserStore, target: UserTarget, i
     (profile.familyName !== undefined && profile.familyName !== existing.familyName);
   if (differs) {
     await users.updateProfile(existing.id, profile);
-    changed = true;
+    result.change = 'updated';
   }
-  if (input.passwordHash !== undefined && input.passwordHash !== existing.passwordHash) {
-    await users.setPasswordHash(existing.id, await storedHashFor(input, target.policy), { passwordChanged: true });
-    passwordChanged = true;
-  } else if (input.password !== undefined) {
-    const check = existing.passwordHash === null ? { valid: false } : await verifyPassword(input.password, existing.passwordHash);
-    if (!check.valid) {
-      await users.setPasswordHash(existing.id, await storedHashFor(input, target.policy), { passwordChanged: true });
-      passwordChanged = true;
-    }
+  let passwordChanged = input.passwordHash !== undefined && input.passwordHash !== existing.passwordHash;
+  if (!passwordChanged && input.password !== undefined) {
+    passwordChanged = existing.passwordHash === null || !(await verifyPassword(input.password, existing.passwordHash)).valid;
+  }
+  if (passwordChanged) {
+    result.passwordChanged = { refreshTokensRevoked: await commitPasswordChange(stores, existing, await storedHashFor(input, target.policy), now) };
+    result.change = 'updated';
   }
   if (input.blocked !== undefined && input.blocked !== existing.blocked) {
-    await users.setBlocked(existing.id, input.blocked);
-    changed = true;
+    if (input.blocked) result.blocked = { refreshTokensRevoked: await commitBlock(stores, existing, now) };
+    // Lifting the block revives nothing: the sessions it ended stay revoked.
+    else await users.setBlocked(existing.id, false);
+    result.change = 'updated';
   }
-  if (passwordChanged) return 'password_changed';
-  return changed ? 'updated' : 'unchanged';
-}
-
-export async function setUserPassword(users: UserStore, policy: PasswordPolicyConfig, user: UserRecord, password: string): Promise<void> {
-  checkNewPassword(policy, password);
-  await users.setPasswordHash(user.id, await hashPassword(password), { passwordChanged: true });
+  return result;
 }

@@ -1,6 +1,10 @@
 /**
- * OIDC Core §5.3 userinfo, protected by a Bearer token (RFC 6750).
+ * OIDC Core §5.3 userinfo, protected by a Bearer token (RFC 6750). The
+ * token's user must still be active: not blocked or deleted, and neither a
+ * password change nor a block since the token's sign-in
+ * (identity/user-sessions.ts).
  */
+import { activeUserOfAccessToken } from '../identity/user-sessions.js';
 import type { UserStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import { profileClaims } from '../tokens/token-service.js';
@@ -23,7 +27,10 @@ export async function userinfo(token: string, tenant: Tenant, verifier: AccessTo
   }
   const scopes = parseScope(typeof check.payload.scope === 'string' ? check.payload.scope : undefined);
   if (!scopes.includes('openid')) throw new InsufficientScopeError('userinfo requires the openid scope.');
-  const user = await users.findById(tenant.id, check.payload.sub);
-  if (!user || user.blocked) throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: 'userinfo: user gone or blocked' });
+  const holder = await activeUserOfAccessToken(users, tenant.id, check.payload);
+  if (holder.kind !== 'user') {
+    throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: `userinfo: ${holder.kind === 'inactive' ? holder.reason : 'a client token'}` });
+  }
+  const { user } = holder;
   return { sub: user.id, ...profileClaims(user, scopes) };
 }

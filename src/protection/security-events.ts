@@ -17,6 +17,8 @@ export const SECURITY_EVENT_TYPES = [
   'ip_throttled',
   'rate_limited',
   'password_policy_refused',
+  'password_changed',
+  'user_blocked',
   'mfa_required',
   'mfa_failure',
   'mfa_authenticator_removed',
@@ -75,6 +77,10 @@ function describe(event: SecurityEventInput): string {
       return `identifier locked after repeated failures (${event.reason ?? 'brute_force'}); unblock with: latchkey users unblock`;
     case 'user_unblocked':
       return `identifier unblocked (${event.reason ?? 'operator'})`;
+    case 'user_blocked':
+      return `user blocked (${event.reason ?? ''}); every refresh token of the user was revoked, and unblocking revives none`;
+    case 'password_changed':
+      return `password changed (${event.reason ?? ''}); every refresh token of the user was revoked, and access tokens from earlier sign-ins are refused`;
     case 'ip_throttled':
       return 'end-user IP throttled after too many failed logins; if this is your backend, have it send the end-user IP (trust_forwarded_for) or add it to attack_protection.allowlist';
     case 'rate_limited':

@@ -57,6 +57,8 @@ export interface UsersTable {
   created_at: string;
   updated_at: string;
   password_changed_at: string | null;
+  /** Migration 008: when the user was last blocked, kept after unblocking. */
+  blocked_at: string | null;
   last_login_at: string | null;
   groups: string | null;
 }

@@ -72,6 +72,17 @@ export interface UserRecord {
   groups: string[] | null;
   passwordHash: string | null;
   blocked: boolean;
+  /**
+   * When the password last changed (set at creation too); null for rows that
+   * never recorded it. Sessions signed in before it no longer count
+   * (identity/user-sessions.ts).
+   */
+  passwordChangedAt: Date | null;
+  /**
+   * When the user was last blocked, kept after the block is lifted: sessions
+   * signed in before it stay ended (identity/user-sessions.ts). Null if never.
+   */
+  blockedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -100,9 +111,14 @@ export interface UserStore {
   /** Returns undefined when the username is already taken in that connection. */
   create(user: NewUser): Promise<UserRecord | undefined>;
   updateProfile(userId: string, profile: UserProfileUpdate): Promise<void>;
-  /** `expectedHash` guards the rehash-on-login against a concurrent password change. */
-  setPasswordHash(userId: string, passwordHash: string, options?: { expectedHash?: string; passwordChanged?: boolean }): Promise<boolean>;
-  setBlocked(userId: string, blocked: boolean): Promise<void>;
+  /**
+   * `expectedHash` guards the rehash-on-login against a concurrent password
+   * change. `passwordChangedAt` marks a real change (not a rehash of the same
+   * password) and stamps `passwordChangedAt` with that instant.
+   */
+  setPasswordHash(userId: string, passwordHash: string, options?: { expectedHash?: string; passwordChangedAt?: Date }): Promise<boolean>;
+  /** Blocking stamps `blockedAt` with `now`; unblocking keeps the stamp. */
+  setBlocked(userId: string, blocked: boolean, now?: Date): Promise<void>;
   /** An external directory's user: created at the first successful login, its profile refreshed at each. */
   provisionExternal(user: Omit<NewUser, 'passwordHash'>): Promise<UserRecord>;
   recordLogin(userId: string, at: Date): Promise<void>;
@@ -176,6 +192,11 @@ export interface RefreshTokenStore {
     reuseIntervalSeconds: number;
   }): Promise<RotationResult>;
   revokeFamily(familyId: string, now: Date): Promise<void>;
+  /**
+   * Revokes every family of the user not yet revoked, in one statement (a
+   * password change, a block: RFC 9700 §4.14.2). Returns how many it revoked.
+   */
+  revokeAllForUser(tenantId: string, userId: string, now: Date): Promise<number>;
 }
 
 /** The token presented is the one just replaced, within the client's reuse interval. */

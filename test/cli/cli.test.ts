@@ -10,7 +10,8 @@
  *   a bcrypt user's password longer than 72 bytes is refused even when its
  *   first 72 bytes match (no silent truncation);
  * - `users block` refuses sign-in and refresh with error_reason
- *   user_blocked, `users unblock` restores both;
+ *   user_blocked, `users unblock` restores sign-in; the refresh tokens the
+ *   block revoked stay revoked (issue #11 point 5);
  * - `users set-password` makes the old password fail and the new one work;
  * - `keys rotate` publishes the new key next to the old one, tokens issued
  *   after a restart carry the new kid, and tokens issued before still verify
@@ -195,7 +196,7 @@ describe('latchkey CLI', () => {
     await assertSignsIn(LONG_BCRYPT.username, LONG_BCRYPT.password, 'the exact 72-byte password');
   });
 
-  it('users block refuses sign-in and refresh with user_blocked; users unblock restores both', async () => {
+  it('users block refuses sign-in and refresh with user_blocked; users unblock restores sign-in, not the revoked refresh token', async () => {
     const before = await assertSignsIn(ERIN.username, ERIN.password, 'before the block');
     const withRefresh = await login(ERIN.username, ERIN.password, { scope: 'offline_access read:x' });
     assert.equal(typeof withRefresh.body.refresh_token, 'string', withRefresh.text);
@@ -212,8 +213,13 @@ describe('latchkey CLI', () => {
 
     assertOk(await admin(['users', 'unblock', ERIN.username]), 'users unblock');
     await assertSignsIn(ERIN.username, ERIN.password, 'unblocked user');
+    // Issue #11 point 5: the block revoked the user's refresh tokens, and unblocking revives none.
     const refreshAgain = await postForm(running().at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: withRefresh.body.refresh_token as string, ...CLIENT });
-    assert.equal(refreshAgain.status, 200, `a refresh refused only because of the block works again: ${refreshAgain.text}`);
+    assert.equal(refreshAgain.status, 400, `the pre-block refresh token stays revoked: ${refreshAgain.text}`);
+    assert.equal(refreshAgain.body.error, 'invalid_grant', refreshAgain.text);
+    const fresh = await login(ERIN.username, ERIN.password, { scope: 'offline_access read:x' });
+    const refreshFresh = await postForm(running().at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: fresh.body.refresh_token as string, ...CLIENT });
+    assert.equal(refreshFresh.status, 200, `a refresh token from a sign-in after the unblock works: ${refreshFresh.text}`);
   });
 
   it('users set-password: the old password is refused, the new one accepted', async () => {

@@ -12,7 +12,9 @@
  * provisioned once however many logins race; a password rehash and a
  * recovery-code swap are compare-and-set; of any number of concurrent
  * rotations of one refresh token exactly one wins and the others get the
- * winner's token back (inside the reuse interval) or revoke the family; a
+ * winner's token back (inside the reuse interval) or revoke the family; all
+ * of a user's families are revoked at once, and no rotation racing that
+ * survives it; a password change and a block are stamped on the user; a
  * single-use key is accepted once however many requests race, and again
  * only once it has expired; signing-key rotation retires the old key and
  * keeps it published; connection secrets never reach the database; instants
@@ -197,7 +199,7 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordHash, 'h2');
       assert.equal(await stores.users.setPasswordHash(user.id, 'h3', { expectedHash: 'h1' }), false, 'the old hash is stale now');
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordHash, 'h2');
-      assert.equal(await stores.users.setPasswordHash(user.id, 'h4', { passwordChanged: true }), true, 'no expected hash: unconditional');
+      assert.equal(await stores.users.setPasswordHash(user.id, 'h4', { passwordChangedAt: at(0) }), true, 'no expected hash: unconditional');
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordHash, 'h4');
       assert.equal(await stores.users.setPasswordHash(randomUUID(), 'h5'), false, 'an unknown user');
 
@@ -228,6 +230,33 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(await stores.users.findByLogin(tenantId, connectionId, user.email), undefined, 'not by the old one');
       await stores.users.updateProfile(user.id, { groups: [] });
       assert.deepEqual((await stores.users.findById(tenantId, user.id))?.groups, [], 'an empty list stays a list');
+    });
+
+    it('passwordChangedAt: stamped at creation, moved only by a real change (to the millisecond), never by a rehash', async () => {
+      const user = await stores.users.create(newUser(uid('pam'), { passwordHash: 'h1' }));
+      assert.ok(user?.passwordChangedAt, 'a new user has a password-change instant');
+      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), user.passwordChangedAt.getTime());
+      assert.equal(await stores.users.setPasswordHash(user.id, 'h2', { expectedHash: 'h1' }), true);
+      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), user.passwordChangedAt.getTime(), 'a rehash is no change');
+      assert.equal(await stores.users.setPasswordHash(user.id, 'h3', { passwordChangedAt: at(42) }), true);
+      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), T0 + 42);
+    });
+
+    it('blockedAt: set by blocking (at the given instant, to the millisecond) and kept by unblocking; null for a user never blocked', async () => {
+      const open = await stores.users.create(newUser(uid('kim')));
+      assert.ok(open);
+      assert.equal(open.blockedAt, null);
+      assert.equal((await stores.users.findById(tenantId, open.id))?.blockedAt, null);
+      await stores.users.setBlocked(open.id, true, at(5 * SECOND + 3));
+      const blocked = await stores.users.findById(tenantId, open.id);
+      assert.equal(blocked?.blocked, true);
+      assert.equal(blocked?.blockedAt?.getTime(), T0 + 5 * SECOND + 3);
+      await stores.users.setBlocked(open.id, false, at(9 * SECOND));
+      const unblocked = await stores.users.findById(tenantId, open.id);
+      assert.equal(unblocked?.blocked, false);
+      assert.equal(unblocked?.blockedAt?.getTime(), T0 + 5 * SECOND + 3, 'unblocking keeps when the last block was');
+      const createdBlocked = await stores.users.create(newUser(uid('lou'), { blocked: true }));
+      assert.ok(createdBlocked?.blockedAt, 'a user created blocked has a block instant');
     });
 
     it('blocked round-trips through create and setBlocked', async () => {
@@ -431,6 +460,43 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.deepEqual(await stores.refreshTokens.rotate(rotation(f.id, f.currentHash, at(10 * SECOND), 30)), { kind: 'reuse_detected' });
       assert.equal((await stores.refreshTokens.findFamily(f.id))?.currentHash, f.currentHash, 'a revoked family does not rotate');
       await stores.refreshTokens.revokeFamily(uid('fam'), at(0));
+    });
+
+    it('revokeAllForUser: every unrevoked family of that user in that tenant, none of anyone else; counts what it revoked; keeps earlier revocations', async () => {
+      const userId = randomUUID();
+      const mine = [family({ userId }), family({ userId, clientId: 'native' }), family({ userId, currentTokenSealed: null })];
+      const alreadyRevoked = family({ userId });
+      const otherUser = family();
+      const otherTenant = family({ userId, tenantId: otherTenantId });
+      for (const f of [...mine, alreadyRevoked, otherUser, otherTenant]) await stores.refreshTokens.createFamily(f);
+      await stores.refreshTokens.revokeFamily(alreadyRevoked.id, at(2 * SECOND));
+
+      assert.equal(await stores.refreshTokens.revokeAllForUser(tenantId, userId, at(7 * SECOND)), mine.length);
+      for (const f of mine) {
+        const revoked = await stores.refreshTokens.findFamily(f.id);
+        assert.equal(revoked?.revokedAt?.getTime(), T0 + 7 * SECOND);
+        assert.equal(revoked?.currentTokenSealed, null, 'the sealed child is dropped with the family');
+        assert.deepEqual(await stores.refreshTokens.rotate(rotation(f.id, f.currentHash, at(8 * SECOND), 30)), { kind: 'reuse_detected' }, 'a revoked family does not rotate');
+      }
+      assert.equal((await stores.refreshTokens.findFamily(alreadyRevoked.id))?.revokedAt?.getTime(), T0 + 2 * SECOND, 'an earlier revocation keeps its instant');
+      assert.equal((await stores.refreshTokens.findFamily(otherUser.id))?.revokedAt, null, "another user's family");
+      assert.equal((await stores.refreshTokens.findFamily(otherTenant.id))?.revokedAt, null, "the same user id in another tenant");
+      assert.equal(await stores.refreshTokens.revokeAllForUser(tenantId, userId, at(9 * SECOND)), 0, 'nothing left to revoke');
+      assert.equal(await stores.refreshTokens.revokeAllForUser(tenantId, randomUUID(), at(9 * SECOND)), 0, 'a user without families');
+    });
+
+    it(`revokeAllForUser racing ${CONCURRENCY} rotations of the user's families: no family is left unrevoked, whichever commits first`, async () => {
+      const userId = randomUUID();
+      const families = Array.from({ length: CONCURRENCY }, () => family({ userId }));
+      for (const f of families) await stores.refreshTokens.createFamily(f);
+      const now = at(3 * SECOND);
+      const [revoked, ...rotations] = await Promise.all([
+        stores.refreshTokens.revokeAllForUser(tenantId, userId, now),
+        ...families.map((f) => stores.refreshTokens.rotate(rotation(f.id, f.currentHash, now, 0))),
+      ]);
+      assert.equal(revoked, CONCURRENCY, 'each family was unrevoked when the revocation reached it');
+      for (const f of families) assert.ok((await stores.refreshTokens.findFamily(f.id))?.revokedAt, `family ${f.id} revoked`);
+      assert.ok(rotations.every((r) => r.kind === 'rotated' || r.kind === 'reuse_detected'), rotations.map((r) => r.kind).join(','));
     });
 
     it('purgeExpired removes the families whose absolute lifetime has ended, and only those', async () => {

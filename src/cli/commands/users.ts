@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createUser, PasswordPolicyError, setUserPassword, UserAdminError, type UserInput } from '../../identity/user-admin.js';
+import { createUser, PasswordPolicyError, UserAdminError, type UserInput } from '../../identity/user-admin.js';
 import type { Tenant } from '../../oauth/catalog.js';
 import type { Runtime } from '../../runtime.js';
 import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
@@ -90,13 +90,13 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  withTarget(users.command('block').description('refuse every sign-in and refresh of a user'))
+  withTarget(users.command('block').description('refuse every sign-in and refresh of a user, and revoke their refresh tokens (unblocking revives none)'))
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
       await withRuntime(options, async (runtime) => {
         const { tenant, connection, user } = await existingUser(runtime, options, username);
-        await runtime.stores.users.setBlocked(user.id, true);
-        process.stdout.write(`blocked ${user.username} in ${tenant.name}/${connection.name}\n`);
+        const revoked = await runtime.accounts.block(tenant, connection, user, 'cli');
+        process.stdout.write(`blocked ${user.username} in ${tenant.name}/${connection.name}: ${revokedRefreshTokens(revoked)}\n`);
       });
     });
 
@@ -123,7 +123,7 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  withTarget(users.command('set-password').description("replace a user's password (this also clears the user's brute-force locks)"))
+  withTarget(users.command('set-password').description("replace a user's password (this also revokes the user's refresh tokens and clears their brute-force locks)"))
     .argument('<username>', 'username or email')
     .option('--password <password>', 'new password (visible in shell history; prefer --password-stdin)')
     .option('--password-stdin', 'read the new password from standard input')
@@ -131,17 +131,14 @@ export function registerUsers(program: Command): void {
       const password = await passwordFrom(options);
       await withRuntime(options, async (runtime) => {
         const { tenant, connection, user } = await existingUser(runtime, options, username);
-        try {
-          await setUserPassword(runtime.stores.users, connection.passwordPolicy, user, password);
-        } catch (err) {
-          await recordPolicyRefusal(runtime, tenant, connection, user.username, err, 'change');
-          throw err;
-        }
-        const identifiers = [username, user.username, ...(user.email === null ? [] : [user.email])];
-        await runtime.attackProtection.unblock(tenant, connection, identifiers, 'password_changed', user.id);
-        process.stdout.write(`password changed for ${user.username}\n`);
+        const { refreshTokensRevoked } = await runtime.accounts.changePassword(tenant, connection, user, password, 'cli');
+        process.stdout.write(`password changed for ${user.username}: ${revokedRefreshTokens(refreshTokensRevoked)}\n`);
       });
     });
+}
+
+function revokedRefreshTokens(count: number): string {
+  return `revoked ${count} refresh token${count === 1 ? '' : 's'}`;
 }
 
 function targetOf(tenant: Tenant, connection: ConnectionRecord) {

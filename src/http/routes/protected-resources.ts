@@ -93,6 +93,6 @@ export function registerProtectedResourceRoutes(app: FastifyInstance, runtime: R
     const { client } = await clientOf(request, params, tenant.endpoints.introspection);
     // RFC 7662 §2.1: the caller must be authorised; a public client may not probe tokens.
     if (client.method === 'none') throw new InvalidClientError('Introspection requires a confidential client.');
-    return introspect(params, tenant, client, { refreshTokens: runtime.stores.refreshTokens, verifier: runtime.verifier, clock: runtime.clock });
+    return introspect(params, tenant, client, { refreshTokens: runtime.stores.refreshTokens, users: runtime.stores.users, verifier: runtime.verifier, clock: runtime.clock });
   });
 }

@@ -6,6 +6,7 @@
  * response).
  */
 import { constantTimeEqual } from '../../crypto/secrets.js';
+import { sessionRefusal } from '../../identity/user-sessions.js';
 import { isRetryInsideReuseInterval } from '../../storage/stores.js';
 import { familyFingerprint, parseRefreshToken } from '../../tokens/refresh-token-format.js';
 import { InvalidGrantError } from '../errors.js';
@@ -37,7 +38,12 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
     if (!presented || !family || family.tenantId !== tenant.id) throw new InvalidGrantError(INVALID, { logDetail: 'unknown refresh token' });
     // RFC 6749 §6: bound to the client it was issued to.
     if (family.clientId !== client.app.clientId) throw new InvalidGrantError(INVALID, { logDetail: `refresh token of ${family.clientId} presented by ${client.app.clientId}` });
-    if (family.revokedAt) throw new InvalidGrantError(INVALID, { logDetail: `revoked refresh token family ${familyFingerprint(family.id)}` });
+    if (family.revokedAt) {
+      // A block revokes the user's families; while it lasts the client is still told why, as before the revocation.
+      const owner = await ctx.users.findById(tenant.id, family.userId);
+      if (owner?.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${owner.id}` });
+      throw new InvalidGrantError(INVALID, { logDetail: `revoked refresh token family ${familyFingerprint(family.id)}` });
+    }
     if (family.expiresAt <= now || family.familyExpiresAt <= now) throw new InvalidGrantError(INVALID, { logDetail: `expired refresh token family ${familyFingerprint(family.id)}` });
 
     const isCurrent = constantTimeEqual(presented.secretHash, family.currentHash);
@@ -54,6 +60,13 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
     const user = await ctx.users.findById(tenant.id, family.userId);
     if (!user) throw new InvalidGrantError(INVALID, { logDetail: `user ${family.userId} no longer exists` });
     if (user.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
+    // Defense in depth (RFC 9700 §4.14.2): a password change or a block revokes every family, but one signed in
+    // before it is refused even if that revocation was missed (a crash between the writes), and revoked now for good.
+    const ended = sessionRefusal(user, family.authTime);
+    if (ended !== undefined) {
+      await ctx.refreshTokens.revokeFamily(family.id, now);
+      throw new InvalidGrantError(INVALID, { logDetail: `refresh token family ${familyFingerprint(family.id)} of user ${user.id} ended: ${ended}` });
+    }
 
     return {
       grantType: 'refresh_token',

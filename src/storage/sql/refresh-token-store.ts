@@ -91,4 +91,17 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
       .where('revoked_at', 'is', null)
       .execute();
   }
+
+  async revokeAllForUser(tenantId: string, userId: string, now: Date): Promise<number> {
+    // One UPDATE through refresh_token_families_user_idx (tenant_id, user_id). A rotation racing it either
+    // commits first (and its new token is revoked here) or finds revoked_at set and fails: no family survives.
+    const result = await this.db
+      .updateTable('refresh_token_families')
+      .set({ revoked_at: toIso(now), current_token_sealed: null })
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, UsersTable } from '../schema.js';
 import type { NewUser, UserProfileUpdate, UserRecord, UserStore } from '../stores.js';
-import { fromIso, toIso } from './time.js';
+import { fromIso, fromIsoOrNull, toIso } from './time.js';
 
 /** Logins are case-insensitive and compatibility-normalised, as Auth0's are. */
 export function loginKey(login: string): string {
@@ -23,6 +23,8 @@ function toRecord(row: Selectable<UsersTable>): UserRecord {
     groups: row.groups === null ? null : (JSON.parse(row.groups) as string[]),
     passwordHash: row.password_hash,
     blocked: row.blocked === 1,
+    passwordChangedAt: fromIsoOrNull(row.password_changed_at),
+    blockedAt: fromIsoOrNull(row.blocked_at),
     createdAt: fromIso(row.created_at),
     updatedAt: fromIso(row.updated_at),
   };
@@ -70,6 +72,7 @@ export class SqlUserStore implements UserStore {
       created_at: now,
       updated_at: now,
       password_changed_at: now,
+      blocked_at: user.blocked ? now : null,
       last_login_at: null,
       groups: user.groups === undefined ? null : JSON.stringify(user.groups),
     };
@@ -118,19 +121,23 @@ export class SqlUserStore implements UserStore {
     await this.db.updateTable('users').set(set).where('id', '=', userId).execute();
   }
 
-  async setPasswordHash(userId: string, passwordHash: string, options: { expectedHash?: string; passwordChanged?: boolean } = {}): Promise<boolean> {
+  async setPasswordHash(userId: string, passwordHash: string, options: { expectedHash?: string; passwordChangedAt?: Date } = {}): Promise<boolean> {
     const now = toIso(new Date());
     let query = this.db
       .updateTable('users')
-      .set({ password_hash: passwordHash, updated_at: now, ...(options.passwordChanged ? { password_changed_at: now } : {}) })
+      .set({ password_hash: passwordHash, updated_at: now, ...(options.passwordChangedAt === undefined ? {} : { password_changed_at: toIso(options.passwordChangedAt) }) })
       .where('id', '=', userId);
     if (options.expectedHash !== undefined) query = query.where('password_hash', '=', options.expectedHash);
     const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 
-  async setBlocked(userId: string, blocked: boolean): Promise<void> {
-    await this.db.updateTable('users').set({ blocked: blocked ? 1 : 0, updated_at: toIso(new Date()) }).where('id', '=', userId).execute();
+  async setBlocked(userId: string, blocked: boolean, now: Date = new Date()): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ blocked: blocked ? 1 : 0, updated_at: toIso(new Date()), ...(blocked ? { blocked_at: toIso(now) } : {}) })
+      .where('id', '=', userId)
+      .execute();
   }
 
   async recordLogin(userId: string, at: Date): Promise<void> {
