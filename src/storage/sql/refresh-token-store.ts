@@ -91,4 +91,15 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
       .where('revoked_at', 'is', null)
       .execute();
   }
+
+  async revokeClientFamilies(tenantId: string, clientId: string, now: Date): Promise<number> {
+    const result = await this.db
+      .updateTable('refresh_token_families')
+      .set({ revoked_at: toIso(now), current_token_sealed: null })
+      .where('tenant_id', '=', tenantId)
+      .where('client_id', '=', clientId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
 }
