@@ -280,7 +280,8 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
 function logCatalogChanges(applied: ApplySummary, config: LatchkeyConfig, logger: Logger): void {
   for (const change of applied.disabled) {
     const fields = { tenant: change.tenant, kind: change.kind, key: change.key, users: change.users, revoked_refresh_token_families: change.revokedRefreshTokenFamilies };
-    const affected = change.kind === 'connection' ? ` It holds ${change.users ?? 0} users.` : '';
+    const affected =
+      change.kind === 'connection' ? ` It holds ${change.users ?? 0} users.` : change.kind === 'application' ? ` ${change.revokedRefreshTokenFamilies ?? 0} refresh-token families were revoked.` : '';
     logger.warn(
       fields,
       `tenant ${change.tenant}: ${describeObject(change)} is no longer in the configuration file, so it is disabled from this start: ${consequenceOfDisabling(change.kind)}.${affected} To restore it, declare it again in the file and restart.`,
