@@ -106,7 +106,7 @@ describe('client grants: client_credentials reaches only the APIs and scopes gra
     assert.deepEqual(sorted(decodeJwt(assertTokenResponse(whole)).payload.scope), ['read:a', 'write:a'], '{identifier}/.default is the whole grant, not the whole API');
   });
 
-  it('regression (issue #11 point 8): the password grant of the same application still reaches API B (user grants need no client grant)', async () => {
+  it('user grants are unaffected (issue #11 point 8): the password grant of the same application still reaches API B, and refreshes there', async () => {
     const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API_B, scope: 'offline_access', ...GRANTED });
     const { payload } = decodeJwt(assertTokenResponse(res, 'password grant for B'));
     assert.equal(payload.aud, API_B);
