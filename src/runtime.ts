@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import { applyConfig, type AppliedUserChange, type ApplySummary } from './config/apply.js';
+import { configWarnings } from './config/config-warnings.js';
+import { consequenceOfDisabling, describeObject } from './config/declared-catalog.js';
 import type { LatchkeyConfig } from './config/load.js';
 import type { SigningAlg } from './config/schema.js';
 import { loadOrCreateMasterKey, MasterKeyError } from './crypto/master-key.js';
@@ -45,6 +47,12 @@ import { TokenService } from './tokens/token-service.js';
 export interface RuntimeOptions {
   clock?: Clock;
   logger?: Logger;
+  /**
+   * An admin command (users, keys, logs), not a server start: the file is
+   * applied, but what it no longer declares is left as it is (DESIGN.md §2
+   * disables it at the next start) and the start-up warnings are not repeated.
+   */
+  adminCommand?: boolean;
 }
 
 export interface Runtime {
@@ -112,7 +120,8 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       throw new DatabaseConfigError(`cannot reach the database ${database.describe} (${describeError(err)}); is it running, and is the URL right?`);
     }
     if (migrated.length > 0) logger.info({ migrations: migrated, database: database.describe }, 'database schema migrated');
-    const applied = await applyConfig(config, stores, secretHasher);
+    const applied = await applyConfig(config, stores, secretHasher, { now: clock.now(), disableUndeclared: options.adminCommand !== true });
+    if (options.adminCommand !== true) logCatalogChanges(applied, config, logger);
     const catalog = new Catalog(config.public_url, await stores.catalog.load());
     const signingKeys = new SigningKeys(stores.signingKeys, sealer, clock);
     for (const tenant of catalog.all()) {
@@ -278,6 +287,25 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     await counters?.close().catch(() => undefined);
     await stores.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** Once per start: what the file stopped (or resumed) declaring, and configurations that probably miss something. */
+function logCatalogChanges(applied: ApplySummary, config: LatchkeyConfig, logger: Logger): void {
+  for (const change of applied.disabled) {
+    const fields = { tenant: change.tenant, kind: change.kind, key: change.key, users: change.users, revoked_refresh_token_families: change.revokedRefreshTokenFamilies };
+    const affected =
+      change.kind === 'connection' ? ` It holds ${change.users ?? 0} users.` : change.kind === 'application' ? ` ${change.revokedRefreshTokenFamilies ?? 0} refresh-token families were revoked.` : '';
+    logger.warn(
+      fields,
+      `tenant ${change.tenant}: ${describeObject(change)} is no longer in the configuration file, so it is disabled from this start: ${consequenceOfDisabling(change.kind)}.${affected} To restore it, declare it again in the file and restart.`,
+    );
+  }
+  for (const change of applied.restored) {
+    logger.info({ tenant: change.tenant, kind: change.kind, key: change.key }, `tenant ${change.tenant}: ${describeObject(change)} is declared again in the configuration file: served again from this start`);
+  }
+  for (const warning of configWarnings(config.tenants)) {
+    logger.warn({ tenant: warning.tenant, client_id: warning.clientId, path: warning.path }, `${warning.path}: ${warning.message}`);
   }
 }
 

@@ -129,14 +129,18 @@ function benchTenant(inputs: ConfigInputs): Record<string, unknown> {
         grant_types: ['password', 'refresh_token', 'client_credentials'],
       },
     ],
+    // DESIGN.md §9: the client_credentials scenarios call both APIs.
+    client_grants: [RS256_AUDIENCE, ES256_AUDIENCE].map((audience) => ({ client_id: CLIENT_ID, audience, scope: [...BENCH_SCOPES] })),
     users: [{ connection: DIRECTORY, username: USERNAME, email: USERNAME, password: inputs.password }],
   };
 }
 
+const BENCH_SCOPES = ['read:data', 'write:data'] as const;
+
 function benchApi(identifier: string, signingAlg: 'RS256' | 'ES256'): Record<string, unknown> {
   return {
     identifier,
-    scopes: ['read:data', 'write:data'],
+    scopes: [...BENCH_SCOPES],
     token_lifetime: 3600,
     allow_offline_access: true,
     signing_alg: signingAlg,

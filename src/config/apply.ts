@@ -1,10 +1,16 @@
 /**
  * Applies the configuration to storage at every start, idempotently:
- * declared objects are created or updated; nothing undeclared is deleted.
+ * declared objects are created or updated (and served again if an earlier
+ * start had stopped them). The file is authoritative for what it declares
+ * (DESIGN.md §2): an application, API, client grant, connection or tenant
+ * it declared at the last start and no longer declares is disabled at this
+ * start; its rows are kept, nothing is deleted. Users are data: seeded,
+ * never removed.
  */
 import type { SecretHasher } from '../crypto/secrets.js';
 import { upsertDeclaredUser } from '../identity/user-admin.js';
 import type { Stores } from '../storage/stores.js';
+import { planCatalog, type CatalogChange } from './declared-catalog.js';
 import type { LatchkeyConfig } from './load.js';
 import { ConfigError, formatKeyPath } from './load.js';
 
@@ -26,10 +32,34 @@ export interface ApplySummary {
   passwordsChanged: AppliedUserChange[];
   /** Declared users the file newly blocked: sessions ended here. */
   usersBlocked: AppliedUserChange[];
+  /** Stopped at this start because the file no longer declares them. */
+  disabled: DisabledObject[];
+  /** Declared again after an earlier start stopped them: served again. */
+  restored: CatalogChange[];
 }
 
-export async function applyConfig(config: LatchkeyConfig, stores: Stores, secretHasher: SecretHasher): Promise<ApplySummary> {
-  const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0, passwordsChanged: [], usersBlocked: [] };
+export interface DisabledObject extends CatalogChange {
+  /** A connection: how many users it holds (kept, but they cannot sign in). */
+  users?: number;
+  /** An application: how many live refresh-token families were revoked. */
+  revokedRefreshTokenFamilies?: number;
+}
+
+export interface ApplyOptions {
+  now: Date;
+  /**
+   * True at a server start: what the file stopped declaring stops being
+   * served. Admin commands apply the file without it: they are not a start,
+   * and may run with another file (or none: the demo tenant) against the
+   * server's database.
+   */
+  disableUndeclared: boolean;
+}
+
+export async function applyConfig(config: LatchkeyConfig, stores: Stores, secretHasher: SecretHasher, options: ApplyOptions): Promise<ApplySummary> {
+  const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0, passwordsChanged: [], usersBlocked: [], disabled: [], restored: [] };
+  // What the file declared at the last start, read before this file's upserts change it.
+  const plan = options.disableUndeclared ? planCatalog(config.tenants, await stores.catalog.listDeclared()) : undefined;
   for (const [tenantIndex, tenant] of config.tenants.entries()) {
     const { name, default_directory, default_audience, id_token_signing_alg, id_token_lifetime, attack_protection, rate_limits, trusted_proxies, mfa } = tenant;
     const tenantId = await stores.catalog.upsertTenant(name, {
@@ -51,6 +81,7 @@ export async function applyConfig(config: LatchkeyConfig, stores: Stores, secret
       const { client_id, client_secret, ...settings } = app;
       await stores.catalog.upsertApplication(tenantId, client_id, client_secret === undefined ? null : secretHasher.hash(client_secret), settings);
     }
+    for (const grant of tenant.client_grants) await stores.catalog.upsertClientGrant(tenantId, { clientId: grant.client_id, audience: grant.audience, scope: grant.scope });
     for (const [userIndex, user] of tenant.users.entries()) {
       const connectionId = connectionIds.get(user.connection);
       const policy = policies.get(user.connection);
@@ -77,5 +108,30 @@ export async function applyConfig(config: LatchkeyConfig, stores: Stores, secret
       }
     }
   }
+  if (plan) {
+    summary.disabled = await disableUndeclared(plan.disable, stores, options.now);
+    summary.restored = plan.restore;
+  }
   return summary;
+}
+
+/**
+ * Revokes first, then disables: a start that fails in between revokes again
+ * at the next start (the row is still served, so still to be disabled).
+ */
+async function disableUndeclared(changes: CatalogChange[], stores: Stores, now: Date): Promise<DisabledObject[]> {
+  const disabled: DisabledObject[] = [];
+  for (const change of changes) {
+    const [key = ''] = change.key;
+    if (change.kind === 'application') {
+      // Its refresh tokens stay refused even if an application with this client_id is declared again later.
+      disabled.push({ ...change, revokedRefreshTokenFamilies: await stores.refreshTokens.revokeClientFamilies(change.tenantId, key, now) });
+    } else if (change.kind === 'connection') {
+      disabled.push({ ...change, users: await stores.users.countInConnection(change.tenantId, change.id) });
+    } else {
+      disabled.push(change);
+    }
+  }
+  await stores.catalog.disable(changes, now);
+  return disabled;
 }

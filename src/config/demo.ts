@@ -16,6 +16,7 @@ export interface DemoCredentials {
 
 export const DEMO_TENANT = 'demo';
 export const DEMO_AUDIENCE = 'https://api.demo.test';
+const DEMO_SCOPES = ['read:sample', 'write:sample'] as const;
 
 export function demoCredentials(dataDir: string): DemoCredentials {
   const file = join(dataDir, 'demo-credentials.json');
@@ -43,7 +44,7 @@ export function demoConfig(dataDir: string, port: number): { config: LatchkeyCon
         default_directory: 'Username-Password-Authentication',
         default_audience: DEMO_AUDIENCE,
         connections: [{ name: 'Username-Password-Authentication', type: 'database' }],
-        apis: [{ identifier: DEMO_AUDIENCE, scopes: ['read:sample', 'write:sample'], token_lifetime: 86_400, allow_offline_access: true, signing_alg: 'RS256' }],
+        apis: [{ identifier: DEMO_AUDIENCE, scopes: [...DEMO_SCOPES], token_lifetime: 86_400, allow_offline_access: true, signing_alg: 'RS256' }],
         applications: [
           {
             client_id: credentials.client_id,
@@ -52,6 +53,7 @@ export function demoConfig(dataDir: string, port: number): { config: LatchkeyCon
             grant_types: ['password', 'http://auth0.com/oauth/grant-type/password-realm', 'refresh_token', 'client_credentials'],
           },
         ],
+        client_grants: [{ client_id: credentials.client_id, audience: DEMO_AUDIENCE, scope: [...DEMO_SCOPES] }],
         users: [{ connection: 'Username-Password-Authentication', username: credentials.username, email: credentials.username, email_verified: true, name: 'Demo User', password: credentials.password }],
       },
     ],

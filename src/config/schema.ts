@@ -321,6 +321,17 @@ const applicationSchema = z
     }
   });
 
+/**
+ * DESIGN.md §9 (Auth0's model): client_credentials gets a token for an API
+ * only through a client grant naming that application and API, with at most
+ * these scopes.
+ */
+const clientGrantSchema = z.strictObject({
+  client_id: z.string().min(1).max(128).describe('the application (an applications[].client_id of this tenant)'),
+  audience: z.string().min(1).max(512).describe('the API (an apis[].identifier of this tenant)'),
+  scope: z.array(scopeToken).describe("the API's scopes the application may get; [] gives tokens for the API with no scope"),
+});
+
 const userSchema = z
   .strictObject({
     connection: z.string().min(1),
@@ -356,6 +367,10 @@ const tenantSchema = z
     hooks: hooksSchema.default(DEFAULT_HOOKS).describe('post-login hooks: ES modules exporting onExecutePostLogin(event, api), Auth0 Actions\' shape (docs/hooks.md)'),
     apis: z.array(apiSchema).default([]),
     applications: z.array(applicationSchema).default([]),
+    client_grants: z
+      .array(clientGrantSchema)
+      .default([])
+      .describe('which APIs each application may call with client_credentials, and with which scopes (none: no API)'),
     users: z.array(userSchema).default([]),
     attack_protection: attackProtectionSchema.default(DEFAULT_ATTACK_PROTECTION).describe('on by default, as Auth0\'s is (DESIGN.md §3)'),
     rate_limits: rateLimitsSchema.default({}),
@@ -382,6 +397,7 @@ const tenantSchema = z
         ctx.addIssue({ code: 'custom', path: ['applications', i, 'default_audience'], message: 'names no API identifier of this tenant' });
       }
     });
+    refineClientGrants(tenant, ctx);
     tenant.users.forEach((user, i) => {
       const connection = tenant.connections.find((c) => c.name === user.connection);
       if (!connection) {
@@ -405,6 +421,29 @@ const tenantSchema = z
       });
     }
   });
+
+function refineClientGrants(
+  tenant: { applications: Array<{ client_id: string }>; apis: Array<{ identifier: string; scopes: string[] }>; client_grants: Array<{ client_id: string; audience: string; scope: string[] }> },
+  ctx: z.RefinementCtx,
+): void {
+  const clientIds = new Set(tenant.applications.map((a) => a.client_id));
+  const apis = new Map(tenant.apis.map((a) => [a.identifier, a]));
+  const seen = new Set<string>();
+  tenant.client_grants.forEach((grant, i) => {
+    if (!clientIds.has(grant.client_id)) ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'client_id'], message: 'names no application of this tenant' });
+    const api = apis.get(grant.audience);
+    if (!api) {
+      ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'audience'], message: 'names no API identifier of this tenant' });
+    } else {
+      grant.scope.forEach((scope, j) => {
+        if (!api.scopes.includes(scope)) ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'scope', j], message: `is not a scope of the API ${api.identifier} (it has: ${api.scopes.join(', ') || 'none'})` });
+      });
+    }
+    const key = JSON.stringify([grant.client_id, grant.audience]);
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['client_grants', i], message: `duplicate client grant for ${grant.client_id} and ${grant.audience}: give one entry per application and API` });
+    seen.add(key);
+  });
+}
 
 function reportDuplicates(values: string[], list: string, key: string, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
@@ -465,3 +504,4 @@ export type ApiConfig = TenantConfig['apis'][number];
 export type ApplicationConfig = TenantConfig['applications'][number];
 export type ConnectionConfig = TenantConfig['connections'][number];
 export type UserSeedConfig = TenantConfig['users'][number];
+export type ClientGrantConfig = TenantConfig['client_grants'][number];

@@ -1,10 +1,11 @@
 /**
- * Tenants, connections, APIs and applications, held in memory for the hot
- * path. Loaded from storage after the config is applied at start.
+ * Tenants, connections, APIs, applications and client grants, held in
+ * memory for the hot path. Loaded from storage after the config is applied
+ * at start; what the file stopped declaring is not in it (DESIGN.md §2).
  */
 import { tenantProtectionDefaults, type ApiConfig, type AttackProtectionConfig, type RateLimitsConfig, type SigningAlg } from '../config/schema.js';
 import { IpList } from '../protection/ip.js';
-import type { ApplicationRecord, CatalogSnapshot, ConnectionRecord, TenantRecord } from '../storage/stores.js';
+import type { ApplicationRecord, CatalogSnapshot, ConnectionRecord, TenantRecord, UserRecord } from '../storage/stores.js';
 
 export interface TenantEndpoints {
   issuer: string;
@@ -26,6 +27,8 @@ export interface Tenant {
   connections: Map<string, ConnectionRecord>;
   apis: Map<string, ApiConfig>;
   applications: Map<string, ApplicationRecord>;
+  /** client_credentials authorisations (DESIGN.md §9): client_id → API identifier → the scopes granted. */
+  clientGrants: Map<string, Map<string, readonly string[]>>;
   /** Every algorithm the tenant signs with: the APIs', id_tokens' and userinfo tokens'. */
   signingAlgs: SigningAlg[];
   protection: TenantProtection;
@@ -73,6 +76,7 @@ export class Catalog {
         connections: new Map(snapshot.connections.filter((c) => c.tenantId === record.id).map((c) => [c.name, c])),
         apis,
         applications: new Map(snapshot.applications.filter((a) => a.tenantId === record.id).map((a) => [a.clientId, a])),
+        clientGrants: clientGrantsOf(snapshot, record.id),
         signingAlgs: [...algs],
         protection: protectionOf(record),
       });
@@ -94,6 +98,28 @@ export class Catalog {
     for (const api of tenant.apis.values()) if (api.signing_alg === alg) max = Math.max(max, api.token_lifetime);
     return max;
   }
+}
+
+/** The scopes a client grant gives `clientId` on the API `audience`; undefined when no grant names both. */
+export function clientGrantScopes(tenant: Tenant, clientId: string, audience: string): readonly string[] | undefined {
+  return tenant.clientGrants.get(clientId)?.get(audience);
+}
+
+/** The user's connection when it is still served; undefined once the file stopped declaring it (its users cannot sign in). */
+export function servedConnectionOf(tenant: Tenant, user: Pick<UserRecord, 'connectionId'>): ConnectionRecord | undefined {
+  for (const connection of tenant.connections.values()) if (connection.id === user.connectionId) return connection;
+  return undefined;
+}
+
+function clientGrantsOf(snapshot: CatalogSnapshot, tenantId: string): Map<string, Map<string, readonly string[]>> {
+  const byClient = new Map<string, Map<string, readonly string[]>>();
+  for (const grant of snapshot.clientGrants) {
+    if (grant.tenantId !== tenantId) continue;
+    let byAudience = byClient.get(grant.clientId);
+    if (!byAudience) byClient.set(grant.clientId, (byAudience = new Map()));
+    byAudience.set(grant.audience, grant.scope);
+  }
+  return byClient;
 }
 
 function protectionOf(record: TenantRecord): TenantProtection {

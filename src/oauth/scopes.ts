@@ -116,11 +116,16 @@ export function grantUserScopes({ selection, offlineAllowed }: UserScopeArgs): s
   return [...new Set(granted)];
 }
 
-/** client_credentials: only API scopes; none asked means every scope of the API. */
-export function grantClientScopes(selection: ResourceSelection): string[] {
+/**
+ * client_credentials: only API scopes the client grant gives (DESIGN.md §9);
+ * none asked (or none of those) means every scope granted. A scope the API
+ * no longer defines is never granted, whatever a stored grant says.
+ */
+export function grantClientScopes(selection: ResourceSelection, granted: readonly string[]): string[] {
   const apiScopes = selection.api?.scopes ?? [];
-  const asked = selection.scopes.filter((s) => apiScopes.includes(s));
-  return asked.length > 0 && !selection.wholeApi ? asked : [...apiScopes];
+  const allowed = apiScopes.filter((s) => granted.includes(s));
+  const asked = selection.scopes.filter((s) => allowed.includes(s));
+  return asked.length > 0 && !selection.wholeApi ? asked : allowed;
 }
 
 /**

@@ -2,7 +2,7 @@
  * Opens the database named by the config and brings its schema up to date.
  * Dialect differences live here and nowhere else.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
@@ -11,6 +11,7 @@ import * as initial from './migrations/001-initial.js';
 import * as attackProtection from './migrations/002-attack-protection.js';
 import * as mfa from './migrations/003-mfa.js';
 import * as directoryProfile from './migrations/004-directory-profile.js';
+import * as catalogAuthority from './migrations/007-catalog-authority.js';
 import * as userBlockedAt from './migrations/008-user-blocked-at.js';
 import type { Database } from './schema.js';
 import { disableWriteBatching } from './sql/write-batcher.js';
@@ -35,12 +36,16 @@ export class DatabaseConfigError extends Error {
   override name = 'DatabaseConfigError';
 }
 
+/** The migration that records which catalog rows the configuration file declared (DESIGN.md §2). */
+export const CATALOG_AUTHORITY_MIGRATION = '007-catalog-authority';
+
 /** Migrations are bundled, not read from disk, so `dist/` and `tsx` behave alike. */
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-attack-protection': attackProtection,
   '003-mfa': mfa,
   '004-directory-profile': directoryProfile,
+  [CATALOG_AUTHORITY_MIGRATION]: catalogAuthority,
   '008-user-blocked-at': userBlockedAt,
 };
 
@@ -60,7 +65,11 @@ export interface DatabaseOptions {
 export function openDatabase(url: string, options: DatabaseOptions = {}): OpenDatabase {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
-  throw new DatabaseConfigError(`database ${redactDatabaseUrl(url)}: expected sqlite:PATH or postgres://user@host/db`);
+  throw unsupportedDatabaseUrl(url);
+}
+
+function unsupportedDatabaseUrl(url: string): DatabaseConfigError {
+  return new DatabaseConfigError(`database ${redactDatabaseUrl(url)}: expected sqlite:PATH or postgres://user@host/db`);
 }
 
 /** The URL without its password, for logs and errors. */
@@ -132,6 +141,42 @@ function openSqlite(path: string): OpenDatabase {
   sqlite.pragma('cache_size = -32768'); // 32 MiB of page cache: the token tables' hot pages stay in memory
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined };
+}
+
+/**
+ * Opens an existing database for reading only (`latchkey config check`):
+ * nothing is created, migrated or written. Undefined when an SQLite file does
+ * not exist yet; a PostgreSQL session refuses writes
+ * (default_transaction_read_only).
+ */
+export function openDatabaseReadOnly(url: string): OpenDatabase | undefined {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (!existsSync(path)) return undefined;
+    const sqlite = new SqliteDatabase(path, { readonly: true, fileMustExist: true });
+    sqlite.pragma('busy_timeout = 5000');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 1,
+      connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+      query_timeout: POSTGRES_QUERY_TIMEOUT_MS,
+      options: '-c default_transaction_read_only=on',
+    });
+    pool.on('error', () => undefined); // an idle connection breaking ends nothing here: the next query reports it
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: async () => async () => undefined };
+  }
+  throw unsupportedDatabaseUrl(url);
+}
+
+/** Whether a bundled migration has been applied; reads only (no migration table is created). */
+export async function hasMigrated(db: Kysely<Database>, migrationName: string): Promise<boolean> {
+  const migrator = new Migrator({ db, provider: new BundledMigrations() });
+  return (await migrator.getMigrations()).some((m) => m.name === migrationName && m.executedAt !== undefined);
 }
 
 const STATEMENT_CACHE_SIZE = 256;

@@ -3,7 +3,16 @@
  * PostgreSQL: TEXT ids, ISO-8601 UTC strings for instants (they sort and
  * compare as text), 0/1 integers for booleans, JSON as TEXT.
  */
-export interface TenantsTable {
+
+/** Columns of every catalog row the configuration file can declare (DESIGN.md §2, §9). */
+export interface DeclarableRow {
+  /** 1: the configuration file declared this row; 0: created otherwise (the Management API of issue #15). */
+  managed_by_config: number;
+  /** Set at the start where the file stopped declaring it: the row is kept, but not served. */
+  disabled_at: string | null;
+}
+
+export interface TenantsTable extends DeclarableRow {
   id: string;
   name: string;
   settings: string;
@@ -11,7 +20,7 @@ export interface TenantsTable {
   updated_at: string;
 }
 
-export interface ConnectionsTable {
+export interface ConnectionsTable extends DeclarableRow {
   id: string;
   tenant_id: string;
   name: string;
@@ -21,7 +30,7 @@ export interface ConnectionsTable {
   updated_at: string;
 }
 
-export interface ApisTable {
+export interface ApisTable extends DeclarableRow {
   id: string;
   tenant_id: string;
   identifier: string;
@@ -30,12 +39,24 @@ export interface ApisTable {
   updated_at: string;
 }
 
-export interface ApplicationsTable {
+export interface ApplicationsTable extends DeclarableRow {
   id: string;
   tenant_id: string;
   client_id: string;
   client_secret_hash: string | null;
   settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Auth0's client grants: an application may call this API with client_credentials, with these scopes. */
+export interface ClientGrantsTable extends DeclarableRow {
+  id: string;
+  tenant_id: string;
+  client_id: string;
+  audience: string;
+  /** JSON array of scope names. */
+  scope: string;
   created_at: string;
   updated_at: string;
 }
@@ -171,6 +192,7 @@ export interface Database {
   connections: ConnectionsTable;
   apis: ApisTable;
   applications: ApplicationsTable;
+  client_grants: ClientGrantsTable;
   users: UsersTable;
   signing_keys: SigningKeysTable;
   refresh_token_families: RefreshTokenFamiliesTable;

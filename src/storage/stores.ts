@@ -42,19 +42,55 @@ export interface ApplicationRecord {
   settings: ApplicationSettings;
 }
 
+/** Auth0's client grant: the application may call this API with client_credentials, with at most these scopes (DESIGN.md §9). */
+export interface ClientGrantRecord {
+  id: string;
+  tenantId: string;
+  clientId: string;
+  audience: string;
+  scope: string[];
+}
+
+/** What is served: every catalog row that is not disabled. */
 export interface CatalogSnapshot {
   tenants: TenantRecord[];
   connections: ConnectionRecord[];
   apis: ApiRecord[];
   applications: ApplicationRecord[];
+  clientGrants: ClientGrantRecord[];
 }
 
-/** Tenants, connections, APIs and applications: written by config apply, read into memory at start. */
+/** The catalog objects the configuration file declares, and so can stop declaring (DESIGN.md §2). */
+export type DeclarableKind = 'tenant' | 'connection' | 'api' | 'application' | 'client_grant';
+
+/** A row the configuration file declared (`managed_by_config`), as the database holds it now. */
+export interface DeclaredRow {
+  kind: DeclarableKind;
+  id: string;
+  /** For a tenant, its own id. */
+  tenantId: string;
+  /** What the file names it by: a tenant's or connection's name, an API's identifier, a client_id; a client grant's client_id and audience. */
+  key: readonly string[];
+  /** Set at the start where the file stopped declaring it. */
+  disabledAt: Date | null;
+}
+
+/**
+ * Tenants, connections, APIs, applications and client grants: written by
+ * config apply, read into memory at start. The upserts mark a row as
+ * declared by the file and served; `disable` keeps a row the file no longer
+ * declares but stops serving it (load() leaves it out).
+ */
 export interface CatalogStore {
   upsertTenant(name: string, settings: TenantSettings): Promise<string>;
   upsertConnection(tenantId: string, connection: Pick<ConnectionConfig, 'name' | 'type'> & Partial<ConnectionConfig>): Promise<string>;
   upsertApi(tenantId: string, api: ApiConfig): Promise<string>;
   upsertApplication(tenantId: string, clientId: string, clientSecretHash: string | null, settings: ApplicationSettings): Promise<string>;
+  upsertClientGrant(tenantId: string, grant: Pick<ClientGrantRecord, 'clientId' | 'audience' | 'scope'>): Promise<string>;
+  /** Every row the file declared at some start, disabled ones included. */
+  listDeclared(): Promise<DeclaredRow[]>;
+  /** Stops serving these rows from the next load(); their data stays. */
+  disable(rows: ReadonlyArray<Pick<DeclaredRow, 'kind' | 'id'>>, at: Date): Promise<void>;
   load(): Promise<CatalogSnapshot>;
 }
 
@@ -122,6 +158,8 @@ export interface UserStore {
   /** An external directory's user: created at the first successful login, its profile refreshed at each. */
   provisionExternal(user: Omit<NewUser, 'passwordHash'>): Promise<UserRecord>;
   recordLogin(userId: string, at: Date): Promise<void>;
+  /** How many users a connection holds (an operator's log line when the connection stops being served). */
+  countInConnection(tenantId: string, connectionId: string): Promise<number>;
 }
 
 export interface SigningKeyRecord {
@@ -197,6 +235,8 @@ export interface RefreshTokenStore {
    * password change, a block: RFC 9700 §4.14.2). Returns how many it revoked.
    */
   revokeAllForUser(tenantId: string, userId: string, now: Date): Promise<number>;
+  /** Revokes every live family of one application (removed from the file); answers how many. */
+  revokeClientFamilies(tenantId: string, clientId: string, now: Date): Promise<number>;
 }
 
 /** The token presented is the one just replaced, within the client's reuse interval. */

@@ -40,6 +40,8 @@ export class AccessTokenVerifier {
         requiredClaims: ['sub', 'exp', 'jti', 'client_id'],
       });
       const typed = payload as JWTPayload & { sub: string; exp: number; jti: string; client_id: string };
+      // DESIGN.md §9: a removed application's tokens are refused (the file stopped declaring it).
+      if (!tenant.applications.has(typed.client_id)) return { valid: false, reason: 'application no longer served' };
       if (options.checkRevocation && (await this.denylist.isRevoked(typed.jti))) return { valid: false, reason: 'revoked' };
       return { valid: true, payload: typed };
     } catch (err) {

@@ -76,5 +76,16 @@ export async function acmeFixture(overrides: Partial<TenantInput> = {}): Promise
     ],
     ...overrides,
   };
+  // Every client_credentials application of the suites may call every API with all its scopes, as before client
+  // grants existed (DESIGN.md §9); suites about client grants set their own.
+  tenant.client_grants = overrides.client_grants ?? clientGrantsForEveryApi(tenant);
   return { tenant, jwtClientKey: privateKey, jwtClientKid: jwk.kid };
+}
+
+type ClientGrantInput = NonNullable<TenantInput['client_grants']>[number];
+
+/** A client grant for each client_credentials application of `tenant` and each of its APIs, with every scope. */
+export function clientGrantsForEveryApi(tenant: Pick<TenantInput, 'applications' | 'apis'>): ClientGrantInput[] {
+  const machines = (tenant.applications ?? []).filter((app) => app.grant_types?.includes('client_credentials'));
+  return machines.flatMap((app) => (tenant.apis ?? []).map((api) => ({ client_id: app.client_id, audience: api.identifier, scope: [...(api.scopes ?? [])] })));
 }

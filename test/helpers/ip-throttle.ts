@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { acmeFixture } from './fixtures.js';
+import { acmeFixture, clientGrantsForEveryApi } from './fixtures.js';
 import { postForm, type JsonResponse } from './http.js';
 import type { TenantInput, TestServer } from './server.js';
 
@@ -33,9 +33,11 @@ export const UNTRUSTED_BACKEND_APP: ApplicationInput = {
 /** acme plus the two backends, with `extra` keys (attack_protection, rate_limits, trusted_proxies …) on top. */
 export async function acmeWith(extra: Partial<TenantInput> = {}, applications: ApplicationInput[] = []): Promise<TenantInput> {
   const { tenant } = await acmeFixture();
+  const allApplications = [...(tenant.applications ?? []), BACKEND_APP, UNTRUSTED_BACKEND_APP, ...applications];
   return {
     ...tenant,
-    applications: [...(tenant.applications ?? []), BACKEND_APP, UNTRUSTED_BACKEND_APP, ...applications],
+    applications: allApplications,
+    client_grants: clientGrantsForEveryApi({ apis: tenant.apis, applications: allApplications }),
     ...extra,
   };
 }

@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { clientGrantsForEveryApi } from '../helpers/fixtures.js';
 import { basic, get, postForm, postJson, postRaw, type JsonResponse } from '../helpers/http.js';
 import { startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
 
@@ -71,6 +72,7 @@ describe('no secrets in logs', () => {
       ],
       users: [{ connection: 'Username-Password-Authentication', username: USER.username, email: USER.username, name: 'Carol', password: USER.password }],
     };
+    tenant.client_grants = clientGrantsForEveryApi(tenant);
     server = await startTestServer({ tenants: [tenant], logLevel: 'trace' });
     token = server.at('/oauth/token');
     await driveTraffic();

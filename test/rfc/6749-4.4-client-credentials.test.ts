@@ -29,7 +29,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWK, type JWTPayload } from 'jose';
-import { ALICE, API, API_EDDSA, API_ES256, RESOURCE_SERVER, WEB, acmeFixture } from '../helpers/fixtures.js';
+import { ALICE, API, API_EDDSA, API_ES256, RESOURCE_SERVER, WEB, acmeFixture, clientGrantsForEveryApi } from '../helpers/fixtures.js';
 import { decodeJwt, get, postForm } from '../helpers/http.js';
 import { assertOAuthError, assertTokenResponse, epoch } from '../helpers/oauth-assertions.js';
 import { startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
@@ -57,6 +57,8 @@ describe('RFC 6749 §4.4 client credentials grant', () => {
       ...(tenant.applications ?? []),
       { ...M2M, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], default_audience: API_ES256 },
     ];
+    // DESIGN.md §9: client_credentials needs a client grant per API; this suite's clients may call every API.
+    tenant.client_grants = clientGrantsForEveryApi(tenant);
     const globex: TenantInput = {
       name: 'globex',
       default_audience: GLOBEX_API,
@@ -69,6 +71,7 @@ describe('RFC 6749 §4.4 client credentials grant', () => {
         { ...GLOBEX_OWN_DEFAULT, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], default_audience: GLOBEX_OTHER_API },
       ],
     };
+    globex.client_grants = clientGrantsForEveryApi(globex);
     server = await startTestServer({ tenants: [tenant, globex] });
     token = server.at('/oauth/token');
   });

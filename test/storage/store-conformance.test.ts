@@ -18,7 +18,10 @@
  * single-use key is accepted once however many requests race, and again
  * only once it has expired; signing-key rotation retires the old key and
  * keeps it published; connection secrets never reach the database; instants
- * come back to the millisecond. Time is always passed in (`now`), never
+ * come back to the millisecond; a client grant is one row per (tenant,
+ * application, API) however many starts race; a disabled catalog row is kept
+ * but not loaded, and served again once declared again; an application's
+ * refresh-token families are revoked together. Time is always passed in (`now`), never
  * waited for.
  */
 import assert from 'node:assert/strict';
@@ -273,6 +276,18 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       await stores.users.recordLogin(blocked.id, at(0));
     });
 
+    it('countInConnection counts the users of one connection of one tenant', async () => {
+      const t = await stores.catalog.upsertTenant(uid('count'), tenantSettings());
+      const a = await stores.catalog.upsertConnection(t, { name: 'a', type: 'database' });
+      const b = await stores.catalog.upsertConnection(t, { name: 'b', type: 'database' });
+      assert.equal(await stores.users.countInConnection(t, a), 0);
+      for (const name of ['u1', 'u2', 'u3']) await stores.users.create({ tenantId: t, connectionId: a, username: name, passwordHash: 'hash-1' });
+      await stores.users.create({ tenantId: t, connectionId: b, username: 'u1', passwordHash: 'hash-1' });
+      assert.equal(await stores.users.countInConnection(t, a), 3);
+      assert.equal(await stores.users.countInConnection(t, b), 1);
+      assert.equal(await stores.users.countInConnection(otherTenantId, a), 0, 'scoped to the tenant');
+    });
+
     it('provisionExternal: 20 concurrent first logins of one name make one user (same id everywhere), and repeating it is a no-op', async () => {
       const name = uid('judy');
       const profile = { tenantId, connectionId, email: 'judy@corp.test', emailVerified: true, name: 'Judy' };
@@ -499,6 +514,27 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.ok(rotations.every((r) => r.kind === 'rotated' || r.kind === 'reuse_detected'), rotations.map((r) => r.kind).join(','));
     });
 
+    it('revokeClientFamilies revokes the live families of one application of one tenant, answers how many, and keeps the first revocation instant', async () => {
+      const clientId = uid('leaving');
+      const live = [family({ clientId }), family({ clientId, audience: 'https://api.acme.test/' })];
+      const alreadyRevoked = family({ clientId });
+      const otherClient = family({ clientId: uid('staying') });
+      const otherTenant = family({ clientId, tenantId: otherTenantId });
+      for (const f of [...live, alreadyRevoked, otherClient, otherTenant]) await stores.refreshTokens.createFamily(f);
+      await stores.refreshTokens.revokeFamily(alreadyRevoked.id, at(SECOND));
+
+      assert.equal(await stores.refreshTokens.revokeClientFamilies(tenantId, clientId, at(7 * SECOND)), 2);
+      for (const f of live) {
+        const read = await stores.refreshTokens.findFamily(f.id);
+        assert.equal(read?.revokedAt?.getTime(), T0 + 7 * SECOND);
+        assert.equal(read?.currentTokenSealed, null, 'the sealed child is dropped');
+      }
+      assert.equal((await stores.refreshTokens.findFamily(alreadyRevoked.id))?.revokedAt?.getTime(), T0 + SECOND, 'the first instant is kept');
+      assert.equal((await stores.refreshTokens.findFamily(otherClient.id))?.revokedAt, null, 'another application');
+      assert.equal((await stores.refreshTokens.findFamily(otherTenant.id))?.revokedAt, null, 'the same client_id in another tenant');
+      assert.equal(await stores.refreshTokens.revokeClientFamilies(tenantId, clientId, at(9 * SECOND)), 0, 'nothing left to revoke');
+    });
+
     it('purgeExpired removes the families whose absolute lifetime has ended, and only those', async () => {
       const base = 1000 * 24 * HOUR; // far from the other tests' instants
       const gone = family({ familyExpiresAt: at(base + HOUR), expiresAt: at(base + HOUR) });
@@ -693,6 +729,68 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(apps.length, 2);
       assert.deepEqual(apps.find((a) => a.id === app1), { id: app1, tenantId: t1, clientId: 'web', clientSecretHash: null, settings: applicationSettings({ name: 'Web (public)', token_endpoint_auth_method: 'none' }) });
       assert.equal(apps.find((a) => a.id === other)?.clientSecretHash, 'secret-hash-2');
+    });
+
+    it('client grants: upsert creates, then updates the scope of the same (tenant, client_id, audience); load() returns them', async () => {
+      const t = await stores.catalog.upsertTenant(uid('grants'), tenantSettings());
+      const g1 = await stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read'] });
+      const g2 = await stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read', 'write'] });
+      assert.equal(g2, g1, 'same grant');
+      const other = await stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://other.acme.test/', scope: [] });
+      assert.notEqual(other, g1);
+      const elsewhere = await stores.catalog.upsertTenant(uid('grants'), tenantSettings());
+      assert.notEqual(await stores.catalog.upsertClientGrant(elsewhere, { clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read'] }), g1);
+      const mine = (await stores.catalog.load()).clientGrants.filter((g) => g.tenantId === t);
+      assert.deepEqual(mine, [
+        { id: g1, tenantId: t, clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read', 'write'] },
+        { id: other, tenantId: t, clientId: 'svc', audience: 'https://other.acme.test/', scope: [] },
+      ]);
+    });
+
+    it(`${CONCURRENCY} concurrent upserts of one client grant (nodes starting together) make one row`, async () => {
+      const t = await stores.catalog.upsertTenant(uid('grants'), tenantSettings());
+      const ids = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://api.acme.test/', scope: [`s${i}`] })));
+      assert.equal(new Set(ids).size, 1);
+      assert.equal((await stores.catalog.load()).clientGrants.filter((g) => g.tenantId === t).length, 1);
+    });
+
+    it('listDeclared lists what the file declared; disable() stops load() serving a row but keeps it; an upsert serves it again', async () => {
+      const name = uid('declared');
+      const t = await stores.catalog.upsertTenant(name, tenantSettings());
+      const connection = await stores.catalog.upsertConnection(t, { name: 'partners', type: 'database' });
+      const api = await stores.catalog.upsertApi(t, { identifier: 'https://api.acme.test/', scopes: ['read'], token_lifetime: 60, allow_offline_access: false, signing_alg: 'RS256' });
+      const app = await stores.catalog.upsertApplication(t, 'web', null, applicationSettings());
+      const grant = await stores.catalog.upsertClientGrant(t, { clientId: 'web', audience: 'https://api.acme.test/', scope: ['read'] });
+      const user = await stores.users.create({ tenantId: t, connectionId: connection, username: 'pat', passwordHash: 'hash-1' });
+      const declaredOf = async () => (await stores.catalog.listDeclared()).filter((r) => r.tenantId === t);
+      assert.deepEqual(
+        (await declaredOf()).map((r) => [r.kind, r.id, r.key, r.disabledAt]).sort(),
+        [
+          ['tenant', t, [name], null],
+          ['connection', connection, ['partners'], null],
+          ['api', api, ['https://api.acme.test/'], null],
+          ['application', app, ['web'], null],
+          ['client_grant', grant, ['web', 'https://api.acme.test/'], null],
+        ].sort(),
+      );
+
+      const everything = (await declaredOf()).map((r) => ({ kind: r.kind, id: r.id }));
+      await stores.catalog.disable(everything, at(HOUR));
+      await stores.catalog.disable(everything, at(2 * HOUR));
+      assert.ok((await declaredOf()).every((r) => r.disabledAt?.getTime() === T0 + HOUR), 'disabled at the first disable, and still listed');
+      const served = await stores.catalog.load();
+      assert.equal(served.tenants.find((x) => x.id === t), undefined, 'the tenant is not served');
+      for (const rows of [served.connections, served.apis, served.applications, served.clientGrants]) assert.equal(rows.filter((r) => r.tenantId === t).length, 0);
+      assert.equal((await stores.users.findById(t, user!.id))?.username, 'pat', "a disabled connection's users are kept");
+
+      // Declaring again serves it again; what is not declared again stays disabled.
+      await stores.catalog.upsertTenant(name, tenantSettings());
+      await stores.catalog.upsertApi(t, { identifier: 'https://api.acme.test/', scopes: ['read'], token_lifetime: 60, allow_offline_access: false, signing_alg: 'RS256' });
+      const again = await stores.catalog.load();
+      assert.ok(again.tenants.some((x) => x.id === t));
+      assert.deepEqual(again.apis.filter((r) => r.tenantId === t).map((r) => r.id), [api], 'the same row');
+      assert.equal(again.applications.filter((r) => r.tenantId === t).length, 0);
+      assert.deepEqual((await declaredOf()).filter((r) => r.disabledAt === null).map((r) => r.kind).sort(), ['api', 'tenant']);
     });
 
     it("a connection's secret and bind_password are never stored: not in load(), not anywhere in the database", { skip: options.rawContentSkip }, async () => {

@@ -72,6 +72,40 @@ describe('configuration schema', () => {
     assert.ok(problems({ tenants: [{ name: 'a' }, { name: 'a' }] }).some((p) => p.startsWith('tenants[1].name')));
   });
 
+  it('client_grants (DESIGN.md §9): each names an application and an API of the tenant, only scopes of that API, once per pair; errors name the key path', () => {
+    const tenant = {
+      name: 'acme',
+      apis: [{ identifier: 'https://api.acme.test', scopes: ['read', 'write'] }],
+      applications: [{ client_id: 'svc', client_secret: 'svc-secret-000', grant_types: ['client_credentials'] }],
+    };
+    const valid = resolveConfig({ tenants: [{ ...tenant, client_grants: [{ client_id: 'svc', audience: 'https://api.acme.test', scope: ['read'] }] }] }, '/srv', {});
+    assert.deepEqual(valid.tenants[0]?.client_grants, [{ client_id: 'svc', audience: 'https://api.acme.test', scope: ['read'] }]);
+    assert.deepEqual(resolveConfig({ tenants: [tenant] }, '/srv', {}).tenants[0]?.client_grants, [], 'default: none');
+
+    const p = problems({
+      tenants: [
+        {
+          ...tenant,
+          client_grants: [
+            { client_id: 'nobody', audience: 'https://api.acme.test', scope: [] },
+            { client_id: 'svc', audience: 'https://elsewhere.test', scope: ['read'] },
+            { client_id: 'svc', audience: 'https://api.acme.test', scope: ['read', 'admin'] },
+            { client_id: 'svc', audience: 'https://api.acme.test', scope: ['write'] },
+          ],
+        },
+      ],
+    });
+    const expected: Array<[string, RegExp]> = [
+      ['tenants[0].client_grants[0].client_id', /names no application/],
+      ['tenants[0].client_grants[1].audience', /names no API/],
+      ['tenants[0].client_grants[2].scope[1]', /not a scope of the API https:\/\/api\.acme\.test \(it has: read, write\)/],
+      ['tenants[0].client_grants[3]', /duplicate client grant for svc and https:\/\/api\.acme\.test/],
+    ];
+    for (const [path, message] of expected) assert.ok(p.some((x) => x.startsWith(`${path}: `) && message.test(x)), `${path} ${message} in\n${p.join('\n')}`);
+    const noScope = problems({ tenants: [{ ...tenant, client_grants: [{ client_id: 'svc', audience: 'https://api.acme.test' }] }] });
+    assert.ok(noScope.some((x) => x.startsWith('tenants[0].client_grants[0].scope: ')), `scope is required (an empty list grants no scope):\n${noScope.join('\n')}`);
+  });
+
   it('YAML files: duplicate keys and syntax errors are reported, paths resolve against the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
     const file = join(dir, 'latchkey.yaml');

@@ -68,9 +68,19 @@ describe('grantUserScopes (password grant)', () => {
 
 describe('grantClientScopes (client_credentials)', () => {
   it('asked subset, or all when none or .default', () => {
-    assert.deepEqual(grantClientScopes({ api: A, scopes: ['write', 'openid'], wholeApi: false }), ['write']);
-    assert.deepEqual(grantClientScopes({ api: A, scopes: ['openid'], wholeApi: false }), ['read', 'write']);
-    assert.deepEqual(grantClientScopes({ api: A, scopes: ['read'], wholeApi: true }), ['read', 'write']);
+    assert.deepEqual(grantClientScopes({ api: A, scopes: ['write', 'openid'], wholeApi: false }, ['read', 'write']), ['write']);
+    assert.deepEqual(grantClientScopes({ api: A, scopes: ['openid'], wholeApi: false }, ['read', 'write']), ['read', 'write']);
+    assert.deepEqual(grantClientScopes({ api: A, scopes: ['read'], wholeApi: true }, ['read', 'write']), ['read', 'write']);
+  });
+  it('never more than the client grant gives: asked scopes beyond it are dropped; none asked, or none granted among them, is every granted scope', () => {
+    assert.deepEqual(grantClientScopes({ api: A, scopes: ['read', 'write'], wholeApi: false }, ['read']), ['read']);
+    assert.deepEqual(grantClientScopes({ api: A, scopes: ['write'], wholeApi: false }, ['read']), ['read']);
+    assert.deepEqual(grantClientScopes({ api: A, scopes: [], wholeApi: false }, ['read']), ['read']);
+    assert.deepEqual(grantClientScopes({ api: A, scopes: ['write'], wholeApi: true }, ['read']), ['read']);
+    assert.deepEqual(grantClientScopes({ api: A, scopes: ['read'], wholeApi: false }, []), [], 'a grant with no scope gives a token with none');
+  });
+  it('a granted scope the API no longer defines is not granted', () => {
+    assert.deepEqual(grantClientScopes({ api: A, scopes: [], wholeApi: false }, ['read', 'admin']), ['read']);
   });
 });
 

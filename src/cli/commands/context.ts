@@ -19,7 +19,7 @@ export interface AdminOptions {
 export async function withRuntime<T>(options: AdminOptions, work: (runtime: Runtime) => Promise<T>): Promise<T> {
   const { config } = cliConfig(options.config);
   const logger = pino(loggerOptions('warn'), pino.destination(2));
-  const runtime = await createRuntime(config, { logger });
+  const runtime = await createRuntime(config, { logger, adminCommand: true });
   try {
     return await work(runtime);
   } finally {

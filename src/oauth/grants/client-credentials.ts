@@ -1,7 +1,9 @@
 /**
- * RFC 6749 §4.4: the client acts on its own behalf, for one API.
+ * RFC 6749 §4.4: the client acts on its own behalf, for one API, and only
+ * for an API a client grant lets it call (DESIGN.md §9, Auth0's model).
  */
-import { InvalidRequestError } from '../errors.js';
+import { clientGrantScopes } from '../catalog.js';
+import { AccessDeniedError, InvalidRequestError } from '../errors.js';
 import { assertScopeSyntax, grantClientScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
@@ -31,11 +33,19 @@ export const clientCredentialsGrant: GrantHandler<ClientCredentialsRequest> = {
     if (!selection.api) {
       throw new InvalidRequestError('client_credentials needs an API: send "audience", or configure a default_audience for the application or tenant.');
     }
+    // No client grant, no token (Auth0: 403 access_denied). The identifier named is the configured API the request
+    // resolved to, never the request's text; other APIs and the client's credentials are not mentioned.
+    const granted = clientGrantScopes(tenant, client.app.clientId, selection.api.identifier);
+    if (granted === undefined) {
+      throw new AccessDeniedError(`The application is not authorized to access "${selection.api.identifier}": no client grant names this application and API.`, {
+        logDetail: `client ${client.app.clientId} has no client grant for ${selection.api.identifier}; add one to tenants[].client_grants of tenant ${tenant.name}`,
+      });
+    }
     return {
       grantType: 'client_credentials',
       subject: { kind: 'client' },
       api: selection.api,
-      scopes: grantClientScopes(selection),
+      scopes: grantClientScopes(selection, granted),
       requestedScopes: request.scopes,
       authTime: ctx.clock.now(),
       refresh: { kind: 'none' },

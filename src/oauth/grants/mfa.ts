@@ -10,6 +10,7 @@
  */
 import type { UsedFactor } from '../../mfa/mfa-service.js';
 import type { MfaTokenClaims } from '../../mfa/mfa-token.js';
+import { servedConnectionOf } from '../catalog.js';
 import { InvalidGrantError, InvalidRequestError } from '../errors.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
@@ -40,6 +41,8 @@ export const mfaGrant: GrantHandler<MfaGrantRequest> = {
     await ctx.mfaTokens.assertUnused(claims);
     const user = await ctx.users.findById(tenant.id, claims.userId);
     if (!user || user.blocked) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `mfa grant for a removed or blocked user ${claims.userId}` });
+    // DESIGN.md §2: the file stopped declaring the user's connection (after this mfa_token was issued).
+    if (!servedConnectionOf(tenant, user)) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `mfa grant for user ${user.id}, whose connection is no longer in the configuration file` });
 
     let factor: UsedFactor;
     let responseExtra: Record<string, string> | undefined;

@@ -9,6 +9,7 @@ import { constantTimeEqual } from '../../crypto/secrets.js';
 import { sessionRefusal } from '../../identity/user-sessions.js';
 import { isRetryInsideReuseInterval } from '../../storage/stores.js';
 import { familyFingerprint, parseRefreshToken } from '../../tokens/refresh-token-format.js';
+import { servedConnectionOf } from '../catalog.js';
 import { InvalidGrantError } from '../errors.js';
 import { assertScopeSyntax, narrowScopes, parseScope, unprefixRefreshScopes } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
@@ -20,6 +21,7 @@ export interface RefreshTokenRequest {
 }
 
 const INVALID = 'The refresh token is invalid, expired or revoked.';
+const USER_CANNOT_SIGN_IN = 'The user can no longer sign in.';
 
 export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
   grantTypes: ['refresh_token'],
@@ -59,6 +61,8 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
     const scopes = narrowScopes(original, request.scopes && unprefixRefreshScopes(request.scopes, api, original));
     const user = await ctx.users.findById(tenant.id, family.userId);
     if (!user) throw new InvalidGrantError(INVALID, { logDetail: `user ${family.userId} no longer exists` });
+    // DESIGN.md §2: a connection the file no longer declares keeps its users' data, but they cannot sign in or refresh.
+    if (!servedConnectionOf(tenant, user)) throw new InvalidGrantError(USER_CANNOT_SIGN_IN, { logDetail: `user ${user.id}: their connection is no longer in the configuration file` });
     if (user.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
     // Defense in depth (RFC 9700 §4.14.2): a password change or a block revokes every family, but one signed in
     // before it is refused even if that revocation was missed (a crash between the writes), and revoked now for good.

@@ -95,11 +95,21 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
   async revokeAllForUser(tenantId: string, userId: string, now: Date): Promise<number> {
     // One UPDATE through refresh_token_families_user_idx (tenant_id, user_id). A rotation racing it either
     // commits first (and its new token is revoked here) or finds revoked_at set and fails: no family survives.
+    return this.revokeLiveFamilies(tenantId, 'user_id', userId, now);
+  }
+
+  async revokeClientFamilies(tenantId: string, clientId: string, now: Date): Promise<number> {
+    // Through the (tenant_id, client_id) index of migration 007.
+    return this.revokeLiveFamilies(tenantId, 'client_id', clientId, now);
+  }
+
+  /** Revokes the tenant's unrevoked families whose `column` is `value`; an earlier revocation keeps its instant. */
+  private async revokeLiveFamilies(tenantId: string, column: 'user_id' | 'client_id', value: string, now: Date): Promise<number> {
     const result = await this.db
       .updateTable('refresh_token_families')
       .set({ revoked_at: toIso(now), current_token_sealed: null })
       .where('tenant_id', '=', tenantId)
-      .where('user_id', '=', userId)
+      .where(column, '=', value)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);

@@ -143,4 +143,15 @@ export class SqlUserStore implements UserStore {
   async recordLogin(userId: string, at: Date): Promise<void> {
     await this.db.updateTable('users').set({ last_login_at: toIso(at) }).where('id', '=', userId).execute();
   }
+
+  async countInConnection(tenantId: string, connectionId: string): Promise<number> {
+    // By the (tenant_id, connection_id, username_key) unique index's prefix.
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('tenant_id', '=', tenantId)
+      .where('connection_id', '=', connectionId)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
 }
