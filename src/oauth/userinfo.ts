@@ -5,14 +5,8 @@ import type { UserStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import { profileClaims } from '../tokens/token-service.js';
 import type { Tenant } from './catalog.js';
-import { InvalidTokenError, OAuthError } from './errors.js';
+import { InsufficientScopeError, InvalidTokenError } from './errors.js';
 import { parseScope } from './scopes.js';
-
-export class InsufficientScopeError extends OAuthError {
-  constructor(description: string) {
-    super('insufficient_scope', 403, description);
-  }
-}
 
 export async function userinfo(token: string, tenant: Tenant, verifier: AccessTokenVerifier, users: UserStore): Promise<Record<string, unknown>> {
   const check = await verifier.verify(token, tenant, { checkRevocation: true });
@@ -22,7 +16,7 @@ export async function userinfo(token: string, tenant: Tenant, verifier: AccessTo
     throw new InvalidTokenError('The access token is not valid for userinfo; request the openid scope.');
   }
   const scopes = parseScope(typeof check.payload.scope === 'string' ? check.payload.scope : undefined);
-  if (!scopes.includes('openid')) throw new InsufficientScopeError('userinfo requires the openid scope.');
+  if (!scopes.includes('openid')) throw new InsufficientScopeError('userinfo requires the openid scope.', 'openid');
   const user = await users.findById(tenant.id, check.payload.sub);
   if (!user || user.blocked) throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: 'userinfo: user gone or blocked' });
   return { sub: user.id, ...profileClaims(user, scopes) };

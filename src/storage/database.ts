@@ -11,6 +11,7 @@ import * as initial from './migrations/001-initial.js';
 import * as attackProtection from './migrations/002-attack-protection.js';
 import * as mfa from './migrations/003-mfa.js';
 import * as directoryProfile from './migrations/004-directory-profile.js';
+import * as mfaEnrolment from './migrations/005-mfa-enrolment.js';
 import type { Database } from './schema.js';
 import { disableWriteBatching } from './sql/write-batcher.js';
 
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '002-attack-protection': attackProtection,
   '003-mfa': mfa,
   '004-directory-profile': directoryProfile,
+  '005-mfa-enrolment': mfaEnrolment,
 };
 
 class BundledMigrations implements MigrationProvider {

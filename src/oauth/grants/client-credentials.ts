@@ -1,7 +1,7 @@
 /**
  * RFC 6749 §4.4: the client acts on its own behalf, for one API.
  */
-import { InvalidRequestError } from '../errors.js';
+import { AccessDeniedError, InvalidRequestError } from '../errors.js';
 import { assertScopeSyntax, grantClientScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
@@ -30,6 +30,10 @@ export const clientCredentialsGrant: GrantHandler<ClientCredentialsRequest> = {
     });
     if (!selection.api) {
       throw new InvalidRequestError('client_credentials needs an API: send "audience", or configure a default_audience for the application or tenant.');
+    }
+    // The MFA API manages a user's own factors: there is no user here (mfa/mfa-api.ts).
+    if (selection.api.identifier === tenant.endpoints.mfaApi) {
+      throw new AccessDeniedError('The MFA API is not available to client_credentials: its tokens come only from a user\'s sign-in with a second factor.');
     }
     return {
       grantType: 'client_credentials',
