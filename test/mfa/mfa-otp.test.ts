@@ -19,50 +19,36 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ALICE, API, JOE, NATIVE, WEB, acmeFixture } from '../helpers/fixtures.js';
-import { decodeJwt, get, type JsonResponse } from '../helpers/http.js';
+import { ALICE, API, JOE, NATIVE, WEB } from '../helpers/fixtures.js';
+import { decodeJwt, type JsonResponse } from '../helpers/http.js';
 import {
-  MFA_GRANTS,
+  ALWAYS_APP,
+  NEVER_APP,
   alignToStep,
   associateOtp,
   challengeOtp,
+  deleteAuthenticator,
   enrollOtp,
+  enrolledUser,
+  listAuthenticators,
+  mfaApiTokens,
+  mfaOtpTenant,
   mfaRequired,
   otpGrant,
   passwordGrant,
   recoveryGrant,
   totpCode,
   wrongCode,
+  type MfaPolicy,
 } from '../helpers/mfa-otp.js';
-import { startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { assertOAuthError, refresh } from '../helpers/token-requests.js';
 
-type Policy = 'never' | 'optional' | 'always';
-
-/** Confidential clients of the same tenant whose `mfa` overrides the tenant's policy. */
-const ALWAYS_APP = { client_id: 'acme-mfa-always', client_secret: 'acme-mfa-always-secret-0123456' };
-const NEVER_APP = { client_id: 'acme-mfa-never', client_secret: 'acme-mfa-never-secret-01234567' };
-
-const GRANTS = ['password', 'refresh_token', ...MFA_GRANTS] as const;
 /** What the MFA grant must reproduce: an API, its scopes, a refresh token and an id_token. */
 const SIGN_IN = { audience: API, scope: 'openid profile offline_access read:sample' };
 
-async function tenantWith(policy: Policy | undefined): Promise<TenantInput> {
-  const { tenant } = await acmeFixture();
-  const applications = (tenant.applications ?? []).map((app) => (app.client_id === WEB.client_id || app.client_id === NATIVE.client_id ? { ...app, grant_types: [...GRANTS] } : app));
-  return {
-    ...tenant,
-    ...(policy === undefined ? {} : { mfa: policy }),
-    applications: [
-      ...applications,
-      { ...ALWAYS_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: [...GRANTS], mfa: 'always' },
-      { ...NEVER_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: [...GRANTS], mfa: 'never' },
-    ],
-  };
-}
-
-async function withServer(policy: Policy | undefined, work: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = await startTestServer({ tenants: [await tenantWith(policy)] });
+async function withServer(policy: MfaPolicy | undefined, work: (server: TestServer) => Promise<void>): Promise<void> {
+  const server = await startTestServer({ tenants: [await mfaOtpTenant(policy)] });
   try {
     alignToStep(server);
     await work(server);
@@ -74,16 +60,6 @@ async function withServer(policy: Policy | undefined, work: (server: TestServer)
 function assertTokens(res: JsonResponse, context = ''): void {
   assert.equal(res.status, 200, `${context}${res.text}`);
   assert.equal(typeof res.body.access_token, 'string', res.text);
-}
-
-/** Enrolls `user` with WEB under a policy that asks for enrollment, and confirms the factor; returns the secret and recovery code. */
-async function enrolledUser(server: TestServer, client = WEB, user = ALICE): Promise<{ secret: string; recoveryCode: string }> {
-  const mfaToken = await mfaRequired(server, client, user, { enrollment: true });
-  const { secret, recoveryCode } = await enrollOtp(server, client, mfaToken);
-  assertTokens(await otpGrant(server, client, mfaToken, totpCode(server, secret)), 'confirming the enrollment: ');
-  // The next code step, so the confirming code is never replayed by accident.
-  server.clock.advance(30);
-  return { secret, recoveryCode };
 }
 
 describe('MFA: TOTP enrollment and sign-in under mfa: always', () => {
@@ -316,12 +292,12 @@ describe('MFA failures', () => {
 });
 
 describe('MFA: /mfa/authenticators', () => {
-  it('lists with the mfa_token and with an access token; DELETE with an access token removes the factor; DELETE with an mfa_token is 401', async () => {
+  it('lists with the mfa_token and with an MFA-API access token; DELETE with the MFA-API token removes the factor; DELETE with an mfa_token is 401', async () => {
     await withServer(undefined, async (server) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
 
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
-      const byMfaToken = await get(server.at('/mfa/authenticators'), { authorization: `Bearer ${mfaToken}` });
+      const byMfaToken = await listAuthenticators(server, mfaToken);
       assert.equal(byMfaToken.status, 200, byMfaToken.text);
       const list = JSON.parse(byMfaToken.text) as Array<Record<string, unknown>>;
       assert.equal(list.length, 2, byMfaToken.text);
@@ -330,27 +306,46 @@ describe('MFA: /mfa/authenticators', () => {
       assert.deepEqual(list.find((a) => a.authenticator_type === 'recovery-code'), { id: 'recovery-code', authenticator_type: 'recovery-code', active: true });
       assert.ok(!byMfaToken.text.includes(secret), 'the secret is never listed');
 
-      const tokens = await otpGrant(server, WEB, mfaToken, totpCode(server, secret));
+      // Issue #11 point 1: the access token that manages factors is one for the MFA API, earned with the second factor.
+      const tokens = await mfaApiTokens(server, WEB, ALICE, totpCode(server, secret));
       assertTokens(tokens);
-      const bearer = { authorization: `Bearer ${tokens.body.access_token as string}` };
-      const byAccessToken = await get(server.at('/mfa/authenticators'), bearer);
+      const bearer = tokens.body.access_token as string;
+      const byAccessToken = await listAuthenticators(server, bearer);
       assert.equal(byAccessToken.status, 200, byAccessToken.text);
       assert.deepEqual(JSON.parse(byAccessToken.text), list);
 
       // An mfa_token cannot remove a factor (only a completed sign-in can).
       const second = await mfaRequired(server, WEB, ALICE, { enrollment: false });
-      const refused = await fetch(server.at(`/mfa/authenticators/${encodeURIComponent(otp.id as string)}`), { method: 'DELETE', headers: { authorization: `Bearer ${second}` } });
-      const refusedBody = (await refused.json()) as Record<string, unknown>;
-      assert.equal(refused.status, 401, JSON.stringify(refusedBody));
-      assert.equal(refusedBody.error, 'invalid_token');
+      const refused = await deleteAuthenticator(server, second, otp.id as string);
+      assert.equal(refused.status, 401, refused.text);
+      assert.equal(refused.body.error, 'invalid_token');
       assert.match(refused.headers.get('www-authenticate') ?? '', /^Bearer /);
-      assert.equal((JSON.parse((await get(server.at('/mfa/authenticators'), bearer)).text) as unknown[]).length, 2, 'still enrolled');
+      assert.equal((JSON.parse((await listAuthenticators(server, bearer)).text) as unknown[]).length, 2, 'still enrolled');
 
-      const removed = await fetch(server.at(`/mfa/authenticators/${encodeURIComponent(otp.id as string)}`), { method: 'DELETE', headers: bearer });
-      assert.equal(removed.status, 204, await removed.text());
-      assert.deepEqual(JSON.parse((await get(server.at('/mfa/authenticators'), bearer)).text), []);
+      const removed = await deleteAuthenticator(server, bearer, otp.id as string);
+      assert.equal(removed.status, 204, removed.text);
+      assert.deepEqual(JSON.parse((await listAuthenticators(server, bearer)).text), []);
       // Under optional, with no factor left, the password alone signs in again.
       assertTokens(await passwordGrant(server, WEB, ALICE), 'after removal: ');
+    });
+  });
+});
+
+describe('MFA: TOTP steps (RFC 6238 §5.2)', () => {
+  it('regression (issue #11 point 10): after a code for step S is accepted, the code for step S-1 is refused; S+1 still works, and then S is refused', async () => {
+    await withServer('always', async (server) => {
+      const { secret } = await enrolledUser(server);
+      // Two steps past the confirming code: step S-1 itself was never used.
+      server.clock.advance(30);
+      assertTokens(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret)), 'the code of step S: ');
+
+      const earlier = await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret, -1));
+      assertOAuthError(earlier, 400, 'invalid_grant', 'the code of step S-1, after S');
+      assert.match(String(earlier.body.error_description), /already been used/, earlier.text);
+
+      // Inside the ±1 window a later step is fine; once it is used, step S (still current) is "earlier" too.
+      assertTokens(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret, 1)), 'the code of step S+1: ');
+      assertOAuthError(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret)), 400, 'invalid_grant', 'the code of step S, after S+1');
     });
   });
 });
