@@ -121,6 +121,12 @@ interface CodeTarget {
   pending?: MfaPendingEnrolment;
 }
 
+interface CodeTargets {
+  targets: CodeTarget[];
+  /** The user has no factor and another sign-in's enrolment is pending (it replaced this one's, if any). */
+  enrollingElsewhere: boolean;
+}
+
 /** The factor a grant used, for the id_token's `amr` (RFC 8176). */
 export type UsedFactor = 'otp' | 'email' | 'recovery-code';
 
@@ -221,19 +227,19 @@ export class MfaService {
 
   /** /mfa/challenge: for otp nothing is sent (the app reads the code); for oob an email code goes out. */
   async challenge(tenant: Tenant, claims: MfaTokenClaims, type: string, authenticatorId: string | undefined): Promise<Record<string, string>> {
-    const usable = (await this.codeTargets(tenant.id, claims)).filter((t) => authenticatorId === undefined || t.id === authenticatorId);
-    if (type === 'otp') {
-      if (!usable.some((t) => t.type === 'otp')) throw new InvalidRequestError('The user has no OTP authenticator; enroll one with /mfa/associate.');
-      return { challenge_type: 'otp' };
+    if (type !== 'otp' && type !== 'oob') throw new InvalidRequestError('challenge_type must be "otp" or "oob".');
+    const factorType: MfaAuthenticatorType = type === 'otp' ? 'otp' : 'email';
+    const { targets, enrollingElsewhere } = await this.codeTargets(tenant.id, claims);
+    // A confirmed factor first, else the one this sign-in is enrolling.
+    const target = targets.find((t) => t.type === factorType && (authenticatorId === undefined || t.id === authenticatorId) && !t.pending) ??
+      targets.find((t) => t.type === factorType && (authenticatorId === undefined || t.id === authenticatorId));
+    if (!target) {
+      if (enrollingElsewhere) throw replacedEnrolment();
+      throw new InvalidRequestError(`The user has no ${type === 'otp' ? 'OTP' : 'email'} authenticator; enroll one with /mfa/associate.`);
     }
-    if (type === 'oob') {
-      // A confirmed email factor first, else the one this sign-in is enrolling.
-      const email = usable.find((t) => t.type === 'email' && !t.pending) ?? usable.find((t) => t.type === 'email');
-      if (!email) throw new InvalidRequestError('The user has no email authenticator; enroll one with /mfa/associate.');
-      const oobCode = await this.withEmailBudget(tenant, claims, () => this.sendEmailCode(tenant, claims, email));
-      return { challenge_type: 'oob', binding_method: 'prompt', oob_code: oobCode };
-    }
-    throw new InvalidRequestError('challenge_type must be "otp" or "oob".');
+    if (type === 'otp') return { challenge_type: 'otp' };
+    const oobCode = await this.withEmailBudget(tenant, claims, () => this.sendEmailCode(tenant, claims, target));
+    return { challenge_type: 'oob', binding_method: 'prompt', oob_code: oobCode };
   }
 
   /**
@@ -242,11 +248,14 @@ export class MfaService {
    * §5.2), or the first code of the enrolment this sign-in started.
    */
   async verifyOtp(tenant: Tenant, claims: MfaTokenClaims, otp: string): Promise<UsedFactor> {
+    const found = await this.codeTargets(tenant.id, claims);
+    // Told, not counted: no code can pass for a sign-in whose enrolment a newer associate replaced.
+    if (found.enrollingElsewhere) throw replacedEnrolment();
     await this.reserveAttempt(tenant.id, claims.userId, async () => {
       if (!/^\d{6}$/.test(otp)) return false;
       const now = this.deps.clock.now().getTime();
       let spent = false;
-      for (const target of await this.codeTargets(tenant.id, claims)) {
+      for (const target of found.targets) {
         if (target.type !== 'otp' || target.secretSealed === null) continue;
         const step = this.acceptedStep(target.secretSealed, otp, now);
         if (step === undefined) continue;
@@ -275,7 +284,7 @@ export class MfaService {
     await this.reserveAttempt(tenant.id, claims.userId, async () => {
       if (!constantTimeEqual(this.deps.codes.of('email-code', oob.authenticatorId, bindingCode.trim()), oob.codeHash)) return false;
       // The factor is checked before the code is spent, so a refused request never burns a valid code.
-      const target = (await this.codeTargets(tenant.id, claims)).find((t) => t.id === oob.authenticatorId);
+      const target = (await this.codeTargets(tenant.id, claims)).targets.find((t) => t.id === oob.authenticatorId);
       if (!target) throw new InvalidGrantError('The email authenticator of this code was removed or replaced; ask for a new code.');
       const first = await this.deps.consumed.consume(`oob:${oob.jti}`, new Date(oob.expiresAt), this.deps.clock.now());
       if (!first) throw new InvalidGrantError('This email code has already been used; ask for a new one.');
@@ -361,16 +370,15 @@ export class MfaService {
   }
 
   /** The user's confirmed factors, then the enrolment this mfa_token started (no other sign-in's). */
-  private async codeTargets(tenantId: string, claims: MfaTokenClaims): Promise<CodeTarget[]> {
+  private async codeTargets(tenantId: string, claims: MfaTokenClaims): Promise<CodeTargets> {
     const [factors, pending] = await Promise.all([
       this.deps.store.listAuthenticators(tenantId, claims.userId),
       this.deps.store.pendingEnrolment(tenantId, claims.userId, this.deps.clock.now()),
     ]);
     const targets: CodeTarget[] = factors.map((f) => ({ id: f.id, type: f.type, secretSealed: f.secretSealed, email: f.email }));
-    if (pending && pending.mfaTokenJti === claims.jti) {
-      targets.push({ id: pending.authenticatorId, type: pending.type, secretSealed: pending.secretSealed, email: pending.email, pending });
-    }
-    return targets;
+    const own = pending !== undefined && pending.mfaTokenJti === claims.jti;
+    if (own) targets.push({ id: pending.authenticatorId, type: pending.type, secretSealed: pending.secretSealed, email: pending.email, pending });
+    return { targets, enrollingElsewhere: factors.length === 0 && pending !== undefined && !own };
   }
 
   /** The time step `otp` is the code of, within ±1 step of now; undefined when it is none. */
@@ -498,6 +506,13 @@ export class MfaService {
   private totp(tenant: Tenant, label: string, secret: Secret): TOTP {
     return new TOTP({ issuer: tenant.name, label, secret, digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, algorithm: 'SHA1' });
   }
+}
+
+/** The user has no factor and the enrolment in progress is another sign-in's: a newer associate replaced this one's, if any. */
+function replacedEnrolment(): InvalidGrantError {
+  return new InvalidGrantError('This enrollment was replaced by a newer one (another sign-in started one since); enroll again with /mfa/associate.', {
+    logDetail: 'MFA request of a sign-in whose enrolment another associate replaced',
+  });
 }
 
 /** An address as the user list shows it: the first character of the local part, then stars. */
