@@ -91,9 +91,9 @@ describe('issue #11 point 2: pending enrolments', () => {
     await withServer(async (server) => {
       const abandonedToken = await mfaRequired(server, ALWAYS_APP, ALICE, { enrollment: true });
       const abandoned = await enrollOtp(server, ALWAYS_APP, abandonedToken);
-      assert.deepEqual(await listed(server, abandonedToken), [{ type: 'otp', active: false }], 'pending, not active');
       // Not even its own sign-in may use the recovery code shown at associate before the enrolment is confirmed.
       assertOAuthError(await recoveryGrant(server, ALWAYS_APP, abandonedToken, abandoned.recoveryCode), 400, 'invalid_grant', 'the recovery code of an unconfirmed enrolment');
+      assert.deepEqual(await listed(server, abandonedToken), [{ type: 'otp', active: false }], 'pending, not active, and no recovery code yet');
 
       // Another sign-in (a QR code left on screen): the secret is no factor, and that sign-in did not start it.
       const other = await mfaRequired(server, ALWAYS_APP, ALICE, { enrollment: true });
