@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
 import { acmeFixture, ALICE, NATIVE, WEB } from './fixtures.js';
 import { get, postForm, postJson, toJson, type JsonResponse } from './http.js';
-import type { TenantInput, TestServer } from './server.js';
+import { startTestServer, type TenantInput, type TestServer } from './server.js';
 import type { ClientCredentials, UserCredentials } from './token-requests.js';
 
 export const MFA_OTP = 'http://auth0.com/oauth/grant-type/mfa-otp';
@@ -121,6 +121,18 @@ export async function otpGrant(server: TestServer, client: ClientCredentials, mf
 /** The mfa-recovery-code grant; returns whatever the server answers. */
 export async function recoveryGrant(server: TestServer, client: ClientCredentials, mfaToken: string, recoveryCode: string): Promise<JsonResponse> {
   return postForm(server.at('/oauth/token'), { grant_type: MFA_RECOVERY_CODE, mfa_token: mfaToken, recovery_code: recoveryCode, ...clientParams(client) });
+}
+
+/** A server for mfaOtpTenant(policy), its clock one second into a TOTP step; closed once `work` is done. */
+export async function withMfaServer(policy: MfaPolicy | undefined, work: (server: TestServer, tenant: TenantInput) => Promise<void>): Promise<void> {
+  const tenant = await mfaOtpTenant(policy);
+  const server = await startTestServer({ tenants: [tenant] });
+  try {
+    alignToStep(server);
+    await work(server, tenant);
+  } finally {
+    await server.close();
+  }
 }
 
 /**

@@ -27,7 +27,6 @@ import { Outbox } from '../helpers/mfa-email.js';
 import {
   ALWAYS_APP,
   NEVER_APP,
-  alignToStep,
   deleteAuthenticator,
   enrolledUser,
   listAuthenticators,
@@ -36,22 +35,12 @@ import {
   mfaOtpTenant,
   mfaRequired,
   otpGrant,
+  withMfaServer,
   passwordGrant,
   totpCode,
 } from '../helpers/mfa-otp.js';
-import { startTestServer, TEST_MASTER_KEY, type TenantInput, type TestServer } from '../helpers/server.js';
+import { TEST_MASTER_KEY, type TestServer } from '../helpers/server.js';
 import { assertOAuthError } from '../helpers/token-requests.js';
-
-async function withServer(work: (server: TestServer, tenant: TenantInput) => Promise<void>): Promise<void> {
-  const tenant = await mfaOtpTenant('optional');
-  const server = await startTestServer({ tenants: [tenant] });
-  try {
-    alignToStep(server);
-    await work(server, tenant);
-  } finally {
-    await server.close();
-  }
-}
 
 /** The id of the user's TOTP factor, listed with a fresh mfa_token (the sign-in in progress). */
 async function otpFactorId(server: TestServer): Promise<string> {
@@ -78,7 +67,7 @@ function assertBearerRefusal(res: JsonResponse, status: 401 | 403, what: string,
 
 describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticators API', () => {
   it("regression (issue #11 point 1): a password-only access token (an mfa: never application, another API, userinfo) can neither list nor remove the victim's factors, and the victim's factor still works", async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
       const factorId = await otpFactorId(server);
 
@@ -103,7 +92,7 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
   });
 
   it('the password grant for the MFA API always asks for a second factor (mfa: never application, Entra path, a user with no factor); the MFA grant gives a 10-minute RS256 token with amr mfa and no refresh token', async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const audience = mfaApiAudience(server);
       // No factor yet: enrolment first, even where the policy says never.
       await mfaRequired(server, NEVER_APP, JOE, { enrollment: true }, { audience });
@@ -125,7 +114,7 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
   });
 
   it('DELETE with the MFA-API token removes the factor, writes mfa_authenticator_removed and emails the user (which factor, when, from where; no secret)', async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const outbox = new Outbox(join(server.dir, 'outbox'));
       const { secret, recoveryCode } = await enrolledUser(server, ALWAYS_APP, ALICE);
       const factorId = await otpFactorId(server);
@@ -162,7 +151,7 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
   });
 
   it('without the scope: 403 insufficient_scope naming it; a second factor older than 5 minutes cannot remove; a spent mfa_token and an expired token are 401', async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
       const factorId = await otpFactorId(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false }, { audience: mfaApiAudience(server), scope: 'read:authenticators' });
@@ -188,7 +177,7 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
   });
 
   it("a blocked user's MFA-API token and mfa_token are refused at every authenticators call", async () => {
-    await withServer(async (server, tenant) => {
+    await withMfaServer('optional', async (server, tenant) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
       const factorId = await otpFactorId(server);
       const token = accessToken(await mfaApiTokens(server, WEB, ALICE, totpCode(server, secret)), 'MFA-API token');
@@ -204,7 +193,7 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
   });
 
   it('client_credentials never gets the MFA API (403 access_denied); declaring an API with its identifier is a configuration error', async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const res = await postForm(server.at('/oauth/token'), { grant_type: 'client_credentials', audience: mfaApiAudience(server) }, basic(BASIC.client_id, BASIC.client_secret));
       assertOAuthError(res, 403, 'access_denied', 'client_credentials for the MFA API');
       assert.equal(res.body.access_token, undefined);

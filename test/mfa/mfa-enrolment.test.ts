@@ -25,25 +25,14 @@ import {
   alignToStep,
   enrollOtp,
   listAuthenticators,
-  mfaOtpTenant,
   mfaRequired,
   otpGrant,
   recoveryGrant,
   totpCode,
+  withMfaServer,
 } from '../helpers/mfa-otp.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { assertOAuthError } from '../helpers/token-requests.js';
-
-/** `mfa: optional` for the tenant; ALWAYS_APP asks users without a factor to enroll. */
-async function withServer(work: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = await startTestServer({ tenants: [await mfaOtpTenant('optional')] });
-  try {
-    alignToStep(server);
-    await work(server);
-  } finally {
-    await server.close();
-  }
-}
 
 function assertTokens(res: JsonResponse, what: string): void {
   assert.equal(res.status, 200, `${what}: ${res.text}`);
@@ -59,7 +48,7 @@ async function listed(server: TestServer, mfaToken: string): Promise<Array<{ typ
 
 describe('issue #11 point 2: pending enrolments', () => {
   it("regression (issue #11 point 2): an attacker's associate racing the victim's enrolment leaves the attacker no working factor or recovery code, and the victim is told her enrolment was replaced", async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       // Victim and attacker (who knows the password) both start an enrolment before either confirms.
       const victimToken = await mfaRequired(server, ALWAYS_APP, ALICE, { enrollment: true });
       const victim = await enrollOtp(server, ALWAYS_APP, victimToken);
@@ -88,7 +77,7 @@ describe('issue #11 point 2: pending enrolments', () => {
   });
 
   it("regression (issue #11 point 2): an abandoned enrolment's secret never completes MFA, and its recovery code is not valid before confirmation", async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const abandonedToken = await mfaRequired(server, ALWAYS_APP, ALICE, { enrollment: true });
       const abandoned = await enrollOtp(server, ALWAYS_APP, abandonedToken);
       // Not even its own sign-in may use the recovery code shown at associate before the enrolment is confirmed.
@@ -118,7 +107,7 @@ describe('issue #11 point 2: pending enrolments', () => {
   });
 
   it('an email enrolment confirms only with the mfa_token that started it, and only while no newer enrolment replaced it', async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const outbox = new Outbox(join(server.dir, 'outbox'));
       const first = await mfaTokenOf(server, ALWAYS_APP, ALICE, true, 'first sign-in');
       const firstOob = oobCodeOf(await associateEmail(server, ALWAYS_APP, first), 'first associate');

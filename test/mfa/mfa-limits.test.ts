@@ -19,20 +19,9 @@ import { operatorCli } from '../helpers/cli-process.js';
 import { ALICE, JOE, WEB } from '../helpers/fixtures.js';
 import type { JsonResponse } from '../helpers/http.js';
 import { associateEmail, challengeByEmail, challengeOob, enrollByEmail, mfaTokenOf, oobCodeOf, Outbox } from '../helpers/mfa-email.js';
-import { ALWAYS_APP, alignToStep, associateOtp, enrolledUser, mfaOtpTenant, mfaRequired, otpGrant, totpCode, wrongCode } from '../helpers/mfa-otp.js';
-import { startTestServer, TEST_MASTER_KEY, type TenantInput, type TestServer } from '../helpers/server.js';
+import { ALWAYS_APP, associateOtp, enrolledUser, mfaRequired, otpGrant, totpCode, withMfaServer, wrongCode } from '../helpers/mfa-otp.js';
+import { TEST_MASTER_KEY, type TestServer } from '../helpers/server.js';
 import { assertOAuthError } from '../helpers/token-requests.js';
-
-async function withServer(work: (server: TestServer, tenant: TenantInput) => Promise<void>): Promise<void> {
-  const tenant = await mfaOtpTenant('optional');
-  const server = await startTestServer({ tenants: [tenant] });
-  try {
-    alignToStep(server);
-    await work(server, tenant);
-  } finally {
-    await server.close();
-  }
-}
 
 /** 429 too_many_attempts with `reason` and a Retry-After of at most `maxSeconds`. */
 function assertLimited(res: JsonResponse, reason: string, maxSeconds: number, what: string): void {
@@ -48,7 +37,7 @@ function securityEvents(server: TestServer, type: string): Array<Record<string, 
 
 describe('issue #11 point 7: MFA limits', () => {
   it('regression (issue #11 point 7): a 6th /mfa/associate with one mfa_token is 429 too_many_attempts; the 5th enrolment still confirms, and a new sign-in may enroll', async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const mfaToken = await mfaRequired(server, ALWAYS_APP, ALICE, { enrollment: true });
       let last: JsonResponse | undefined;
       for (let i = 1; i <= 5; i++) {
@@ -71,7 +60,7 @@ describe('issue #11 point 7: MFA limits', () => {
   });
 
   it('regression (issue #11 point 7): a 6th email to one user within 10 minutes is 429 too_many_attempts, whatever the address and whether by associate or challenge; 10 minutes later email works again', async () => {
-    await withServer(async (server) => {
+    await withMfaServer('optional', async (server) => {
       const outbox = new Outbox(join(server.dir, 'outbox'));
       // Associate: Joe (no address of his own) names a new address each time, over two sign-ins.
       const associateTo = async (mfaToken: string, n: number) => associateEmail(server, ALWAYS_APP, mfaToken, { email: `target-${n}@elsewhere.test` });
@@ -98,7 +87,7 @@ describe('issue #11 point 7: MFA limits', () => {
   });
 
   it('regression (issue #11 point 7): latchkey users unblock refills the MFA bucket a user drained with wrong codes', async () => {
-    await withServer(async (server, tenant) => {
+    await withMfaServer('optional', async (server, tenant) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       for (let i = 1; i <= 10; i++) assertOAuthError(await otpGrant(server, WEB, mfaToken, wrongCode(server, secret)), 400, 'invalid_grant', `wrong code ${i}`);

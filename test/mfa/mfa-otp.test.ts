@@ -32,30 +32,19 @@ import {
   enrolledUser,
   listAuthenticators,
   mfaApiTokens,
-  mfaOtpTenant,
   mfaRequired,
   otpGrant,
   passwordGrant,
   recoveryGrant,
   totpCode,
+  withMfaServer,
   wrongCode,
-  type MfaPolicy,
 } from '../helpers/mfa-otp.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { assertOAuthError, refresh } from '../helpers/token-requests.js';
 
 /** What the MFA grant must reproduce: an API, its scopes, a refresh token and an id_token. */
 const SIGN_IN = { audience: API, scope: 'openid profile offline_access read:sample' };
-
-async function withServer(policy: MfaPolicy | undefined, work: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = await startTestServer({ tenants: [await mfaOtpTenant(policy)] });
-  try {
-    alignToStep(server);
-    await work(server);
-  } finally {
-    await server.close();
-  }
-}
 
 function assertTokens(res: JsonResponse, context = ''): void {
   assert.equal(res.status, 200, `${context}${res.text}`);
@@ -64,7 +53,7 @@ function assertTokens(res: JsonResponse, context = ''): void {
 
 describe('MFA: TOTP enrollment and sign-in under mfa: always', () => {
   it('password → mfa_required (enrollment) → associate otp → mfa-otp gives the password grant\'s tokens with amr; the refresh token works', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       // What the password grant gives when no second factor is asked (application override `never`).
       const plain = await passwordGrant(server, NEVER_APP, ALICE, SIGN_IN);
       assertTokens(plain, 'baseline: ');
@@ -110,7 +99,7 @@ describe('MFA: TOTP enrollment and sign-in under mfa: always', () => {
 
 describe('MFA policies', () => {
   it('optional: no factor → tokens; enrolled (via an `always` application) → mfa_required without enrollment reason → challenge otp → mfa-otp; `never` application → tokens', async () => {
-    await withServer(undefined, async (server) => {
+    await withMfaServer(undefined, async (server) => {
       assertTokens(await passwordGrant(server, WEB, JOE), 'no factor under optional: ');
 
       // Enrollment through the application whose override is `always`.
@@ -132,7 +121,7 @@ describe('MFA policies', () => {
   });
 
   it('optional: an unconfirmed enrollment does not make MFA required', async () => {
-    await withServer(undefined, async (server) => {
+    await withMfaServer(undefined, async (server) => {
       const mfaToken = await mfaRequired(server, ALWAYS_APP, JOE, { enrollment: true });
       await enrollOtp(server, ALWAYS_APP, mfaToken);
       assertTokens(await passwordGrant(server, WEB, JOE));
@@ -142,7 +131,7 @@ describe('MFA policies', () => {
 
 describe('MFA failures', () => {
   it('a wrong code is invalid_grant (and the right one still works with the same mfa_token)', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertOAuthError(await otpGrant(server, WEB, mfaToken, wrongCode(server, secret)), 400, 'invalid_grant');
@@ -152,7 +141,7 @@ describe('MFA failures', () => {
   });
 
   it('an mfa_token expires after 10 minutes', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       server.clock.advance(601);
@@ -165,7 +154,7 @@ describe('MFA failures', () => {
   });
 
   it('an mfa_token issued to another client is invalid_grant, at the token endpoint and at /mfa/challenge', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertOAuthError(await otpGrant(server, NATIVE, mfaToken, totpCode(server, secret)), 400, 'invalid_grant');
@@ -176,7 +165,7 @@ describe('MFA failures', () => {
   });
 
   it('a malformed mfa_token is invalid_grant', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       const tampered = `${mfaToken.slice(0, -4)}${mfaToken.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
@@ -186,7 +175,7 @@ describe('MFA failures', () => {
   });
 
   it('an mfa_token yields tokens once: a second use is refused even with a fresh code', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertTokens(await otpGrant(server, WEB, mfaToken, totpCode(server, secret)));
@@ -201,7 +190,7 @@ describe('MFA failures', () => {
   });
 
   it('a code is accepted once: the same code with two fresh mfa_tokens is refused the second time', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const code = totpCode(server, secret);
       const first = await mfaRequired(server, WEB, ALICE, { enrollment: false });
@@ -215,7 +204,7 @@ describe('MFA failures', () => {
   });
 
   it('codes one step away are accepted, two steps away refused', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       // Two steps past the confirming code, so step -1 is unused; each accepted code is at a distinct step.
       server.clock.advance(60);
@@ -231,7 +220,7 @@ describe('MFA failures', () => {
   });
 
   it('associate is refused (403 access_denied) once the user has a confirmed factor', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       // Before confirmation, enrolling again is allowed (the app may retry).
       const first = await mfaRequired(server, WEB, ALICE, { enrollment: true });
       await enrollOtp(server, WEB, first);
@@ -242,7 +231,7 @@ describe('MFA failures', () => {
   });
 
   it('the recovery code works once and is replaced by a new one', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { recoveryCode } = await enrolledUser(server);
       const used = await recoveryGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }, SIGN_IN), recoveryCode);
       assertTokens(used);
@@ -261,7 +250,7 @@ describe('MFA failures', () => {
   });
 
   it('10 wrong codes per user, then 429 too_many_attempts even with the right code; one attempt comes back every 6 minutes; an hour later the right code works', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       for (let i = 1; i <= 10; i++) {
@@ -293,7 +282,7 @@ describe('MFA failures', () => {
 
 describe('MFA: /mfa/authenticators', () => {
   it('lists with the mfa_token and with an MFA-API access token; DELETE with the MFA-API token removes the factor; DELETE with an mfa_token is 401', async () => {
-    await withServer(undefined, async (server) => {
+    await withMfaServer(undefined, async (server) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
 
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
@@ -333,7 +322,7 @@ describe('MFA: /mfa/authenticators', () => {
 
 describe('MFA: TOTP steps (RFC 6238 §5.2)', () => {
   it('regression (issue #11 point 10): after a code for step S is accepted, the code for step S-1 is refused; S+1 still works, and then S is refused', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       // Two steps past the confirming code: step S-1 itself was never used.
       server.clock.advance(30);
