@@ -153,11 +153,6 @@ export class MfaService {
     return (await this.deps.store.listAuthenticators(tenantId, userId)).length > 0;
   }
 
-  /** The user's confirmed factors. */
-  async listAuthenticators(tenantId: string, userId: string): Promise<MfaAuthenticator[]> {
-    return this.deps.store.listAuthenticators(tenantId, userId);
-  }
-
   async overview(tenantId: string, userId: string): Promise<MfaOverview> {
     const [factors, pending, recoveryCode] = await Promise.all([
       this.deps.store.listAuthenticators(tenantId, userId),
@@ -230,9 +225,9 @@ export class MfaService {
     if (type !== 'otp' && type !== 'oob') throw new InvalidRequestError('challenge_type must be "otp" or "oob".');
     const factorType: MfaAuthenticatorType = type === 'otp' ? 'otp' : 'email';
     const { targets, enrollingElsewhere } = await this.codeTargets(tenant.id, claims);
+    const matching = targets.filter((t) => t.type === factorType && (authenticatorId === undefined || t.id === authenticatorId));
     // A confirmed factor first, else the one this sign-in is enrolling.
-    const target = targets.find((t) => t.type === factorType && (authenticatorId === undefined || t.id === authenticatorId) && !t.pending) ??
-      targets.find((t) => t.type === factorType && (authenticatorId === undefined || t.id === authenticatorId));
+    const target = matching.find((t) => !t.pending) ?? matching[0];
     if (!target) {
       if (enrollingElsewhere) throw replacedEnrolment();
       throw new InvalidRequestError(`The user has no ${type === 'otp' ? 'OTP' : 'email'} authenticator; enroll one with /mfa/associate.`);
