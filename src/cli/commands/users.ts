@@ -104,7 +104,10 @@ export function registerUsers(program: Command): void {
     users
       .command('unblock')
       .description("lift an operator's block and every brute-force lock (from each IP, and the all-IP backstop) of a login name")
-      .addHelpText('after', '\nA login name that belongs to no user can still be unblocked: unknown names are locked exactly like known ones.'),
+      .addHelpText(
+        'after',
+        "\nA login name that belongs to no user can still be unblocked: unknown names are locked exactly like known ones.\nA user's MFA limits are lifted too: the bucket of wrong second-factor codes is full again and the email window starts over.",
+      ),
   )
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
