@@ -27,7 +27,7 @@ import { LdapCredentialSource, ldapDirectoryFor } from './identity/sources/ldap.
 import type { Dispatcher } from 'undici';
 import { Catalog } from './oauth/catalog.js';
 import { OutboxSender, SmtpSender, type EmailSender } from './mfa/email-sender.js';
-import { MFA_FAILURE_LIMIT, MFA_REFILL_SECONDS, MfaService } from './mfa/mfa-service.js';
+import { MFA_ASSOCIATE_LIMIT, MFA_ASSOCIATE_WINDOW_SECONDS, MFA_EMAIL_LIMIT, MFA_EMAIL_WINDOW_SECONDS, MFA_FAILURE_LIMIT, MFA_REFILL_SECONDS, MfaService } from './mfa/mfa-service.js';
 import { MfaTokens } from './mfa/mfa-token.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { AttackProtection } from './protection/attack-protection.js';
@@ -187,6 +187,10 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       codes: new KeyedFingerprint(masterKey.key, 'mfa-codes'),
       sender: emailSender,
       failures: counters.bucket({ name: 'mfa', capacity: MFA_FAILURE_LIMIT, refillSeconds: MFA_REFILL_SECONDS }),
+      associateCalls: counters.counter({ name: 'mfa-associate', limit: MFA_ASSOCIATE_LIMIT, windowSeconds: MFA_ASSOCIATE_WINDOW_SECONDS }),
+      emails: counters.counter({ name: 'mfa-email', limit: MFA_EMAIL_LIMIT, windowSeconds: MFA_EMAIL_WINDOW_SECONDS }),
+      events: securityEvents,
+      logger,
       clock,
     });
     const accounts = new AccountLifecycle({ users: stores.users, refreshTokens: stores.refreshTokens, attackProtection, securityEvents, clock });

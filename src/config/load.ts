@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { mfaApiAudience } from '../mfa/mfa-api.js';
 import { configSchema, type LatchkeyConfigInput, type ParsedConfig } from './schema.js';
 
 export interface LatchkeyConfig extends Omit<ParsedConfig, 'public_url' | 'database'> {
@@ -80,6 +81,8 @@ export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.
   const database = resolveDatabaseUrl(env.LATCHKEY_DATABASE_URL ?? config.database, baseDir);
   const redis = env.LATCHKEY_REDIS_URL ?? config.redis;
   const publicUrl = config.public_url ?? defaultPublicUrl(config);
+  const reserved = reservedApiIdentifiers(config, publicUrl);
+  if (reserved.length > 0) throw new ConfigError(source, reserved);
   const dataDir = database.startsWith('sqlite:') ? dirname(database.slice('sqlite:'.length)) : resolve(baseDir, 'data');
   const masterKeyBase64 = env.LATCHKEY_MASTER_KEY?.trim() || undefined;
 
@@ -105,6 +108,21 @@ function resolveDatabaseUrl(url: string, baseDir: string): string {
   const path = url.slice('sqlite:'.length);
   if (path === ':memory:') throw new ConfigError('database', ['sqlite::memory: would lose every token at restart; give a file path']);
   return `sqlite:${isAbsolute(path) ? path : resolve(baseDir, path)}`;
+}
+
+/**
+ * Each tenant has a built-in MFA API, `{issuer}mfa/` (mfa/mfa-api.ts): an API
+ * declared with that identifier would hand out tokens that manage factors
+ * without the second factor it requires. Checked here, where the issuer
+ * (`{public_url}/{tenant}/`) is known.
+ */
+function reservedApiIdentifiers(config: ParsedConfig, publicUrl: string): string[] {
+  return config.tenants.flatMap((tenant, i) => {
+    const builtIn = mfaApiAudience(`${publicUrl}/${tenant.name}/`);
+    return tenant.apis.flatMap((api, j) =>
+      api.identifier === builtIn ? [`${formatKeyPath(['tenants', i, 'apis', j, 'identifier'])}: this is the tenant's built-in MFA API (${builtIn}), which Latchkey provides; choose another identifier`] : [],
+    );
+  });
 }
 
 function defaultPublicUrl(config: ParsedConfig): string {

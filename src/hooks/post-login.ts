@@ -92,8 +92,7 @@ export class PostLoginHooks {
         logDetail: `a post-login hook required MFA on a refresh of a password-only sign-in (user ${user.id})`,
       });
     }
-    const authenticators = await this.deps.mfa.listAuthenticators(tenant.id, user.id);
-    const enroll = !authenticators.some((a) => a.confirmed);
+    const enroll = !(await this.deps.mfa.hasFactor(tenant.id, user.id));
     await this.deps.securityEvents.record({ type: 'mfa_required', reason: enroll ? 'mfa_enrollment_required' : 'hook', ...context });
     const mfaToken = this.deps.mfaTokens.issue({
       tenantId: tenant.id,

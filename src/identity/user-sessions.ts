@@ -17,8 +17,8 @@
  */
 import type { RefreshTokenStore, UserRecord, UserStore } from '../storage/stores.js';
 
-/** Why a session no longer stands. */
-export type SessionRefusal = 'user_gone' | 'user_blocked' | 'password_changed' | 'blocked_since_sign_in';
+/** Why a session no longer stands (`connection_removed`: oauth/sessions.ts adds the catalog's rule). */
+export type SessionRefusal = 'user_gone' | 'user_blocked' | 'password_changed' | 'blocked_since_sign_in' | 'connection_removed';
 
 /**
  * Whether a sign-in happened before `instant` (a password change, a block).

@@ -4,6 +4,7 @@
  * at start; what the file stopped declaring is not in it (DESIGN.md §2).
  */
 import { tenantProtectionDefaults, type ApiConfig, type AttackProtectionConfig, type RateLimitsConfig, type SigningAlg } from '../config/schema.js';
+import { mfaApiAudience, mfaApiConfig } from '../mfa/mfa-api.js';
 import { IpList } from '../protection/ip.js';
 import type { ApplicationRecord, CatalogSnapshot, ConnectionRecord, TenantRecord, UserRecord } from '../storage/stores.js';
 
@@ -17,6 +18,8 @@ export interface TenantEndpoints {
   revocation: string;
   introspection: string;
   authorization: string;
+  /** The built-in MFA API's audience (mfa/mfa-api.ts). */
+  mfaApi: string;
 }
 
 export interface Tenant {
@@ -57,6 +60,7 @@ export function tenantEndpoints(publicUrl: string, tenantName: string): TenantEn
     revocation: `${issuer}oauth/revoke`,
     introspection: `${issuer}oauth/introspect`,
     authorization: `${issuer}authorize`,
+    mfaApi: mfaApiAudience(issuer),
   };
 }
 
@@ -65,14 +69,18 @@ export class Catalog {
 
   constructor(publicUrl: string, snapshot: CatalogSnapshot) {
     for (const record of snapshot.tenants) {
+      const endpoints = tenantEndpoints(publicUrl, record.name);
       const apis = new Map(snapshot.apis.filter((a) => a.tenantId === record.id).map((a) => [a.settings.identifier, a.settings]));
+      // The built-in MFA API: never declared (config/load.ts refuses the identifier), always there.
+      const mfaApi = mfaApiConfig(endpoints.issuer);
+      apis.set(mfaApi.identifier, mfaApi);
       const algs = new Set<SigningAlg>([USERINFO_TOKEN_ALG, record.settings.id_token_signing_alg]);
       for (const api of apis.values()) algs.add(api.signing_alg);
       this.tenants.set(record.name, {
         id: record.id,
         name: record.name,
         settings: record.settings,
-        endpoints: tenantEndpoints(publicUrl, record.name),
+        endpoints,
         connections: new Map(snapshot.connections.filter((c) => c.tenantId === record.id).map((c) => [c.name, c])),
         apis,
         applications: new Map(snapshot.applications.filter((a) => a.tenantId === record.id).map((a) => [a.clientId, a])),

@@ -22,6 +22,8 @@ export type ErrorReason =
   | 'rate_limited'
   | 'concurrent_attempts'
   | 'mfa_attempts_exceeded'
+  | 'mfa_enrollments_exceeded'
+  | 'mfa_emails_exceeded'
   | 'directory_unavailable'
   | 'hook_failed'
   | 'hook_timeout'
@@ -156,6 +158,20 @@ export class TemporarilyUnavailableError extends OAuthError {
 export class InvalidTokenError extends OAuthError {
   constructor(description: string, options?: OAuthErrorOptions) {
     super('invalid_token', 401, description, options);
+  }
+}
+
+/**
+ * RFC 6750 §3.1: the token is valid but does not allow this request; the
+ * reply's `WWW-Authenticate` names `requiredScope` (http/routes/protected-resources.ts).
+ */
+export class InsufficientScopeError extends OAuthError {
+  constructor(
+    description: string,
+    readonly requiredScope: string,
+    options?: OAuthErrorOptions,
+  ) {
+    super('insufficient_scope', 403, description, options);
   }
 }
 

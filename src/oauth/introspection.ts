@@ -6,17 +6,17 @@
  *
  * §2.2: "active" means the token is usable now, so a user's token is
  * inactive once the user is blocked or deleted, or when it comes from a
- * sign-in before the user's last password change or last block
- * (identity/user-sessions.ts).
+ * sign-in before the user's last password change or last block, or the
+ * user's connection is no longer served (oauth/sessions.ts).
  */
 import { epochSeconds, type Clock } from '../clock.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
-import { activeUserOfAccessToken, sessionRefusal } from '../identity/user-sessions.js';
 import { parseRefreshToken } from '../tokens/refresh-token-format.js';
 import type { RefreshTokenStore, UserStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import type { Tenant } from './catalog.js';
 import type { AuthenticatedClient } from './client-auth/authenticate.js';
+import { accessTokenHolderAt, sessionRefusalAt } from './sessions.js';
 import type { RequestParameters } from './token-request.js';
 
 export interface IntrospectionDeps {
@@ -38,7 +38,7 @@ export async function introspect(params: RequestParameters, tenant: Tenant, clie
     // Only the family's current token is active; a rotated one is spent.
     if (!constantTimeEqual(refresh.secretHash, family.currentHash) || family.revokedAt || family.expiresAt <= now) return INACTIVE;
     // The refresh grant's own rule (grants/refresh-token.ts): what it would refuse is not active.
-    if (sessionRefusal(await deps.users.findById(tenant.id, family.userId), family.authTime) !== undefined) return INACTIVE;
+    if (sessionRefusalAt(tenant, await deps.users.findById(tenant.id, family.userId), family.authTime) !== undefined) return INACTIVE;
     return {
       active: true,
       token_type: 'refresh_token',
@@ -58,6 +58,6 @@ export async function introspect(params: RequestParameters, tenant: Tenant, clie
   const resourceAudience = client.app.settings.resource_server ? client.app.settings.default_audience : undefined;
   const allowed = payload.client_id === client.app.clientId || (resourceAudience !== undefined && audience.includes(resourceAudience));
   if (!allowed) return INACTIVE;
-  if ((await activeUserOfAccessToken(deps.users, tenant.id, payload)).kind === 'inactive') return INACTIVE;
+  if ((await accessTokenHolderAt(deps.users, tenant, payload)).kind === 'inactive') return INACTIVE;
   return { active: true, token_type: 'Bearer', ...payload };
 }

@@ -4,19 +4,13 @@
  * password change nor a block since the token's sign-in
  * (identity/user-sessions.ts).
  */
-import { activeUserOfAccessToken } from '../identity/user-sessions.js';
 import type { UserStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import { profileClaims } from '../tokens/token-service.js';
 import type { Tenant } from './catalog.js';
-import { InvalidTokenError, OAuthError } from './errors.js';
+import { InsufficientScopeError, InvalidTokenError } from './errors.js';
 import { parseScope } from './scopes.js';
-
-export class InsufficientScopeError extends OAuthError {
-  constructor(description: string) {
-    super('insufficient_scope', 403, description);
-  }
-}
+import { accessTokenHolderAt } from './sessions.js';
 
 export async function userinfo(token: string, tenant: Tenant, verifier: AccessTokenVerifier, users: UserStore): Promise<Record<string, unknown>> {
   const check = await verifier.verify(token, tenant, { checkRevocation: true });
@@ -26,8 +20,8 @@ export async function userinfo(token: string, tenant: Tenant, verifier: AccessTo
     throw new InvalidTokenError('The access token is not valid for userinfo; request the openid scope.');
   }
   const scopes = parseScope(typeof check.payload.scope === 'string' ? check.payload.scope : undefined);
-  if (!scopes.includes('openid')) throw new InsufficientScopeError('userinfo requires the openid scope.');
-  const holder = await activeUserOfAccessToken(users, tenant.id, check.payload);
+  if (!scopes.includes('openid')) throw new InsufficientScopeError('userinfo requires the openid scope.', 'openid');
+  const holder = await accessTokenHolderAt(users, tenant, check.payload);
   if (holder.kind !== 'user') {
     throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: `userinfo: ${holder.kind === 'inactive' ? holder.reason : 'a client token'}` });
   }

@@ -22,13 +22,15 @@ export const SECURITY_EVENT_TYPES = [
   'mfa_required',
   'mfa_failure',
   'mfa_authenticator_removed',
+  'mfa_enrolled',
+  'mfa_rate_limited',
   'hook_denied',
   'hook_failure',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
 /** Types an operator acts on: logged at warn, the rest at info. */
-const WARN_TYPES = new Set<SecurityEventType>(['user_locked', 'ip_throttled', 'rate_limited', 'login_blocked', 'hook_failure']);
+const WARN_TYPES = new Set<SecurityEventType>(['user_locked', 'ip_throttled', 'rate_limited', 'login_blocked', 'hook_failure', 'mfa_rate_limited']);
 
 export type SecurityEventInput = Omit<SecurityEvent, 'at' | 'type'> & { type: SecurityEventType };
 
@@ -93,6 +95,12 @@ function describe(event: SecurityEventInput): string {
       return `a second-factor code was refused (${event.reason ?? ''})`;
     case 'mfa_authenticator_removed':
       return 'a second factor was removed';
+    case 'mfa_enrolled':
+      return `a second factor was enrolled and confirmed (${event.reason ?? ''})`;
+    case 'mfa_rate_limited':
+      return event.reason === 'emails'
+        ? 'MFA emails for this user reached their limit; more are refused until the window ends (docs/operations.md, MFA)'
+        : 'enrolment calls with one mfa_token reached their limit; more are refused (docs/operations.md, MFA)';
     case 'hook_denied':
       return 'a post-login hook denied the sign-in (api.access.deny)';
     case 'hook_failure':

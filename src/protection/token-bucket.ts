@@ -27,6 +27,8 @@ export interface TokenBucket {
   take(key: string): Promise<BucketTake>;
   /** Gives one token back (the attempt succeeded, or was refused). */
   giveBack(key: string): Promise<void>;
+  /** Fills the bucket again (an operator's unblock). */
+  reset(key: string): Promise<void>;
 }
 
 export interface TokenBucketOptions {
@@ -39,6 +41,8 @@ export interface TokenBucketOptions {
 interface TatStore {
   advance(key: string, now: number, intervalMs: number): Promise<number>;
   rewind(key: string, intervalMs: number): Promise<void>;
+  /** Forgets the key: a full bucket. */
+  clear(key: string): Promise<void>;
 }
 
 export function tokenBucket(store: TatStore, clock: Clock, { name, capacity, refillSeconds }: TokenBucketOptions): TokenBucket {
@@ -53,6 +57,9 @@ export function tokenBucket(store: TatStore, clock: Clock, { name, capacity, ref
     },
     async giveBack(key) {
       await store.rewind(`${name}:${key}`, interval);
+    },
+    async reset(key) {
+      await store.clear(`${name}:${key}`);
     },
   };
 }
@@ -91,6 +98,9 @@ export function sqlTatStore(db: Kysely<Database>): TatStore {
     async rewind(key, interval) {
       await batcher.run((trx) => REWIND.execute(trx, { key: `tb:${key}`, interval }));
     },
+    async clear(key) {
+      await batcher.run((trx) => trx.deleteFrom('attack_counters').where('key', '=', `tb:${key}`).execute());
+    },
   };
 }
 
@@ -122,6 +132,13 @@ export function redisTatStore(redis: Redis, describe: string): TatStore {
     async rewind(key, interval) {
       try {
         await redis.decrby(`latchkey:tb:${key}`, interval);
+      } catch (err) {
+        failClosed(err);
+      }
+    },
+    async clear(key) {
+      try {
+        await redis.del(`latchkey:tb:${key}`);
       } catch (err) {
         failClosed(err);
       }

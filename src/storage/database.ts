@@ -11,6 +11,7 @@ import * as initial from './migrations/001-initial.js';
 import * as attackProtection from './migrations/002-attack-protection.js';
 import * as mfa from './migrations/003-mfa.js';
 import * as directoryProfile from './migrations/004-directory-profile.js';
+import * as mfaEnrolment from './migrations/005-mfa-enrolment.js';
 import * as catalogAuthority from './migrations/007-catalog-authority.js';
 import * as userBlockedAt from './migrations/008-user-blocked-at.js';
 import type { Database } from './schema.js';
@@ -39,19 +40,23 @@ export class DatabaseConfigError extends Error {
 /** The migration that records which catalog rows the configuration file declared (DESIGN.md §2). */
 export const CATALOG_AUTHORITY_MIGRATION = '007-catalog-authority';
 
-/** Migrations are bundled, not read from disk, so `dist/` and `tsx` behave alike. */
-const migrations: Record<string, Migration> = {
+/**
+ * Migrations are bundled, not read from disk, so `dist/` and `tsx` behave
+ * alike. Applied in name order; 006 was reserved during issue #11 and not used.
+ */
+export const BUNDLED_MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
   '002-attack-protection': attackProtection,
   '003-mfa': mfa,
   '004-directory-profile': directoryProfile,
+  '005-mfa-enrolment': mfaEnrolment,
   [CATALOG_AUTHORITY_MIGRATION]: catalogAuthority,
   '008-user-blocked-at': userBlockedAt,
 };
 
 class BundledMigrations implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations;
+    return { ...BUNDLED_MIGRATIONS };
   }
 }
 

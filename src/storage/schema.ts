@@ -176,8 +176,25 @@ export interface MfaAuthenticatorsTable {
   type: string;
   secret_sealed: string | null;
   email: string | null;
+  /** Always 1 since migration 005 (pending enrolments live in mfa_pending_enrolments); kept for nodes of the previous version during a rolling upgrade. */
   confirmed: number;
   created_at: string;
+  /** The last TOTP time step accepted (Unix time / 30), null before the first; bigint, so PostgreSQL may return text. */
+  last_used_step: number | string | null;
+}
+
+/** One enrolment in progress per user (primary key tenant_id, user_id); it expires with the mfa_token that started it. */
+export interface MfaPendingEnrolmentsTable {
+  tenant_id: string;
+  user_id: string;
+  authenticator_id: string;
+  type: string;
+  secret_sealed: string | null;
+  email: string | null;
+  recovery_code_hash: string;
+  mfa_token_jti: string;
+  created_at: string;
+  expires_at: string;
 }
 
 export interface MfaRecoveryCodesTable {
@@ -203,4 +220,5 @@ export interface Database {
   security_events: SecurityEventsTable;
   mfa_authenticators: MfaAuthenticatorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_pending_enrolments: MfaPendingEnrolmentsTable;
 }

@@ -203,3 +203,13 @@ export function writeYamlConfig(dir: string, config: unknown, name = 'latchkey.y
 export function hasStackTrace(text: string): boolean {
   return /^\s+at .+[:(]/m.test(text);
 }
+
+/**
+ * `latchkey …` as an operator runs it against a running test server's own
+ * SQLite database (`{dir}/latchkey.db`), with the same tenants and master
+ * key; each call returns the finished process.
+ */
+export function operatorCli(dir: string, tenants: unknown[], masterKey: string): (args: string[]) => Promise<ProcessResult> {
+  const configFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${join(dir, 'latchkey.db')}`, log_level: 'warn', tenants }, 'operator.yaml');
+  return (args) => runCli([...args, '--config', configFile], { env: { LATCHKEY_MASTER_KEY: masterKey } });
+}

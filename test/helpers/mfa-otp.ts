@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
-import { postForm, postJson, type JsonResponse } from './http.js';
-import type { TestServer } from './server.js';
+import { acmeFixture, ALICE, NATIVE, WEB } from './fixtures.js';
+import { get, postForm, postJson, toJson, type JsonResponse } from './http.js';
+import { startTestServer, type TenantInput, type TestServer } from './server.js';
 import type { ClientCredentials, UserCredentials } from './token-requests.js';
 
 export const MFA_OTP = 'http://auth0.com/oauth/grant-type/mfa-otp';
@@ -15,6 +16,28 @@ export const MFA_RECOVERY_CODE = 'http://auth0.com/oauth/grant-type/mfa-recovery
 export const MFA_GRANTS = [MFA_OTP, MFA_OOB, MFA_RECOVERY_CODE] as const;
 
 const STEP_MS = 30_000;
+
+export type MfaPolicy = 'never' | 'optional' | 'always';
+
+/** Confidential clients of the same tenant whose `mfa` overrides the tenant's policy. */
+export const ALWAYS_APP = { client_id: 'acme-mfa-always', client_secret: 'acme-mfa-always-secret-0123456' };
+export const NEVER_APP = { client_id: 'acme-mfa-never', client_secret: 'acme-mfa-never-secret-01234567' };
+
+/** acme with `mfa: policy` (tenant default when undefined); WEB, NATIVE, ALWAYS_APP and NEVER_APP may use the MFA grants. */
+export async function mfaOtpTenant(policy: MfaPolicy | undefined): Promise<TenantInput> {
+  const grants = ['password', 'refresh_token', ...MFA_GRANTS] as const;
+  const { tenant } = await acmeFixture();
+  const applications = (tenant.applications ?? []).map((app) => (app.client_id === WEB.client_id || app.client_id === NATIVE.client_id ? { ...app, grant_types: [...grants] } : app));
+  return {
+    ...tenant,
+    ...(policy === undefined ? {} : { mfa: policy }),
+    applications: [
+      ...applications,
+      { ...ALWAYS_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: [...grants], mfa: 'always' },
+      { ...NEVER_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: [...grants], mfa: 'never' },
+    ],
+  };
+}
 
 export function clientParams(client: ClientCredentials): Record<string, string> {
   return client.client_secret === undefined ? { client_id: client.client_id } : { client_id: client.client_id, client_secret: client.client_secret };
@@ -98,6 +121,53 @@ export async function otpGrant(server: TestServer, client: ClientCredentials, mf
 /** The mfa-recovery-code grant; returns whatever the server answers. */
 export async function recoveryGrant(server: TestServer, client: ClientCredentials, mfaToken: string, recoveryCode: string): Promise<JsonResponse> {
   return postForm(server.at('/oauth/token'), { grant_type: MFA_RECOVERY_CODE, mfa_token: mfaToken, recovery_code: recoveryCode, ...clientParams(client) });
+}
+
+/** A server for mfaOtpTenant(policy), its clock one second into a TOTP step; closed once `work` is done. */
+export async function withMfaServer(policy: MfaPolicy | undefined, work: (server: TestServer, tenant: TenantInput) => Promise<void>): Promise<void> {
+  const tenant = await mfaOtpTenant(policy);
+  const server = await startTestServer({ tenants: [tenant] });
+  try {
+    alignToStep(server);
+    await work(server, tenant);
+  } finally {
+    await server.close();
+  }
+}
+
+/**
+ * Enrolls `user` through `client` (whose policy asks for enrollment) and
+ * confirms the factor with its first code; then moves the clock one step on,
+ * so the next code is for a later step. Returns the secret and recovery code.
+ */
+export async function enrolledUser(server: TestServer, client: ClientCredentials = WEB, user: UserCredentials = ALICE): Promise<{ secret: string; recoveryCode: string }> {
+  const mfaToken = await mfaRequired(server, client, user, { enrollment: true });
+  const { secret, recoveryCode } = await enrollOtp(server, client, mfaToken);
+  const confirmed = await otpGrant(server, client, mfaToken, totpCode(server, secret));
+  assert.equal(confirmed.status, 200, `confirming the enrollment: ${confirmed.text}`);
+  server.clock.advance(30);
+  return { secret, recoveryCode };
+}
+
+/** The tenant's built-in MFA API: `{issuer}mfa/`. */
+export function mfaApiAudience(server: TestServer, tenant = 'acme'): string {
+  return `${server.issuer(tenant)}mfa/`;
+}
+
+/** Auth0's way to an MFA-API access token: the password grant with that audience → mfa_required → mfa-otp with `otp`; returns the answer. */
+export async function mfaApiTokens(server: TestServer, client: ClientCredentials, user: UserCredentials, otp: string, scope?: string): Promise<JsonResponse> {
+  const mfaToken = await mfaRequired(server, client, user, { enrollment: false }, { audience: mfaApiAudience(server), ...(scope === undefined ? {} : { scope }) });
+  return otpGrant(server, client, mfaToken, otp);
+}
+
+/** GET /mfa/authenticators with a Bearer value; returns whatever the server answers. */
+export function listAuthenticators(server: TestServer, bearer: string): Promise<JsonResponse> {
+  return get(server.at('/mfa/authenticators'), { authorization: `Bearer ${bearer}` });
+}
+
+/** DELETE /mfa/authenticators/ID with a Bearer value; returns whatever the server answers. */
+export async function deleteAuthenticator(server: TestServer, bearer: string, id: string): Promise<JsonResponse> {
+  return toJson(await fetch(server.at(`/mfa/authenticators/${encodeURIComponent(id)}`), { method: 'DELETE', headers: { authorization: `Bearer ${bearer}` } }));
 }
 
 /** POST /mfa/challenge with challenge_type otp; returns whatever the server answers. */

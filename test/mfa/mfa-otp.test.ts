@@ -19,76 +19,41 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ALICE, API, JOE, NATIVE, WEB, acmeFixture } from '../helpers/fixtures.js';
-import { decodeJwt, get, type JsonResponse } from '../helpers/http.js';
+import { ALICE, API, JOE, NATIVE, WEB } from '../helpers/fixtures.js';
+import { decodeJwt, type JsonResponse } from '../helpers/http.js';
 import {
-  MFA_GRANTS,
+  ALWAYS_APP,
+  NEVER_APP,
   alignToStep,
   associateOtp,
   challengeOtp,
+  deleteAuthenticator,
   enrollOtp,
+  enrolledUser,
+  listAuthenticators,
+  mfaApiTokens,
   mfaRequired,
   otpGrant,
   passwordGrant,
   recoveryGrant,
   totpCode,
+  withMfaServer,
   wrongCode,
 } from '../helpers/mfa-otp.js';
-import { startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { assertOAuthError, refresh } from '../helpers/token-requests.js';
 
-type Policy = 'never' | 'optional' | 'always';
-
-/** Confidential clients of the same tenant whose `mfa` overrides the tenant's policy. */
-const ALWAYS_APP = { client_id: 'acme-mfa-always', client_secret: 'acme-mfa-always-secret-0123456' };
-const NEVER_APP = { client_id: 'acme-mfa-never', client_secret: 'acme-mfa-never-secret-01234567' };
-
-const GRANTS = ['password', 'refresh_token', ...MFA_GRANTS] as const;
 /** What the MFA grant must reproduce: an API, its scopes, a refresh token and an id_token. */
 const SIGN_IN = { audience: API, scope: 'openid profile offline_access read:sample' };
-
-async function tenantWith(policy: Policy | undefined): Promise<TenantInput> {
-  const { tenant } = await acmeFixture();
-  const applications = (tenant.applications ?? []).map((app) => (app.client_id === WEB.client_id || app.client_id === NATIVE.client_id ? { ...app, grant_types: [...GRANTS] } : app));
-  return {
-    ...tenant,
-    ...(policy === undefined ? {} : { mfa: policy }),
-    applications: [
-      ...applications,
-      { ...ALWAYS_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: [...GRANTS], mfa: 'always' },
-      { ...NEVER_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: [...GRANTS], mfa: 'never' },
-    ],
-  };
-}
-
-async function withServer(policy: Policy | undefined, work: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = await startTestServer({ tenants: [await tenantWith(policy)] });
-  try {
-    alignToStep(server);
-    await work(server);
-  } finally {
-    await server.close();
-  }
-}
 
 function assertTokens(res: JsonResponse, context = ''): void {
   assert.equal(res.status, 200, `${context}${res.text}`);
   assert.equal(typeof res.body.access_token, 'string', res.text);
 }
 
-/** Enrolls `user` with WEB under a policy that asks for enrollment, and confirms the factor; returns the secret and recovery code. */
-async function enrolledUser(server: TestServer, client = WEB, user = ALICE): Promise<{ secret: string; recoveryCode: string }> {
-  const mfaToken = await mfaRequired(server, client, user, { enrollment: true });
-  const { secret, recoveryCode } = await enrollOtp(server, client, mfaToken);
-  assertTokens(await otpGrant(server, client, mfaToken, totpCode(server, secret)), 'confirming the enrollment: ');
-  // The next code step, so the confirming code is never replayed by accident.
-  server.clock.advance(30);
-  return { secret, recoveryCode };
-}
-
 describe('MFA: TOTP enrollment and sign-in under mfa: always', () => {
   it('password → mfa_required (enrollment) → associate otp → mfa-otp gives the password grant\'s tokens with amr; the refresh token works', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       // What the password grant gives when no second factor is asked (application override `never`).
       const plain = await passwordGrant(server, NEVER_APP, ALICE, SIGN_IN);
       assertTokens(plain, 'baseline: ');
@@ -134,7 +99,7 @@ describe('MFA: TOTP enrollment and sign-in under mfa: always', () => {
 
 describe('MFA policies', () => {
   it('optional: no factor → tokens; enrolled (via an `always` application) → mfa_required without enrollment reason → challenge otp → mfa-otp; `never` application → tokens', async () => {
-    await withServer(undefined, async (server) => {
+    await withMfaServer(undefined, async (server) => {
       assertTokens(await passwordGrant(server, WEB, JOE), 'no factor under optional: ');
 
       // Enrollment through the application whose override is `always`.
@@ -156,7 +121,7 @@ describe('MFA policies', () => {
   });
 
   it('optional: an unconfirmed enrollment does not make MFA required', async () => {
-    await withServer(undefined, async (server) => {
+    await withMfaServer(undefined, async (server) => {
       const mfaToken = await mfaRequired(server, ALWAYS_APP, JOE, { enrollment: true });
       await enrollOtp(server, ALWAYS_APP, mfaToken);
       assertTokens(await passwordGrant(server, WEB, JOE));
@@ -166,7 +131,7 @@ describe('MFA policies', () => {
 
 describe('MFA failures', () => {
   it('a wrong code is invalid_grant (and the right one still works with the same mfa_token)', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertOAuthError(await otpGrant(server, WEB, mfaToken, wrongCode(server, secret)), 400, 'invalid_grant');
@@ -176,7 +141,7 @@ describe('MFA failures', () => {
   });
 
   it('an mfa_token expires after 10 minutes', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       server.clock.advance(601);
@@ -189,7 +154,7 @@ describe('MFA failures', () => {
   });
 
   it('an mfa_token issued to another client is invalid_grant, at the token endpoint and at /mfa/challenge', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertOAuthError(await otpGrant(server, NATIVE, mfaToken, totpCode(server, secret)), 400, 'invalid_grant');
@@ -200,7 +165,7 @@ describe('MFA failures', () => {
   });
 
   it('a malformed mfa_token is invalid_grant', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       const tampered = `${mfaToken.slice(0, -4)}${mfaToken.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
@@ -210,7 +175,7 @@ describe('MFA failures', () => {
   });
 
   it('an mfa_token yields tokens once: a second use is refused even with a fresh code', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertTokens(await otpGrant(server, WEB, mfaToken, totpCode(server, secret)));
@@ -225,7 +190,7 @@ describe('MFA failures', () => {
   });
 
   it('a code is accepted once: the same code with two fresh mfa_tokens is refused the second time', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const code = totpCode(server, secret);
       const first = await mfaRequired(server, WEB, ALICE, { enrollment: false });
@@ -239,7 +204,7 @@ describe('MFA failures', () => {
   });
 
   it('codes one step away are accepted, two steps away refused', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       // Two steps past the confirming code, so step -1 is unused; each accepted code is at a distinct step.
       server.clock.advance(60);
@@ -255,7 +220,7 @@ describe('MFA failures', () => {
   });
 
   it('associate is refused (403 access_denied) once the user has a confirmed factor', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       // Before confirmation, enrolling again is allowed (the app may retry).
       const first = await mfaRequired(server, WEB, ALICE, { enrollment: true });
       await enrollOtp(server, WEB, first);
@@ -266,7 +231,7 @@ describe('MFA failures', () => {
   });
 
   it('the recovery code works once and is replaced by a new one', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { recoveryCode } = await enrolledUser(server);
       const used = await recoveryGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }, SIGN_IN), recoveryCode);
       assertTokens(used);
@@ -285,7 +250,7 @@ describe('MFA failures', () => {
   });
 
   it('10 wrong codes per user, then 429 too_many_attempts even with the right code; one attempt comes back every 6 minutes; an hour later the right code works', async () => {
-    await withServer('always', async (server) => {
+    await withMfaServer('always', async (server) => {
       const { secret } = await enrolledUser(server);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       for (let i = 1; i <= 10; i++) {
@@ -316,12 +281,12 @@ describe('MFA failures', () => {
 });
 
 describe('MFA: /mfa/authenticators', () => {
-  it('lists with the mfa_token and with an access token; DELETE with an access token removes the factor; DELETE with an mfa_token is 401', async () => {
-    await withServer(undefined, async (server) => {
+  it('lists with the mfa_token and with an MFA-API access token; DELETE with the MFA-API token removes the factor; DELETE with an mfa_token is 401', async () => {
+    await withMfaServer(undefined, async (server) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
 
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
-      const byMfaToken = await get(server.at('/mfa/authenticators'), { authorization: `Bearer ${mfaToken}` });
+      const byMfaToken = await listAuthenticators(server, mfaToken);
       assert.equal(byMfaToken.status, 200, byMfaToken.text);
       const list = JSON.parse(byMfaToken.text) as Array<Record<string, unknown>>;
       assert.equal(list.length, 2, byMfaToken.text);
@@ -330,27 +295,46 @@ describe('MFA: /mfa/authenticators', () => {
       assert.deepEqual(list.find((a) => a.authenticator_type === 'recovery-code'), { id: 'recovery-code', authenticator_type: 'recovery-code', active: true });
       assert.ok(!byMfaToken.text.includes(secret), 'the secret is never listed');
 
-      const tokens = await otpGrant(server, WEB, mfaToken, totpCode(server, secret));
+      // Issue #11 point 1: the access token that manages factors is one for the MFA API, earned with the second factor.
+      const tokens = await mfaApiTokens(server, WEB, ALICE, totpCode(server, secret));
       assertTokens(tokens);
-      const bearer = { authorization: `Bearer ${tokens.body.access_token as string}` };
-      const byAccessToken = await get(server.at('/mfa/authenticators'), bearer);
+      const bearer = tokens.body.access_token as string;
+      const byAccessToken = await listAuthenticators(server, bearer);
       assert.equal(byAccessToken.status, 200, byAccessToken.text);
       assert.deepEqual(JSON.parse(byAccessToken.text), list);
 
       // An mfa_token cannot remove a factor (only a completed sign-in can).
       const second = await mfaRequired(server, WEB, ALICE, { enrollment: false });
-      const refused = await fetch(server.at(`/mfa/authenticators/${encodeURIComponent(otp.id as string)}`), { method: 'DELETE', headers: { authorization: `Bearer ${second}` } });
-      const refusedBody = (await refused.json()) as Record<string, unknown>;
-      assert.equal(refused.status, 401, JSON.stringify(refusedBody));
-      assert.equal(refusedBody.error, 'invalid_token');
+      const refused = await deleteAuthenticator(server, second, otp.id as string);
+      assert.equal(refused.status, 401, refused.text);
+      assert.equal(refused.body.error, 'invalid_token');
       assert.match(refused.headers.get('www-authenticate') ?? '', /^Bearer /);
-      assert.equal((JSON.parse((await get(server.at('/mfa/authenticators'), bearer)).text) as unknown[]).length, 2, 'still enrolled');
+      assert.equal((JSON.parse((await listAuthenticators(server, bearer)).text) as unknown[]).length, 2, 'still enrolled');
 
-      const removed = await fetch(server.at(`/mfa/authenticators/${encodeURIComponent(otp.id as string)}`), { method: 'DELETE', headers: bearer });
-      assert.equal(removed.status, 204, await removed.text());
-      assert.deepEqual(JSON.parse((await get(server.at('/mfa/authenticators'), bearer)).text), []);
+      const removed = await deleteAuthenticator(server, bearer, otp.id as string);
+      assert.equal(removed.status, 204, removed.text);
+      assert.deepEqual(JSON.parse((await listAuthenticators(server, bearer)).text), []);
       // Under optional, with no factor left, the password alone signs in again.
       assertTokens(await passwordGrant(server, WEB, ALICE), 'after removal: ');
+    });
+  });
+});
+
+describe('MFA: TOTP steps (RFC 6238 §5.2)', () => {
+  it('regression (issue #11 point 10): after a code for step S is accepted, the code for step S-1 is refused; S+1 still works, and then S is refused', async () => {
+    await withMfaServer('always', async (server) => {
+      const { secret } = await enrolledUser(server);
+      // Two steps past the confirming code: step S-1 itself was never used.
+      server.clock.advance(30);
+      assertTokens(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret)), 'the code of step S: ');
+
+      const earlier = await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret, -1));
+      assertOAuthError(earlier, 400, 'invalid_grant', 'the code of step S-1, after S');
+      assert.match(String(earlier.body.error_description), /already been used/, earlier.text);
+
+      // Inside the ±1 window a later step is fine; once it is used, step S (still current) is "earlier" too.
+      assertTokens(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret, 1)), 'the code of step S+1: ');
+      assertOAuthError(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret)), 400, 'invalid_grant', 'the code of step S, after S+1');
     });
   });
 });

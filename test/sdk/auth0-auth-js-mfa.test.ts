@@ -14,8 +14,9 @@
  * Calls the SDK has and that are driven here: getTokenByPassword (its
  * mfa_required error carries the mfa_token), mfa.enrollAuthenticator (otp;
  * oob with the email channel), mfa.challengeAuthenticator (otp, oob),
- * mfa.verify (otp, oob, recovery-code), mfa.listAuthenticators,
- * mfa.deleteAuthenticator.
+ * mfa.verify (otp, oob, recovery-code), mfa.listAuthenticators (with the
+ * mfa_token), mfa.deleteAuthenticator (with an access token for the MFA
+ * API, `{issuer}mfa/`, earned through the second factor: issue #11 point 1).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -47,6 +48,8 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
 
   /** State carried from one step of the scenario to the next (node:test runs a describe's tests in order). */
   let otpEnrollment: OtpEnrollmentResponse;
+  /** The sign-in that enrolled: only its mfa_token can confirm the enrollment (issue #11 point 2). */
+  let enrollmentMfaToken: string;
   let aliceTokens: TokenResponse;
 
   before(async () => {
@@ -62,9 +65,9 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
 
   const verifyAccessToken = async (token: string): Promise<JWTPayload> => (await jwtVerify(token, keys, { issuer: https.issuer(), audience: API })).payload;
 
-  /** getTokenByPassword must fail with the SDK's MFA-required error; returns its mfa_token. */
-  async function mfaTokenFor(user: { username: string; password: string }): Promise<string> {
-    const err = await sdkError(auth0.getTokenByPassword({ username: user.username, password: user.password, ...SIGN_IN }), TokenByPasswordError);
+  /** getTokenByPassword (SIGN_IN unless `request` says otherwise) must fail with the SDK's MFA-required error; returns its mfa_token. */
+  async function mfaTokenFor(user: { username: string; password: string }, request: { audience?: string; scope?: string } = SIGN_IN): Promise<string> {
+    const err = await sdkError(auth0.getTokenByPassword({ username: user.username, password: user.password, ...request }), TokenByPasswordError);
     assert.equal(err.statusCode, 403);
     assert.equal(err.cause?.error, 'mfa_required');
     assert.equal(err.cause?.error_description, 'Multifactor authentication required');
@@ -106,7 +109,8 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
   });
 
   it('mfa.enrollAuthenticator (otp) returns the secret, the otpauth barcode URI and one recovery code', async () => {
-    const enrollment = await auth0.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken: await mfaTokenFor(ALICE) });
+    enrollmentMfaToken = await mfaTokenFor(ALICE);
+    const enrollment = await auth0.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken: enrollmentMfaToken });
     assert.equal(enrollment.authenticatorType, 'otp');
     otpEnrollment = enrollment as OtpEnrollmentResponse;
     assert.match(otpEnrollment.secret, /^[A-Z2-7]+=*$/, 'base32');
@@ -117,7 +121,7 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
   });
 
   it('mfa.verify (otp) with a wrong code → MfaVerifyError invalid_grant', async () => {
-    const mfaToken = await mfaTokenFor(ALICE);
+    const mfaToken = enrollmentMfaToken;
     const good = new Set([-1, 0, 1].map((s) => totpAt(https.server, otpEnrollment.secret, s)));
     const wrong = ['000000', '111111', '222222', '333333'].find((c) => !good.has(c)) ?? assert.fail();
     const err = await sdkError(auth0.mfa.verify({ mfaToken, factorType: 'otp', otp: wrong }), MfaVerifyError);
@@ -125,8 +129,8 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
     assert.equal(err.statusCode, 400);
   });
 
-  it('mfa.verify (otp) with the computed code → tokens for the API, id_token amr [pwd, otp, mfa] (this confirms the enrollment)', async () => {
-    const mfaToken = await mfaTokenFor(ALICE);
+  it('mfa.verify (otp) with the computed code and the enrolling mfa_token → tokens for the API, id_token amr [pwd, otp, mfa] (this confirms the enrollment)', async () => {
+    const mfaToken = enrollmentMfaToken;
     aliceTokens = await auth0.mfa.verify({ mfaToken, factorType: 'otp', otp: totpAt(https.server, otpEnrollment.secret) });
     await assertSignedIn(aliceTokens, 'otp');
   });
@@ -157,18 +161,31 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
     assert.equal(again.cause?.error, 'invalid_grant', JSON.stringify(again.cause));
   });
 
-  it('mfa.deleteAuthenticator with the user\'s access token removes the otp factor (an mfa_token is refused for delete)', async () => {
-    const accessToken = aliceTokens.accessToken;
-    // The SDK's parameter is named mfaToken; Latchkey's list also takes the user's access token.
-    const before = await auth0.mfa.listAuthenticators({ mfaToken: accessToken });
+  it('mfa.deleteAuthenticator with an MFA-API access token (getTokenByPassword with audience {issuer}mfa/ → mfa_required → mfa.verify) removes the otp factor; the mfa_token and an access token for another API are refused', async () => {
+    // Listing is how an app picks the factor: with the mfa_token of the sign-in in progress (Auth0's docs).
+    const before = await auth0.mfa.listAuthenticators({ mfaToken: await mfaTokenFor(ALICE) });
     const otp = before.find((a) => a.authenticatorType === 'otp') ?? assert.fail(JSON.stringify(before));
 
+    // The SDK sends whatever is passed as mfaToken as the Bearer: neither of these may remove a factor (issue #11 point 1).
     const withMfaToken = await sdkError(auth0.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: await mfaTokenFor(ALICE) }), MfaDeleteAuthenticatorError);
     assert.equal(withMfaToken.statusCode, 401, JSON.stringify(withMfaToken.cause));
     assert.equal(withMfaToken.cause?.error, 'invalid_token', JSON.stringify(withMfaToken.cause));
+    const withApiToken = await sdkError(auth0.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: aliceTokens.accessToken }), MfaDeleteAuthenticatorError);
+    assert.equal(withApiToken.statusCode, 401, JSON.stringify(withApiToken.cause));
+    assert.equal(withApiToken.cause?.error, 'invalid_token', JSON.stringify(withApiToken.cause));
 
-    await auth0.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: accessToken });
-    const afterDelete = await auth0.mfa.listAuthenticators({ mfaToken: accessToken });
+    // Auth0's documented way: the MFA API audience, through the second factor. Steps S and S+1 are spent: move to S+2.
+    https.server.clock.advance(60);
+    const mfaApi = `${https.issuer()}mfa/`;
+    const mfaToken = await mfaTokenFor(ALICE, { audience: mfaApi, scope: 'remove:authenticators' });
+    const mfaApiTokens = await auth0.mfa.verify({ mfaToken, factorType: 'otp', otp: totpAt(https.server, otpEnrollment.secret) });
+    assert.deepEqual(decodeJwt(mfaApiTokens.accessToken).aud, mfaApi);
+    await auth0.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: mfaApiTokens.accessToken });
+    const [notice, ...others] = outbox.take();
+    assert.equal(notice?.to, ALICE.username, 'the user is told by email');
+    assert.match(notice?.subject ?? '', /removed/);
+    assert.deepEqual(others, []);
+    const afterDelete = await auth0.mfa.listAuthenticators({ mfaToken: await mfaTokenFor(ALICE) });
     assert.ok(!afterDelete.some((a) => a.id === otp.id), JSON.stringify(afterDelete));
 
     // Under `mfa: always` with no factor left, the next sign-in asks for enrollment again, and enrollment is open.

@@ -11,22 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Migrator, type Kysely, type Migration } from 'kysely';
-import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
-import * as initial from '../../src/storage/migrations/001-initial.js';
-import * as attackProtection from '../../src/storage/migrations/002-attack-protection.js';
-import * as mfa from '../../src/storage/migrations/003-mfa.js';
-import * as directoryProfile from '../../src/storage/migrations/004-directory-profile.js';
+import { BUNDLED_MIGRATIONS, migrateToLatest, openDatabase } from '../../src/storage/database.js';
 import type { Database } from '../../src/storage/schema.js';
 import { createSqlStores } from '../../src/storage/sql/index.js';
 import { createScratchDatabase, postgresSkip } from '../helpers/postgres.js';
 
-/** The schema as it was before migration 008. */
-const BEFORE_008: Record<string, Migration> = {
-  '001-initial': initial,
-  '002-attack-protection': attackProtection,
-  '003-mfa': mfa,
-  '004-directory-profile': directoryProfile,
-};
+/** The schema as it was before migration 008: every bundled migration named before it. */
+const BEFORE_008: Record<string, Migration> = Object.fromEntries(Object.entries(BUNDLED_MIGRATIONS).filter(([name]) => name < '008'));
 
 /** A user row as the schema before 008 holds it (the store of today would write blocked_at). */
 async function insertUser(db: Kysely<Database>, place: { tenantId: string; connectionId: string }, username: string, blocked: boolean): Promise<string> {

@@ -16,9 +16,11 @@
  * of a user's families are revoked at once, and no rotation racing that
  * survives it; a password change and a block are stamped on the user; a
  * single-use key is accepted once however many requests race, and again
- * only once it has expired; signing-key rotation retires the old key and
- * keeps it published; connection secrets never reach the database; instants
- * come back to the millisecond; a client grant is one row per (tenant,
+ * only once it has expired; a user has at most one pending MFA enrolment,
+ * confirmed at most once, and a TOTP factor's last step only moves
+ * forward; signing-key rotation retires the old key and keeps it
+ * published; connection secrets never reach the database; instants come
+ * back to the millisecond; a client grant is one row per (tenant,
  * application, API) however many starts race; a disabled catalog row is kept
  * but not loaded, and served again once declared again; an application's
  * refresh-token families are revoked together. Time is always passed in (`now`), never
@@ -37,6 +39,7 @@ import { createSqlStores } from '../../src/storage/sql/index.js';
 import {
   isRetryInsideReuseInterval,
   type ApplicationSettings,
+  type MfaPendingEnrolment,
   type NewRefreshTokenFamily,
   type RotationResult,
   type SigningKeyRecord,
@@ -898,35 +901,123 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
   });
 
   describe('MFA', () => {
-    it('authenticators: add, list, confirm, remove one (only the owner), remove all (with the recovery code)', async () => {
+    it('authenticators: add, list, remove one (only the owner; the last takes the recovery code), remove all (with the pending enrolment and the recovery code)', async () => {
       const userId = randomUUID();
       const otherUser = randomUUID();
-      const otp = { id: uid('otp'), tenantId, userId, type: 'otp' as const, secretSealed: 'v1.sealed-secret', email: null, confirmed: false, createdAt: at(1) };
-      const email = { id: uid('email'), tenantId, userId, type: 'email' as const, secretSealed: null, email: 'alice@acme.test', confirmed: true, createdAt: at(2) };
+      const otp = { id: uid('otp'), tenantId, userId, type: 'otp' as const, secretSealed: 'v1.sealed-secret', email: null, createdAt: at(1) };
+      const email = { id: uid('email'), tenantId, userId, type: 'email' as const, secretSealed: null, email: 'alice@acme.test', createdAt: at(2) };
       const theirs = { ...otp, id: uid('otp'), userId: otherUser };
       for (const a of [email, otp, theirs]) await stores.mfa.addAuthenticator(a);
 
       const byId = (list: Array<{ id: string }>) => [...list].sort((a, b) => a.id.localeCompare(b.id));
       assert.deepEqual(byId(await stores.mfa.listAuthenticators(tenantId, userId)), byId([otp, email]));
       assert.deepEqual(await stores.mfa.listAuthenticators(otherTenantId, userId), [], 'scoped to the tenant');
-      await stores.mfa.confirmAuthenticator(otp.id);
-      assert.equal((await stores.mfa.listAuthenticators(tenantId, userId)).find((a) => a.id === otp.id)?.confirmed, true);
-      assert.equal((await stores.mfa.listAuthenticators(tenantId, otherUser))[0]?.confirmed, false, "another user's is not confirmed");
 
+      await stores.mfa.setRecoveryCodeHash(tenantId, userId, 'rc-1');
       assert.equal(await stores.mfa.removeAuthenticator(tenantId, userId, theirs.id), false, 'not theirs');
       assert.equal((await stores.mfa.listAuthenticators(tenantId, otherUser)).length, 1);
       assert.equal(await stores.mfa.removeAuthenticator(tenantId, userId, email.id), true);
       assert.equal(await stores.mfa.removeAuthenticator(tenantId, userId, email.id), false, 'already gone');
       assert.deepEqual((await stores.mfa.listAuthenticators(tenantId, userId)).map((a) => a.id), [otp.id]);
+      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), 'rc-1', 'a factor is left: the recovery code stays');
+      assert.equal(await stores.mfa.removeAuthenticator(tenantId, userId, otp.id), true);
+      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined, 'the last factor takes the recovery code with it');
 
-      await stores.mfa.setRecoveryCodeHash(tenantId, userId, 'rc-1');
+      await stores.mfa.addAuthenticator(otp);
+      await stores.mfa.setRecoveryCodeHash(tenantId, userId, 'rc-2');
       await stores.mfa.setRecoveryCodeHash(tenantId, otherUser, 'rc-other');
       await stores.mfa.addAuthenticator({ ...email, id: uid('email') });
+      await stores.mfa.putPendingEnrolment(pending(userId));
       assert.equal(await stores.mfa.removeAllAuthenticators(tenantId, userId), 2);
       assert.deepEqual(await stores.mfa.listAuthenticators(tenantId, userId), []);
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined, 'a reset takes the recovery code too');
+      assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, at(0)), undefined, 'and the enrolment in progress');
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, otherUser), 'rc-other');
       assert.equal((await stores.mfa.listAuthenticators(tenantId, otherUser)).length, 1);
+    });
+
+    /** A pending OTP enrolment of `userId`, started by mfa_token `jti`, until `expiresAt`. */
+    const pending = (userId: string, overrides: Partial<MfaPendingEnrolment> = {}): MfaPendingEnrolment => ({
+      tenantId,
+      userId,
+      authenticatorId: uid('totp'),
+      type: 'otp',
+      secretSealed: 'v1.sealed-pending-secret',
+      email: null,
+      recoveryCodeHash: uid('rc-pending'),
+      mfaTokenJti: uid('jti'),
+      createdAt: at(0),
+      expiresAt: at(10 * 60 * SECOND),
+      ...overrides,
+    });
+
+    it('pending enrolment: one per user (a second put replaces the first), invisible once expired, purged by purgeExpired', async () => {
+      const userId = randomUUID();
+      const first = pending(userId);
+      await stores.mfa.putPendingEnrolment(first);
+      assert.deepEqual(await stores.mfa.pendingEnrolment(tenantId, userId, at(SECOND)), first);
+      assert.equal(await stores.mfa.pendingEnrolment(otherTenantId, userId, at(SECOND)), undefined, 'scoped to the tenant');
+      const second = pending(userId, { type: 'email', secretSealed: null, email: 'alice@acme.test', createdAt: at(SECOND) });
+      await stores.mfa.putPendingEnrolment(second);
+      assert.deepEqual(await stores.mfa.pendingEnrolment(tenantId, userId, at(2 * SECOND)), second, 'the newer one replaced it');
+      assert.deepEqual(await stores.mfa.listAuthenticators(tenantId, userId), [], 'a pending enrolment is no factor');
+      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined, 'nor is its recovery code the user\'s');
+      assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, second.expiresAt), undefined, 'gone at its expiry');
+
+      const racer = randomUUID();
+      const raced = Array.from({ length: CONCURRENCY }, () => pending(racer));
+      await Promise.all(raced.map((p) => stores.mfa.putPendingEnrolment(p)));
+      const standing = await stores.mfa.pendingEnrolment(tenantId, racer, at(0));
+      assert.ok(standing && raced.some((p) => p.authenticatorId === standing.authenticatorId), `${CONCURRENCY} racing associates leave exactly one enrolment`);
+
+      await stores.purgeExpired(at(10 * 60 * SECOND));
+      assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, at(0)), undefined, 'purged: even a clock before its expiry finds nothing');
+    });
+
+    it(`pending enrolment: confirmation needs its own id, its mfa_token and time left; of ${CONCURRENCY} concurrent confirmations one wins; it becomes a factor with its recovery code`, async () => {
+      const userId = randomUUID();
+      const enrolment = pending(userId);
+      await stores.mfa.putPendingEnrolment(enrolment);
+      const confirm = (overrides: Partial<Parameters<Stores['mfa']['confirmPendingEnrolment']>[0]> = {}) =>
+        stores.mfa.confirmPendingEnrolment({ tenantId, userId, authenticatorId: enrolment.authenticatorId, mfaTokenJti: enrolment.mfaTokenJti, now: at(SECOND), lastUsedStep: 1000, ...overrides });
+      assert.deepEqual(await confirm({ mfaTokenJti: uid('another-sign-in') }), { kind: 'gone' }, 'another mfa_token');
+      assert.deepEqual(await confirm({ authenticatorId: uid('totp') }), { kind: 'gone' }, 'a replaced enrolment');
+      assert.deepEqual(await confirm({ now: enrolment.expiresAt }), { kind: 'gone' }, 'expired');
+      assert.deepEqual(await stores.mfa.listAuthenticators(tenantId, userId), []);
+
+      const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => confirm()));
+      const won = results.filter((r) => r.kind === 'confirmed');
+      assert.equal(won.length, 1, JSON.stringify(results));
+      assert.ok(results.every((r) => r.kind === 'confirmed' || r.kind === 'gone'), JSON.stringify(results));
+      const factor = { id: enrolment.authenticatorId, tenantId, userId, type: 'otp', secretSealed: enrolment.secretSealed, email: null, createdAt: at(SECOND) };
+      assert.deepEqual(won[0], { kind: 'confirmed', authenticator: factor });
+      assert.deepEqual(await stores.mfa.listAuthenticators(tenantId, userId), [factor]);
+      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), enrolment.recoveryCodeHash, 'its recovery code is now the user\'s');
+      assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, at(SECOND)), undefined, 'no longer pending');
+      assert.equal(await stores.mfa.advanceOtpStep(tenantId, factor.id, 1000), false, 'the confirming code\'s step counts as used');
+      assert.equal(await stores.mfa.advanceOtpStep(tenantId, factor.id, 1001), true);
+
+      // A user who has a factor confirms no second one: the enrolment is dropped, nothing is added.
+      const late = pending(userId);
+      await stores.mfa.putPendingEnrolment(late);
+      const refused = await stores.mfa.confirmPendingEnrolment({ tenantId, userId, authenticatorId: late.authenticatorId, mfaTokenJti: late.mfaTokenJti, now: at(SECOND), lastUsedStep: null });
+      assert.deepEqual(refused, { kind: 'already_enrolled' });
+      assert.deepEqual((await stores.mfa.listAuthenticators(tenantId, userId)).map((a) => a.id), [factor.id]);
+      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), enrolment.recoveryCodeHash, 'the recovery code is not replaced');
+      assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, at(SECOND)), undefined, 'the dropped enrolment is gone');
+    });
+
+    it(`TOTP steps: advanceOtpStep accepts only a later step than the last; of ${CONCURRENCY} concurrent advances to one step one wins`, async () => {
+      const userId = randomUUID();
+      const otp = { id: uid('otp'), tenantId, userId, type: 'otp' as const, secretSealed: 'v1.sealed-secret', email: null, createdAt: at(0) };
+      await stores.mfa.addAuthenticator(otp);
+      assert.equal(await stores.mfa.advanceOtpStep(otherTenantId, otp.id, 59_000_000), false, 'scoped to the tenant');
+      assert.equal(await stores.mfa.advanceOtpStep(tenantId, otp.id, 59_000_000), true, 'the first step');
+      assert.equal(await stores.mfa.advanceOtpStep(tenantId, otp.id, 59_000_000), false, 'the same step again');
+      assert.equal(await stores.mfa.advanceOtpStep(tenantId, otp.id, 58_999_999), false, 'an earlier step');
+      const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => stores.mfa.advanceOtpStep(tenantId, otp.id, 59_000_001)));
+      assert.equal(results.filter(Boolean).length, 1, `${results.filter(Boolean).length} of ${CONCURRENCY} accepted the step`);
+      assert.equal(await stores.mfa.advanceOtpStep(tenantId, uid('otp'), 59_000_002), false, 'an unknown factor');
     });
 
     it(`recovery code: set, replace is a compare-and-swap, and of ${CONCURRENCY} concurrent swaps of one code exactly one wins`, async () => {

@@ -104,7 +104,10 @@ export function registerUsers(program: Command): void {
     users
       .command('unblock')
       .description("lift an operator's block and every brute-force lock (from each IP, and the all-IP backstop) of a login name")
-      .addHelpText('after', '\nA login name that belongs to no user can still be unblocked: unknown names are locked exactly like known ones.'),
+      .addHelpText(
+        'after',
+        "\nA login name that belongs to no user can still be unblocked: unknown names are locked exactly like known ones.\nA user's MFA limits are lifted too: the bucket of wrong second-factor codes is full again and the email window starts over.",
+      ),
   )
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
@@ -116,6 +119,8 @@ export function registerUsers(program: Command): void {
         const wasBlocked = user?.blocked ?? false;
         if (user && wasBlocked) await runtime.stores.users.setBlocked(user.id, false);
         const locks = await runtime.attackProtection.unblock(tenant, connection, identifiers, 'operator', user?.id);
+        // The user's MFA limits too: a bucket drained by wrong codes would otherwise keep them out (issue #11 point 7).
+        if (user) await runtime.mfa.resetLimits(tenant.id, user.id);
         if (!user && locks === 0) throw new CliUsageError(`no user "${username}" and no lock on that name in ${tenant.name}/${connection.name}`);
         const name = user?.username ?? username;
         const parts = [wasBlocked ? 'lifted the block' : undefined, `cleared ${locks} brute-force lock${locks === 1 ? '' : 's'}`].filter(Boolean);
@@ -185,14 +190,12 @@ export function registerUserMfa(program: Command): void {
     .action(async (username: string, options: AdminOptions) => {
       await withRuntime(options, async (runtime) => {
         const { tenant, user } = await existingUser(runtime, options, username);
-        const authenticators = await runtime.mfa.listAuthenticators(tenant.id, user.id);
-        const recovery = (await runtime.stores.mfa.recoveryCodeHash(tenant.id, user.id)) !== undefined;
-        if (authenticators.length === 0) process.stdout.write(`${user.username} has no authenticators\n`);
-        for (const a of authenticators) {
-          const what = a.type === 'otp' ? 'otp (authenticator app)' : `email ${a.email ?? ''}`;
-          process.stdout.write(`${a.id}  ${what}  ${a.confirmed ? 'active' : 'pending confirmation'}  enrolled ${a.createdAt.toISOString()}\n`);
-        }
-        if (recovery && authenticators.length > 0) process.stdout.write('recovery code: set\n');
+        const { factors, pending, hasRecoveryCode } = await runtime.mfa.overview(tenant.id, user.id);
+        if (factors.length === 0) process.stdout.write(`${user.username} has no authenticators\n`);
+        const what = (type: string, email: string | null) => (type === 'otp' ? 'otp (authenticator app)' : `email ${email ?? ''}`);
+        for (const a of factors) process.stdout.write(`${a.id}  ${what(a.type, a.email)}  active  enrolled ${a.createdAt.toISOString()}\n`);
+        if (pending) process.stdout.write(`${pending.authenticatorId}  ${what(pending.type, pending.email)}  pending confirmation until ${pending.expiresAt.toISOString()}\n`);
+        if (hasRecoveryCode) process.stdout.write('recovery code: set\n');
       });
     });
 

@@ -2,24 +2,30 @@
  * Auth0's MFA API for the password flow (DESIGN.md §2, §3):
  * POST /T/mfa/associate (Bearer mfa_token, client authentication in the
  * body), POST /T/mfa/challenge (client authentication + mfa_token),
- * GET /T/mfa/authenticators (Bearer mfa_token or the user's access token),
- * DELETE /T/mfa/authenticators/:id (the user's access token).
+ * GET /T/mfa/authenticators (Bearer mfa_token, or an MFA-API access token),
+ * DELETE /T/mfa/authenticators/:id (an MFA-API access token from a recent
+ * second factor). Who may do what: oauth/mfa-authenticators.ts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { MfaAuthenticator } from '../../storage/stores.js';
-import { MfaTokens } from '../../mfa/mfa-token.js';
+import { maskEmail, type MfaOverview } from '../../mfa/mfa-service.js';
+import type { MfaTokenClaims } from '../../mfa/mfa-token.js';
 import type { Tenant } from '../../oauth/catalog.js';
 import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
 import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
-import { InvalidGrantError, InvalidTokenError, NotFoundError, OAuthError } from '../../oauth/errors.js';
+import { InvalidGrantError, NotFoundError } from '../../oauth/errors.js';
+import { authorizeListing, authorizeRemoval, type AuthenticatorsApiDeps } from '../../oauth/mfa-authenticators.js';
+import { sessionRefusalAt } from '../../oauth/sessions.js';
 import type { RequestParameters } from '../../oauth/token-request.js';
+import { requestOrigin } from '../../protection/end-user-ip.js';
 import type { Runtime } from '../../runtime.js';
+import type { MfaAuthenticatorType } from '../../storage/stores.js';
 import { bodyParameters } from '../body.js';
 import { tenantOf } from '../tenant.js';
 import { bearerToken, withBearerChallenge } from './protected-resources.js';
 
 export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void {
   const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  const access: AuthenticatorsApiDeps = { verifier: runtime.verifier, mfaTokens: runtime.mfaTokens, users: runtime.stores.users, clock: runtime.clock };
 
   /** Client authentication as at the token endpoint; with a Bearer mfa_token in Authorization, only the body can carry it. */
   async function authenticatedClient(request: FastifyRequest, tenant: Tenant, params: RequestParameters, path: string) {
@@ -31,9 +37,17 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
     });
   }
 
-  async function activeUser(tenant: Tenant, userId: string) {
-    const user = await runtime.stores.users.findById(tenant.id, userId);
-    if (!user || user.blocked) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `MFA request for a removed or blocked user ${userId}` });
+  /** The sign-in in progress: an unspent mfa_token of an active user. */
+  async function signInInProgress(tenant: Tenant, mfaToken: string | undefined, clientId: string | undefined): Promise<MfaTokenClaims> {
+    const claims = runtime.mfaTokens.open(mfaToken, tenant.id, clientId);
+    await runtime.mfaTokens.assertUnused(claims);
+    return claims;
+  }
+
+  async function activeUser(tenant: Tenant, claims: MfaTokenClaims) {
+    const user = await runtime.stores.users.findById(tenant.id, claims.userId);
+    const ended = sessionRefusalAt(tenant, user, new Date(claims.authTime));
+    if (ended !== undefined || !user) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `MFA request for user ${claims.userId}: ${ended ?? 'user_gone'}` });
     return user;
   }
 
@@ -46,8 +60,8 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
     // and auth0-auth-js sends nothing more): the token is bound to its client. Credentials sent are checked.
     const credentials = presentedClientAuth(undefined, params).method !== 'missing';
     const clientId = credentials ? (await authenticatedClient(request, tenant, params, 'mfa/associate')).app.clientId : undefined;
-    const claims = runtime.mfaTokens.open(mfaToken, tenant.id, clientId);
-    const user = await activeUser(tenant, claims.userId);
+    const claims = await signInInProgress(tenant, mfaToken, clientId);
+    const user = await activeUser(tenant, claims);
     return runtime.mfa.associate(tenant, claims, user, {
       types: params.list('authenticator_types') ?? [],
       channels: params.list('oob_channels'),
@@ -60,38 +74,17 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
     const tenant = tenantOf(request, runtime.catalog);
     const params = bodyParameters(request, { allowJson: true });
     const client = await authenticatedClient(request, tenant, params, 'mfa/challenge');
-    const claims = runtime.mfaTokens.open(params.require('mfa_token'), tenant.id, client.app.clientId);
-    await activeUser(tenant, claims.userId);
+    const claims = await signInInProgress(tenant, params.require('mfa_token'), client.app.clientId);
+    await activeUser(tenant, claims);
     return runtime.mfa.challenge(tenant, claims, params.get('challenge_type') ?? 'otp', params.get('authenticator_id'));
   });
-
-  /** The user behind a Bearer value: an mfa_token (during sign-in) or one of the user's access tokens. */
-  async function bearerUser(request: FastifyRequest, tenant: Tenant, options: { allowMfaToken: boolean }): Promise<string> {
-    const token = bearerToken(request, undefined);
-    if (MfaTokens.looksLikeMfaToken(token)) {
-      if (!options.allowMfaToken) throw new InvalidTokenError('Removing an authenticator needs an access token of the user, not an mfa_token.');
-      try {
-        return runtime.mfaTokens.open(token, tenant.id, undefined).userId;
-      } catch (err) {
-        if (!(err instanceof OAuthError)) throw err;
-        throw new InvalidTokenError(err.description, { logDetail: err.logDetail });
-      }
-    }
-    const check = await runtime.verifier.verify(token, tenant, { checkRevocation: true });
-    if (!check.valid || typeof check.payload.sub !== 'string') throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: check.valid ? 'no sub' : check.reason });
-    // A client_credentials token names the client, not a user.
-    if (check.payload.sub === check.payload.client_id) throw new InvalidTokenError('The access token does not belong to a user.');
-    return check.payload.sub;
-  }
 
   app.get('/:tenant/mfa/authenticators', async (request, reply) => {
     noStore(reply);
     try {
       const tenant = tenantOf(request, runtime.catalog);
-      const userId = await bearerUser(request, tenant, { allowMfaToken: true });
-      const authenticators = await runtime.mfa.listAuthenticators(tenant.id, userId);
-      const hasRecoveryCode = (await runtime.stores.mfa.recoveryCodeHash(tenant.id, userId)) !== undefined;
-      return [...authenticators.map(describeAuthenticator), ...(hasRecoveryCode && authenticators.length > 0 ? [{ id: 'recovery-code', authenticator_type: 'recovery-code', active: true }] : [])];
+      const { user } = await authorizeListing(bearerToken(request, undefined), tenant, access);
+      return describeFactors(await runtime.mfa.overview(tenant.id, user.id));
     } catch (err) {
       throw withBearerChallenge(err);
     }
@@ -101,10 +94,10 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
     noStore(reply);
     try {
       const tenant = tenantOf(request, runtime.catalog);
-      const userId = await bearerUser(request, tenant, { allowMfaToken: false });
+      const { user, clientId } = await authorizeRemoval(bearerToken(request, undefined), tenant, access);
       const id = (request.params as { id: string }).id;
-      if (!(await runtime.mfa.remove(tenant.id, userId, id))) throw new NotFoundError('The user has no authenticator with this id.');
-      await runtime.securityEvents.record({ type: 'mfa_authenticator_removed', reason: 'user', tenantId: tenant.id, userId, details: { authenticator_id: id } });
+      const ip = requestOrigin(request.raw, tenant).networkIp();
+      if (!(await runtime.mfa.remove(tenant, user, id, { clientId, ip }))) throw new NotFoundError('The user has no authenticator with this id.');
       return reply.code(204).send();
     } catch (err) {
       throw withBearerChallenge(err);
@@ -112,13 +105,15 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
   });
 }
 
-/** Auth0's list shape; an email address is shown masked. */
-function describeAuthenticator(a: MfaAuthenticator): Record<string, string | boolean> {
-  if (a.type === 'otp') return { id: a.id, authenticator_type: 'otp', active: a.confirmed };
-  return { id: a.id, authenticator_type: 'oob', oob_channel: 'email', name: maskEmail(a.email ?? ''), active: a.confirmed };
+/** Auth0's list shape: confirmed factors are active, the enrolment in progress is not; an email address is shown masked. */
+function describeFactors({ factors, pending, hasRecoveryCode }: MfaOverview): Array<Record<string, string | boolean>> {
+  const listed = factors.map((f) => describe(f.id, f.type, f.email, true));
+  if (pending) listed.push(describe(pending.authenticatorId, pending.type, pending.email, false));
+  if (hasRecoveryCode) listed.push({ id: 'recovery-code', authenticator_type: 'recovery-code', active: true });
+  return listed;
 }
 
-function maskEmail(email: string): string {
-  const [local = '', domain = ''] = email.split('@');
-  return `${local.slice(0, 1)}${'*'.repeat(Math.max(1, local.length - 1))}@${domain}`;
+function describe(id: string, type: MfaAuthenticatorType, email: string | null, active: boolean): Record<string, string | boolean> {
+  if (type === 'otp') return { id, authenticator_type: 'otp', active };
+  return { id, authenticator_type: 'oob', oob_channel: 'email', name: maskEmail(email ?? ''), active };
 }

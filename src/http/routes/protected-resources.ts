@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
 import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
-import { InvalidClientError, InvalidRequestError, OAuthError } from '../../oauth/errors.js';
+import { InsufficientScopeError, InvalidClientError, InvalidRequestError, OAuthError } from '../../oauth/errors.js';
 import { introspect } from '../../oauth/introspection.js';
 import { revoke } from '../../oauth/revocation.js';
 import type { RequestParameters } from '../../oauth/token-request.js';
@@ -44,7 +44,7 @@ const BEARER_ERRORS = new Set(['invalid_request', 'invalid_token', 'insufficient
 export function withBearerChallenge(err: unknown): unknown {
   if (!(err instanceof OAuthError) || err.headers['www-authenticate'] !== undefined || !BEARER_ERRORS.has(err.error)) return err;
   const description = err.description.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
-  const scope = err.error === 'insufficient_scope' ? ', scope="openid"' : '';
+  const scope = err instanceof InsufficientScopeError ? `, scope="${err.requiredScope}"` : '';
   err.headers['www-authenticate'] = `Bearer realm="latchkey", error="${err.error}", error_description="${description}"${scope}`;
   return err;
 }

@@ -10,7 +10,7 @@
  */
 import type { UsedFactor } from '../../mfa/mfa-service.js';
 import type { MfaTokenClaims } from '../../mfa/mfa-token.js';
-import { servedConnectionOf } from '../catalog.js';
+import { sessionRefusalAt } from '../sessions.js';
 import { InvalidGrantError, InvalidRequestError } from '../errors.js';
 import type { RequestParameters } from '../token-request.js';
 import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
@@ -40,9 +40,9 @@ export const mfaGrant: GrantHandler<MfaGrantRequest> = {
     const claims = ctx.mfaTokens.open(request.mfaToken, tenant.id, client.app.clientId);
     await ctx.mfaTokens.assertUnused(claims);
     const user = await ctx.users.findById(tenant.id, claims.userId);
-    if (!user || user.blocked) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `mfa grant for a removed or blocked user ${claims.userId}` });
-    // DESIGN.md §2: the file stopped declaring the user's connection (after this mfa_token was issued).
-    if (!servedConnectionOf(tenant, user)) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `mfa grant for user ${user.id}, whose connection is no longer in the configuration file` });
+    // Since the password check: the user removed or blocked, the password changed, the connection no longer served.
+    const ended = sessionRefusalAt(tenant, user, new Date(claims.authTime));
+    if (ended !== undefined || !user) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `mfa grant for user ${claims.userId}: ${ended ?? 'user_gone'}` });
 
     let factor: UsedFactor;
     let responseExtra: Record<string, string> | undefined;

@@ -125,7 +125,8 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
     }
     const authTime = ctx.clock.now();
     const refresh = scopes.includes('offline_access');
-    const mfa = await ctx.mfa.requirement(tenant, client.app, user);
+    // A token for the MFA API always takes a second factor, whatever the policy (mfa/mfa-api.ts).
+    const mfa = await ctx.mfa.requirement(tenant, client.app, user, selection.api);
     if (mfa !== 'none') {
       // The decision is sealed into the mfa_token; an MFA grant carries it out once a second factor is shown.
       await attempt.secondFactorRequired(user.id, mfa === 'enroll');

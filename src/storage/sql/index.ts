@@ -34,6 +34,7 @@ export function createSqlStores(db: Kysely<Database>): Stores {
       await db.deleteFrom('refresh_token_families').where('family_expires_at', '<=', cutoff).execute();
       await db.deleteFrom('signing_keys').where('publish_until', '<=', cutoff).execute();
       await db.deleteFrom('attack_locks').where('expires_at', '<=', cutoff).execute();
+      await db.deleteFrom('mfa_pending_enrolments').where('expires_at', '<=', cutoff).execute();
       await db.deleteFrom('attack_counters').where('expires_at_ms', '<=', now.getTime()).execute();
     },
     async close() {

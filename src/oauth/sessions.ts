@@ -1,0 +1,26 @@
+/**
+ * Whether a user's session still stands at this tenant: the user's own rule
+ * (identity/user-sessions.ts: gone, blocked, or a password change or a
+ * block since the sign-in, issue #11 point 5) and the catalog's: the user's
+ * connection is still served (a connection the file no longer declares
+ * signs no one in, DESIGN.md §2, issue #11 point 9). Every place that
+ * accepts a user's token asks here: userinfo, introspection, the
+ * authenticators API, the MFA API's mfa_token, the MFA grants.
+ */
+import { activeUserOfAccessToken, sessionRefusal, type AccessTokenClaims, type AccessTokenHolder, type SessionRefusal } from '../identity/user-sessions.js';
+import type { UserRecord, UserStore } from '../storage/stores.js';
+import { servedConnectionOf, type Tenant } from './catalog.js';
+
+/** Why a session of `user` that signed in at `signedInAt` no longer stands at `tenant`; undefined when it does. */
+export function sessionRefusalAt(tenant: Tenant, user: UserRecord | undefined, signedInAt: Date | number): SessionRefusal | undefined {
+  const refusal = sessionRefusal(user, signedInAt);
+  if (refusal !== undefined || !user) return refusal ?? 'user_gone';
+  return servedConnectionOf(tenant, user) ? undefined : 'connection_removed';
+}
+
+/** The holder of a verified access token, with both rules applied (see activeUserOfAccessToken). */
+export async function accessTokenHolderAt(users: Pick<UserStore, 'findById'>, tenant: Tenant, claims: AccessTokenClaims): Promise<AccessTokenHolder> {
+  const holder = await activeUserOfAccessToken(users, tenant.id, claims);
+  if (holder.kind === 'user' && !servedConnectionOf(tenant, holder.user)) return { kind: 'inactive', reason: 'connection_removed' };
+  return holder;
+}
