@@ -109,9 +109,10 @@ export interface UserRecord {
   passwordHash: string | null;
   blocked: boolean;
   /**
-   * When the password last changed (set at creation too); null for rows that
-   * never recorded it. Sessions signed in before it no longer count
-   * (identity/user-sessions.ts).
+   * When the password last changed; null if it never did (a first password
+   * is no change; rows created before issue #11 carry their creation
+   * instant, which no session predates). Sessions signed in before it no
+   * longer count (identity/user-sessions.ts).
    */
   passwordChangedAt: Date | null;
   /**
@@ -144,7 +145,7 @@ export interface UserStore {
   /** By username, else by email (case-insensitive), within one connection. */
   findByLogin(tenantId: string, connectionId: string, login: string): Promise<UserRecord | undefined>;
   findById(tenantId: string, userId: string): Promise<UserRecord | undefined>;
-  /** Returns undefined when the username is already taken in that connection. */
+  /** Returns undefined when the username is already taken in that connection. A first password is no change: `passwordChangedAt` stays null. */
   create(user: NewUser): Promise<UserRecord | undefined>;
   updateProfile(userId: string, profile: UserProfileUpdate): Promise<void>;
   /**

@@ -238,14 +238,17 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.deepEqual((await stores.users.findById(tenantId, user.id))?.groups, [], 'an empty list stays a list');
     });
 
-    it('passwordChangedAt: stamped at creation, moved only by a real change (to the millisecond), never by a rehash', async () => {
+    it('passwordChangedAt: none at creation (a first password is no change), stamped by a real change (to the millisecond), never by a rehash', async () => {
       const user = await stores.users.create(newUser(uid('pam'), { passwordHash: 'h1' }));
-      assert.ok(user?.passwordChangedAt, 'a new user has a password-change instant');
-      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), user.passwordChangedAt.getTime());
+      assert.ok(user);
+      assert.equal(user.passwordChangedAt, null, 'a new user has no password change');
+      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt, null);
       assert.equal(await stores.users.setPasswordHash(user.id, 'h2', { expectedHash: 'h1' }), true);
-      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), user.passwordChangedAt.getTime(), 'a rehash is no change');
+      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt, null, 'a rehash is no change');
       assert.equal(await stores.users.setPasswordHash(user.id, 'h3', { passwordChangedAt: at(42) }), true);
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), T0 + 42);
+      assert.equal(await stores.users.setPasswordHash(user.id, 'h4', { expectedHash: 'h3' }), true);
+      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), T0 + 42, 'a rehash keeps the last change');
     });
 
     it('blockedAt: set by blocking (at the given instant, to the millisecond) and kept by unblocking; null for a user never blocked', async () => {

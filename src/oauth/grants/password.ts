@@ -81,6 +81,10 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
       password: request.password,
       ip,
     });
+    // The sign-in's instant is taken before the password is checked: a password change (or a block) that lands
+    // while this check runs then ends the session it would create (identity/user-sessions.ts), rather than
+    // letting a check of the old password mint tokens that postdate the change.
+    const authTime = ctx.clock.now();
     let result: CredentialResult;
     try {
       result = await source.verify({
@@ -123,7 +127,6 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
         logDetail: `user ${user.id} signed in with a password on the breached list; refused by password_policy.on_breached_login`,
       });
     }
-    const authTime = ctx.clock.now();
     const refresh = scopes.includes('offline_access');
     // A token for the MFA API always takes a second factor, whatever the policy (mfa/mfa-api.ts).
     const mfa = await ctx.mfa.requirement(tenant, client.app, user, selection.api);

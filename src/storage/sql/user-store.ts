@@ -71,7 +71,8 @@ export class SqlUserStore implements UserStore {
       blocked: user.blocked ? 1 : 0,
       created_at: now,
       updated_at: now,
-      password_changed_at: now,
+      // A first password is no change: nothing signed in before the user existed (identity/user-sessions.ts).
+      password_changed_at: null,
       blocked_at: user.blocked ? now : null,
       last_login_at: null,
       groups: user.groups === undefined ? null : JSON.stringify(user.groups),
