@@ -2,7 +2,6 @@
  * Opens the database named by the config and brings its schema up to date.
  * Dialect differences live here and nowhere else.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
@@ -12,6 +11,7 @@ import * as attackProtection from './migrations/002-attack-protection.js';
 import * as mfa from './migrations/003-mfa.js';
 import * as directoryProfile from './migrations/004-directory-profile.js';
 import type { Database } from './schema.js';
+import { createPrivateFile, loosePermissions, makePrivateDirectory, type LoosePermissions } from './private-files.js';
 import { disableWriteBatching } from './sql/write-batcher.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -28,6 +28,12 @@ export interface OpenDatabase {
    * constraint). SQLite: nothing to wait for.
    */
   startupLock(): Promise<() => Promise<void>>;
+  /**
+   * SQLite: the data directory or database files (WAL and shared memory
+   * included) that other accounts may read, found at open; the caller warns
+   * with `fix`. PostgreSQL keeps its files itself: always undefined.
+   */
+  looseFileModes: LoosePermissions | undefined;
 }
 
 export class DatabaseConfigError extends Error {
@@ -89,7 +95,7 @@ function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   disableWriteBatching(db);
-  return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: () => postgresStartupLock(url) };
+  return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: () => postgresStartupLock(url), looseFileModes: undefined };
 }
 
 /** pg_advisory_lock key of the start-up work (any constant: advisory locks are per database). */
@@ -119,7 +125,10 @@ async function postgresStartupLock(url: string): Promise<() => Promise<void>> {
 }
 
 function openSqlite(path: string): OpenDatabase {
-  mkdirSync(dirname(path), { recursive: true });
+  // Owner-only at rest (issue #11 point 12): SQLite gives the -wal and -shm files the database file's mode.
+  const dir = dirname(path);
+  makePrivateDirectory(dir);
+  createPrivateFile(path);
   const sqlite = new SqliteDatabase(path);
   // WAL: readers never block the writer; NORMAL: a commit survives a process
   // crash (kill -9), only an OS crash can drop the last transactions.
@@ -129,7 +138,9 @@ function openSqlite(path: string): OpenDatabase {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('cache_size = -32768'); // 32 MiB of page cache: the token tables' hot pages stay in memory
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined };
+  // Checked once the WAL and shared-memory files exist (the pragma above opens them).
+  const looseFileModes = loosePermissions(dir, [path, `${path}-wal`, `${path}-shm`]);
+  return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined, looseFileModes };
 }
 
 const STATEMENT_CACHE_SIZE = 256;
