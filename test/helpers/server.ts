@@ -21,6 +21,8 @@ export type TenantInput = LatchkeyConfigInput['tenants'][number];
 export interface TestServer {
   /** http://127.0.0.1:PORT */
   url: string;
+  /** The operations listener (/metrics): http://127.0.0.1:PORT; undefined with `operations: false`. */
+  operationsUrl: string | undefined;
   /** {url}/{tenant}/ — the issuer, trailing slash included. */
   issuer(tenant?: string): string;
   /** {url}/{tenant}{path} */
@@ -53,6 +55,8 @@ export interface StartOptions {
   logLevel?: string;
   /** A postgres:// URL instead of an SQLite file in the data directory. */
   database?: string;
+  /** Serve the operations listener (/metrics) on a free loopback port (default true). */
+  operations?: boolean;
 }
 
 /**
@@ -84,6 +88,7 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
     public_url: url,
     listen: { host: '127.0.0.1', port },
     database: await databaseFor(options, dir),
+    ...(options.operations === false ? {} : { operations: { listen: { host: '127.0.0.1', port: 0 } } }),
     ...options.extra,
     tenants: options.tenants,
   };
@@ -100,6 +105,7 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const server = await startServer(config, { clock, logger });
   return {
     url,
+    operationsUrl: server.operationsUrl,
     issuer: (tenant = 'acme') => `${url}/${tenant}/`,
     at: (path, tenant = 'acme') => `${url}/${tenant}${path}`,
     clock,
