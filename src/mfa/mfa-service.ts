@@ -146,7 +146,7 @@ export class MfaService {
       const oobCode = await this.sendEmailCode(tenant, claims, authenticator);
       return { authenticator_type: 'oob', oob_channel: 'email', binding_method: 'prompt', oob_code: oobCode, recovery_codes: [await this.newRecoveryCode(tenant.id, user.id)] };
     }
-    throw new InvalidRequestError(`authenticator_types ${type.slice(0, 32)} is not supported; use "otp" or "oob".`);
+    throw new InvalidRequestError('authenticator_types names a type that is not supported; use "otp" or "oob".', { logDetail: `authenticator_types ${JSON.stringify(type.slice(0, 32))}` });
   }
 
   /** /mfa/challenge: for otp nothing is sent (the app reads the code); for oob an email code goes out. */

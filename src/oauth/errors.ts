@@ -158,8 +158,8 @@ export class InvalidTokenError extends OAuthError {
 }
 
 export class NotFoundError extends OAuthError {
-  constructor(description: string) {
-    super('not_found', 404, description);
+  constructor(description: string, options?: OAuthErrorOptions) {
+    super('not_found', 404, description, options);
   }
 }
 

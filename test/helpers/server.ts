@@ -86,10 +86,11 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const url = `http://127.0.0.1:${port}`;
   const raw: LatchkeyConfigInput = {
     public_url: url,
-    listen: { host: '127.0.0.1', port },
     database: await databaseFor(options, dir),
     ...(options.operations === false ? {} : { operations: { listen: { host: '127.0.0.1', port: 0 } } }),
     ...options.extra,
+    // Merged, so a test can set listen.max_connections and keep the free port chosen here.
+    listen: { host: '127.0.0.1', port, ...options.extra?.listen },
     tenants: options.tenants,
   };
   const config = resolveConfig(raw, dir, { LATCHKEY_MASTER_KEY: options.masterKey ?? TEST_MASTER_KEY }, 'test configuration');
