@@ -73,10 +73,10 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
       fromRaw('a malformed URL (400)', await rawGet(server.url, '/acme/oauth/%E0%A4%A')),
       fromRaw('broken framing, answered raw (400)', await rawExchange(server.url, 'POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')),
       fromRaw('no Host (400)', await rawExchange(server.url, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')),
-      fromFetch('the operations listener (200)', await get(`${server.operationsUrl}/metrics`)),
-      fromFetch('the operations listener (404)', await get(`${server.operationsUrl}/nothing`)),
     ];
     for (const answer of answers) assertNosniff(answer);
+    assertNosniff(fromFetch('the operations listener (200)', await get(`${server.operationsUrl}/metrics`)));
+    assertNosniff(fromFetch('the operations listener (404)', await get(`${server.operationsUrl}/nothing`)));
   });
 
   it('regression (issue #11 point 11): a marker in the path, tenant, grant_type, realm, audience, scope, client_id or a parameter name is never echoed', async () => {
@@ -147,7 +147,8 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
   });
 
   it('regression (L3): more than 100 header fields is 431, not a request whose later fields (Authorization) are dropped', async () => {
-    const junk = Array.from({ length: 2100 }, (_, i) => `x-junk-${i}: 1\r\n`).join('');
+    // 2100 short fields fit Node's 16 KiB header limit, so only the field count can refuse them.
+    const junk = 'x:1\r\n'.repeat(2100);
     const crowded = await rawExchange(server.url, `GET /acme/userinfo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${junk}Authorization: Bearer abc.def.ghi\r\n\r\n`);
     assert.equal(crowded.status, 431, crowded.raw.slice(0, 300));
     assert.equal(JSON.parse(crowded.body).error, 'invalid_request');

@@ -96,8 +96,11 @@ describe('operations listener (issue #11 point 3)', () => {
   it('closing the server closes both listeners', async () => {
     const separate = await startTestServer({ tenants: [(await acmeFixture()).tenant] });
     const operationsUrl = separate.operationsUrl;
-    assert.equal((await get(`${operationsUrl}/healthz`)).status, 200);
-    await separate.close();
+    try {
+      assert.equal((await get(`${operationsUrl}/healthz`)).status, 200);
+    } finally {
+      await separate.close();
+    }
     await assert.rejects(get(`${operationsUrl}/healthz`), 'the operations port no longer answers');
     await assert.rejects(get(`${separate.url}/healthz`), 'nor the public one');
   });
