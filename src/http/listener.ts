@@ -42,6 +42,13 @@ class TooManyHeaderFieldsError extends OAuthError {
   }
 }
 
+/** RFC 9110 §15.6.6: a bare request line (HTTP/0.9) or a version other than 1.x. */
+class HttpVersionNotSupportedError extends OAuthError {
+  constructor(version: string) {
+    super('invalid_request', 505, 'Only HTTP/1.1 and HTTP/1.0 are served here.', { logDetail: `HTTP version ${version}` });
+  }
+}
+
 export interface ListenerOptions {
   /** `public` or `operations`: names the listener in logs and the refused-connections metric. */
   name: string;
@@ -126,10 +133,16 @@ export function createListener(options: ListenerOptions): FastifyInstance {
   });
 
   app.addHook('onRequest', async (request) => {
-    const fields = request.raw.rawHeaders.length / 2;
+    const { rawHeaders, httpVersion, httpVersionMajor } = request.raw;
+    if (httpVersionMajor !== 1) throw new HttpVersionNotSupportedError(httpVersion);
+    const fields = rawHeaders.length / 2;
     if (fields > MAX_HEADER_FIELDS) throw new TooManyHeaderFieldsError(fields);
-    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
-    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) throw new InvalidRequestError('An HTTP/1.1 request needs a Host header (RFC 9112 §3.2).');
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with two
+    // (Node keeps the first and drops the other silently).
+    let hosts = 0;
+    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'host') hosts++;
+    if (hosts > 1) throw new InvalidRequestError('The request has more than one Host header (RFC 9112 §3.2).');
+    if (httpVersion === '1.1' && hosts === 0) throw new InvalidRequestError('An HTTP/1.1 request needs a Host header (RFC 9112 §3.2).');
   });
 
   app.setErrorHandler((err, request, reply) => {

@@ -13,8 +13,9 @@
  * - `listen.max_connections` caps open connections: with 2, a third
  *   concurrent connection is closed while the two are held;
  * - more than 100 header fields is 431 (Node used to drop fields past 2000
- *   silently, an Authorization header among them), and an HTTP/1.1 request
- *   without Host is a JSON 400, not Node's bare one.
+ *   silently, an Authorization header among them); an HTTP/1.1 request
+ *   without Host is a JSON 400, not Node's bare one, as is one with two;
+ *   a bare request line (HTTP/0.9) is 505, not served.
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
@@ -158,13 +159,26 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
     assert.equal(full.status, 200, full.raw.slice(0, 300));
   });
 
-  it('regression (L3): an HTTP/1.1 request without Host is a JSON 400; HTTP/1.0 needs none', async () => {
-    const noHost = await rawExchange(server.url, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
-    assert.equal(noHost.status, 400, noHost.raw);
-    assert.equal(JSON.parse(noHost.body).error, 'invalid_request');
-    assert.match(String(JSON.parse(noHost.body).error_description), /Host/);
+  it('regression (L3): an HTTP/1.1 request without Host, or with two, is a JSON 400; HTTP/1.0 needs none', async () => {
+    for (const [what, request] of [
+      ['no Host', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'],
+      ['two Host fields', 'GET /healthz HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n'],
+    ] as const) {
+      const answer = await rawExchange(server.url, request);
+      assert.equal(answer.status, 400, `${what}: ${answer.raw}`);
+      assert.equal(JSON.parse(answer.body).error, 'invalid_request', what);
+      assert.match(String(JSON.parse(answer.body).error_description), /Host/, what);
+    }
     const http10 = await rawExchange(server.url, 'GET /healthz HTTP/1.0\r\n\r\n');
     assert.equal(http10.status, 200, http10.raw);
+  });
+
+  it('regression (L3): a bare request line (HTTP/0.9) or another HTTP version is 505, not served', async () => {
+    for (const request of ['GET /healthz\r\n\r\n', 'GET /healthz HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n']) {
+      const answer = await rawExchange(server.url, request);
+      assert.equal(answer.status, 505, `${JSON.stringify(request)}: ${answer.raw}`);
+      assert.equal(JSON.parse(answer.body).error, 'invalid_request');
+    }
   });
 });
 
