@@ -127,8 +127,13 @@ async function postgresStartupLock(url: string): Promise<() => Promise<void>> {
 function openSqlite(path: string): OpenDatabase {
   // Owner-only at rest (issue #11 point 12): SQLite gives the -wal and -shm files the database file's mode.
   const dir = dirname(path);
-  makePrivateDirectory(dir);
-  createPrivateFile(path);
+  try {
+    makePrivateDirectory(dir);
+    createPrivateFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new DatabaseConfigError(`database sqlite:${path}: cannot create it (${code}); the directory must be writable by the user running latchkey`);
+  }
   const sqlite = new SqliteDatabase(path);
   // WAL: readers never block the writer; NORMAL: a commit survives a process
   // crash (kill -9), only an OS crash can drop the last transactions.
