@@ -132,7 +132,7 @@ function openSqlite(path: string): OpenDatabase {
     createPrivateFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new DatabaseConfigError(`database sqlite:${path}: cannot create it (${code}); the directory must be writable by the user running latchkey`);
+    throw new DatabaseConfigError(`database sqlite:${path}: cannot create it (${code}); check the path, and that its directory is writable by the user running latchkey`);
   }
   const sqlite = new SqliteDatabase(path);
   // WAL: readers never block the writer; NORMAL: a commit survives a process
