@@ -103,6 +103,12 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     poolSize: config.database_pool_size,
     onIdleError: (err) => logger.warn({ err: err.message }, 'a pooled database connection broke while idle; it is replaced at the next query'),
   });
+  if (database.looseFileModes) {
+    logger.warn(
+      { paths: database.looseFileModes.paths, fix: database.looseFileModes.fix },
+      `other accounts on this machine may read the database files (token hashes, sealed keys, security events); make them private with: ${database.looseFileModes.fix}`,
+    );
+  }
   const stores = createSqlStores(database.db);
   let counters: CounterBackend | undefined;
   let ldapSource: LdapCredentialSource | undefined;

@@ -1,10 +1,11 @@
 /**
- * Starts a server: runtime, HTTP app, listen, and graceful shutdown on
- * SIGTERM/SIGINT (finish in-flight requests, then close storage).
+ * Starts a server: runtime, the public HTTP app and (when configured) the
+ * operations one, listen, and graceful shutdown on SIGTERM/SIGINT (finish
+ * in-flight requests on both, then close storage).
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './app.js';
+import { buildApp, buildOperationsApp } from './app.js';
 import { ConfigError, type LatchkeyConfig } from './config/load.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
@@ -15,9 +16,14 @@ export class ListenError extends Error {
 
 export interface RunningServer {
   app: FastifyInstance;
+  /** The operations listener (/metrics), when `operations.listen` is configured. */
+  operationsApp: FastifyInstance | undefined;
   runtime: Runtime;
   /** The base URL actually listened on (the port may have been 0). */
   url: string;
+  /** The operations listener's base URL (http://HOST:PORT), when configured. */
+  operationsUrl: string | undefined;
+  /** Closes both listeners (in-flight requests finish), then storage. */
   close(): Promise<void>;
 }
 
@@ -35,35 +41,60 @@ function readTls(config: LatchkeyConfig): { cert: Buffer; key: Buffer } | undefi
   return { cert: read('cert'), key: read('key') };
 }
 
-export async function startServer(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<RunningServer> {
-  const https = readTls(config);
-  const runtime = await createRuntime(config, options);
-  let app: FastifyInstance;
+/**
+ * Listens, turning an address that cannot be used into one operator line
+ * naming the config keys to change (`keyPrefix`: `listen` or
+ * `operations.listen`); returns the base URL actually listened on.
+ */
+async function listenOn(app: FastifyInstance, address: { host: string; port: number }, keyPrefix: string, scheme: 'http' | 'https'): Promise<string> {
   try {
-    app = buildApp(runtime, https ? { https } : {});
-    await app.listen({ host: config.listen.host, port: config.listen.port });
+    await app.listen({ host: address.host, port: address.port });
   } catch (err) {
-    await runtime.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
-      throw new ListenError(`port ${config.listen.port} on ${config.listen.host} is already in use; stop the other process or set listen.port`);
+      throw new ListenError(`port ${address.port} on ${address.host} (${keyPrefix}.port) is already in use; stop the other process or set ${keyPrefix}.port`);
     }
     if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new ListenError(`cannot listen on ${config.listen.host}:${config.listen.port} (${code}); check listen.host and listen.port`);
+      throw new ListenError(`cannot listen on ${address.host}:${address.port} (${code}); check ${keyPrefix}.host and ${keyPrefix}.port`);
     }
     throw err;
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.listen.port;
-  const scheme = config.tls ? 'https' : 'http';
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : address.port;
+  return `${scheme}://${address.host.includes(':') ? `[${address.host}]` : address.host}:${port}`;
+}
+
+export async function startServer(config: LatchkeyConfig, options: RuntimeOptions = {}): Promise<RunningServer> {
+  const https = readTls(config);
+  const runtime = await createRuntime(config, options);
+  let app: FastifyInstance | undefined;
+  let operationsApp: FastifyInstance | undefined;
+  let url: string;
+  let operationsUrl: string | undefined;
+  try {
+    app = buildApp(runtime, https ? { https } : {});
+    url = await listenOn(app, config.listen, 'listen', config.tls ? 'https' : 'http');
+    if (config.operations) {
+      operationsApp = buildOperationsApp(runtime);
+      operationsUrl = await listenOn(operationsApp, config.operations.listen, 'operations.listen', 'http');
+    }
+  } catch (err) {
+    // Neither listener may outlive a failed start: the CLI exits, and a test's port must be free again.
+    await Promise.all([app?.close(), operationsApp?.close()]);
+    await runtime.close();
+    throw err;
+  }
+  const publicApp = app;
   let closing: Promise<void> | undefined;
   return {
-    app,
+    app: publicApp,
+    operationsApp,
     runtime,
-    url: `${scheme}://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`,
+    url,
+    operationsUrl,
     close() {
       closing ??= (async () => {
-        await app.close();
+        await Promise.all([publicApp.close(), operationsApp?.close()]);
         await runtime.close();
       })();
       return closing;

@@ -3,8 +3,9 @@
  * random on first run and kept under ./data (mode 0600), never hard-coded.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { makePrivateDirectory, PRIVATE_FILE_MODE } from '../storage/private-files.js';
 import type { LatchkeyConfigInput } from './schema.js';
 
 export interface DemoCredentials {
@@ -21,14 +22,14 @@ const DEMO_SCOPES = ['read:sample', 'write:sample'] as const;
 export function demoCredentials(dataDir: string): DemoCredentials {
   const file = join(dataDir, 'demo-credentials.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials;
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDirectory(dataDir);
   const credentials: DemoCredentials = {
     client_id: 'demo-app',
     client_secret: randomBytes(24).toString('base64url'),
     username: 'demo@demo.test',
     password: randomBytes(12).toString('base64url'),
   };
-  writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
   return credentials;
 }
 

@@ -73,10 +73,11 @@ export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.
   const listenPort = env.LATCHKEY_LISTEN_PORT;
   if (listenPort !== undefined && !/^\d{1,5}$/.test(listenPort)) throw new ConfigError('LATCHKEY_LISTEN_PORT', [`must be a port number, got "${listenPort.slice(0, 20)}"`]);
   // Several nodes can share one file: each gets its own port from the environment (docs/deploy.md).
-  const config = listenPort === undefined ? parsed.data : { ...parsed.data, listen: { ...parsed.data.listen, port: Number(listenPort) } };
-  if (listenPort !== undefined && (config.listen.port > 65535 || (config.listen.port === 0 && config.public_url === undefined))) {
+  const withListenPort = listenPort === undefined ? parsed.data : { ...parsed.data, listen: { ...parsed.data.listen, port: Number(listenPort) } };
+  if (listenPort !== undefined && (withListenPort.listen.port > 65535 || (withListenPort.listen.port === 0 && withListenPort.public_url === undefined))) {
     throw new ConfigError('LATCHKEY_LISTEN_PORT', ['must be 1-65535 (0 needs public_url)']);
   }
+  const config = withOperationsPort(withListenPort, env.LATCHKEY_OPERATIONS_PORT);
 
   const database = resolveDatabaseUrl(env.LATCHKEY_DATABASE_URL ?? config.database, baseDir);
   const redis = env.LATCHKEY_REDIS_URL ?? config.redis;
@@ -101,6 +102,16 @@ export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.
     dataDir,
     masterKeyBase64,
   };
+}
+
+/** LATCHKEY_OPERATIONS_PORT: each node sharing one file gets its own operations port, as with LATCHKEY_LISTEN_PORT. */
+function withOperationsPort(config: ParsedConfig, value: string | undefined): ParsedConfig {
+  if (value === undefined) return config;
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new ConfigError('LATCHKEY_OPERATIONS_PORT', [`must be a port number 1-65535, got "${value.slice(0, 20)}"`]);
+  if (!config.operations) throw new ConfigError('LATCHKEY_OPERATIONS_PORT', ['the configuration has no operations block; add operations: { listen: { host: 127.0.0.1 } } (docs/configuration.md)']);
+  if (port === config.listen.port) throw new ConfigError('LATCHKEY_OPERATIONS_PORT', [`must differ from the public port ${config.listen.port}`]);
+  return { ...config, operations: { listen: { ...config.operations.listen, port } } };
 }
 
 function resolveDatabaseUrl(url: string, baseDir: string): string {

@@ -41,6 +41,11 @@ const seconds = (min: number) => z.number().int().min(min);
 /** An IPv4 or IPv6 address or CIDR block, as net.BlockList and proxy-addr take them. */
 const cidr = z.string().refine(isIpOrCidr, 'an IP address or CIDR block (192.0.2.0/24, 2001:db8::/32)');
 
+/** server.maxConnections of the public listener: far above what one node serves, low enough to keep file descriptors for the database and logs. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** OpenTelemetry's Prometheus exporter's default port, the one DESIGN.md §2's example uses. */
+export const DEFAULT_OPERATIONS_PORT = 9464;
+
 export const BREACHED_LOGIN_ACTIONS = ['allow', 'flag', 'refuse'] as const;
 
 const passwordPolicySchema = z.strictObject({
@@ -459,7 +464,30 @@ export const configSchema = z
       .url({ protocol: /^https?$/ })
       .refine((u) => !u.endsWith('/'), 'no trailing slash: the issuer is {public_url}/{tenant}/')
       .optional(),
-    listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(3000) }).default({ host: '127.0.0.1', port: 3000 }),
+    listen: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(3000),
+        max_connections: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(DEFAULT_MAX_CONNECTIONS)
+          .describe('open connections the public listener accepts at once; beyond it new ones are closed at once (per-IP limits belong to the reverse proxy, docs/deploy.md)'),
+      })
+      .default({ host: '127.0.0.1', port: 3000, max_connections: DEFAULT_MAX_CONNECTIONS }),
+    operations: z
+      .strictObject({
+        listen: z
+          .strictObject({
+            host: z.string().min(1).default('127.0.0.1').describe('keep it on loopback or a private interface: never reachable by clients'),
+            port: z.number().int().min(0).max(65535).default(DEFAULT_OPERATIONS_PORT).describe('0 picks a free port (tests)'),
+          })
+          .describe('where /metrics (and /healthz, /readyz) are served, apart from the public port'),
+      })
+      .optional()
+      .describe('the operations listener (DESIGN.md §3): Prometheus metrics, never on the public port; none unless configured'),
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     database: z.string().regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:PATH or postgres://…').default('sqlite:./data/latchkey.db'),
     database_pool_size: z.number().int().min(1).max(1000).default(10).describe('PostgreSQL: connections per node'),
@@ -495,7 +523,17 @@ export const configSchema = z
     if (config.listen.port === 0 && config.public_url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['public_url'], message: 'required with listen.port 0: every issuer must name the port clients reach' });
     }
+    const operations = config.operations?.listen;
+    if (operations && operations.port !== 0 && operations.port === config.listen.port && hostsOverlap(operations.host, config.listen.host)) {
+      ctx.addIssue({ code: 'custom', path: ['operations', 'listen', 'port'], message: `must differ from listen.port (${config.listen.port}): metrics are never served on the public port` });
+    }
   });
+
+/** Two listen hosts that would claim the same port: equal, or either a wildcard address. */
+function hostsOverlap(a: string, b: string): boolean {
+  const wildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '[::]';
+  return a === b || wildcard(a) || wildcard(b);
+}
 
 export type LatchkeyConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

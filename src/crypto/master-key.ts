@@ -5,8 +5,9 @@
  * no set-up; every node of a cluster must share it (docs/deploy.md).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makePrivateDirectory, PRIVATE_FILE_MODE } from '../storage/private-files.js';
 
 export const MASTER_KEY_FILE = 'master.key';
 
@@ -37,8 +38,8 @@ export function loadOrCreateMasterKey(source: MasterKeySource): LoadedMasterKey 
   if (source.masterKeyBase64 !== undefined) return { key: decodeMasterKey(source.masterKeyBase64, 'LATCHKEY_MASTER_KEY') };
   const file = join(source.dataDir, MASTER_KEY_FILE);
   if (existsSync(file)) return { key: decodeMasterKey(readFileSync(file, 'utf8').trim(), file) };
-  mkdirSync(source.dataDir, { recursive: true });
-  writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  makePrivateDirectory(source.dataDir);
+  writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+  chmodSync(file, PRIVATE_FILE_MODE);
   return { key: decodeMasterKey(readFileSync(file, 'utf8').trim(), file), generatedAt: file };
 }

@@ -176,8 +176,8 @@ export class InsufficientScopeError extends OAuthError {
 }
 
 export class NotFoundError extends OAuthError {
-  constructor(description: string) {
-    super('not_found', 404, description);
+  constructor(description: string, options?: OAuthErrorOptions) {
+    super('not_found', 404, description, options);
   }
 }
 

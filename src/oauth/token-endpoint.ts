@@ -69,7 +69,9 @@ export class TokenEndpoint {
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new InvalidRequestError('The parameter "grant_type" is required.');
     const handler = grantRegistry.get(grantType);
-    if (!handler) throw new UnsupportedGrantTypeError(`The grant type "${grantType.slice(0, 100)}" is not supported.`);
+    if (!handler) {
+      throw new UnsupportedGrantTypeError('The grant_type is not one this server supports; discovery lists them in grant_types_supported.', { logDetail: `unsupported grant_type ${JSON.stringify(grantType.slice(0, 100))}` });
+    }
     progress.grantType = grantType;
 
     const presented = presentedClientAuth(request.authorization, params);

@@ -21,7 +21,7 @@ export class RequestParameters {
     let count = 0;
     for (const [name, value] of new URLSearchParams(body)) {
       if (++count > MAX_PARAMETERS) throw new InvalidRequestError(`The request has more than ${MAX_PARAMETERS} parameters.`);
-      if (values.has(name)) throw new InvalidRequestError(`The parameter "${safeName(name)}" is repeated; RFC 6749 §3.1 allows each parameter once.`);
+      if (values.has(name)) throw new InvalidRequestError(`${parameterLabel(name)} is repeated; RFC 6749 §3.1 allows each parameter once.`, { logDetail: `repeated parameter ${loggedName(name)}` });
       values.set(name, value);
     }
     return RequestParameters.checked(values);
@@ -44,12 +44,12 @@ export class RequestParameters {
       if (Array.isArray(value) && options.listKeys?.includes(name)) {
         // Auth0's MFA API takes some parameters as arrays of strings: kept space-separated, read back with list().
         if (value.length > MAX_LIST_ITEMS || !value.every((item): item is string => typeof item === 'string' && /^[\x21-\x7E]+$/.test(item))) {
-          throw new InvalidRequestError(`The parameter "${safeName(name)}" must be an array of at most ${MAX_LIST_ITEMS} strings without spaces.`);
+          throw new InvalidRequestError(`${parameterLabel(name)} must be an array of at most ${MAX_LIST_ITEMS} strings without spaces.`, { logDetail: `bad list parameter ${loggedName(name)}` });
         }
         values.set(name, value.join(' '));
         continue;
       }
-      if (typeof value !== 'string') throw new InvalidRequestError(`The parameter "${safeName(name)}" must be a string.`);
+      if (typeof value !== 'string') throw new InvalidRequestError(`${parameterLabel(name)} must be a string.`, { logDetail: `non-string parameter ${loggedName(name)}` });
       values.set(name, value);
     }
     // Only now, with the body known to be one flat object, is the scan shallow whatever the input.
@@ -70,7 +70,7 @@ export class RequestParameters {
   private static checked(values: Map<string, string>): RequestParameters {
     for (const [name, value] of values) {
       const max = MAX_LENGTHS[name] ?? DEFAULT_MAX_LENGTH;
-      if (value.length > max) throw new InvalidRequestError(`The parameter "${safeName(name)}" is longer than ${max} characters.`);
+      if (value.length > max) throw new InvalidRequestError(`${parameterLabel(name)} is longer than ${max} characters.`, { logDetail: `over-long parameter ${loggedName(name)}` });
       if (value === '') values.delete(name);
     }
     return new RequestParameters(values);
@@ -107,9 +107,21 @@ function rejectRepeatedTopLevelKeys(raw: string): void {
       seen.add(name);
     },
   });
-  if (repeated !== undefined) throw new InvalidRequestError(`The parameter "${safeName(repeated)}" is repeated; each parameter may appear once.`);
+  if (repeated !== undefined) throw new InvalidRequestError(`${parameterLabel(repeated)} is repeated; each parameter may appear once.`, { logDetail: `repeated parameter ${loggedName(repeated)}` });
 }
 
-function safeName(name: string): string {
-  return name.length > 64 ? `${name.slice(0, 64)}…` : name.replace(/[^\x20-\x7E]/g, '?');
+/**
+ * How a description names a parameter the client sent (issue #11 point 11:
+ * descriptions never reflect input a client chose): by name only when it is
+ * shaped like the parameters of RFC 6749 and Auth0's API (lowercase letters,
+ * digits and `_`, which carry no markup or prose); otherwise generically,
+ * the name going to the log instead.
+ */
+function parameterLabel(name: string): string {
+  return /^[a-z][a-z0-9_]{0,39}$/.test(name) ? `The parameter "${name}"` : 'A parameter';
+}
+
+/** A client-chosen parameter name for the log: bounded, printable ASCII. */
+function loggedName(name: string): string {
+  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name.replace(/[^\x20-\x7E]/g, '?'));
 }

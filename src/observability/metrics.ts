@@ -10,6 +10,7 @@ export class Metrics {
   readonly tokenRequests: Histogram<'grant_type' | 'outcome' | 'dialect'>;
   readonly httpRequests: Counter<'route' | 'status'>;
   readonly securityEvents: Counter<'type' | 'reason'>;
+  readonly connectionsRefused: Counter<'listener'>;
 
   constructor(hashQueue: HashQueue) {
     collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_process_' });
@@ -30,6 +31,12 @@ export class Metrics {
       name: 'latchkey_security_events_total',
       help: 'Security events by type and reason code (login successes and failures, locks, throttles; docs/operations.md).',
       labelNames: ['type', 'reason'],
+      registers: [this.registry],
+    });
+    this.connectionsRefused = new Counter({
+      name: 'latchkey_http_connections_refused_total',
+      help: 'Connections closed on arrival because the listener held its maximum (listen.max_connections for the public one).',
+      labelNames: ['listener'],
       registers: [this.registry],
     });
     new Gauge({

@@ -2,7 +2,7 @@
  * Opens the database named by the config and brings its schema up to date.
  * Dialect differences live here and nowhere else.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
@@ -15,6 +15,7 @@ import * as mfaEnrolment from './migrations/005-mfa-enrolment.js';
 import * as catalogAuthority from './migrations/007-catalog-authority.js';
 import * as userBlockedAt from './migrations/008-user-blocked-at.js';
 import type { Database } from './schema.js';
+import { createPrivateFile, loosePermissions, makePrivateDirectory, type LoosePermissions } from './private-files.js';
 import { disableWriteBatching } from './sql/write-batcher.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -31,6 +32,12 @@ export interface OpenDatabase {
    * constraint). SQLite: nothing to wait for.
    */
   startupLock(): Promise<() => Promise<void>>;
+  /**
+   * SQLite: the data directory or database files (WAL and shared memory
+   * included) that other accounts may read, found at open; the caller warns
+   * with `fix`. PostgreSQL keeps its files itself: always undefined.
+   */
+  looseFileModes: LoosePermissions | undefined;
 }
 
 export class DatabaseConfigError extends Error {
@@ -105,7 +112,7 @@ function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   disableWriteBatching(db);
-  return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: () => postgresStartupLock(url) };
+  return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: () => postgresStartupLock(url), looseFileModes: undefined };
 }
 
 /** pg_advisory_lock key of the start-up work (any constant: advisory locks are per database). */
@@ -135,7 +142,15 @@ async function postgresStartupLock(url: string): Promise<() => Promise<void>> {
 }
 
 function openSqlite(path: string): OpenDatabase {
-  mkdirSync(dirname(path), { recursive: true });
+  // Owner-only at rest (issue #11 point 12): SQLite gives the -wal and -shm files the database file's mode.
+  const dir = dirname(path);
+  try {
+    makePrivateDirectory(dir);
+    createPrivateFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new DatabaseConfigError(`database sqlite:${path}: cannot create it (${code}); check the path, and that its directory is writable by the user running latchkey`);
+  }
   const sqlite = new SqliteDatabase(path);
   // WAL: readers never block the writer; NORMAL: a commit survives a process
   // crash (kill -9), only an OS crash can drop the last transactions.
@@ -145,7 +160,9 @@ function openSqlite(path: string): OpenDatabase {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('cache_size = -32768'); // 32 MiB of page cache: the token tables' hot pages stay in memory
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined };
+  // Checked once the WAL and shared-memory files exist (the pragma above opens them).
+  const looseFileModes = loosePermissions(dir, [path, `${path}-wal`, `${path}-shm`]);
+  return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined, looseFileModes };
 }
 
 /**
@@ -161,7 +178,8 @@ export function openDatabaseReadOnly(url: string): OpenDatabase | undefined {
     const sqlite = new SqliteDatabase(path, { readonly: true, fileMustExist: true });
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined };
+    // Read-only: nothing here creates files, so their modes are the running server's to report.
+    return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined, looseFileModes: undefined };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({
@@ -173,7 +191,7 @@ export function openDatabaseReadOnly(url: string): OpenDatabase | undefined {
     });
     pool.on('error', () => undefined); // an idle connection breaking ends nothing here: the next query reports it
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: async () => async () => undefined };
+    return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: async () => async () => undefined, looseFileModes: undefined };
   }
   throw unsupportedDatabaseUrl(url);
 }

@@ -21,6 +21,8 @@ export type TenantInput = LatchkeyConfigInput['tenants'][number];
 export interface TestServer {
   /** http://127.0.0.1:PORT */
   url: string;
+  /** The operations listener (/metrics): http://127.0.0.1:PORT; undefined with `operations: false`. */
+  operationsUrl: string | undefined;
   /** {url}/{tenant}/ — the issuer, trailing slash included. */
   issuer(tenant?: string): string;
   /** {url}/{tenant}{path} */
@@ -53,6 +55,8 @@ export interface StartOptions {
   logLevel?: string;
   /** A postgres:// URL instead of an SQLite file in the data directory. */
   database?: string;
+  /** Serve the operations listener (/metrics) on a free loopback port (default true). */
+  operations?: boolean;
 }
 
 /**
@@ -82,9 +86,11 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const url = `http://127.0.0.1:${port}`;
   const raw: LatchkeyConfigInput = {
     public_url: url,
-    listen: { host: '127.0.0.1', port },
     database: await databaseFor(options, dir),
+    ...(options.operations === false ? {} : { operations: { listen: { host: '127.0.0.1', port: 0 } } }),
     ...options.extra,
+    // Merged, so a test can set listen.max_connections and keep the free port chosen here.
+    listen: { host: '127.0.0.1', port, ...options.extra?.listen },
     tenants: options.tenants,
   };
   const config = resolveConfig(raw, dir, { LATCHKEY_MASTER_KEY: options.masterKey ?? TEST_MASTER_KEY }, 'test configuration');
@@ -100,6 +106,7 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const server = await startServer(config, { clock, logger });
   return {
     url,
+    operationsUrl: server.operationsUrl,
     issuer: (tenant = 'acme') => `${url}/${tenant}/`,
     at: (path, tenant = 'acme') => `${url}/${tenant}${path}`,
     clock,

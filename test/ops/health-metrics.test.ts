@@ -1,7 +1,7 @@
 /**
  * Operations endpoints (DESIGN.md §3): /healthz answers 200 while the
  * process lives; /readyz answers 200 while storage is reachable and 503 with
- * Retry-After once it is not; /metrics is Prometheus text exposition format
+ * Retry-After once it is not; /metrics (on the operations listener) is Prometheus text exposition format
  * (version 0.0.4) with the token-request latency histogram labelled by
  * grant_type and outcome (counted exactly, with bounded label values) and the
  * password-hash queue gauges; a client hanging up mid-request is not
@@ -78,7 +78,7 @@ describe('health, readiness and metrics', () => {
   after(() => server.close());
 
   async function scrape(): Promise<{ exposition: Exposition; contentType: string | null }> {
-    const res = await get(`${server.url}/metrics`);
+    const res = await get(`${server.operationsUrl}/metrics`);
     assert.equal(res.status, 200, res.text);
     return { exposition: parseExposition(res.text), contentType: res.headers.get('content-type') };
   }
@@ -130,7 +130,7 @@ describe('health, readiness and metrics', () => {
     const junk = `urn:made-up:${Math.random().toString(36).slice(2)}`;
     const res = await postForm(token, { grant_type: junk, ...WEB });
     assert.equal(res.body.error, 'unsupported_grant_type');
-    const text = (await get(`${server.url}/metrics`)).text;
+    const text = (await get(`${server.operationsUrl}/metrics`)).text;
     assert.ok(!text.includes(junk), 'the unsupported grant name is not a label value');
     const { exposition } = await scrape();
     const none = find(exposition, 'latchkey_token_request_duration_seconds_count', { outcome: 'unsupported_grant_type' });

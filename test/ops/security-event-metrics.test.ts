@@ -1,5 +1,5 @@
 /**
- * Security events are counted in /metrics (`latchkey_security_events_total`
+ * Security events are counted in /metrics on the operations listener (`latchkey_security_events_total`
  * by type and reason), so an operator can alert on locks and throttles
  * without reading logs (docs/operations.md).
  */
@@ -29,7 +29,7 @@ describe('Security events in /metrics', () => {
     assert.equal((await login('nobody@acme.test', 'whatever it is')).status, 400);
     assert.equal((await login(ALICE.username, ALICE.password)).status, 429);
 
-    const text = (await get(`${server.url}/metrics`)).text;
+    const text = (await get(`${server.operationsUrl}/metrics`)).text;
     assert.equal(sampleValue(text, 'login_success', ''), 1);
     assert.equal(sampleValue(text, 'login_failure', 'wrong_password'), 3);
     assert.equal(sampleValue(text, 'login_failure', 'unknown_user'), 1);

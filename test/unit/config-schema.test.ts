@@ -67,6 +67,29 @@ describe('configuration schema', () => {
     assert.equal(resolveConfig({ listen: { port: 0 }, public_url: 'https://id.example', ...minimal }, '/srv', {}).public_url, 'https://id.example');
   });
 
+  it('operations: none by default; 127.0.0.1:9464 when given; never the public port; listen.max_connections defaults to 10,000', () => {
+    const plain = resolveConfig(minimal, '/srv', {});
+    assert.equal(plain.operations, undefined);
+    assert.equal(plain.listen.max_connections, 10_000);
+    assert.deepEqual(resolveConfig({ ...minimal, operations: { listen: {} } }, '/srv', {}).operations, { listen: { host: '127.0.0.1', port: 9464 } });
+    assert.ok(problems({ ...minimal, operations: { listen: { port: 3000 } } }).some((p) => p.startsWith('operations.listen.port: must differ from listen.port')));
+    assert.ok(problems({ ...minimal, listen: { host: '0.0.0.0', port: 8000 }, operations: { listen: { port: 8000 } } }).some((p) => p.startsWith('operations.listen.port')));
+    // Another address may reuse the number; port 0 (tests) never collides.
+    assert.equal(resolveConfig({ ...minimal, listen: { port: 8000 }, operations: { listen: { host: '10.0.0.5', port: 8000 } } }, '/srv', {}).operations?.listen.port, 8000);
+    assert.ok(problems({ ...minimal, listen: { max_connections: 0 } }).some((p) => p.startsWith('listen.max_connections')));
+    assert.ok(problems({ ...minimal, operations: {} }).some((p) => p.startsWith('operations.listen')));
+  });
+
+  it('LATCHKEY_OPERATIONS_PORT gives each node sharing a file its own operations port', () => {
+    const withBlock = { ...minimal, operations: { listen: { host: '127.0.0.1' } } };
+    assert.equal(resolveConfig(withBlock, '/srv', { LATCHKEY_OPERATIONS_PORT: '9470' }).operations?.listen.port, 9470);
+    const refused = (raw: unknown, value: string) => assert.throws(() => resolveConfig(raw, '/srv', { LATCHKEY_OPERATIONS_PORT: value }), (err: unknown) => err instanceof ConfigError && err.source === 'LATCHKEY_OPERATIONS_PORT');
+    refused(minimal, '9470');
+    refused(withBlock, 'abc');
+    refused(withBlock, '70000');
+    refused(withBlock, '3000');
+  });
+
   it('public_url must not end with a slash; duplicate tenants are refused', () => {
     assert.ok(problems({ public_url: 'https://id.example/', ...minimal }).some((p) => p.startsWith('public_url')));
     assert.ok(problems({ tenants: [{ name: 'a' }, { name: 'a' }] }).some((p) => p.startsWith('tenants[1].name')));

@@ -1,8 +1,11 @@
-/** Liveness, readiness and Prometheus metrics. */
+/**
+ * Liveness and readiness (on the public listener and the operations one)
+ * and Prometheus metrics (on the operations listener only, DESIGN.md §3).
+ */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 
-export function registerOperationsRoutes(app: FastifyInstance, runtime: Runtime): void {
+export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const databaseReady = async (reply: FastifyReply): Promise<boolean> => {
@@ -36,7 +39,13 @@ export function registerOperationsRoutes(app: FastifyInstance, runtime: Runtime)
     }
     return { status: 'ready' };
   });
+}
 
+/**
+ * Never on the public port: `latchkey_security_events_total` tells
+ * unknown_user from wrong_password, which clients must not learn (issue #11 point 3).
+ */
+export function registerMetricsRoute(app: FastifyInstance, runtime: Runtime): void {
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', runtime.metrics.registry.contentType);
     return runtime.metrics.registry.metrics();

@@ -169,7 +169,7 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
 function chooseConnection(tenant: Tenant, realm: string | undefined, allowed: readonly string[] | undefined): ConnectionRecord {
   if (realm !== undefined) {
     const named = tenant.connections.get(realm);
-    if (!named) throw new InvalidRequestError(`The realm "${realm.slice(0, 128)}" is not a connection of this tenant.`);
+    if (!named) throw new InvalidRequestError('The realm is not a connection of this tenant.', { logDetail: `unknown realm ${JSON.stringify(realm.slice(0, 128))}` });
     if (allowed !== undefined && !allowed.includes(named.name)) {
       throw new UnauthorizedClientError(`This application may not sign users in with the realm "${named.name}"; add it to the application's connections.`);
     }
