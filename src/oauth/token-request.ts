@@ -111,14 +111,25 @@ function rejectRepeatedTopLevelKeys(raw: string): void {
 }
 
 /**
+ * The parameters this server defines (RFC 6749, 7009, 7521/7523, 7662, 8707
+ * and Auth0's extensions): names a description may repeat, since they are
+ * the server's own vocabulary, not the client's text.
+ */
+const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
+  'grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type',
+  'username', 'password', 'realm', 'scope', 'audience', 'resource', 'refresh_token',
+  'mfa_token', 'otp', 'oob_code', 'binding_code', 'recovery_code', 'authenticator_types', 'oob_channels',
+  'authenticator_id', 'challenge_type', 'email', 'token', 'token_type_hint', 'access_token',
+]);
+
+/**
  * How a description names a parameter the client sent (issue #11 point 11:
- * descriptions never reflect input a client chose): by name only when it is
- * shaped like the parameters of RFC 6749 and Auth0's API (lowercase letters,
- * digits and `_`, which carry no markup or prose); otherwise generically,
- * the name going to the log instead.
+ * descriptions never reflect input a client chose): by name when it is one
+ * of this server's own parameters; otherwise generically, the name going to
+ * the log instead.
  */
 function parameterLabel(name: string): string {
-  return /^[a-z][a-z0-9_]{0,39}$/.test(name) ? `The parameter "${name}"` : 'A parameter';
+  return KNOWN_PARAMETERS.has(name) ? `The parameter "${name}"` : 'A parameter';
 }
 
 /** A client-chosen parameter name for the log: bounded, printable ASCII. */
