@@ -132,17 +132,22 @@ export function createListener(options: ListenerOptions): FastifyInstance {
     refused = 0;
   });
 
-  app.addHook('onRequest', async (request) => {
+  // A callback hook, not an async one: it runs on every request, and a promise per request is measurable there.
+  app.addHook('onRequest', (request, _reply, done) => {
     const { rawHeaders, httpVersion, httpVersionMajor } = request.raw;
-    if (httpVersionMajor !== 1) throw new HttpVersionNotSupportedError(httpVersion);
+    if (httpVersionMajor !== 1) return done(new HttpVersionNotSupportedError(httpVersion));
     const fields = rawHeaders.length / 2;
-    if (fields > MAX_HEADER_FIELDS) throw new TooManyHeaderFieldsError(fields);
+    if (fields > MAX_HEADER_FIELDS) return done(new TooManyHeaderFieldsError(fields));
     // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with two
     // (Node keeps the first and drops the other silently).
     let hosts = 0;
-    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'host') hosts++;
-    if (hosts > 1) throw new InvalidRequestError('The request has more than one Host header (RFC 9112 §3.2).');
-    if (httpVersion === '1.1' && hosts === 0) throw new InvalidRequestError('An HTTP/1.1 request needs a Host header (RFC 9112 §3.2).');
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!;
+      if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    }
+    if (hosts > 1) return done(new InvalidRequestError('The request has more than one Host header (RFC 9112 §3.2).'));
+    if (httpVersion === '1.1' && hosts === 0) return done(new InvalidRequestError('An HTTP/1.1 request needs a Host header (RFC 9112 §3.2).'));
+    done();
   });
 
   app.setErrorHandler((err, request, reply) => {
