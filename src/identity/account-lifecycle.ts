@@ -45,17 +45,7 @@ export class AccountLifecycle {
     try {
       checkNewPassword(connection.passwordPolicy, password);
     } catch (err) {
-      if (err instanceof PasswordPolicyError) {
-        await this.deps.securityEvents.record({
-          type: 'password_policy_refused',
-          reason: err.rule,
-          tenantId: tenant.id,
-          connection: connection.name,
-          userId: user.id,
-          identifier: user.username,
-          details: { operation: 'change' },
-        });
-      }
+      await this.recordPolicyRefusal(tenant, connection, user.username, err, 'change', user.id);
       throw err;
     }
     const refreshTokensRevoked = await commitPasswordChange(this.deps, user, await hashPassword(password), this.deps.clock.now());
@@ -73,6 +63,24 @@ export class AccountLifecycle {
     await this.recordSessionsEnded('password_changed', tenant, connection, user, refreshTokensRevoked, source);
     const loginNames = [user.username, ...(user.email ? [user.email] : [])];
     return this.deps.attackProtection.unblock(tenant, connection, loginNames, 'password_changed', user.id);
+  }
+
+  /**
+   * A new password the connection's policy refused (creating, importing or
+   * changing) is a security event too: the rule, never the password.
+   * Anything but a PasswordPolicyError is not recorded.
+   */
+  async recordPolicyRefusal(tenant: Tenant, connection: ConnectionRecord, identifier: string, err: unknown, operation: 'create' | 'import' | 'change', userId?: string): Promise<void> {
+    if (!(err instanceof PasswordPolicyError)) return;
+    await this.deps.securityEvents.record({
+      type: 'password_policy_refused',
+      reason: err.rule,
+      tenantId: tenant.id,
+      connection: connection.name,
+      userId,
+      identifier,
+      details: { operation },
+    });
   }
 
   /** Blocks the user and ends every session, so that lifting the block later revives none. Returns how many families were revoked. */

@@ -32,7 +32,6 @@ import {
   listAuthenticators,
   mfaApiAudience,
   mfaApiTokens,
-  mfaOtpTenant,
   mfaRequired,
   otpGrant,
   withMfaServer,

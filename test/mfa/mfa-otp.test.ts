@@ -40,7 +40,6 @@ import {
   withMfaServer,
   wrongCode,
 } from '../helpers/mfa-otp.js';
-import type { TestServer } from '../helpers/server.js';
 import { assertOAuthError, refresh } from '../helpers/token-requests.js';
 
 /** What the MFA grant must reproduce: an API, its scopes, a refresh token and an id_token. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createUser, PasswordPolicyError, UserAdminError, type UserInput } from '../../identity/user-admin.js';
+import { createUser, UserAdminError, type UserInput } from '../../identity/user-admin.js';
 import type { Tenant } from '../../oauth/catalog.js';
 import type { Runtime } from '../../runtime.js';
 import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
@@ -33,12 +33,6 @@ async function existingUser(runtime: Runtime, options: AdminOptions, username: s
   return { tenant, connection, user };
 }
 
-/** A refused password is a security event too (the rule, never the password). */
-async function recordPolicyRefusal(runtime: Runtime, tenant: Tenant, connection: ConnectionRecord, identifier: string, err: unknown, operation: string): Promise<void> {
-  if (!(err instanceof PasswordPolicyError)) return;
-  await runtime.securityEvents.record({ type: 'password_policy_refused', reason: err.rule, tenantId: tenant.id, connection: connection.name, identifier, details: { operation } });
-}
-
 export function registerUsers(program: Command): void {
   const users = program.command('users').description('manage users of database connections');
 
@@ -57,7 +51,7 @@ export function registerUsers(program: Command): void {
           const user = await createUser(runtime.stores.users, targetOf(tenant, connection), { username: options.username, email: options.email, name: options.name, password });
           process.stdout.write(`created user ${user.username} (id ${user.id}) in ${tenant.name}/${connection.name}\n`);
         } catch (err) {
-          await recordPolicyRefusal(runtime, tenant, connection, options.username, err, 'create');
+          await runtime.accounts.recordPolicyRefusal(tenant, connection, options.username, err, 'create');
           throw err;
         }
       });
@@ -78,7 +72,7 @@ export function registerUsers(program: Command): void {
             created++;
           } catch (err) {
             if (!(err instanceof UserAdminError)) throw err;
-            await recordPolicyRefusal(runtime, tenant, connection, entry.username, err, 'import');
+            await runtime.accounts.recordPolicyRefusal(tenant, connection, entry.username, err, 'import');
             failures.push(`  [${index}] ${entry.username}: ${err.message}`);
           }
         }
