@@ -6,13 +6,13 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
-import { applyConfig, type AppliedUserChange, type ApplySummary } from './config/apply.js';
+import { applyConfig, type AppliedUserChange, type ApplySummary } from './bootstrap/apply-config.js';
 import { configWarnings } from './config/config-warnings.js';
 import { consequenceOfDisabling, describeObject } from './config/declared-catalog.js';
 import type { LatchkeyConfig } from './config/load.js';
 import type { SigningAlg } from './config/schema.js';
 import { loadOrCreateMasterKey, MasterKeyError } from './crypto/master-key.js';
-import { Encrypter, KeyedFingerprint, SecretHasher } from './crypto/secrets.js';
+import { Sealer, KeyedFingerprint, SecretHasher } from './crypto/secrets.js';
 import type { CredentialSource } from './identity/credential-source.js';
 import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { HashQueue } from './identity/hash-queue.js';
@@ -20,12 +20,12 @@ import { DatabaseCredentialSource } from './identity/sources/database.js';
 import { HttpCredentialSource, trustingOnly } from './identity/sources/http.js';
 import type { LdapDirectory } from './identity/sources/ldap-directory.js';
 import { HookRunner } from './hooks/hook-runner.js';
-import { KeyChangeNotices, RedisConsumedJtiStore } from './protection/redis-stores.js';
-import type { ConsumedJtiStore } from './storage/stores.js';
-import { PostLoginHooks, type TenantHooks } from './hooks/post-login.js';
+import { KeyChangeNotices, RedisSingleUseKeyStore } from './protection/redis-stores.js';
+import type { SingleUseKeyStore } from './storage/stores.js';
+import { PostLoginHooks, type TenantHooks } from './oauth/post-login.js';
 import { LdapCredentialSource, ldapDirectoryFor } from './identity/sources/ldap.js';
 import type { Dispatcher } from 'undici';
-import { Catalog } from './oauth/catalog.js';
+import { Catalog } from './domain/tenant.js';
 import { OutboxSender, SmtpSender, type EmailSender } from './mfa/email-sender.js';
 import { MFA_ASSOCIATE_LIMIT, MFA_ASSOCIATE_WINDOW_SECONDS, MFA_EMAIL_LIMIT, MFA_EMAIL_WINDOW_SECONDS, MFA_FAILURE_LIMIT, MFA_REFILL_SECONDS, MfaService } from './mfa/mfa-service.js';
 import { MfaTokens } from './mfa/mfa-token.js';
@@ -33,7 +33,7 @@ import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { AttackProtection } from './protection/attack-protection.js';
 import { redisCounterBackend, sqlCounterBackend, type CounterBackend } from './protection/counters.js';
 import { awaitRedisReady, openRedis } from './protection/redis.js';
-import { SecurityEvents } from './protection/security-events.js';
+import { SecurityEvents } from './observability/security-events.js';
 import { loggerOptions } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { DatabaseConfigError, isStorageUnavailable, migrateToLatest, openDatabase } from './storage/database.js';
@@ -63,7 +63,7 @@ export interface Runtime {
   catalog: Catalog;
   signingKeys: SigningKeys;
   secretHasher: SecretHasher;
-  sealer: Encrypter;
+  sealer: Sealer;
   hashQueue: HashQueue;
   credentialSources: ReadonlyMap<string, CredentialSource>;
   tokenEndpoint: TokenEndpoint;
@@ -97,7 +97,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     logger.warn({ file: masterKey.generatedAt }, 'generated a new master key because LATCHKEY_MASTER_KEY is unset; back this file up, and give every node the same key (docs/deploy.md)');
   }
   const secretHasher = new SecretHasher(masterKey.key);
-  const sealer = new Encrypter(masterKey.key, 'at-rest');
+  const sealer = new Sealer(masterKey.key, 'at-rest');
 
   const database = openDatabase(config.database, {
     poolSize: config.database_pool_size,
@@ -167,14 +167,14 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     ]);
     const tokenService = new TokenService({ signingKeys, refreshTokens: stores.refreshTokens, sealer, clock });
     // Single-use keys (assertion jti, mfa_token, OTP codes) live where every node sees them at once.
-    let consumedJtis: ConsumedJtiStore = stores.consumedJtis;
+    let singleUseKeys: SingleUseKeyStore = stores.singleUseKeys;
     if (config.redis === undefined) {
       counters = sqlCounterBackend(database.db, clock, database.dialect === 'postgres');
     } else {
       const redis = openRedis(config.redis, logger);
       counters = redisCounterBackend(redis, redactedUrl(config.redis), clock);
       await awaitRedisReady(redis, REDIS_START_WAIT_MS, logger);
-      consumedJtis = new RedisConsumedJtiStore(redis);
+      singleUseKeys = new RedisSingleUseKeyStore(redis);
       keyChanges = new KeyChangeNotices(redis, logger);
       await keyChanges.listen((tenantId) => signingKeys.forget(tenantId));
     }
@@ -184,12 +184,12 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const emailSender: EmailSender = config.email.smtp_url
       ? new SmtpSender(config.email.smtp_url, config.email.from)
       : new OutboxSender(config.email.outbox_dir ?? join(config.dataDir, 'outbox'), config.email.from, logger);
-    const mfaTokens = new MfaTokens(new Encrypter(masterKey.key, 'mfa-token'), consumedJtis, clock);
+    const mfaTokens = new MfaTokens(new Sealer(masterKey.key, 'mfa-token'), singleUseKeys, clock);
     const mfa = new MfaService({
       store: stores.mfa,
-      consumed: consumedJtis,
-      secrets: new Encrypter(masterKey.key, 'totp-secret'),
-      oobSealer: new Encrypter(masterKey.key, 'mfa-oob-code'),
+      consumed: singleUseKeys,
+      totpSecretSealer: new Sealer(masterKey.key, 'totp-secret'),
+      oobSealer: new Sealer(masterKey.key, 'mfa-oob-code'),
       codes: new KeyedFingerprint(masterKey.key, 'mfa-codes'),
       sender: emailSender,
       failures: counters.bucket({ name: 'mfa', capacity: MFA_FAILURE_LIMIT, refillSeconds: MFA_REFILL_SECONDS }),
@@ -230,7 +230,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       postLogin,
       clock,
       secretHasher,
-      consumedJtis,
+      singleUseKeys,
       users: stores.users,
       refreshTokens: stores.refreshTokens,
       credentialSources,

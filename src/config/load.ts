@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { mfaApiAudience } from '../mfa/mfa-api.js';
+import { mfaApiAudience } from '../domain/mfa-api.js';
 import { configSchema, type LatchkeyConfigInput, type ParsedConfig } from './schema.js';
 
 export interface LatchkeyConfig extends Omit<ParsedConfig, 'public_url' | 'database'> {

@@ -4,9 +4,9 @@
  * are snake_case as Auth0's Management API spells them.
  */
 import { z } from 'zod';
-import { isSupportedPasswordHash } from '../identity/passwords.js';
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordPolicyRefusal } from '../identity/password-policy.js';
-import { isIpOrCidr } from '../protection/ip.js';
+import { GRANT_TYPES } from '../domain/grant-types.js';
+import { isSupportedPasswordHash, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordPolicyRefusal } from '../domain/password-policy.js';
+import { isIpOrCidr } from '../domain/ip.js';
 
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -14,21 +14,9 @@ export type SigningAlg = (typeof SIGNING_ALGS)[number];
 export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'private_key_jwt', 'none'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
-/** Wire names of the grants this server implements (DESIGN.md §3). */
-export const GRANT_TYPES = [
-  'password',
-  'http://auth0.com/oauth/grant-type/password-realm',
-  'refresh_token',
-  'client_credentials',
-  'http://auth0.com/oauth/grant-type/mfa-otp',
-  'http://auth0.com/oauth/grant-type/mfa-oob',
-  'http://auth0.com/oauth/grant-type/mfa-recovery-code',
-] as const;
-
 /** never: no second factor, even for enrolled users; optional: enrolled users need one; always: everyone (enrolling first). */
 export const MFA_POLICIES = ['never', 'optional', 'always'] as const;
 export type MfaPolicy = (typeof MFA_POLICIES)[number];
-export type GrantTypeName = (typeof GRANT_TYPES)[number];
 
 const scopeToken = z
   .string()

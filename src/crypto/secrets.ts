@@ -53,18 +53,18 @@ export class SecretHasher {
 }
 
 /** AES-256-GCM with a random nonce; the output names its version for later rotation. */
-export class Encrypter {
+export class Sealer {
   private readonly key: Buffer;
   constructor(masterKey: Buffer, purpose: string) {
     this.key = deriveKey(masterKey, `encrypt:${purpose}`);
   }
-  encrypt(plaintext: string): string {
+  seal(plaintext: string): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
   }
-  decrypt(sealed: string): string {
+  unseal(sealed: string): string {
     if (!sealed.startsWith('v1.')) throw new Error('unknown encryption format');
     const raw = Buffer.from(sealed.slice(3), 'base64url');
     const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));

@@ -4,8 +4,8 @@
  * which Fastify's usual parsers would silently merge.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidRequestError } from '../oauth/errors.js';
-import { RequestParameters } from '../oauth/token-request.js';
+import { InvalidRequestError } from '../domain/errors.js';
+import { RequestParameters } from '../oauth/request-parameters.js';
 
 export type RawBody = { kind: 'form'; text: string } | { kind: 'json'; value: unknown; text: string };
 

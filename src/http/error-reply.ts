@@ -5,7 +5,7 @@
  * instead of discarding tokens; anything else is a `server_error` that
  * reveals nothing to the client and everything to the operator.
  */
-import { InvalidClientError, InvalidRequestError, OAuthError, RequestTooLargeError, ServerError, TemporarilyUnavailableError } from '../oauth/errors.js';
+import { InvalidClientError, InvalidRequestError, OAuthError, RequestTooLargeError, ServerError, TemporarilyUnavailableError } from '../domain/errors.js';
 import { isStorageUnavailable } from '../storage/database.js';
 
 export interface ErrorReply {

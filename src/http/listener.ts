@@ -10,7 +10,7 @@
 import { METHODS, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { InvalidRequestError, NotFoundError, OAuthError } from '../oauth/errors.js';
+import { InvalidRequestError, NotFoundError, OAuthError } from '../domain/errors.js';
 import { BODY_LIMIT_BYTES } from './body.js';
 import { errorReply } from './error-reply.js';
 

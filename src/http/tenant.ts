@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import type { Catalog, Tenant } from '../oauth/catalog.js';
-import { NotFoundError } from '../oauth/errors.js';
+import type { Catalog, Tenant } from '../domain/tenant.js';
+import { NotFoundError } from '../domain/errors.js';
 
 export function tenantOf(request: FastifyRequest, catalog: Catalog): Tenant {
   const name = (request.params as { tenant?: string }).tenant ?? '';

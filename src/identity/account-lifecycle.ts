@@ -6,9 +6,9 @@
  * records the security event.
  */
 import type { Clock } from '../clock.js';
-import type { Tenant } from '../oauth/catalog.js';
+import type { Tenant } from '../domain/tenant.js';
 import type { AttackProtection } from '../protection/attack-protection.js';
-import type { SecurityEvents } from '../protection/security-events.js';
+import type { SecurityEvents } from '../observability/security-events.js';
 import type { ConnectionRecord, RefreshTokenStore, UserRecord, UserStore } from '../storage/stores.js';
 import { hashPassword } from './passwords.js';
 import { checkNewPassword, PasswordPolicyError } from './user-admin.js';

@@ -13,7 +13,7 @@
  * IP waits behind at most one check of each busy IP, not behind a flood's
  * whole backlog.
  */
-import { TemporarilyUnavailableError, TooManyAttemptsError } from '../oauth/errors.js';
+import { TemporarilyUnavailableError, TooManyAttemptsError } from '../domain/errors.js';
 
 export interface HashQueueStats {
   running: number;

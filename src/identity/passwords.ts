@@ -35,6 +35,3 @@ export async function verifyPassword(password: string, storedHash: string): Prom
   return { valid: false };
 }
 
-export function isSupportedPasswordHash(value: string): boolean {
-  return /^\$(argon2id|argon2i|argon2d)\$/.test(value) || /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(value);
-}

@@ -3,8 +3,8 @@
  * decides how passwords and imported hashes become stored hashes.
  */
 import type { PasswordPolicyConfig } from '../config/schema.js';
-import { passwordPolicyRefusal, type PasswordRule } from './password-policy.js';
-import { hashPassword, isSupportedPasswordHash, verifyPassword } from './passwords.js';
+import { isSupportedPasswordHash, passwordPolicyRefusal, type PasswordRule } from '../domain/password-policy.js';
+import { hashPassword, verifyPassword } from './passwords.js';
 import { commitBlock, commitPasswordChange, type SessionStores } from './user-sessions.js';
 import type { NewUser, UserRecord, UserStore } from '../storage/stores.js';
 

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
-import { TemporarilyUnavailableError } from '../oauth/errors.js';
+import { TemporarilyUnavailableError } from '../domain/errors.js';
 
 export interface EmailMessage {
   to: string;

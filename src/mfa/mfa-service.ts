@@ -26,13 +26,13 @@ import { Secret, TOTP } from 'otpauth';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { ApiConfig, MfaPolicy } from '../config/schema.js';
-import { constantTimeEqual, type Encrypter, type KeyedFingerprint } from '../crypto/secrets.js';
-import type { Tenant } from '../oauth/catalog.js';
-import { AccessDeniedError, InvalidGrantError, InvalidRequestError, TooManyAttemptsError, type ErrorReason } from '../oauth/errors.js';
+import { constantTimeEqual, type Sealer, type KeyedFingerprint } from '../crypto/secrets.js';
+import type { Tenant } from '../domain/tenant.js';
+import { AccessDeniedError, InvalidGrantError, InvalidRequestError, TooManyAttemptsError, type ErrorReason } from '../domain/errors.js';
 import type { Counter } from '../protection/counters.js';
-import type { SecurityEvents } from '../protection/security-events.js';
+import type { SecurityEvents } from '../observability/security-events.js';
 import type { TokenBucket } from '../protection/token-bucket.js';
-import type { ApplicationRecord, ConsumedJtiStore, MfaAuthenticator, MfaAuthenticatorType, MfaPendingEnrolment, MfaStore, UserRecord } from '../storage/stores.js';
+import type { ApplicationRecord, SingleUseKeyStore, MfaAuthenticator, MfaAuthenticatorType, MfaPendingEnrolment, MfaStore, UserRecord } from '../storage/stores.js';
 import type { EmailSender } from './email-sender.js';
 import { MFA_TOKEN_LIFETIME_SECONDS, type MfaTokenClaims } from './mfa-token.js';
 
@@ -55,11 +55,11 @@ export type MfaRequirement = 'none' | 'challenge' | 'enroll';
 export interface MfaServiceDeps {
   store: MfaStore;
   /** Single-use email codes (oob_code ids), on every node. */
-  consumed: ConsumedJtiStore;
+  consumed: SingleUseKeyStore;
   /** Seals TOTP secrets at rest. */
-  secrets: Encrypter;
+  totpSecretSealer: Sealer;
   /** Seals oob_codes (the email code's pending check). */
-  oobSealer: Encrypter;
+  oobSealer: Sealer;
   /** Keyed hashes of recovery codes and email codes. */
   codes: KeyedFingerprint;
   sender: EmailSender;
@@ -198,7 +198,7 @@ export class MfaService {
     };
     if (type === 'otp') {
       const secret = new Secret({ size: 20 });
-      await this.deps.store.putPendingEnrolment({ ...enrolment, authenticatorId: `totp|dev_${randomUUID()}`, type: 'otp', secretSealed: this.deps.secrets.encrypt(secret.base32), email: null });
+      await this.deps.store.putPendingEnrolment({ ...enrolment, authenticatorId: `totp|dev_${randomUUID()}`, type: 'otp', secretSealed: this.deps.totpSecretSealer.seal(secret.base32), email: null });
       const totp = this.totp(tenant, user.email ?? user.username, secret);
       return { authenticator_type: 'otp', secret: secret.base32, barcode_uri: totp.toString(), recovery_codes: [recoveryCode] };
     }
@@ -378,7 +378,7 @@ export class MfaService {
 
   /** The time step `otp` is the code of, within ±1 step of now; undefined when it is none. */
   private acceptedStep(secretSealed: string, otp: string, nowMs: number): number | undefined {
-    const secret = Secret.fromBase32(this.deps.secrets.decrypt(secretSealed));
+    const secret = Secret.fromBase32(this.deps.totpSecretSealer.unseal(secretSealed));
     const totp = new TOTP({ secret, digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, algorithm: 'SHA1' });
     const delta = totp.validate({ token: otp, timestamp: nowMs, window: 1 });
     return delta === null ? undefined : Math.floor(nowMs / (TOTP_PERIOD_SECONDS * 1000)) + delta;
@@ -462,7 +462,7 @@ export class MfaService {
       subject: `Your ${tenant.name} verification code`,
       text: `Your verification code is ${code}\n\nIt expires in ${EMAIL_CODE_LIFETIME_SECONDS / 60} minutes. If you did not try to sign in, change your password.\n`,
     });
-    return `${OOB_PREFIX}${this.deps.oobSealer.encrypt(JSON.stringify(oob))}`;
+    return `${OOB_PREFIX}${this.deps.oobSealer.seal(JSON.stringify(oob))}`;
   }
 
   /** Tells the user a factor was removed; a mail that cannot go out is logged, the removal stands. */
@@ -488,7 +488,7 @@ export class MfaService {
   private openOob(oobCode: string): OobClaims {
     try {
       if (!oobCode.startsWith(OOB_PREFIX)) throw new Error('no prefix');
-      return JSON.parse(this.deps.oobSealer.decrypt(oobCode.slice(OOB_PREFIX.length))) as OobClaims;
+      return JSON.parse(this.deps.oobSealer.unseal(oobCode.slice(OOB_PREFIX.length))) as OobClaims;
     } catch {
       throw new InvalidGrantError('The oob_code is malformed.');
     }

@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import type { Encrypter } from '../crypto/secrets.js';
-import { InvalidGrantError } from '../oauth/errors.js';
-import type { ConsumedJtiStore } from '../storage/stores.js';
+import type { Sealer } from '../crypto/secrets.js';
+import { InvalidGrantError } from '../domain/errors.js';
+import type { SingleUseKeyStore } from '../storage/stores.js';
 
 export const MFA_TOKEN_LIFETIME_SECONDS = 600;
 
@@ -35,14 +35,14 @@ const PREFIX = 'mfa.';
 
 export class MfaTokens {
   constructor(
-    private readonly sealer: Encrypter,
-    private readonly consumed: ConsumedJtiStore,
+    private readonly sealer: Sealer,
+    private readonly consumed: SingleUseKeyStore,
     private readonly clock: Clock,
   ) {}
 
   issue(decision: Omit<MfaTokenClaims, 'jti' | 'expiresAt'>): string {
     const claims: MfaTokenClaims = { ...decision, jti: randomUUID(), expiresAt: this.clock.now().getTime() + MFA_TOKEN_LIFETIME_SECONDS * 1000 };
-    return `${PREFIX}${this.sealer.encrypt(JSON.stringify(claims))}`;
+    return `${PREFIX}${this.sealer.seal(JSON.stringify(claims))}`;
   }
 
   /** Opens a token for this tenant and client; anything else is invalid_grant, with the cause for the log only. */
@@ -51,7 +51,7 @@ export class MfaTokens {
     let claims: MfaTokenClaims;
     try {
       if (!token.startsWith(PREFIX)) throw new Error('no prefix');
-      claims = JSON.parse(this.sealer.decrypt(token.slice(PREFIX.length))) as MfaTokenClaims;
+      claims = JSON.parse(this.sealer.unseal(token.slice(PREFIX.length))) as MfaTokenClaims;
     } catch {
       throw new InvalidGrantError('The mfa_token is malformed.', { logDetail: 'an mfa_token that does not open under this master key' });
     }

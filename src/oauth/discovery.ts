@@ -1,8 +1,9 @@
 /**
  * OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata for one tenant.
  */
-import { GRANT_TYPES, SIGNING_ALGS } from '../config/schema.js';
-import type { Tenant } from './catalog.js';
+import { SIGNING_ALGS } from '../config/schema.js';
+import { GRANT_TYPES } from '../domain/grant-types.js';
+import type { Tenant } from '../domain/tenant.js';
 import { OIDC_SCOPES } from './scopes.js';
 
 export function discoveryDocument(tenant: Tenant): Record<string, unknown> {

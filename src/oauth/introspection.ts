@@ -14,10 +14,10 @@ import { constantTimeEqual } from '../crypto/secrets.js';
 import { parseRefreshToken } from '../tokens/refresh-token-format.js';
 import type { RefreshTokenStore, UserStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
-import type { Tenant } from './catalog.js';
-import type { AuthenticatedClient } from './client-auth/authenticate.js';
+import type { Tenant } from '../domain/tenant.js';
 import { accessTokenHolderAt, sessionRefusalAt } from './sessions.js';
-import type { RequestParameters } from './token-request.js';
+import type { RequestParameters } from './request-parameters.js';
+import type { AuthenticatedClient } from '../domain/client.js';
 
 export interface IntrospectionDeps {
   refreshTokens: RefreshTokenStore;

@@ -18,12 +18,12 @@
  * oauth/sessions.ts) is refused.
  */
 import { epochSeconds, type Clock } from '../clock.js';
-import { MFA_REMOVAL_MAX_AUTH_AGE_SECONDS, type MfaApiScope } from '../mfa/mfa-api.js';
+import { MFA_REMOVAL_MAX_AUTH_AGE_SECONDS, type MfaApiScope } from '../domain/mfa-api.js';
 import { MfaTokens } from '../mfa/mfa-token.js';
 import type { UserRecord, UserStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
-import type { Tenant } from './catalog.js';
-import { InsufficientScopeError, InvalidTokenError, OAuthError } from './errors.js';
+import type { Tenant } from '../domain/tenant.js';
+import { InsufficientScopeError, InvalidTokenError, OAuthError } from '../domain/errors.js';
 import { parseScope } from './scopes.js';
 import { accessTokenHolderAt, sessionRefusalAt } from './sessions.js';
 

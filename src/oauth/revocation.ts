@@ -8,22 +8,16 @@ import { constantTimeEqual } from '../crypto/secrets.js';
 import { parseRefreshToken } from '../tokens/refresh-token-format.js';
 import type { AccessTokenDenylist, RefreshTokenStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
-import type { Tenant } from './catalog.js';
-import type { AuthenticatedClient } from './client-auth/authenticate.js';
-import { OAuthError } from './errors.js';
-import type { RequestParameters } from './token-request.js';
+import type { Tenant } from '../domain/tenant.js';
+import { UnsupportedTokenTypeError } from '../domain/errors.js';
+import type { RequestParameters } from './request-parameters.js';
+import type { AuthenticatedClient } from '../domain/client.js';
 
 export interface RevocationDeps {
   refreshTokens: RefreshTokenStore;
   denylist: AccessTokenDenylist;
   verifier: AccessTokenVerifier;
   clock: Clock;
-}
-
-export class UnsupportedTokenTypeError extends OAuthError {
-  constructor(description: string) {
-    super('unsupported_token_type', 400, description);
-  }
 }
 
 export type RevocationOutcome = 'refresh_family_revoked' | 'access_token_revoked' | 'not_found' | 'other_client';

@@ -2,8 +2,8 @@
  * Scope and audience rules (DESIGN.md §4, the Auth0 seeds), pure functions.
  */
 import type { ApiConfig } from '../config/schema.js';
-import { InvalidRequestError, InvalidScopeError, InvalidTargetError } from './errors.js';
-import type { RequestParameters } from './token-request.js';
+import { InvalidRequestError, InvalidScopeError, InvalidTargetError } from '../domain/errors.js';
+import type { RequestParameters } from './request-parameters.js';
 
 /** OIDC standard claim scopes, granted all at once when only `openid` is asked (Auth0 seed). */
 export const STANDARD_CLAIM_SCOPES = ['profile', 'email', 'address', 'phone'] as const;
@@ -153,10 +153,6 @@ export function narrowScopes(original: string[], requested: string[] | undefined
     throw new InvalidScopeError('The refresh request asks for scopes the original grant did not include.', { logDetail: `widening scopes ${JSON.stringify(truncate(widened.join(' ')))}` });
   }
   return requested;
-}
-
-export function sameScopeSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((s) => b.includes(s));
 }
 
 export function assertScopeSyntax(scope: string): void {

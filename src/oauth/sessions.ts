@@ -9,7 +9,7 @@
  */
 import { activeUserOfAccessToken, sessionRefusal, type AccessTokenClaims, type AccessTokenHolder, type SessionRefusal } from '../identity/user-sessions.js';
 import type { UserRecord, UserStore } from '../storage/stores.js';
-import { servedConnectionOf, type Tenant } from './catalog.js';
+import { servedConnectionOf, type Tenant } from '../domain/tenant.js';
 
 /** Why a session of `user` that signed in at `signedInAt` no longer stands at `tenant`; undefined when it does. */
 export function sessionRefusalAt(tenant: Tenant, user: UserRecord | undefined, signedInAt: Date | number): SessionRefusal | undefined {

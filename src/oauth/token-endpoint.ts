@@ -6,30 +6,32 @@
  * (sign, store).
  */
 import type { Clock } from '../clock.js';
-import type { Encrypter } from '../crypto/secrets.js';
+import type { Sealer } from '../crypto/secrets.js';
 import type { CredentialSource } from '../identity/credential-source.js';
 import type { RefreshTokenStore, UserStore } from '../storage/stores.js';
 import type { Logger } from 'pino';
-import type { PostLoginHooks } from '../hooks/post-login.js';
+import type { PostLoginHooks } from './post-login.js';
 import type { MfaService } from '../mfa/mfa-service.js';
 import type { MfaTokens } from '../mfa/mfa-token.js';
 import type { AttackProtection } from '../protection/attack-protection.js';
-import type { SecurityEvents } from '../protection/security-events.js';
+import type { SecurityEvents } from '../observability/security-events.js';
 import { endUserIp, type RequestOrigin } from '../protection/end-user-ip.js';
 import type { IssuedTokens, TokenService } from '../tokens/token-service.js';
-import type { Tenant } from './catalog.js';
-import { authenticateClient, type AuthenticatedClient, type ClientAuthDeps } from './client-auth/authenticate.js';
+import type { Tenant } from '../domain/tenant.js';
+import { authenticateClient, type ClientAuthDeps } from './client-auth/authenticate.js';
 import { presentedClientAuth } from './client-auth/presented.js';
-import { InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError } from './errors.js';
+import { InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError } from '../domain/errors.js';
+import { isGrantTypeName } from '../domain/grant-types.js';
 import { grantRegistry } from './grants/registry.js';
-import type { RequestParameters } from './token-request.js';
+import type { RequestParameters } from './request-parameters.js';
+import type { AuthenticatedClient } from '../domain/client.js';
 
 export interface TokenEndpointDeps extends ClientAuthDeps {
   clock: Clock;
   users: UserStore;
   refreshTokens: RefreshTokenStore;
   credentialSources: ReadonlyMap<string, CredentialSource>;
-  sealer: Encrypter;
+  sealer: Sealer;
   tokenService: TokenService;
   attackProtection: AttackProtection;
   mfa: MfaService;
@@ -68,8 +70,8 @@ export class TokenEndpoint {
 
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new InvalidRequestError('The parameter "grant_type" is required.');
-    const handler = grantRegistry.get(grantType);
-    if (!handler) {
+    const handler = isGrantTypeName(grantType) ? grantRegistry.get(grantType) : undefined;
+    if (handler === undefined || !isGrantTypeName(grantType)) {
       throw new UnsupportedGrantTypeError('The grant_type is not one this server supports; discovery lists them in grant_types_supported.', { logDetail: `unsupported grant_type ${JSON.stringify(grantType.slice(0, 100))}` });
     }
     progress.grantType = grantType;
@@ -82,7 +84,7 @@ export class TokenEndpoint {
     progress.clientId = client.app.clientId;
     await this.deps.attackProtection.checkClientRateLimit(tenant, client.app.clientId);
 
-    if (!client.app.settings.grant_types.includes(grantType as never)) {
+    if (!client.app.settings.grant_types.includes(grantType)) {
       throw new UnauthorizedClientError(`The application is not allowed to use the ${grantType} grant; add it to the application's grant_types.`);
     }
 

@@ -7,8 +7,8 @@
 import type { UserStore } from '../storage/stores.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import { profileClaims } from '../tokens/token-service.js';
-import type { Tenant } from './catalog.js';
-import { InsufficientScopeError, InvalidTokenError } from './errors.js';
+import type { Tenant } from '../domain/tenant.js';
+import { InsufficientScopeError, InvalidTokenError } from '../domain/errors.js';
 import { parseScope } from './scopes.js';
 import { accessTokenHolderAt } from './sessions.js';
 

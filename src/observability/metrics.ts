@@ -3,7 +3,11 @@
  * several servers in one process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { HashQueue } from '../identity/hash-queue.js';
+
+/** What the hash-queue gauges read; the queue itself lives in identity/. */
+export interface HashQueueStats {
+  readonly stats: { readonly waiting: number; readonly running: number };
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -12,7 +16,7 @@ export class Metrics {
   readonly securityEvents: Counter<'type' | 'reason'>;
   readonly connectionsRefused: Counter<'listener'>;
 
-  constructor(hashQueue: HashQueue) {
+  constructor(hashQueue: HashQueueStats) {
     collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_process_' });
     this.tokenRequests = new Histogram({
       name: 'latchkey_token_request_duration_seconds',

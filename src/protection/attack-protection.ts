@@ -34,14 +34,14 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { KeyedFingerprint } from '../crypto/secrets.js';
-import type { Tenant } from '../oauth/catalog.js';
-import { TooManyAttemptsError, type ErrorReason } from '../oauth/errors.js';
-import { loginKey } from '../storage/sql/user-store.js';
+import type { Tenant } from '../domain/tenant.js';
+import { TooManyAttemptsError, type ErrorReason } from '../domain/errors.js';
 import type { AttackLockStore, ConnectionRecord } from '../storage/stores.js';
 import { memoryCounter, type Counter, type CounterBackend, type CounterState } from './counters.js';
-import { ipCounterKey } from './ip.js';
+import { ipCounterKey } from '../domain/ip.js';
 import { msUntilRoom, slidingEstimate, windowPosition } from './sliding-window.js';
-import type { SecurityEvents } from './security-events.js';
+import type { SecurityEvents } from '../observability/security-events.js';
+import { loginKey } from '../domain/login-key.js';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { systemClock, type Clock } from '../clock.js';
-import { TemporarilyUnavailableError } from '../oauth/errors.js';
+import { TemporarilyUnavailableError } from '../domain/errors.js';
 import type { Database } from '../storage/schema.js';
 import { createSqlRateLimiter } from './sql-rate-limiter.js';
 import { redisTatStore, sqlTatStore, tokenBucket, type TokenBucket, type TokenBucketOptions } from './token-bucket.js';

@@ -9,36 +9,17 @@
  *   `trust_forwarded_for: true`. Anyone else's header is ignored and logged:
  *   trusting it would let an attacker pick a fresh IP for every guess.
  */
-import type { IncomingMessage } from 'node:http';
-import proxyaddr from 'proxy-addr';
-import type { Tenant } from '../oauth/catalog.js';
-import type { AuthenticatedClient } from '../oauth/client-auth/authenticate.js';
-import { InvalidRequestError } from '../oauth/errors.js';
-import { canonicalIp } from './ip.js';
+import type { Tenant } from '../domain/tenant.js';
+import { InvalidRequestError } from '../domain/errors.js';
+import { canonicalIp } from '../domain/ip.js';
+import type { AuthenticatedClient } from '../domain/client.js';
 
-/** What the HTTP layer knows about where a request came from. */
+/** What the HTTP layer knows about where a request came from (http/request-origin.ts builds it). */
 export interface RequestOrigin {
   /** The peer, or the client of the trusted proxies in front: canonical text. */
   networkIp(): string;
   /** The tenant's forwarded-for header as received, if any. */
   forwardedFor: string | string[] | undefined;
-}
-
-/** Parsed only when a grant asks (password checks): refresh and client_credentials never pay for it. */
-export function requestOrigin(raw: IncomingMessage, tenant: Tenant): RequestOrigin {
-  return {
-    networkIp() {
-      const trusted = tenant.protection.trustedProxies;
-      const address = trusted.empty
-        ? (raw.socket.remoteAddress ?? '0.0.0.0')
-        : proxyaddr(raw, (candidate) => {
-            const canonical = canonicalIp(candidate);
-            return canonical !== undefined && trusted.has(canonical);
-          });
-      return canonicalIp(address) ?? '0.0.0.0';
-    },
-    forwardedFor: raw.headers[tenant.protection.attack.forwarded_for_header],
-  };
 }
 
 export type IgnoredForwardReason = 'client_not_trusted' | 'public_client';

@@ -8,8 +8,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { TemporarilyUnavailableError } from '../oauth/errors.js';
-import type { ConsumedJtiStore } from '../storage/stores.js';
+import { TemporarilyUnavailableError } from '../domain/errors.js';
+import type { SingleUseKeyStore } from '../storage/stores.js';
 
 const JTI_PREFIX = 'latchkey:jti:';
 const KEY_ROTATION_CHANNEL = 'latchkey:signing-keys-changed';
@@ -21,7 +21,7 @@ function unavailable(err: unknown): TemporarilyUnavailableError {
   });
 }
 
-export class RedisConsumedJtiStore implements ConsumedJtiStore {
+export class RedisSingleUseKeyStore implements SingleUseKeyStore {
   constructor(private readonly redis: Redis) {}
 
   async consume(key: string, expiresAt: Date, now: Date): Promise<boolean> {

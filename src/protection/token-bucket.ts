@@ -12,7 +12,7 @@
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
-import { TemporarilyUnavailableError } from '../oauth/errors.js';
+import { TemporarilyUnavailableError } from '../domain/errors.js';
 import type { Database } from '../storage/schema.js';
 import { CompiledStatement } from '../storage/sql/compiled.js';
 import { writeBatcherFor } from '../storage/sql/write-batcher.js';

@@ -256,7 +256,12 @@ export interface AccessTokenDenylist {
   isRevoked(jti: string): Promise<boolean>;
 }
 
-export interface ConsumedJtiStore {
+/**
+ * Keys that may be used once until they expire: client-assertion jtis
+ * (RFC 7523 §3), spent mfa_tokens, accepted TOTP steps (RFC 6238 §5.2) and
+ * oob codes. The table is still called consumed_jtis, its first use.
+ */
+export interface SingleUseKeyStore {
   /** True the first time a key is seen (until it expires); false on every repeat. */
   consume(key: string, expiresAt: Date, now: Date): Promise<boolean>;
   /** Whether a key was consumed and has not expired: a cheap early answer; consume() stays the arbiter. */
@@ -412,7 +417,7 @@ export interface Stores {
   signingKeys: SigningKeyStore;
   refreshTokens: RefreshTokenStore;
   accessTokenDenylist: AccessTokenDenylist;
-  consumedJtis: ConsumedJtiStore;
+  singleUseKeys: SingleUseKeyStore;
   securityEvents: SecurityEventStore;
   attackLocks: AttackLockStore;
   mfa: MfaStore;

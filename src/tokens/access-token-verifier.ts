@@ -5,7 +5,7 @@
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import { SIGNING_ALGS } from '../config/schema.js';
-import type { Tenant } from '../oauth/catalog.js';
+import type { Tenant } from '../domain/tenant.js';
 import type { AccessTokenDenylist } from '../storage/stores.js';
 import type { SigningKeys } from './signing-keys.js';
 

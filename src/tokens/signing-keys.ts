@@ -7,7 +7,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Clock } from '../clock.js';
 import type { SigningAlg } from '../config/schema.js';
-import type { Encrypter } from '../crypto/secrets.js';
+import type { Sealer } from '../crypto/secrets.js';
 import type { SigningKeyRecord, SigningKeyStore } from '../storage/stores.js';
 
 export interface ActiveSigningKey {
@@ -33,7 +33,7 @@ export class SigningKeys {
 
   constructor(
     private readonly store: SigningKeyStore,
-    private readonly sealer: Encrypter,
+    private readonly sealer: Sealer,
     private readonly clock: Clock,
   ) {}
 
@@ -114,7 +114,7 @@ export class SigningKeys {
       keys.verification.set(record.kid, { alg: record.alg, publicKey: (await importJWK(record.publicJwk as JWK, record.alg)) as CryptoKey });
       // Newest first: the first unretired key of an algorithm signs.
       if (record.retiredAt === null && !keys.active.has(record.alg)) {
-        const privateJwk = JSON.parse(this.sealer.decrypt(record.privateKeySealed)) as JWK;
+        const privateJwk = JSON.parse(this.sealer.unseal(record.privateKeySealed)) as JWK;
         keys.active.set(record.alg, { kid: record.kid, alg: record.alg, privateKey: (await importJWK(privateJwk, record.alg)) as CryptoKey });
       }
     }
@@ -131,7 +131,7 @@ export class SigningKeys {
       tenantId,
       alg,
       publicJwk: publicJwk as Record<string, unknown>,
-      privateKeySealed: this.sealer.encrypt(JSON.stringify(privateJwk)),
+      privateKeySealed: this.sealer.seal(JSON.stringify(privateJwk)),
       createdAt: this.clock.now(),
       retiredAt: null,
       publishUntil: null,

@@ -7,15 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { epochSeconds, type Clock } from '../clock.js';
-import type { Encrypter } from '../crypto/secrets.js';
-import { USERINFO_TOKEN_ALG, USERINFO_TOKEN_LIFETIME_SECONDS, type Tenant } from '../oauth/catalog.js';
-import type { AuthenticatedClient } from '../oauth/client-auth/authenticate.js';
-import { InvalidGrantError } from '../oauth/errors.js';
-import type { Grant } from '../oauth/grants/grant-handler.js';
-import { sameScopeSet } from '../oauth/scopes.js';
+import type { Sealer } from '../crypto/secrets.js';
+import { USERINFO_TOKEN_ALG, USERINFO_TOKEN_LIFETIME_SECONDS, type Tenant } from '../domain/tenant.js';
+import { InvalidGrantError } from '../domain/errors.js';
 import type { RefreshTokenStore, UserRecord } from '../storage/stores.js';
 import { familyFingerprint, newFamilyId, newRefreshToken } from './refresh-token-format.js';
 import type { SigningKeys } from './signing-keys.js';
+import { type Grant, sameScopeSet } from '../domain/grant.js';
+import type { AuthenticatedClient } from '../domain/client.js';
 
 export interface IssuedTokens {
   accessToken: string;
@@ -34,7 +33,7 @@ export interface IssuedTokens {
 export interface TokenServiceDeps {
   signingKeys: SigningKeys;
   refreshTokens: RefreshTokenStore;
-  sealer: Encrypter;
+  sealer: Sealer;
   clock: Clock;
 }
 
@@ -117,7 +116,7 @@ export class TokenService {
     if (grant.subject.kind !== 'user') return undefined;
 
     const lifetimes = client.app.settings.refresh_token;
-    const seal = (token: string) => (lifetimes.reuse_interval > 0 ? this.deps.sealer.encrypt(token) : null);
+    const seal = (token: string) => (lifetimes.reuse_interval > 0 ? this.deps.sealer.seal(token) : null);
     const idleExpiry = new Date(now.getTime() + lifetimes.idle_lifetime * 1000);
 
     if (plan.kind === 'new_family') {
@@ -153,7 +152,7 @@ export class TokenService {
       reuseIntervalSeconds: lifetimes.reuse_interval,
     });
     if (result.kind === 'rotated') return issued.token;
-    if (result.kind === 'replay') return this.deps.sealer.decrypt(result.currentTokenSealed);
+    if (result.kind === 'replay') return this.deps.sealer.unseal(result.currentTokenSealed);
     throw new InvalidGrantError('The refresh token is invalid, expired or revoked.', { logDetail: `concurrent reuse of a refresh token: family ${familyFingerprint(plan.family.id)} revoked` });
   }
 

@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PASSWORD_REALM_GRANT } from '../../src/oauth/grants/password.js';
+import { PASSWORD_REALM_GRANT } from '../../src/domain/grant-types.js';
 import { DEFAULT_PASSWORD_POLICY } from '../../src/config/schema.js';
 import type { LdapDirectory } from '../../src/identity/sources/ldap-directory.js';
 import type { ConnectionRecord, UserStore } from '../../src/storage/stores.js';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Encrypter } from '../../src/crypto/secrets.js';
+import { Sealer } from '../../src/crypto/secrets.js';
 import { decodeMasterKey } from '../../src/crypto/master-key.js';
 import { KEY_CACHE_SECONDS, SigningKeys } from '../../src/tokens/signing-keys.js';
 import { API_ES256, WEB, acmeFixture } from '../helpers/fixtures.js';
@@ -30,7 +30,7 @@ describe('signing key rotation seen by a running node', () => {
     const oldKid = await mint();
     // Another process (the CLI, another node) rotates through the same database.
     const runtime = server.server.runtime;
-    const elsewhere = new SigningKeys(runtime.stores.signingKeys, new Encrypter(decodeMasterKey(TEST_MASTER_KEY, 'test'), 'at-rest'), server.clock);
+    const elsewhere = new SigningKeys(runtime.stores.signingKeys, new Sealer(decodeMasterKey(TEST_MASTER_KEY, 'test'), 'at-rest'), server.clock);
     const tenantId = runtime.catalog.tenant('acme')?.id ?? '';
     const fresh = await elsewhere.rotate(tenantId, 'ES256', 600);
     assert.notEqual(fresh.kid, oldKid);

@@ -24,7 +24,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import pino from 'pino';
-import { TemporarilyUnavailableError } from '../../src/oauth/errors.js';
+import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
 import { redisCounterBackend, sqlCounterBackend, type Counter, type CounterBackend } from '../../src/protection/counters.js';
 import { openRedis } from '../../src/protection/redis.js';
 import { migrateToLatest, openDatabase } from '../../src/storage/database.js';

@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { TemporarilyUnavailableError } from '../../src/oauth/errors.js';
-import { KeyChangeNotices, RedisConsumedJtiStore } from '../../src/protection/redis-stores.js';
+import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
+import { KeyChangeNotices, RedisSingleUseKeyStore } from '../../src/protection/redis-stores.js';
 import { TEST_REDIS_URL, openReadyRedis, redisSkip, startTcpProxy, waitUntil, type TcpProxy } from '../helpers/redis.js';
 
 const silent = pino({ level: 'silent' });
@@ -23,7 +23,7 @@ describe('issue #6 §2: single-use keys and key-change notices in Redis', { skip
   after(() => redis?.disconnect());
 
   it('20 concurrent consumes of one key: exactly one wins; the key is then consumed until it expires', async () => {
-    const store = new RedisConsumedJtiStore(redis);
+    const store = new RedisSingleUseKeyStore(redis);
     const key = `test:${randomUUID()}`;
     const now = new Date();
     const expiresAt = new Date(now.getTime() + 60_000);
@@ -41,8 +41,8 @@ describe('issue #6 §2: single-use keys and key-change notices in Redis', { skip
     try {
       const key = `test:${randomUUID()}`;
       const now = new Date();
-      assert.equal(await new RedisConsumedJtiStore(redis).consume(key, new Date(now.getTime() + 60_000), now), true);
-      assert.equal(await new RedisConsumedJtiStore(other).consume(key, new Date(now.getTime() + 60_000), now), false);
+      assert.equal(await new RedisSingleUseKeyStore(redis).consume(key, new Date(now.getTime() + 60_000), now), true);
+      assert.equal(await new RedisSingleUseKeyStore(other).consume(key, new Date(now.getTime() + 60_000), now), false);
     } finally {
       other.disconnect();
     }
@@ -54,7 +54,7 @@ describe('issue #6 §2: single-use keys and key-change notices in Redis', { skip
     try {
       proxy = await startTcpProxy(TEST_REDIS_URL as string);
       viaProxy = await openReadyRedis(`redis://127.0.0.1:${proxy.port}`);
-      const store = new RedisConsumedJtiStore(viaProxy);
+      const store = new RedisSingleUseKeyStore(viaProxy);
       const key = `test:${randomUUID()}`;
       const now = new Date();
       assert.equal(await store.consume(key, new Date(now.getTime() + 60_000), now), true);

@@ -559,27 +559,27 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
   describe('single-use keys (consumed jtis)', () => {
     it(`${CONCURRENCY} concurrent consume() of one key: exactly one true; then isConsumed until it expires`, async () => {
       const key = uid('jti');
-      const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => stores.consumedJtis.consume(key, at(60 * SECOND), at(0))));
+      const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => stores.singleUseKeys.consume(key, at(60 * SECOND), at(0))));
       assert.equal(results.filter(Boolean).length, 1, `${results.filter(Boolean).length} of ${CONCURRENCY} consumed it`);
-      assert.equal(await stores.consumedJtis.consume(key, at(60 * SECOND), at(SECOND)), false, 'a repeat later on');
-      assert.equal(await stores.consumedJtis.isConsumed(key, at(59 * SECOND)), true);
-      assert.equal(await stores.consumedJtis.isConsumed(key, at(60 * SECOND)), false, 'expired at its expiry');
-      assert.equal(await stores.consumedJtis.isConsumed(uid('jti'), at(0)), false, 'an unknown key');
+      assert.equal(await stores.singleUseKeys.consume(key, at(60 * SECOND), at(SECOND)), false, 'a repeat later on');
+      assert.equal(await stores.singleUseKeys.isConsumed(key, at(59 * SECOND)), true);
+      assert.equal(await stores.singleUseKeys.isConsumed(key, at(60 * SECOND)), false, 'expired at its expiry');
+      assert.equal(await stores.singleUseKeys.isConsumed(uid('jti'), at(0)), false, 'an unknown key');
     });
 
     it('an expired key may be consumed again (its own check, no purge needed), and then holds for its new expiry', async () => {
       const key = uid('jti');
-      assert.equal(await stores.consumedJtis.consume(key, at(60 * SECOND), at(0)), true);
-      assert.equal(await stores.consumedJtis.consume(key, at(200 * SECOND), at(60 * SECOND - 1)), false, 'one millisecond before expiry');
-      assert.equal(await stores.consumedJtis.consume(key, at(200 * SECOND), at(60 * SECOND)), true, 'at its expiry');
-      assert.equal(await stores.consumedJtis.consume(key, at(300 * SECOND), at(61 * SECOND)), false, 'the new entry holds');
-      assert.equal(await stores.consumedJtis.isConsumed(key, at(199 * SECOND)), true, 'until the new expiry');
+      assert.equal(await stores.singleUseKeys.consume(key, at(60 * SECOND), at(0)), true);
+      assert.equal(await stores.singleUseKeys.consume(key, at(200 * SECOND), at(60 * SECOND - 1)), false, 'one millisecond before expiry');
+      assert.equal(await stores.singleUseKeys.consume(key, at(200 * SECOND), at(60 * SECOND)), true, 'at its expiry');
+      assert.equal(await stores.singleUseKeys.consume(key, at(300 * SECOND), at(61 * SECOND)), false, 'the new entry holds');
+      assert.equal(await stores.singleUseKeys.isConsumed(key, at(199 * SECOND)), true, 'until the new expiry');
     });
 
     it(`${CONCURRENCY} concurrent consume() of an expired key: exactly one true`, async () => {
       const key = uid('jti');
-      assert.equal(await stores.consumedJtis.consume(key, at(10 * SECOND), at(0)), true);
-      const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => stores.consumedJtis.consume(key, at(100 * SECOND), at(20 * SECOND))));
+      assert.equal(await stores.singleUseKeys.consume(key, at(10 * SECOND), at(0)), true);
+      const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => stores.singleUseKeys.consume(key, at(100 * SECOND), at(20 * SECOND))));
       assert.equal(results.filter(Boolean).length, 1, `${results.filter(Boolean).length} of ${CONCURRENCY} consumed the expired key`);
     });
 
@@ -587,13 +587,13 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       const base = 2000 * 24 * HOUR;
       const expired = uid('jti');
       const live = uid('jti');
-      await stores.consumedJtis.consume(expired, at(base + 10 * SECOND), at(base));
-      await stores.consumedJtis.consume(live, at(base + 10 * SECOND + 1), at(base));
+      await stores.singleUseKeys.consume(expired, at(base + 10 * SECOND), at(base));
+      await stores.singleUseKeys.consume(live, at(base + 10 * SECOND + 1), at(base));
       await stores.purgeExpired(at(base + 10 * SECOND));
-      assert.equal(await stores.consumedJtis.isConsumed(live, at(base + 10 * SECOND)), true, 'kept');
-      assert.equal(await stores.consumedJtis.isConsumed(expired, at(base)), false, 'purged (even asked about an earlier instant)');
-      assert.equal(await stores.consumedJtis.consume(expired, at(base + 100 * SECOND), at(base + 10 * SECOND)), true);
-      assert.equal(await stores.consumedJtis.consume(live, at(base + 100 * SECOND), at(base + 10 * SECOND)), false);
+      assert.equal(await stores.singleUseKeys.isConsumed(live, at(base + 10 * SECOND)), true, 'kept');
+      assert.equal(await stores.singleUseKeys.isConsumed(expired, at(base)), false, 'purged (even asked about an earlier instant)');
+      assert.equal(await stores.singleUseKeys.consume(expired, at(base + 100 * SECOND), at(base + 10 * SECOND)), true);
+      assert.equal(await stores.singleUseKeys.consume(live, at(base + 100 * SECOND), at(base + 10 * SECOND)), false);
     });
   });
 

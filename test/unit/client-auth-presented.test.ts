@@ -14,8 +14,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JWT_BEARER_ASSERTION_TYPE, presentedClientAuth, type PresentedClientAuth } from '../../src/oauth/client-auth/presented.js';
-import { InvalidRequestError } from '../../src/oauth/errors.js';
-import { RequestParameters } from '../../src/oauth/token-request.js';
+import { InvalidRequestError } from '../../src/domain/errors.js';
+import { RequestParameters } from '../../src/oauth/request-parameters.js';
 
 const form = (params: Record<string, string> = {}): RequestParameters => RequestParameters.fromForm(new URLSearchParams(params).toString());
 const basicOf = (userPass: string): string => `Basic ${Buffer.from(userPass, 'utf8').toString('base64')}`;

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../../src/config/load.js';
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicyConfig } from '../../src/config/schema.js';
-import { isBreachedPassword, MAX_PASSWORD_LENGTH, passwordLength, passwordPolicyRefusal } from '../../src/identity/password-policy.js';
+import { isBreachedPassword, MAX_PASSWORD_LENGTH, passwordLength, passwordPolicyRefusal } from '../../src/domain/password-policy.js';
 import { checkNewPassword, PasswordPolicyError } from '../../src/identity/user-admin.js';
 import { configProblems } from '../helpers/config-problems.js';
 

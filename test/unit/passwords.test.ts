@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
-import { hashPassword, isSupportedPasswordHash, verifyPassword } from '../../src/identity/passwords.js';
+import { isSupportedPasswordHash } from '../../src/domain/password-policy.js';
+import { hashPassword, verifyPassword } from '../../src/identity/passwords.js';
 
 describe('password hashing', () => {
   it('new hashes are argon2id m=19456 t=2 p=1 and need no rehash', async () => {

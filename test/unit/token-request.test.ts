@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RequestParameters } from '../../src/oauth/token-request.js';
+import { RequestParameters } from '../../src/oauth/request-parameters.js';
 
 const json = (text: string) => RequestParameters.fromJson(JSON.parse(text) as unknown, text);
 

@@ -1,6 +1,6 @@
 /** What the admin commands share: a quiet runtime and tenant/connection lookup. */
 import pino from 'pino';
-import type { Tenant } from '../../oauth/catalog.js';
+import type { Tenant } from '../../domain/tenant.js';
 import type { ConnectionRecord } from '../../storage/stores.js';
 import { createRuntime, type Runtime } from '../../runtime.js';
 import { loggerOptions } from '../../observability/logger.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SIGNING_ALGS, type SigningAlg } from '../../config/schema.js';
-import { Catalog } from '../../oauth/catalog.js';
+import { Catalog } from '../../domain/tenant.js';
 import { CliUsageError, pickTenant, withRuntime, type AdminOptions } from './context.js';
 
 export function registerKeys(program: Command): void {

@@ -3,7 +3,7 @@
  * throttles, policy refusals), newest first, with filters.
  */
 import type { Command } from 'commander';
-import { SECURITY_EVENT_TYPES } from '../../protection/security-events.js';
+import { SECURITY_EVENT_TYPES } from '../../observability/security-events.js';
 import type { StoredSecurityEvent } from '../../storage/stores.js';
 import { CliUsageError, pickConnection, pickTenant, withRuntime, type AdminOptions } from './context.js';
 

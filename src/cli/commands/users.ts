@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createUser, UserAdminError, type UserInput } from '../../identity/user-admin.js';
-import type { Tenant } from '../../oauth/catalog.js';
+import type { Tenant } from '../../domain/tenant.js';
 import type { Runtime } from '../../runtime.js';
 import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
 import { CliUsageError, pickConnection, pickTenant, readStdin, withRuntime, type AdminOptions } from './context.js';

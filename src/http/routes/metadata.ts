@@ -1,7 +1,7 @@
 /** Discovery (OIDC Discovery §4, RFC 8414 §3), JWKS, and the authorization endpoint stub MSAL needs. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { discoveryDocument } from '../../oauth/discovery.js';
-import { OAuthError } from '../../oauth/errors.js';
+import { OAuthError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
 import { tenantOf } from '../tenant.js';
 

@@ -9,19 +9,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { maskEmail, type MfaOverview } from '../../mfa/mfa-service.js';
 import type { MfaTokenClaims } from '../../mfa/mfa-token.js';
-import type { Tenant } from '../../oauth/catalog.js';
+import type { Tenant } from '../../domain/tenant.js';
 import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
 import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
-import { InvalidGrantError, NotFoundError } from '../../oauth/errors.js';
+import { InvalidGrantError, NotFoundError } from '../../domain/errors.js';
 import { authorizeListing, authorizeRemoval, type AuthenticatorsApiDeps } from '../../oauth/mfa-authenticators.js';
 import { sessionRefusalAt } from '../../oauth/sessions.js';
-import type { RequestParameters } from '../../oauth/token-request.js';
-import { requestOrigin } from '../../protection/end-user-ip.js';
+import type { RequestParameters } from '../../oauth/request-parameters.js';
 import type { Runtime } from '../../runtime.js';
 import type { MfaAuthenticatorType } from '../../storage/stores.js';
 import { bodyParameters } from '../body.js';
 import { tenantOf } from '../tenant.js';
 import { bearerToken, withBearerChallenge } from './protected-resources.js';
+import { requestOrigin } from '../request-origin.js';
 
 export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void {
   const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
@@ -32,7 +32,7 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
     const authorization = /^Bearer /i.test(request.headers.authorization ?? '') ? undefined : request.headers.authorization;
     return authenticateClient(presentedClientAuth(authorization, params), tenant, `${tenant.endpoints.issuer}${path}`, {
       secretHasher: runtime.secretHasher,
-      consumedJtis: runtime.stores.consumedJtis,
+      singleUseKeys: runtime.stores.singleUseKeys,
       clock: runtime.clock,
     });
   }

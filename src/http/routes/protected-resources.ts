@@ -5,21 +5,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
 import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
-import { InsufficientScopeError, InvalidClientError, InvalidRequestError, OAuthError } from '../../oauth/errors.js';
+import { BearerTokenMissingError, InsufficientScopeError, InvalidClientError, InvalidRequestError, OAuthError } from '../../domain/errors.js';
 import { introspect } from '../../oauth/introspection.js';
 import { revoke } from '../../oauth/revocation.js';
-import type { RequestParameters } from '../../oauth/token-request.js';
+import type { RequestParameters } from '../../oauth/request-parameters.js';
 import { userinfo } from '../../oauth/userinfo.js';
 import type { Runtime } from '../../runtime.js';
 import { bodyParameters } from '../body.js';
 import { tenantOf } from '../tenant.js';
-
-/** RFC 6750 §3.1: a request with no token gets the challenge without an error code. */
-export class BearerTokenMissingError extends OAuthError {
-  constructor() {
-    super('invalid_token', 401, 'An access token is required: send Authorization: Bearer <token>.', { headers: { 'www-authenticate': 'Bearer realm="latchkey"' } });
-  }
-}
 
 export function bearerToken(request: FastifyRequest, params: RequestParameters | undefined): string {
   const header = request.headers.authorization;
@@ -69,7 +62,7 @@ export function registerProtectedResourceRoutes(app: FastifyInstance, runtime: R
     const presented = presentedClientAuth(request.headers.authorization, params);
     const client = await authenticateClient(presented, tenant, endpointUrl, {
       secretHasher: runtime.secretHasher,
-      consumedJtis: runtime.stores.consumedJtis,
+      singleUseKeys: runtime.stores.singleUseKeys,
       clock: runtime.clock,
     });
     return { tenant, client };

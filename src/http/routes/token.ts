@@ -3,14 +3,14 @@
  * implementation behind three dialects (DESIGN.md §3).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TenantEndpoints } from '../../oauth/catalog.js';
+import type { TenantEndpoints } from '../../domain/tenant.js';
 import type { TokenEndpointProgress } from '../../oauth/token-endpoint.js';
 import type { Runtime } from '../../runtime.js';
-import { requestOrigin } from '../../protection/end-user-ip.js';
 import { bodyParameters } from '../body.js';
 import { DIALECT_ACCEPTS_JSON, renderTokenResponse, type Dialect } from '../dialects.js';
 import { toOAuthError } from '../error-reply.js';
 import { tenantOf } from '../tenant.js';
+import { requestOrigin } from '../request-origin.js';
 
 const TOKEN_PATHS: Array<[Dialect, string, keyof Pick<TenantEndpoints, 'token' | 'entraToken' | 'pingToken'>]> = [
   ['auth0', '/:tenant/oauth/token', 'token'],

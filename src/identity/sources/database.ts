@@ -1,7 +1,7 @@
 /**
  * Users stored in Latchkey (`type: database` connections).
  */
-import { ipCounterKey } from '../../protection/ip.js';
+import { ipCounterKey } from '../../domain/ip.js';
 import { hashPassword, verifyPassword } from '../passwords.js';
 import type { HashQueue } from '../hash-queue.js';
 import type { UserStore } from '../../storage/stores.js';

@@ -14,7 +14,7 @@
 import { createHmac } from 'node:crypto';
 import { Agent, fetch, type Dispatcher, type Response } from 'undici';
 import type { Clock } from '../../clock.js';
-import { TemporarilyUnavailableError } from '../../oauth/errors.js';
+import { TemporarilyUnavailableError } from '../../domain/errors.js';
 import type { UserStore } from '../../storage/stores.js';
 import type { CredentialResult, CredentialSource, DirectoryRefusal } from '../credential-source.js';
 import { describeError } from '../../observability/error-text.js';

@@ -7,7 +7,7 @@
 import { FilterParser } from 'ldapts';
 import { ConfigError } from '../../config/load.js';
 import { DEFAULT_LDAP_ATTRIBUTES, type ConnectionConfig } from '../../config/schema.js';
-import { TemporarilyUnavailableError } from '../../oauth/errors.js';
+import { TemporarilyUnavailableError } from '../../domain/errors.js';
 import type { UserStore } from '../../storage/stores.js';
 import type { CredentialResult, CredentialSource } from '../credential-source.js';
 import { DirectoryUnavailableError, LdapDirectory, type DirectoryProfile } from './ldap-directory.js';

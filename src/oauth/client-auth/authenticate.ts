@@ -5,20 +5,16 @@
 import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
 import { epochSeconds, type Clock } from '../../clock.js';
 import type { SecretHasher } from '../../crypto/secrets.js';
-import type { ApplicationRecord, ConsumedJtiStore } from '../../storage/stores.js';
-import type { Tenant } from '../catalog.js';
-import { InvalidClientError } from '../errors.js';
+import type { ApplicationRecord, SingleUseKeyStore } from '../../storage/stores.js';
+import type { Tenant } from '../../domain/tenant.js';
+import { InvalidClientError } from '../../domain/errors.js';
+import type { AuthenticatedClient } from '../../domain/client.js';
 import type { PresentedClientAuth } from './presented.js';
 
 export interface ClientAuthDeps {
   secretHasher: SecretHasher;
-  consumedJtis: ConsumedJtiStore;
+  singleUseKeys: SingleUseKeyStore;
   clock: Clock;
-}
-
-export interface AuthenticatedClient {
-  app: ApplicationRecord;
-  method: Exclude<PresentedClientAuth['method'], 'missing'>;
 }
 
 /** RFC 7523 assertions may be signed with asymmetric algorithms only: no `none`, no HMAC. */
@@ -104,6 +100,6 @@ async function verifyAssertion(assertion: string, app: ApplicationRecord, tenant
     throw new InvalidClientError('client_assertion needs a jti of at most 256 characters.');
   }
   const key = `${tenant.id}:${app.clientId}:${payload.jti}`;
-  const first = await deps.consumedJtis.consume(key, new Date((exp + CLOCK_SKEW_SECONDS) * 1000), now);
+  const first = await deps.singleUseKeys.consume(key, new Date((exp + CLOCK_SKEW_SECONDS) * 1000), now);
   if (!first) throw new InvalidClientError('client_assertion was already used (jti replay).', false, { logDetail: `client ${app.clientId}: replayed assertion jti` });
 }

@@ -2,8 +2,8 @@
  * What client authentication a request carries (RFC 6749 §2.3, RFC 7523,
  * OIDC Core §9), extracted without I/O. Exactly one method per request.
  */
-import { InvalidRequestError } from '../errors.js';
-import type { RequestParameters } from '../token-request.js';
+import { InvalidRequestError } from '../../domain/errors.js';
+import type { RequestParameters } from '../request-parameters.js';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 

@@ -2,11 +2,13 @@
  * RFC 6749 §4.4: the client acts on its own behalf, for one API, and only
  * for an API a client grant lets it call (DESIGN.md §9, Auth0's model).
  */
-import { clientGrantScopes } from '../catalog.js';
-import { AccessDeniedError, InvalidRequestError } from '../errors.js';
+import { clientGrantScopes } from '../../domain/tenant.js';
+import { AccessDeniedError, InvalidRequestError } from '../../domain/errors.js';
 import { assertScopeSyntax, grantClientScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
-import type { RequestParameters } from '../token-request.js';
-import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
+import type { RequestParameters } from '../request-parameters.js';
+import type { GrantContext, GrantHandler } from './grant-handler.js';
+import type { Grant } from '../../domain/grant.js';
+import { CLIENT_CREDENTIALS_GRANT } from '../../domain/grant-types.js';
 
 export interface ClientCredentialsRequest {
   audience: string | undefined;
@@ -14,7 +16,7 @@ export interface ClientCredentialsRequest {
 }
 
 export const clientCredentialsGrant: GrantHandler<ClientCredentialsRequest> = {
-  grantTypes: ['client_credentials'],
+  grantTypes: [CLIENT_CREDENTIALS_GRANT],
 
   parse(params: RequestParameters): ClientCredentialsRequest {
     const scope = params.get('scope');

@@ -11,13 +11,12 @@
 import type { UsedFactor } from '../../mfa/mfa-service.js';
 import type { MfaTokenClaims } from '../../mfa/mfa-token.js';
 import { sessionRefusalAt } from '../sessions.js';
-import { InvalidGrantError, InvalidRequestError } from '../errors.js';
-import type { RequestParameters } from '../token-request.js';
-import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
+import { InvalidGrantError, InvalidRequestError } from '../../domain/errors.js';
+import type { RequestParameters } from '../request-parameters.js';
+import type { GrantContext, GrantHandler } from './grant-handler.js';
+import type { Grant } from '../../domain/grant.js';
+import { MFA_OOB_GRANT, MFA_OTP_GRANT, MFA_RECOVERY_CODE_GRANT } from '../../domain/grant-types.js';
 
-export const MFA_OTP_GRANT = 'http://auth0.com/oauth/grant-type/mfa-otp';
-export const MFA_OOB_GRANT = 'http://auth0.com/oauth/grant-type/mfa-oob';
-export const MFA_RECOVERY_CODE_GRANT = 'http://auth0.com/oauth/grant-type/mfa-recovery-code';
 
 export type MfaGrantRequest =
   | { grantType: typeof MFA_OTP_GRANT; mfaToken: string; otp: string }

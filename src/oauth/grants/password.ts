@@ -4,15 +4,15 @@
  * `realm` honoured on plain `password` as Auth0's SDK sends it).
  */
 import type { CredentialResult, DirectoryRefusal } from '../../identity/credential-source.js';
-import { isBreachedPassword } from '../../identity/password-policy.js';
+import { isBreachedPassword } from '../../domain/password-policy.js';
 import type { ConnectionRecord } from '../../storage/stores.js';
-import type { Tenant } from '../catalog.js';
-import { InvalidGrantError, InvalidRequestError, MfaRequiredError, UnauthorizedClientError } from '../errors.js';
+import type { Tenant } from '../../domain/tenant.js';
+import { InvalidGrantError, InvalidRequestError, MfaRequiredError, UnauthorizedClientError } from '../../domain/errors.js';
 import { assertScopeSyntax, grantUserScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
-import type { RequestParameters } from '../token-request.js';
-import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
-
-export const PASSWORD_REALM_GRANT = 'http://auth0.com/oauth/grant-type/password-realm';
+import type { RequestParameters } from '../request-parameters.js';
+import type { GrantContext, GrantHandler } from './grant-handler.js';
+import type { Grant } from '../../domain/grant.js';
+import { PASSWORD_GRANT, PASSWORD_REALM_GRANT } from '../../domain/grant-types.js';
 
 export interface PasswordRequest {
   grantType: string;
@@ -33,7 +33,7 @@ const DIRECTORY_REFUSALS: Record<DirectoryRefusal, string> = {
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
 
 export const passwordGrant: GrantHandler<PasswordRequest> = {
-  grantTypes: ['password', PASSWORD_REALM_GRANT],
+  grantTypes: [PASSWORD_GRANT, PASSWORD_REALM_GRANT],
 
   parse(params: RequestParameters, grantType: string): PasswordRequest {
     const scope = params.get('scope');

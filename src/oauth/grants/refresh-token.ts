@@ -9,11 +9,13 @@ import { constantTimeEqual } from '../../crypto/secrets.js';
 import { sessionRefusal } from '../../identity/user-sessions.js';
 import { isRetryInsideReuseInterval } from '../../storage/stores.js';
 import { familyFingerprint, parseRefreshToken } from '../../tokens/refresh-token-format.js';
-import { servedConnectionOf } from '../catalog.js';
-import { InvalidGrantError } from '../errors.js';
+import { servedConnectionOf } from '../../domain/tenant.js';
+import { InvalidGrantError } from '../../domain/errors.js';
 import { assertScopeSyntax, narrowScopes, parseScope, unprefixRefreshScopes } from '../scopes.js';
-import type { RequestParameters } from '../token-request.js';
-import type { Grant, GrantContext, GrantHandler } from './grant-handler.js';
+import type { RequestParameters } from '../request-parameters.js';
+import type { GrantContext, GrantHandler } from './grant-handler.js';
+import type { Grant } from '../../domain/grant.js';
+import { REFRESH_TOKEN_GRANT } from '../../domain/grant-types.js';
 
 export interface RefreshTokenRequest {
   refreshToken: string;
@@ -24,7 +26,7 @@ const INVALID = 'The refresh token is invalid, expired or revoked.';
 const USER_CANNOT_SIGN_IN = 'The user can no longer sign in.';
 
 export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
-  grantTypes: ['refresh_token'],
+  grantTypes: [REFRESH_TOKEN_GRANT],
 
   parse(params: RequestParameters): RefreshTokenRequest {
     const scope = params.get('scope');
@@ -82,7 +84,7 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
       // The family remembers how its login was made, so refreshed tokens keep saying so.
       ...(family.amr === null ? {} : { amr: family.amr }),
       refresh: isRetry
-        ? { kind: 'replay', childToken: ctx.sealer.decrypt(family.currentTokenSealed as string) }
+        ? { kind: 'replay', childToken: ctx.sealer.unseal(family.currentTokenSealed as string) }
         : { kind: 'rotate', family, presentedHash: presented.secretHash },
     };
   },

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
-import type { AccessTokenDenylist, ConsumedJtiStore } from '../stores.js';
+import type { AccessTokenDenylist, SingleUseKeyStore } from '../stores.js';
 import { toIso } from './time.js';
 
 export class SqlAccessTokenDenylist implements AccessTokenDenylist {
@@ -20,7 +20,7 @@ export class SqlAccessTokenDenylist implements AccessTokenDenylist {
   }
 }
 
-export class SqlConsumedJtiStore implements ConsumedJtiStore {
+export class SqlSingleUseKeyStore implements SingleUseKeyStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async isConsumed(key: string, now: Date): Promise<boolean> {

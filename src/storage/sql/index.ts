@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Stores } from '../stores.js';
 import { SqlCatalogStore } from './catalog-store.js';
-import { SqlAccessTokenDenylist, SqlConsumedJtiStore } from './denylist-stores.js';
+import { SqlAccessTokenDenylist, SqlSingleUseKeyStore } from './denylist-stores.js';
 import { SqlMfaStore } from './mfa-store.js';
 import { SqlRefreshTokenStore } from './refresh-token-store.js';
 import { SqlAttackLockStore, SqlSecurityEventStore } from './security-stores.js';
@@ -18,7 +18,7 @@ export function createSqlStores(db: Kysely<Database>): Stores {
     signingKeys: new SqlSigningKeyStore(db),
     refreshTokens: new SqlRefreshTokenStore(db),
     accessTokenDenylist: new SqlAccessTokenDenylist(db),
-    consumedJtis: new SqlConsumedJtiStore(db),
+    singleUseKeys: new SqlSingleUseKeyStore(db),
     securityEvents: new SqlSecurityEventStore(db),
     attackLocks: new SqlAttackLockStore(db),
     mfa: new SqlMfaStore(db),

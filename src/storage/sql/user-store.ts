@@ -2,12 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, UsersTable } from '../schema.js';
 import type { NewUser, UserProfileUpdate, UserRecord, UserStore } from '../stores.js';
+import { loginKey } from '../../domain/login-key.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
-
-/** Logins are case-insensitive and compatibility-normalised, as Auth0's are. */
-export function loginKey(login: string): string {
-  return login.normalize('NFKC').toLowerCase();
-}
 
 function toRecord(row: Selectable<UsersTable>): UserRecord {
   return {

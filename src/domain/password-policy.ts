@@ -9,10 +9,23 @@
  * the list knew it (imported hashes are never checked at import).
  */
 import { dictionary } from '@zxcvbn-ts/language-common';
-import type { PasswordPolicyConfig } from '../config/schema.js';
 
 export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_LENGTH = 1024;
+
+/** What a connection's `password_policy` says about new passwords (the config schema's object has this shape). */
+export interface PasswordPolicy {
+  min_length: number;
+  refuse_breached: boolean;
+}
+
+/**
+ * A stored hash this server can verify: argon2 (any variant) or a complete bcrypt hash
+ * ($2a$/$2b$/$2y$, cost, 53 characters of salt and hash). Imported users bring these.
+ */
+export function isSupportedPasswordHash(value: string): boolean {
+  return /^\$(argon2id|argon2i|argon2d)\$/.test(value) || /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(value);
+}
 
 /** The rule names an error can cite; documented in docs/errors.md. */
 export type PasswordRule = 'min_length' | 'max_length' | 'breached';
@@ -43,7 +56,7 @@ export function passwordLength(password: string): number {
 }
 
 /** Why a new password breaks the policy, or undefined when it is acceptable. */
-export function passwordPolicyRefusal(policy: PasswordPolicyConfig, password: string): PasswordRefusal | undefined {
+export function passwordPolicyRefusal(policy: PasswordPolicy, password: string): PasswordRefusal | undefined {
   const length = passwordLength(password);
   if (length < policy.min_length) return { rule: 'min_length', message: `the password must have at least ${policy.min_length} characters` };
   if (length > MAX_PASSWORD_LENGTH) return { rule: 'max_length', message: `the password must have at most ${MAX_PASSWORD_LENGTH} characters` };

@@ -4,7 +4,7 @@
  * strings accepted from JSON bodies.
  */
 import { visit } from 'jsonc-parser';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError } from '../domain/errors.js';
 
 const DEFAULT_MAX_LENGTH = 4096;
 const MAX_LENGTHS: Record<string, number> = { client_assertion: 16_384 };

@@ -9,14 +9,14 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { MfaService } from '../mfa/mfa-service.js';
 import type { MfaTokens } from '../mfa/mfa-token.js';
-import type { Tenant } from '../oauth/catalog.js';
-import type { AuthenticatedClient } from '../oauth/client-auth/authenticate.js';
-import { AccessDeniedError, InvalidGrantError, MfaRequiredError, TemporarilyUnavailableError } from '../oauth/errors.js';
-import type { Grant } from '../oauth/grants/grant-handler.js';
-import type { SecurityEvents } from '../protection/security-events.js';
+import type { Tenant } from '../domain/tenant.js';
+import { AccessDeniedError, InvalidGrantError, MfaRequiredError, TemporarilyUnavailableError } from '../domain/errors.js';
+import type { SecurityEvents } from '../observability/security-events.js';
 import type { UserRecord } from '../storage/stores.js';
-import { applyHookCommands, type PostLoginEvent } from './hook-api.js';
-import type { HookRunner } from './hook-runner.js';
+import { applyHookCommands, type PostLoginEvent } from '../hooks/hook-api.js';
+import type { HookRunner } from '../hooks/hook-runner.js';
+import type { Grant } from '../domain/grant.js';
+import type { AuthenticatedClient } from '../domain/client.js';
 
 export interface TenantHooks {
   /** Absolute module paths, in the order they run. */

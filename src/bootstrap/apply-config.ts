@@ -10,9 +10,9 @@
 import type { SecretHasher } from '../crypto/secrets.js';
 import { upsertDeclaredUser } from '../identity/user-admin.js';
 import type { Stores } from '../storage/stores.js';
-import { planCatalog, type CatalogChange } from './declared-catalog.js';
-import type { LatchkeyConfig } from './load.js';
-import { ConfigError, formatKeyPath } from './load.js';
+import { planCatalog, type CatalogChange } from '../config/declared-catalog.js';
+import type { LatchkeyConfig } from '../config/load.js';
+import { ConfigError, formatKeyPath } from '../config/load.js';
 
 /** A declared user whose sessions the file ended (identity/user-sessions.ts), for the start-up's events. */
 export interface AppliedUserChange {

@@ -67,10 +67,6 @@ export class InvalidRequestError extends OAuthError {
   }
 }
 
-/**
- * RFC 6749 §5.2: 401 with `WWW-Authenticate` when the client tried HTTP
- * Basic; the reply layer adds the header from `usedBasicAuth`.
- */
 /** `invalid_request` for a body over the size limit, with 413 so proxies and clients see why. */
 export class RequestTooLargeError extends OAuthError {
   constructor(description: string, options?: OAuthErrorOptions) {
@@ -78,6 +74,10 @@ export class RequestTooLargeError extends OAuthError {
   }
 }
 
+/**
+ * RFC 6749 §5.2: 401 with `WWW-Authenticate` when the client tried HTTP
+ * Basic; the reply layer adds the header from `usedBasicAuth`.
+ */
 export class InvalidClientError extends OAuthError {
   constructor(
     description: string,
@@ -185,5 +185,21 @@ export class NotFoundError extends OAuthError {
 export class ServerError extends OAuthError {
   constructor(logDetail: string) {
     super('server_error', 500, 'The server could not complete the request. The operator has been told.', { logDetail });
+  }
+}
+
+/** RFC 7009 §2.2.1: a token_type_hint the server does not know. */
+export class UnsupportedTokenTypeError extends OAuthError {
+  constructor(description: string) {
+    super('unsupported_token_type', 400, description);
+  }
+}
+
+/** RFC 6750 §3.1: a request with no token gets the challenge without an error code. */
+export class BearerTokenMissingError extends OAuthError {
+  constructor() {
+    super('invalid_token', 401, 'An access token is required: send Authorization: Bearer <token>.', {
+      headers: { 'www-authenticate': 'Bearer realm="latchkey"' },
+    });
   }
 }

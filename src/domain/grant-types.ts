@@ -1,0 +1,32 @@
+/**
+ * Wire names of the grants this server implements (DESIGN.md §3), in one
+ * place: the config schema validates `grant_types` against this list,
+ * discovery publishes it, and each grant module claims its names from it.
+ */
+export const PASSWORD_GRANT = 'password';
+/** Auth0's password grant with a `realm` naming the connection. */
+export const PASSWORD_REALM_GRANT = 'http://auth0.com/oauth/grant-type/password-realm';
+export const REFRESH_TOKEN_GRANT = 'refresh_token';
+export const CLIENT_CREDENTIALS_GRANT = 'client_credentials';
+export const MFA_OTP_GRANT = 'http://auth0.com/oauth/grant-type/mfa-otp';
+export const MFA_OOB_GRANT = 'http://auth0.com/oauth/grant-type/mfa-oob';
+export const MFA_RECOVERY_CODE_GRANT = 'http://auth0.com/oauth/grant-type/mfa-recovery-code';
+
+export const GRANT_TYPES = [
+  PASSWORD_GRANT,
+  PASSWORD_REALM_GRANT,
+  REFRESH_TOKEN_GRANT,
+  CLIENT_CREDENTIALS_GRANT,
+  MFA_OTP_GRANT,
+  MFA_OOB_GRANT,
+  MFA_RECOVERY_CODE_GRANT,
+] as const;
+
+export type GrantTypeName = (typeof GRANT_TYPES)[number];
+
+const KNOWN: ReadonlySet<string> = new Set(GRANT_TYPES);
+
+/** Narrows a request's `grant_type` to a name this server implements. */
+export function isGrantTypeName(value: string): value is GrantTypeName {
+  return KNOWN.has(value);
+}
