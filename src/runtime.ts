@@ -43,6 +43,7 @@ import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { SigningKeys } from './tokens/signing-keys.js';
 import { describeError } from './observability/error-text.js';
 import { TokenService } from './tokens/token-service.js';
+import { ClientAuthenticator } from './oauth/client-auth/authenticate.js';
 
 export interface RuntimeOptions {
   clock?: Clock;
@@ -67,6 +68,7 @@ export interface Runtime {
   hashQueue: HashQueue;
   credentialSources: ReadonlyMap<string, CredentialSource>;
   tokenEndpoint: TokenEndpoint;
+  clientAuthenticator: ClientAuthenticator;
   verifier: AccessTokenVerifier;
   metrics: Metrics;
   attackProtection: AttackProtection;
@@ -226,11 +228,11 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       logger.info({ hooks: hookPaths }, 'post-login hooks loaded');
     }
     const postLogin = new PostLoginHooks({ runner: hookRunner, hooks: tenantHooks, mfa, mfaTokens, securityEvents, logger, clock });
+    const clientAuthenticator = new ClientAuthenticator({ secretHasher, singleUseKeys, clock });
     const tokenEndpoint = new TokenEndpoint({
+      clientAuthenticator,
       postLogin,
       clock,
-      secretHasher,
-      singleUseKeys,
       users: stores.users,
       refreshTokens: stores.refreshTokens,
       credentialSources,
@@ -267,6 +269,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       hashQueue,
       credentialSources,
       tokenEndpoint,
+      clientAuthenticator,
       verifier,
       metrics,
       attackProtection,

@@ -18,7 +18,7 @@ import type { SecurityEvents } from '../observability/security-events.js';
 import { endUserIp, type RequestOrigin } from '../protection/end-user-ip.js';
 import type { IssuedTokens, TokenService } from '../tokens/token-service.js';
 import type { Tenant } from '../domain/tenant.js';
-import { authenticateClient, type ClientAuthDeps } from './client-auth/authenticate.js';
+import type { ClientAuthenticator } from './client-auth/authenticate.js';
 import { presentedClientAuth } from './client-auth/presented.js';
 import { InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError } from '../domain/errors.js';
 import { isGrantTypeName } from '../domain/grant-types.js';
@@ -26,7 +26,8 @@ import { grantRegistry } from './grants/registry.js';
 import type { RequestParameters } from './request-parameters.js';
 import type { AuthenticatedClient } from '../domain/client.js';
 
-export interface TokenEndpointDeps extends ClientAuthDeps {
+export interface TokenEndpointDeps {
+  clientAuthenticator: ClientAuthenticator;
   clock: Clock;
   users: UserStore;
   refreshTokens: RefreshTokenStore;
@@ -80,7 +81,7 @@ export class TokenEndpoint {
     // Parameter errors are answered before any credential is checked or counted.
     const decide = handler.prepare(params, grantType);
     await this.deps.attackProtection.checkTenantRateLimit(tenant);
-    const client = await authenticateClient(presented, tenant, request.endpointUrl, this.deps);
+    const client = await this.deps.clientAuthenticator.authenticate(presented, tenant, request.endpointUrl);
     progress.clientId = client.app.clientId;
     await this.deps.attackProtection.checkClientRateLimit(tenant, client.app.clientId);
 

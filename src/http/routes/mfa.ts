@@ -10,7 +10,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { maskEmail, type MfaOverview } from '../../mfa/mfa-service.js';
 import type { MfaTokenClaims } from '../../mfa/mfa-token.js';
 import type { Tenant } from '../../domain/tenant.js';
-import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
 import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
 import { InvalidGrantError, NotFoundError } from '../../domain/errors.js';
 import { authorizeListing, authorizeRemoval, type AuthenticatorsApiDeps } from '../../oauth/mfa-authenticators.js';
@@ -30,11 +29,7 @@ export function registerMfaRoutes(app: FastifyInstance, runtime: Runtime): void 
   /** Client authentication as at the token endpoint; with a Bearer mfa_token in Authorization, only the body can carry it. */
   async function authenticatedClient(request: FastifyRequest, tenant: Tenant, params: RequestParameters, path: string) {
     const authorization = /^Bearer /i.test(request.headers.authorization ?? '') ? undefined : request.headers.authorization;
-    return authenticateClient(presentedClientAuth(authorization, params), tenant, `${tenant.endpoints.issuer}${path}`, {
-      secretHasher: runtime.secretHasher,
-      singleUseKeys: runtime.stores.singleUseKeys,
-      clock: runtime.clock,
-    });
+    return runtime.clientAuthenticator.authenticate(presentedClientAuth(authorization, params), tenant, `${tenant.endpoints.issuer}${path}`);
   }
 
   /** The sign-in in progress: an unspent mfa_token of an active user. */

@@ -3,7 +3,6 @@
  * introspection (RFC 7662).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticateClient } from '../../oauth/client-auth/authenticate.js';
 import { presentedClientAuth } from '../../oauth/client-auth/presented.js';
 import { BearerTokenMissingError, InsufficientScopeError, InvalidClientError, InvalidRequestError, OAuthError } from '../../domain/errors.js';
 import { introspect } from '../../oauth/introspection.js';
@@ -60,11 +59,7 @@ export function registerProtectedResourceRoutes(app: FastifyInstance, runtime: R
   const clientOf = async (request: FastifyRequest, params: RequestParameters, endpointUrl: string) => {
     const tenant = tenantOf(request, runtime.catalog);
     const presented = presentedClientAuth(request.headers.authorization, params);
-    const client = await authenticateClient(presented, tenant, endpointUrl, {
-      secretHasher: runtime.secretHasher,
-      singleUseKeys: runtime.stores.singleUseKeys,
-      clock: runtime.clock,
-    });
+    const client = await runtime.clientAuthenticator.authenticate(presented, tenant, endpointUrl);
     return { tenant, client };
   };
 

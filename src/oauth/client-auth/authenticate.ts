@@ -25,7 +25,24 @@ const CLOCK_SKEW_SECONDS = 60;
 /** Keeps unknown-client failures as slow as wrong-secret ones. */
 const UNKNOWN_CLIENT_HASH = 'hmac-sha256:unknown-client-placeholder-value-000000000000';
 
-export async function authenticateClient(
+/**
+ * The one client authenticator of every endpoint that takes client
+ * credentials: the token endpoint, revocation, introspection and the MFA API.
+ */
+export class ClientAuthenticator {
+  constructor(private readonly deps: ClientAuthDeps) {}
+
+  /**
+   * Checks what the request presented (client-auth/presented.ts extracts it without I/O, so an
+   * endpoint can answer parameter errors before any credential is checked).
+   * `endpointUrl` is the URL the request was sent to: a valid `aud` for client assertions.
+   */
+  authenticate(presented: PresentedClientAuth, tenant: Tenant, endpointUrl: string): Promise<AuthenticatedClient> {
+    return authenticateClient(presented, tenant, endpointUrl, this.deps);
+  }
+}
+
+async function authenticateClient(
   presented: PresentedClientAuth,
   tenant: Tenant,
   endpointUrl: string,
