@@ -2,15 +2,17 @@
  * buildApp() assembles the public HTTP adapter around a runtime, and
  * buildOperationsApp() the operations listener's; neither listens
  * (STYLE.md: build apart from listen), so tests and the server share them.
+ * Each route group is a Fastify plugin handed only the services it uses.
  */
 import type { FastifyInstance } from 'fastify';
 import { registerBodyParsers } from './http/body.js';
 import { createListener } from './http/listener.js';
-import { registerMetadataRoutes } from './http/routes/metadata.js';
-import { registerMfaRoutes } from './http/routes/mfa.js';
-import { registerHealthRoutes, registerMetricsRoute } from './http/routes/operations.js';
-import { registerProtectedResourceRoutes } from './http/routes/protected-resources.js';
-import { registerTokenRoutes } from './http/routes/token.js';
+import { registerRequestLog } from './http/request-log.js';
+import { metadataRoutes } from './http/routes/metadata.js';
+import { mfaRoutes } from './http/routes/mfa.js';
+import { healthRoutes, metricsRoute } from './http/routes/operations.js';
+import { protectedResourceRoutes } from './http/routes/protected-resources.js';
+import { tokenRoutes } from './http/routes/token.js';
 import type { Runtime } from './runtime.js';
 
 export interface BuildAppOptions {
@@ -21,34 +23,25 @@ export interface BuildAppOptions {
 export const OPERATIONS_MAX_CONNECTIONS = 64;
 
 export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): FastifyInstance {
+  const { catalog, endpoints, metrics } = runtime;
   const app = createListener({
     name: 'public',
     logger: runtime.logger,
     ...(options.https ? { https: options.https } : {}),
     maxConnections: runtime.config.listen.max_connections,
-    onConnectionRefused: () => runtime.metrics.connectionsRefused.inc({ listener: 'public' }),
+    onConnectionRefused: () => metrics.connectionsRefused.inc({ listener: 'public' }),
     notFoundHint: "a tenant's endpoints are listed in its discovery document, /:tenant/.well-known/openid-configuration",
   });
 
   registerBodyParsers(app);
+  registerRequestLog(app, { metrics });
 
-  app.addHook('onResponse', async (request, reply) => {
-    runtime.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
-    if (reply.statusCode < 400) {
-      const progress = request.oauthProgress;
-      request.log.info(
-        { route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, grant_type: progress?.grantType, client_id: progress?.clientId },
-        'request completed',
-      );
-    }
-  });
-
-  registerTokenRoutes(app, runtime);
-  registerProtectedResourceRoutes(app, runtime);
-  registerMfaRoutes(app, runtime);
-  registerMetadataRoutes(app, runtime);
+  void app.register(tokenRoutes, { tokenEndpoint: endpoints.token, catalog, metrics });
+  void app.register(protectedResourceRoutes, { catalog, userinfo: endpoints.userinfo, revocation: endpoints.revocation, introspection: endpoints.introspection });
+  void app.register(mfaRoutes, { catalog, mfaApi: endpoints.mfaApi });
+  void app.register(metadataRoutes, { catalog, jwks: runtime.signingKeys });
   // /metrics is not here: its counters tell operators what clients must not learn (issue #11 point 3, DESIGN.md §3).
-  registerHealthRoutes(app, runtime);
+  void app.register(healthRoutes, healthDeps(runtime));
   return app;
 }
 
@@ -66,7 +59,11 @@ export function buildOperationsApp(runtime: Runtime): FastifyInstance {
     onConnectionRefused: () => runtime.metrics.connectionsRefused.inc({ listener: 'operations' }),
     notFoundHint: 'the operations listener serves /metrics, /healthz, /readyz and /readyz/database',
   });
-  registerMetricsRoute(app, runtime);
-  registerHealthRoutes(app, runtime);
+  void app.register(metricsRoute, { metrics: runtime.metrics });
+  void app.register(healthRoutes, healthDeps(runtime));
   return app;
+}
+
+function healthDeps(runtime: Runtime) {
+  return { database: runtime.stores.health, counters: runtime.counters, logger: runtime.logger };
 }

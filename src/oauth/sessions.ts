@@ -10,6 +10,7 @@
 import { activeUserOfAccessToken, sessionRefusal, type AccessTokenClaims, type AccessTokenHolder, type SessionRefusal } from '../identity/user-sessions.js';
 import type { UserRecord, UserStore } from '../storage/stores.js';
 import { servedConnectionOf, type Tenant } from '../domain/tenant.js';
+import { InvalidGrantError } from '../domain/errors.js';
 
 /** Why a session of `user` that signed in at `signedInAt` no longer stands at `tenant`; undefined when it does. */
 export function sessionRefusalAt(tenant: Tenant, user: UserRecord | undefined, signedInAt: Date | number): SessionRefusal | undefined {
@@ -23,4 +24,23 @@ export async function accessTokenHolderAt(users: Pick<UserStore, 'findById'>, te
   const holder = await activeUserOfAccessToken(users, tenant.id, claims);
   if (holder.kind === 'user' && !servedConnectionOf(tenant, holder.user)) return { kind: 'inactive', reason: 'connection_removed' };
   return holder;
+}
+
+/**
+ * The user of a sign-in in progress (what an mfa_token carries): refused
+ * with invalid_grant once that sign-in no longer stands. `what` names the
+ * request in the log detail (`MFA request`, `mfa grant`).
+ */
+export async function userOfSignInInProgress(
+  users: Pick<UserStore, 'findById'>,
+  tenant: Tenant,
+  signIn: { userId: string; authTime: number },
+  what: string,
+): Promise<UserRecord> {
+  const user = await users.findById(tenant.id, signIn.userId);
+  const ended = sessionRefusalAt(tenant, user, new Date(signIn.authTime));
+  if (ended !== undefined || !user) {
+    throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `${what} for user ${signIn.userId}: ${ended ?? 'user_gone'}` });
+  }
+  return user;
 }

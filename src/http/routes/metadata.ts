@@ -1,14 +1,21 @@
 /** Discovery (OIDC Discovery §4, RFC 8414 §3), JWKS, and the authorization endpoint stub MSAL needs. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { discoveryDocument } from '../../oauth/discovery.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../../domain/errors.js';
-import type { Runtime } from '../../runtime.js';
+import type { Catalog } from '../../domain/tenant.js';
+import { discoveryDocument } from '../../oauth/discovery.js';
+import type { SigningKeys } from '../../tokens/signing-keys.js';
 import { tenantOf } from '../tenant.js';
 
-export function registerMetadataRoutes(app: FastifyInstance, runtime: Runtime): void {
+export interface MetadataRoutesDeps {
+  catalog: Catalog;
+  /** The published verification keys of each tenant. */
+  jwks: Pick<SigningKeys, 'jwks'>;
+}
+
+export const metadataRoutes: FastifyPluginAsync<MetadataRoutesDeps> = async (app, { catalog, jwks }) => {
   const discovery = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('cache-control', 'public, max-age=300');
-    return discoveryDocument(tenantOf(request, runtime.catalog));
+    return discoveryDocument(tenantOf(request, catalog));
   };
   app.get('/:tenant/.well-known/openid-configuration', discovery);
   app.get('/:tenant/.well-known/oauth-authorization-server', discovery);
@@ -16,14 +23,14 @@ export function registerMetadataRoutes(app: FastifyInstance, runtime: Runtime): 
   app.get('/.well-known/oauth-authorization-server/:tenant', discovery);
 
   app.get('/:tenant/.well-known/jwks.json', async (request, reply) => {
-    const tenant = tenantOf(request, runtime.catalog);
+    const tenant = tenantOf(request, catalog);
     // Short: a rotation must reach verifiers quickly (docs/operations.md).
     reply.header('cache-control', 'public, max-age=60');
-    return runtime.signingKeys.jwks(tenant.id);
+    return jwks.jwks(tenant.id);
   });
 
   app.get('/:tenant/authorize', async (request) => {
-    tenantOf(request, runtime.catalog);
+    tenantOf(request, catalog);
     throw new OAuthError('unsupported_response_type', 400, 'This server offers no interactive sign-in; use the password grant at the token endpoint.');
   });
-}
+};

@@ -2,18 +2,27 @@
  * Liveness and readiness (on the public listener and the operations one)
  * and Prometheus metrics (on the operations listener only, DESIGN.md §3).
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Runtime } from '../../runtime.js';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import type { Metrics } from '../../observability/metrics.js';
+import type { StorageHealth } from '../../storage/stores.js';
 
-export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime): void {
+export interface HealthRoutesDeps {
+  database: StorageHealth;
+  /** The attack-protection counters' store (database or Redis). */
+  counters: { readonly describe: string; ping(): Promise<void> };
+  logger: Logger;
+}
+
+export const healthRoutes: FastifyPluginAsync<HealthRoutesDeps> = async (app, { database, counters, logger }) => {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const databaseReady = async (reply: FastifyReply): Promise<boolean> => {
     try {
-      await runtime.stores.health.ping();
+      await database.ping();
       return true;
     } catch (err) {
-      runtime.logger.warn({ err: (err as Error).message }, 'readiness check failed: storage unreachable');
+      logger.warn({ err: (err as Error).message }, 'readiness check failed: storage unreachable');
       await reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'storage unreachable' });
       return false;
     }
@@ -32,22 +41,22 @@ export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime): vo
   app.get('/readyz', async (_request, reply) => {
     if (!(await databaseReady(reply))) return reply;
     try {
-      await runtime.counters.ping();
+      await counters.ping();
     } catch (err) {
-      runtime.logger.warn({ err: (err as Error).message, counters: runtime.counters.describe }, 'readiness check failed: attack-protection counters unreachable');
+      logger.warn({ err: (err as Error).message, counters: counters.describe }, 'readiness check failed: attack-protection counters unreachable');
       return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'counters unreachable' });
     }
     return { status: 'ready' };
   });
-}
+};
 
 /**
  * Never on the public port: `latchkey_security_events_total` tells
  * unknown_user from wrong_password, which clients must not learn (issue #11 point 3).
  */
-export function registerMetricsRoute(app: FastifyInstance, runtime: Runtime): void {
+export const metricsRoute: FastifyPluginAsync<{ metrics: Pick<Metrics, 'registry'> }> = async (app, { metrics }) => {
   app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', runtime.metrics.registry.contentType);
-    return runtime.metrics.registry.metrics();
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
   });
-}
+};

@@ -2,15 +2,15 @@
  * POST /T/oauth/token, /T/oauth2/v2.0/token and /T/as/token.oauth2: one
  * implementation behind three dialects (DESIGN.md §3).
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TenantEndpoints } from '../../domain/tenant.js';
-import type { TokenEndpointProgress } from '../../oauth/token-endpoint.js';
-import type { Runtime } from '../../runtime.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Catalog, TenantEndpoints } from '../../domain/tenant.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { TokenEndpoint, TokenEndpointProgress } from '../../oauth/token-endpoint.js';
 import { bodyParameters } from '../body.js';
 import { DIALECT_ACCEPTS_JSON, renderTokenResponse, type Dialect } from '../dialects.js';
 import { toOAuthError } from '../error-reply.js';
-import { tenantOf } from '../tenant.js';
 import { requestOrigin } from '../request-origin.js';
+import { tenantOf } from '../tenant.js';
 
 const TOKEN_PATHS: Array<[Dialect, string, keyof Pick<TenantEndpoints, 'token' | 'entraToken' | 'pingToken'>]> = [
   ['auth0', '/:tenant/oauth/token', 'token'],
@@ -18,14 +18,13 @@ const TOKEN_PATHS: Array<[Dialect, string, keyof Pick<TenantEndpoints, 'token' |
   ['ping', '/:tenant/as/token.oauth2', 'pingToken'],
 ];
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    oauthProgress: TokenEndpointProgress | null;
-  }
+export interface TokenRoutesDeps {
+  tokenEndpoint: TokenEndpoint;
+  catalog: Catalog;
+  metrics: Pick<Metrics, 'tokenRequests'>;
 }
 
-export function registerTokenRoutes(app: FastifyInstance, runtime: Runtime): void {
-  app.decorateRequest('oauthProgress', null);
+export const tokenRoutes: FastifyPluginAsync<TokenRoutesDeps> = async (app, { tokenEndpoint, catalog, metrics }) => {
   for (const [dialect, path, endpointKey] of TOKEN_PATHS) {
     app.post(path, async (request: FastifyRequest, reply: FastifyReply) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
@@ -34,24 +33,25 @@ export function registerTokenRoutes(app: FastifyInstance, runtime: Runtime): voi
       const started = process.hrtime.bigint();
       let outcome = 'ok';
       try {
-        const tenant = tenantOf(request, runtime.catalog);
+        const tenant = tenantOf(request, catalog);
         const params = bodyParameters(request, { allowJson: DIALECT_ACCEPTS_JSON[dialect] });
-        const result = await runtime.tokenEndpoint.handle(
+        const result = await tokenEndpoint.handle(
           { tenant, endpointUrl: tenant.endpoints[endpointKey], authorization: request.headers.authorization, params, origin: requestOrigin(request.raw, tenant) },
           progress,
         );
         return renderTokenResponse(dialect, result.tokens, params.get('scope'));
       } catch (err) {
         // Labelled as the client sees it: a storage outage counts as temporarily_unavailable, not server_error.
-        outcome = toOAuthError(err).error.error;
+        const { error } = toOAuthError(err);
+        outcome = error.error;
         throw err;
       } finally {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        runtime.metrics.tokenRequests.observe({ grant_type: metricGrantLabel(progress.grantType), outcome, dialect }, seconds);
+        metrics.tokenRequests.observe({ grant_type: metricGrantLabel(progress.grantType), outcome, dialect }, seconds);
       }
     });
   }
-}
+};
 
 /** Bounded label values: unknown grant names would otherwise grow the metric without limit. */
 function metricGrantLabel(grantType: string | undefined): string {
