@@ -64,13 +64,23 @@ export class Sealer {
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
   }
+  /** Throws UnsealError for anything this key did not seal: another master key, another purpose, altered text. */
   unseal(sealed: string): string {
-    if (!sealed.startsWith('v1.')) throw new Error('unknown encryption format');
+    if (!sealed.startsWith('v1.')) throw new UnsealError('unknown encryption format');
     const raw = Buffer.from(sealed.slice(3), 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch (err) {
+      throw new UnsealError(`cannot authenticate the sealed data (${(err as Error).message})`);
+    }
   }
+}
+
+/** Sealed data this Sealer cannot open; callers tell "another master key" from a bug by this type, not by message text. */
+export class UnsealError extends Error {
+  override name = 'UnsealError';
 }
 
 /**
