@@ -130,6 +130,21 @@ interface CodeTargets {
 /** The factor a grant used, for the id_token's `amr` (RFC 8176). */
 export type UsedFactor = 'otp' | 'email' | 'recovery-code';
 
+/** A user's factors, from the store alone: also what the read-only `latchkey users mfa list` shows. */
+export async function readMfaOverview(
+  store: Pick<MfaStore, 'listAuthenticators' | 'pendingEnrolment' | 'recoveryCodeHash'>,
+  tenantId: string,
+  userId: string,
+  now: Date,
+): Promise<MfaOverview> {
+  const [factors, pending, recoveryCode] = await Promise.all([
+    store.listAuthenticators(tenantId, userId),
+    store.pendingEnrolment(tenantId, userId, now),
+    store.recoveryCodeHash(tenantId, userId),
+  ]);
+  return { factors, pending, hasRecoveryCode: recoveryCode !== undefined && factors.length > 0 };
+}
+
 export class MfaService {
   constructor(private readonly deps: MfaServiceDeps) {}
 
@@ -154,12 +169,7 @@ export class MfaService {
   }
 
   async overview(tenantId: string, userId: string): Promise<MfaOverview> {
-    const [factors, pending, recoveryCode] = await Promise.all([
-      this.deps.store.listAuthenticators(tenantId, userId),
-      this.deps.store.pendingEnrolment(tenantId, userId, this.deps.clock.now()),
-      this.deps.store.recoveryCodeHash(tenantId, userId),
-    ]);
-    return { factors, pending, hasRecoveryCode: recoveryCode !== undefined && factors.length > 0 };
+    return readMfaOverview(this.deps.store, tenantId, userId, this.deps.clock.now());
   }
 
   /**

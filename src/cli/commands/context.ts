@@ -1,9 +1,9 @@
-/** What the admin commands share: a quiet runtime and tenant/connection lookup. */
+/** What the admin commands share: storage opened for reading or writing (admin-context.ts), quietly, and tenant/connection lookup. */
 import pino from 'pino';
-import type { Tenant } from '../../domain/tenant.js';
+import type { Catalog, Tenant } from '../../domain/tenant.js';
 import type { ConnectionRecord } from '../../storage/stores.js';
-import { createRuntime, type Runtime } from '../../runtime.js';
 import { loggerOptions } from '../../observability/logger.js';
+import { AdminContext, type AdminAccess } from '../admin-context.js';
 import { cliConfig } from '../config-source.js';
 
 export class CliUsageError extends Error {
@@ -16,24 +16,25 @@ export interface AdminOptions {
   connection?: string;
 }
 
-export async function withRuntime<T>(options: AdminOptions, work: (runtime: Runtime) => Promise<T>): Promise<T> {
+/** `read`: the command neither migrates nor writes (and says so when the database is not ready); `write`: it may do both. */
+export async function withAdmin<T>(options: AdminOptions, access: AdminAccess, work: (admin: AdminContext) => Promise<T>): Promise<T> {
   const { config } = cliConfig(options.config);
   const logger = pino(loggerOptions('warn'), pino.destination(2));
-  const runtime = await createRuntime(config, { logger, adminCommand: true });
+  const admin = await AdminContext.open(config, access, logger);
   try {
-    return await work(runtime);
+    return await work(admin);
   } finally {
-    await runtime.close();
+    await admin.close();
   }
 }
 
-export function pickTenant(runtime: Runtime, name: string | undefined): Tenant {
-  const tenants = runtime.catalog.all();
+export function pickTenant({ catalog }: { catalog: Catalog }, name: string | undefined): Tenant {
+  const tenants = catalog.all();
   if (name === undefined) {
     if (tenants.length === 1 && tenants[0]) return tenants[0];
     throw new CliUsageError(`several tenants exist (${tenants.map((t) => t.name).join(', ')}); choose one with --tenant`);
   }
-  const tenant = runtime.catalog.tenant(name);
+  const tenant = catalog.tenant(name);
   if (!tenant) throw new CliUsageError(`no tenant "${name}" (have: ${tenants.map((t) => t.name).join(', ')})`);
   return tenant;
 }

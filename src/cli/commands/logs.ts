@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { SECURITY_EVENT_TYPES } from '../../observability/security-events.js';
 import type { StoredSecurityEvent } from '../../storage/stores.js';
-import { CliUsageError, pickConnection, pickTenant, withRuntime, type AdminOptions } from './context.js';
+import { CliUsageError, pickConnection, pickTenant, withAdmin, type AdminOptions } from './context.js';
 
 interface LogsOptions extends AdminOptions {
   type?: string;
@@ -38,9 +38,10 @@ export function registerLogs(program: Command): void {
       if (unknown.length > 0) throw new CliUsageError(`unknown event type ${unknown.join(', ')} (known: ${SECURITY_EVENT_TYPES.join(', ')})`);
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliUsageError('--limit must be a whole number from 1 to 100000');
-      await withRuntime(options, async (runtime) => {
-        const now = runtime.clock.now();
-        const tenant = pickTenant(runtime, options.tenant);
+      // Reads only: no migration, no write (a database not yet migrated by a start is refused with one line).
+      await withAdmin(options, 'read', async (admin) => {
+        const now = admin.clock.now();
+        const tenant = pickTenant(admin, options.tenant);
         const base = {
           tenantId: tenant.id,
           types,
@@ -52,13 +53,13 @@ export function registerLogs(program: Command): void {
         };
         let events: StoredSecurityEvent[];
         if (options.user === undefined) {
-          events = await runtime.stores.securityEvents.query(base);
+          events = await admin.stores.securityEvents.query(base);
         } else {
           // A user's events carry their id; attempts on unknown or locked names carry only the name as typed.
           const connection = pickConnection(tenant, undefined);
-          const user = (await runtime.stores.users.findByLogin(tenant.id, connection.id, options.user)) ?? (await runtime.stores.users.findById(tenant.id, options.user));
-          const byId = user ? await runtime.stores.securityEvents.query({ ...base, userId: user.id }) : [];
-          const byName = await runtime.stores.securityEvents.query({ ...base, identifier: options.user });
+          const user = (await admin.stores.users.findByLogin(tenant.id, connection.id, options.user)) ?? (await admin.stores.users.findById(tenant.id, options.user));
+          const byId = user ? await admin.stores.securityEvents.query({ ...base, userId: user.id }) : [];
+          const byName = await admin.stores.securityEvents.query({ ...base, identifier: options.user });
           const seen = new Set<string>();
           events = [...byId, ...byName]
             .filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true)))

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createUser, UserAdminError, type UserInput } from '../../identity/user-admin.js';
+import { readMfaOverview } from '../../mfa/mfa-service.js';
 import type { Tenant } from '../../domain/tenant.js';
-import type { Runtime } from '../../runtime.js';
 import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
-import { CliUsageError, pickConnection, pickTenant, readStdin, withRuntime, type AdminOptions } from './context.js';
+import type { AdminContext } from '../admin-context.js';
+import { CliUsageError, pickConnection, pickTenant, readStdin, withAdmin, type AdminOptions } from './context.js';
 
 interface PasswordOptions {
   password?: string;
@@ -25,10 +26,10 @@ function withTarget(command: Command): Command {
 }
 
 /** The tenant, connection and user an operator named; an unknown user is one clear line, exit 1. */
-async function existingUser(runtime: Runtime, options: AdminOptions, username: string): Promise<{ tenant: Tenant; connection: ConnectionRecord; user: UserRecord }> {
-  const tenant = pickTenant(runtime, options.tenant);
+async function existingUser(admin: AdminContext, options: AdminOptions, username: string): Promise<{ tenant: Tenant; connection: ConnectionRecord; user: UserRecord }> {
+  const tenant = pickTenant(admin, options.tenant);
   const connection = pickConnection(tenant, options.connection);
-  const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
+  const user = await admin.stores.users.findByLogin(tenant.id, connection.id, username);
   if (!user) throw new CliUsageError(`no user "${username}" in ${tenant.name}/${connection.name}`);
   return { tenant, connection, user };
 }
@@ -44,14 +45,14 @@ export function registerUsers(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (options: AdminOptions & PasswordOptions & { username: string; email?: string; name?: string }) => {
       const password = await passwordFrom(options);
-      await withRuntime(options, async (runtime) => {
-        const tenant = pickTenant(runtime, options.tenant);
+      await withAdmin(options, 'write', async (admin) => {
+        const tenant = pickTenant(admin, options.tenant);
         const connection = pickConnection(tenant, options.connection);
         try {
-          const user = await createUser(runtime.stores.users, targetOf(tenant, connection), { username: options.username, email: options.email, name: options.name, password });
+          const user = await createUser(admin.stores.users, targetOf(tenant, connection), { username: options.username, email: options.email, name: options.name, password });
           process.stdout.write(`created user ${user.username} (id ${user.id}) in ${tenant.name}/${connection.name}\n`);
         } catch (err) {
-          await runtime.accounts.recordPolicyRefusal(tenant, connection, options.username, err, 'create');
+          await admin.accounts().recordPolicyRefusal(tenant, connection, options.username, err, 'create');
           throw err;
         }
       });
@@ -61,18 +62,19 @@ export function registerUsers(program: Command): void {
     .requiredOption('-f, --file <file>', 'JSON file: [{ "username"|"email", "password"|"password_hash", "name"?, "email_verified"?, "blocked"? }]')
     .action(async (options: AdminOptions & { file: string }) => {
       const entries = parseImportFile(options.file);
-      await withRuntime(options, async (runtime) => {
-        const tenant = pickTenant(runtime, options.tenant);
+      await withAdmin(options, 'write', async (admin) => {
+        const tenant = pickTenant(admin, options.tenant);
         const connection = pickConnection(tenant, options.connection);
+        const accounts = admin.accounts();
         let created = 0;
         const failures: string[] = [];
         for (const [index, entry] of entries.entries()) {
           try {
-            await createUser(runtime.stores.users, targetOf(tenant, connection), entry);
+            await createUser(admin.stores.users, targetOf(tenant, connection), entry);
             created++;
           } catch (err) {
             if (!(err instanceof UserAdminError)) throw err;
-            await runtime.accounts.recordPolicyRefusal(tenant, connection, entry.username, err, 'import');
+            await accounts.recordPolicyRefusal(tenant, connection, entry.username, err, 'import');
             failures.push(`  [${index}] ${entry.username}: ${err.message}`);
           }
         }
@@ -87,9 +89,9 @@ export function registerUsers(program: Command): void {
   withTarget(users.command('block').description('refuse every sign-in and refresh of a user, and revoke their refresh tokens (unblocking revives none)'))
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
-      await withRuntime(options, async (runtime) => {
-        const { tenant, connection, user } = await existingUser(runtime, options, username);
-        const revoked = await runtime.accounts.block(tenant, connection, user, 'cli');
+      await withAdmin(options, 'write', async (admin) => {
+        const { tenant, connection, user } = await existingUser(admin, options, username);
+        const revoked = await admin.accounts().block(tenant, connection, user, 'cli');
         process.stdout.write(`blocked ${user.username} in ${tenant.name}/${connection.name}: ${revokedRefreshTokens(revoked)}\n`);
       });
     });
@@ -105,16 +107,16 @@ export function registerUsers(program: Command): void {
   )
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
-      await withRuntime(options, async (runtime) => {
-        const tenant = pickTenant(runtime, options.tenant);
+      await withAdmin(options, 'write', async (admin) => {
+        const tenant = pickTenant(admin, options.tenant);
         const connection = pickConnection(tenant, options.connection);
-        const user = await runtime.stores.users.findByLogin(tenant.id, connection.id, username);
+        const user = await admin.stores.users.findByLogin(tenant.id, connection.id, username);
         const identifiers = [username, ...(user ? [user.username, ...(user.email === null ? [] : [user.email])] : [])];
         const wasBlocked = user?.blocked ?? false;
-        if (user && wasBlocked) await runtime.stores.users.setBlocked(user.id, false);
-        const locks = await runtime.attackProtection.unblock(tenant, connection, identifiers, 'operator', user?.id);
+        if (user && wasBlocked) await admin.stores.users.setBlocked(user.id, false);
+        const locks = await (await admin.attackProtection()).unblock(tenant, connection, identifiers, 'operator', user?.id);
         // The user's MFA limits too: a bucket drained by wrong codes would otherwise keep them out (issue #11 point 7).
-        if (user) await runtime.mfa.resetLimits(tenant.id, user.id);
+        if (user) await (await admin.mfa()).resetLimits(tenant.id, user.id);
         if (!user && locks === 0) throw new CliUsageError(`no user "${username}" and no lock on that name in ${tenant.name}/${connection.name}`);
         const name = user?.username ?? username;
         const parts = [wasBlocked ? 'lifted the block' : undefined, `cleared ${locks} brute-force lock${locks === 1 ? '' : 's'}`].filter(Boolean);
@@ -128,9 +130,9 @@ export function registerUsers(program: Command): void {
     .option('--password-stdin', 'read the new password from standard input')
     .action(async (username: string, options: AdminOptions & PasswordOptions) => {
       const password = await passwordFrom(options);
-      await withRuntime(options, async (runtime) => {
-        const { tenant, connection, user } = await existingUser(runtime, options, username);
-        const { refreshTokensRevoked } = await runtime.accounts.changePassword(tenant, connection, user, password, 'cli');
+      await withAdmin(options, 'write', async (admin) => {
+        const { tenant, connection, user } = await existingUser(admin, options, username);
+        const { refreshTokensRevoked } = await admin.accounts().changePassword(tenant, connection, user, password, 'cli');
         process.stdout.write(`password changed for ${user.username}: ${revokedRefreshTokens(refreshTokensRevoked)}\n`);
       });
     });
@@ -182,9 +184,10 @@ export function registerUserMfa(program: Command): void {
   withTarget(mfa.command('list').description("list a user's authenticators"))
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
-      await withRuntime(options, async (runtime) => {
-        const { tenant, user } = await existingUser(runtime, options, username);
-        const { factors, pending, hasRecoveryCode } = await runtime.mfa.overview(tenant.id, user.id);
+      // Reads only: no migration, no write, no master key, no counters.
+      await withAdmin(options, 'read', async (admin) => {
+        const { tenant, user } = await existingUser(admin, options, username);
+        const { factors, pending, hasRecoveryCode } = await readMfaOverview(admin.stores.mfa, tenant.id, user.id, admin.clock.now());
         if (factors.length === 0) process.stdout.write(`${user.username} has no authenticators\n`);
         const what = (type: string, email: string | null) => (type === 'otp' ? 'otp (authenticator app)' : `email ${email ?? ''}`);
         for (const a of factors) process.stdout.write(`${a.id}  ${what(a.type, a.email)}  active  enrolled ${a.createdAt.toISOString()}\n`);
@@ -196,10 +199,10 @@ export function registerUserMfa(program: Command): void {
   withTarget(mfa.command('reset').description("remove every second factor and the recovery code of a user (they enroll again at next sign-in if policy requires)"))
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
-      await withRuntime(options, async (runtime) => {
-        const { tenant, connection, user } = await existingUser(runtime, options, username);
-        const removed = await runtime.mfa.reset(tenant.id, user.id);
-        await runtime.securityEvents.record({ type: 'mfa_authenticator_removed', reason: 'operator_reset', tenantId: tenant.id, connection: connection.name, userId: user.id, details: { removed } });
+      await withAdmin(options, 'write', async (admin) => {
+        const { tenant, connection, user } = await existingUser(admin, options, username);
+        const removed = await (await admin.mfa()).reset(tenant.id, user.id);
+        await admin.securityEvents.record({ type: 'mfa_authenticator_removed', reason: 'operator_reset', tenantId: tenant.id, connection: connection.name, userId: user.id, details: { removed } });
         process.stdout.write(`removed ${removed} authenticator${removed === 1 ? '' : 's'} of ${user.username} in ${tenant.name}/${connection.name}\n`);
       });
     });
