@@ -37,7 +37,12 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
   registerRequestLog(app, { metrics });
 
   void app.register(tokenRoutes, { tokenEndpoint: endpoints.token, catalog, metrics });
-  void app.register(protectedResourceRoutes, { catalog, userinfo: endpoints.userinfo, revocation: endpoints.revocation, introspection: endpoints.introspection });
+  void app.register(protectedResourceRoutes, {
+    catalog,
+    userinfo: endpoints.userinfo,
+    revocation: endpoints.revocation,
+    introspection: endpoints.introspection,
+  });
   void app.register(mfaRoutes, { catalog, mfaApi: endpoints.mfaApi });
   void app.register(metadataRoutes, { catalog, jwks: runtime.signingKeys });
   // /metrics is not here: its counters tell operators what clients must not learn (issue #11 point 3, DESIGN.md §3).

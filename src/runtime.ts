@@ -15,7 +15,13 @@ import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import { DisposerStack } from './bootstrap/disposers.js';
 import { openCredentialSources } from './bootstrap/credential-sources.js';
-import { createAttackProtection, createMfaService, createSecurityEvents, openCounterStorage, type CounterStorage } from './bootstrap/services.js';
+import {
+  createAttackProtection,
+  createMfaService,
+  createSecurityEvents,
+  openCounterStorage,
+  type CounterStorage,
+} from './bootstrap/services.js';
 import { bootstrap, recordAppliedUserChanges, type Bootstrapped } from './bootstrap/startup.js';
 import { loadMasterKey, openStorage, type OpenedStorage } from './bootstrap/storage.js';
 import type { LatchkeyConfig } from './config/load.js';
@@ -136,14 +142,22 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   const metrics = new Metrics(sources.hashQueue);
   const securityEvents = createSecurityEvents(stores, logger, clock, metrics);
   const attackProtection = createAttackProtection(counterStorage.counters, stores, securityEvents, masterKey, clock);
-  const accounts = new AccountLifecycle({ users: stores.users, refreshTokens: stores.refreshTokens, attackProtection, securityEvents, clock });
+  const accounts = new AccountLifecycle({
+    users: stores.users,
+    refreshTokens: stores.refreshTokens,
+    attackProtection,
+    securityEvents,
+    clock,
+  });
 
   const mfaTokens = new MfaTokens(new Sealer(masterKey, 'mfa-token'), singleUseKeys, clock);
   const mfa = createMfaService({ config, stores, counterStorage, securityEvents, masterKey, logger, clock });
   const tenantHooks = new Map<string, TenantHooks>();
   for (const tenantConfig of config.tenants) {
     const tenant = catalog.tenant(tenantConfig.name);
-    if (tenant && tenantConfig.hooks.post_login.length > 0) tenantHooks.set(tenant.id, { chain: tenantConfig.hooks.post_login, timeoutMs: tenantConfig.hooks.timeout_ms });
+    if (tenant && tenantConfig.hooks.post_login.length > 0) {
+      tenantHooks.set(tenant.id, { chain: tenantConfig.hooks.post_login, timeoutMs: tenantConfig.hooks.timeout_ms });
+    }
   }
   const hookPaths = [...new Set([...tenantHooks.values()].flatMap((h) => h.chain))];
   let hookRunner: HookRunner | undefined;
@@ -174,8 +188,20 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   const verifier = new AccessTokenVerifier(signingKeys, stores.accessTokenDenylist, clock);
   const endpoints: Endpoints = {
     token: tokenEndpoint,
-    revocation: new RevocationEndpoint({ clientAuthenticator, refreshTokens: stores.refreshTokens, denylist: stores.accessTokenDenylist, verifier, clock }),
-    introspection: new IntrospectionEndpoint({ clientAuthenticator, refreshTokens: stores.refreshTokens, users: stores.users, verifier, clock }),
+    revocation: new RevocationEndpoint({
+      clientAuthenticator,
+      refreshTokens: stores.refreshTokens,
+      denylist: stores.accessTokenDenylist,
+      verifier,
+      clock,
+    }),
+    introspection: new IntrospectionEndpoint({
+      clientAuthenticator,
+      refreshTokens: stores.refreshTokens,
+      users: stores.users,
+      verifier,
+      clock,
+    }),
     userinfo: new UserinfoEndpoint({ verifier, users: stores.users }),
     mfaApi: new MfaApiEndpoint({ clientAuthenticator, mfa, mfaTokens, verifier, users: stores.users, clock }),
   };
@@ -189,7 +215,9 @@ async function startJobs(input: PhaseInput & { counterStorage: CounterStorage },
   const retentionMs = config.security_events.retention_days * 86_400_000;
   const purge = setInterval(() => {
     const now = clock.now();
-    stores.purgeExpired(now).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'purging expired tokens failed; will retry'));
+    stores
+      .purgeExpired(now)
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'purging expired tokens failed; will retry'));
     stores.securityEvents
       .deleteBefore(new Date(now.getTime() - retentionMs))
       .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'purging old security events failed; will retry'));

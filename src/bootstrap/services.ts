@@ -64,11 +64,28 @@ export async function openCounterStorage(
 
 /** `metrics` counts each event; the admin commands have none to count into. */
 export function createSecurityEvents(stores: Stores, logger: Logger, clock: Clock, metrics?: Metrics): SecurityEvents {
-  return new SecurityEvents(stores.securityEvents, logger, () => clock.now(), metrics && ((type, reason) => metrics.securityEvents.inc({ type, reason })));
+  return new SecurityEvents(
+    stores.securityEvents,
+    logger,
+    () => clock.now(),
+    metrics && ((type, reason) => metrics.securityEvents.inc({ type, reason })),
+  );
 }
 
-export function createAttackProtection(counters: CounterBackend, stores: Stores, securityEvents: SecurityEvents, masterKey: Buffer, clock: Clock): AttackProtection {
-  return new AttackProtection(counters, stores.attackLocks, securityEvents, new KeyedFingerprint(masterKey, 'login-attempt-fingerprint'), clock);
+export function createAttackProtection(
+  counters: CounterBackend,
+  stores: Stores,
+  securityEvents: SecurityEvents,
+  masterKey: Buffer,
+  clock: Clock,
+): AttackProtection {
+  return new AttackProtection(
+    counters,
+    stores.attackLocks,
+    securityEvents,
+    new KeyedFingerprint(masterKey, 'login-attempt-fingerprint'),
+    clock,
+  );
 }
 
 export interface MfaServiceParts {
@@ -81,7 +98,15 @@ export interface MfaServiceParts {
   clock: Clock;
 }
 
-export function createMfaService({ config, stores, counterStorage, securityEvents, masterKey, logger, clock }: MfaServiceParts): MfaService {
+export function createMfaService({
+  config,
+  stores,
+  counterStorage,
+  securityEvents,
+  masterKey,
+  logger,
+  clock,
+}: MfaServiceParts): MfaService {
   const { counters, singleUseKeys } = counterStorage;
   const emailSender: EmailSender = config.email.smtp_url
     ? new SmtpSender(config.email.smtp_url, config.email.from)

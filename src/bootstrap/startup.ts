@@ -79,7 +79,9 @@ export async function recordAppliedUserChanges({ applied, catalog }: Bootstrappe
   const placeOf = (change: AppliedUserChange) => {
     const tenant = catalog.tenant(change.tenant);
     const connection = tenant?.connections.get(change.connection);
-    return tenant && connection ? { tenant, connection, user: { id: change.userId, username: change.username, email: change.email } } : undefined;
+    return tenant && connection
+      ? { tenant, connection, user: { id: change.userId, username: change.username, email: change.email } }
+      : undefined;
   };
   for (const change of applied.passwordsChanged) {
     const place = placeOf(change);
@@ -100,7 +102,13 @@ function unreachable(err: unknown, describe: string): unknown {
 /** Once per start: what the file stopped (or resumed) declaring, and configurations that probably miss something. */
 function logCatalogChanges(applied: ApplySummary, config: LatchkeyConfig, logger: Logger): void {
   for (const change of applied.disabled) {
-    const fields = { tenant: change.tenant, kind: change.kind, key: change.key, users: change.users, revoked_refresh_token_families: change.revokedRefreshTokenFamilies };
+    const fields = {
+      tenant: change.tenant,
+      kind: change.kind,
+      key: change.key,
+      users: change.users,
+      revoked_refresh_token_families: change.revokedRefreshTokenFamilies,
+    };
     const affected =
       change.kind === 'connection'
         ? ` It holds ${change.users ?? 0} users.`

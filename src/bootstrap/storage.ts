@@ -10,7 +10,14 @@ import type { Logger } from 'pino';
 import type { LatchkeyConfig } from '../config/load.js';
 import { loadOrCreateMasterKey } from '../crypto/master-key.js';
 import { describeError } from '../observability/error-text.js';
-import { BUNDLED_MIGRATIONS, DatabaseConfigError, isStorageUnavailable, openDatabase, openDatabaseReadOnly, type OpenDatabase } from '../storage/database.js';
+import {
+  BUNDLED_MIGRATIONS,
+  DatabaseConfigError,
+  isStorageUnavailable,
+  openDatabase,
+  openDatabaseReadOnly,
+  type OpenDatabase,
+} from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
 import { createSqlStores } from '../storage/sql/index.js';
 import type { Stores } from '../storage/stores.js';
@@ -27,7 +34,8 @@ export function loadMasterKey(config: LatchkeyConfig, logger: Logger): Buffer {
   if (masterKey.generatedAt) {
     logger.warn(
       { file: masterKey.generatedAt },
-      'generated a new master key because LATCHKEY_MASTER_KEY is unset; back this file up, and give every node the same key (docs/deploy.md)',
+      'generated a new master key because LATCHKEY_MASTER_KEY is unset; ' +
+        'back this file up, and give every node the same key (docs/deploy.md)',
     );
   }
   return masterKey.key;
@@ -37,12 +45,14 @@ export function loadMasterKey(config: LatchkeyConfig, logger: Logger): Buffer {
 export function openStorage(config: LatchkeyConfig, logger: Logger, disposers: DisposerStack): OpenedStorage {
   const database = openDatabase(config.database, {
     poolSize: config.database_pool_size,
-    onIdleError: (err) => logger.warn({ err: err.message }, 'a pooled database connection broke while idle; it is replaced at the next query'),
+    onIdleError: (err) =>
+      logger.warn({ err: err.message }, 'a pooled database connection broke while idle; it is replaced at the next query'),
   });
   if (database.looseFileModes) {
     logger.warn(
       { paths: database.looseFileModes.paths, fix: database.looseFileModes.fix },
-      `other accounts on this machine may read the database files (token hashes, sealed keys, security events); make them private with: ${database.looseFileModes.fix}`,
+      'other accounts on this machine may read the database files (token hashes, sealed keys, security events); ' +
+        `make them private with: ${database.looseFileModes.fix}`,
     );
   }
   const stores = createSqlStores(database.db);
@@ -59,7 +69,9 @@ export function openStorage(config: LatchkeyConfig, logger: Logger, disposers: D
 export async function openStorageReadOnly(config: LatchkeyConfig, disposers: DisposerStack): Promise<OpenedStorage> {
   const database = openDatabaseReadOnly(config.database);
   if (!database) {
-    throw new DatabaseConfigError(`the database ${config.database} does not exist yet; start the server once with this configuration (latchkey serve) to create it`);
+    throw new DatabaseConfigError(
+      `the database ${config.database} does not exist yet; start the server once with this configuration (latchkey serve) to create it`,
+    );
   }
   const stores = createSqlStores(database.db);
   disposers.defer('the database', () => stores.close());
@@ -68,7 +80,9 @@ export async function openStorageReadOnly(config: LatchkeyConfig, disposers: Dis
     pending = await pendingMigrations(database.db);
   } catch (err) {
     if (!isStorageUnavailable(err)) throw err;
-    throw new DatabaseConfigError(`cannot reach the database ${database.describe} (${describeError(err)}); is it running, and is the URL right?`);
+    throw new DatabaseConfigError(
+      `cannot reach the database ${database.describe} (${describeError(err)}); is it running, and is the URL right?`,
+    );
   }
   if (pending.length > 0) {
     throw new DatabaseConfigError(

@@ -15,7 +15,13 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { DisposerStack } from '../bootstrap/disposers.js';
-import { createAttackProtection, createMfaService, createSecurityEvents, openCounterStorage, type CounterStorage } from '../bootstrap/services.js';
+import {
+  createAttackProtection,
+  createMfaService,
+  createSecurityEvents,
+  openCounterStorage,
+  type CounterStorage,
+} from '../bootstrap/services.js';
 import { bootstrap } from '../bootstrap/startup.js';
 import { loadMasterKey, openStorage, openStorageReadOnly, type OpenedStorage } from '../bootstrap/storage.js';
 import type { LatchkeyConfig } from '../config/load.js';
@@ -87,7 +93,13 @@ export class AdminContext {
       unblock: async (...args) => (await this.attackProtection()).unblock(...args),
     };
     const { users, refreshTokens } = this.stores;
-    return new AccountLifecycle({ users, refreshTokens, attackProtection: lockout, securityEvents: this.securityEvents, clock: this.clock });
+    return new AccountLifecycle({
+      users,
+      refreshTokens,
+      attackProtection: lockout,
+      securityEvents: this.securityEvents,
+      clock: this.clock,
+    });
   }
 
   attackProtection(): Promise<AttackProtection> {

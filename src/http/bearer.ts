@@ -13,7 +13,9 @@ import type { RequestParameters } from '../oauth/request-parameters.js';
 export function bearerToken(request: FastifyRequest, params: RequestParameters | undefined): string {
   const header = request.headers.authorization;
   const fromBody = params?.get('access_token');
-  if (header !== undefined && fromBody !== undefined) throw new InvalidRequestError('Send the access token in one place only (RFC 6750 §2).');
+  if (header !== undefined && fromBody !== undefined) {
+    throw new InvalidRequestError('Send the access token in one place only (RFC 6750 §2).');
+  }
   if (header !== undefined) {
     const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
     if (!match?.[1]) throw new InvalidRequestError('The Authorization header must be "Bearer <token>".');

@@ -59,7 +59,8 @@ export class IntrospectionEndpoint {
       // Only the family's current token is active; a rotated one is spent.
       if (!constantTimeEqual(refresh.secretHash, family.currentHash) || family.revokedAt || family.expiresAt <= now) return INACTIVE;
       // The refresh grant's own rule (grants/refresh-token.ts): what it would refuse is not active.
-      if (sessionRefusalAt(tenant, await this.deps.users.findById(tenant.id, family.userId), family.authTime) !== undefined) return INACTIVE;
+      const user = await this.deps.users.findById(tenant.id, family.userId);
+      if (sessionRefusalAt(tenant, user, family.authTime) !== undefined) return INACTIVE;
       return {
         active: true,
         token_type: 'refresh_token',

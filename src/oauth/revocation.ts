@@ -63,7 +63,8 @@ export class RevocationEndpoint {
       if (family.clientId !== clientId) return 'other_client';
       // Only a genuine token (the current one, or the one it just replaced) revokes the family: the id alone must not.
       const genuine =
-        constantTimeEqual(refresh.secretHash, family.currentHash) || (family.previousHash !== null && constantTimeEqual(refresh.secretHash, family.previousHash));
+        constantTimeEqual(refresh.secretHash, family.currentHash) ||
+        (family.previousHash !== null && constantTimeEqual(refresh.secretHash, family.previousHash));
       if (!genuine) return 'not_found';
       await this.deps.refreshTokens.revokeFamily(family.id, now);
       return 'refresh_family_revoked';

@@ -40,7 +40,8 @@ export async function userOfSignInInProgress(
   const user = await users.findById(tenant.id, signIn.userId);
   const ended = sessionRefusalAt(tenant, user, new Date(signIn.authTime));
   if (ended !== undefined || !user) {
-    throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `${what} for user ${signIn.userId}: ${ended ?? 'user_gone'}` });
+    const logDetail = `${what} for user ${signIn.userId}: ${ended ?? 'user_gone'}`;
+    throw new InvalidGrantError('The user can no longer sign in.', { logDetail });
   }
   return user;
 }

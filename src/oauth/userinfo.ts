@@ -28,7 +28,9 @@ export class UserinfoEndpoint {
 
   async handle({ tenant, accessToken }: UserinfoRequest): Promise<Record<string, unknown>> {
     const check = await this.deps.verifier.verify(accessToken, tenant, { checkRevocation: true });
-    if (!check.valid) throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: `userinfo: ${check.reason}` });
+    if (!check.valid) {
+      throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: `userinfo: ${check.reason}` });
+    }
     const audience = Array.isArray(check.payload.aud) ? check.payload.aud : [check.payload.aud];
     if (!audience.includes(tenant.endpoints.userinfo)) {
       throw new InvalidTokenError('The access token is not valid for userinfo; request the openid scope.');

@@ -57,7 +57,8 @@ export function registerLogs(program: Command): void {
         } else {
           // A user's events carry their id; attempts on unknown or locked names carry only the name as typed.
           const connection = pickConnection(tenant, undefined);
-          const user = (await admin.stores.users.findByLogin(tenant.id, connection.id, options.user)) ?? (await admin.stores.users.findById(tenant.id, options.user));
+          const { users } = admin.stores;
+          const user = (await users.findByLogin(tenant.id, connection.id, options.user)) ?? (await users.findById(tenant.id, options.user));
           const byId = user ? await admin.stores.securityEvents.query({ ...base, userId: user.id }) : [];
           const byName = await admin.stores.securityEvents.query({ ...base, identifier: options.user });
           const seen = new Set<string>();

@@ -26,7 +26,11 @@ function withTarget(command: Command): Command {
 }
 
 /** The tenant, connection and user an operator named; an unknown user is one clear line, exit 1. */
-async function existingUser(admin: AdminContext, options: AdminOptions, username: string): Promise<{ tenant: Tenant; connection: ConnectionRecord; user: UserRecord }> {
+async function existingUser(
+  admin: AdminContext,
+  options: AdminOptions,
+  username: string,
+): Promise<{ tenant: Tenant; connection: ConnectionRecord; user: UserRecord }> {
   const tenant = pickTenant(admin, options.tenant);
   const connection = pickConnection(tenant, options.connection);
   const user = await admin.stores.users.findByLogin(tenant.id, connection.id, username);
@@ -49,7 +53,8 @@ export function registerUsers(program: Command): void {
         const tenant = pickTenant(admin, options.tenant);
         const connection = pickConnection(tenant, options.connection);
         try {
-          const user = await createUser(admin.stores.users, targetOf(tenant, connection), { username: options.username, email: options.email, name: options.name, password });
+          const input = { username: options.username, email: options.email, name: options.name, password };
+          const user = await createUser(admin.stores.users, targetOf(tenant, connection), input);
           process.stdout.write(`created user ${user.username} (id ${user.id}) in ${tenant.name}/${connection.name}\n`);
         } catch (err) {
           await admin.accounts().recordPolicyRefusal(tenant, connection, options.username, err, 'create');
@@ -202,7 +207,14 @@ export function registerUserMfa(program: Command): void {
       await withAdmin(options, 'write', async (admin) => {
         const { tenant, connection, user } = await existingUser(admin, options, username);
         const removed = await (await admin.mfa()).reset(tenant.id, user.id);
-        await admin.securityEvents.record({ type: 'mfa_authenticator_removed', reason: 'operator_reset', tenantId: tenant.id, connection: connection.name, userId: user.id, details: { removed } });
+        await admin.securityEvents.record({
+          type: 'mfa_authenticator_removed',
+          reason: 'operator_reset',
+          tenantId: tenant.id,
+          connection: connection.name,
+          userId: user.id,
+          details: { removed },
+        });
         process.stdout.write(`removed ${removed} authenticator${removed === 1 ? '' : 's'} of ${user.username} in ${tenant.name}/${connection.name}\n`);
       });
     });

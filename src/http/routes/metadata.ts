@@ -31,6 +31,10 @@ export const metadataRoutes: FastifyPluginAsync<MetadataRoutesDeps> = async (app
 
   app.get('/:tenant/authorize', async (request) => {
     tenantOf(request, catalog);
-    throw new OAuthError('unsupported_response_type', 400, 'This server offers no interactive sign-in; use the password grant at the token endpoint.');
+    throw new OAuthError(
+      'unsupported_response_type',
+      400,
+      'This server offers no interactive sign-in; use the password grant at the token endpoint.',
+    );
   });
 };

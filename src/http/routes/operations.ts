@@ -43,7 +43,10 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesDeps> = async (app, { 
     try {
       await counters.ping();
     } catch (err) {
-      logger.warn({ err: (err as Error).message, counters: counters.describe }, 'readiness check failed: attack-protection counters unreachable');
+      logger.warn(
+        { err: (err as Error).message, counters: counters.describe },
+        'readiness check failed: attack-protection counters unreachable',
+      );
       return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'counters unreachable' });
     }
     return { status: 'ready' };

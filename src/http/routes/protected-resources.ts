@@ -19,7 +19,10 @@ export interface ProtectedResourceRoutesDeps {
   introspection: IntrospectionEndpoint;
 }
 
-export const protectedResourceRoutes: FastifyPluginAsync<ProtectedResourceRoutesDeps> = async (app, { catalog, userinfo, revocation, introspection }) => {
+export const protectedResourceRoutes: FastifyPluginAsync<ProtectedResourceRoutesDeps> = async (
+  app,
+  { catalog, userinfo, revocation, introspection },
+) => {
   const userinfoHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     // Personal data: no shared or private cache may keep it.
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
