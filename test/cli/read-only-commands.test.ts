@@ -38,8 +38,17 @@ describe('read-only admin commands neither migrate nor write', () => {
   let dir: string;
 
   /** A command against a config file naming `database`; LATCHKEY_MASTER_KEY only when `withKey`. */
-  function run(args: string[], database: string, name: string, options: { withKey?: boolean; input?: string } = {}): Promise<ProcessResult> {
-    const configFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${database}`, log_level: 'warn', tenants: [TENANT] }, name);
+  function run(
+    args: string[],
+    database: string,
+    name: string,
+    options: { withKey?: boolean; input?: string } = {},
+  ): Promise<ProcessResult> {
+    const configFile = writeYamlConfig(
+      dir,
+      { public_url: 'http://127.0.0.1:3999', database: `sqlite:${database}`, log_level: 'warn', tenants: [TENANT] },
+      name,
+    );
     return runCli([...args, '--config', configFile], {
       env: options.withKey ? { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY } : {},
       ...(options.input === undefined ? {} : { input: options.input }),
@@ -80,7 +89,10 @@ describe('read-only admin commands neither migrate nor write', () => {
 
   it('a database not migrated to this version: one line naming the migration and latchkey serve; the file is unchanged', async () => {
     const current = join(dir, 'current.db');
-    const added = await run(['users', 'add', '--username', ALICE.username, '--password-stdin'], current, 'current.yaml', { withKey: true, input: `${ALICE.password}\n` });
+    const added = await run(['users', 'add', '--username', ALICE.username, '--password-stdin'], current, 'current.yaml', {
+      withKey: true,
+      input: `${ALICE.password}\n`,
+    });
     assert.equal(added.code, 0, `users add (a command that writes migrates): ${added.stderr}`);
 
     const old = join(dir, 'old.db');
