@@ -9,10 +9,9 @@ import type { Clock } from '../clock.js';
 import { configWarnings } from '../config/config-warnings.js';
 import { consequenceOfDisabling, describeObject } from '../config/declared-catalog.js';
 import type { LatchkeyConfig } from '../config/load.js';
-import type { SigningAlg } from '../config/schema.js';
 import { MasterKeyError } from '../crypto/master-key.js';
 import { SecretHasher, Sealer, UnsealError } from '../crypto/secrets.js';
-import { Catalog } from '../domain/tenant.js';
+import { Catalog, type Tenant } from '../domain/tenant.js';
 import { describeError } from '../observability/error-text.js';
 import { DatabaseConfigError, isStorageUnavailable, migrateToLatest } from '../storage/database.js';
 import { SigningKeys } from '../tokens/signing-keys.js';
@@ -55,14 +54,19 @@ export async function bootstrap({ database, stores }: OpenedStorage, options: Bo
       throw unreachable(err, database.describe);
     }
     if (migrated.length > 0) logger.info({ migrations: migrated, database: database.describe }, 'database schema migrated');
+    const signingKeys = new SigningKeys(stores.signingKeys, new Sealer(masterKey, 'at-rest'), clock);
+    // Before the file is applied: a node given another master key must stop having written nothing. Applying first
+    // hashed client secrets under its key and disabled what its file no longer declares, revoking those refresh tokens.
+    for (const tenant of new Catalog(config.public_url, await stores.catalog.load()).all()) {
+      await assertKeysOpen(signingKeys, tenant, { onlyMasterKey: true });
+    }
     const applied = await applyConfig(config, stores, new SecretHasher(masterKey), { now: clock.now(), disableUndeclared: !adminCommand });
     if (!adminCommand) logCatalogChanges(applied, config, logger);
     const catalog = new Catalog(config.public_url, await stores.catalog.load());
-    const signingKeys = new SigningKeys(stores.signingKeys, new Sealer(masterKey, 'at-rest'), clock);
     for (const tenant of catalog.all()) {
       const created = await signingKeys.ensureKeys(tenant.id, tenant.signingAlgs);
       if (created.length > 0) logger.info({ tenant: tenant.name, algs: created }, 'created signing keys');
-      await assertKeysOpen(signingKeys, tenant.id, tenant.signingAlgs, tenant.name);
+      await assertKeysOpen(signingKeys, tenant, { onlyMasterKey: false });
     }
     return { applied, catalog, signingKeys };
   } finally {
@@ -135,16 +139,20 @@ function logCatalogChanges(applied: ApplySummary, config: LatchkeyConfig, logger
 /**
  * Opens each active signing key once at start: a node given another master
  * key than the one that sealed them (several nodes, one database) must stop
- * with the reason, not fail every token request later.
+ * with the reason, not fail every token request later. `onlyMasterKey`: any
+ * other failure (a key not created yet) is left to the check after apply.
  */
-async function assertKeysOpen(signingKeys: SigningKeys, tenantId: string, algs: readonly SigningAlg[], tenantName: string): Promise<void> {
-  for (const alg of new Set(algs)) {
+async function assertKeysOpen(signingKeys: SigningKeys, tenant: Tenant, { onlyMasterKey }: { onlyMasterKey: boolean }): Promise<void> {
+  for (const alg of new Set(tenant.signingAlgs)) {
     try {
-      await signingKeys.activeKey(tenantId, alg);
+      await signingKeys.activeKey(tenant.id, alg);
     } catch (err) {
-      if (!(err instanceof UnsealError)) throw err;
+      if (!(err instanceof UnsealError)) {
+        if (onlyMasterKey) continue;
+        throw err;
+      }
       throw new MasterKeyError(
-        `tenant ${tenantName}: the signing keys in the database were sealed with another master key; ` +
+        `tenant ${tenant.name}: the signing keys in the database were sealed with another master key; ` +
           'give this node the same LATCHKEY_MASTER_KEY as the nodes that created them (docs/deploy.md)',
       );
     }
