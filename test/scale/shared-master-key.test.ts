@@ -44,7 +44,8 @@ describe('issue #6: the shared master key', () => {
 
       // Another key and a file without that application: this start used to disable it (revoking its refresh tokens), then stop.
       const withoutReuse = { ...tenant, applications: (tenant.applications ?? []).filter((app) => app.client_id !== REUSE.client_id) };
-      await assert.rejects(startTestServer({ tenants: [withoutReuse], dir, masterKey: randomBytes(32).toString('base64') }), MasterKeyError);
+      const otherKey = randomBytes(32).toString('base64');
+      await assert.rejects(startTestServer({ tenants: [withoutReuse], dir, masterKey: otherKey }), MasterKeyError);
 
       const again = await startTestServer({ tenants: [tenant], dir, masterKey });
       try {
