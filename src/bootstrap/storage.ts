@@ -85,9 +85,13 @@ export async function openStorageReadOnly(config: LatchkeyConfig, disposers: Dis
     );
   }
   if (pending.length > 0) {
+    const state =
+      pending.length === Object.keys(BUNDLED_MIGRATIONS).length
+        ? 'holds no latchkey schema yet'
+        : `is not migrated to this version of latchkey (pending: ${pending.join(', ')})`;
     throw new DatabaseConfigError(
-      `the database ${database.describe} is not migrated to this version of latchkey (pending: ${pending.join(', ')}); ` +
-        'this command only reads: start the server once with this configuration (latchkey serve migrates at start), then run it again',
+      `the database ${database.describe} ${state}; this command only reads: ` +
+        'start the server once with this configuration (latchkey serve migrates at start), then run it again',
     );
   }
   return { database, stores };
