@@ -34,7 +34,8 @@ export function configJsonSchema(): JsonSchema {
     $schema,
     $id: CONFIG_SCHEMA_ID,
     title: 'Latchkey configuration file',
-    description: "The YAML file of `latchkey serve --config FILE`; docs/configuration.md describes each key. Generated from Latchkey's configuration schema (src/config/schema.ts).",
+    description:
+      "The YAML file of `latchkey serve --config FILE`; docs/configuration.md describes each key. Generated from Latchkey's configuration schema (src/config/schema.ts).",
     ...rest,
   };
 }
@@ -85,7 +86,8 @@ export function renderReferenceTable(schema: JsonSchema): string {
   return `${lines.join('\n')}\n`;
 }
 
-export const BEGIN_MARKER = '<!-- BEGIN GENERATED: config reference (npm run docs:config; edit the .describe() texts in src/config/schema.ts) -->';
+export const BEGIN_MARKER =
+  '<!-- BEGIN GENERATED: config reference (npm run docs:config; edit the .describe() texts in src/config/schema.ts) -->';
 export const END_MARKER = '<!-- END GENERATED -->';
 
 /** `markdown` with the text between the markers replaced by `generated`; the prose around it is kept as written. */
@@ -101,7 +103,9 @@ function isObject(node: JsonSchema): boolean {
 }
 
 function itemSchema(node: JsonSchema): JsonSchema | undefined {
-  return node.type === 'array' && node.items !== undefined && typeof node.items === 'object' && !Array.isArray(node.items) ? node.items : undefined;
+  return node.type === 'array' && node.items !== undefined && typeof node.items === 'object' && !Array.isArray(node.items)
+    ? node.items
+    : undefined;
 }
 
 /** Largest integer JSON Schema gets for `.int()` without a maximum: no real bound, so not shown. */

@@ -88,7 +88,9 @@ const ldapAttributesSchema = z.strictObject({
     .string()
     .min(1)
     .default('memberOf')
-    .describe("The attribute listing the user's groups (DNs or names); the `groups` claim carries each value's first RDN value (`cn=engineers,ou=groups,…` → `engineers`)."),
+    .describe(
+      "The attribute listing the user's groups (DNs or names); the `groups` claim carries each value's first RDN value (`cn=engineers,ou=groups,…` → `engineers`).",
+    ),
 });
 export type LdapAttributesConfig = z.output<typeof ldapAttributesSchema>;
 /** The attributes of an LDAP connection that states none: `attributes` is optional, so the LDAP source applies these. */
@@ -124,10 +126,12 @@ const connectionSchema = z
       .min(1)
       .max(128)
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - (a connection name)')
-      .describe('The connection\'s name: letters, digits, `_`, `.` and `-`. Requests name it as `realm`.'),
+      .describe("The connection's name: letters, digits, `_`, `.` and `-`. Requests name it as `realm`."),
     type: z
       .enum(CONNECTION_TYPES)
-      .describe('`database`: users stored in Latchkey (argon2id); `http`: a custom credential validator (docs/operations.md, User directories); `ldap`: an LDAP server or Active Directory.'),
+      .describe(
+        '`database`: users stored in Latchkey (argon2id); `http`: a custom credential validator (docs/operations.md, User directories); `ldap`: an LDAP server or Active Directory.',
+      ),
     password_policy: passwordPolicySchema
       .prefault({})
       .describe('Rules for new passwords (sign-up, changes, seed users) and what a sign-in with a breached password does.'),
@@ -135,14 +139,16 @@ const connectionSchema = z
       .url({ protocol: /^(https?|ldaps?)$/ })
       .optional()
       .describe(
-        '`http`: the validator\'s URL, https (plain http only to a loopback validator). `ldap`: `ldap://host:389` or `ldaps://host:636`; plain `ldap://` only to a loopback directory unless `start_tls: true`. Required for both.',
+        "`http`: the validator's URL, https (plain http only to a loopback validator). `ldap`: `ldap://host:389` or `ldaps://host:636`; plain `ldap://` only to a loopback directory unless `start_tls: true`. Required for both.",
       ),
     secret: z
       .string()
       .min(16, 'at least 16 characters')
       .max(512)
       .optional()
-      .describe('`http` (required): the shared HMAC key, at least 16 characters, that signs each request. Kept in memory only, never stored.'),
+      .describe(
+        '`http` (required): the shared HMAC key, at least 16 characters, that signs each request. Kept in memory only, never stored.',
+      ),
     timeout_ms: z
       .number()
       .int()
@@ -154,21 +160,37 @@ const connectionSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('`http`, `ldap`: a PEM file of the CA(s) to trust for this connection instead of the system\'s list (a private CA). Read at start-up.'),
+      .describe(
+        "`http`, `ldap`: a PEM file of the CA(s) to trust for this connection instead of the system's list (a private CA). Read at start-up.",
+      ),
     start_tls: z
       .boolean()
       .optional()
       // Documentation only: `ldap.ts` reads an absent start_tls as false; a schema default would put it on every connection type.
       .meta({ default: false })
-      .describe('`ldap`: upgrade an `ldap://` connection with StartTLS before anything is sent (not with `ldaps://`, which is TLS already).'),
+      .describe(
+        '`ldap`: upgrade an `ldap://` connection with StartTLS before anything is sent (not with `ldaps://`, which is TLS already).',
+      ),
     bind_dn: z
       .string()
       .min(1)
       .max(1024)
       .optional()
-      .describe('`ldap`: the service account that searches for users. Give `bind_dn` and `bind_password` together, or neither to search anonymously.'),
-    bind_password: z.string().min(1).max(1024).optional().describe("`ldap`: the service account's password. Kept in memory only, never stored."),
-    search_base: z.string().min(1).max(1024).optional().describe("`ldap`, search-then-bind (required with `search_filter`): where to search for the user's entry."),
+      .describe(
+        '`ldap`: the service account that searches for users. Give `bind_dn` and `bind_password` together, or neither to search anonymously.',
+      ),
+    bind_password: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("`ldap`: the service account's password. Kept in memory only, never stored."),
+    search_base: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("`ldap`, search-then-bind (required with `search_filter`): where to search for the user's entry."),
     search_filter: z
       .string()
       .min(1)
@@ -185,9 +207,11 @@ const connectionSchema = z
       .refine((t) => t.includes('{{username}}'), 'must contain {{username}}')
       .optional()
       .describe(
-        '`ldap`, direct bind instead of a search: the user\'s DN, e.g. `uid={{username}},ou=people,dc=corp,dc=test` (the login name RFC 4514-escaped); Active Directory also takes `{{username}}@corp.example`.',
+        "`ldap`, direct bind instead of a search: the user's DN, e.g. `uid={{username}},ou=people,dc=corp,dc=test` (the login name RFC 4514-escaped); Active Directory also takes `{{username}}@corp.example`.",
       ),
-    attributes: ldapAttributesSchema.optional().describe('`ldap`: which LDAP attribute fills each profile claim; a key left out keeps its default.'),
+    attributes: ldapAttributesSchema
+      .optional()
+      .describe('`ldap`: which LDAP attribute fills each profile claim; a key left out keeps its default.'),
     pool_size: z
       .number()
       .int()
@@ -195,7 +219,9 @@ const connectionSchema = z
       .max(256)
       .optional()
       .meta({ default: DEFAULT_LDAP_POOL_SIZE })
-      .describe('`ldap`: connections kept open to the directory for binds; with `search_filter`, half as many more (at least one) for searches.'),
+      .describe(
+        '`ldap`: connections kept open to the directory for binds; with `search_filter`, half as many more (at least one) for searches.',
+      ),
   })
   .superRefine((connection, ctx) => {
     for (const [key, types] of Object.entries(TYPE_ONLY_KEYS)) {
@@ -208,7 +234,8 @@ const connectionSchema = z
   });
 function refineHttpConnection(connection: { url?: string | undefined; secret?: string | undefined }, ctx: z.RefinementCtx): void {
   if (connection.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required for type: http (the validator URL)' });
-  if (connection.secret === undefined) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for type: http (the shared HMAC key)' });
+  if (connection.secret === undefined)
+    ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for type: http (the shared HMAC key)' });
   if (connection.url === undefined) return;
   const url = new URL(connection.url);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -241,18 +268,30 @@ function refineLdapConnection(
       ctx.addIssue({ code: 'custom', path: ['start_tls'], message: 'ldaps:// is already TLS; start_tls is for ldap:// URLs' });
     } else if (url.protocol === 'ldap:' && !connection.start_tls && !LOOPBACK_HOSTS.has(url.hostname)) {
       // Every password crosses this connection: in clear text only to a directory on the same host.
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'use ldaps:// or start_tls: true (plain ldap:// only to a loopback directory)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'use ldaps:// or start_tls: true (plain ldap:// only to a loopback directory)',
+      });
     }
   }
   const searches = connection.search_filter !== undefined;
   if (searches === (connection.user_dn_template !== undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['search_filter'], message: 'give exactly one of search_filter (search, then bind as the user) or user_dn_template (bind directly)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['search_filter'],
+      message: 'give exactly one of search_filter (search, then bind as the user) or user_dn_template (bind directly)',
+    });
   }
   if (searches && connection.search_base === undefined) {
     ctx.addIssue({ code: 'custom', path: ['search_base'], message: 'required with search_filter (where to search for users)' });
   }
   if ((connection.bind_dn === undefined) !== (connection.bind_password === undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['bind_password'], message: 'give bind_dn and bind_password together (or neither, to search anonymously)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['bind_password'],
+      message: 'give bind_dn and bind_password together (or neither, to search anonymously)',
+    });
   }
 }
 
@@ -261,7 +300,9 @@ const hooksSchema = z.strictObject({
     .array(z.string().min(1))
     .max(20)
     .default([])
-    .describe('Module paths (relative to this file), run in this order after the credentials (and any second factor) are verified, and at every refresh.'),
+    .describe(
+      'Module paths (relative to this file), run in this order after the credentials (and any second factor) are verified, and at every refresh.',
+    ),
   timeout_ms: z
     .number()
     .int()
@@ -282,11 +323,15 @@ const bruteForceSchema = z.strictObject({
   block_seconds: seconds(1)
     .max(31_536_000)
     .default(2_592_000)
-    .describe('How long a lock lasts unless an operator unblocks the name or its password changes; also the window failures are counted in.'),
+    .describe(
+      'How long a lock lasts unless an operator unblocks the name or its password changes; also the window failures are counted in.',
+    ),
   same_password_window_seconds: seconds(0)
     .max(86_400)
     .default(3600)
-    .describe('How long a failed attempt is remembered (as a keyed hash), so the same wrong password repeated within it counts once; `0` counts every attempt.'),
+    .describe(
+      'How long a failed attempt is remembered (as a keyed hash), so the same wrong password repeated within it counts once; `0` counts every attempt.',
+    ),
 });
 
 const backstopSchema = z.strictObject({
@@ -302,7 +347,9 @@ const backstopSchema = z.strictObject({
     .min(1)
     .max(100_000)
     .default(100)
-    .describe("Consecutive failures per login name from all IPs before the pause (NIST SP 800-63B's limit); failures are remembered for `brute_force.block_seconds`."),
+    .describe(
+      "Consecutive failures per login name from all IPs before the pause (NIST SP 800-63B's limit); failures are remembered for `brute_force.block_seconds`.",
+    ),
   block_seconds: seconds(1)
     .max(31_536_000)
     .default(900)
@@ -310,7 +357,9 @@ const backstopSchema = z.strictObject({
   max_block_seconds: seconds(1)
     .max(31_536_000)
     .default(86_400)
-    .describe('The longest pause. The repeat count is forgotten `max_block_seconds` after a pause ends without a new one, or by `latchkey users unblock` or a password change.'),
+    .describe(
+      'The longest pause. The repeat count is forgotten `max_block_seconds` after a pause ends without a new one, or by `latchkey users unblock` or a password change.',
+    ),
 });
 /** For the start-up message that names the defaults to go back to. */
 const BACKSTOP_DEFAULTS = backstopSchema.parse({});
@@ -323,37 +372,51 @@ const suspiciousIpSchema = z.strictObject({
     .min(1)
     .max(1_000_000)
     .default(100)
-    .describe('Failed sign-ins per end-user IP in 24 hours, all login names, refilling gradually (a sliding window); the same wrong password repeated counts once.'),
+    .describe(
+      'Failed sign-ins per end-user IP in 24 hours, all login names, refilling gradually (a sliding window); the same wrong password repeated counts once.',
+    ),
   failed_checks_per_hour: z
     .number()
     .int()
     .min(1)
     .max(1_000_000)
     .default(300)
-    .describe('Failed password checks per end-user IP and hour, refilling gradually, repeats of one wrong password included (each costs an argon2 hash); beyond it 429 `ip_blocked`.'),
+    .describe(
+      'Failed password checks per end-user IP and hour, refilling gradually, repeats of one wrong password included (each costs an argon2 hash); beyond it 429 `ip_blocked`.',
+    ),
 });
 
 const attackProtectionSchema = z.strictObject({
   brute_force: bruteForceSchema.prefault({}).describe('The per-IP lock: a login name, from one end-user IP.'),
-  backstop: backstopSchema.prefault({}).describe('The lock across IPs: a login name, from everywhere (against attacks spread over many IPs).'),
-  suspicious_ip: suspiciousIpSchema.prefault({}).describe('Budgets per end-user IP, across login names (against one IP trying many names).'),
+  backstop: backstopSchema
+    .prefault({})
+    .describe('The lock across IPs: a login name, from everywhere (against attacks spread over many IPs).'),
+  suspicious_ip: suspiciousIpSchema
+    .prefault({})
+    .describe('Budgets per end-user IP, across login names (against one IP trying many names).'),
   allowlist: z
     .array(cidr)
     .default([])
-    .describe('End-user IPs or CIDR blocks exempt from the per-IP lock and both IP budgets (not from the backstop, nor from `password_hashing.max_queue_per_ip`).'),
+    .describe(
+      'End-user IPs or CIDR blocks exempt from the per-IP lock and both IP budgets (not from the backstop, nor from `password_hashing.max_queue_per_ip`).',
+    ),
   forwarded_for_header: z
     .string()
     .regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name')
     .transform((h) => h.toLowerCase())
     // prefault, not default: the default is an input, so it goes through the transform and JSON Schema shows it.
     .prefault('auth0-forwarded-for')
-    .describe('The header carrying the end-user IP from applications with `trust_forwarded_for`; other clients\' headers are ignored (and logged).'),
+    .describe(
+      "The header carrying the end-user IP from applications with `trust_forwarded_for`; other clients' headers are ignored (and logged).",
+    ),
 });
 export type AttackProtectionConfig = z.output<typeof attackProtectionSchema>;
 
 const rateLimitsSchema = z.strictObject({
   tenant: rateLimitSchema.optional().describe('All token requests of the tenant, counted before client authentication.'),
-  client: rateLimitSchema.optional().describe("Each application's token requests, counted after client authentication, unless it sets its own `rate_limit`."),
+  client: rateLimitSchema
+    .optional()
+    .describe("Each application's token requests, counted after client authentication, unless it sets its own `rate_limit`."),
 });
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
 
@@ -371,49 +434,92 @@ export function tenantProtectionDefaults(settings: {
 }
 
 const apiSchema = z.strictObject({
-  identifier: z.string().min(1).max(512).describe('The API\'s `audience`, as requests name it (usually a URL). Entra-style scopes `{identifier}/{scope}` name it too.'),
+  identifier: z
+    .string()
+    .min(1)
+    .max(512)
+    .describe("The API's `audience`, as requests name it (usually a URL). Entra-style scopes `{identifier}/{scope}` name it too."),
   scopes: z
     .array(scopeToken)
     .default([])
-    .describe('The scopes the API defines. A password grant that asks for none gets them all; scopes nobody defines are dropped from tokens.'),
+    .describe(
+      'The scopes the API defines. A password grant that asks for none gets them all; scopes nobody defines are dropped from tokens.',
+    ),
   token_lifetime: seconds(1).max(2_592_000).default(86_400).describe('Seconds an access token for this API is valid (as short as 1).'),
-  allow_offline_access: z.boolean().default(false).describe('Whether refresh tokens may be issued for this API (`offline_access` asked by an application that may refresh).'),
-  signing_alg: z.enum(SIGNING_ALGS).default('RS256').describe("The algorithm of this API's access tokens; Auth0's SDKs and most API middleware expect RS256."),
+  allow_offline_access: z
+    .boolean()
+    .default(false)
+    .describe('Whether refresh tokens may be issued for this API (`offline_access` asked by an application that may refresh).'),
+  signing_alg: z
+    .enum(SIGNING_ALGS)
+    .default('RS256')
+    .describe("The algorithm of this API's access tokens; Auth0's SDKs and most API middleware expect RS256."),
 });
 
 const refreshTokenSchema = z.strictObject({
-  reuse_interval: seconds(0).max(300).default(0).describe('Seconds in which a rotated refresh token presented again returns the same new token (a client retrying after a lost response).'),
+  reuse_interval: seconds(0)
+    .max(300)
+    .default(0)
+    .describe(
+      'Seconds in which a rotated refresh token presented again returns the same new token (a client retrying after a lost response).',
+    ),
   idle_lifetime: seconds(1).default(1_296_000).describe('Seconds a refresh token lives unused.'),
-  absolute_lifetime: seconds(1).default(2_592_000).describe('Seconds a refresh-token family (one sign-in and all its rotations) lives, however it is used; at least `idle_lifetime`.'),
+  absolute_lifetime: seconds(1)
+    .default(2_592_000)
+    .describe('Seconds a refresh-token family (one sign-in and all its rotations) lives, however it is used; at least `idle_lifetime`.'),
 });
 
-const jwkSchema = z.looseObject({ kty: z.string().describe('The key type (`RSA`, `EC`, `OKP`); the other members as RFC 7517 defines them.') });
+const jwkSchema = z.looseObject({
+  kty: z.string().describe('The key type (`RSA`, `EC`, `OKP`); the other members as RFC 7517 defines them.'),
+});
 
 const applicationSchema = z
   .strictObject({
-    client_id: z.string().min(1).max(128).regex(/^[\x21-\x7E]+$/, 'printable ASCII without spaces').describe("The application's `client_id`: printable ASCII without spaces."),
+    client_id: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\x21-\x7E]+$/, 'printable ASCII without spaces')
+      .describe("The application's `client_id`: printable ASCII without spaces."),
     client_secret: z
       .string()
       .min(8, 'at least 8 characters')
       .max(512)
       .optional()
-      .describe('Required for `client_secret_post` and `client_secret_basic`, absent otherwise; at least 8 characters. Stored only as an HMAC.'),
+      .describe(
+        'Required for `client_secret_post` and `client_secret_basic`, absent otherwise; at least 8 characters. Stored only as an HMAC.',
+      ),
     name: z.string().max(256).optional().describe('A label for people reading the file; the server does not use it.'),
     token_endpoint_auth_method: z
       .enum(CLIENT_AUTH_METHODS)
       .default('client_secret_post')
-      .describe('How the application authenticates at the token endpoint: `client_secret_post`, `client_secret_basic`, `private_key_jwt` (a signed assertion, its keys in `jwks`) or `none` (a public client).'),
+      .describe(
+        'How the application authenticates at the token endpoint: `client_secret_post`, `client_secret_basic`, `private_key_jwt` (a signed assertion, its keys in `jwks`) or `none` (a public client).',
+      ),
     grant_types: z
       .array(z.enum(GRANT_TYPES))
       .default(['password', 'refresh_token'])
-      .describe('The grants the application may use at the token endpoint (DESIGN.md §3); `client_credentials` needs a confidential client and a client grant.'),
+      .describe(
+        'The grants the application may use at the token endpoint (DESIGN.md §3); `client_credentials` needs a confidential client and a client grant.',
+      ),
     jwks: z
-      .strictObject({ keys: z.array(jwkSchema).describe('The public keys (JWKs); at least one for `private_key_jwt` (an assertion may omit `kid` when there is only one).') })
+      .strictObject({
+        keys: z
+          .array(jwkSchema)
+          .describe('The public keys (JWKs); at least one for `private_key_jwt` (an assertion may omit `kid` when there is only one).'),
+      })
       .optional()
       .describe("The application's public keys for `private_key_jwt`, as a JWK Set (RFC 7517)."),
-    default_audience: z.string().min(1).optional().describe("The API (an `apis[].identifier`) when a request names none; wins over the tenant's `default_audience`."),
+    default_audience: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The API (an `apis[].identifier`) when a request names none; wins over the tenant's `default_audience`."),
     refresh_token: refreshTokenSchema.prefault({}).describe("Rotation and lifetimes of this application's refresh tokens."),
-    resource_server: z.boolean().default(false).describe('May introspect any access token whose audience is its `default_audience` (required with it).'),
+    resource_server: z
+      .boolean()
+      .default(false)
+      .describe('May introspect any access token whose audience is its `default_audience` (required with it).'),
     trust_forwarded_for: z
       .boolean()
       .default(false)
@@ -421,7 +527,10 @@ const applicationSchema = z
         "Honour the end-user IP this (confidential) application's backend sends in `attack_protection.forwarded_for_header`, for attack protection; other clients' headers are ignored and logged.",
       ),
     rate_limit: rateLimitSchema.optional().describe("This application's token requests; wins over the tenant's `rate_limits.client`."),
-    mfa: z.enum(MFA_POLICIES).optional().describe("The `mfa` policy for this application, winning over the tenant's. Absent: the tenant's."),
+    mfa: z
+      .enum(MFA_POLICIES)
+      .optional()
+      .describe("The `mfa` policy for this application, winning over the tenant's. Absent: the tenant's."),
     connections: z
       .array(z.string().min(1))
       .min(1)
@@ -433,28 +542,47 @@ const applicationSchema = z
   .superRefine((app, ctx) => {
     const needsSecret = app.token_endpoint_auth_method === 'client_secret_post' || app.token_endpoint_auth_method === 'client_secret_basic';
     if (needsSecret && app.client_secret === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required when token_endpoint_auth_method is ${app.token_endpoint_auth_method}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_secret'],
+        message: `required when token_endpoint_auth_method is ${app.token_endpoint_auth_method}`,
+      });
     }
     if (!needsSecret && app.client_secret !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `must be absent when token_endpoint_auth_method is ${app.token_endpoint_auth_method}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_secret'],
+        message: `must be absent when token_endpoint_auth_method is ${app.token_endpoint_auth_method}`,
+      });
     }
     if (app.token_endpoint_auth_method === 'private_key_jwt' && (app.jwks === undefined || app.jwks.keys.length === 0)) {
       ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'at least one public key is required for private_key_jwt' });
     }
     if (app.token_endpoint_auth_method === 'none' && app.grant_types.includes('client_credentials')) {
-      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grant_types'],
+        message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)',
+      });
     }
     if (app.resource_server && app.default_audience === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['default_audience'], message: 'required with resource_server: true (the API whose tokens it may introspect)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['default_audience'],
+        message: 'required with resource_server: true (the API whose tokens it may introspect)',
+      });
     }
     if (app.trust_forwarded_for && app.token_endpoint_auth_method === 'none') {
-      ctx.addIssue({ code: 'custom', path: ['trust_forwarded_for'], message: 'needs a confidential client: anyone can present a public client_id, so its forwarded IP proves nothing' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trust_forwarded_for'],
+        message: 'needs a confidential client: anyone can present a public client_id, so its forwarded IP proves nothing',
+      });
     }
     if (app.refresh_token.absolute_lifetime < app.refresh_token.idle_lifetime) {
       ctx.addIssue({ code: 'custom', path: ['refresh_token', 'absolute_lifetime'], message: 'must be at least idle_lifetime' });
     }
   });
-
 
 /**
  * DESIGN.md §9 (Auth0's model): client_credentials gets a token for an API
@@ -482,14 +610,19 @@ const userSchema = z
       .min(1)
       .max(MAX_PASSWORD_LENGTH)
       .optional()
-      .describe("The user's password, checked against the connection's `password_policy`; give exactly one of `password` and `password_hash`."),
+      .describe(
+        "The user's password, checked against the connection's `password_policy`; give exactly one of `password` and `password_hash`.",
+      ),
     password_hash: z
       .string()
       .regex(/^\$(argon2id|argon2i|2a|2b|2y)\$/, 'an argon2 or bcrypt hash ($argon2id$…, $2b$…)')
       .refine(isSupportedPasswordHash, 'a complete argon2 or bcrypt hash (a bcrypt hash is $2b$NN$ and 53 more characters)')
       .optional()
       .describe('Instead of `password`: an argon2 or bcrypt hash (`$argon2id$…`, `$2b$…`) imported from another system.'),
-    blocked: z.boolean().optional().describe('`true` blocks the user and ends their sessions; `false` lifts a block (reviving no session). Absent: left as it is.'),
+    blocked: z
+      .boolean()
+      .optional()
+      .describe('`true` blocks the user and ends their sessions; `false` lifts a block (reviving no session). Absent: left as it is.'),
   })
   .superRefine((user, ctx) => {
     if ((user.password === undefined) === (user.password_hash === undefined)) {
@@ -507,37 +640,53 @@ const tenantSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('The connection for password grants without `realm`. Absent: the only connection, if the tenant has one (else such requests are refused).'),
+      .describe(
+        'The connection for password grants without `realm`. Absent: the only connection, if the tenant has one (else such requests are refused).',
+      ),
     default_audience: z
       .string()
       .min(1)
       .optional()
       .describe("The API (an `apis[].identifier`) when a request names none; an application's `default_audience` wins."),
-    id_token_signing_alg: z.enum(SIGNING_ALGS).default('RS256').describe("The algorithm of the tenant's id_tokens; Auth0's SDKs accept only RS256."),
+    id_token_signing_alg: z
+      .enum(SIGNING_ALGS)
+      .default('RS256')
+      .describe("The algorithm of the tenant's id_tokens; Auth0's SDKs accept only RS256."),
     id_token_lifetime: seconds(1).max(2_592_000).default(36_000).describe('Seconds an id_token is valid.'),
     connections: z
       .array(connectionSchema)
       .prefault([{ name: 'Username-Password-Authentication', type: 'database' }])
       .describe('The user directories (realms) of the tenant.'),
-    hooks: hooksSchema.prefault({}).describe("Post-login hooks: ES modules exporting `onExecutePostLogin(event, api)`, Auth0 Actions' shape (docs/hooks.md)."),
+    hooks: hooksSchema
+      .prefault({})
+      .describe("Post-login hooks: ES modules exporting `onExecutePostLogin(event, api)`, Auth0 Actions' shape (docs/hooks.md)."),
     apis: z
       .array(apiSchema)
       .default([])
-      .describe("The APIs (resource servers) tokens are for. The identifier `{public_url}/{tenant}/mfa/` is the built-in MFA API's (it manages users' factors, docs/operations.md) and stops start-up if declared."),
+      .describe(
+        "The APIs (resource servers) tokens are for. The identifier `{public_url}/{tenant}/mfa/` is the built-in MFA API's (it manages users' factors, docs/operations.md) and stops start-up if declared.",
+      ),
     applications: z.array(applicationSchema).default([]).describe('The applications (OAuth clients) that may ask for tokens.'),
     client_grants: z
       .array(clientGrantSchema)
       .default([])
-      .describe('Which APIs each application may call with `client_credentials`, and with which scopes; none: no API. At most one per application and API (see Client grants).'),
+      .describe(
+        'Which APIs each application may call with `client_credentials`, and with which scopes; none: no API. At most one per application and API (see Client grants).',
+      ),
     users: z
       .array(userSchema)
       .default([])
       .describe(
         'Seed users (demos, tests): created or updated at each start, never deleted. A `password` or `password_hash` that no longer matches, or `blocked: true` on an unblocked user, ends their sessions at the next start (every refresh token revoked).',
       ),
-    attack_protection: attackProtectionSchema.prefault({}).describe("Brute-force protection of the password-checking grants, on by default as Auth0's is (DESIGN.md §3)."),
+    attack_protection: attackProtectionSchema
+      .prefault({})
+      .describe("Brute-force protection of the password-checking grants, on by default as Auth0's is (DESIGN.md §3)."),
     rate_limits: rateLimitsSchema.prefault({}).describe('Budgets of token requests, `{ requests, per_seconds }`; none by default.'),
-    trusted_proxies: z.array(cidr).default([]).describe('IPs or CIDR blocks of reverse proxies whose `X-Forwarded-For` is believed; it is ignored from any other peer.'),
+    trusted_proxies: z
+      .array(cidr)
+      .default([])
+      .describe('IPs or CIDR blocks of reverse proxies whose `X-Forwarded-For` is believed; it is ignored from any other peer.'),
     mfa: z
       .enum(MFA_POLICIES)
       .default('optional')
@@ -548,18 +697,42 @@ const tenantSchema = z
   .superRefine((tenant, ctx) => {
     const connectionNames = new Set(tenant.connections.map((c) => c.name));
     const apiIds = new Set(tenant.apis.map((a) => a.identifier));
-    reportDuplicates(tenant.connections.map((c) => c.name), 'connections', 'name', ctx);
-    reportDuplicates(tenant.apis.map((a) => a.identifier), 'apis', 'identifier', ctx);
-    reportDuplicates(tenant.applications.map((a) => a.client_id), 'applications', 'client_id', ctx);
+    reportDuplicates(
+      tenant.connections.map((c) => c.name),
+      'connections',
+      'name',
+      ctx,
+    );
+    reportDuplicates(
+      tenant.apis.map((a) => a.identifier),
+      'apis',
+      'identifier',
+      ctx,
+    );
+    reportDuplicates(
+      tenant.applications.map((a) => a.client_id),
+      'applications',
+      'client_id',
+      ctx,
+    );
     if (tenant.default_directory !== undefined && !connectionNames.has(tenant.default_directory)) {
-      ctx.addIssue({ code: 'custom', path: ['default_directory'], message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['default_directory'],
+        message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})`,
+      });
     }
     if (tenant.default_audience !== undefined && !apiIds.has(tenant.default_audience)) {
       ctx.addIssue({ code: 'custom', path: ['default_audience'], message: 'names no API identifier of this tenant' });
     }
     tenant.applications.forEach((app, i) => {
       app.connections?.forEach((name, j) => {
-        if (!connectionNames.has(name)) ctx.addIssue({ code: 'custom', path: ['applications', i, 'connections', j], message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})` });
+        if (!connectionNames.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['applications', i, 'connections', j],
+            message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})`,
+          });
       });
       if (app.default_audience !== undefined && !apiIds.has(app.default_audience)) {
         ctx.addIssue({ code: 'custom', path: ['applications', i, 'default_audience'], message: 'names no API identifier of this tenant' });
@@ -573,11 +746,20 @@ const tenantSchema = z
         return;
       }
       if (connection.type !== 'database') {
-        ctx.addIssue({ code: 'custom', path: ['users', i, 'connection'], message: `names a ${connection.type} connection: its users live in the validator, not in Latchkey` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', i, 'connection'],
+          message: `names a ${connection.type} connection: its users live in the validator, not in Latchkey`,
+        });
         return;
       }
       const refusal = user.password === undefined ? undefined : passwordPolicyRefusal(connection.password_policy, user.password);
-      if (refusal) ctx.addIssue({ code: 'custom', path: ['users', i, 'password'], message: `${refusal.message} (rule ${refusal.rule} of connection ${connection.name})` });
+      if (refusal)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', i, 'password'],
+          message: `${refusal.message} (rule ${refusal.rule} of connection ${connection.name})`,
+        });
     });
     const backstop = tenant.attack_protection.backstop;
     if (backstop.block_seconds > backstop.max_block_seconds) {
@@ -591,24 +773,39 @@ const tenantSchema = z
   });
 
 function refineClientGrants(
-  tenant: { applications: Array<{ client_id: string }>; apis: Array<{ identifier: string; scopes: string[] }>; client_grants: Array<{ client_id: string; audience: string; scope: string[] }> },
+  tenant: {
+    applications: Array<{ client_id: string }>;
+    apis: Array<{ identifier: string; scopes: string[] }>;
+    client_grants: Array<{ client_id: string; audience: string; scope: string[] }>;
+  },
   ctx: z.RefinementCtx,
 ): void {
   const clientIds = new Set(tenant.applications.map((a) => a.client_id));
   const apis = new Map(tenant.apis.map((a) => [a.identifier, a]));
   const seen = new Set<string>();
   tenant.client_grants.forEach((grant, i) => {
-    if (!clientIds.has(grant.client_id)) ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'client_id'], message: 'names no application of this tenant' });
+    if (!clientIds.has(grant.client_id))
+      ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'client_id'], message: 'names no application of this tenant' });
     const api = apis.get(grant.audience);
     if (!api) {
       ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'audience'], message: 'names no API identifier of this tenant' });
     } else {
       grant.scope.forEach((scope, j) => {
-        if (!api.scopes.includes(scope)) ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'scope', j], message: `is not a scope of the API ${api.identifier} (it has: ${api.scopes.join(', ') || 'none'})` });
+        if (!api.scopes.includes(scope))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['client_grants', i, 'scope', j],
+            message: `is not a scope of the API ${api.identifier} (it has: ${api.scopes.join(', ') || 'none'})`,
+          });
       });
     }
     const key = JSON.stringify([grant.client_id, grant.audience]);
-    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['client_grants', i], message: `duplicate client grant for ${grant.client_id} and ${grant.audience}: give one entry per application and API` });
+    if (seen.has(key))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_grants', i],
+        message: `duplicate client grant for ${grant.client_id} and ${grant.audience}: give one entry per application and API`,
+      });
     seen.add(key);
   });
 }
@@ -632,14 +829,19 @@ export const configSchema = z
       ),
     listen: z
       .strictObject({
-        host: z.string().default('127.0.0.1').describe('The address of the public listener: `127.0.0.1` for this host only, `0.0.0.0` or `::` for every interface.'),
+        host: z
+          .string()
+          .default('127.0.0.1')
+          .describe('The address of the public listener: `127.0.0.1` for this host only, `0.0.0.0` or `::` for every interface.'),
         port: z
           .number()
           .int()
           .min(0)
           .max(65535)
           .default(3000)
-          .describe('The port of the public listener; `0` picks a free one (needs `public_url`). `LATCHKEY_LISTEN_PORT` wins, so several nodes can share one file.'),
+          .describe(
+            'The port of the public listener; `0` picks a free one (needs `public_url`). `LATCHKEY_LISTEN_PORT` wins, so several nodes can share one file.',
+          ),
         // Far above what one node serves, low enough to keep file descriptors for the database and logs.
         max_connections: z
           .number()
@@ -657,7 +859,11 @@ export const configSchema = z
       .strictObject({
         listen: z
           .strictObject({
-            host: z.string().min(1).default('127.0.0.1').describe('Keep it on loopback or a private interface, never where clients reach it.'),
+            host: z
+              .string()
+              .min(1)
+              .default('127.0.0.1')
+              .describe('Keep it on loopback or a private interface, never where clients reach it.'),
             // OpenTelemetry's Prometheus exporter's default port, the one DESIGN.md §2's example uses.
             port: z
               .number()
@@ -679,7 +885,9 @@ export const configSchema = z
         key: z.string().min(1).describe("A PEM file of the certificate's private key."),
       })
       .optional()
-      .describe("Serve HTTPS directly (MSAL and Auth0's SDKs insist on https). Absent: plain HTTP, for a reverse proxy that terminates TLS."),
+      .describe(
+        "Serve HTTPS directly (MSAL and Auth0's SDKs insist on https). Absent: plain HTTP, for a reverse proxy that terminates TLS.",
+      ),
     database: z
       .string()
       .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:PATH or postgres://…')
@@ -695,11 +903,26 @@ export const configSchema = z
       .describe(
         '`redis://…` or `rediss://…`: attack-protection counters, rate limits, single-use keys (client-assertion `jti`, mfa_token, one-time codes) and word of signing-key changes live in Redis instead of the database; what needs it fails closed (503) while it is down. `LATCHKEY_REDIS_URL` wins.',
       ),
-    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe("The pino level of the server's JSON log lines."),
+    log_level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe("The pino level of the server's JSON log lines."),
     password_hashing: z
       .strictObject({
-        concurrency: z.number().int().min(1).max(64).optional().describe('Password verifications in flight at once. Absent: the number of cores.'),
-        max_queue: z.number().int().min(0).max(100_000).default(256).describe('Verifications waiting for a slot; beyond them requests get 503 `hash_queue_full`.'),
+        concurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(64)
+          .optional()
+          .describe('Password verifications in flight at once. Absent: the number of cores.'),
+        max_queue: z
+          .number()
+          .int()
+          .min(0)
+          .max(100_000)
+          .default(256)
+          .describe('Verifications waiting for a slot; beyond them requests get 503 `hash_queue_full`.'),
         max_queue_per_ip: z
           .number()
           .int()
@@ -724,24 +947,49 @@ export const configSchema = z
           .string()
           .min(1)
           .optional()
-          .describe('Development, without `smtp_url`: each message is written to this directory as a JSON file. Absent: `{data dir}/outbox`.'),
+          .describe(
+            'Development, without `smtp_url`: each message is written to this directory as a JSON file. Absent: `{data dir}/outbox`.',
+          ),
       })
       .prefault({})
       .describe('How one-time codes are sent by email.'),
     security_events: z
-      .strictObject({ retention_days: z.number().int().min(1).max(3650).default(30).describe('Security events older than this are deleted.') })
+      .strictObject({
+        retention_days: z.number().int().min(1).max(3650).default(30).describe('Security events older than this are deleted.'),
+      })
       .prefault({})
       .describe('The security event log (`latchkey logs`, docs/operations.md).'),
-    tenants: z.array(tenantSchema).min(1).describe('At least one. Each tenant is an issuer of its own, with its own keys, connections, APIs and applications.'),
+    tenants: z
+      .array(tenantSchema)
+      .min(1)
+      .describe('At least one. Each tenant is an issuer of its own, with its own keys, connections, APIs and applications.'),
   })
   .superRefine((config, ctx) => {
-    reportDuplicates(config.tenants.map((t) => t.name), 'tenants', 'name', ctx);
+    reportDuplicates(
+      config.tenants.map((t) => t.name),
+      'tenants',
+      'name',
+      ctx,
+    );
     if (config.listen.port === 0 && config.public_url === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['public_url'], message: 'required with listen.port 0: every issuer must name the port clients reach' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['public_url'],
+        message: 'required with listen.port 0: every issuer must name the port clients reach',
+      });
     }
     const operations = config.operations?.listen;
-    if (operations && operations.port !== 0 && operations.port === config.listen.port && hostsOverlap(operations.host, config.listen.host)) {
-      ctx.addIssue({ code: 'custom', path: ['operations', 'listen', 'port'], message: `must differ from listen.port (${config.listen.port}): metrics are never served on the public port` });
+    if (
+      operations &&
+      operations.port !== 0 &&
+      operations.port === config.listen.port &&
+      hostsOverlap(operations.host, config.listen.host)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['operations', 'listen', 'port'],
+        message: `must differ from listen.port (${config.listen.port}): metrics are never served on the public port`,
+      });
     }
   });
 

@@ -20,12 +20,21 @@ describe('latchkey config schema', () => {
       assert.equal(result.code, 0, `exit ${result.code}\nstderr: ${result.stderr}`);
       assert.equal(result.stderr, '');
       assert.ok(!hasStackTrace(result.stdout));
-      const schema = JSON.parse(result.stdout) as { $schema?: string; type?: string; properties?: Record<string, unknown>; required?: string[] };
+      const schema = JSON.parse(result.stdout) as {
+        $schema?: string;
+        type?: string;
+        properties?: Record<string, unknown>;
+        required?: string[];
+      };
       assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
       assert.equal(schema.type, 'object');
       assert.ok(schema.properties && 'tenants' in schema.properties && 'listen' in schema.properties, 'properties lack tenants or listen');
       assert.deepEqual(schema.required, ['tenants']);
-      assert.equal(result.stdout, readFileSync(join(REPO_ROOT, 'docs/latchkey.schema.json'), 'utf8'), 'differs from docs/latchkey.schema.json: run `npm run docs:config`');
+      assert.equal(
+        result.stdout,
+        readFileSync(join(REPO_ROOT, 'docs/latchkey.schema.json'), 'utf8'),
+        'differs from docs/latchkey.schema.json: run `npm run docs:config`',
+      );
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }

@@ -84,7 +84,13 @@ describe('configuration defaults', () => {
     const config = parsed(parse(readFileSync(join(REPO_ROOT, 'examples/cluster/latchkey.yaml'), 'utf8')));
     assert.deepStrictEqual(config.operations, { listen: { host: '127.0.0.1', port: 9471 } });
     assert.deepStrictEqual(config.listen, { host: '127.0.0.1', port: 3001, max_connections: 10_000 });
-    assert.deepStrictEqual(config.tenants[0]?.apis[0], { identifier: 'https://api.acme.test', scopes: ['read:sample'], token_lifetime: 86_400, allow_offline_access: true, signing_alg: 'RS256' });
+    assert.deepStrictEqual(config.tenants[0]?.apis[0], {
+      identifier: 'https://api.acme.test',
+      scopes: ['read:sample'],
+      token_lifetime: 86_400,
+      allow_offline_access: true,
+      signing_alg: 'RS256',
+    });
   });
 
   it('a partly given block keeps the defaults of the keys it leaves out', () => {
@@ -95,7 +101,13 @@ describe('configuration defaults', () => {
           name: 'acme',
           connections: [
             { name: 'db', type: 'database', password_policy: { min_length: 12 } },
-            { name: 'corp', type: 'ldap', url: 'ldaps://ldap.corp.test', user_dn_template: 'uid={{username}},dc=corp', attributes: { email: 'userPrincipalName' } },
+            {
+              name: 'corp',
+              type: 'ldap',
+              url: 'ldaps://ldap.corp.test',
+              user_dn_template: 'uid={{username}},dc=corp',
+              attributes: { email: 'userPrincipalName' },
+            },
           ],
           attack_protection: { brute_force: { threshold: 5 }, forwarded_for_header: 'X-Real-IP' },
           applications: [{ client_id: 'web', client_secret: 'web-secret', refresh_token: { reuse_interval: 3 } }],
@@ -107,14 +119,28 @@ describe('configuration defaults', () => {
     assert.deepStrictEqual(config.operations, { listen: { host: '127.0.0.1', port: 9464 } });
     assert.deepStrictEqual(tenant.connections[0]?.password_policy, { ...PASSWORD_POLICY, min_length: 12 });
     assert.deepStrictEqual(tenant.connections[1]?.attributes, { ...DEFAULT_LDAP_ATTRIBUTES, email: 'userPrincipalName' });
-    assert.ok(!('pool_size' in (tenant.connections[1] ?? {})) && !('start_tls' in (tenant.connections[1] ?? {})), 'pool_size and start_tls are applied by the LDAP source, not the schema');
-    assert.deepStrictEqual(tenant.attack_protection, { ...ATTACK_PROTECTION, brute_force: { ...ATTACK_PROTECTION.brute_force, threshold: 5 }, forwarded_for_header: 'x-real-ip' });
+    assert.ok(
+      !('pool_size' in (tenant.connections[1] ?? {})) && !('start_tls' in (tenant.connections[1] ?? {})),
+      'pool_size and start_tls are applied by the LDAP source, not the schema',
+    );
+    assert.deepStrictEqual(tenant.attack_protection, {
+      ...ATTACK_PROTECTION,
+      brute_force: { ...ATTACK_PROTECTION.brute_force, threshold: 5 },
+      forwarded_for_header: 'x-real-ip',
+    });
     assert.deepStrictEqual(tenant.applications[0]?.refresh_token, { ...REFRESH_TOKEN, reuse_interval: 3 });
   });
 
   it('the exported defaults are the schema parsing nothing', () => {
     assert.deepStrictEqual(DEFAULT_PASSWORD_POLICY, PASSWORD_POLICY);
-    assert.deepStrictEqual(DEFAULT_LDAP_ATTRIBUTES, { username: 'uid', email: 'mail', name: 'cn', given_name: 'givenName', family_name: 'sn', groups: 'memberOf' });
+    assert.deepStrictEqual(DEFAULT_LDAP_ATTRIBUTES, {
+      username: 'uid',
+      email: 'mail',
+      name: 'cn',
+      given_name: 'givenName',
+      family_name: 'sn',
+      groups: 'memberOf',
+    });
     assert.deepStrictEqual(tenantProtectionDefaults({}), { attack_protection: ATTACK_PROTECTION, rate_limits: {}, trusted_proxies: [] });
   });
 

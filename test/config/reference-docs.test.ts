@@ -13,7 +13,16 @@ import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { demoConfig } from '../../src/config/demo.js';
-import { BEGIN_MARKER, configJsonSchema, configJsonSchemaText, END_MARKER, referenceRows, renderReferenceTable, withGeneratedReference, type JsonSchema } from '../../src/config/reference.js';
+import {
+  BEGIN_MARKER,
+  configJsonSchema,
+  configJsonSchemaText,
+  END_MARKER,
+  referenceRows,
+  renderReferenceTable,
+  withGeneratedReference,
+  type JsonSchema,
+} from '../../src/config/reference.js';
 import { configSchema } from '../../src/config/schema.js';
 import { REPO_ROOT } from '../helpers/cli-process.js';
 
@@ -41,7 +50,10 @@ function yamlBlocks(markdown: string): string[] {
 describe('configuration reference docs', () => {
   it('docs/configuration.md holds the generated reference table', () => {
     const markdown = readFileSync(MARKDOWN_PATH, 'utf8');
-    assert.ok(markdown.includes(BEGIN_MARKER) && markdown.includes(END_MARKER), `docs/configuration.md lost its markers ${BEGIN_MARKER} … ${END_MARKER}`);
+    assert.ok(
+      markdown.includes(BEGIN_MARKER) && markdown.includes(END_MARKER),
+      `docs/configuration.md lost its markers ${BEGIN_MARKER} … ${END_MARKER}`,
+    );
     const expected = withGeneratedReference(markdown, renderReferenceTable(configJsonSchema()));
     assert.ok(markdown === expected, `docs/configuration.md's generated table ${STALE}`);
   });
@@ -84,7 +96,10 @@ describe('configuration reference docs', () => {
     assert.ok(ajv.validateSchema(schema), JSON.stringify(ajv.errors));
     ajv.compile(schema);
     const untyped = keys(schema).filter((k) => k.schema.type === undefined && k.schema.enum === undefined && k.schema.anyOf === undefined);
-    assert.deepEqual(untyped.map((k) => k.path), []);
+    assert.deepEqual(
+      untyped.map((k) => k.path),
+      [],
+    );
   });
 
   it('accepts the files the project ships and refuses what the schema refuses', () => {
@@ -107,7 +122,12 @@ describe('configuration reference docs', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    for (const bad of [{}, { tenants: [{ name: 'a', typo: 1 }] }, { tenants: [{ name: 'a', mfa: 'sometimes' }] }, { listen: { port: 70_000 }, tenants: [{ name: 'a' }] }]) {
+    for (const bad of [
+      {},
+      { tenants: [{ name: 'a', typo: 1 }] },
+      { tenants: [{ name: 'a', mfa: 'sometimes' }] },
+      { listen: { port: 70_000 }, tenants: [{ name: 'a' }] },
+    ]) {
       assert.equal(validate(bad), false, JSON.stringify(bad));
       assert.equal(configSchema.safeParse(bad).success, false, JSON.stringify(bad));
     }
