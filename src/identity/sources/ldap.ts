@@ -10,7 +10,7 @@ import { DEFAULT_LDAP_ATTRIBUTES, DEFAULT_LDAP_POOL_SIZE, type ConnectionConfig 
 import { TemporarilyUnavailableError } from '../../domain/errors.js';
 import type { UserStore } from '../../storage/stores.js';
 import type { CredentialResult, CredentialSource } from '../credential-source.js';
-import { DirectoryUnavailableError, LdapDirectory, type DirectoryProfile } from './ldap-directory.js';
+import { DirectoryUnavailableError, LdapDirectory, type DirectoryAnswer, type DirectoryProfile } from './ldap-directory.js';
 import { isPlausibleLdapLoginName, searchFilterFor } from './ldap-text.js';
 import { readTrustedCa } from './trusted-ca.js';
 
@@ -31,7 +31,7 @@ export class LdapCredentialSource implements CredentialSource {
     if (input.password.length === 0) return { outcome: 'rejected', reason: 'no_password' };
     if (!isPlausibleLdapLoginName(input.username)) return { outcome: 'rejected', reason: 'unknown_user' };
 
-    let answer;
+    let answer: DirectoryAnswer;
     try {
       answer = await directory.authenticate(input.username, input.password);
     } catch (err) {
