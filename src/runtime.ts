@@ -32,6 +32,7 @@ import { MFA_ASSOCIATE_LIMIT, MFA_ASSOCIATE_WINDOW_SECONDS, MFA_EMAIL_LIMIT, MFA
 import { MfaTokens } from './mfa/mfa-token.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { AttackProtection } from './protection/attack-protection.js';
+import { RateLimits } from './protection/rate-limits.js';
 import type { CounterBackend } from './storage/counters.js';
 import { sqlCounterBackend } from './storage/sql/counters.js';
 import { redisCounterBackend } from './storage/redis/counters.js';
@@ -242,6 +243,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       sealer,
       tokenService,
       attackProtection,
+      rateLimits: new RateLimits(counters, securityEvents),
       mfa,
       mfaTokens,
       securityEvents,
