@@ -187,6 +187,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const metrics = new Metrics(hashQueue);
     const securityEvents = new SecurityEvents(stores.securityEvents, logger, () => clock.now(), (type, reason) => metrics.securityEvents.inc({ type, reason }));
     const attackProtection = new AttackProtection(counters, stores.attackLocks, securityEvents, new KeyedFingerprint(masterKey.key, 'login-attempt-fingerprint'), clock);
+    const rateLimits = new RateLimits(counters, securityEvents);
     const emailSender: EmailSender = config.email.smtp_url
       ? new SmtpSender(config.email.smtp_url, config.email.from)
       : new OutboxSender(config.email.outbox_dir ?? join(config.dataDir, 'outbox'), config.email.from, logger);
@@ -243,7 +244,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       sealer,
       tokenService,
       attackProtection,
-      rateLimits: new RateLimits(counters, securityEvents),
+      rateLimits,
       mfa,
       mfaTokens,
       securityEvents,
