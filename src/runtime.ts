@@ -20,7 +20,8 @@ import { DatabaseCredentialSource } from './identity/sources/database.js';
 import { HttpCredentialSource, trustingOnly } from './identity/sources/http.js';
 import type { LdapDirectory } from './identity/sources/ldap-directory.js';
 import { HookRunner } from './hooks/hook-runner.js';
-import { KeyChangeNotices, RedisSingleUseKeyStore } from './protection/redis-stores.js';
+import { KeyChangeNotices } from './storage/redis/key-change-notices.js';
+import { RedisSingleUseKeyStore } from './storage/redis/single-use-keys.js';
 import type { SingleUseKeyStore } from './storage/stores.js';
 import { PostLoginHooks, type TenantHooks } from './oauth/post-login.js';
 import { LdapCredentialSource, ldapDirectoryFor } from './identity/sources/ldap.js';
@@ -31,8 +32,11 @@ import { MFA_ASSOCIATE_LIMIT, MFA_ASSOCIATE_WINDOW_SECONDS, MFA_EMAIL_LIMIT, MFA
 import { MfaTokens } from './mfa/mfa-token.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { AttackProtection } from './protection/attack-protection.js';
-import { redisCounterBackend, sqlCounterBackend, type CounterBackend } from './protection/counters.js';
-import { awaitRedisReady, openRedis } from './protection/redis.js';
+import { RateLimits } from './protection/rate-limits.js';
+import type { CounterBackend } from './storage/counters.js';
+import { sqlCounterBackend } from './storage/sql/counters.js';
+import { redisCounterBackend } from './storage/redis/counters.js';
+import { awaitRedisReady, openRedis } from './storage/redis/connection.js';
 import { SecurityEvents } from './observability/security-events.js';
 import { loggerOptions } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -183,6 +187,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const metrics = new Metrics(hashQueue);
     const securityEvents = new SecurityEvents(stores.securityEvents, logger, () => clock.now(), (type, reason) => metrics.securityEvents.inc({ type, reason }));
     const attackProtection = new AttackProtection(counters, stores.attackLocks, securityEvents, new KeyedFingerprint(masterKey.key, 'login-attempt-fingerprint'), clock);
+    const rateLimits = new RateLimits(counters, securityEvents);
     const emailSender: EmailSender = config.email.smtp_url
       ? new SmtpSender(config.email.smtp_url, config.email.from)
       : new OutboxSender(config.email.outbox_dir ?? join(config.dataDir, 'outbox'), config.email.from, logger);
@@ -239,6 +244,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       sealer,
       tokenService,
       attackProtection,
+      rateLimits,
       mfa,
       mfaTokens,
       securityEvents,

@@ -14,6 +14,7 @@ import type { PostLoginHooks } from './post-login.js';
 import type { MfaService } from '../mfa/mfa-service.js';
 import type { MfaTokens } from '../mfa/mfa-token.js';
 import type { AttackProtection } from '../protection/attack-protection.js';
+import type { RateLimits } from '../protection/rate-limits.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import { endUserIp, type RequestOrigin } from '../protection/end-user-ip.js';
 import type { IssuedTokens, TokenService } from '../tokens/token-service.js';
@@ -35,6 +36,7 @@ export interface TokenEndpointDeps {
   sealer: Sealer;
   tokenService: TokenService;
   attackProtection: AttackProtection;
+  rateLimits: RateLimits;
   mfa: MfaService;
   mfaTokens: MfaTokens;
   securityEvents: SecurityEvents;
@@ -80,10 +82,10 @@ export class TokenEndpoint {
     const presented = presentedClientAuth(request.authorization, params);
     // Parameter errors are answered before any credential is checked or counted.
     const decide = handler.prepare(params, grantType);
-    await this.deps.attackProtection.checkTenantRateLimit(tenant);
+    await this.deps.rateLimits.checkTenant(tenant);
     const client = await this.deps.clientAuthenticator.authenticate(presented, tenant, request.endpointUrl);
     progress.clientId = client.app.clientId;
-    await this.deps.attackProtection.checkClientRateLimit(tenant, client.app.clientId);
+    await this.deps.rateLimits.checkClient(tenant, client.app.clientId);
 
     if (!client.app.settings.grant_types.includes(grantType)) {
       throw new UnauthorizedClientError(`The application is not allowed to use the ${grantType} grant; add it to the application's grant_types.`);
