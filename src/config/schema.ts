@@ -407,6 +407,7 @@ const rateLimitsSchema = z.strictObject({
     .describe("Each application's token requests, counted after client authentication, unless it sets its own `rate_limit`."),
 });
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
+export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 
 /** The protection keys of a stored tenant, with the defaults filled in (stored before they existed, or written by a test). */
 export function tenantProtectionDefaults(settings: {
