@@ -33,8 +33,8 @@ export interface SignInContext {
 
 export interface MfaGateDeps {
   mfa: Pick<MfaService, 'hasFactor'>;
-  mfaTokens: MfaTokens;
-  securityEvents: SecurityEvents;
+  mfaTokens: Pick<MfaTokens, 'seal'>;
+  securityEvents: Pick<SecurityEvents, 'record'>;
 }
 
 /**

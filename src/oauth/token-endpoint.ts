@@ -64,7 +64,8 @@ export class TokenEndpoint {
     const grantType = this.supportedGrantType(params);
     progress.grantType = grantType.name;
     const presented = presentedClientAuth(request.authorization, params);
-    const decide = grantType.prepare(params);
+    // Parameter errors are answered before any credential is checked or counted.
+    const decide = grantType.parse(params);
     await this.deps.attackProtection.checkTenantRateLimit(tenant);
     const client = await this.deps.clientAuthenticator.authenticate(presented, tenant, request.endpointUrl);
     progress.clientId = client.app.clientId;

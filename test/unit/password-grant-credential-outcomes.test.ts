@@ -81,22 +81,27 @@ class RecordedAttempt {
   }
 }
 
-/** A password grant over a source that answers `answer`; what it decided (or refused) and how it counted and logged. */
-async function signInWith(answer: unknown): Promise<{ decision?: GrantDecision; error?: unknown; attempt: RecordedAttempt; logs: string[] }> {
+/** A password grant over `source`, with a recorded attempt and the error log collected. */
+function passwordGrantOver(source: CredentialSource) {
   const attempt = new RecordedAttempt();
   const logs: string[] = [];
-  const source: CredentialSource = { type: 'database', verify: async () => answer as CredentialResult };
   const grant = createPasswordGrant({
-    credentialSources: new Map([['database', source]]),
+    credentialSources: new Map([[source.type, source]]),
     // The grant only begins an attempt and settles it; the fake records how (LoginAttempt's fields are private).
     attackProtection: { beginLogin: async () => attempt as unknown as LoginAttempt },
     clock: new TestClock(),
     logger: pino({ level: 'error' }, { write: (line: string) => logs.push(line) }),
   });
   const request = grant.parse(RequestParameters.fromForm('grant_type=password&username=alice&password=correct%20horse'), 'password');
+  const signIn = () => grant.handle(request, { tenant, client, endUserIp: () => '192.0.2.1', now: new Date() });
+  return { signIn, attempt, logs };
+}
+
+/** What a source answering `answer` leads to: the decision or the error, how the attempt was settled, what was logged. */
+async function signInWith(answer: unknown): Promise<{ decision?: GrantDecision; error?: unknown; attempt: RecordedAttempt; logs: string[] }> {
+  const { signIn, attempt, logs } = passwordGrantOver({ type: 'database', verify: async () => answer as CredentialResult });
   try {
-    const decision = await grant.handle(request, { tenant, client, endUserIp: () => '192.0.2.1', now: new Date() });
-    return { decision, attempt, logs };
+    return { decision: await signIn(), attempt, logs };
   } catch (error) {
     return { error, attempt, logs };
   }
@@ -133,21 +138,13 @@ describe('password grant: the credential source is trusted only to say verified'
   }
 
   it('a source that throws is a dependency failure: the attempt is refunded and the error passes on', async () => {
-    const attempt = new RecordedAttempt();
-    const failing: CredentialSource = {
+    const { signIn, attempt } = passwordGrantOver({
       type: 'database',
       verify: async () => {
         throw new Error('directory down');
       },
-    };
-    const grant = createPasswordGrant({
-      credentialSources: new Map([['database', failing]]),
-      attackProtection: { beginLogin: async () => attempt as unknown as LoginAttempt },
-      clock: new TestClock(),
-      logger: pino({ level: 'silent' }),
     });
-    const request = grant.parse(RequestParameters.fromForm('grant_type=password&username=alice&password=x'), 'password');
-    await assert.rejects(grant.handle(request, { tenant, client, endUserIp: () => '192.0.2.1', now: new Date() }), /directory down/);
+    await assert.rejects(signIn(), /directory down/);
     assert.deepEqual(attempt.settled, ['refund']);
   });
 });

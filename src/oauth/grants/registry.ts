@@ -12,8 +12,8 @@ export type GrantRegistryDeps = PasswordGrantDeps & RefreshTokenGrantDeps & MfaG
 /** A grant this server implements, found by the request's `grant_type`. */
 export interface RegisteredGrant {
   readonly name: GrantTypeName;
-  /** Parses the request's parameters now (throwing on bad ones); the returned step decides later. */
-  prepare(params: RequestParameters): PreparedGrant;
+  /** Parses the request's parameters now (throwing on bad ones, without I/O); the returned step decides later. */
+  parse(params: RequestParameters): PreparedGrant;
 }
 
 export interface GrantRegistry {
@@ -30,7 +30,7 @@ export function createGrantRegistry(deps: GrantRegistryDeps): GrantRegistry {
   ];
   const byName = new Map<string, RegisteredGrant>(
     handlers.flatMap((handler) =>
-      handler.grantTypes.map((name): [string, RegisteredGrant] => [name, { name, prepare: (params) => handler.prepare(params, name) }]),
+      handler.grantTypes.map((name): [string, RegisteredGrant] => [name, { name, parse: (params) => handler.prepare(params, name) }]),
     ),
   );
   return { find: (grantType) => byName.get(grantType) };
