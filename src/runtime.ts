@@ -244,7 +244,16 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       clock,
       logger,
     });
-    const tokenEndpoint = new TokenEndpoint({ clientAuthenticator, grants, mfaGate, postLogin, tokenService, attackProtection, clock, logger });
+    const tokenEndpoint = new TokenEndpoint({
+      clientAuthenticator,
+      grants,
+      mfaGate,
+      postLogin,
+      tokenService,
+      attackProtection,
+      clock,
+      logger,
+    });
     const verifier = new AccessTokenVerifier(signingKeys, stores.accessTokenDenylist, clock);
     const counterBackend = counters;
 

@@ -56,7 +56,9 @@ export class EmailCodes {
     await this.deps.sender.send({
       to: target.email ?? '',
       subject: `Your ${tenant.name} verification code`,
-      text: `Your verification code is ${code}\n\nIt expires in ${EMAIL_CODE_LIFETIME_SECONDS / 60} minutes. If you did not try to sign in, change your password.\n`,
+      text:
+        `Your verification code is ${code}\n\n` +
+        `It expires in ${EMAIL_CODE_LIFETIME_SECONDS / 60} minutes. If you did not try to sign in, change your password.\n`,
     });
     return `${OOB_PREFIX}${this.deps.oobSealer.seal(JSON.stringify(oob))}`;
   }

@@ -45,7 +45,10 @@ export class Enrolments {
     ]);
     const targets: CodeTarget[] = factors.map((f) => ({ id: f.id, type: f.type, secretSealed: f.secretSealed, email: f.email }));
     const own = pending !== undefined && pending.mfaTokenJti === claims.jti;
-    if (own) targets.push({ id: pending.authenticatorId, type: pending.type, secretSealed: pending.secretSealed, email: pending.email, pending });
+    if (own) {
+      const { authenticatorId: id, type, secretSealed, email } = pending;
+      targets.push({ id, type, secretSealed, email, pending });
+    }
     return { targets, enrollingElsewhere: factors.length === 0 && pending !== undefined && !own };
   }
 
@@ -82,7 +85,8 @@ export class Enrolments {
 
 /** The user has no factor and the enrolment in progress is another sign-in's: a newer associate replaced this one's, if any. */
 export function replacedEnrolment(): InvalidGrantError {
-  return new InvalidGrantError('This enrollment was replaced by a newer one (another sign-in started one since); enroll again with /mfa/associate.', {
+  const description = 'This enrollment was replaced by a newer one (another sign-in started one since); enroll again with /mfa/associate.';
+  return new InvalidGrantError(description, {
     logDetail: 'MFA request of a sign-in whose enrolment another associate replaced',
   });
 }

@@ -26,7 +26,14 @@ import { AccessDeniedError, InvalidGrantError, InvalidRequestError, TooManyAttem
 import type { Counter } from '../protection/counters.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { TokenBucket } from '../protection/token-bucket.js';
-import type { MfaAuthenticator, MfaAuthenticatorType, MfaPendingEnrolment, MfaStore, SingleUseKeyStore, UserRecord } from '../storage/stores.js';
+import type {
+  MfaAuthenticator,
+  MfaAuthenticatorType,
+  MfaPendingEnrolment,
+  MfaStore,
+  SingleUseKeyStore,
+  UserRecord,
+} from '../storage/stores.js';
 import { EmailCodes } from './email-codes.js';
 import type { EmailSender } from './email-sender.js';
 import { Enrolments, replacedEnrolment, type CodeTarget } from './enrolment.js';

@@ -27,7 +27,8 @@ export async function notifyFactorRemoval(
         `A second sign-in step was removed from your ${tenant.name} account: ${what}.\n\n` +
         `When: ${at.toISOString()} (UTC)\nFrom IP address: ${ip}\n\n` +
         'If this was you, there is nothing more to do.\n' +
-        'If it was not you, someone knows your password: change it now, and ask your administrator to check your account and its sign-in methods.\n',
+        'If it was not you, someone knows your password: change it now, ' +
+        'and ask your administrator to check your account and its sign-in methods.\n',
     });
   } catch (err) {
     deps.logger.warn(

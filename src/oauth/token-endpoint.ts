@@ -86,7 +86,8 @@ export class TokenEndpoint {
     if (grantType === undefined) throw new InvalidRequestError('The parameter "grant_type" is required.');
     const grant = this.deps.grants.find(grantType);
     if (grant === undefined) {
-      throw new UnsupportedGrantTypeError('The grant_type is not one this server supports; discovery lists them in grant_types_supported.', {
+      const description = 'The grant_type is not one this server supports; discovery lists them in grant_types_supported.';
+      throw new UnsupportedGrantTypeError(description, {
         logDetail: `unsupported grant_type ${JSON.stringify(grantType.slice(0, 100))}`,
       });
     }
@@ -129,6 +130,8 @@ export class TokenEndpoint {
 /** RFC 6749 §5.2 unauthorized_client: each application names the grants it may use. */
 function allowedGrantType(client: AuthenticatedClient, grantType: GrantTypeName): void {
   if (!client.app.settings.grant_types.includes(grantType)) {
-    throw new UnauthorizedClientError(`The application is not allowed to use the ${grantType} grant; add it to the application's grant_types.`);
+    throw new UnauthorizedClientError(
+      `The application is not allowed to use the ${grantType} grant; add it to the application's grant_types.`,
+    );
   }
 }

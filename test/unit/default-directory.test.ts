@@ -9,7 +9,11 @@ import { defaultDirectoryOf } from '../../src/domain/tenant.js';
 import type { ConnectionRecord } from '../../src/storage/stores.js';
 
 const connections = (...names: string[]) => new Map(names.map((name) => [name, { name } as ConnectionRecord]));
-const settings = (defaultDirectory?: string) => ({ id_token_signing_alg: 'RS256' as const, id_token_lifetime: 60, default_directory: defaultDirectory });
+const settings = (defaultDirectory?: string) => ({
+  id_token_signing_alg: 'RS256' as const,
+  id_token_lifetime: 60,
+  default_directory: defaultDirectory,
+});
 
 describe('defaultDirectoryOf', () => {
   it('the configured default_directory, whatever else the tenant has', () => {

@@ -19,15 +19,20 @@ import { MfaGate, mfaPolicyOf } from '../../src/oauth/mfa-gate.js';
 import type { SingleUseKeyStore, UserRecord } from '../../src/storage/stores.js';
 import { TestClock } from '../helpers/clock.js';
 
-const API: ApiConfig = { identifier: 'https://api.example/', scopes: ['read'], token_lifetime: 60, allow_offline_access: true, signing_alg: 'RS256' };
+const API: ApiConfig = {
+  identifier: 'https://api.example/',
+  scopes: ['read'],
+  token_lifetime: 60,
+  allow_offline_access: true,
+  signing_alg: 'RS256',
+};
 
 function tenantWith(policies: { tenant?: MfaPolicy; app?: MfaPolicy }): { tenant: Tenant; client: AuthenticatedClient } {
-  const parsed = configSchema.parse({
-    tenants: [{ name: 'acme', applications: [{ client_id: 'app', client_secret: 'a-secret-of-the-app', ...(policies.app ? { mfa: policies.app } : {}) }] }],
-  });
+  const application = { client_id: 'app', client_secret: 'a-secret-of-the-app', ...(policies.app ? { mfa: policies.app } : {}) };
+  const parsed = configSchema.parse({ tenants: [{ name: 'acme', applications: [application] }] });
   const { client_id, client_secret: _secret, ...settings } = parsed.tenants[0]!.applications[0]!;
   const catalog = new Catalog('https://id.example', {
-    tenants: [{ id: 'ten-1', name: 'acme', settings: { id_token_signing_alg: 'RS256', id_token_lifetime: 3600, ...(policies.tenant ? { mfa: policies.tenant } : {}) } }],
+    tenants: [{ id: 'ten-1', name: 'acme', settings: { id_token_signing_alg: 'RS256', id_token_lifetime: 3600, mfa: policies.tenant } }],
     connections: [],
     apis: [{ id: 'api-1', tenantId: 'ten-1', settings: API }],
     applications: [{ id: 'app-1', tenantId: 'ten-1', clientId: client_id, clientSecretHash: null, settings }],
@@ -61,7 +66,8 @@ const mfaTokens = new MfaTokens(new Sealer(randomBytes(32), 'mfa-token'), unused
 function gate(hasFactor: boolean) {
   const events: SecurityEventInput[] = [];
   const settled: string[] = [];
-  const mfaGate = new MfaGate({ mfa: { hasFactor: async () => hasFactor }, mfaTokens, securityEvents: { record: async (e) => void events.push(e) } });
+  const securityEvents = { record: async (event: SecurityEventInput) => void events.push(event) };
+  const mfaGate = new MfaGate({ mfa: { hasFactor: async () => hasFactor }, mfaTokens, securityEvents });
   const passwordLogin = {
     user: alice,
     secondFactorRequired: async (enrollment: boolean) => void settled.push(enrollment ? 'enroll' : 'challenge'),
@@ -134,7 +140,10 @@ describe('MfaGate.demandedByHook', () => {
   it('a refresh cannot prompt for a factor: invalid_grant, sign in again', async () => {
     const { tenant, client } = tenantWith({});
     const refresh = { ...passwordGrant(), grantType: 'refresh_token' };
-    await assert.rejects(gate(true).mfaGate.demandedByHook(refresh, tenant, client, context), { error: 'invalid_grant', errorReason: 'mfa_required' });
+    await assert.rejects(gate(true).mfaGate.demandedByHook(refresh, tenant, client, context), {
+      error: 'invalid_grant',
+      errorReason: 'mfa_required',
+    });
   });
 });
 

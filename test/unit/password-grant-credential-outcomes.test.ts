@@ -97,8 +97,15 @@ function passwordGrantOver(source: CredentialSource) {
   return { signIn, attempt, logs };
 }
 
+interface SignInOutcome {
+  decision?: GrantDecision;
+  error?: unknown;
+  attempt: RecordedAttempt;
+  logs: string[];
+}
+
 /** What a source answering `answer` leads to: the decision or the error, how the attempt was settled, what was logged. */
-async function signInWith(answer: unknown): Promise<{ decision?: GrantDecision; error?: unknown; attempt: RecordedAttempt; logs: string[] }> {
+async function signInWith(answer: unknown): Promise<SignInOutcome> {
   const { signIn, attempt, logs } = passwordGrantOver({ type: 'database', verify: async () => answer as CredentialResult });
   try {
     return { decision: await signIn(), attempt, logs };

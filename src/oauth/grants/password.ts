@@ -139,7 +139,13 @@ class PasswordGrant implements GrantHandler<PasswordRequest> {
    * `verified` with a user signs in. `rejected`, `refused` and anything a
    * faulty source may return are refused; a throw is a dependency failure.
    */
-  private async verify(source: CredentialSource, attempt: LoginAttempt, request: PasswordRequest, connection: ConnectionRecord, ctx: GrantContext): Promise<UserRecord> {
+  private async verify(
+    source: CredentialSource,
+    attempt: LoginAttempt,
+    request: PasswordRequest,
+    connection: ConnectionRecord,
+    ctx: GrantContext,
+  ): Promise<UserRecord> {
     let result: CredentialResult;
     try {
       result = await source.verify({
@@ -163,14 +169,19 @@ class PasswordGrant implements GrantHandler<PasswordRequest> {
       case 'rejected':
         // The failure (and any lock) names the user when the login belongs to one, so `latchkey logs --user` finds it.
         await attempt.failed(result.reason, result.userId);
-        throw new InvalidGrantError(WRONG_CREDENTIALS, { logDetail: `password grant refused: ${result.reason} (connection ${connection.name})` });
+        throw new InvalidGrantError(WRONG_CREDENTIALS, {
+          logDetail: `password grant refused: ${result.reason} (connection ${connection.name})`,
+        });
       case 'refused': {
         // The directory says the password was right but refuses the sign-in: told to the client, as PingFederate does.
         const description = Object.hasOwn(DIRECTORY_REFUSALS, result.reason) ? DIRECTORY_REFUSALS[result.reason] : undefined;
         if (description === undefined || !isUserRecord(result.user)) break;
         const errorReason = result.reason === 'account_locked' ? 'user_blocked' : result.reason;
         await attempt.refused(result.user.id, errorReason);
-        throw new InvalidGrantError(description, { errorReason, logDetail: `the ${connection.name} directory refused user ${result.user.id}: ${result.reason}` });
+        throw new InvalidGrantError(description, {
+          errorReason,
+          logDetail: `the ${connection.name} directory refused user ${result.user.id}: ${result.reason}`,
+        });
       }
       default:
         result satisfies never;
@@ -179,7 +190,12 @@ class PasswordGrant implements GrantHandler<PasswordRequest> {
   }
 
   /** A verdict outside the contract (identity/credential-source.ts) is a fault in the source: refused, counted, and logged. */
-  private async refuseMalformed(result: unknown, attempt: LoginAttempt, source: CredentialSource, connection: ConnectionRecord): Promise<never> {
+  private async refuseMalformed(
+    result: unknown,
+    attempt: LoginAttempt,
+    source: CredentialSource,
+    connection: ConnectionRecord,
+  ): Promise<never> {
     const outcome = typeof result === 'object' && result !== null ? (result as { outcome?: unknown }).outcome : result;
     const described = JSON.stringify(outcome)?.slice(0, 64) ?? String(outcome);
     this.deps.logger.error(
@@ -187,7 +203,9 @@ class PasswordGrant implements GrantHandler<PasswordRequest> {
       'a credential source answered outside its contract (verified, rejected or refused, each with its fields); the sign-in was refused',
     );
     await attempt.failed('wrong_password');
-    throw new InvalidGrantError(WRONG_CREDENTIALS, { logDetail: `credential source ${source.type} of connection ${connection.name} answered a malformed outcome ${described}` });
+    throw new InvalidGrantError(WRONG_CREDENTIALS, {
+      logDetail: `credential source ${source.type} of connection ${connection.name} answered a malformed outcome ${described}`,
+    });
   }
 }
 
@@ -199,7 +217,12 @@ async function refuseBlockedUser(attempt: LoginAttempt, user: UserRecord): Promi
 }
 
 /** The connection's `on_breached_login`: refuse, or let through flagged; true when the password is on the list and let through. */
-async function applyBreachedPasswordPolicy(attempt: LoginAttempt, user: UserRecord, connection: ConnectionRecord, password: string): Promise<boolean> {
+async function applyBreachedPasswordPolicy(
+  attempt: LoginAttempt,
+  user: UserRecord,
+  connection: ConnectionRecord,
+  password: string,
+): Promise<boolean> {
   const breachedAction = connection.passwordPolicy.on_breached_login;
   const breached = breachedAction !== 'allow' && isBreachedPassword(password);
   if (breached && breachedAction === 'refuse') {
