@@ -49,20 +49,3 @@ export interface GrantHandler<Request> {
 
 /** A grant whose request is parsed: it decides once given the request's facts. */
 export type PreparedGrant = (ctx: GrantContext) => Promise<GrantDecision>;
-
-/** Lets the registry hold handlers of different request types. */
-export interface AnyGrantHandler {
-  readonly grantTypes: readonly GrantTypeName[];
-  /** Parses now (throwing on bad parameters); the returned step decides later. */
-  prepare(params: RequestParameters, grantType: GrantTypeName): PreparedGrant;
-}
-
-export function erase<R>(handler: GrantHandler<R>): AnyGrantHandler {
-  return {
-    grantTypes: handler.grantTypes,
-    prepare(params, grantType) {
-      const request = handler.parse(params, grantType);
-      return (ctx) => handler.handle(request, ctx);
-    },
-  };
-}

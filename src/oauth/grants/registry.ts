@@ -1,7 +1,7 @@
 /** Wire grant names → grant modules, built once with the services the grants use. */
 import type { GrantTypeName } from '../../domain/grant-types.js';
 import { createClientCredentialsGrant } from './client-credentials.js';
-import { erase, type AnyGrantHandler, type PreparedGrant } from './grant-handler.js';
+import type { GrantHandler, PreparedGrant } from './grant-handler.js';
 import { createMfaGrant, type MfaGrantDeps } from './mfa.js';
 import { createPasswordGrant, type PasswordGrantDeps } from './password.js';
 import { createRefreshTokenGrant, type RefreshTokenGrantDeps } from './refresh-token.js';
@@ -22,16 +22,22 @@ export interface GrantRegistry {
 }
 
 export function createGrantRegistry(deps: GrantRegistryDeps): GrantRegistry {
-  const handlers: AnyGrantHandler[] = [
-    erase(createPasswordGrant(deps)),
-    erase(createRefreshTokenGrant(deps)),
-    erase(createClientCredentialsGrant()),
-    erase(createMfaGrant(deps)),
-  ];
-  const byName = new Map<string, RegisteredGrant>(
-    handlers.flatMap((handler) =>
-      handler.grantTypes.map((name): [string, RegisteredGrant] => [name, { name, parse: (params) => handler.prepare(params, name) }]),
-    ),
-  );
+  const byName = new Map<string, RegisteredGrant>([
+    ...registered(createPasswordGrant(deps)),
+    ...registered(createRefreshTokenGrant(deps)),
+    ...registered(createClientCredentialsGrant()),
+    ...registered(createMfaGrant(deps)),
+  ]);
   return { find: (grantType) => byName.get(grantType) };
+}
+
+/** One entry a wire name of the module, each hiding the module's request type behind the step it prepares. */
+function registered<Request>(handler: GrantHandler<Request>): Array<[string, RegisteredGrant]> {
+  return handler.grantTypes.map((name) => {
+    const parse = (params: RequestParameters): PreparedGrant => {
+      const request = handler.parse(params, name);
+      return (ctx) => handler.handle(request, ctx);
+    };
+    return [name, { name, parse }];
+  });
 }
