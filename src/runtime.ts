@@ -31,6 +31,8 @@ import { OutboxSender, SmtpSender, type EmailSender } from './mfa/email-sender.j
 import { MFA_ASSOCIATE_LIMIT, MFA_ASSOCIATE_WINDOW_SECONDS, MFA_EMAIL_LIMIT, MFA_EMAIL_WINDOW_SECONDS, MFA_FAILURE_LIMIT, MFA_REFILL_SECONDS, MfaService } from './mfa/mfa-service.js';
 import { MfaTokens } from './mfa/mfa-token.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { createGrantRegistry } from './oauth/grants/registry.js';
+import { MfaGate } from './oauth/mfa-gate.js';
 import { AttackProtection } from './protection/attack-protection.js';
 import { RateLimits } from './protection/rate-limits.js';
 import type { CounterBackend } from './storage/counters.js';
@@ -232,22 +234,29 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       hookRunner = await HookRunner.start(hookPaths, Math.min(HOOK_WORKERS, availableParallelism()), logger);
       logger.info({ hooks: hookPaths }, 'post-login hooks loaded');
     }
-    const postLogin = new PostLoginHooks({ runner: hookRunner, hooks: tenantHooks, mfa, mfaTokens, securityEvents, logger, clock });
+    const mfaGate = new MfaGate({ mfa, mfaTokens, securityEvents });
+    const postLogin = new PostLoginHooks({ runner: hookRunner, hooks: tenantHooks, mfaGate, securityEvents, logger });
     const clientAuthenticator = new ClientAuthenticator({ secretHasher, singleUseKeys, clock });
-    const tokenEndpoint = new TokenEndpoint({
-      clientAuthenticator,
-      postLogin,
-      clock,
+    const grants = createGrantRegistry({
       users: stores.users,
       refreshTokens: stores.refreshTokens,
       credentialSources,
       sealer,
-      tokenService,
       attackProtection,
-      rateLimits,
       mfa,
       mfaTokens,
       securityEvents,
+      clock,
+      logger,
+    });
+    const tokenEndpoint = new TokenEndpoint({
+      clientAuthenticator,
+      grants,
+      mfaGate,
+      postLogin,
+      tokenService,
+      rateLimits,
+      clock,
       logger,
     });
     const verifier = new AccessTokenVerifier(signingKeys, stores.accessTokenDenylist, clock);
