@@ -30,6 +30,8 @@ import type { Catalog } from './domain/tenant.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { MfaTokens } from './mfa/mfa-token.js';
+import { createGrantRegistry } from './oauth/grants/registry.js';
+import { MfaGate } from './oauth/mfa-gate.js';
 import { ClientAuthenticator } from './oauth/client-auth/authenticate.js';
 import { IntrospectionEndpoint } from './oauth/introspection.js';
 import { MfaApiEndpoint } from './oauth/mfa-api-endpoint.js';
@@ -39,7 +41,8 @@ import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { UserinfoEndpoint } from './oauth/userinfo.js';
 import { loggerOptions } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import type { CounterBackend } from './protection/counters.js';
+import { RateLimits } from './protection/rate-limits.js';
+import type { CounterBackend } from './storage/counters.js';
 import type { Stores } from './storage/stores.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
@@ -142,6 +145,7 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   const metrics = new Metrics(sources.hashQueue);
   const securityEvents = createSecurityEvents(stores, logger, clock, metrics);
   const attackProtection = createAttackProtection(counterStorage.counters, stores, securityEvents, masterKey, clock);
+  const rateLimits = new RateLimits(counterStorage.counters, securityEvents);
   const accounts = new AccountLifecycle({
     users: stores.users,
     refreshTokens: stores.refreshTokens,
@@ -167,21 +171,29 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     hookRunner = runner;
     logger.info({ hooks: hookPaths }, 'post-login hooks loaded');
   }
-  const postLogin = new PostLoginHooks({ runner: hookRunner, hooks: tenantHooks, mfa, mfaTokens, securityEvents, logger, clock });
+  const mfaGate = new MfaGate({ mfa, mfaTokens, securityEvents });
+  const postLogin = new PostLoginHooks({ runner: hookRunner, hooks: tenantHooks, mfaGate, securityEvents, logger });
   const clientAuthenticator = new ClientAuthenticator({ secretHasher: new SecretHasher(masterKey), singleUseKeys, clock });
-  const tokenEndpoint = new TokenEndpoint({
-    clientAuthenticator,
-    postLogin,
-    clock,
+  const grants = createGrantRegistry({
     users: stores.users,
     refreshTokens: stores.refreshTokens,
     credentialSources,
     sealer,
-    tokenService,
     attackProtection,
     mfa,
     mfaTokens,
     securityEvents,
+    clock,
+    logger,
+  });
+  const tokenEndpoint = new TokenEndpoint({
+    clientAuthenticator,
+    grants,
+    mfaGate,
+    postLogin,
+    tokenService,
+    rateLimits,
+    clock,
     logger,
   });
 

@@ -56,7 +56,7 @@ export function describeMachine(): Machine {
 export function benchCommandLine(): string {
   const line = [process.execPath, ...process.execArgv, ...process.argv.slice(1)].map(shellQuote).join(' ');
   // `npm run bench -- …` hides behind the node command line; say so.
-  return process.env['npm_lifecycle_event'] === 'bench' ? `${line}  (via npm run bench)` : line;
+  return process.env.npm_lifecycle_event === 'bench' ? `${line}  (via npm run bench)` : line;
 }
 
 /** Double spends over every refresh scenario of the run; undefined when none ran. */

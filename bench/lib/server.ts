@@ -95,8 +95,8 @@ function childEnv(env: BenchEnvironment): NodeJS.ProcessEnv {
   const result: NodeJS.ProcessEnv = { ...process.env, LATCHKEY_MASTER_KEY: env.masterKey };
   // These win over the config file (DESIGN.md §2); an operator's shell must
   // not silently point the bench at a real database or Redis.
-  delete result['LATCHKEY_DATABASE_URL'];
-  delete result['LATCHKEY_REDIS_URL'];
+  delete result.LATCHKEY_DATABASE_URL;
+  delete result.LATCHKEY_REDIS_URL;
   return result;
 }
 

@@ -23,9 +23,12 @@ import {
 import type { Metrics } from '../observability/metrics.js';
 import { SecurityEvents } from '../observability/security-events.js';
 import { AttackProtection } from '../protection/attack-protection.js';
-import { redisCounterBackend, sqlCounterBackend, type CounterBackend } from '../protection/counters.js';
-import { awaitRedisReady, openRedis } from '../protection/redis.js';
-import { KeyChangeNotices, RedisSingleUseKeyStore } from '../protection/redis-stores.js';
+import type { CounterBackend } from '../storage/counters.js';
+import { awaitRedisReady, openRedis } from '../storage/redis/connection.js';
+import { redisCounterBackend } from '../storage/redis/counters.js';
+import { KeyChangeNotices } from '../storage/redis/key-change-notices.js';
+import { RedisSingleUseKeyStore } from '../storage/redis/single-use-keys.js';
+import { sqlCounterBackend } from '../storage/sql/counters.js';
 import type { SingleUseKeyStore, Stores } from '../storage/stores.js';
 import type { DisposerStack } from './disposers.js';
 import type { OpenedStorage } from './storage.js';

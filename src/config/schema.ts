@@ -18,6 +18,16 @@ export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 export const MFA_POLICIES = ['never', 'optional', 'always'] as const;
 export type MfaPolicy = (typeof MFA_POLICIES)[number];
 
+/*
+ * How this file states defaults: each default is written once, on the field
+ * (`.default(value)`). An object or list whose keys all have defaults is
+ * `.prefault({})` (or `.prefault([...])`): zod parses that input, so the
+ * object's default is derived from its fields' and never written out again.
+ * Every key has a `.describe()` text: it is the operator documentation, shown
+ * by `latchkey config schema` (JSON Schema, for editors) and rendered into
+ * docs/configuration.md's reference table (src/config/reference.ts).
+ */
+
 const scopeToken = z
   .string()
   .min(1)
@@ -29,23 +39,27 @@ const seconds = (min: number) => z.number().int().min(min);
 /** An IPv4 or IPv6 address or CIDR block, as net.BlockList and proxy-addr take them. */
 const cidr = z.string().refine(isIpOrCidr, 'an IP address or CIDR block (192.0.2.0/24, 2001:db8::/32)');
 
-/** server.maxConnections of the public listener: far above what one node serves, low enough to keep file descriptors for the database and logs. */
-export const DEFAULT_MAX_CONNECTIONS = 10_000;
-/** OpenTelemetry's Prometheus exporter's default port, the one DESIGN.md §2's example uses. */
-export const DEFAULT_OPERATIONS_PORT = 9464;
-
 export const BREACHED_LOGIN_ACTIONS = ['allow', 'flag', 'refuse'] as const;
 
 const passwordPolicySchema = z.strictObject({
-  min_length: z.number().int().min(1).max(128).default(MIN_PASSWORD_LENGTH).describe('characters a new password needs at least (Auth0 allows 1-128)'),
-  refuse_breached: z.boolean().default(true).describe('refuse new passwords found on the bundled list of common and breached passwords'),
+  min_length: z
+    .number()
+    .int()
+    .min(1)
+    .max(128)
+    .default(MIN_PASSWORD_LENGTH)
+    .describe('Characters (code points) a new password needs at least, 1-128 as Auth0 allows.'),
+  refuse_breached: z.boolean().default(true).describe('Refuse new passwords found on the bundled list of common and breached passwords.'),
   on_breached_login: z
     .enum(BREACHED_LOGIN_ACTIONS)
     .default('flag')
-    .describe('a login whose password is on the list: allow silently, flag (security event password_breached), or refuse (invalid_grant, error_reason password_breached)'),
+    .describe(
+      'A sign-in whose (correct) password is on that list: `allow` it silently, `flag` it (security event `login_success` with reason `password_breached`), or `refuse` it (`invalid_grant`, error_reason `password_breached`).',
+    ),
 });
 export type PasswordPolicyConfig = z.output<typeof passwordPolicySchema>;
-export const DEFAULT_PASSWORD_POLICY: PasswordPolicyConfig = { min_length: MIN_PASSWORD_LENGTH, refuse_breached: true, on_breached_login: 'flag' };
+/** The policy of a connection that states none (and of one stored before policies existed). */
+export const DEFAULT_PASSWORD_POLICY: PasswordPolicyConfig = passwordPolicySchema.parse({});
 
 export const CONNECTION_TYPES = ['database', 'http', 'ldap'] as const;
 
@@ -53,15 +67,30 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** Where an LDAP entry's values become a local user's profile; each value names an LDAP attribute. */
 const ldapAttributesSchema = z.strictObject({
-  username: z.string().min(1).default('uid').describe("the entry's login name, kept as the local username (Active Directory: sAMAccountName)"),
-  email: z.string().min(1).default('mail'),
-  name: z.string().min(1).default('cn'),
-  given_name: z.string().min(1).default('givenName'),
-  family_name: z.string().min(1).default('sn'),
-  groups: z.string().min(1).default('memberOf').describe('group DNs (or names); the claim carries each group\'s first RDN value'),
+  username: z.string().min(1).default('uid').describe("The attribute kept as the local user's name (Active Directory: `sAMAccountName`)."),
+  email: z.string().min(1).default('mail').describe('The attribute that fills the `email` claim.'),
+  name: z.string().min(1).default('cn').describe('The attribute that fills the `name` claim.'),
+  given_name: z.string().min(1).default('givenName').describe('The attribute that fills the `given_name` claim.'),
+  family_name: z.string().min(1).default('sn').describe('The attribute that fills the `family_name` claim.'),
+  groups: z
+    .string()
+    .min(1)
+    .default('memberOf')
+    .describe(
+      "The attribute listing the user's groups (DNs or names); the `groups` claim carries each value's first RDN value (`cn=engineers,ou=groups,…` → `engineers`).",
+    ),
 });
 export type LdapAttributesConfig = z.output<typeof ldapAttributesSchema>;
-export const DEFAULT_LDAP_ATTRIBUTES: LdapAttributesConfig = { username: 'uid', email: 'mail', name: 'cn', given_name: 'givenName', family_name: 'sn', groups: 'memberOf' };
+/** The attributes of an LDAP connection that states none: `attributes` is optional, so the LDAP source applies these. */
+export const DEFAULT_LDAP_ATTRIBUTES: LdapAttributesConfig = ldapAttributesSchema.parse({});
+
+/**
+ * The pool size of an LDAP connection that states none. Applied by the LDAP
+ * source, not by the schema: a default on the field would put `pool_size`
+ * on every connection type, where the type check below refuses it. The
+ * schema states it only as documentation (JSON Schema's `default`).
+ */
+export const DEFAULT_LDAP_POOL_SIZE = 8;
 
 /** Keys only some connection types take, and which: a key on the wrong type is a mistake worth stopping for. */
 const TYPE_ONLY_KEYS = {
@@ -80,33 +109,107 @@ const TYPE_ONLY_KEYS = {
 
 const connectionSchema = z
   .strictObject({
-    name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - (a connection name)'),
-    type: z.enum(CONNECTION_TYPES).describe('database: users stored in Latchkey (argon2id); http: a custom credential validator; ldap: an LDAP or Active Directory server'),
-    password_policy: passwordPolicySchema.default(DEFAULT_PASSWORD_POLICY),
-    url: z.url({ protocol: /^(https?|ldaps?)$/ }).optional().describe('http: where the validator listens; ldap: ldap://host:port or ldaps://host:port'),
-    secret: z.string().min(16, 'at least 16 characters').max(512).optional().describe('http: the shared HMAC key that signs each request'),
-    timeout_ms: z.number().int().min(50).max(30_000).default(2000).describe('http, ldap: how long to wait for the directory before 503'),
-    tls_ca: z.string().min(1).optional().describe('http, ldap: a PEM file of the CA(s) to trust instead of the system list (a private CA)'),
-    start_tls: z.boolean().optional().describe('ldap: upgrade an ldap:// connection with StartTLS before any password is sent'),
-    bind_dn: z.string().min(1).max(1024).optional().describe('ldap: the service account that searches for users'),
-    bind_password: z.string().min(1).max(1024).optional().describe('ldap: its password (kept in the configuration only, never stored)'),
-    search_base: z.string().min(1).max(1024).optional().describe('ldap: where to search for users'),
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - (a connection name)')
+      .describe("The connection's name: letters, digits, `_`, `.` and `-`. Requests name it as `realm`."),
+    type: z
+      .enum(CONNECTION_TYPES)
+      .describe(
+        '`database`: users stored in Latchkey (argon2id); `http`: a custom credential validator (docs/operations.md, User directories); `ldap`: an LDAP server or Active Directory.',
+      ),
+    password_policy: passwordPolicySchema
+      .prefault({})
+      .describe('Rules for new passwords (sign-up, changes, seed users) and what a sign-in with a breached password does.'),
+    url: z
+      .url({ protocol: /^(https?|ldaps?)$/ })
+      .optional()
+      .describe(
+        "`http`: the validator's URL, https (plain http only to a loopback validator). `ldap`: `ldap://host:389` or `ldaps://host:636`; plain `ldap://` only to a loopback directory unless `start_tls: true`. Required for both.",
+      ),
+    secret: z
+      .string()
+      .min(16, 'at least 16 characters')
+      .max(512)
+      .optional()
+      .describe(
+        '`http` (required): the shared HMAC key, at least 16 characters, that signs each request. Kept in memory only, never stored.',
+      ),
+    timeout_ms: z
+      .number()
+      .int()
+      .min(50)
+      .max(30_000)
+      .default(2000)
+      .describe('`http`, `ldap`: how long the whole check (LDAP: search and bind) may take; beyond it the sign-in gets 503.'),
+    tls_ca: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "`http`, `ldap`: a PEM file of the CA(s) to trust for this connection instead of the system's list (a private CA). Read at start-up.",
+      ),
+    start_tls: z
+      .boolean()
+      .optional()
+      // Documentation only: `ldap.ts` reads an absent start_tls as false; a schema default would put it on every connection type.
+      .meta({ default: false })
+      .describe(
+        '`ldap`: upgrade an `ldap://` connection with StartTLS before anything is sent (not with `ldaps://`, which is TLS already).',
+      ),
+    bind_dn: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe(
+        '`ldap`: the service account that searches for users. Give `bind_dn` and `bind_password` together, or neither to search anonymously.',
+      ),
+    bind_password: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("`ldap`: the service account's password. Kept in memory only, never stored."),
+    search_base: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("`ldap`, search-then-bind (required with `search_filter`): where to search for the user's entry."),
     search_filter: z
       .string()
       .min(1)
       .max(1024)
       .refine((f) => f.includes('{{username}}'), 'must contain {{username}}')
       .optional()
-      .describe('ldap: search-then-bind; {{username}} is replaced by the escaped login name, e.g. (uid={{username}})'),
+      .describe(
+        "`ldap`, search-then-bind: how to find the user's entry; `{{username}}` becomes the RFC 4515-escaped login name, e.g. `(uid={{username}})` or `(|(uid={{username}})(mail={{username}}))`. Give exactly one of `search_filter` and `user_dn_template`.",
+      ),
     user_dn_template: z
       .string()
       .min(1)
       .max(1024)
       .refine((t) => t.includes('{{username}}'), 'must contain {{username}}')
       .optional()
-      .describe('ldap: direct bind; e.g. uid={{username}},ou=people,dc=corp,dc=test'),
-    attributes: ldapAttributesSchema.optional(),
-    pool_size: z.number().int().min(1).max(256).optional().describe('ldap: connections kept open to the directory (default 8)'),
+      .describe(
+        "`ldap`, direct bind instead of a search: the user's DN, e.g. `uid={{username}},ou=people,dc=corp,dc=test` (the login name RFC 4514-escaped); Active Directory also takes `{{username}}@corp.example`.",
+      ),
+    attributes: ldapAttributesSchema
+      .optional()
+      .describe('`ldap`: which LDAP attribute fills each profile claim; a key left out keeps its default.'),
+    pool_size: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .meta({ default: DEFAULT_LDAP_POOL_SIZE })
+      .describe(
+        '`ldap`: connections kept open to the directory for binds; with `search_filter`, half as many more (at least one) for searches.',
+      ),
   })
   .superRefine((connection, ctx) => {
     for (const [key, types] of Object.entries(TYPE_ONLY_KEYS)) {
@@ -117,10 +220,10 @@ const connectionSchema = z
     if (connection.type === 'http') refineHttpConnection(connection, ctx);
     if (connection.type === 'ldap') refineLdapConnection(connection, ctx);
   });
-
 function refineHttpConnection(connection: { url?: string | undefined; secret?: string | undefined }, ctx: z.RefinementCtx): void {
   if (connection.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required for type: http (the validator URL)' });
-  if (connection.secret === undefined) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for type: http (the shared HMAC key)' });
+  if (connection.secret === undefined)
+    ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for type: http (the shared HMAC key)' });
   if (connection.url === undefined) return;
   const url = new URL(connection.url);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -153,96 +256,158 @@ function refineLdapConnection(
       ctx.addIssue({ code: 'custom', path: ['start_tls'], message: 'ldaps:// is already TLS; start_tls is for ldap:// URLs' });
     } else if (url.protocol === 'ldap:' && !connection.start_tls && !LOOPBACK_HOSTS.has(url.hostname)) {
       // Every password crosses this connection: in clear text only to a directory on the same host.
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'use ldaps:// or start_tls: true (plain ldap:// only to a loopback directory)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'use ldaps:// or start_tls: true (plain ldap:// only to a loopback directory)',
+      });
     }
   }
   const searches = connection.search_filter !== undefined;
   if (searches === (connection.user_dn_template !== undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['search_filter'], message: 'give exactly one of search_filter (search, then bind as the user) or user_dn_template (bind directly)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['search_filter'],
+      message: 'give exactly one of search_filter (search, then bind as the user) or user_dn_template (bind directly)',
+    });
   }
   if (searches && connection.search_base === undefined) {
     ctx.addIssue({ code: 'custom', path: ['search_base'], message: 'required with search_filter (where to search for users)' });
   }
   if ((connection.bind_dn === undefined) !== (connection.bind_password === undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['bind_password'], message: 'give bind_dn and bind_password together (or neither, to search anonymously)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['bind_password'],
+      message: 'give bind_dn and bind_password together (or neither, to search anonymously)',
+    });
   }
 }
 
 const hooksSchema = z.strictObject({
-  post_login: z.array(z.string().min(1)).max(20).default([]).describe('module paths, run in this order after the credentials (and any second factor) are verified, and at every refresh'),
-  timeout_ms: z.number().int().min(10).max(30_000).default(2000).describe('the whole chain\'s time limit per sign-in; over it the sign-in fails closed (503 hook_timeout)'),
+  post_login: z
+    .array(z.string().min(1))
+    .max(20)
+    .default([])
+    .describe(
+      'Module paths (relative to this file), run in this order after the credentials (and any second factor) are verified, and at every refresh.',
+    ),
+  timeout_ms: z
+    .number()
+    .int()
+    .min(10)
+    .max(30_000)
+    .default(2000)
+    .describe("The whole chain's time limit per sign-in; over it the sign-in fails closed (503 `hook_timeout`)."),
 });
-const DEFAULT_HOOKS = { post_login: [], timeout_ms: 2000 };
-export type HooksConfig = z.output<typeof hooksSchema>;
 
 const rateLimitSchema = z.strictObject({
-  requests: z.number().int().min(1).max(10_000_000),
-  per_seconds: z.number().int().min(1).max(86_400),
+  requests: z.number().int().min(1).max(10_000_000).describe('Requests allowed in each window; beyond them 429.'),
+  per_seconds: z.number().int().min(1).max(86_400).describe('The window, in seconds.'),
 });
-export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 
-const DEFAULT_BRUTE_FORCE = { enabled: true, threshold: 10, block_seconds: 2_592_000, same_password_window_seconds: 3600 };
-const DEFAULT_BACKSTOP = { enabled: true, threshold: 100, block_seconds: 900, max_block_seconds: 86_400 };
-const DEFAULT_SUSPICIOUS_IP = { enabled: true, per_day: 100, failed_checks_per_hour: 300 };
+const bruteForceSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Lock a login name for one end-user IP after consecutive failures from that IP.'),
+  threshold: z.number().int().min(1).max(100).default(10).describe('Consecutive failures per login name and end-user IP before the lock.'),
+  block_seconds: seconds(1)
+    .max(31_536_000)
+    .default(2_592_000)
+    .describe(
+      'How long a lock lasts unless an operator unblocks the name or its password changes; also the window failures are counted in.',
+    ),
+  same_password_window_seconds: seconds(0)
+    .max(86_400)
+    .default(3600)
+    .describe(
+      'How long a failed attempt is remembered (as a keyed hash), so the same wrong password repeated within it counts once; `0` counts every attempt.',
+    ),
+});
+
+const backstopSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Pause a login name's sign-ins from new places after consecutive failures from all IPs; IPs where the name signed in within the last 30 days still get through (docs/operations.md, Attack protection).",
+    ),
+  threshold: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(100)
+    .describe(
+      "Consecutive failures per login name from all IPs before the pause (NIST SP 800-63B's limit); failures are remembered for `brute_force.block_seconds`.",
+    ),
+  block_seconds: seconds(1)
+    .max(31_536_000)
+    .default(900)
+    .describe('The first pause; each repeat doubles it, up to `max_block_seconds`. A value above `max_block_seconds` stops start-up.'),
+  max_block_seconds: seconds(1)
+    .max(31_536_000)
+    .default(86_400)
+    .describe(
+      'The longest pause. The repeat count is forgotten `max_block_seconds` after a pause ends without a new one, or by `latchkey users unblock` or a password change.',
+    ),
+});
+/** For the start-up message that names the defaults to go back to. */
+const BACKSTOP_DEFAULTS = backstopSchema.parse({});
+
+const suspiciousIpSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Throttle an end-user IP with many failures across login names (both budgets below).'),
+  per_day: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(100)
+    .describe(
+      'Failed sign-ins per end-user IP in 24 hours, all login names, refilling gradually (a sliding window); the same wrong password repeated counts once.',
+    ),
+  failed_checks_per_hour: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(300)
+    .describe(
+      'Failed password checks per end-user IP and hour, refilling gradually, repeats of one wrong password included (each costs an argon2 hash); beyond it 429 `ip_blocked`.',
+    ),
+});
 
 const attackProtectionSchema = z.strictObject({
-  brute_force: z
-    .strictObject({
-      enabled: z.boolean().default(true),
-      threshold: z.number().int().min(1).max(100).default(10).describe('consecutive failures per identifier and end-user IP before the lock'),
-      block_seconds: seconds(1).max(31_536_000).default(2_592_000).describe('how long a lock lasts unless an operator unblocks or the password changes'),
-      same_password_window_seconds: seconds(0)
-        .max(86_400)
-        .default(3600)
-        .describe('how long a failed attempt is remembered (as a keyed hash) so the same wrong password repeated counts once; 0 counts every attempt'),
-    })
-    .default(DEFAULT_BRUTE_FORCE),
-  backstop: z
-    .strictObject({
-      enabled: z.boolean().default(true),
-      threshold: z.number().int().min(1).max(100_000).default(100).describe('consecutive failures per identifier from all IPs (NIST SP 800-63B)'),
-      block_seconds: seconds(1)
-        .max(31_536_000)
-        .default(900)
-        .describe('the first backstop block; each repeat doubles it, up to max_block_seconds. IPs where the login name signed in within 30 days are not blocked'),
-      max_block_seconds: seconds(1).max(31_536_000).default(86_400).describe('the longest a repeated backstop block lasts'),
-    })
-    .default(DEFAULT_BACKSTOP),
-  suspicious_ip: z
-    .strictObject({
-      enabled: z.boolean().default(true),
-      per_day: z.number().int().min(1).max(1_000_000).default(100).describe('failed logins per end-user IP, all identifiers, refilling gradually'),
-      failed_checks_per_hour: z
-        .number()
-        .int()
-        .min(1)
-        .max(1_000_000)
-        .default(300)
-        .describe('failed password checks per end-user IP and hour, repeats of one wrong password included, refilling gradually'),
-    })
-    .default(DEFAULT_SUSPICIOUS_IP),
-  allowlist: z.array(cidr).default([]).describe('end-user IPs exempt from the per-IP lock and IP throttling (not from the backstop)'),
+  brute_force: bruteForceSchema.prefault({}).describe('The per-IP lock: a login name, from one end-user IP.'),
+  backstop: backstopSchema
+    .prefault({})
+    .describe('The lock across IPs: a login name, from everywhere (against attacks spread over many IPs).'),
+  suspicious_ip: suspiciousIpSchema
+    .prefault({})
+    .describe('Budgets per end-user IP, across login names (against one IP trying many names).'),
+  allowlist: z
+    .array(cidr)
+    .default([])
+    .describe(
+      'End-user IPs or CIDR blocks exempt from the per-IP lock and both IP budgets (not from the backstop, nor from `password_hashing.max_queue_per_ip`).',
+    ),
   forwarded_for_header: z
     .string()
     .regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name')
     .transform((h) => h.toLowerCase())
-    .default('auth0-forwarded-for')
-    .describe('header carrying the end-user IP from trusted confidential clients'),
+    // prefault, not default: the default is an input, so it goes through the transform and JSON Schema shows it.
+    .prefault('auth0-forwarded-for')
+    .describe(
+      "The header carrying the end-user IP from applications with `trust_forwarded_for`; other clients' headers are ignored (and logged).",
+    ),
 });
 export type AttackProtectionConfig = z.output<typeof attackProtectionSchema>;
-const DEFAULT_ATTACK_PROTECTION: AttackProtectionConfig = {
-  brute_force: DEFAULT_BRUTE_FORCE,
-  backstop: DEFAULT_BACKSTOP,
-  suspicious_ip: DEFAULT_SUSPICIOUS_IP,
-  allowlist: [],
-  forwarded_for_header: 'auth0-forwarded-for',
-};
 
 const rateLimitsSchema = z.strictObject({
-  tenant: rateLimitSchema.optional().describe('all token requests of the tenant'),
-  client: rateLimitSchema.optional().describe("each application's token requests, unless it sets its own rate_limit"),
+  tenant: rateLimitSchema.optional().describe('All token requests of the tenant, counted before client authentication.'),
+  client: rateLimitSchema
+    .optional()
+    .describe("Each application's token requests, counted after client authentication, unless it sets its own `rate_limit`."),
 });
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
+export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 
 /** The protection keys of a stored tenant, with the defaults filled in (stored before they existed, or written by a test). */
 export function tenantProtectionDefaults(settings: {
@@ -258,56 +423,150 @@ export function tenantProtectionDefaults(settings: {
 }
 
 const apiSchema = z.strictObject({
-  identifier: z.string().min(1).max(512).describe('the audience'),
-  scopes: z.array(scopeToken).default([]),
-  token_lifetime: seconds(1).max(2_592_000).default(86_400).describe('access token lifetime, seconds'),
-  allow_offline_access: z.boolean().default(false),
-  signing_alg: z.enum(SIGNING_ALGS).default('RS256'),
+  identifier: z
+    .string()
+    .min(1)
+    .max(512)
+    .describe("The API's `audience`, as requests name it (usually a URL). Entra-style scopes `{identifier}/{scope}` name it too."),
+  scopes: z
+    .array(scopeToken)
+    .default([])
+    .describe(
+      'The scopes the API defines. A password grant that asks for none gets them all; scopes nobody defines are dropped from tokens.',
+    ),
+  token_lifetime: seconds(1).max(2_592_000).default(86_400).describe('Seconds an access token for this API is valid (as short as 1).'),
+  allow_offline_access: z
+    .boolean()
+    .default(false)
+    .describe('Whether refresh tokens may be issued for this API (`offline_access` asked by an application that may refresh).'),
+  signing_alg: z
+    .enum(SIGNING_ALGS)
+    .default('RS256')
+    .describe("The algorithm of this API's access tokens; Auth0's SDKs and most API middleware expect RS256."),
 });
 
 const refreshTokenSchema = z.strictObject({
-  reuse_interval: seconds(0).max(300).default(0).describe('seconds in which a rotated token presented again returns the same child'),
-  idle_lifetime: seconds(1).default(1_296_000),
-  absolute_lifetime: seconds(1).default(2_592_000),
+  reuse_interval: seconds(0)
+    .max(300)
+    .default(0)
+    .describe(
+      'Seconds in which a rotated refresh token presented again returns the same new token (a client retrying after a lost response).',
+    ),
+  idle_lifetime: seconds(1).default(1_296_000).describe('Seconds a refresh token lives unused.'),
+  absolute_lifetime: seconds(1)
+    .default(2_592_000)
+    .describe('Seconds a refresh-token family (one sign-in and all its rotations) lives, however it is used; at least `idle_lifetime`.'),
 });
 
-const jwkSchema = z.looseObject({ kty: z.string() });
+const jwkSchema = z.looseObject({
+  kty: z.string().describe('The key type (`RSA`, `EC`, `OKP`); the other members as RFC 7517 defines them.'),
+});
 
 const applicationSchema = z
   .strictObject({
-    client_id: z.string().min(1).max(128).regex(/^[\x21-\x7E]+$/, 'printable ASCII without spaces'),
-    client_secret: z.string().min(8, 'at least 8 characters').max(512).optional(),
-    name: z.string().max(256).optional(),
-    token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).default('client_secret_post'),
-    grant_types: z.array(z.enum(GRANT_TYPES)).default(['password', 'refresh_token']),
-    jwks: z.strictObject({ keys: z.array(jwkSchema) }).optional(),
-    default_audience: z.string().min(1).optional(),
-    refresh_token: refreshTokenSchema.default({ reuse_interval: 0, idle_lifetime: 1_296_000, absolute_lifetime: 2_592_000 }),
-    resource_server: z.boolean().default(false).describe('may introspect any access token whose audience is its default_audience'),
-    trust_forwarded_for: z.boolean().default(false).describe("honour the end-user IP this confidential client forwards (attack_protection.forwarded_for_header)"),
-    rate_limit: rateLimitSchema.optional().describe("this application's token requests; wins over the tenant's rate_limits.client"),
-    mfa: z.enum(MFA_POLICIES).optional().describe("wins over the tenant's mfa policy for this application"),
-    connections: z.array(z.string().min(1)).min(1).optional().describe("the connections (realms) this application may sign users in with; absent: all of the tenant's"),
+    client_id: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\x21-\x7E]+$/, 'printable ASCII without spaces')
+      .describe("The application's `client_id`: printable ASCII without spaces."),
+    client_secret: z
+      .string()
+      .min(8, 'at least 8 characters')
+      .max(512)
+      .optional()
+      .describe(
+        'Required for `client_secret_post` and `client_secret_basic`, absent otherwise; at least 8 characters. Stored only as an HMAC.',
+      ),
+    name: z.string().max(256).optional().describe('A label for people reading the file; the server does not use it.'),
+    token_endpoint_auth_method: z
+      .enum(CLIENT_AUTH_METHODS)
+      .default('client_secret_post')
+      .describe(
+        'How the application authenticates at the token endpoint: `client_secret_post`, `client_secret_basic`, `private_key_jwt` (a signed assertion, its keys in `jwks`) or `none` (a public client).',
+      ),
+    grant_types: z
+      .array(z.enum(GRANT_TYPES))
+      .default(['password', 'refresh_token'])
+      .describe(
+        'The grants the application may use at the token endpoint (DESIGN.md §3); `client_credentials` needs a confidential client and a client grant.',
+      ),
+    jwks: z
+      .strictObject({
+        keys: z
+          .array(jwkSchema)
+          .describe('The public keys (JWKs); at least one for `private_key_jwt` (an assertion may omit `kid` when there is only one).'),
+      })
+      .optional()
+      .describe("The application's public keys for `private_key_jwt`, as a JWK Set (RFC 7517)."),
+    default_audience: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The API (an `apis[].identifier`) when a request names none; wins over the tenant's `default_audience`."),
+    refresh_token: refreshTokenSchema.prefault({}).describe("Rotation and lifetimes of this application's refresh tokens."),
+    resource_server: z
+      .boolean()
+      .default(false)
+      .describe('May introspect any access token whose audience is its `default_audience` (required with it).'),
+    trust_forwarded_for: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Honour the end-user IP this (confidential) application's backend sends in `attack_protection.forwarded_for_header`, for attack protection; other clients' headers are ignored and logged.",
+      ),
+    rate_limit: rateLimitSchema.optional().describe("This application's token requests; wins over the tenant's `rate_limits.client`."),
+    mfa: z
+      .enum(MFA_POLICIES)
+      .optional()
+      .describe("The `mfa` policy for this application, winning over the tenant's. Absent: the tenant's."),
+    connections: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        "The connections (realms) this application may sign users in with. Absent: all of the tenant's. Without `realm` it uses the tenant's `default_directory` if listed, else the first listed.",
+      ),
   })
   .superRefine((app, ctx) => {
     const needsSecret = app.token_endpoint_auth_method === 'client_secret_post' || app.token_endpoint_auth_method === 'client_secret_basic';
     if (needsSecret && app.client_secret === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required when token_endpoint_auth_method is ${app.token_endpoint_auth_method}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_secret'],
+        message: `required when token_endpoint_auth_method is ${app.token_endpoint_auth_method}`,
+      });
     }
     if (!needsSecret && app.client_secret !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `must be absent when token_endpoint_auth_method is ${app.token_endpoint_auth_method}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_secret'],
+        message: `must be absent when token_endpoint_auth_method is ${app.token_endpoint_auth_method}`,
+      });
     }
     if (app.token_endpoint_auth_method === 'private_key_jwt' && (app.jwks === undefined || app.jwks.keys.length === 0)) {
       ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'at least one public key is required for private_key_jwt' });
     }
     if (app.token_endpoint_auth_method === 'none' && app.grant_types.includes('client_credentials')) {
-      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grant_types'],
+        message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)',
+      });
     }
     if (app.resource_server && app.default_audience === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['default_audience'], message: 'required with resource_server: true (the API whose tokens it may introspect)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['default_audience'],
+        message: 'required with resource_server: true (the API whose tokens it may introspect)',
+      });
     }
     if (app.trust_forwarded_for && app.token_endpoint_auth_method === 'none') {
-      ctx.addIssue({ code: 'custom', path: ['trust_forwarded_for'], message: 'needs a confidential client: anyone can present a public client_id, so its forwarded IP proves nothing' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trust_forwarded_for'],
+        message: 'needs a confidential client: anyone can present a public client_id, so its forwarded IP proves nothing',
+      });
     }
     if (app.refresh_token.absolute_lifetime < app.refresh_token.idle_lifetime) {
       ctx.addIssue({ code: 'custom', path: ['refresh_token', 'absolute_lifetime'], message: 'must be at least idle_lifetime' });
@@ -320,28 +579,39 @@ const applicationSchema = z
  * these scopes.
  */
 const clientGrantSchema = z.strictObject({
-  client_id: z.string().min(1).max(128).describe('the application (an applications[].client_id of this tenant)'),
-  audience: z.string().min(1).max(512).describe('the API (an apis[].identifier of this tenant)'),
-  scope: z.array(scopeToken).describe("the API's scopes the application may get; [] gives tokens for the API with no scope"),
+  client_id: z.string().min(1).max(128).describe('The application (an `applications[].client_id` of this tenant).'),
+  audience: z.string().min(1).max(512).describe('The API (an `apis[].identifier` of this tenant).'),
+  scope: z.array(scopeToken).describe("The API's scopes the application may get; `[]` gives tokens for the API with no scope."),
 });
 
 const userSchema = z
   .strictObject({
-    connection: z.string().min(1),
-    username: z.string().min(1).max(256),
-    email: z.email().max(256).optional(),
-    email_verified: z.boolean().optional(),
-    name: z.string().max(256).optional(),
-    given_name: z.string().max(256).optional(),
-    family_name: z.string().max(256).optional(),
+    connection: z.string().min(1).describe('The `database` connection the user belongs to.'),
+    username: z.string().min(1).max(256).describe('The login name, unique within the connection.'),
+    email: z.email().max(256).optional().describe('The `email` claim.'),
+    email_verified: z.boolean().optional().describe('The `email_verified` claim.'),
+    name: z.string().max(256).optional().describe('The `name` claim (absent: the username).'),
+    given_name: z.string().max(256).optional().describe('The `given_name` claim.'),
+    family_name: z.string().max(256).optional().describe('The `family_name` claim.'),
     // The connection's password policy is checked in the tenant's refinement, so `config check` catches what `serve` would refuse.
-    password: z.string().min(1).max(MAX_PASSWORD_LENGTH).optional(),
+    password: z
+      .string()
+      .min(1)
+      .max(MAX_PASSWORD_LENGTH)
+      .optional()
+      .describe(
+        "The user's password, checked against the connection's `password_policy`; give exactly one of `password` and `password_hash`.",
+      ),
     password_hash: z
       .string()
       .regex(/^\$(argon2id|argon2i|2a|2b|2y)\$/, 'an argon2 or bcrypt hash ($argon2id$…, $2b$…)')
       .refine(isSupportedPasswordHash, 'a complete argon2 or bcrypt hash (a bcrypt hash is $2b$NN$ and 53 more characters)')
-      .optional(),
-    blocked: z.boolean().optional(),
+      .optional()
+      .describe('Instead of `password`: an argon2 or bcrypt hash (`$argon2id$…`, `$2b$…`) imported from another system.'),
+    blocked: z
+      .boolean()
+      .optional()
+      .describe('`true` blocks the user and ends their sessions; `false` lifts a block (reviving no session). Absent: left as it is.'),
   })
   .superRefine((user, ctx) => {
     if ((user.password === undefined) === (user.password_hash === undefined)) {
@@ -351,40 +621,107 @@ const userSchema = z
 
 const tenantSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and -, used in URLs'),
-    default_directory: z.string().min(1).optional(),
-    default_audience: z.string().min(1).optional(),
-    id_token_signing_alg: z.enum(SIGNING_ALGS).default('RS256'),
-    id_token_lifetime: seconds(1).max(2_592_000).default(36_000),
-    connections: z.array(connectionSchema).default([{ name: 'Username-Password-Authentication', type: 'database', password_policy: DEFAULT_PASSWORD_POLICY, timeout_ms: 2000 }]),
-    hooks: hooksSchema.default(DEFAULT_HOOKS).describe('post-login hooks: ES modules exporting onExecutePostLogin(event, api), Auth0 Actions\' shape (docs/hooks.md)'),
-    apis: z.array(apiSchema).default([]),
-    applications: z.array(applicationSchema).default([]),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and -, used in URLs')
+      .describe('Lowercase letters, digits and `-`. The tenant is served under `{public_url}/{name}/`, its issuer.'),
+    default_directory: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'The connection for password grants without `realm`. Absent: the only connection, if the tenant has one (else such requests are refused).',
+      ),
+    default_audience: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The API (an `apis[].identifier`) when a request names none; an application's `default_audience` wins."),
+    id_token_signing_alg: z
+      .enum(SIGNING_ALGS)
+      .default('RS256')
+      .describe("The algorithm of the tenant's id_tokens; Auth0's SDKs accept only RS256."),
+    id_token_lifetime: seconds(1).max(2_592_000).default(36_000).describe('Seconds an id_token is valid.'),
+    connections: z
+      .array(connectionSchema)
+      .prefault([{ name: 'Username-Password-Authentication', type: 'database' }])
+      .describe('The user directories (realms) of the tenant.'),
+    hooks: hooksSchema
+      .prefault({})
+      .describe("Post-login hooks: ES modules exporting `onExecutePostLogin(event, api)`, Auth0 Actions' shape (docs/hooks.md)."),
+    apis: z
+      .array(apiSchema)
+      .default([])
+      .describe(
+        "The APIs (resource servers) tokens are for. The identifier `{public_url}/{tenant}/mfa/` is the built-in MFA API's (it manages users' factors, docs/operations.md) and stops start-up if declared.",
+      ),
+    applications: z.array(applicationSchema).default([]).describe('The applications (OAuth clients) that may ask for tokens.'),
     client_grants: z
       .array(clientGrantSchema)
       .default([])
-      .describe('which APIs each application may call with client_credentials, and with which scopes (none: no API)'),
-    users: z.array(userSchema).default([]),
-    attack_protection: attackProtectionSchema.default(DEFAULT_ATTACK_PROTECTION).describe('on by default, as Auth0\'s is (DESIGN.md §3)'),
-    rate_limits: rateLimitsSchema.default({}),
-    trusted_proxies: z.array(cidr).default([]).describe('X-Forwarded-For is honoured only from these peers'),
-    mfa: z.enum(MFA_POLICIES).default('optional').describe('second factor inside the password flow (Auth0 shape): never | optional | always'),
+      .describe(
+        'Which APIs each application may call with `client_credentials`, and with which scopes; none: no API. At most one per application and API (see Client grants).',
+      ),
+    users: z
+      .array(userSchema)
+      .default([])
+      .describe(
+        'Seed users (demos, tests): created or updated at each start, never deleted. A `password` or `password_hash` that no longer matches, or `blocked: true` on an unblocked user, ends their sessions at the next start (every refresh token revoked).',
+      ),
+    attack_protection: attackProtectionSchema
+      .prefault({})
+      .describe("Brute-force protection of the password-checking grants, on by default as Auth0's is (DESIGN.md §3)."),
+    rate_limits: rateLimitsSchema.prefault({}).describe('Budgets of token requests, `{ requests, per_seconds }`; none by default.'),
+    trusted_proxies: z
+      .array(cidr)
+      .default([])
+      .describe('IPs or CIDR blocks of reverse proxies whose `X-Forwarded-For` is believed; it is ignored from any other peer.'),
+    mfa: z
+      .enum(MFA_POLICIES)
+      .default('optional')
+      .describe(
+        "A second factor in the password flow (Auth0's shape): `never` (off), `optional` (users who enrolled a factor need it), `always` (everyone; users without a factor enroll first). A token for the built-in MFA API always needs a second factor, whatever this says.",
+      ),
   })
   .superRefine((tenant, ctx) => {
     const connectionNames = new Set(tenant.connections.map((c) => c.name));
     const apiIds = new Set(tenant.apis.map((a) => a.identifier));
-    reportDuplicates(tenant.connections.map((c) => c.name), 'connections', 'name', ctx);
-    reportDuplicates(tenant.apis.map((a) => a.identifier), 'apis', 'identifier', ctx);
-    reportDuplicates(tenant.applications.map((a) => a.client_id), 'applications', 'client_id', ctx);
+    reportDuplicates(
+      tenant.connections.map((c) => c.name),
+      'connections',
+      'name',
+      ctx,
+    );
+    reportDuplicates(
+      tenant.apis.map((a) => a.identifier),
+      'apis',
+      'identifier',
+      ctx,
+    );
+    reportDuplicates(
+      tenant.applications.map((a) => a.client_id),
+      'applications',
+      'client_id',
+      ctx,
+    );
     if (tenant.default_directory !== undefined && !connectionNames.has(tenant.default_directory)) {
-      ctx.addIssue({ code: 'custom', path: ['default_directory'], message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['default_directory'],
+        message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})`,
+      });
     }
     if (tenant.default_audience !== undefined && !apiIds.has(tenant.default_audience)) {
       ctx.addIssue({ code: 'custom', path: ['default_audience'], message: 'names no API identifier of this tenant' });
     }
     tenant.applications.forEach((app, i) => {
       app.connections?.forEach((name, j) => {
-        if (!connectionNames.has(name)) ctx.addIssue({ code: 'custom', path: ['applications', i, 'connections', j], message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})` });
+        if (!connectionNames.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['applications', i, 'connections', j],
+            message: `names no connection of this tenant (have: ${[...connectionNames].join(', ')})`,
+          });
       });
       if (app.default_audience !== undefined && !apiIds.has(app.default_audience)) {
         ctx.addIssue({ code: 'custom', path: ['applications', i, 'default_audience'], message: 'names no API identifier of this tenant' });
@@ -398,11 +735,20 @@ const tenantSchema = z
         return;
       }
       if (connection.type !== 'database') {
-        ctx.addIssue({ code: 'custom', path: ['users', i, 'connection'], message: `names a ${connection.type} connection: its users live in the validator, not in Latchkey` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', i, 'connection'],
+          message: `names a ${connection.type} connection: its users live in the validator, not in Latchkey`,
+        });
         return;
       }
       const refusal = user.password === undefined ? undefined : passwordPolicyRefusal(connection.password_policy, user.password);
-      if (refusal) ctx.addIssue({ code: 'custom', path: ['users', i, 'password'], message: `${refusal.message} (rule ${refusal.rule} of connection ${connection.name})` });
+      if (refusal)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', i, 'password'],
+          message: `${refusal.message} (rule ${refusal.rule} of connection ${connection.name})`,
+        });
     });
     const backstop = tenant.attack_protection.backstop;
     if (backstop.block_seconds > backstop.max_block_seconds) {
@@ -410,30 +756,45 @@ const tenantSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['attack_protection', 'backstop', 'block_seconds'],
-        message: `the first backstop block (${backstop.block_seconds} s) is longer than backstop.max_block_seconds (${backstop.max_block_seconds} s); lower block_seconds (default 900) or raise max_block_seconds (default 86400)`,
+        message: `the first backstop block (${backstop.block_seconds} s) is longer than backstop.max_block_seconds (${backstop.max_block_seconds} s); lower block_seconds (default ${BACKSTOP_DEFAULTS.block_seconds}) or raise max_block_seconds (default ${BACKSTOP_DEFAULTS.max_block_seconds})`,
       });
     }
   });
 
 function refineClientGrants(
-  tenant: { applications: Array<{ client_id: string }>; apis: Array<{ identifier: string; scopes: string[] }>; client_grants: Array<{ client_id: string; audience: string; scope: string[] }> },
+  tenant: {
+    applications: Array<{ client_id: string }>;
+    apis: Array<{ identifier: string; scopes: string[] }>;
+    client_grants: Array<{ client_id: string; audience: string; scope: string[] }>;
+  },
   ctx: z.RefinementCtx,
 ): void {
   const clientIds = new Set(tenant.applications.map((a) => a.client_id));
   const apis = new Map(tenant.apis.map((a) => [a.identifier, a]));
   const seen = new Set<string>();
   tenant.client_grants.forEach((grant, i) => {
-    if (!clientIds.has(grant.client_id)) ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'client_id'], message: 'names no application of this tenant' });
+    if (!clientIds.has(grant.client_id))
+      ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'client_id'], message: 'names no application of this tenant' });
     const api = apis.get(grant.audience);
     if (!api) {
       ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'audience'], message: 'names no API identifier of this tenant' });
     } else {
       grant.scope.forEach((scope, j) => {
-        if (!api.scopes.includes(scope)) ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'scope', j], message: `is not a scope of the API ${api.identifier} (it has: ${api.scopes.join(', ') || 'none'})` });
+        if (!api.scopes.includes(scope))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['client_grants', i, 'scope', j],
+            message: `is not a scope of the API ${api.identifier} (it has: ${api.scopes.join(', ') || 'none'})`,
+          });
       });
     }
     const key = JSON.stringify([grant.client_id, grant.audience]);
-    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['client_grants', i], message: `duplicate client grant for ${grant.client_id} and ${grant.audience}: give one entry per application and API` });
+    if (seen.has(key))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_grants', i],
+        message: `duplicate client grant for ${grant.client_id} and ${grant.audience}: give one entry per application and API`,
+      });
     seen.add(key);
   });
 }
@@ -451,69 +812,173 @@ export const configSchema = z
     public_url: z
       .url({ protocol: /^https?$/ })
       .refine((u) => !u.endsWith('/'), 'no trailing slash: the issuer is {public_url}/{tenant}/')
-      .optional(),
+      .optional()
+      .describe(
+        "The base of every issuer: a tenant is served under `{public_url}/{tenant}/`, the exact `iss` of its tokens. No trailing slash. Set it to the URL clients reach (a balancer's or reverse proxy's). Absent: `http(s)://{listen.host}:{listen.port}` (https with `tls`; 127.0.0.1 for a wildcard host).",
+      ),
     listen: z
       .strictObject({
-        host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(3000),
+        host: z
+          .string()
+          .default('127.0.0.1')
+          .describe('The address of the public listener: `127.0.0.1` for this host only, `0.0.0.0` or `::` for every interface.'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(3000)
+          .describe(
+            'The port of the public listener; `0` picks a free one (needs `public_url`). `LATCHKEY_LISTEN_PORT` wins, so several nodes can share one file.',
+          ),
+        // Far above what one node serves, low enough to keep file descriptors for the database and logs.
         max_connections: z
           .number()
           .int()
           .min(1)
           .max(1_000_000)
-          .default(DEFAULT_MAX_CONNECTIONS)
-          .describe('open connections the public listener accepts at once; beyond it new ones are closed at once (per-IP limits belong to the reverse proxy, docs/deploy.md)'),
+          .default(10_000)
+          .describe(
+            'Open connections the public listener holds at once; one beyond it is closed as soon as it arrives (logged once a minute, counted in `latchkey_http_connections_refused_total`). A cap for the whole node: per-IP limits belong to the reverse proxy (docs/deploy.md).',
+          ),
       })
-      .default({ host: '127.0.0.1', port: 3000, max_connections: DEFAULT_MAX_CONNECTIONS }),
+      .prefault({})
+      .describe('The public listener: the token endpoint, discovery, userinfo and every other endpoint of DESIGN.md §3.'),
     operations: z
       .strictObject({
         listen: z
           .strictObject({
-            host: z.string().min(1).default('127.0.0.1').describe('keep it on loopback or a private interface: never reachable by clients'),
-            port: z.number().int().min(0).max(65535).default(DEFAULT_OPERATIONS_PORT).describe('0 picks a free port (tests)'),
+            host: z
+              .string()
+              .min(1)
+              .default('127.0.0.1')
+              .describe('Keep it on loopback or a private interface, never where clients reach it.'),
+            // OpenTelemetry's Prometheus exporter's default port, the one DESIGN.md §2's example uses.
+            port: z
+              .number()
+              .int()
+              .min(0)
+              .max(65535)
+              .default(9464)
+              .describe('Must differ from the public port; `0` picks a free port (tests). `LATCHKEY_OPERATIONS_PORT` wins.'),
           })
-          .describe('where /metrics (and /healthz, /readyz) are served, apart from the public port'),
+          .describe('Where `/metrics` (and `/healthz`, `/readyz`, `/readyz/database`) are served, apart from the public port.'),
       })
       .optional()
-      .describe('the operations listener (DESIGN.md §3): Prometheus metrics, never on the public port; none unless configured'),
-    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
-    database: z.string().regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:PATH or postgres://…').default('sqlite:./data/latchkey.db'),
-    database_pool_size: z.number().int().min(1).max(1000).default(10).describe('PostgreSQL: connections per node'),
-    redis: z.string().regex(/^rediss?:\/\//, 'redis://… or rediss://…').optional(),
-    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      .describe(
+        'The operations listener (DESIGN.md §3): Prometheus `GET /metrics` in plain HTTP, never on the public port, since its counters tell an unknown user from a wrong password. Absent: none.',
+      ),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).describe('A PEM file of the certificate (with its chain).'),
+        key: z.string().min(1).describe("A PEM file of the certificate's private key."),
+      })
+      .optional()
+      .describe(
+        "Serve HTTPS directly (MSAL and Auth0's SDKs insist on https). Absent: plain HTTP, for a reverse proxy that terminates TLS.",
+      ),
+    database: z
+      .string()
+      .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'sqlite:PATH or postgres://…')
+      .default('sqlite:./data/latchkey.db')
+      .describe(
+        '`sqlite:PATH` (one node), or `postgres://user:password@host:5432/db` for several nodes. Migrated at start when empty. `LATCHKEY_DATABASE_URL` wins.',
+      ),
+    database_pool_size: z.number().int().min(1).max(1000).default(10).describe('PostgreSQL: connections per node.'),
+    redis: z
+      .string()
+      .regex(/^rediss?:\/\//, 'redis://… or rediss://…')
+      .optional()
+      .describe(
+        '`redis://…` or `rediss://…`: attack-protection counters, rate limits, single-use keys (client-assertion `jti`, mfa_token, one-time codes) and word of signing-key changes live in Redis instead of the database; what needs it fails closed (503) while it is down. `LATCHKEY_REDIS_URL` wins.',
+      ),
+    log_level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe("The pino level of the server's JSON log lines."),
     password_hashing: z
       .strictObject({
-        concurrency: z.number().int().min(1).max(64).optional().describe('verifications in flight; default: the number of cores'),
-        max_queue: z.number().int().min(0).max(100_000).default(256).describe('requests waiting for a hash slot before 503'),
+        concurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(64)
+          .optional()
+          .describe('Password verifications in flight at once. Absent: the number of cores.'),
+        max_queue: z
+          .number()
+          .int()
+          .min(0)
+          .max(100_000)
+          .default(256)
+          .describe('Verifications waiting for a slot; beyond them requests get 503 `hash_queue_full`.'),
         max_queue_per_ip: z
           .number()
           .int()
           .min(1)
           .max(100_000)
           .optional()
-          .describe('places (running and waiting) one end-user IP may hold before its further checks get 429; default: a quarter of concurrency + max_queue'),
+          .describe(
+            'Places (running and waiting) one end-user IP (IPv6: its /64) may hold at once; beyond them that IP gets 429 `ip_concurrent_checks` (`Retry-After: 1`) while other IPs keep their places, and waiters are served round-robin across IPs. Absent: a quarter of `concurrency + max_queue`, at least 1. Behind a backend that does not forward end-user IPs every user shares one IP: forward them (`trust_forwarded_for`) or raise this.',
+          ),
       })
-      .default({ max_queue: 256 }),
+      .prefault({})
+      .describe('The queue in front of password verification (argon2id is slow on purpose).'),
     email: z
       .strictObject({
-        from: z.string().min(3).default('Latchkey <no-reply@localhost>'),
-        smtp_url: z.string().regex(/^smtps?:\/\//, 'smtp://… or smtps://…').optional().describe('send through this SMTP server (nodemailer)'),
-        outbox_dir: z.string().min(1).optional().describe('development: write each message as a JSON file here instead (default: {data dir}/outbox when no smtp_url)'),
+        from: z.string().min(3).default('Latchkey <no-reply@localhost>').describe('The sender of one-time codes by email.'),
+        smtp_url: z
+          .string()
+          .regex(/^smtps?:\/\//, 'smtp://… or smtps://…')
+          .optional()
+          .describe('`smtp://user:pass@host:587` or `smtps://…`: send through this SMTP server (nodemailer).'),
+        outbox_dir: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'Development, without `smtp_url`: each message is written to this directory as a JSON file. Absent: `{data dir}/outbox`.',
+          ),
       })
-      .default({ from: 'Latchkey <no-reply@localhost>' }),
+      .prefault({})
+      .describe('How one-time codes are sent by email.'),
     security_events: z
-      .strictObject({ retention_days: z.number().int().min(1).max(3650).default(30).describe('security events older than this are deleted') })
-      .default({ retention_days: 30 }),
-    tenants: z.array(tenantSchema).min(1),
+      .strictObject({
+        retention_days: z.number().int().min(1).max(3650).default(30).describe('Security events older than this are deleted.'),
+      })
+      .prefault({})
+      .describe('The security event log (`latchkey logs`, docs/operations.md).'),
+    tenants: z
+      .array(tenantSchema)
+      .min(1)
+      .describe('At least one. Each tenant is an issuer of its own, with its own keys, connections, APIs and applications.'),
   })
   .superRefine((config, ctx) => {
-    reportDuplicates(config.tenants.map((t) => t.name), 'tenants', 'name', ctx);
+    reportDuplicates(
+      config.tenants.map((t) => t.name),
+      'tenants',
+      'name',
+      ctx,
+    );
     if (config.listen.port === 0 && config.public_url === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['public_url'], message: 'required with listen.port 0: every issuer must name the port clients reach' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['public_url'],
+        message: 'required with listen.port 0: every issuer must name the port clients reach',
+      });
     }
     const operations = config.operations?.listen;
-    if (operations && operations.port !== 0 && operations.port === config.listen.port && hostsOverlap(operations.host, config.listen.host)) {
-      ctx.addIssue({ code: 'custom', path: ['operations', 'listen', 'port'], message: `must differ from listen.port (${config.listen.port}): metrics are never served on the public port` });
+    if (
+      operations &&
+      operations.port !== 0 &&
+      operations.port === config.listen.port &&
+      hostsOverlap(operations.host, config.listen.host)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['operations', 'listen', 'port'],
+        message: `must differ from listen.port (${config.listen.port}): metrics are never served on the public port`,
+      });
     }
   });
 
@@ -529,5 +994,4 @@ export type TenantConfig = ParsedConfig['tenants'][number];
 export type ApiConfig = TenantConfig['apis'][number];
 export type ApplicationConfig = TenantConfig['applications'][number];
 export type ConnectionConfig = TenantConfig['connections'][number];
-export type UserSeedConfig = TenantConfig['users'][number];
 export type ClientGrantConfig = TenantConfig['client_grants'][number];

@@ -113,6 +113,16 @@ export function clientGrantScopes(tenant: Tenant, clientId: string, audience: st
   return tenant.clientGrants.get(clientId)?.get(audience);
 }
 
+/**
+ * The connection a sign-in names no realm for: the tenant's
+ * `default_directory`, else its only connection; undefined when a tenant of
+ * several connections names none.
+ */
+export function defaultDirectoryOf(tenant: Pick<Tenant, 'settings' | 'connections'>): string | undefined {
+  if (tenant.settings.default_directory !== undefined) return tenant.settings.default_directory;
+  return tenant.connections.size === 1 ? [...tenant.connections.keys()][0] : undefined;
+}
+
 /** The user's connection when it is still served; undefined once the file stopped declaring it (its users cannot sign in). */
 export function servedConnectionOf(tenant: Tenant, user: Pick<UserRecord, 'connectionId'>): ConnectionRecord | undefined {
   for (const connection of tenant.connections.values()) if (connection.id === user.connectionId) return connection;

@@ -97,6 +97,7 @@ export function recordingApi(commands: HookCommand[]) {
     idToken: { setCustomClaim: claim('id_token_claim') },
     access: {
       deny(reason: unknown) {
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips from the reason
         const text = typeof reason === 'string' ? reason.replace(/[\u0000-\u001f\u007f"\\]/g, ' ').trim().slice(0, MAX_REASON) : '';
         commands.push({ op: 'deny', reason: text || 'Access denied.' });
       },

@@ -142,7 +142,7 @@ export function createListener(options: ListenerOptions): FastifyInstance {
     // (Node keeps the first and drops the other silently).
     let hosts = 0;
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!;
+      const name = rawHeaders[i] ?? '';
       if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
     }
     if (hosts > 1) return done(new InvalidRequestError('The request has more than one Host header (RFC 9112 §3.2).'));

@@ -1,9 +1,22 @@
 /**
  * The extension point for checking a user's credentials (STYLE.md §6).
- * A source answers `verified` or `rejected`; anything else, including a
- * throw, counts as rejected by the caller. Blocked-user checks, the dummy
- * verify for unknown users and audit events stay in the core, so no source
- * can weaken them.
+ *
+ * A source answers one of three outcomes: `verified` (the password is right;
+ * the user signs in unless the core's own policies refuse), `rejected` (wrong
+ * password, unknown user, no password: the same invalid_grant for all, and a
+ * failed attempt counted) or `refused` (the password is right, but the
+ * directory refuses the sign-in, and says why). The caller fails closed:
+ * only `verified` with a user signs anyone in; any other answer is refused
+ * as `rejected` is, and logged as the source's fault.
+ *
+ * A throw is not a verdict but a dependency failure (the directory down, the
+ * hash queue full): the attempt is refunded, as the password was never
+ * judged, and the error answers the client as it is (503
+ * temporarily_unavailable for a directory that did not answer, 429 or 503
+ * for a busy server).
+ *
+ * Blocked-user checks, the dummy verify for unknown users and audit events
+ * stay in the core, so no source can weaken them.
  */
 import type { ConnectionRecord, UserRecord } from '../storage/stores.js';
 

@@ -3,43 +3,46 @@
  * the password grant answers 403 `mfa_required` with an mfa_token; the client
  * enrolls (/mfa/associate) or challenges (/mfa/challenge); an MFA grant trades
  * the mfa_token and a code for the tokens the password grant would have given.
+ * Whether a sign-in needs a second factor is the token endpoint's MFA gate
+ * (oauth/mfa-gate.ts); this service checks and manages the factors.
  *
- * Factors: TOTP (RFC 6238, 30 s steps, ±1 step; a code is accepted only for
- * a step later than the last one accepted, §5.2; secrets sealed at rest) and
- * one-time codes by email; one recovery code per user, stored as a keyed
- * hash and replaced whenever it is used.
- *
- * Enrolment (issue #11 point 2): /mfa/associate starts a pending enrolment,
- * at most one per user (a new one replaces it), bound to the mfa_token that
- * started it and void when that token expires. It is no factor: it makes MFA
- * neither required nor passable, except that the sign-in that started it
- * confirms it with its first good code. Only then does it become a factor,
- * and only then does the recovery code shown at associate become valid.
+ * Factors: TOTP (totp.ts; a code is accepted only for a step later than the
+ * last one accepted, RFC 6238 §5.2; secrets sealed at rest) and one-time
+ * codes by email (email-codes.ts); one recovery code per user, stored as a
+ * keyed hash and replaced whenever it is used (recovery-codes.ts).
+ * Enrolment is pending until its first good code (enrolment.ts).
  *
  * Limits (issue #11 point 7, on the attack-protection counters, so every
  * node shares them): wrong codes per user (a bucket), associate calls per
  * mfa_token, and emails per user across associate and challenge. Each is
  * reserved before the work it guards, so a burst cannot slip past it.
  */
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { Secret, TOTP } from 'otpauth';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { ApiConfig, MfaPolicy } from '../config/schema.js';
 import { constantTimeEqual, type Sealer, type KeyedFingerprint } from '../crypto/secrets.js';
 import type { Tenant } from '../domain/tenant.js';
 import { AccessDeniedError, InvalidGrantError, InvalidRequestError, TooManyAttemptsError, type ErrorReason } from '../domain/errors.js';
-import type { Counter } from '../protection/counters.js';
+import type { Counter, TokenBucket } from '../storage/counters.js';
 import type { SecurityEvents } from '../observability/security-events.js';
-import type { TokenBucket } from '../protection/token-bucket.js';
-import type { ApplicationRecord, SingleUseKeyStore, MfaAuthenticator, MfaAuthenticatorType, MfaPendingEnrolment, MfaStore, UserRecord } from '../storage/stores.js';
+import type {
+  MfaAuthenticator,
+  MfaAuthenticatorType,
+  MfaPendingEnrolment,
+  MfaStore,
+  SingleUseKeyStore,
+  UserRecord,
+} from '../storage/stores.js';
+import { EmailCodes } from './email-codes.js';
 import type { EmailSender } from './email-sender.js';
-import { MFA_TOKEN_LIFETIME_SECONDS, type MfaTokenClaims } from './mfa-token.js';
+import { Enrolments, replacedEnrolment, type CodeTarget } from './enrolment.js';
+import { MFA_TOKEN_LIFETIME_SECONDS, type MfaTokenClaims, type UsedFactor } from './mfa-token.js';
+import { generateRecoveryCode, recoveryCodeHash } from './recovery-codes.js';
+import { notifyFactorRemoval } from './removal-notice.js';
+import { acceptedTotpStep, newTotpSecret } from './totp.js';
 
-const TOTP_PERIOD_SECONDS = 30;
-const TOTP_DIGITS = 6;
-const EMAIL_CODE_LIFETIME_SECONDS = 300;
-const OOB_PREFIX = 'oob.';
+export { maskEmail } from './removal-notice.js';
+
 /** Wrong codes per user: a bucket of 10, one regained every 6 minutes (issue #4). */
 export const MFA_FAILURE_LIMIT = 10;
 export const MFA_REFILL_SECONDS = 360;
@@ -49,8 +52,6 @@ export const MFA_ASSOCIATE_WINDOW_SECONDS = MFA_TOKEN_LIFETIME_SECONDS;
 /** Emails with a code per user, associate and challenge together, per window (issue #11 point 7). */
 export const MFA_EMAIL_LIMIT = 5;
 export const MFA_EMAIL_WINDOW_SECONDS = 600;
-
-export type MfaRequirement = 'none' | 'challenge' | 'enroll';
 
 export interface MfaServiceDeps {
   store: MfaStore;
@@ -102,33 +103,7 @@ export interface RemovalContext {
   ip: string;
 }
 
-interface OobClaims {
-  jti: string;
-  tenantId: string;
-  userId: string;
-  clientId: string;
-  authenticatorId: string;
-  codeHash: string;
-  expiresAt: number;
-}
-
-/** What a code can be checked against: a confirmed factor, or the enrolment this sign-in started. */
-interface CodeTarget {
-  id: string;
-  type: MfaAuthenticatorType;
-  secretSealed: string | null;
-  email: string | null;
-  pending?: MfaPendingEnrolment;
-}
-
-interface CodeTargets {
-  targets: CodeTarget[];
-  /** The user has no factor and another sign-in's enrolment is pending (it replaced this one's, if any). */
-  enrollingElsewhere: boolean;
-}
-
-/** The factor a grant used, for the id_token's `amr` (RFC 8176). */
-export type UsedFactor = 'otp' | 'email' | 'recovery-code';
+export type { UsedFactor } from './mfa-token.js';
 
 /** A user's factors, from the store alone: also what the read-only `latchkey users mfa list` shows. */
 export async function readMfaOverview(
@@ -146,24 +121,15 @@ export async function readMfaOverview(
 }
 
 export class MfaService {
-  constructor(private readonly deps: MfaServiceDeps) {}
+  private readonly emailCodes: EmailCodes;
+  private readonly enrolments: Enrolments;
 
-  policyFor(tenant: Tenant, app: ApplicationRecord): MfaPolicy {
-    return app.settings.mfa ?? tenant.settings.mfa ?? 'optional';
+  constructor(private readonly deps: MfaServiceDeps) {
+    this.emailCodes = new EmailCodes({ sender: deps.sender, oobSealer: deps.oobSealer, codes: deps.codes, clock: deps.clock });
+    this.enrolments = new Enrolments({ store: deps.store, events: deps.events, clock: deps.clock });
   }
 
-  /**
-   * Whether a user who just proved the password must also present a second
-   * factor, or enroll one first. A token for the MFA API (mfa-api.ts)
-   * manages factors, so it always takes one, whatever the policy.
-   */
-  async requirement(tenant: Tenant, app: ApplicationRecord, user: UserRecord, api: ApiConfig | undefined): Promise<MfaRequirement> {
-    const policy = api?.identifier === tenant.endpoints.mfaApi ? 'always' : this.policyFor(tenant, app);
-    if (policy === 'never') return 'none';
-    if (await this.hasFactor(tenant.id, user.id)) return 'challenge';
-    return policy === 'always' ? 'enroll' : 'none';
-  }
-
+  /** Whether the user has a confirmed factor (a pending enrolment is none). */
   async hasFactor(tenantId: string, userId: string): Promise<boolean> {
     return (await this.deps.store.listAuthenticators(tenantId, userId)).length > 0;
   }
@@ -207,10 +173,10 @@ export class MfaService {
       expiresAt: new Date(claims.expiresAt),
     };
     if (type === 'otp') {
-      const secret = new Secret({ size: 20 });
-      await this.deps.store.putPendingEnrolment({ ...enrolment, authenticatorId: `totp|dev_${randomUUID()}`, type: 'otp', secretSealed: this.deps.totpSecretSealer.seal(secret.base32), email: null });
-      const totp = this.totp(tenant, user.email ?? user.username, secret);
-      return { authenticator_type: 'otp', secret: secret.base32, barcode_uri: totp.toString(), recovery_codes: [recoveryCode] };
+      const { secret, barcodeUri } = newTotpSecret(tenant.name, user.email ?? user.username);
+      const secretSealed = this.deps.totpSecretSealer.seal(secret);
+      await this.deps.store.putPendingEnrolment({ ...enrolment, authenticatorId: `totp|dev_${randomUUID()}`, type: 'otp', secretSealed, email: null });
+      return { authenticator_type: 'otp', secret, barcode_uri: barcodeUri, recovery_codes: [recoveryCode] };
     }
     if (type === 'oob') {
       const channels = request.channels ?? ['email'];
@@ -223,7 +189,7 @@ export class MfaService {
       // The email budget is taken first: a refused request neither sends nor replaces the enrolment in progress.
       const oobCode = await this.withEmailBudget(tenant, claims, async () => {
         await this.deps.store.putPendingEnrolment({ ...enrolment, authenticatorId: target.id, type: 'email', secretSealed: null, email });
-        return this.sendEmailCode(tenant, claims, target);
+        return this.emailCodes.send(tenant, claims, target);
       });
       return { authenticator_type: 'oob', oob_channel: 'email', binding_method: 'prompt', oob_code: oobCode, recovery_codes: [recoveryCode] };
     }
@@ -234,7 +200,7 @@ export class MfaService {
   async challenge(tenant: Tenant, claims: MfaTokenClaims, type: string, authenticatorId: string | undefined): Promise<Record<string, string>> {
     if (type !== 'otp' && type !== 'oob') throw new InvalidRequestError('challenge_type must be "otp" or "oob".');
     const factorType: MfaAuthenticatorType = type === 'otp' ? 'otp' : 'email';
-    const { targets, enrollingElsewhere } = await this.codeTargets(tenant.id, claims);
+    const { targets, enrollingElsewhere } = await this.enrolments.codeTargets(tenant.id, claims);
     const matching = targets.filter((t) => t.type === factorType && (authenticatorId === undefined || t.id === authenticatorId));
     // A confirmed factor first, else the one this sign-in is enrolling.
     const target = matching.find((t) => !t.pending) ?? matching[0];
@@ -243,7 +209,7 @@ export class MfaService {
       throw new InvalidRequestError(`The user has no ${type === 'otp' ? 'OTP' : 'email'} authenticator; enroll one with /mfa/associate.`);
     }
     if (type === 'otp') return { challenge_type: 'otp' };
-    const oobCode = await this.withEmailBudget(tenant, claims, () => this.sendEmailCode(tenant, claims, target));
+    const oobCode = await this.withEmailBudget(tenant, claims, () => this.emailCodes.send(tenant, claims, target));
     return { challenge_type: 'oob', binding_method: 'prompt', oob_code: oobCode };
   }
 
@@ -253,7 +219,7 @@ export class MfaService {
    * §5.2), or the first code of the enrolment this sign-in started.
    */
   async verifyOtp(tenant: Tenant, claims: MfaTokenClaims, otp: string): Promise<UsedFactor> {
-    const found = await this.codeTargets(tenant.id, claims);
+    const found = await this.enrolments.codeTargets(tenant.id, claims);
     // Told, not counted: no code can pass for a sign-in whose enrolment a newer associate replaced.
     if (found.enrollingElsewhere) throw replacedEnrolment();
     await this.reserveAttempt(tenant.id, claims.userId, async () => {
@@ -262,10 +228,10 @@ export class MfaService {
       let spent = false;
       for (const target of found.targets) {
         if (target.type !== 'otp' || target.secretSealed === null) continue;
-        const step = this.acceptedStep(target.secretSealed, otp, now);
+        const step = acceptedTotpStep(this.deps.totpSecretSealer.unseal(target.secretSealed), otp, now);
         if (step === undefined) continue;
         if (target.pending) {
-          await this.confirm(tenant, claims, target.pending, step);
+          await this.enrolments.confirm(tenant, claims, target.pending, step);
           return true;
         }
         // One conditional UPDATE on the shared database: a code (or an earlier one) is accepted once, on every node.
@@ -280,20 +246,20 @@ export class MfaService {
 
   /** The mfa-oob grant's check: the oob_code from the challenge and the code the user read in the email. */
   async verifyOob(tenant: Tenant, claims: MfaTokenClaims, oobCode: string, bindingCode: string | undefined): Promise<UsedFactor> {
-    const oob = this.openOob(oobCode);
+    const oob = this.emailCodes.open(oobCode);
     if (oob.tenantId !== tenant.id || oob.userId !== claims.userId || oob.clientId !== claims.clientId) {
       throw new InvalidGrantError('The oob_code does not belong to this mfa_token.');
     }
     if (oob.expiresAt <= this.deps.clock.now().getTime()) throw new InvalidGrantError('The oob_code has expired; ask for a new code with /mfa/challenge.');
     if (bindingCode === undefined) throw new InvalidRequestError('binding_code is required: the code the user received by email.');
     await this.reserveAttempt(tenant.id, claims.userId, async () => {
-      if (!constantTimeEqual(this.deps.codes.of('email-code', oob.authenticatorId, bindingCode.trim()), oob.codeHash)) return false;
+      if (!this.emailCodes.matches(oob, bindingCode)) return false;
       // The factor is checked before the code is spent, so a refused request never burns a valid code.
-      const target = (await this.codeTargets(tenant.id, claims)).targets.find((t) => t.id === oob.authenticatorId);
+      const target = (await this.enrolments.codeTargets(tenant.id, claims)).targets.find((t) => t.id === oob.authenticatorId);
       if (!target) throw new InvalidGrantError('The email authenticator of this code was removed or replaced; ask for a new code.');
       const first = await this.deps.consumed.consume(`oob:${oob.jti}`, new Date(oob.expiresAt), this.deps.clock.now());
       if (!first) throw new InvalidGrantError('This email code has already been used; ask for a new one.');
-      if (target.pending) await this.confirm(tenant, claims, target.pending, null);
+      if (target.pending) await this.enrolments.confirm(tenant, claims, target.pending, null);
       return true;
     }, 'Invalid binding_code.');
     return 'email';
@@ -344,54 +310,8 @@ export class MfaService {
       ip: context.ip,
       details: { authenticator_id: factor.id, authenticator_type: factor.type },
     });
-    await this.notifyRemoval(tenant, user, factor, at, context.ip);
+    await notifyFactorRemoval(this.deps, tenant, user, { factor, at, ip: context.ip });
     return true;
-  }
-
-  /** The pending enrolment becomes a factor (and its recovery code the user's), or the grant is refused. */
-  private async confirm(tenant: Tenant, claims: MfaTokenClaims, pending: MfaPendingEnrolment, step: number | null): Promise<void> {
-    const result = await this.deps.store.confirmPendingEnrolment({
-      tenantId: tenant.id,
-      userId: claims.userId,
-      authenticatorId: pending.authenticatorId,
-      mfaTokenJti: claims.jti,
-      now: this.deps.clock.now(),
-      lastUsedStep: step,
-    });
-    if (result.kind === 'gone') {
-      throw new InvalidGrantError('This enrolment was replaced by a newer one or has expired; enroll again.', { logDetail: `pending enrolment of user ${claims.userId} gone before confirmation` });
-    }
-    if (result.kind === 'already_enrolled') {
-      throw new InvalidGrantError('The user confirmed another authenticator meanwhile; sign in again and use it.', { logDetail: `user ${claims.userId} already has a factor; a second enrolment was dropped` });
-    }
-    await this.deps.events.record({
-      type: 'mfa_enrolled',
-      reason: pending.type,
-      tenantId: tenant.id,
-      clientId: claims.clientId,
-      userId: claims.userId,
-      details: { authenticator_id: pending.authenticatorId },
-    });
-  }
-
-  /** The user's confirmed factors, then the enrolment this mfa_token started (no other sign-in's). */
-  private async codeTargets(tenantId: string, claims: MfaTokenClaims): Promise<CodeTargets> {
-    const [factors, pending] = await Promise.all([
-      this.deps.store.listAuthenticators(tenantId, claims.userId),
-      this.deps.store.pendingEnrolment(tenantId, claims.userId, this.deps.clock.now()),
-    ]);
-    const targets: CodeTarget[] = factors.map((f) => ({ id: f.id, type: f.type, secretSealed: f.secretSealed, email: f.email }));
-    const own = pending !== undefined && pending.mfaTokenJti === claims.jti;
-    if (own) targets.push({ id: pending.authenticatorId, type: pending.type, secretSealed: pending.secretSealed, email: pending.email, pending });
-    return { targets, enrollingElsewhere: factors.length === 0 && pending !== undefined && !own };
-  }
-
-  /** The time step `otp` is the code of, within ±1 step of now; undefined when it is none. */
-  private acceptedStep(secretSealed: string, otp: string, nowMs: number): number | undefined {
-    const secret = Secret.fromBase32(this.deps.totpSecretSealer.unseal(secretSealed));
-    const totp = new TOTP({ secret, digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, algorithm: 'SHA1' });
-    const delta = totp.validate({ token: otp, timestamp: nowMs, window: 1 });
-    return delta === null ? undefined : Math.floor(nowMs / (TOTP_PERIOD_SECONDS * 1000)) + delta;
   }
 
   /**
@@ -456,81 +376,7 @@ export class MfaService {
     }
   }
 
-  private async sendEmailCode(tenant: Tenant, claims: MfaTokenClaims, target: CodeTarget): Promise<string> {
-    const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-    const oob: OobClaims = {
-      jti: randomUUID(),
-      tenantId: tenant.id,
-      userId: claims.userId,
-      clientId: claims.clientId,
-      authenticatorId: target.id,
-      codeHash: this.deps.codes.of('email-code', target.id, code),
-      expiresAt: this.deps.clock.now().getTime() + EMAIL_CODE_LIFETIME_SECONDS * 1000,
-    };
-    await this.deps.sender.send({
-      to: target.email ?? '',
-      subject: `Your ${tenant.name} verification code`,
-      text: `Your verification code is ${code}\n\nIt expires in ${EMAIL_CODE_LIFETIME_SECONDS / 60} minutes. If you did not try to sign in, change your password.\n`,
-    });
-    return `${OOB_PREFIX}${this.deps.oobSealer.seal(JSON.stringify(oob))}`;
-  }
-
-  /** Tells the user a factor was removed; a mail that cannot go out is logged, the removal stands. */
-  private async notifyRemoval(tenant: Tenant, user: UserRecord, factor: MfaAuthenticator, at: Date, ip: string): Promise<void> {
-    const to = user.email ?? factor.email;
-    if (to === null) return;
-    const what = factor.type === 'otp' ? 'an authenticator app (one-time codes)' : `codes by email to ${maskEmail(factor.email ?? '')}`;
-    try {
-      await this.deps.sender.send({
-        to,
-        subject: `A sign-in method was removed from your ${tenant.name} account`,
-        text:
-          `A second sign-in step was removed from your ${tenant.name} account: ${what}.\n\n` +
-          `When: ${at.toISOString()} (UTC)\nFrom IP address: ${ip}\n\n` +
-          'If this was you, there is nothing more to do.\n' +
-          'If it was not you, someone knows your password: change it now, and ask your administrator to check your account and its sign-in methods.\n',
-      });
-    } catch (err) {
-      this.deps.logger.warn({ tenant: tenant.name, user_id: user.id, err: (err as Error).message }, 'could not email the user that a second factor was removed; the removal stands (security event mfa_authenticator_removed)');
-    }
-  }
-
-  private openOob(oobCode: string): OobClaims {
-    try {
-      if (!oobCode.startsWith(OOB_PREFIX)) throw new Error('no prefix');
-      return JSON.parse(this.deps.oobSealer.unseal(oobCode.slice(OOB_PREFIX.length))) as OobClaims;
-    } catch {
-      throw new InvalidGrantError('The oob_code is malformed.');
-    }
-  }
-
   private recoveryHash(tenantId: string, userId: string, code: string): string {
-    return this.deps.codes.of('recovery-code', tenantId, userId, code.replace(/[\s-]/g, '').toUpperCase());
+    return recoveryCodeHash(this.deps.codes, tenantId, userId, code);
   }
-
-  private totp(tenant: Tenant, label: string, secret: Secret): TOTP {
-    return new TOTP({ issuer: tenant.name, label, secret, digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, algorithm: 'SHA1' });
-  }
-}
-
-/** The user has no factor and the enrolment in progress is another sign-in's: a newer associate replaced this one's, if any. */
-function replacedEnrolment(): InvalidGrantError {
-  return new InvalidGrantError('This enrollment was replaced by a newer one (another sign-in started one since); enroll again with /mfa/associate.', {
-    logDetail: 'MFA request of a sign-in whose enrolment another associate replaced',
-  });
-}
-
-/** An address as the user list shows it: the first character of the local part, then stars. */
-export function maskEmail(email: string): string {
-  const [local = '', domain = ''] = email.split('@');
-  return `${local.slice(0, 1)}${'*'.repeat(Math.max(1, local.length - 1))}@${domain}`;
-}
-
-/** 24 characters from an alphabet without look-alikes (0/O, 1/I), as Auth0's recovery codes look: 120 bits. */
-function generateRecoveryCode(): string {
-  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-  const bytes = randomBytes(24);
-  let code = '';
-  for (const byte of bytes) code += alphabet[byte % 32];
-  return code;
 }

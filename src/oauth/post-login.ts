@@ -1,22 +1,20 @@
 /**
- * The post-login step between a grant's decision and the token service: runs
+ * The post-login step between the MFA gate and the token service: runs
  * the tenant's hooks (Auth0 Actions' shape) for every grant that signs a user
  * in (password, MFA, refresh) and applies what they decided. Fails closed:
  * a hook that throws or runs out of time stops the sign-in with a clear error
  * and a security event, never a token and never a crash.
  */
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import type { MfaService } from '../mfa/mfa-service.js';
-import type { MfaTokens } from '../mfa/mfa-token.js';
 import type { Tenant } from '../domain/tenant.js';
-import { AccessDeniedError, InvalidGrantError, MfaRequiredError, TemporarilyUnavailableError } from '../domain/errors.js';
+import { AccessDeniedError, TemporarilyUnavailableError } from '../domain/errors.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { UserRecord } from '../storage/stores.js';
 import { applyHookCommands, type PostLoginEvent } from '../hooks/hook-api.js';
 import type { HookRunner } from '../hooks/hook-runner.js';
 import type { Grant } from '../domain/grant.js';
 import type { AuthenticatedClient } from '../domain/client.js';
+import type { MfaGate, SignInContext } from './mfa-gate.js';
 
 export interface TenantHooks {
   /** Absolute module paths, in the order they run. */
@@ -28,11 +26,10 @@ export interface PostLoginDeps {
   runner: HookRunner | undefined;
   /** By tenant id. */
   hooks: ReadonlyMap<string, TenantHooks>;
-  mfa: MfaService;
-  mfaTokens: MfaTokens;
+  /** Answers a hook's `api.multifactor.enable()`. */
+  mfaGate: MfaGate;
   securityEvents: SecurityEvents;
   logger: Logger;
-  clock: Clock;
 }
 
 const HOOK_RETRY_AFTER_SECONDS = 5;
@@ -45,7 +42,7 @@ export class PostLoginHooks {
     if (grant.subject.kind !== 'user' || !hooks || hooks.chain.length === 0 || !this.deps.runner) return grant;
     const user = grant.subject.user;
     const ip = endUserIp();
-    const context = { tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip };
+    const context: SignInContext = { tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip };
 
     const outcome = await this.deps.runner.run(hooks.chain, eventFor(grant, user, tenant, client, ip), hooks.timeoutMs);
     if (outcome.kind === 'timeout') {
@@ -70,42 +67,13 @@ export class PostLoginHooks {
       await this.deps.securityEvents.record({ type: 'hook_denied', reason: 'access_denied', ...context });
       throw new AccessDeniedError(effect.denied, { logDetail: `a post-login hook denied user ${user.id}` });
     }
-    if (effect.multifactor && !grant.amr?.includes('mfa')) await this.requireSecondFactor(grant, user, tenant, client, context);
+    if (effect.multifactor && !grant.amr?.includes('mfa')) await this.deps.mfaGate.demandedByHook(grant, tenant, client, context);
 
     return {
       ...grant,
       accessTokenScopes: effect.accessTokenScopes,
       customClaims: { accessToken: effect.accessTokenClaims, idToken: effect.idTokenClaims },
     };
-  }
-
-  /**
-   * `api.multifactor.enable()` on a sign-in made with the password alone:
-   * answer `mfa_required` as the MFA policy would, with an mfa_token that
-   * carries this grant's decision. A refresh cannot prompt for a factor, so
-   * it is refused and the user signs in again.
-   */
-  private async requireSecondFactor(grant: Grant, user: UserRecord, tenant: Tenant, client: AuthenticatedClient, context: { tenantId: string; clientId: string; userId: string; ip: string }): Promise<never> {
-    if (grant.grantType === 'refresh_token') {
-      throw new InvalidGrantError('A second factor is now required; sign in again.', {
-        errorReason: 'mfa_required',
-        logDetail: `a post-login hook required MFA on a refresh of a password-only sign-in (user ${user.id})`,
-      });
-    }
-    const enroll = !(await this.deps.mfa.hasFactor(tenant.id, user.id));
-    await this.deps.securityEvents.record({ type: 'mfa_required', reason: enroll ? 'mfa_enrollment_required' : 'hook', ...context });
-    const mfaToken = this.deps.mfaTokens.issue({
-      tenantId: tenant.id,
-      clientId: client.app.clientId,
-      userId: user.id,
-      grantType: grant.grantType,
-      audience: grant.api?.identifier ?? null,
-      scopes: grant.scopes,
-      requestedScopes: grant.requestedScopes ?? null,
-      authTime: grant.authTime.getTime(),
-      refresh: grant.refresh.kind === 'new_family',
-    });
-    throw new MfaRequiredError(mfaToken, enroll);
   }
 }
 

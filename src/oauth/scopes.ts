@@ -3,6 +3,8 @@
  */
 import type { ApiConfig } from '../config/schema.js';
 import { InvalidRequestError, InvalidScopeError, InvalidTargetError } from '../domain/errors.js';
+import type { Tenant } from '../domain/tenant.js';
+import type { ApplicationRecord } from '../storage/stores.js';
 import type { RequestParameters } from './request-parameters.js';
 
 /** OIDC standard claim scopes, granted all at once when only `openid` is asked (Auth0 seed). */
@@ -67,6 +69,20 @@ export function selectResource(args: {
   return { api: named, scopes: [...new Set(scopes)], wholeApi };
 }
 
+/** A token request's API: as the request names it, else the application's default_audience, else the tenant's. */
+export function selectRequestedResource(
+  tenant: Tenant,
+  app: ApplicationRecord,
+  request: { audience: string | undefined; scopes: string[] | undefined },
+): ResourceSelection {
+  return selectResource({
+    audience: request.audience,
+    requestedScopes: request.scopes ?? [],
+    apis: tenant.apis,
+    defaultAudiences: [app.settings.default_audience, tenant.settings.default_audience],
+  });
+}
+
 /** How Entra-style scopes name an API: `{identifier}/{scope}`. */
 export function apiScopePrefix(identifier: string): string {
   return identifier.endsWith('/') ? identifier : `${identifier}/`;
@@ -93,6 +109,14 @@ export function requestedAudience(params: RequestParameters): string | undefined
     throw new InvalidTargetError('audience and resource name different APIs; a token is for exactly one audience.');
   }
   return audience ?? resource;
+}
+
+/** The optional `scope` parameter, its syntax checked (RFC 6749 §3.3); undefined when the request sends none. */
+export function optionalScopes(params: RequestParameters): string[] | undefined {
+  const scope = params.get('scope');
+  if (scope === undefined) return undefined;
+  assertScopeSyntax(scope);
+  return parseScope(scope);
 }
 
 export interface UserScopeArgs {

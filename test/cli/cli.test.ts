@@ -50,7 +50,7 @@ const ERIN = { username: 'erin@cli.test', password: 'erin first password' };
 const BCRYPT_USER = { username: 'bcrypt-user', password: 'bcrypt imported password' };
 const ARGON_USER = { email: 'argon@cli.test', password: 'argon imported password' };
 /** Exactly 72 bytes: everything bcrypt reads. */
-const LONG_BCRYPT = { username: 'long-bcrypt', password: 'L'.repeat(60) + '0123456789ab' };
+const LONG_BCRYPT = { username: 'long-bcrypt', password: `${'L'.repeat(60)}0123456789ab` };
 
 describe('latchkey CLI', () => {
   let dir: string;

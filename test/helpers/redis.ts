@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { openRedis } from '../../src/protection/redis.js';
+import { openRedis } from '../../src/storage/redis/connection.js';
 
 export const TEST_REDIS_URL: string | undefined = process.env.LATCHKEY_TEST_REDIS_URL || undefined;
 

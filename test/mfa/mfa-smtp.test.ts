@@ -28,7 +28,10 @@ async function startSmtpServer(): Promise<{ port: number; output: () => string; 
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.end(), resolve(true)));
+      socket.once('connect', () => {
+        socket.end();
+        resolve(true);
+      });
       socket.once('error', () => resolve(false));
     });
     if (ok) break;

@@ -184,7 +184,9 @@ describe('OIDC Discovery 1.0 §4 / RFC 8414 §3: metadata and JWKS', () => {
       assert.equal(res.status, 200);
       const found: string[] = [];
       const walk = (value: unknown, path: string): void => {
-        if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`));
+        if (Array.isArray(value)) value.forEach((v, i) => {
+          walk(v, `${path}[${i}]`);
+        });
         else if (typeof value === 'object' && value !== null) {
           for (const [name, member] of Object.entries(value)) {
             if (PRIVATE_MEMBERS.includes(name)) found.push(`${path}.${name}`);

@@ -240,7 +240,10 @@ function parallelBurstSuite(name: string, options: { skip?: string | false; onPo
       await withServerOn(options.onPostgres ?? false, await tenantWith(), async (server) => {
         const passwords = [...Array.from({ length: 20 }, () => ALICE.password), ...Array.from({ length: 5 }, () => freshGuess())];
         const answers = await Promise.all(passwords.map((password) => login(server, ALICE.username, password)));
-        answers.forEach((res, i) => (passwords[i] === ALICE.password ? assertSignedIn(res, `right password ${i}`) : assertWrongPassword(res, `typo ${i}`)));
+        answers.forEach((res, i) => {
+          if (passwords[i] === ALICE.password) assertSignedIn(res, `right password ${i}`);
+          else assertWrongPassword(res, `typo ${i}`);
+        });
         assert.equal(securityEvents(server, 'user_locked').length, 0);
         assertSignedIn(await login(server, ALICE.username, ALICE.password), 'afterwards');
       });

@@ -1,5 +1,5 @@
 /**
- * The attack-protection counter backends (src/protection/counters.ts,
+ * The attack-protection counter backends (src/storage/sql/counters.ts, src/storage/redis/counters.ts,
  * DESIGN.md §5): one conformance suite run against the database backend
  * (always on a real SQLite file; on PostgreSQL, shared, when
  * LATCHKEY_TEST_DATABASE_URL names a server) and the Redis backend (when
@@ -20,13 +20,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import pino from 'pino';
 import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
-import { redisCounterBackend, sqlCounterBackend, type Counter, type CounterBackend } from '../../src/protection/counters.js';
-import { openRedis } from '../../src/protection/redis.js';
+import type { Counter, CounterBackend } from '../../src/storage/counters.js';
+import { openRedis } from '../../src/storage/redis/connection.js';
+import { redisCounterBackend } from '../../src/storage/redis/counters.js';
+import { sqlCounterBackend } from '../../src/storage/sql/counters.js';
 import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
 import type { Database } from '../../src/storage/schema.js';
 import { TestClock } from '../helpers/clock.js';

@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
-import { KeyChangeNotices, RedisSingleUseKeyStore } from '../../src/protection/redis-stores.js';
+import { KeyChangeNotices } from '../../src/storage/redis/key-change-notices.js';
+import { RedisSingleUseKeyStore } from '../../src/storage/redis/single-use-keys.js';
 import { TEST_REDIS_URL, openReadyRedis, redisSkip, startTcpProxy, waitUntil, type TcpProxy } from '../helpers/redis.js';
 
 const silent = pino({ level: 'silent' });

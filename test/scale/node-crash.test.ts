@@ -297,7 +297,10 @@ const familyIdOf = (token: string): string => parseRefreshToken(token)!.familyId
 
 
 const countBy = <T>(items: T[], key: (item: T) => string): string =>
-  Object.entries(items.reduce<Record<string, number>>((acc, item) => ((acc[key(item)] = (acc[key(item)] ?? 0) + 1), acc), {}))
+  Object.entries(items.reduce<Record<string, number>>((acc, item) => {
+    acc[key(item)] = (acc[key(item)] ?? 0) + 1;
+    return acc;
+  }, {}))
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ') || 'none';
 

@@ -60,7 +60,9 @@ describe('issue #6 §4: PostgreSQL going away and coming back', { skip: postgres
 
     await proxy.stop();
     const during = await Promise.all(otherTokens.map((token) => refresh(token)));
-    during.forEach((response, i) => assertUnavailable(response, `refresh ${i} of a concurrent load while the database is away`));
+    during.forEach((response, i) => {
+      assertUnavailable(response, `refresh ${i} of a concurrent load while the database is away`);
+    });
     assertUnavailable(await refresh(refreshToken), 'a valid refresh token while the database is away');
     assertUnavailable(await password(), 'a password grant while the database is away');
     const ready = await get(`${server.url}/readyz`);
@@ -76,7 +78,9 @@ describe('issue #6 §4: PostgreSQL going away and coming back', { skip: postgres
     assert.equal(afterwards.status, 200, `the refresh token from before the outage: ${afterwards.text}`);
     assert.equal((await password()).status, 200, 'password grant after the outage');
     const afterLoad = await Promise.all(otherTokens.map((token) => refresh(token)));
-    afterLoad.forEach((response, i) => assert.equal(response.status, 200, `refresh token ${i} of the load, after the outage: ${response.text}`));
+    afterLoad.forEach((response, i) => {
+      assert.equal(response.status, 200, `refresh token ${i} of the load, after the outage: ${response.text}`);
+    });
     assert.ok(
       server.logs.some((line) => /database|storage/i.test(line) && /"level":(40|50)/.test(line)),
       'the outage is logged for the operator',

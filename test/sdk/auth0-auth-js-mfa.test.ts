@@ -22,7 +22,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  AuthClient,
+  type AuthClient,
   MfaDeleteAuthenticatorError,
   MfaVerifyError,
   TokenByPasswordError,

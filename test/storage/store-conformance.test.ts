@@ -219,7 +219,7 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
 
     it('updateProfile changes the given fields only, and a new email becomes a login', async () => {
       const user = await stores.users.create({ ...newUser(uid('grace'), { email: `${randomUUID()}@old.test` }), name: 'Grace', givenName: 'Grace', familyName: 'Hopper' });
-      assert.ok(user && user.email);
+      assert.ok(user?.email);
       const newEmail = `${randomUUID()}@New.test`;
       await stores.users.updateProfile(user.id, { email: newEmail, emailVerified: true, familyName: 'Murray', groups: ['navy'] });
       const updated = await stores.users.findById(tenantId, user.id);

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ApiConfig } from '../../src/config/schema.js';
-import { grantClientScopes, grantUserScopes, narrowScopes, parseScope, selectResource, unprefixRefreshScopes } from '../../src/oauth/scopes.js';
+import { RequestParameters } from '../../src/oauth/request-parameters.js';
+import { grantClientScopes, grantUserScopes, narrowScopes, optionalScopes, parseScope, selectResource, unprefixRefreshScopes } from '../../src/oauth/scopes.js';
 
 const api = (identifier: string, scopes: string[]): ApiConfig => ({ identifier, scopes, token_lifetime: 60, allow_offline_access: true, signing_alg: 'RS256' });
 const A = api('https://a.test', ['read', 'write']);
@@ -16,6 +17,14 @@ describe('parseScope', () => {
   it('splits on spaces, drops empties and repeats', () => {
     assert.deepEqual(parseScope('  a b  a c '), ['a', 'b', 'c']);
     assert.deepEqual(parseScope(undefined), []);
+  });
+});
+
+describe('optionalScopes (the scope parameter every grant may send)', () => {
+  it('absent is undefined, not an empty request; present is parsed; a character RFC 6749 §3.3 forbids is invalid_request', () => {
+    assert.equal(optionalScopes(RequestParameters.fromForm('grant_type=password')), undefined);
+    assert.deepEqual(optionalScopes(RequestParameters.fromForm('scope=openid%20read%20openid')), ['openid', 'read']);
+    assert.throws(() => optionalScopes(RequestParameters.fromForm('scope=a%22b')), { error: 'invalid_request' });
   });
 });
 

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { configWarnings } from '../../config/config-warnings.js';
 import { consequenceOfDisabling, describeObject, planCatalog, type CatalogChange } from '../../config/declared-catalog.js';
 import { loadConfigFile, type LatchkeyConfig } from '../../config/load.js';
+import { configJsonSchemaText } from '../../config/reference.js';
 import { HookRunner } from '../../hooks/hook-runner.js';
 import { ldapDirectoryFor } from '../../identity/sources/ldap.js';
 import { readTrustedCa } from '../../identity/sources/trusted-ca.js';
@@ -34,6 +35,13 @@ export function registerConfig(program: Command): void {
         `${options.config}: valid\n  issuer base ${loaded.public_url}\n  database ${loaded.database.replace(/\/\/[^@]*@/, '//***@')}\n  tenants: ${summary.join('; ')}\n` +
           [...warnings, ...nextStart].map((line) => `${line}\n`).join(''),
       );
+    });
+  config
+    .command('schema')
+    .description("print the configuration file's JSON Schema (draft 2020-12), for editors and validators (docs/configuration.md)")
+    .action(() => {
+      // The same text as docs/latchkey.schema.json, so `latchkey config schema > file` gives the schema of the running version.
+      process.stdout.write(configJsonSchemaText());
     });
 }
 

@@ -1,6 +1,6 @@
 /** What the admin commands share: storage opened for reading or writing (admin-context.ts), quietly, and tenant/connection lookup. */
 import pino from 'pino';
-import type { Catalog, Tenant } from '../../domain/tenant.js';
+import { defaultDirectoryOf, type Catalog, type Tenant } from '../../domain/tenant.js';
 import type { ConnectionRecord } from '../../storage/stores.js';
 import { loggerOptions } from '../../observability/logger.js';
 import { AdminContext, type AdminAccess } from '../admin-context.js';
@@ -40,7 +40,7 @@ export function pickTenant({ catalog }: { catalog: Catalog }, name: string | und
 }
 
 export function pickConnection(tenant: Tenant, name: string | undefined): ConnectionRecord {
-  const chosen = name ?? tenant.settings.default_directory ?? (tenant.connections.size === 1 ? [...tenant.connections.keys()][0] : undefined);
+  const chosen = name ?? defaultDirectoryOf(tenant);
   if (chosen === undefined) throw new CliUsageError(`tenant ${tenant.name} has several connections and no default_directory; choose one with --connection`);
   const connection = tenant.connections.get(chosen);
   if (!connection) throw new CliUsageError(`no connection "${chosen}" in tenant ${tenant.name} (have: ${[...tenant.connections.keys()].join(', ')})`);

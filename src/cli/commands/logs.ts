@@ -61,9 +61,9 @@ export function registerLogs(program: Command): void {
           const user = (await users.findByLogin(tenant.id, connection.id, options.user)) ?? (await users.findById(tenant.id, options.user));
           const byId = user ? await admin.stores.securityEvents.query({ ...base, userId: user.id }) : [];
           const byName = await admin.stores.securityEvents.query({ ...base, identifier: options.user });
-          const seen = new Set<string>();
-          events = [...byId, ...byName]
-            .filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true)))
+          // An event can match both queries (a known user's attempt carries the id and the name): list it once.
+          const byEventId = new Map([...byId, ...byName].map((e) => [e.id, e]));
+          events = [...byEventId.values()]
             .sort((a, b) => b.at.getTime() - a.at.getTime())
             .slice(0, limit);
         }

@@ -16,6 +16,7 @@ const MAX_LOGIN_NAME = 256;
  * so " alice" would be alice by another name) and absurd lengths.
  */
 export function isPlausibleLdapLoginName(name: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   return name.length > 0 && name.length <= MAX_LOGIN_NAME && name.trim() === name && !/[\u0000-\u001f\u007f]/.test(name);
 }
 

@@ -6,15 +6,13 @@
  */
 import { FilterParser } from 'ldapts';
 import { ConfigError } from '../../config/load.js';
-import { DEFAULT_LDAP_ATTRIBUTES, type ConnectionConfig } from '../../config/schema.js';
+import { DEFAULT_LDAP_ATTRIBUTES, DEFAULT_LDAP_POOL_SIZE, type ConnectionConfig } from '../../config/schema.js';
 import { TemporarilyUnavailableError } from '../../domain/errors.js';
 import type { UserStore } from '../../storage/stores.js';
 import type { CredentialResult, CredentialSource } from '../credential-source.js';
-import { DirectoryUnavailableError, LdapDirectory, type DirectoryProfile } from './ldap-directory.js';
+import { DirectoryUnavailableError, LdapDirectory, type DirectoryAnswer, type DirectoryProfile } from './ldap-directory.js';
 import { isPlausibleLdapLoginName, searchFilterFor } from './ldap-text.js';
 import { readTrustedCa } from './trusted-ca.js';
-
-const DEFAULT_POOL_SIZE = 8;
 
 export class LdapCredentialSource implements CredentialSource {
   readonly type = 'ldap';
@@ -33,7 +31,7 @@ export class LdapCredentialSource implements CredentialSource {
     if (input.password.length === 0) return { outcome: 'rejected', reason: 'no_password' };
     if (!isPlausibleLdapLoginName(input.username)) return { outcome: 'rejected', reason: 'unknown_user' };
 
-    let answer;
+    let answer: DirectoryAnswer;
     try {
       answer = await directory.authenticate(input.username, input.password);
     } catch (err) {
@@ -95,7 +93,7 @@ export function ldapDirectoryFor(connection: ConnectionConfig, warn: (message: s
       userDnTemplate: connection.user_dn_template,
       attributes: connection.attributes ?? DEFAULT_LDAP_ATTRIBUTES,
       timeoutMs: connection.timeout_ms,
-      poolSize: connection.pool_size ?? DEFAULT_POOL_SIZE,
+      poolSize: connection.pool_size ?? DEFAULT_LDAP_POOL_SIZE,
     },
     warn,
   );

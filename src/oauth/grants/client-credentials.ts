@@ -4,7 +4,7 @@
  */
 import { clientGrantScopes } from '../../domain/tenant.js';
 import { AccessDeniedError, InvalidRequestError } from '../../domain/errors.js';
-import { assertScopeSyntax, grantClientScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
+import { grantClientScopes, optionalScopes, requestedAudience, selectRequestedResource } from '../scopes.js';
 import type { RequestParameters } from '../request-parameters.js';
 import type { GrantContext, GrantHandler } from './grant-handler.js';
 import type { Grant } from '../../domain/grant.js';
@@ -15,46 +15,46 @@ export interface ClientCredentialsRequest {
   scopes: string[] | undefined;
 }
 
-export const clientCredentialsGrant: GrantHandler<ClientCredentialsRequest> = {
-  grantTypes: [CLIENT_CREDENTIALS_GRANT],
+/** Needs no service: the client is authenticated and the tenant holds its client grants. */
+export function createClientCredentialsGrant(): GrantHandler<ClientCredentialsRequest> {
+  return {
+    grantTypes: [CLIENT_CREDENTIALS_GRANT],
+    parse: (params) => parseClientCredentials(params),
+    handle: async (request, ctx) => ({ grant: decideClientCredentials(request, ctx) }),
+  };
+}
 
-  parse(params: RequestParameters): ClientCredentialsRequest {
-    const scope = params.get('scope');
-    if (scope !== undefined) assertScopeSyntax(scope);
-    return { audience: requestedAudience(params), scopes: scope === undefined ? undefined : parseScope(scope) };
-  },
+function parseClientCredentials(params: RequestParameters): ClientCredentialsRequest {
+  // The scope's syntax first: a malformed scope is invalid_request even when audience and resource disagree.
+  const scopes = optionalScopes(params);
+  return { audience: requestedAudience(params), scopes };
+}
 
-  async handle(request: ClientCredentialsRequest, ctx: GrantContext): Promise<Grant> {
-    const { tenant, client } = ctx;
-    const selection = selectResource({
-      audience: request.audience,
-      requestedScopes: request.scopes ?? [],
-      apis: tenant.apis,
-      defaultAudiences: [client.app.settings.default_audience, tenant.settings.default_audience],
+function decideClientCredentials(request: ClientCredentialsRequest, ctx: GrantContext): Grant {
+  const { tenant, client } = ctx;
+  const selection = selectRequestedResource(tenant, client.app, request);
+  if (!selection.api) {
+    throw new InvalidRequestError('client_credentials needs an API: send "audience", or configure a default_audience for the application or tenant.');
+  }
+  // The MFA API manages a user's own factors: there is no user here (mfa/mfa-api.ts).
+  if (selection.api.identifier === tenant.endpoints.mfaApi) {
+    throw new AccessDeniedError('The MFA API is not available to client_credentials: its tokens come only from a user\'s sign-in with a second factor.');
+  }
+  // No client grant, no token (Auth0: 403 access_denied). The identifier named is the configured API the request
+  // resolved to, never the request's text; other APIs and the client's credentials are not mentioned.
+  const granted = clientGrantScopes(tenant, client.app.clientId, selection.api.identifier);
+  if (granted === undefined) {
+    throw new AccessDeniedError(`The application is not authorized to access "${selection.api.identifier}": no client grant names this application and API.`, {
+      logDetail: `client ${client.app.clientId} has no client grant for ${selection.api.identifier}; add one to tenants[].client_grants of tenant ${tenant.name}`,
     });
-    if (!selection.api) {
-      throw new InvalidRequestError('client_credentials needs an API: send "audience", or configure a default_audience for the application or tenant.');
-    }
-    // The MFA API manages a user's own factors: there is no user here (mfa/mfa-api.ts).
-    if (selection.api.identifier === tenant.endpoints.mfaApi) {
-      throw new AccessDeniedError('The MFA API is not available to client_credentials: its tokens come only from a user\'s sign-in with a second factor.');
-    }
-    // No client grant, no token (Auth0: 403 access_denied). The identifier named is the configured API the request
-    // resolved to, never the request's text; other APIs and the client's credentials are not mentioned.
-    const granted = clientGrantScopes(tenant, client.app.clientId, selection.api.identifier);
-    if (granted === undefined) {
-      throw new AccessDeniedError(`The application is not authorized to access "${selection.api.identifier}": no client grant names this application and API.`, {
-        logDetail: `client ${client.app.clientId} has no client grant for ${selection.api.identifier}; add one to tenants[].client_grants of tenant ${tenant.name}`,
-      });
-    }
-    return {
-      grantType: 'client_credentials',
-      subject: { kind: 'client' },
-      api: selection.api,
-      scopes: grantClientScopes(selection, granted),
-      requestedScopes: request.scopes,
-      authTime: ctx.clock.now(),
-      refresh: { kind: 'none' },
-    };
-  },
-};
+  }
+  return {
+    grantType: 'client_credentials',
+    subject: { kind: 'client' },
+    api: selection.api,
+    scopes: grantClientScopes(selection, granted),
+    requestedScopes: request.scopes,
+    authTime: ctx.now,
+    refresh: { kind: 'none' },
+  };
+}

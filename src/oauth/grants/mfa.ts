@@ -8,23 +8,36 @@
  * - http://auth0.com/oauth/grant-type/mfa-oob: mfa_token + oob_code + binding_code
  * - http://auth0.com/oauth/grant-type/mfa-recovery-code: mfa_token + recovery_code (the response carries the next recovery_code)
  */
-import type { UsedFactor } from '../../mfa/mfa-service.js';
-import type { MfaTokenClaims } from '../../mfa/mfa-token.js';
-import { sessionRefusalAt } from '../sessions.js';
-import { InvalidGrantError, InvalidRequestError } from '../../domain/errors.js';
+import type { MfaService } from '../../mfa/mfa-service.js';
+import { grantFromClaims, type MfaTokens, type UsedFactor } from '../../mfa/mfa-token.js';
+import type { SecurityEvents } from '../../observability/security-events.js';
+import type { UserStore } from '../../storage/stores.js';
+import { userOfSignInInProgress } from '../sessions.js';
+import { InvalidRequestError } from '../../domain/errors.js';
 import type { RequestParameters } from '../request-parameters.js';
-import type { GrantContext, GrantHandler } from './grant-handler.js';
-import type { Grant } from '../../domain/grant.js';
-import { MFA_OOB_GRANT, MFA_OTP_GRANT, MFA_RECOVERY_CODE_GRANT } from '../../domain/grant-types.js';
-
+import type { GrantContext, GrantDecision, GrantHandler } from './grant-handler.js';
+import { MFA_OOB_GRANT, MFA_OTP_GRANT, MFA_RECOVERY_CODE_GRANT, type GrantTypeName } from '../../domain/grant-types.js';
 
 export type MfaGrantRequest =
   | { grantType: typeof MFA_OTP_GRANT; mfaToken: string; otp: string }
   | { grantType: typeof MFA_OOB_GRANT; mfaToken: string; oobCode: string; bindingCode: string | undefined }
   | { grantType: typeof MFA_RECOVERY_CODE_GRANT; mfaToken: string; recoveryCode: string };
 
-export const mfaGrant: GrantHandler<MfaGrantRequest> = {
-  grantTypes: [MFA_OTP_GRANT, MFA_OOB_GRANT, MFA_RECOVERY_CODE_GRANT],
+export interface MfaGrantDeps {
+  users: UserStore;
+  mfa: MfaService;
+  mfaTokens: MfaTokens;
+  securityEvents: SecurityEvents;
+}
+
+export function createMfaGrant(deps: MfaGrantDeps): GrantHandler<MfaGrantRequest> {
+  return new MfaGrant(deps);
+}
+
+class MfaGrant implements GrantHandler<MfaGrantRequest> {
+  readonly grantTypes: readonly GrantTypeName[] = [MFA_OTP_GRANT, MFA_OOB_GRANT, MFA_RECOVERY_CODE_GRANT];
+
+  constructor(private readonly deps: MfaGrantDeps) {}
 
   parse(params: RequestParameters, grantType: string): MfaGrantRequest {
     const mfaToken = params.require('mfa_token');
@@ -32,54 +45,36 @@ export const mfaGrant: GrantHandler<MfaGrantRequest> = {
     if (grantType === MFA_OOB_GRANT) return { grantType, mfaToken, oobCode: params.require('oob_code'), bindingCode: params.get('binding_code') };
     if (grantType === MFA_RECOVERY_CODE_GRANT) return { grantType, mfaToken, recoveryCode: params.require('recovery_code') };
     throw new InvalidRequestError('Unknown MFA grant.');
-  },
+  }
 
-  async handle(request: MfaGrantRequest, ctx: GrantContext): Promise<Grant> {
+  async handle(request: MfaGrantRequest, ctx: GrantContext): Promise<GrantDecision> {
     const { tenant, client } = ctx;
-    const claims = ctx.mfaTokens.open(request.mfaToken, tenant.id, client.app.clientId);
-    await ctx.mfaTokens.assertUnused(claims);
-    const user = await ctx.users.findById(tenant.id, claims.userId);
+    const { mfa, mfaTokens, securityEvents } = this.deps;
+    const claims = mfaTokens.open(request.mfaToken, tenant.id, client.app.clientId);
+    await mfaTokens.assertUnused(claims);
     // Since the password check: the user removed or blocked, the password changed, the connection no longer served.
-    const ended = sessionRefusalAt(tenant, user, new Date(claims.authTime));
-    if (ended !== undefined || !user) throw new InvalidGrantError('The user can no longer sign in.', { logDetail: `mfa grant for user ${claims.userId}: ${ended ?? 'user_gone'}` });
+    const user = await userOfSignInInProgress(this.deps.users, tenant, claims, 'mfa grant');
 
     let factor: UsedFactor;
     let responseExtra: Record<string, string> | undefined;
     try {
       if (request.grantType === MFA_OTP_GRANT) {
-        factor = await ctx.mfa.verifyOtp(tenant, claims, request.otp);
+        factor = await mfa.verifyOtp(tenant, claims, request.otp);
       } else if (request.grantType === MFA_OOB_GRANT) {
-        factor = await ctx.mfa.verifyOob(tenant, claims, request.oobCode, request.bindingCode);
+        factor = await mfa.verifyOob(tenant, claims, request.oobCode, request.bindingCode);
       } else {
-        responseExtra = { recovery_code: await ctx.mfa.useRecoveryCode(tenant, claims, request.recoveryCode) };
+        responseExtra = { recovery_code: await mfa.useRecoveryCode(tenant, claims, request.recoveryCode) };
         factor = 'recovery-code';
       }
     } catch (err) {
-      await ctx.securityEvents.record({ type: 'mfa_failure', reason: failureReason(request.grantType), tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip: ctx.endUserIp() });
+      await securityEvents.record({ type: 'mfa_failure', reason: failureReason(request.grantType), tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip: ctx.endUserIp() });
       throw err;
     }
     // Single use: the first grant to get here wins, even across nodes.
-    await ctx.mfaTokens.consume(claims);
-    await ctx.securityEvents.record({ type: 'login_success', reason: `mfa_${factor}`, tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip: ctx.endUserIp() });
-    return grantOf(claims, ctx, user, factor, request.grantType, responseExtra);
-  },
-};
-
-function grantOf(claims: MfaTokenClaims, ctx: GrantContext, user: NonNullable<Awaited<ReturnType<GrantContext['users']['findById']>>>, factor: UsedFactor, grantType: string, responseExtra: Record<string, string> | undefined): Grant {
-  const api = claims.audience === null ? undefined : ctx.tenant.apis.get(claims.audience);
-  if (claims.audience !== null && !api) throw new InvalidGrantError('The API of this sign-in no longer exists.');
-  return {
-    grantType,
-    subject: { kind: 'user', user },
-    api,
-    scopes: claims.scopes,
-    requestedScopes: claims.requestedScopes ?? undefined,
-    authTime: new Date(claims.authTime),
-    refresh: claims.refresh ? { kind: 'new_family' } : { kind: 'none' },
-    // RFC 8176: pwd, then the second factor; "mfa" as Auth0 writes it.
-    amr: ['pwd', factor === 'recovery-code' ? 'kba' : factor === 'email' ? 'mail' : 'otp', 'mfa'],
-    ...(responseExtra ? { responseExtra } : {}),
-  };
+    await mfaTokens.consume(claims);
+    await securityEvents.record({ type: 'login_success', reason: `mfa_${factor}`, tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip: ctx.endUserIp() });
+    return { grant: grantFromClaims(claims, tenant.apis, { grantType: request.grantType, user, factor, responseExtra }) };
+  }
 }
 
 function failureReason(grantType: string): string {

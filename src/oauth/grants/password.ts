@@ -3,16 +3,19 @@
  * extension (`http://auth0.com/oauth/grant-type/password-realm`, and
  * `realm` honoured on plain `password` as Auth0's SDK sends it).
  */
-import type { CredentialResult, DirectoryRefusal } from '../../identity/credential-source.js';
+import type { Logger } from 'pino';
+import type { Clock } from '../../clock.js';
+import type { CredentialResult, CredentialSource, DirectoryRefusal } from '../../identity/credential-source.js';
 import { isBreachedPassword } from '../../domain/password-policy.js';
-import type { ConnectionRecord } from '../../storage/stores.js';
-import type { Tenant } from '../../domain/tenant.js';
-import { InvalidGrantError, InvalidRequestError, MfaRequiredError, UnauthorizedClientError } from '../../domain/errors.js';
-import { assertScopeSyntax, grantUserScopes, parseScope, requestedAudience, selectResource } from '../scopes.js';
+import type { AttackProtection } from '../../protection/attack-protection.js';
+import type { LoginAttempt } from '../../protection/login-attempt.js';
+import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
+import { defaultDirectoryOf, type Tenant } from '../../domain/tenant.js';
+import { InvalidGrantError, InvalidRequestError, UnauthorizedClientError } from '../../domain/errors.js';
+import { grantUserScopes, optionalScopes, requestedAudience, selectRequestedResource, type ResourceSelection } from '../scopes.js';
 import type { RequestParameters } from '../request-parameters.js';
-import type { GrantContext, GrantHandler } from './grant-handler.js';
-import type { Grant } from '../../domain/grant.js';
-import { PASSWORD_GRANT, PASSWORD_REALM_GRANT } from '../../domain/grant-types.js';
+import type { GrantContext, GrantDecision, GrantHandler } from './grant-handler.js';
+import { PASSWORD_GRANT, PASSWORD_REALM_GRANT, type GrantTypeName } from '../../domain/grant-types.js';
 
 export interface PasswordRequest {
   grantType: string;
@@ -21,6 +24,15 @@ export interface PasswordRequest {
   realm: string | undefined;
   audience: string | undefined;
   scopes: string[] | undefined;
+}
+
+export interface PasswordGrantDeps {
+  /** By connection type. */
+  credentialSources: ReadonlyMap<string, CredentialSource>;
+  /** Locks and throttles, checked before any password is (protection/attack-protection.ts). */
+  attackProtection: Pick<AttackProtection, 'beginLogin'>;
+  clock: Clock;
+  logger: Logger;
 }
 
 const DIRECTORY_REFUSALS: Record<DirectoryRefusal, string> = {
@@ -32,12 +44,17 @@ const DIRECTORY_REFUSALS: Record<DirectoryRefusal, string> = {
 /** One message for unknown users and wrong passwords: no enumeration (Auth0's wording). */
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
 
-export const passwordGrant: GrantHandler<PasswordRequest> = {
-  grantTypes: [PASSWORD_GRANT, PASSWORD_REALM_GRANT],
+export function createPasswordGrant(deps: PasswordGrantDeps): GrantHandler<PasswordRequest> {
+  return new PasswordGrant(deps);
+}
+
+class PasswordGrant implements GrantHandler<PasswordRequest> {
+  readonly grantTypes: readonly GrantTypeName[] = [PASSWORD_GRANT, PASSWORD_REALM_GRANT];
+
+  constructor(private readonly deps: PasswordGrantDeps) {}
 
   parse(params: RequestParameters, grantType: string): PasswordRequest {
-    const scope = params.get('scope');
-    if (scope !== undefined) assertScopeSyntax(scope);
+    const scopes = optionalScopes(params);
     const realm = params.get('realm');
     if (grantType === PASSWORD_REALM_GRANT && realm === undefined) {
       throw new InvalidRequestError('The password-realm grant requires "realm": the name of the connection to check the password against.');
@@ -48,117 +65,181 @@ export const passwordGrant: GrantHandler<PasswordRequest> = {
       password: params.require('password'),
       realm,
       audience: requestedAudience(params),
-      scopes: scope === undefined ? undefined : parseScope(scope),
+      scopes,
     };
-  },
+  }
 
-  async handle(request: PasswordRequest, ctx: GrantContext): Promise<Grant> {
-    const { tenant, client } = ctx;
-    const connection = chooseConnection(tenant, request.realm, client.app.settings.connections);
-    // Everything that can be refused without the password is refused first: no hashing wasted, nothing revealed.
-    const selection = selectResource({
-      audience: request.audience,
-      requestedScopes: request.scopes ?? [],
-      apis: tenant.apis,
-      defaultAudiences: [client.app.settings.default_audience, tenant.settings.default_audience],
-    });
+  /**
+   * Everything that can be refused without the password is refused first (no
+   * hashing wasted, nothing revealed); then the attempt is counted, the
+   * password checked, and the policies that apply to a right password. The
+   * second factor is the MFA gate's (oauth/mfa-gate.ts): the attempt stays
+   * open for it.
+   */
+  async handle(request: PasswordRequest, ctx: GrantContext): Promise<GrantDecision> {
+    const connection = chooseConnection(ctx.tenant, request.realm, ctx.client.app.settings.connections);
+    const { selection, scopes } = this.userScopes(request, ctx);
+    const source = this.sourceFor(connection);
+    const attempt = await this.beginLogin(request, connection, ctx);
+    // The sign-in's instant is taken before the password is checked: a password change (or a block) that lands
+    // while this check runs then ends the session it would create (identity/user-sessions.ts), rather than
+    // letting a check of the old password mint tokens that postdate the change.
+    const authTime = this.deps.clock.now();
+    const user = await this.verify(source, attempt, request, connection, ctx);
+    await refuseBlockedUser(attempt, user);
+    const breached = await applyBreachedPasswordPolicy(attempt, user, connection, request.password);
+    return {
+      grant: {
+        grantType: request.grantType,
+        subject: { kind: 'user', user },
+        api: selection.api,
+        scopes,
+        requestedScopes: request.scopes,
+        authTime,
+        refresh: scopes.includes('offline_access') ? { kind: 'new_family' } : { kind: 'none' },
+      },
+      passwordLogin: {
+        user,
+        secondFactorRequired: (enrollment) => attempt.secondFactorRequired(user.id, enrollment),
+        succeeded: () => attempt.succeeded(user.id, breached ? 'password_breached' : undefined),
+      },
+    };
+  }
+
+  private userScopes(request: PasswordRequest, ctx: GrantContext): { selection: ResourceSelection; scopes: string[] } {
+    const { app } = ctx.client;
+    const selection = selectRequestedResource(ctx.tenant, app, request);
     // A userinfo-only grant has no API to forbid offline access: the Entra seed's `openid profile offline_access`
     // gets a refresh token, as Auth0 and Keycloak give one for OIDC-only requests.
-    const offlineAllowed = (selection.api?.allow_offline_access ?? true) && client.app.settings.grant_types.includes('refresh_token');
-    const scopes = grantUserScopes({ selection, offlineAllowed });
+    const offlineAllowed = (selection.api?.allow_offline_access ?? true) && app.settings.grant_types.includes('refresh_token');
+    return { selection, scopes: grantUserScopes({ selection, offlineAllowed }) };
+  }
 
-    const source = ctx.credentialSources.get(connection.type);
+  private sourceFor(connection: ConnectionRecord): CredentialSource {
+    const source = this.deps.credentialSources.get(connection.type);
     if (!source) throw new Error(`no credential source for connection type ${connection.type}`);
+    return source;
+  }
 
-    // Locks and throttles are checked, and this attempt counted, before any hashing: a locked identifier costs nothing.
+  /** Locks and throttles are checked, and this attempt counted, before any hashing: a locked identifier costs nothing. */
+  private beginLogin(request: PasswordRequest, connection: ConnectionRecord, ctx: GrantContext): Promise<LoginAttempt> {
     // Before anything else that can fail: a malformed forwarded IP from a trusted client is refused without counting.
     const ip = ctx.endUserIp();
-    const attempt = await ctx.attackProtection.beginLogin({
-      tenant,
+    return this.deps.attackProtection.beginLogin({
+      tenant: ctx.tenant,
       connection,
-      clientId: client.app.clientId,
+      clientId: ctx.client.app.clientId,
       identifier: request.username,
       password: request.password,
       ip,
     });
-    // The sign-in's instant is taken before the password is checked: a password change (or a block) that lands
-    // while this check runs then ends the session it would create (identity/user-sessions.ts), rather than
-    // letting a check of the old password mint tokens that postdate the change.
-    const authTime = ctx.clock.now();
+  }
+
+  /**
+   * The credential source's verdict, failing closed (STYLE.md §6): only
+   * `verified` with a user signs in. `rejected`, `refused` and anything a
+   * faulty source may return are refused; a throw is a dependency failure.
+   */
+  private async verify(
+    source: CredentialSource,
+    attempt: LoginAttempt,
+    request: PasswordRequest,
+    connection: ConnectionRecord,
+    ctx: GrantContext,
+  ): Promise<UserRecord> {
     let result: CredentialResult;
     try {
       result = await source.verify({
-        tenantId: tenant.id,
+        tenantId: ctx.tenant.id,
         connectionId: connection.id,
         connection,
         username: request.username,
         password: request.password,
-        clientId: client.app.clientId,
-        ip,
+        clientId: ctx.client.app.clientId,
+        ip: ctx.endUserIp(),
       });
     } catch (err) {
       // Busy or a dependency down: the password was never judged, so the attempt does not count.
       await attempt.refund();
       throw err;
     }
-    if (result.outcome === 'rejected') {
-      // The failure (and any lock) names the user when the login belongs to one, so `latchkey logs --user` finds it.
-      await attempt.failed(result.reason, result.userId);
-      throw new InvalidGrantError(WRONG_CREDENTIALS, { logDetail: `password grant refused: ${result.reason} (connection ${connection.name})` });
+    switch (result?.outcome) {
+      case 'verified':
+        if (isUserRecord(result.user)) return result.user;
+        break;
+      case 'rejected':
+        // The failure (and any lock) names the user when the login belongs to one, so `latchkey logs --user` finds it.
+        await attempt.failed(result.reason, result.userId);
+        throw new InvalidGrantError(WRONG_CREDENTIALS, {
+          logDetail: `password grant refused: ${result.reason} (connection ${connection.name})`,
+        });
+      case 'refused': {
+        // The directory says the password was right but refuses the sign-in: told to the client, as PingFederate does.
+        const description = Object.hasOwn(DIRECTORY_REFUSALS, result.reason) ? DIRECTORY_REFUSALS[result.reason] : undefined;
+        if (description === undefined || !isUserRecord(result.user)) break;
+        const errorReason = result.reason === 'account_locked' ? 'user_blocked' : result.reason;
+        await attempt.refused(result.user.id, errorReason);
+        throw new InvalidGrantError(description, {
+          errorReason,
+          logDetail: `the ${connection.name} directory refused user ${result.user.id}: ${result.reason}`,
+        });
+      }
+      default:
+        result satisfies never;
     }
-    const user = result.user;
-    if (result.outcome === 'refused') {
-      // The directory says the password was right but refuses the sign-in: told to the client, as PingFederate does.
-      const errorReason = result.reason === 'account_locked' ? 'user_blocked' : result.reason;
-      await attempt.refused(user.id, errorReason);
-      throw new InvalidGrantError(DIRECTORY_REFUSALS[result.reason], { errorReason, logDetail: `the ${connection.name} directory refused user ${user.id}: ${result.reason}` });
-    }
-    // Told only to someone who knows the password, so it reveals nothing about existence.
-    if (user.blocked) {
-      await attempt.refused(user.id, 'user_blocked');
-      throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
-    }
-    const breachedAction = connection.passwordPolicy.on_breached_login;
-    const breached = breachedAction !== 'allow' && isBreachedPassword(request.password);
-    if (breached && breachedAction === 'refuse') {
-      await attempt.refused(user.id, 'password_breached');
-      throw new InvalidGrantError('This password appears in a list of breached passwords; change it before signing in.', {
-        errorReason: 'password_breached',
-        logDetail: `user ${user.id} signed in with a password on the breached list; refused by password_policy.on_breached_login`,
-      });
-    }
-    const refresh = scopes.includes('offline_access');
-    // A token for the MFA API always takes a second factor, whatever the policy (mfa/mfa-api.ts).
-    const mfa = await ctx.mfa.requirement(tenant, client.app, user, selection.api);
-    if (mfa !== 'none') {
-      // The decision is sealed into the mfa_token; an MFA grant carries it out once a second factor is shown.
-      await attempt.secondFactorRequired(user.id, mfa === 'enroll');
-      const mfaToken = ctx.mfaTokens.issue({
-        tenantId: tenant.id,
-        clientId: client.app.clientId,
-        userId: user.id,
-        grantType: request.grantType,
-        audience: selection.api?.identifier ?? null,
-        scopes,
-        requestedScopes: request.scopes ?? null,
-        authTime: authTime.getTime(),
-        refresh,
-      });
-      throw new MfaRequiredError(mfaToken, mfa === 'enroll');
-    }
-    await attempt.succeeded(user.id, breached ? 'password_breached' : undefined);
+    return this.refuseMalformed(result, attempt, source, connection);
+  }
 
-    return {
-      grantType: request.grantType,
-      subject: { kind: 'user', user },
-      api: selection.api,
-      scopes,
-      requestedScopes: request.scopes,
-      authTime,
-      refresh: refresh ? { kind: 'new_family' } : { kind: 'none' },
-    };
-  },
-};
+  /** A verdict outside the contract (identity/credential-source.ts) is a fault in the source: refused, counted, and logged. */
+  private async refuseMalformed(
+    result: unknown,
+    attempt: LoginAttempt,
+    source: CredentialSource,
+    connection: ConnectionRecord,
+  ): Promise<never> {
+    const outcome = typeof result === 'object' && result !== null ? (result as { outcome?: unknown }).outcome : result;
+    const described = JSON.stringify(outcome)?.slice(0, 64) ?? String(outcome);
+    this.deps.logger.error(
+      { connection: connection.name, source: source.type, outcome: described },
+      'a credential source answered outside its contract (verified, rejected or refused, each with its fields); the sign-in was refused',
+    );
+    await attempt.failed('wrong_password');
+    throw new InvalidGrantError(WRONG_CREDENTIALS, {
+      logDetail: `credential source ${source.type} of connection ${connection.name} answered a malformed outcome ${described}`,
+    });
+  }
+}
+
+/** Told only to someone who knows the password, so it reveals nothing about existence. */
+async function refuseBlockedUser(attempt: LoginAttempt, user: UserRecord): Promise<void> {
+  if (!user.blocked) return;
+  await attempt.refused(user.id, 'user_blocked');
+  throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
+}
+
+/** The connection's `on_breached_login`: refuse, or let through flagged; true when the password is on the list and let through. */
+async function applyBreachedPasswordPolicy(
+  attempt: LoginAttempt,
+  user: UserRecord,
+  connection: ConnectionRecord,
+  password: string,
+): Promise<boolean> {
+  const breachedAction = connection.passwordPolicy.on_breached_login;
+  const breached = breachedAction !== 'allow' && isBreachedPassword(password);
+  if (breached && breachedAction === 'refuse') {
+    await attempt.refused(user.id, 'password_breached');
+    throw new InvalidGrantError('This password appears in a list of breached passwords; change it before signing in.', {
+      errorReason: 'password_breached',
+      logDetail: `user ${user.id} signed in with a password on the breached list; refused by password_policy.on_breached_login`,
+    });
+  }
+  return breached;
+}
+
+/** Enough of a user to sign in: a source's `user` is trusted no further than this. */
+function isUserRecord(user: unknown): user is UserRecord {
+  return typeof user === 'object' && user !== null && typeof (user as { id?: unknown }).id === 'string';
+}
 
 /**
  * The realm: the one named, else the tenant's default directory. An
@@ -175,7 +256,7 @@ function chooseConnection(tenant: Tenant, realm: string | undefined, allowed: re
     }
     return named;
   }
-  const defaultDirectory = tenant.settings.default_directory ?? (tenant.connections.size === 1 ? [...tenant.connections.keys()][0] : undefined);
+  const defaultDirectory = defaultDirectoryOf(tenant);
   const fallback = allowed === undefined || (defaultDirectory !== undefined && allowed.includes(defaultDirectory)) ? defaultDirectory : allowed[0];
   const connection = fallback === undefined ? undefined : tenant.connections.get(fallback);
   if (!connection) {

@@ -5,17 +5,17 @@
  * token that replaced it is handed back (an idempotent retry after a lost
  * response).
  */
-import { constantTimeEqual } from '../../crypto/secrets.js';
+import { constantTimeEqual, type Sealer } from '../../crypto/secrets.js';
 import { sessionRefusal } from '../../identity/user-sessions.js';
-import { isRetryInsideReuseInterval } from '../../storage/stores.js';
+import { isRetryInsideReuseInterval, type RefreshTokenStore, type UserStore } from '../../storage/stores.js';
 import { familyFingerprint, parseRefreshToken } from '../../tokens/refresh-token-format.js';
 import { servedConnectionOf } from '../../domain/tenant.js';
 import { InvalidGrantError } from '../../domain/errors.js';
-import { assertScopeSyntax, narrowScopes, parseScope, unprefixRefreshScopes } from '../scopes.js';
+import { narrowScopes, optionalScopes, parseScope, unprefixRefreshScopes } from '../scopes.js';
 import type { RequestParameters } from '../request-parameters.js';
-import type { GrantContext, GrantHandler } from './grant-handler.js';
+import type { GrantContext, GrantDecision, GrantHandler } from './grant-handler.js';
 import type { Grant } from '../../domain/grant.js';
-import { REFRESH_TOKEN_GRANT } from '../../domain/grant-types.js';
+import { REFRESH_TOKEN_GRANT, type GrantTypeName } from '../../domain/grant-types.js';
 
 export interface RefreshTokenRequest {
   refreshToken: string;
@@ -25,26 +25,38 @@ export interface RefreshTokenRequest {
 const INVALID = 'The refresh token is invalid, expired or revoked.';
 const USER_CANNOT_SIGN_IN = 'The user can no longer sign in.';
 
-export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
-  grantTypes: [REFRESH_TOKEN_GRANT],
+export interface RefreshTokenGrantDeps {
+  users: UserStore;
+  refreshTokens: RefreshTokenStore;
+  /** Opens the token that replaced a rotated one, handed back inside the reuse interval. */
+  sealer: Sealer;
+}
+
+export function createRefreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler<RefreshTokenRequest> {
+  return new RefreshTokenGrant(deps);
+}
+
+class RefreshTokenGrant implements GrantHandler<RefreshTokenRequest> {
+  readonly grantTypes: readonly GrantTypeName[] = [REFRESH_TOKEN_GRANT];
+
+  constructor(private readonly deps: RefreshTokenGrantDeps) {}
 
   parse(params: RequestParameters): RefreshTokenRequest {
-    const scope = params.get('scope');
-    if (scope !== undefined) assertScopeSyntax(scope);
-    return { refreshToken: params.require('refresh_token'), scopes: scope === undefined ? undefined : parseScope(scope) };
-  },
+    const scopes = optionalScopes(params);
+    return { refreshToken: params.require('refresh_token'), scopes };
+  }
 
-  async handle(request: RefreshTokenRequest, ctx: GrantContext): Promise<Grant> {
-    const { tenant, client, clock } = ctx;
-    const now = clock.now();
+  async handle(request: RefreshTokenRequest, ctx: GrantContext): Promise<GrantDecision> {
+    const { tenant, client, now } = ctx;
+    const { users, refreshTokens } = this.deps;
     const presented = parseRefreshToken(request.refreshToken);
-    const family = presented && (await ctx.refreshTokens.findFamily(presented.familyId));
+    const family = presented && (await refreshTokens.findFamily(presented.familyId));
     if (!presented || !family || family.tenantId !== tenant.id) throw new InvalidGrantError(INVALID, { logDetail: 'unknown refresh token' });
     // RFC 6749 §6: bound to the client it was issued to.
     if (family.clientId !== client.app.clientId) throw new InvalidGrantError(INVALID, { logDetail: `refresh token of ${family.clientId} presented by ${client.app.clientId}` });
     if (family.revokedAt) {
       // A block revokes the user's families; while it lasts the client is still told why, as before the revocation.
-      const owner = await ctx.users.findById(tenant.id, family.userId);
+      const owner = await users.findById(tenant.id, family.userId);
       if (owner?.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${owner.id}` });
       throw new InvalidGrantError(INVALID, { logDetail: `revoked refresh token family ${familyFingerprint(family.id)}` });
     }
@@ -53,7 +65,7 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
     const isCurrent = constantTimeEqual(presented.secretHash, family.currentHash);
     const isRetry = !isCurrent && isRetryInsideReuseInterval(family, presented.secretHash, now, client.app.settings.refresh_token.reuse_interval);
     if (!isCurrent && !isRetry) {
-      await ctx.refreshTokens.revokeFamily(family.id, now);
+      await refreshTokens.revokeFamily(family.id, now);
       throw new InvalidGrantError(INVALID, { logDetail: `refresh token reuse detected: family ${familyFingerprint(family.id)} revoked` });
     }
 
@@ -61,7 +73,7 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
     if (family.audience !== null && !api) throw new InvalidGrantError(INVALID, { logDetail: `the token's API ${family.audience} no longer exists` });
     const original = parseScope(family.scope);
     const scopes = narrowScopes(original, request.scopes && unprefixRefreshScopes(request.scopes, api, original));
-    const user = await ctx.users.findById(tenant.id, family.userId);
+    const user = await users.findById(tenant.id, family.userId);
     if (!user) throw new InvalidGrantError(INVALID, { logDetail: `user ${family.userId} no longer exists` });
     // DESIGN.md §2: a connection the file no longer declares keeps its users' data, but they cannot sign in or refresh.
     if (!servedConnectionOf(tenant, user)) throw new InvalidGrantError(USER_CANNOT_SIGN_IN, { logDetail: `user ${user.id}: their connection is no longer in the configuration file` });
@@ -70,11 +82,11 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
     // before it is refused even if that revocation was missed (a crash between the writes), and revoked now for good.
     const ended = sessionRefusal(user, family.authTime);
     if (ended !== undefined) {
-      await ctx.refreshTokens.revokeFamily(family.id, now);
+      await refreshTokens.revokeFamily(family.id, now);
       throw new InvalidGrantError(INVALID, { logDetail: `refresh token family ${familyFingerprint(family.id)} of user ${user.id} ended: ${ended}` });
     }
 
-    return {
+    const grant: Grant = {
       grantType: 'refresh_token',
       subject: { kind: 'user', user },
       api,
@@ -84,8 +96,9 @@ export const refreshTokenGrant: GrantHandler<RefreshTokenRequest> = {
       // The family remembers how its login was made, so refreshed tokens keep saying so.
       ...(family.amr === null ? {} : { amr: family.amr }),
       refresh: isRetry
-        ? { kind: 'replay', childToken: ctx.sealer.unseal(family.currentTokenSealed as string) }
+        ? { kind: 'replay', childToken: this.deps.sealer.unseal(family.currentTokenSealed as string) }
         : { kind: 'rotate', family, presentedHash: presented.secretHash },
     };
-  },
-};
+    return { grant };
+  }
+}

@@ -1,13 +1,43 @@
-/** Wire grant names → grant modules. */
+/** Wire grant names → grant modules, built once with the services the grants use. */
 import type { GrantTypeName } from '../../domain/grant-types.js';
-import { clientCredentialsGrant } from './client-credentials.js';
-import { erase, type AnyGrantHandler } from './grant-handler.js';
-import { mfaGrant } from './mfa.js';
-import { passwordGrant } from './password.js';
-import { refreshTokenGrant } from './refresh-token.js';
+import { createClientCredentialsGrant } from './client-credentials.js';
+import type { GrantHandler, PreparedGrant } from './grant-handler.js';
+import { createMfaGrant, type MfaGrantDeps } from './mfa.js';
+import { createPasswordGrant, type PasswordGrantDeps } from './password.js';
+import { createRefreshTokenGrant, type RefreshTokenGrantDeps } from './refresh-token.js';
+import type { RequestParameters } from '../request-parameters.js';
 
-const handlers = [erase(passwordGrant), erase(refreshTokenGrant), erase(clientCredentialsGrant), erase(mfaGrant)];
+export type GrantRegistryDeps = PasswordGrantDeps & RefreshTokenGrantDeps & MfaGrantDeps;
 
-export const grantRegistry: ReadonlyMap<GrantTypeName, AnyGrantHandler> = new Map(
-  handlers.flatMap((h) => h.grantTypes.map((name) => [name, h] as const)),
-);
+/** A grant this server implements, found by the request's `grant_type`. */
+export interface RegisteredGrant {
+  readonly name: GrantTypeName;
+  /** Parses the request's parameters now (throwing on bad ones, without I/O); the returned step decides later. */
+  parse(params: RequestParameters): PreparedGrant;
+}
+
+export interface GrantRegistry {
+  /** The grant a `grant_type` names; undefined for a name this server does not implement. */
+  find(grantType: string): RegisteredGrant | undefined;
+}
+
+export function createGrantRegistry(deps: GrantRegistryDeps): GrantRegistry {
+  const byName = new Map<string, RegisteredGrant>([
+    ...registered(createPasswordGrant(deps)),
+    ...registered(createRefreshTokenGrant(deps)),
+    ...registered(createClientCredentialsGrant()),
+    ...registered(createMfaGrant(deps)),
+  ]);
+  return { find: (grantType) => byName.get(grantType) };
+}
+
+/** One entry a wire name of the module, each hiding the module's request type behind the step it prepares. */
+function registered<Request>(handler: GrantHandler<Request>): Array<[string, RegisteredGrant]> {
+  return handler.grantTypes.map((name) => {
+    const parse = (params: RequestParameters): PreparedGrant => {
+      const request = handler.parse(params, name);
+      return (ctx) => handler.handle(request, ctx);
+    };
+    return [name, { name, parse }];
+  });
+}

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 
 // Portable DDL only: the same migration runs on SQLite and PostgreSQL.
 export async function up(db: Kysely<unknown>): Promise<void> {
-  // rate-limiter-flexible's counters (protection/sql-rate-limiter.ts): points and an expiry in epoch milliseconds.
+  // rate-limiter-flexible's counters (storage/sql/rate-limiter.ts): points and an expiry in epoch milliseconds.
   await db.schema
     .createTable('attack_counters')
     .addColumn('key', 'text', (c) => c.primaryKey())

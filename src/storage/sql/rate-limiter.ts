@@ -12,10 +12,10 @@ import { createRequire } from 'node:module';
 import { sql, type Kysely } from 'kysely';
 import type { RateLimiterAbstract, RateLimiterStoreAbstract as StoreAbstractType } from 'rate-limiter-flexible';
 import { RateLimiterRes } from 'rate-limiter-flexible';
-import type { Clock } from '../clock.js';
-import type { Database } from '../storage/schema.js';
-import { CompiledStatement } from '../storage/sql/compiled.js';
-import { writeBatcherFor, type WriteBatcher } from '../storage/sql/write-batcher.js';
+import type { Clock } from '../../clock.js';
+import type { Database } from '../schema.js';
+import { CompiledStatement } from './compiled.js';
+import { writeBatcherFor, type WriteBatcher } from './write-batcher.js';
 
 /** rate-limiter-flexible does not export its store base class from the index; its file is part of the package. */
 const requireFromPackage = createRequire(import.meta.url);
