@@ -994,4 +994,3 @@ export type TenantConfig = ParsedConfig['tenants'][number];
 export type ApiConfig = TenantConfig['apis'][number];
 export type ApplicationConfig = TenantConfig['applications'][number];
 export type ConnectionConfig = TenantConfig['connections'][number];
-export type ClientGrantConfig = TenantConfig['client_grants'][number];

@@ -5,11 +5,6 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** 256 random bits, base64url: refresh tokens, jti, opaque handles. */
-export function randomToken(bytes = 32): string {
-  return randomBytes(bytes).toString('base64url');
-}
-
 /**
  * SHA-256 of a high-entropy token (refresh tokens): a fast unkeyed hash is
  * enough because the input cannot be guessed, and it keeps lookups indexed.

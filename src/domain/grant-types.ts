@@ -23,10 +23,3 @@ export const GRANT_TYPES = [
 ] as const;
 
 export type GrantTypeName = (typeof GRANT_TYPES)[number];
-
-const KNOWN: ReadonlySet<string> = new Set(GRANT_TYPES);
-
-/** Narrows a request's `grant_type` to a name this server implements. */
-export function isGrantTypeName(value: string): value is GrantTypeName {
-  return KNOWN.has(value);
-}
