@@ -133,8 +133,8 @@ function clientGrantsOf(snapshot: CatalogSnapshot, tenantId: string): Map<string
   const byClient = new Map<string, Map<string, readonly string[]>>();
   for (const grant of snapshot.clientGrants) {
     if (grant.tenantId !== tenantId) continue;
-    let byAudience = byClient.get(grant.clientId);
-    if (!byAudience) byClient.set(grant.clientId, (byAudience = new Map()));
+    const byAudience = byClient.get(grant.clientId) ?? new Map<string, readonly string[]>();
+    byClient.set(grant.clientId, byAudience);
     byAudience.set(grant.audience, grant.scope);
   }
   return byClient;

@@ -229,7 +229,11 @@ export class AttackProtection {
     const readSeen = (): Promise<CounterState | null> =>
       fingerprint === undefined ? Promise.resolve(null) : counters.samePassword.peek(fingerprint);
     const marks = login.scopes.reserve();
-    const markOf = (scope: Scope): Promise<CounterState> => marks.get(scope.inFlightKey)!;
+    const markOf = (scope: Scope): Promise<CounterState> => {
+      const mark = marks.get(scope.inFlightKey);
+      if (mark === undefined) throw new Error(`no in-flight mark was reserved for ${scope.kind}`);
+      return mark;
+    };
     if (this.sharedCounters) {
       const [seenBefore, ...checks] = await Promise.all([
         readSeen(),
@@ -240,10 +244,10 @@ export class AttackProtection {
       const locked = checks.some((c) => c.failures + 1 > c.scope.limit);
       return !locked && checks.some((c) => c.inFlight > c.scope.limit) ? undefined : { checks, seenBefore };
     }
-    const reserved = await Promise.all(scopes.map(markOf));
-    if (reserved.some((mark, i) => mark.consumed > scopes[i]!.limit)) return undefined;
+    const reserved = await Promise.all(scopes.map(async (scope) => ({ scope, mark: await markOf(scope) })));
+    if (reserved.some(({ scope, mark }) => mark.consumed > scope.limit)) return undefined;
     // The reads are issued together: one transaction on the database.
-    const [seenBefore, ...checks] = await Promise.all([readSeen(), ...scopes.map((scope, i) => this.scopeCheck(scope, reserved[i]!))]);
+    const [seenBefore, ...checks] = await Promise.all([readSeen(), ...reserved.map(({ scope, mark }) => this.scopeCheck(scope, mark))]);
     return { checks, seenBefore };
   }
 
@@ -270,7 +274,8 @@ export class AttackProtection {
     const { tenant, connection, ip } = login.input;
     const context = eventContext(login);
     this.admission.attemptEnded();
-    const refusal = REFUSAL_ORDER.map((kind) => locked.find((c) => c.scope.kind === kind)).find((c) => c !== undefined) ?? locked[0]!;
+    const refusal = REFUSAL_ORDER.map((kind) => locked.find((c) => c.scope.kind === kind)).find((c) => c !== undefined) ?? locked[0];
+    if (refusal === undefined) throw new Error('a refusal needs at least one locked scope');
     const { scope } = refusal;
     const retryAfterMs = scope.sliding
       ? msUntilRoom(refusal.previous, refusal.current, scope.limit, this.clock.now().getTime(), scope.sliding.periodMs)

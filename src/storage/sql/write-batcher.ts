@@ -48,8 +48,8 @@ export class WriteBatcher {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
-    if (batch.length === 1) {
-      const only = batch[0]!;
+    const [only] = batch;
+    if (batch.length === 1 && only !== undefined) {
       only.work(this.db).then(only.resolve, only.reject);
       return;
     }
@@ -59,7 +59,7 @@ export class WriteBatcher {
         for (const item of batch) out.push(await item.work(trx));
         return out;
       });
-      batch.forEach((item, i) => item.resolve(results[i]));
+      for (const [i, item] of batch.entries()) item.resolve(results[i]);
     } catch (err) {
       for (const item of batch) item.reject(err);
     }
