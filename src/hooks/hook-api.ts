@@ -6,6 +6,9 @@
  * Pure: shared by the worker and the unit tests.
  */
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what a deny reason must not carry into a response
+const UNSAFE_IN_REASON = /[\u0000-\u001f\u007f"\\]/g;
+
 export type HookCommand =
   | { op: 'access_token_claim'; name: string; value: unknown }
   | { op: 'id_token_claim'; name: string; value: unknown }
@@ -97,8 +100,7 @@ export function recordingApi(commands: HookCommand[]) {
     idToken: { setCustomClaim: claim('id_token_claim') },
     access: {
       deny(reason: unknown) {
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips from the reason
-        const text = typeof reason === 'string' ? reason.replace(/[\u0000-\u001f\u007f"\\]/g, ' ').trim().slice(0, MAX_REASON) : '';
+        const text = typeof reason === 'string' ? reason.replace(UNSAFE_IN_REASON, ' ').trim().slice(0, MAX_REASON) : '';
         commands.push({ op: 'deny', reason: text || 'Access denied.' });
       },
     },
