@@ -30,7 +30,8 @@ module.exports = {
     {
       name: 'kernel-imports-kernel-only',
       severity: 'error',
-      comment: 'domain/, config/, crypto/, observability/ and the storage interfaces are what every layer shares: they import nothing above them.',
+      comment:
+        'domain/, config/, crypto/, observability/ and the storage interfaces are what every layer shares: they import nothing above them.',
       from: { path: KERNEL },
       to: { path: `${COMPOSITION}|${HTTP}|${OAUTH}|${SERVICES}` },
     },
@@ -81,6 +82,10 @@ module.exports = {
     includeOnly: '^(src|node_modules/(fastify|@fastify))',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.cjs', '.mjs', '.cts'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.cjs', '.mjs', '.cts'],
+    },
   },
 };

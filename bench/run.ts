@@ -20,7 +20,8 @@ import {
   prepareEnvironment,
   RS256_AUDIENCE,
   TENANT,
-  UNPROTECTED_TENANT, HOOKS_TENANT,
+  UNPROTECTED_TENANT,
+  HOOKS_TENANT,
   USERNAME,
   type BenchEnvironment,
 } from './lib/environment.js';

@@ -22,7 +22,9 @@ const tooLong = sources('src')
   .filter((file) => file.lines > MAX_LINES);
 
 for (const file of tooLong) {
-  console.error(`${file.path}: ${file.lines} lines; the limit is ${MAX_LINES}. Split it by concern (docs/architecture.md says where parts go).`);
+  console.error(
+    `${file.path}: ${file.lines} lines; the limit is ${MAX_LINES}. Split it by concern (docs/architecture.md says where parts go).`,
+  );
 }
 if (tooLong.length > 0) process.exit(1);
 console.log(`file size: every src file is at most ${MAX_LINES} lines (config/schema.ts aside)`);

@@ -46,13 +46,20 @@ function readTls(config: LatchkeyConfig): { cert: Buffer; key: Buffer } | undefi
  * naming the config keys to change (`keyPrefix`: `listen` or
  * `operations.listen`); returns the base URL actually listened on.
  */
-async function listenOn(app: FastifyInstance, address: { host: string; port: number }, keyPrefix: string, scheme: 'http' | 'https'): Promise<string> {
+async function listenOn(
+  app: FastifyInstance,
+  address: { host: string; port: number },
+  keyPrefix: string,
+  scheme: 'http' | 'https',
+): Promise<string> {
   try {
     await app.listen({ host: address.host, port: address.port });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
-      throw new ListenError(`port ${address.port} on ${address.host} (${keyPrefix}.port) is already in use; stop the other process or set ${keyPrefix}.port`);
+      throw new ListenError(
+        `port ${address.port} on ${address.host} (${keyPrefix}.port) is already in use; stop the other process or set ${keyPrefix}.port`,
+      );
     }
     if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       throw new ListenError(`cannot listen on ${address.host}:${address.port} (${code}); check ${keyPrefix}.host and ${keyPrefix}.port`);

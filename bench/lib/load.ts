@@ -183,12 +183,7 @@ interface Tally {
   readonly latenciesMs: number[];
 }
 
-async function measure(
-  spec: ScenarioSpec,
-  users: readonly Driven[],
-  ledger: RefreshLedger,
-  ctx: RunContext,
-): Promise<ScenarioResult> {
+async function measure(spec: ScenarioSpec, users: readonly Driven[], ledger: RefreshLedger, ctx: RunContext): Promise<ScenarioResult> {
   const tally: Tally = {
     completed: 0,
     errors: 0,
@@ -226,8 +221,7 @@ async function measure(
     p99Ms: percentile(sorted, 0.99),
     serverCpuSeconds,
     serverCpuSecondsPerNode: perNode,
-    requestsPerServerCpuSecond:
-      serverCpuSeconds !== undefined && serverCpuSeconds > 0 ? tally.completed / serverCpuSeconds : undefined,
+    requestsPerServerCpuSecond: serverCpuSeconds !== undefined && serverCpuSeconds > 0 ? tally.completed / serverCpuSeconds : undefined,
     postgresBackendCpuSeconds: backendCpuBetween(postgresBefore, postgresAfter),
     doubleSpentRefreshTokens: spec.rotatesRefreshTokens === true ? ledger.doubleSpentTokens : undefined,
     benchCpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
@@ -296,7 +290,8 @@ export function mergeRounds(rounds: readonly ScenarioResult[]): ScenarioResult {
     requestsPerServerCpuSecond: serverCpuSeconds !== undefined && serverCpuSeconds > 0 ? completed / serverCpuSeconds : undefined,
     postgresBackendCpuSeconds: measured.length === 0 ? undefined : sumKnown(measured.map((r) => r.postgresBackendCpuSeconds)),
     // Over every round, set-up failures included: a double spend anywhere counts.
-    doubleSpentRefreshTokens: first.doubleSpentRefreshTokens === undefined ? undefined : sumKnown(rounds.map((r) => r.doubleSpentRefreshTokens)),
+    doubleSpentRefreshTokens:
+      first.doubleSpentRefreshTokens === undefined ? undefined : sumKnown(rounds.map((r) => r.doubleSpentRefreshTokens)),
     benchCpuSeconds: sum((r) => r.benchCpuSeconds),
     recoveries: sum((r) => r.recoveries),
     stoppedUsers: sum((r) => r.stoppedUsers),
@@ -306,13 +301,7 @@ export function mergeRounds(rounds: readonly ScenarioResult[]): ScenarioResult {
 }
 
 /** One virtual user's loop: a request is started only before the deadline and always awaited. */
-async function driveUser(
-  user: VirtualUser,
-  client: TokenClient,
-  deadline: number,
-  signal: AbortSignal,
-  tally: Tally,
-): Promise<void> {
+async function driveUser(user: VirtualUser, client: TokenClient, deadline: number, signal: AbortSignal, tally: Tally): Promise<void> {
   while (performance.now() < deadline && !signal.aborted) {
     const started = performance.now();
     let outcome: Outcome;

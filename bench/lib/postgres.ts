@@ -107,10 +107,7 @@ export class PostgresBackendCpu {
   async sample(): Promise<Map<number, number> | undefined> {
     let pids: number[];
     try {
-      const result = await this.client.query<{ pid: number }>(
-        'select pid from pg_stat_activity where datname = $1',
-        [this.database],
-      );
+      const result = await this.client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [this.database]);
       pids = result.rows.map((row) => row.pid);
     } catch {
       return undefined;

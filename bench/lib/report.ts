@@ -114,8 +114,7 @@ export async function writeJson(path: string, report: BenchReport): Promise<void
 function renderContext(report: BenchReport): string[] {
   const m = report.machine;
   const multi = report.nodes > 1;
-  const storage =
-    report.database === undefined ? report.storage : `${report.storage} (scratch database ${report.database})`;
+  const storage = report.database === undefined ? report.storage : `${report.storage} (scratch database ${report.database})`;
   const redis = report.redis === undefined ? '' : `redis ${report.redis}, `;
   const nodes = multi
     ? `${report.nodes} nodes behind one public_url (${report.publicUrl}), loopback, one undici Pool per node per scenario ` +
@@ -124,7 +123,9 @@ function renderContext(report: BenchReport): string[] {
   return [
     `- command: \`${report.command}\``,
     `- server: \`${report.serverCommand}\`` +
-      (multi ? ` (node 0; ${otherNodes(report.nodes)} the same with ${report.nodes > 2 ? 'their' : 'its'} own node-N.yaml, differing only in listen.port)` : ''),
+      (multi
+        ? ` (node 0; ${otherNodes(report.nodes)} the same with ${report.nodes > 2 ? 'their' : 'its'} own node-N.yaml, differing only in listen.port)`
+        : ''),
     `- machine: ${m.nproc} CPUs (nproc), ${m.cpuModel}, node ${m.node}, ${m.platform}`,
     `- ${formatNumber(report.durationSeconds)} s per scenario, storage ${storage}, ${redis}${nodes}, started ${report.startedAt}`,
   ];
@@ -177,8 +178,7 @@ function renderCpuPerRequest(report: BenchReport): string[] {
     .map((s) => {
       const perRequest = (seconds: number) => (seconds * 1000) / s.completed;
       const nodes = s.serverCpuSecondsPerNode ?? [];
-      const split =
-        report.nodes > 1 ? ` (${nodes.map((seconds, i) => `node ${i} ${perRequest(seconds).toFixed(2)}`).join(', ')})` : '';
+      const split = report.nodes > 1 ? ` (${nodes.map((seconds, i) => `node ${i} ${perRequest(seconds).toFixed(2)}`).join(', ')})` : '';
       const nodeMs = perRequest(s.serverCpuSeconds ?? 0);
       let line = `- ${s.name}: ${nodeMs.toFixed(2)} ms, all nodes${split}`;
       if (report.storage === 'postgres') {
@@ -193,7 +193,7 @@ function renderCpuPerRequest(report: BenchReport): string[] {
   if (lines.length === 0) return [];
   const backendsNote =
     report.storage === 'postgres'
-      ? ' PostgreSQL backends: the sessions on the bench\'s database (pg_stat_activity, /proc);' +
+      ? " PostgreSQL backends: the sessions on the bench's database (pg_stat_activity, /proc);" +
         ' the shared WAL writer, checkpointer and background writer are not counted.'
       : '';
   return [`Server CPU per request, all nodes (ms).${backendsNote}`, '', ...lines];

@@ -34,8 +34,7 @@ export function allScenarios(creds: BenchCredentials): ScenarioSpec[] {
  */
 export function selectScenarios(all: readonly ScenarioSpec[], selectors: readonly string[]): ScenarioSpec[] {
   if (selectors.length === 0) return [...all];
-  const matches = (spec: ScenarioSpec, selector: string): boolean =>
-    spec.name === selector || spec.name.startsWith(`${selector}-`);
+  const matches = (spec: ScenarioSpec, selector: string): boolean => spec.name === selector || spec.name.startsWith(`${selector}-`);
   for (const selector of selectors) {
     if (!all.some((spec) => matches(spec, selector))) {
       throw new UsageError(`--scenario ${selector}: unknown; choose from ${all.map((s) => s.name).join(', ')}`);
@@ -66,12 +65,7 @@ function unprotectedPasswordScenario(creds: BenchCredentials, connections: numbe
 }
 
 /** RFC 6749 §4.4: client authentication and signing only, no user. */
-function clientCredentialsScenario(
-  creds: BenchCredentials,
-  alg: string,
-  audience: string,
-  connections: number,
-): ScenarioSpec {
+function clientCredentialsScenario(creds: BenchCredentials, alg: string, audience: string, connections: number): ScenarioSpec {
   const form = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: creds.clientId,
@@ -168,7 +162,8 @@ class RefreshChainUser implements VirtualUser {
     const response = await client.post(passwordForm(this.creds, this.audience, 'read:data offline_access'));
     const token = response.status === 200 ? refreshTokenOf(response.body) : undefined;
     if (token === undefined) throw new Error(`password grant for a refresh chain: ${failure(response)}`);
-    if (!this.ledger.receive(token)) throw new Error('double-spent refresh token: the password grant handed out a token value already handed out');
+    if (!this.ledger.receive(token))
+      throw new Error('double-spent refresh token: the password grant handed out a token value already handed out');
     this.refreshToken = token;
   }
 }

@@ -100,13 +100,7 @@ function childEnv(env: BenchEnvironment): NodeJS.ProcessEnv {
   return result;
 }
 
-function wrapChild(
-  child: ChildProcess,
-  node: BenchNode,
-  commandLine: string,
-  stdoutPath: string,
-  stderrPath: string,
-): ServerProcess {
+function wrapChild(child: ChildProcess, node: BenchNode, commandLine: string, stdoutPath: string, stderrPath: string): ServerProcess {
   const exitController = new AbortController();
   let exitDescription = '';
   const exitedPromise = new Promise<void>((resolve) => {
@@ -115,9 +109,7 @@ function wrapChild(
       exitController.abort(new Error(`${node.label} ${reason}`));
       resolve();
     };
-    child.once('exit', (code, signal) =>
-      onGone(signal === null ? `exited with status ${String(code)}` : `killed by ${signal}`),
-    );
+    child.once('exit', (code, signal) => onGone(signal === null ? `exited with status ${String(code)}` : `killed by ${signal}`));
     // 'error' without 'exit' means the spawn itself failed.
     child.once('error', (error) => onGone(`could not be spawned: ${error.message}`));
   });

@@ -56,12 +56,35 @@ export interface ApplyOptions {
   disableUndeclared: boolean;
 }
 
-export async function applyConfig(config: LatchkeyConfig, stores: Stores, secretHasher: SecretHasher, options: ApplyOptions): Promise<ApplySummary> {
-  const summary: ApplySummary = { tenants: 0, usersCreated: 0, usersUpdated: 0, passwordsChanged: [], usersBlocked: [], disabled: [], restored: [] };
+export async function applyConfig(
+  config: LatchkeyConfig,
+  stores: Stores,
+  secretHasher: SecretHasher,
+  options: ApplyOptions,
+): Promise<ApplySummary> {
+  const summary: ApplySummary = {
+    tenants: 0,
+    usersCreated: 0,
+    usersUpdated: 0,
+    passwordsChanged: [],
+    usersBlocked: [],
+    disabled: [],
+    restored: [],
+  };
   // What the file declared at the last start, read before this file's upserts change it.
   const plan = options.disableUndeclared ? planCatalog(config.tenants, await stores.catalog.listDeclared()) : undefined;
   for (const [tenantIndex, tenant] of config.tenants.entries()) {
-    const { name, default_directory, default_audience, id_token_signing_alg, id_token_lifetime, attack_protection, rate_limits, trusted_proxies, mfa } = tenant;
+    const {
+      name,
+      default_directory,
+      default_audience,
+      id_token_signing_alg,
+      id_token_lifetime,
+      attack_protection,
+      rate_limits,
+      trusted_proxies,
+      mfa,
+    } = tenant;
     const tenantId = await stores.catalog.upsertTenant(name, {
       default_directory,
       default_audience,
@@ -74,37 +97,50 @@ export async function applyConfig(config: LatchkeyConfig, stores: Stores, secret
     });
     summary.tenants++;
     const connectionIds = new Map<string, string>();
-    for (const connection of tenant.connections) connectionIds.set(connection.name, await stores.catalog.upsertConnection(tenantId, connection));
+    for (const connection of tenant.connections)
+      connectionIds.set(connection.name, await stores.catalog.upsertConnection(tenantId, connection));
     const policies = new Map(tenant.connections.map((c) => [c.name, c.password_policy]));
     for (const api of tenant.apis) await stores.catalog.upsertApi(tenantId, api);
     for (const app of tenant.applications) {
       const { client_id, client_secret, ...settings } = app;
-      await stores.catalog.upsertApplication(tenantId, client_id, client_secret === undefined ? null : secretHasher.hash(client_secret), settings);
+      await stores.catalog.upsertApplication(
+        tenantId,
+        client_id,
+        client_secret === undefined ? null : secretHasher.hash(client_secret),
+        settings,
+      );
     }
-    for (const grant of tenant.client_grants) await stores.catalog.upsertClientGrant(tenantId, { clientId: grant.client_id, audience: grant.audience, scope: grant.scope });
+    for (const grant of tenant.client_grants)
+      await stores.catalog.upsertClientGrant(tenantId, { clientId: grant.client_id, audience: grant.audience, scope: grant.scope });
     for (const [userIndex, user] of tenant.users.entries()) {
       const connectionId = connectionIds.get(user.connection);
       const policy = policies.get(user.connection);
       if (connectionId === undefined || policy === undefined) continue; // the schema already refused unknown connections
       try {
-        const result = await upsertDeclaredUser(stores, { tenantId, connectionId, policy }, {
-          username: user.username,
-          email: user.email,
-          emailVerified: user.email_verified,
-          name: user.name,
-          givenName: user.given_name,
-          familyName: user.family_name,
-          password: user.password,
-          passwordHash: user.password_hash,
-          blocked: user.blocked,
-        });
+        const result = await upsertDeclaredUser(
+          stores,
+          { tenantId, connectionId, policy },
+          {
+            username: user.username,
+            email: user.email,
+            emailVerified: user.email_verified,
+            name: user.name,
+            givenName: user.given_name,
+            familyName: user.family_name,
+            password: user.password,
+            passwordHash: user.password_hash,
+            blocked: user.blocked,
+          },
+        );
         if (result.change === 'created') summary.usersCreated++;
         if (result.change === 'updated') summary.usersUpdated++;
         const changed = { tenant: name, connection: user.connection, userId: result.userId, username: user.username, email: user.email };
         if (result.passwordChanged) summary.passwordsChanged.push({ ...changed, ...result.passwordChanged });
         if (result.blocked) summary.usersBlocked.push({ ...changed, ...result.blocked });
       } catch (err) {
-        throw new ConfigError('configuration', [`${formatKeyPath(['tenants', tenantIndex, 'users', userIndex])}: ${(err as Error).message}`]);
+        throw new ConfigError('configuration', [
+          `${formatKeyPath(['tenants', tenantIndex, 'users', userIndex])}: ${(err as Error).message}`,
+        ]);
       }
     }
   }

@@ -13,5 +13,8 @@ export function cliConfig(configFile: string | undefined, demoPort = 3000): CliC
   if (configFile !== undefined) return { config: loadConfigFile(configFile) };
   const dataDir = resolve('data');
   const { config, credentials } = demoConfig(dataDir, demoPort);
-  return { config: resolveConfig(config, dataDir, process.env, 'demo configuration'), demo: { credentials, curl: (url) => demoCurl(url, credentials) } };
+  return {
+    config: resolveConfig(config, dataDir, process.env, 'demo configuration'),
+    demo: { credentials, curl: (url) => demoCurl(url, credentials) },
+  };
 }

@@ -45,7 +45,9 @@ export function demoConfig(dataDir: string, port: number): { config: LatchkeyCon
         default_directory: 'Username-Password-Authentication',
         default_audience: DEMO_AUDIENCE,
         connections: [{ name: 'Username-Password-Authentication', type: 'database' }],
-        apis: [{ identifier: DEMO_AUDIENCE, scopes: [...DEMO_SCOPES], token_lifetime: 86_400, allow_offline_access: true, signing_alg: 'RS256' }],
+        apis: [
+          { identifier: DEMO_AUDIENCE, scopes: [...DEMO_SCOPES], token_lifetime: 86_400, allow_offline_access: true, signing_alg: 'RS256' },
+        ],
         applications: [
           {
             client_id: credentials.client_id,
@@ -55,7 +57,16 @@ export function demoConfig(dataDir: string, port: number): { config: LatchkeyCon
           },
         ],
         client_grants: [{ client_id: credentials.client_id, audience: DEMO_AUDIENCE, scope: [...DEMO_SCOPES] }],
-        users: [{ connection: 'Username-Password-Authentication', username: credentials.username, email: credentials.username, email_verified: true, name: 'Demo User', password: credentials.password }],
+        users: [
+          {
+            connection: 'Username-Password-Authentication',
+            username: credentials.username,
+            email: credentials.username,
+            email_verified: true,
+            name: 'Demo User',
+            password: credentials.password,
+          },
+        ],
       },
     ],
   };

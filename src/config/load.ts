@@ -58,7 +58,10 @@ export function loadConfigFile(file: string, env: Env = process.env): LatchkeyCo
   }
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(path, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0] ?? e.message}`));
+    throw new ConfigError(
+      path,
+      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0] ?? e.message}`),
+    );
   }
   return resolveConfig(doc.toJS() as unknown, dirname(path), env, path);
 }
@@ -71,10 +74,15 @@ export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
   const listenPort = env.LATCHKEY_LISTEN_PORT;
-  if (listenPort !== undefined && !/^\d{1,5}$/.test(listenPort)) throw new ConfigError('LATCHKEY_LISTEN_PORT', [`must be a port number, got "${listenPort.slice(0, 20)}"`]);
+  if (listenPort !== undefined && !/^\d{1,5}$/.test(listenPort))
+    throw new ConfigError('LATCHKEY_LISTEN_PORT', [`must be a port number, got "${listenPort.slice(0, 20)}"`]);
   // Several nodes can share one file: each gets its own port from the environment (docs/deploy.md).
-  const withListenPort = listenPort === undefined ? parsed.data : { ...parsed.data, listen: { ...parsed.data.listen, port: Number(listenPort) } };
-  if (listenPort !== undefined && (withListenPort.listen.port > 65535 || (withListenPort.listen.port === 0 && withListenPort.public_url === undefined))) {
+  const withListenPort =
+    listenPort === undefined ? parsed.data : { ...parsed.data, listen: { ...parsed.data.listen, port: Number(listenPort) } };
+  if (
+    listenPort !== undefined &&
+    (withListenPort.listen.port > 65535 || (withListenPort.listen.port === 0 && withListenPort.public_url === undefined))
+  ) {
     throw new ConfigError('LATCHKEY_LISTEN_PORT', ['must be 1-65535 (0 needs public_url)']);
   }
   const config = withOperationsPort(withListenPort, env.LATCHKEY_OPERATIONS_PORT);
@@ -108,9 +116,14 @@ export function resolveConfig(raw: unknown, baseDir: string, env: Env = process.
 function withOperationsPort(config: ParsedConfig, value: string | undefined): ParsedConfig {
   if (value === undefined) return config;
   const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
-  if (!(port >= 1 && port <= 65535)) throw new ConfigError('LATCHKEY_OPERATIONS_PORT', [`must be a port number 1-65535, got "${value.slice(0, 20)}"`]);
-  if (!config.operations) throw new ConfigError('LATCHKEY_OPERATIONS_PORT', ['the configuration has no operations block; add operations: { listen: { host: 127.0.0.1 } } (docs/configuration.md)']);
-  if (port === config.listen.port) throw new ConfigError('LATCHKEY_OPERATIONS_PORT', [`must differ from the public port ${config.listen.port}`]);
+  if (!(port >= 1 && port <= 65535))
+    throw new ConfigError('LATCHKEY_OPERATIONS_PORT', [`must be a port number 1-65535, got "${value.slice(0, 20)}"`]);
+  if (!config.operations)
+    throw new ConfigError('LATCHKEY_OPERATIONS_PORT', [
+      'the configuration has no operations block; add operations: { listen: { host: 127.0.0.1 } } (docs/configuration.md)',
+    ]);
+  if (port === config.listen.port)
+    throw new ConfigError('LATCHKEY_OPERATIONS_PORT', [`must differ from the public port ${config.listen.port}`]);
   return { ...config, operations: { listen: { ...config.operations.listen, port } } };
 }
 
@@ -131,7 +144,11 @@ function reservedApiIdentifiers(config: ParsedConfig, publicUrl: string): string
   return config.tenants.flatMap((tenant, i) => {
     const builtIn = mfaApiAudience(`${publicUrl}/${tenant.name}/`);
     return tenant.apis.flatMap((api, j) =>
-      api.identifier === builtIn ? [`${formatKeyPath(['tenants', i, 'apis', j, 'identifier'])}: this is the tenant's built-in MFA API (${builtIn}), which Latchkey provides; choose another identifier`] : [],
+      api.identifier === builtIn
+        ? [
+            `${formatKeyPath(['tenants', i, 'apis', j, 'identifier'])}: this is the tenant's built-in MFA API (${builtIn}), which Latchkey provides; choose another identifier`,
+          ]
+        : [],
     );
   });
 }

@@ -59,7 +59,8 @@ export function passwordLength(password: string): number {
 export function passwordPolicyRefusal(policy: PasswordPolicy, password: string): PasswordRefusal | undefined {
   const length = passwordLength(password);
   if (length < policy.min_length) return { rule: 'min_length', message: `the password must have at least ${policy.min_length} characters` };
-  if (length > MAX_PASSWORD_LENGTH) return { rule: 'max_length', message: `the password must have at most ${MAX_PASSWORD_LENGTH} characters` };
+  if (length > MAX_PASSWORD_LENGTH)
+    return { rule: 'max_length', message: `the password must have at most ${MAX_PASSWORD_LENGTH} characters` };
   if (policy.refuse_breached && isBreachedPassword(password)) {
     return { rule: 'breached', message: 'the password is on the list of common and breached passwords; choose another' };
   }

@@ -3,7 +3,13 @@
  * memory for the hot path. Loaded from storage after the config is applied
  * at start; what the file stopped declaring is not in it (DESIGN.md §2).
  */
-import { tenantProtectionDefaults, type ApiConfig, type AttackProtectionConfig, type RateLimitsConfig, type SigningAlg } from '../config/schema.js';
+import {
+  tenantProtectionDefaults,
+  type ApiConfig,
+  type AttackProtectionConfig,
+  type RateLimitsConfig,
+  type SigningAlg,
+} from '../config/schema.js';
 import { mfaApiAudience, mfaApiConfig } from './mfa-api.js';
 import { IpList } from './ip.js';
 import type { ApplicationRecord, CatalogSnapshot, ConnectionRecord, TenantRecord, UserRecord } from '../storage/stores.js';

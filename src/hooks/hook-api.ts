@@ -47,10 +47,50 @@ export interface PostLoginEvent {
  * adds its own next to them and can never replace them.
  */
 const RESERVED_CLAIMS = new Set([
-  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'auth_time', 'amr', 'acr', 'azp', 'nonce', 'at_hash', 'c_hash', 'sid',
-  'scope', 'scp', 'client_id', 'cnf', 'act', 'may_act', 'gty', 'permissions', 'typ',
-  'name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'profile', 'picture', 'website',
-  'email', 'email_verified', 'gender', 'birthdate', 'zoneinfo', 'locale', 'phone_number', 'phone_number_verified', 'address', 'updated_at', 'groups',
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'auth_time',
+  'amr',
+  'acr',
+  'azp',
+  'nonce',
+  'at_hash',
+  'c_hash',
+  'sid',
+  'scope',
+  'scp',
+  'client_id',
+  'cnf',
+  'act',
+  'may_act',
+  'gty',
+  'permissions',
+  'typ',
+  'name',
+  'given_name',
+  'family_name',
+  'middle_name',
+  'nickname',
+  'preferred_username',
+  'profile',
+  'picture',
+  'website',
+  'email',
+  'email_verified',
+  'gender',
+  'birthdate',
+  'zoneinfo',
+  'locale',
+  'phone_number',
+  'phone_number_verified',
+  'address',
+  'updated_at',
+  'groups',
 ]);
 
 const MAX_CLAIM_BYTES = 8 * 1024;
@@ -64,7 +104,8 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,200}$/;
  */
 export function claimNameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string' || name.length === 0 || name.length > 256) return 'a claim name is a string of 1 to 256 characters';
-  if (RESERVED_CLAIMS.has(name)) return `"${name}" is a claim the server sets; choose a namespaced name such as https://example.com/${name}`;
+  if (RESERVED_CLAIMS.has(name))
+    return `"${name}" is a claim the server sets; choose a namespaced name such as https://example.com/${name}`;
   if (!/^https?:\/\/[^\s/]+\/\S*$/.test(name) && !/^[a-z][a-z0-9+.-]*:\S+$/i.test(name)) {
     return `custom claim "${name}" must be namespaced, e.g. https://example.com/${name.replace(/[^\w-]/g, '') || 'claim'}`;
   }
@@ -92,7 +133,8 @@ export function recordingApi(commands: HookCommand[]) {
     commands.push({ op, name: name as string, value: JSON.parse(JSON.stringify(value)) as unknown });
   };
   const scope = (op: 'add_scope' | 'remove_scope') => (value: unknown) => {
-    if (typeof value !== 'string' || !SCOPE_TOKEN.test(value)) throw new TypeError(`${op === 'add_scope' ? 'addScope' : 'removeScope'}: one scope token (RFC 6749 §3.3), e.g. "read:reports"`);
+    if (typeof value !== 'string' || !SCOPE_TOKEN.test(value))
+      throw new TypeError(`${op === 'add_scope' ? 'addScope' : 'removeScope'}: one scope token (RFC 6749 §3.3), e.g. "read:reports"`);
     commands.push({ op, scope: value });
   };
   return {
@@ -106,7 +148,8 @@ export function recordingApi(commands: HookCommand[]) {
     },
     multifactor: {
       enable(provider: unknown = 'any') {
-        if (provider === 'none') throw new TypeError('multifactor.enable("none") is not supported: hooks run after the tenant\'s MFA policy has been applied');
+        if (provider === 'none')
+          throw new TypeError('multifactor.enable("none") is not supported: hooks run after the tenant\'s MFA policy has been applied');
         commands.push({ op: 'multifactor' });
       },
     },
@@ -123,7 +166,13 @@ export interface HookEffect {
 
 /** Folds the commands, in order, over the scopes the grant decided. */
 export function applyHookCommands(commands: readonly HookCommand[], grantedScopes: readonly string[]): HookEffect {
-  const effect: HookEffect = { denied: undefined, multifactor: false, accessTokenClaims: {}, idTokenClaims: {}, accessTokenScopes: [...grantedScopes] };
+  const effect: HookEffect = {
+    denied: undefined,
+    multifactor: false,
+    accessTokenClaims: {},
+    idTokenClaims: {},
+    accessTokenScopes: [...grantedScopes],
+  };
   for (const command of commands) {
     switch (command.op) {
       case 'access_token_claim':

@@ -12,7 +12,10 @@ import type { Logger } from 'pino';
 import type { HookCommand, PostLoginEvent } from './hook-api.js';
 import type { FromWorker, ToWorker } from './hook-messages.js';
 
-export type HookRunOutcome = { kind: 'done'; commands: HookCommand[] } | { kind: 'failed'; path: string; message: string } | { kind: 'timeout' };
+export type HookRunOutcome =
+  | { kind: 'done'; commands: HookCommand[] }
+  | { kind: 'failed'; path: string; message: string }
+  | { kind: 'timeout' };
 
 /** A hook module that cannot be used: stops start-up with its path. */
 export class HookLoadError extends Error {
@@ -176,8 +179,15 @@ class HookWorker {
     if (this.stopped) return { kind: 'failed', path: '(worker)', message: 'the hook worker is restarting' };
     // A replacement worker still importing the modules: the hooks' time limit starts once it can run them.
     if (!this.modulesLoaded) {
-      const loading = await Promise.race([this.ready.then(() => true, () => false), delay(MAX_LOAD_WAIT_MS).then(() => false)]);
-      if (!loading) return { kind: 'failed', path: '(worker)', message: `the hook worker did not load the hooks within ${MAX_LOAD_WAIT_MS} ms` };
+      const loading = await Promise.race([
+        this.ready.then(
+          () => true,
+          () => false,
+        ),
+        delay(MAX_LOAD_WAIT_MS).then(() => false),
+      ]);
+      if (!loading)
+        return { kind: 'failed', path: '(worker)', message: `the hook worker did not load the hooks within ${MAX_LOAD_WAIT_MS} ms` };
     }
     const id = this.nextId++;
     return new Promise<HookRunOutcome>((resolve) => {

@@ -17,7 +17,10 @@ const post = (message: FromWorker) => port.postMessage(message);
 const modules = new Map<string, OnExecutePostLogin>();
 
 process.on('unhandledRejection', (reason) => {
-  post({ type: 'warning', message: `a hook left a promise rejected without handling it: ${String((reason as Error)?.message ?? reason).slice(0, 500)}` });
+  post({
+    type: 'warning',
+    message: `a hook left a promise rejected without handling it: ${String((reason as Error)?.message ?? reason).slice(0, 500)}`,
+  });
 });
 
 async function load(paths: string[]): Promise<void> {

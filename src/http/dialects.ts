@@ -19,7 +19,9 @@ export function renderTokenResponse(dialect: Dialect, tokens: IssuedTokens, requ
   // MSAL caches by the returned scopes, written `{identifier}/{scope}` for an API, and reads ext_expires_in. It posts
   // such scopes to discovery's token_endpoint (the Auth0 path) too: answered bare there, its cache lookup never matches.
   if (dialect === 'entra' || namesApiByPrefix(requestedScope, tokens.apiIdentifier)) {
-    body.scope = tokens.scopes.map((s) => (tokens.apiIdentifier !== undefined && !isOidcScope(s) ? `${apiScopePrefix(tokens.apiIdentifier)}${s}` : s)).join(' ');
+    body.scope = tokens.scopes
+      .map((s) => (tokens.apiIdentifier !== undefined && !isOidcScope(s) ? `${apiScopePrefix(tokens.apiIdentifier)}${s}` : s))
+      .join(' ');
   } else if (tokens.scopeDiffersFromRequest) {
     body.scope = tokens.scopes.join(' ');
   }

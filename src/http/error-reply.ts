@@ -5,7 +5,14 @@
  * instead of discarding tokens; anything else is a `server_error` that
  * reveals nothing to the client and everything to the operator.
  */
-import { InvalidClientError, InvalidRequestError, OAuthError, RequestTooLargeError, ServerError, TemporarilyUnavailableError } from '../domain/errors.js';
+import {
+  InvalidClientError,
+  InvalidRequestError,
+  OAuthError,
+  RequestTooLargeError,
+  ServerError,
+  TemporarilyUnavailableError,
+} from '../domain/errors.js';
 import { isStorageUnavailable } from '../storage/database.js';
 
 export interface ErrorReply {
@@ -45,10 +52,10 @@ function frameworkError(err: unknown): OAuthError | undefined {
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RequestTooLargeError('The request body is too large.', { logDetail });
   const description =
     code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? 'The request body must be application/x-www-form-urlencoded (or application/json on the Auth0 path).'
-        : code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
-          ? 'The request body is not valid JSON.'
-          : 'The request is malformed.';
+      ? 'The request body must be application/x-www-form-urlencoded (or application/json on the Auth0 path).'
+      : code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+        ? 'The request body is not valid JSON.'
+        : 'The request is malformed.';
   return new InvalidRequestError(description, { logDetail });
 }
 

@@ -38,7 +38,9 @@ const DROP_LOG_INTERVAL_MS = 60_000;
 /** RFC 6585 §5: 431 for a request with too many header fields. */
 class TooManyHeaderFieldsError extends OAuthError {
   constructor(count: number) {
-    super('invalid_request', 431, `The request has more than ${MAX_HEADER_FIELDS} header fields.`, { logDetail: `${count}+ header fields` });
+    super('invalid_request', 431, `The request has more than ${MAX_HEADER_FIELDS} header fields.`, {
+      logDetail: `${count}+ header fields`,
+    });
   }
 }
 
@@ -97,8 +99,21 @@ export function createListener(options: ListenerOptions): FastifyInstance {
     clientErrorHandler(err, socket) {
       if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
       const code = (err as NodeJS.ErrnoException).code;
-      const [status, reason] = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
-      const body = JSON.stringify({ error: 'invalid_request', error_description: status === 408 ? 'The request took too long to arrive.' : status === 431 ? 'The request headers are too large.' : 'The HTTP request is malformed.' });
+      const [status, reason] =
+        code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout']
+          : code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'Request Header Fields Too Large']
+            : [400, 'Bad Request'];
+      const body = JSON.stringify({
+        error: 'invalid_request',
+        error_description:
+          status === 408
+            ? 'The request took too long to arrive.'
+            : status === 431
+              ? 'The request headers are too large.'
+              : 'The HTTP request is malformed.',
+      });
       logger.info({ listener: options.name, route: 'unparsed', status, error: 'invalid_request', detail: code }, 'request refused');
       if (socket.writable) {
         socket.write(
@@ -111,12 +126,16 @@ export function createListener(options: ListenerOptions): FastifyInstance {
   };
   // The HTTPS and HTTP instances differ only in their raw server type, which no route touches.
   const app = (
-    options.https ? Fastify({ ...serverOptions, https: { ...nodeOptions, ...options.https } } as FastifyServerOptions) : Fastify({ ...serverOptions, http: nodeOptions } as FastifyServerOptions)
+    options.https
+      ? Fastify({ ...serverOptions, https: { ...nodeOptions, ...options.https } } as FastifyServerOptions)
+      : Fastify({ ...serverOptions, http: nodeOptions } as FastifyServerOptions)
   ) as FastifyInstance;
 
   // On the raw response, before Fastify sees the request: so the header is on every answer, including
   // Fastify's own 503 while closing, which no hook reaches (OWASP REST Security: nosniff on every response).
-  app.server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => response.setHeader('x-content-type-options', 'nosniff'));
+  app.server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) =>
+    response.setHeader('x-content-type-options', 'nosniff'),
+  );
   // Node parses one field past the limit into the request, so onRequest below can tell "too many".
   app.server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
   app.server.maxConnections = options.maxConnections;
@@ -127,7 +146,10 @@ export function createListener(options: ListenerOptions): FastifyInstance {
     refused++;
     const now = Date.now();
     if (now - lastRefusalLog < DROP_LOG_INTERVAL_MS) return;
-    logger.warn({ listener: options.name, refused, max_connections: options.maxConnections }, 'connections refused: the listener holds its maximum of open connections (listen.max_connections; per-IP limits belong to the reverse proxy, docs/deploy.md)');
+    logger.warn(
+      { listener: options.name, refused, max_connections: options.maxConnections },
+      'connections refused: the listener holds its maximum of open connections (listen.max_connections; per-IP limits belong to the reverse proxy, docs/deploy.md)',
+    );
     lastRefusalLog = now;
     refused = 0;
   });
@@ -146,7 +168,8 @@ export function createListener(options: ListenerOptions): FastifyInstance {
       if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
     }
     if (hosts > 1) return done(new InvalidRequestError('The request has more than one Host header (RFC 9112 §3.2).'));
-    if (httpVersion === '1.1' && hosts === 0) return done(new InvalidRequestError('An HTTP/1.1 request needs a Host header (RFC 9112 §3.2).'));
+    if (httpVersion === '1.1' && hosts === 0)
+      return done(new InvalidRequestError('An HTTP/1.1 request needs a Host header (RFC 9112 §3.2).'));
     done();
   });
 
@@ -162,7 +185,11 @@ export function createListener(options: ListenerOptions): FastifyInstance {
       grant_type: progress?.grantType,
       client_id: progress?.clientId,
     };
-    if (r.statusCode >= 500) request.log.error({ ...fields, err: r.cause instanceof Error ? { message: r.cause.message, stack: r.cause.stack } : r.cause }, 'request failed');
+    if (r.statusCode >= 500)
+      request.log.error(
+        { ...fields, err: r.cause instanceof Error ? { message: r.cause.message, stack: r.cause.stack } : r.cause },
+        'request failed',
+      );
     else request.log.info(fields, 'request refused');
     void reply.code(r.statusCode).headers(r.headers).send(r.body);
   });

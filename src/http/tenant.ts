@@ -6,6 +6,9 @@ export function tenantOf(request: FastifyRequest, catalog: Catalog): Tenant {
   const name = (request.params as { tenant?: string }).tenant ?? '';
   const tenant = catalog.tenant(name);
   // The route pattern, never the name as sent (issue #11 point 11: descriptions do not echo input).
-  if (!tenant) throw new NotFoundError(`No tenant of this server has the name given for :tenant in ${request.routeOptions.url ?? 'the path'}.`, { logDetail: `unknown tenant ${JSON.stringify(name.slice(0, 64))}` });
+  if (!tenant)
+    throw new NotFoundError(`No tenant of this server has the name given for :tenant in ${request.routeOptions.url ?? 'the path'}.`, {
+      logDetail: `unknown tenant ${JSON.stringify(name.slice(0, 64))}`,
+    });
   return tenant;
 }

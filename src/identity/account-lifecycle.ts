@@ -41,7 +41,13 @@ export class AccountLifecycle {
    * (a refusal throws PasswordPolicyError and is recorded), stored as a new
    * hash, every session ended, the login name's brute-force locks lifted.
    */
-  async changePassword(tenant: Tenant, connection: ConnectionRecord, user: UserRecord, password: string, source: AccountChangeSource): Promise<PasswordChangeOutcome> {
+  async changePassword(
+    tenant: Tenant,
+    connection: ConnectionRecord,
+    user: UserRecord,
+    password: string,
+    source: AccountChangeSource,
+  ): Promise<PasswordChangeOutcome> {
     try {
       checkNewPassword(connection.passwordPolicy, password);
     } catch (err) {
@@ -59,7 +65,13 @@ export class AccountLifecycle {
    * the start-up for a password the configuration file changed (config apply
    * stores it before these services exist). Returns how many locks ended.
    */
-  async passwordChanged(tenant: Tenant, connection: ConnectionRecord, user: AccountSubject, refreshTokensRevoked: number, source: AccountChangeSource): Promise<number> {
+  async passwordChanged(
+    tenant: Tenant,
+    connection: ConnectionRecord,
+    user: AccountSubject,
+    refreshTokensRevoked: number,
+    source: AccountChangeSource,
+  ): Promise<number> {
     await this.recordSessionsEnded('password_changed', tenant, connection, user, refreshTokensRevoked, source);
     const loginNames = [user.username, ...(user.email ? [user.email] : [])];
     return this.deps.attackProtection.unblock(tenant, connection, loginNames, 'password_changed', user.id);
@@ -70,7 +82,14 @@ export class AccountLifecycle {
    * changing) is a security event too: the rule, never the password.
    * Anything but a PasswordPolicyError is not recorded.
    */
-  async recordPolicyRefusal(tenant: Tenant, connection: ConnectionRecord, identifier: string, err: unknown, operation: 'create' | 'import' | 'change', userId?: string): Promise<void> {
+  async recordPolicyRefusal(
+    tenant: Tenant,
+    connection: ConnectionRecord,
+    identifier: string,
+    err: unknown,
+    operation: 'create' | 'import' | 'change',
+    userId?: string,
+  ): Promise<void> {
     if (!(err instanceof PasswordPolicyError)) return;
     await this.deps.securityEvents.record({
       type: 'password_policy_refused',
@@ -91,7 +110,13 @@ export class AccountLifecycle {
   }
 
   /** The event of a stored block (block() calls it; the start-up too, for a block the configuration file added). */
-  async blocked(tenant: Tenant, connection: ConnectionRecord, user: AccountSubject, refreshTokensRevoked: number, source: AccountChangeSource): Promise<void> {
+  async blocked(
+    tenant: Tenant,
+    connection: ConnectionRecord,
+    user: AccountSubject,
+    refreshTokensRevoked: number,
+    source: AccountChangeSource,
+  ): Promise<void> {
     await this.recordSessionsEnded('user_blocked', tenant, connection, user, refreshTokensRevoked, source);
   }
 

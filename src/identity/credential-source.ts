@@ -35,5 +35,13 @@ export type CredentialResult =
 
 export interface CredentialSource {
   readonly type: string;
-  verify(input: { tenantId: string; connectionId: string; connection: ConnectionRecord; username: string; password: string; clientId: string; ip: string }): Promise<CredentialResult>;
+  verify(input: {
+    tenantId: string;
+    connectionId: string;
+    connection: ConnectionRecord;
+    username: string;
+    password: string;
+    clientId: string;
+    ip: string;
+  }): Promise<CredentialResult>;
 }

@@ -34,4 +34,3 @@ export async function verifyPassword(password: string, storedHash: string): Prom
   }
   return { valid: false };
 }
-

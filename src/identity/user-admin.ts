@@ -21,7 +21,10 @@ export class UserAdminError extends Error {
 /** A password the connection's policy refuses; `rule` names which rule (docs/errors.md). */
 export class PasswordPolicyError extends UserAdminError {
   override name = 'PasswordPolicyError';
-  constructor(readonly rule: PasswordRule, message: string) {
+  constructor(
+    readonly rule: PasswordRule,
+    message: string,
+  ) {
     super(`password policy (${rule}): ${message}`);
   }
 }
@@ -41,7 +44,8 @@ export interface UserTarget {
 
 async function storedHashFor(input: UserInput, policy: PasswordPolicyConfig): Promise<string> {
   if (input.passwordHash !== undefined) {
-    if (!isSupportedPasswordHash(input.passwordHash)) throw new UserAdminError('password_hash must be an argon2 ($argon2id$…) or bcrypt ($2b$…) hash');
+    if (!isSupportedPasswordHash(input.passwordHash))
+      throw new UserAdminError('password_hash must be an argon2 ($argon2id$…) or bcrypt ($2b$…) hash');
     // An imported hash cannot be checked against the policy; the breached-password check at login covers it.
     return input.passwordHash;
   }
@@ -87,7 +91,13 @@ export async function upsertDeclaredUser(
     return { change: 'created', userId: created.id };
   }
   const result: DeclaredUserResult = { change: 'unchanged', userId: existing.id };
-  const profile = { email: input.email, emailVerified: input.emailVerified, name: input.name, givenName: input.givenName, familyName: input.familyName };
+  const profile = {
+    email: input.email,
+    emailVerified: input.emailVerified,
+    name: input.name,
+    givenName: input.givenName,
+    familyName: input.familyName,
+  };
   const differs =
     (profile.email !== undefined && profile.email !== existing.email) ||
     (profile.emailVerified !== undefined && profile.emailVerified !== existing.emailVerified) ||
@@ -103,7 +113,9 @@ export async function upsertDeclaredUser(
     passwordChanged = existing.passwordHash === null || !(await verifyPassword(input.password, existing.passwordHash)).valid;
   }
   if (passwordChanged) {
-    result.passwordChanged = { refreshTokensRevoked: await commitPasswordChange(stores, existing, await storedHashFor(input, target.policy), now) };
+    result.passwordChanged = {
+      refreshTokensRevoked: await commitPasswordChange(stores, existing, await storedHashFor(input, target.policy), now),
+    };
     result.change = 'updated';
   }
   if (input.blocked !== undefined && input.blocked !== existing.blocked) {

@@ -76,7 +76,11 @@ export type AccessTokenHolder =
  * earlier at this server when the user is blocked or deleted, or changes
  * their password.
  */
-export async function activeUserOfAccessToken(users: Pick<UserStore, 'findById'>, tenantId: string, claims: AccessTokenClaims): Promise<AccessTokenHolder> {
+export async function activeUserOfAccessToken(
+  users: Pick<UserStore, 'findById'>,
+  tenantId: string,
+  claims: AccessTokenClaims,
+): Promise<AccessTokenHolder> {
   // token-service.ts: a client's token has sub = client_id and no auth_time; a user's always has auth_time.
   if (claims.sub === claims.client_id && claims.auth_time === undefined) return { kind: 'client' };
   const user = await users.findById(tenantId, claims.sub);
@@ -100,7 +104,12 @@ export interface SessionStores {
  * AccountLifecycle (identity/account-lifecycle.ts), or config apply, which
  * runs before it exists.
  */
-export async function commitPasswordChange(stores: SessionStores, user: Pick<UserRecord, 'id' | 'tenantId'>, passwordHash: string, now: Date): Promise<number> {
+export async function commitPasswordChange(
+  stores: SessionStores,
+  user: Pick<UserRecord, 'id' | 'tenantId'>,
+  passwordHash: string,
+  now: Date,
+): Promise<number> {
   // The stamp first: from this instant every check refuses older sessions, so a crash before the revocation still fails closed.
   await stores.users.setPasswordHash(user.id, passwordHash, { passwordChangedAt: now });
   return stores.refreshTokens.revokeAllForUser(user.tenantId, user.id, now);

@@ -144,7 +144,12 @@ export class MfaService {
    * their own factor and walk past the one the user set up. Replaces any
    * earlier pending enrolment of the user.
    */
-  async associate(tenant: Tenant, claims: MfaTokenClaims, user: UserRecord, request: { types: string[]; channels: string[] | undefined; email: string | undefined }): Promise<OtpEnrollment | OobEnrollment> {
+  async associate(
+    tenant: Tenant,
+    claims: MfaTokenClaims,
+    user: UserRecord,
+    request: { types: string[]; channels: string[] | undefined; email: string | undefined },
+  ): Promise<OtpEnrollment | OobEnrollment> {
     await this.take(this.deps.associateCalls, `${tenant.id}:${claims.jti}`, {
       tenantId: tenant.id,
       userId: user.id,
@@ -155,12 +160,16 @@ export class MfaService {
       logDetail: `more than ${MFA_ASSOCIATE_LIMIT} /mfa/associate calls with one mfa_token for user ${user.id}`,
     });
     if (await this.hasFactor(tenant.id, user.id)) {
-      throw new AccessDeniedError('The user already has an authenticator: complete MFA with it first, then manage authenticators with an access token for the MFA API.', {
-        logDetail: `enrollment refused for user ${user.id}: a confirmed authenticator exists`,
-      });
+      throw new AccessDeniedError(
+        'The user already has an authenticator: complete MFA with it first, then manage authenticators with an access token for the MFA API.',
+        {
+          logDetail: `enrollment refused for user ${user.id}: a confirmed authenticator exists`,
+        },
+      );
     }
     const [type, ...others] = request.types;
-    if (type === undefined || others.length > 0) throw new InvalidRequestError('authenticator_types must name exactly one type: ["otp"] or ["oob"].');
+    if (type === undefined || others.length > 0)
+      throw new InvalidRequestError('authenticator_types must name exactly one type: ["otp"] or ["oob"].');
     const recoveryCode = generateRecoveryCode();
     const now = this.deps.clock.now();
     const enrolment = {
@@ -175,12 +184,19 @@ export class MfaService {
     if (type === 'otp') {
       const { secret, barcodeUri } = newTotpSecret(tenant.name, user.email ?? user.username);
       const secretSealed = this.deps.totpSecretSealer.seal(secret);
-      await this.deps.store.putPendingEnrolment({ ...enrolment, authenticatorId: `totp|dev_${randomUUID()}`, type: 'otp', secretSealed, email: null });
+      await this.deps.store.putPendingEnrolment({
+        ...enrolment,
+        authenticatorId: `totp|dev_${randomUUID()}`,
+        type: 'otp',
+        secretSealed,
+        email: null,
+      });
       return { authenticator_type: 'otp', secret, barcode_uri: barcodeUri, recovery_codes: [recoveryCode] };
     }
     if (type === 'oob') {
       const channels = request.channels ?? ['email'];
-      if (channels.length !== 1 || channels[0] !== 'email') throw new InvalidRequestError('oob_channels must be ["email"]: the only out-of-band channel this server offers.');
+      if (channels.length !== 1 || channels[0] !== 'email')
+        throw new InvalidRequestError('oob_channels must be ["email"]: the only out-of-band channel this server offers.');
       const email = request.email ?? user.email ?? undefined;
       if (email === undefined || !/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 256) {
         throw new InvalidRequestError('An email address is required for the email channel: send "email", or give the user one.');
@@ -191,13 +207,26 @@ export class MfaService {
         await this.deps.store.putPendingEnrolment({ ...enrolment, authenticatorId: target.id, type: 'email', secretSealed: null, email });
         return this.emailCodes.send(tenant, claims, target);
       });
-      return { authenticator_type: 'oob', oob_channel: 'email', binding_method: 'prompt', oob_code: oobCode, recovery_codes: [recoveryCode] };
+      return {
+        authenticator_type: 'oob',
+        oob_channel: 'email',
+        binding_method: 'prompt',
+        oob_code: oobCode,
+        recovery_codes: [recoveryCode],
+      };
     }
-    throw new InvalidRequestError('authenticator_types must be ["otp"] or ["oob"]; no other type is supported.', { logDetail: `unsupported authenticator type (${type.slice(0, 32)})` });
+    throw new InvalidRequestError('authenticator_types must be ["otp"] or ["oob"]; no other type is supported.', {
+      logDetail: `unsupported authenticator type (${type.slice(0, 32)})`,
+    });
   }
 
   /** /mfa/challenge: for otp nothing is sent (the app reads the code); for oob an email code goes out. */
-  async challenge(tenant: Tenant, claims: MfaTokenClaims, type: string, authenticatorId: string | undefined): Promise<Record<string, string>> {
+  async challenge(
+    tenant: Tenant,
+    claims: MfaTokenClaims,
+    type: string,
+    authenticatorId: string | undefined,
+  ): Promise<Record<string, string>> {
     if (type !== 'otp' && type !== 'oob') throw new InvalidRequestError('challenge_type must be "otp" or "oob".');
     const factorType: MfaAuthenticatorType = type === 'otp' ? 'otp' : 'email';
     const { targets, enrollingElsewhere } = await this.enrolments.codeTargets(tenant.id, claims);
@@ -222,25 +251,30 @@ export class MfaService {
     const found = await this.enrolments.codeTargets(tenant.id, claims);
     // Told, not counted: no code can pass for a sign-in whose enrolment a newer associate replaced.
     if (found.enrollingElsewhere) throw replacedEnrolment();
-    await this.reserveAttempt(tenant.id, claims.userId, async () => {
-      if (!/^\d{6}$/.test(otp)) return false;
-      const now = this.deps.clock.now().getTime();
-      let spent = false;
-      for (const target of found.targets) {
-        if (target.type !== 'otp' || target.secretSealed === null) continue;
-        const step = acceptedTotpStep(this.deps.totpSecretSealer.unseal(target.secretSealed), otp, now);
-        if (step === undefined) continue;
-        if (target.pending) {
-          await this.enrolments.confirm(tenant, claims, target.pending, step);
-          return true;
+    await this.reserveAttempt(
+      tenant.id,
+      claims.userId,
+      async () => {
+        if (!/^\d{6}$/.test(otp)) return false;
+        const now = this.deps.clock.now().getTime();
+        let spent = false;
+        for (const target of found.targets) {
+          if (target.type !== 'otp' || target.secretSealed === null) continue;
+          const step = acceptedTotpStep(this.deps.totpSecretSealer.unseal(target.secretSealed), otp, now);
+          if (step === undefined) continue;
+          if (target.pending) {
+            await this.enrolments.confirm(tenant, claims, target.pending, step);
+            return true;
+          }
+          // One conditional UPDATE on the shared database: a code (or an earlier one) is accepted once, on every node.
+          if (await this.deps.store.advanceOtpStep(tenant.id, target.id, step)) return true;
+          spent = true;
         }
-        // One conditional UPDATE on the shared database: a code (or an earlier one) is accepted once, on every node.
-        if (await this.deps.store.advanceOtpStep(tenant.id, target.id, step)) return true;
-        spent = true;
-      }
-      if (spent) throw new InvalidGrantError('This one-time code, or a later one, has already been used; wait for the next one.');
-      return false;
-    }, 'Invalid otp_code.');
+        if (spent) throw new InvalidGrantError('This one-time code, or a later one, has already been used; wait for the next one.');
+        return false;
+      },
+      'Invalid otp_code.',
+    );
     return 'otp';
   }
 
@@ -250,33 +284,49 @@ export class MfaService {
     if (oob.tenantId !== tenant.id || oob.userId !== claims.userId || oob.clientId !== claims.clientId) {
       throw new InvalidGrantError('The oob_code does not belong to this mfa_token.');
     }
-    if (oob.expiresAt <= this.deps.clock.now().getTime()) throw new InvalidGrantError('The oob_code has expired; ask for a new code with /mfa/challenge.');
+    if (oob.expiresAt <= this.deps.clock.now().getTime())
+      throw new InvalidGrantError('The oob_code has expired; ask for a new code with /mfa/challenge.');
     if (bindingCode === undefined) throw new InvalidRequestError('binding_code is required: the code the user received by email.');
-    await this.reserveAttempt(tenant.id, claims.userId, async () => {
-      if (!this.emailCodes.matches(oob, bindingCode)) return false;
-      // The factor is checked before the code is spent, so a refused request never burns a valid code.
-      const target = (await this.enrolments.codeTargets(tenant.id, claims)).targets.find((t) => t.id === oob.authenticatorId);
-      if (!target) throw new InvalidGrantError('The email authenticator of this code was removed or replaced; ask for a new code.');
-      const first = await this.deps.consumed.consume(`oob:${oob.jti}`, new Date(oob.expiresAt), this.deps.clock.now());
-      if (!first) throw new InvalidGrantError('This email code has already been used; ask for a new one.');
-      if (target.pending) await this.enrolments.confirm(tenant, claims, target.pending, null);
-      return true;
-    }, 'Invalid binding_code.');
+    await this.reserveAttempt(
+      tenant.id,
+      claims.userId,
+      async () => {
+        if (!this.emailCodes.matches(oob, bindingCode)) return false;
+        // The factor is checked before the code is spent, so a refused request never burns a valid code.
+        const target = (await this.enrolments.codeTargets(tenant.id, claims)).targets.find((t) => t.id === oob.authenticatorId);
+        if (!target) throw new InvalidGrantError('The email authenticator of this code was removed or replaced; ask for a new code.');
+        const first = await this.deps.consumed.consume(`oob:${oob.jti}`, new Date(oob.expiresAt), this.deps.clock.now());
+        if (!first) throw new InvalidGrantError('This email code has already been used; ask for a new one.');
+        if (target.pending) await this.enrolments.confirm(tenant, claims, target.pending, null);
+        return true;
+      },
+      'Invalid binding_code.',
+    );
     return 'email';
   }
 
   /** The mfa-recovery-code grant's check; returns the user's next recovery code (the used one is spent). */
   async useRecoveryCode(tenant: Tenant, claims: MfaTokenClaims, code: string): Promise<string> {
     let next = '';
-    await this.reserveAttempt(tenant.id, claims.userId, async () => {
-      const stored = await this.deps.store.recoveryCodeHash(tenant.id, claims.userId);
-      const presented = this.recoveryHash(tenant.id, claims.userId, code);
-      if (stored === undefined || !constantTimeEqual(presented, stored)) return false;
-      next = generateRecoveryCode();
-      const swapped = await this.deps.store.replaceRecoveryCodeHash(tenant.id, claims.userId, stored, this.recoveryHash(tenant.id, claims.userId, next));
-      if (!swapped) throw new InvalidGrantError('This recovery code has already been used.');
-      return true;
-    }, 'Invalid recovery_code.');
+    await this.reserveAttempt(
+      tenant.id,
+      claims.userId,
+      async () => {
+        const stored = await this.deps.store.recoveryCodeHash(tenant.id, claims.userId);
+        const presented = this.recoveryHash(tenant.id, claims.userId, code);
+        if (stored === undefined || !constantTimeEqual(presented, stored)) return false;
+        next = generateRecoveryCode();
+        const swapped = await this.deps.store.replaceRecoveryCodeHash(
+          tenant.id,
+          claims.userId,
+          stored,
+          this.recoveryHash(tenant.id, claims.userId, next),
+        );
+        if (!swapped) throw new InvalidGrantError('This recovery code has already been used.');
+        return true;
+      },
+      'Invalid recovery_code.',
+    );
     return next;
   }
 
@@ -345,15 +395,32 @@ export class MfaService {
   private async take(
     counter: Counter,
     key: string,
-    refusal: { tenantId: string; userId: string; clientId: string; event: 'associate_calls' | 'emails'; description: string; errorReason: ErrorReason; logDetail: string },
+    refusal: {
+      tenantId: string;
+      userId: string;
+      clientId: string;
+      event: 'associate_calls' | 'emails';
+      description: string;
+      errorReason: ErrorReason;
+      logDetail: string;
+    },
   ): Promise<void> {
     const used = await counter.consume(key);
     if (used.allowed) return;
     const limit = refusal.event === 'emails' ? MFA_EMAIL_LIMIT : MFA_ASSOCIATE_LIMIT;
     if (used.consumed === limit + 1) {
-      await this.deps.events.record({ type: 'mfa_rate_limited', reason: refusal.event, tenantId: refusal.tenantId, clientId: refusal.clientId, userId: refusal.userId });
+      await this.deps.events.record({
+        type: 'mfa_rate_limited',
+        reason: refusal.event,
+        tenantId: refusal.tenantId,
+        clientId: refusal.clientId,
+        userId: refusal.userId,
+      });
     }
-    throw new TooManyAttemptsError(refusal.description, used.msBeforeReset / 1000, { errorReason: refusal.errorReason, logDetail: refusal.logDetail });
+    throw new TooManyAttemptsError(refusal.description, used.msBeforeReset / 1000, {
+      errorReason: refusal.errorReason,
+      logDetail: refusal.logDetail,
+    });
   }
 
   /** Runs `send` within the user's email budget; a send that fails gives its email back. */

@@ -81,11 +81,15 @@ export class MfaTokens {
     } catch {
       throw new InvalidGrantError('The mfa_token is malformed.', { logDetail: 'an mfa_token that does not open under this master key' });
     }
-    if (claims.tenantId !== tenantId) throw new InvalidGrantError('The mfa_token is malformed.', { logDetail: 'an mfa_token of another tenant' });
+    if (claims.tenantId !== tenantId)
+      throw new InvalidGrantError('The mfa_token is malformed.', { logDetail: 'an mfa_token of another tenant' });
     if (clientId !== undefined && claims.clientId !== clientId) {
-      throw new InvalidGrantError('The mfa_token was issued to another client.', { logDetail: `mfa_token of client ${claims.clientId} presented by ${clientId}` });
+      throw new InvalidGrantError('The mfa_token was issued to another client.', {
+        logDetail: `mfa_token of client ${claims.clientId} presented by ${clientId}`,
+      });
     }
-    if (claims.expiresAt <= this.clock.now().getTime()) throw new InvalidGrantError('The mfa_token has expired; sign in with the password again.');
+    if (claims.expiresAt <= this.clock.now().getTime())
+      throw new InvalidGrantError('The mfa_token has expired; sign in with the password again.');
     return claims;
   }
 

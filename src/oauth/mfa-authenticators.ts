@@ -50,7 +50,9 @@ export async function authorizeListing(bearer: string, tenant: Tenant, deps: Aut
 /** DELETE /T/mfa/authenticators/ID. */
 export async function authorizeRemoval(bearer: string, tenant: Tenant, deps: AuthenticatorsApiDeps): Promise<AuthenticatorsCaller> {
   if (MfaTokens.looksLikeMfaToken(bearer)) {
-    throw new InvalidTokenError(`Removing an authenticator needs an access token for the MFA API (audience ${tenant.endpoints.mfaApi}), not an mfa_token.`);
+    throw new InvalidTokenError(
+      `Removing an authenticator needs an access token for the MFA API (audience ${tenant.endpoints.mfaApi}), not an mfa_token.`,
+    );
   }
   const { user, clientId, payload } = await mfaApiCaller(bearer, tenant, deps, 'remove:authenticators');
   // The second factor must have been shown in this sign-in, and recently: a token from a password alone, or an old one, is not enough.
@@ -60,7 +62,9 @@ export async function authorizeRemoval(bearer: string, tenant: Tenant, deps: Aut
     throw new InsufficientScopeError(
       `Removing an authenticator needs a sign-in with a second factor in the last ${MFA_REMOVAL_MAX_AUTH_AGE_SECONDS / 60} minutes: sign in again (password grant with audience ${tenant.endpoints.mfaApi}, then an MFA grant).`,
       'remove:authenticators',
-      { logDetail: `authenticator removal refused for user ${user.id}: ${amr.includes('mfa') ? `auth_time ${Number.isFinite(age) ? `${age} s old` : 'missing'}` : 'no mfa in amr'}` },
+      {
+        logDetail: `authenticator removal refused for user ${user.id}: ${amr.includes('mfa') ? `auth_time ${Number.isFinite(age) ? `${age} s old` : 'missing'}` : 'no mfa in amr'}`,
+      },
     );
   }
   return { user, clientId };
@@ -80,23 +84,31 @@ async function mfaTokenCaller(bearer: string, tenant: Tenant, deps: Authenticato
 
 async function mfaApiCaller(bearer: string, tenant: Tenant, deps: AuthenticatorsApiDeps, scope: MfaApiScope) {
   const check = await deps.verifier.verify(bearer, tenant, { checkRevocation: true });
-  if (!check.valid) throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: `authenticators API: ${check.reason}` });
+  if (!check.valid)
+    throw new InvalidTokenError('The access token is invalid, expired or revoked.', { logDetail: `authenticators API: ${check.reason}` });
   const { payload } = check;
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   if (!audiences.includes(tenant.endpoints.mfaApi)) {
-    throw new InvalidTokenError(`The access token is not for the MFA API: get one with audience ${tenant.endpoints.mfaApi} (the password grant, then an MFA grant).`, {
-      logDetail: `authenticators API: an access token of client ${payload.client_id} for another audience`,
-    });
+    throw new InvalidTokenError(
+      `The access token is not for the MFA API: get one with audience ${tenant.endpoints.mfaApi} (the password grant, then an MFA grant).`,
+      {
+        logDetail: `authenticators API: an access token of client ${payload.client_id} for another audience`,
+      },
+    );
   }
   const holder = await accessTokenHolderAt(deps.users, tenant, payload);
   // A client_credentials token names the client, not a user (and the MFA API never issues one).
   if (holder.kind === 'client') throw new InvalidTokenError('The access token does not belong to a user.');
   if (holder.kind === 'inactive') {
-    throw new InvalidTokenError('The user of this token can no longer sign in.', { logDetail: `authenticators API: token of user ${payload.sub}: ${holder.reason}` });
+    throw new InvalidTokenError('The user of this token can no longer sign in.', {
+      logDetail: `authenticators API: token of user ${payload.sub}: ${holder.reason}`,
+    });
   }
   const { user } = holder;
   if (!parseScope(typeof payload.scope === 'string' ? payload.scope : undefined).includes(scope)) {
-    throw new InsufficientScopeError(`This request needs the ${scope} scope of the MFA API.`, scope, { logDetail: `authenticators API: token of user ${user.id} without ${scope}` });
+    throw new InsufficientScopeError(`This request needs the ${scope} scope of the MFA API.`, scope, {
+      logDetail: `authenticators API: token of user ${user.id} without ${scope}`,
+    });
   }
   return { user, clientId: payload.client_id, payload };
 }
@@ -105,6 +117,9 @@ async function mfaApiCaller(bearer: string, tenant: Tenant, deps: Authenticators
 async function activeUser(userId: string, signedInAt: Date, tenant: Tenant, deps: AuthenticatorsApiDeps): Promise<UserRecord> {
   const user = await deps.users.findById(tenant.id, userId);
   const ended = sessionRefusalAt(tenant, user, signedInAt);
-  if (ended !== undefined || !user) throw new InvalidTokenError('The user of this token can no longer sign in.', { logDetail: `authenticators API: user ${userId}: ${ended ?? 'user_gone'}` });
+  if (ended !== undefined || !user)
+    throw new InvalidTokenError('The user of this token can no longer sign in.', {
+      logDetail: `authenticators API: user ${userId}: ${ended ?? 'user_gone'}`,
+    });
   return user;
 }

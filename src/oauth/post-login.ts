@@ -46,7 +46,10 @@ export class PostLoginHooks {
 
     const outcome = await this.deps.runner.run(hooks.chain, eventFor(grant, user, tenant, client, ip), hooks.timeoutMs);
     if (outcome.kind === 'timeout') {
-      this.deps.logger.error({ tenant: tenant.name, grant_type: grant.grantType }, `post-login hooks did not finish within ${hooks.timeoutMs} ms (hooks.timeout_ms); the sign-in failed closed`);
+      this.deps.logger.error(
+        { tenant: tenant.name, grant_type: grant.grantType },
+        `post-login hooks did not finish within ${hooks.timeoutMs} ms (hooks.timeout_ms); the sign-in failed closed`,
+      );
       await this.deps.securityEvents.record({ type: 'hook_failure', reason: 'timeout', ...context });
       throw new TemporarilyUnavailableError('The sign-in could not be completed in time; retry shortly.', HOOK_RETRY_AFTER_SECONDS, {
         errorReason: 'hook_timeout',
@@ -54,7 +57,10 @@ export class PostLoginHooks {
       });
     }
     if (outcome.kind === 'failed') {
-      this.deps.logger.error({ tenant: tenant.name, hook: outcome.path, grant_type: grant.grantType, error: outcome.message }, 'a post-login hook threw; the sign-in failed closed');
+      this.deps.logger.error(
+        { tenant: tenant.name, hook: outcome.path, grant_type: grant.grantType, error: outcome.message },
+        'a post-login hook threw; the sign-in failed closed',
+      );
       await this.deps.securityEvents.record({ type: 'hook_failure', reason: 'threw', ...context });
       throw new AccessDeniedError('The sign-in could not be completed: a post-login hook failed.', {
         errorReason: 'hook_failed',

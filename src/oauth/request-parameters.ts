@@ -21,7 +21,10 @@ export class RequestParameters {
     let count = 0;
     for (const [name, value] of new URLSearchParams(body)) {
       if (++count > MAX_PARAMETERS) throw new InvalidRequestError(`The request has more than ${MAX_PARAMETERS} parameters.`);
-      if (values.has(name)) throw new InvalidRequestError(`${parameterLabel(name)} is repeated; RFC 6749 §3.1 allows each parameter once.`, { logDetail: `repeated parameter ${loggedName(name)}` });
+      if (values.has(name))
+        throw new InvalidRequestError(`${parameterLabel(name)} is repeated; RFC 6749 §3.1 allows each parameter once.`, {
+          logDetail: `repeated parameter ${loggedName(name)}`,
+        });
       values.set(name, value);
     }
     return RequestParameters.checked(values);
@@ -43,13 +46,21 @@ export class RequestParameters {
       if (value === null || value === undefined) continue;
       if (Array.isArray(value) && options.listKeys?.includes(name)) {
         // Auth0's MFA API takes some parameters as arrays of strings: kept space-separated, read back with list().
-        if (value.length > MAX_LIST_ITEMS || !value.every((item): item is string => typeof item === 'string' && /^[\x21-\x7E]+$/.test(item))) {
-          throw new InvalidRequestError(`${parameterLabel(name)} must be an array of at most ${MAX_LIST_ITEMS} strings without spaces.`, { logDetail: `bad list parameter ${loggedName(name)}` });
+        if (
+          value.length > MAX_LIST_ITEMS ||
+          !value.every((item): item is string => typeof item === 'string' && /^[\x21-\x7E]+$/.test(item))
+        ) {
+          throw new InvalidRequestError(`${parameterLabel(name)} must be an array of at most ${MAX_LIST_ITEMS} strings without spaces.`, {
+            logDetail: `bad list parameter ${loggedName(name)}`,
+          });
         }
         values.set(name, value.join(' '));
         continue;
       }
-      if (typeof value !== 'string') throw new InvalidRequestError(`${parameterLabel(name)} must be a string.`, { logDetail: `non-string parameter ${loggedName(name)}` });
+      if (typeof value !== 'string')
+        throw new InvalidRequestError(`${parameterLabel(name)} must be a string.`, {
+          logDetail: `non-string parameter ${loggedName(name)}`,
+        });
       values.set(name, value);
     }
     // Only now, with the body known to be one flat object, is the scan shallow whatever the input.
@@ -70,7 +81,10 @@ export class RequestParameters {
   private static checked(values: Map<string, string>): RequestParameters {
     for (const [name, value] of values) {
       const max = MAX_LENGTHS[name] ?? DEFAULT_MAX_LENGTH;
-      if (value.length > max) throw new InvalidRequestError(`${parameterLabel(name)} is longer than ${max} characters.`, { logDetail: `over-long parameter ${loggedName(name)}` });
+      if (value.length > max)
+        throw new InvalidRequestError(`${parameterLabel(name)} is longer than ${max} characters.`, {
+          logDetail: `over-long parameter ${loggedName(name)}`,
+        });
       if (value === '') values.delete(name);
     }
     return new RequestParameters(values);
@@ -107,7 +121,10 @@ function rejectRepeatedTopLevelKeys(raw: string): void {
       seen.add(name);
     },
   });
-  if (repeated !== undefined) throw new InvalidRequestError(`${parameterLabel(repeated)} is repeated; each parameter may appear once.`, { logDetail: `repeated parameter ${loggedName(repeated)}` });
+  if (repeated !== undefined)
+    throw new InvalidRequestError(`${parameterLabel(repeated)} is repeated; each parameter may appear once.`, {
+      logDetail: `repeated parameter ${loggedName(repeated)}`,
+    });
 }
 
 /**
@@ -116,10 +133,31 @@ function rejectRepeatedTopLevelKeys(raw: string): void {
  * the server's own vocabulary, not the client's text.
  */
 const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
-  'grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type',
-  'username', 'password', 'realm', 'scope', 'audience', 'resource', 'refresh_token',
-  'mfa_token', 'otp', 'oob_code', 'binding_code', 'recovery_code', 'authenticator_types', 'oob_channels',
-  'authenticator_id', 'challenge_type', 'email', 'token', 'token_type_hint', 'access_token',
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'username',
+  'password',
+  'realm',
+  'scope',
+  'audience',
+  'resource',
+  'refresh_token',
+  'mfa_token',
+  'otp',
+  'oob_code',
+  'binding_code',
+  'recovery_code',
+  'authenticator_types',
+  'oob_channels',
+  'authenticator_id',
+  'challenge_type',
+  'email',
+  'token',
+  'token_type_hint',
+  'access_token',
 ]);
 
 /**

@@ -41,7 +41,10 @@ export function selectResource(args: {
   let named: ApiConfig | undefined;
   if (args.audience !== undefined) {
     named = apis.get(args.audience);
-    if (!named) throw new InvalidTargetError('The audience is not an API of this tenant.', { logDetail: `unknown audience ${JSON.stringify(truncate(args.audience))}` });
+    if (!named)
+      throw new InvalidTargetError('The audience is not an API of this tenant.', {
+        logDetail: `unknown audience ${JSON.stringify(truncate(args.audience))}`,
+      });
   }
   const scopes: string[] = [];
   let wholeApi = false;
@@ -174,7 +177,9 @@ export function narrowScopes(original: string[], requested: string[] | undefined
   if (requested === undefined || requested.length === 0) return original;
   const widened = requested.filter((s) => !original.includes(s));
   if (widened.length > 0) {
-    throw new InvalidScopeError('The refresh request asks for scopes the original grant did not include.', { logDetail: `widening scopes ${JSON.stringify(truncate(widened.join(' ')))}` });
+    throw new InvalidScopeError('The refresh request asks for scopes the original grant did not include.', {
+      logDetail: `widening scopes ${JSON.stringify(truncate(widened.join(' ')))}`,
+    });
   }
   return requested;
 }

@@ -7,7 +7,13 @@
  * accepts a user's token asks here: userinfo, introspection, the
  * authenticators API, the MFA API's mfa_token, the MFA grants.
  */
-import { activeUserOfAccessToken, sessionRefusal, type AccessTokenClaims, type AccessTokenHolder, type SessionRefusal } from '../identity/user-sessions.js';
+import {
+  activeUserOfAccessToken,
+  sessionRefusal,
+  type AccessTokenClaims,
+  type AccessTokenHolder,
+  type SessionRefusal,
+} from '../identity/user-sessions.js';
 import type { UserRecord, UserStore } from '../storage/stores.js';
 import { servedConnectionOf, type Tenant } from '../domain/tenant.js';
 import { InvalidGrantError } from '../domain/errors.js';
@@ -20,7 +26,11 @@ export function sessionRefusalAt(tenant: Tenant, user: UserRecord | undefined, s
 }
 
 /** The holder of a verified access token, with both rules applied (see activeUserOfAccessToken). */
-export async function accessTokenHolderAt(users: Pick<UserStore, 'findById'>, tenant: Tenant, claims: AccessTokenClaims): Promise<AccessTokenHolder> {
+export async function accessTokenHolderAt(
+  users: Pick<UserStore, 'findById'>,
+  tenant: Tenant,
+  claims: AccessTokenClaims,
+): Promise<AccessTokenHolder> {
   const holder = await activeUserOfAccessToken(users, tenant.id, claims);
   if (holder.kind === 'user' && !servedConnectionOf(tenant, holder.user)) return { kind: 'inactive', reason: 'connection_removed' };
   return holder;

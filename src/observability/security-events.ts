@@ -30,7 +30,14 @@ export const SECURITY_EVENT_TYPES = [
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
 /** Types an operator acts on: logged at warn, the rest at info. */
-const WARN_TYPES = new Set<SecurityEventType>(['user_locked', 'ip_throttled', 'rate_limited', 'login_blocked', 'hook_failure', 'mfa_rate_limited']);
+const WARN_TYPES = new Set<SecurityEventType>([
+  'user_locked',
+  'ip_throttled',
+  'rate_limited',
+  'login_blocked',
+  'hook_failure',
+  'mfa_rate_limited',
+]);
 
 export type SecurityEventInput = Omit<SecurityEvent, 'at' | 'type'> & { type: SecurityEventType };
 
@@ -62,7 +69,10 @@ export class SecurityEvents {
       await this.store.append(event);
     } catch (err) {
       // The log line above already holds the event; the request goes on.
-      this.logger.error({ err: (err as Error).message, security_event: event.type }, 'could not store a security event (it is in this log); check the database');
+      this.logger.error(
+        { err: (err as Error).message, security_event: event.type },
+        'could not store a security event (it is in this log); check the database',
+      );
     }
   }
 }
@@ -90,7 +100,9 @@ function describe(event: SecurityEventInput): string {
     case 'password_policy_refused':
       return `a new password was refused by the password policy (${event.reason ?? ''})`;
     case 'mfa_required':
-      return event.reason === 'mfa_enrollment_required' ? 'password verified; the user must enroll a second factor' : 'password verified; a second factor is required';
+      return event.reason === 'mfa_enrollment_required'
+        ? 'password verified; the user must enroll a second factor'
+        : 'password verified; a second factor is required';
     case 'mfa_failure':
       return `a second-factor code was refused (${event.reason ?? ''})`;
     case 'mfa_authenticator_removed':

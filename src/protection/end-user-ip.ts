@@ -37,6 +37,7 @@ export function endUserIp(origin: RequestOrigin, tenant: Tenant, client: Authent
   if (!client.app.settings.trust_forwarded_for) return { ip: origin.networkIp(), ignoredForward: 'client_not_trusted' };
   // Node joins a repeated header with ", ", which is no address either.
   const ip = canonicalIp(Array.isArray(origin.forwardedFor) ? origin.forwardedFor.join(', ') : origin.forwardedFor);
-  if (ip === undefined) throw new InvalidRequestError(`The ${header} header must hold the end user's IP address (one IPv4 or IPv6 address).`);
+  if (ip === undefined)
+    throw new InvalidRequestError(`The ${header} header must hold the end user's IP address (one IPv4 or IPv6 address).`);
   return { ip };
 }

@@ -163,7 +163,10 @@ export class AttemptScopes {
 
 /** The connection and the login as typed, normalised as the user store matches it, hashed to bound the key. */
 export function identifierKeyOf(connectionId: string, identifier: string): string {
-  return createHash('sha256').update(`${connectionId}\0${loginKey(identifier)}`).digest('base64url').slice(0, 32);
+  return createHash('sha256')
+    .update(`${connectionId}\0${loginKey(identifier)}`)
+    .digest('base64url')
+    .slice(0, 32);
 }
 
 /** The name from this IP: the brute-force lock's key. */

@@ -5,7 +5,15 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type Migration,
+  type MigrationProvider,
+  type SqliteDatabase as SqliteDialectDatabase,
+} from 'kysely';
 import pg from 'pg';
 import * as initial from './migrations/001-initial.js';
 import * as attackProtection from './migrations/002-attack-protection.js';
@@ -112,7 +120,13 @@ function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   disableWriteBatching(db);
-  return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: () => postgresStartupLock(url), looseFileModes: undefined };
+  return {
+    db,
+    dialect: 'postgres',
+    describe: redactDatabaseUrl(url),
+    startupLock: () => postgresStartupLock(url),
+    looseFileModes: undefined,
+  };
 }
 
 /** pg_advisory_lock key of the start-up work (any constant: advisory locks are per database). */
@@ -149,7 +163,9 @@ function openSqlite(path: string): OpenDatabase {
     createPrivateFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new DatabaseConfigError(`database sqlite:${path}: cannot create it (${code}); check the path, and that its directory is writable by the user running latchkey`);
+    throw new DatabaseConfigError(
+      `database sqlite:${path}: cannot create it (${code}); check the path, and that its directory is writable by the user running latchkey`,
+    );
   }
   const sqlite = new SqliteDatabase(path);
   // WAL: readers never block the writer; NORMAL: a commit survives a process
@@ -191,7 +207,13 @@ export function openDatabaseReadOnly(url: string): OpenDatabase | undefined {
     });
     pool.on('error', () => undefined); // an idle connection breaking ends nothing here: the next query reports it
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', describe: redactDatabaseUrl(url), startupLock: async () => async () => undefined, looseFileModes: undefined };
+    return {
+      db,
+      dialect: 'postgres',
+      describe: redactDatabaseUrl(url),
+      startupLock: async () => async () => undefined,
+      looseFileModes: undefined,
+    };
   }
   throw unsupportedDatabaseUrl(url);
 }
@@ -233,7 +255,15 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-const UNAVAILABLE_SQLITE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PROTOCOL']);
+const UNAVAILABLE_SQLITE_CODES = new Set([
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+  'SQLITE_CANTOPEN',
+  'SQLITE_READONLY',
+  'SQLITE_PROTOCOL',
+]);
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
 
 /**

@@ -241,7 +241,12 @@ export interface RefreshTokenStore {
 }
 
 /** The token presented is the one just replaced, within the client's reuse interval. */
-export function isRetryInsideReuseInterval(family: RefreshTokenFamily, presentedHash: string, now: Date, reuseIntervalSeconds: number): boolean {
+export function isRetryInsideReuseInterval(
+  family: RefreshTokenFamily,
+  presentedHash: string,
+  now: Date,
+  reuseIntervalSeconds: number,
+): boolean {
   return (
     family.revokedAt === null &&
     family.previousHash === presentedHash &&
@@ -399,7 +404,14 @@ export interface MfaStore {
    * starts at `lastUsedStep` (the TOTP step of the confirming code) and the
    * enrolment's recovery code becomes the user's.
    */
-  confirmPendingEnrolment(args: { tenantId: string; userId: string; authenticatorId: string; mfaTokenJti: string; now: Date; lastUsedStep: number | null }): Promise<EnrolmentConfirmation>;
+  confirmPendingEnrolment(args: {
+    tenantId: string;
+    userId: string;
+    authenticatorId: string;
+    mfaTokenJti: string;
+    now: Date;
+    lastUsedStep: number | null;
+  }): Promise<EnrolmentConfirmation>;
   /** The user's recovery code, stored only as a keyed hash. */
   recoveryCodeHash(tenantId: string, userId: string): Promise<string | undefined>;
   setRecoveryCodeHash(tenantId: string, userId: string, hash: string | null): Promise<void>;

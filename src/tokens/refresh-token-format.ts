@@ -30,7 +30,10 @@ export function newRefreshToken(familyId: string): IssuedRefreshToken {
 /** Undefined for anything that cannot be one of our refresh tokens. */
 export function parseRefreshToken(token: string): { familyId: string; secretHash: string } | undefined {
   if (!FORMAT.test(token)) return undefined;
-  return { familyId: token.slice(0, FAMILY_ID_CHARS), secretHash: sha256Base64Url(token.slice(FAMILY_ID_CHARS, FAMILY_ID_CHARS + SECRET_CHARS)) };
+  return {
+    familyId: token.slice(0, FAMILY_ID_CHARS),
+    secretHash: sha256Base64Url(token.slice(FAMILY_ID_CHARS, FAMILY_ID_CHARS + SECRET_CHARS)),
+  };
 }
 
 /**

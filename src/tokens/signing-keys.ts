@@ -111,11 +111,18 @@ export class SigningKeys {
     const published = await this.store.listPublished(tenantId, this.clock.now());
     const keys: TenantKeys = { active: new Map(), verification: new Map(), loadedAt: this.clock.now().getTime() };
     for (const record of published) {
-      keys.verification.set(record.kid, { alg: record.alg, publicKey: (await importJWK(record.publicJwk as JWK, record.alg)) as CryptoKey });
+      keys.verification.set(record.kid, {
+        alg: record.alg,
+        publicKey: (await importJWK(record.publicJwk as JWK, record.alg)) as CryptoKey,
+      });
       // Newest first: the first unretired key of an algorithm signs.
       if (record.retiredAt === null && !keys.active.has(record.alg)) {
         const privateJwk = JSON.parse(this.sealer.unseal(record.privateKeySealed)) as JWK;
-        keys.active.set(record.alg, { kid: record.kid, alg: record.alg, privateKey: (await importJWK(privateJwk, record.alg)) as CryptoKey });
+        keys.active.set(record.alg, {
+          kid: record.kid,
+          alg: record.alg,
+          privateKey: (await importJWK(privateJwk, record.alg)) as CryptoKey,
+        });
       }
     }
     this.cache.set(tenantId, keys);

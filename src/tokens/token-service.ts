@@ -153,9 +153,10 @@ export class TokenService {
     });
     if (result.kind === 'rotated') return issued.token;
     if (result.kind === 'replay') return this.deps.sealer.unseal(result.currentTokenSealed);
-    throw new InvalidGrantError('The refresh token is invalid, expired or revoked.', { logDetail: `concurrent reuse of a refresh token: family ${familyFingerprint(plan.family.id)} revoked` });
+    throw new InvalidGrantError('The refresh token is invalid, expired or revoked.', {
+      logDetail: `concurrent reuse of a refresh token: family ${familyFingerprint(plan.family.id)} revoked`,
+    });
   }
-
 }
 
 /** OIDC Core §5.4: claims by scope. */

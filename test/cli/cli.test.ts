@@ -97,7 +97,9 @@ describe('latchkey CLI', () => {
   function storedHash(username: string): string {
     const db = new Database(join(dir, 'latchkey.db'), { readonly: true, fileMustExist: true });
     try {
-      const row = db.prepare('SELECT password_hash FROM users WHERE username = ?').get(username) as { password_hash: string | null } | undefined;
+      const row = db.prepare('SELECT password_hash FROM users WHERE username = ?').get(username) as
+        | { password_hash: string | null }
+        | undefined;
       assert.ok(row?.password_hash, `user ${username} has a stored hash`);
       return row.password_hash;
     } finally {
@@ -114,7 +116,12 @@ describe('latchkey CLI', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
     // The same tenant the test server is given, as an operator's YAML file, on the same database.
-    configFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${join(dir, 'latchkey.db')}`, log_level: 'warn', tenants: [TENANT] });
+    configFile = writeYamlConfig(dir, {
+      public_url: 'http://127.0.0.1:3999',
+      database: `sqlite:${join(dir, 'latchkey.db')}`,
+      log_level: 'warn',
+      tenants: [TENANT],
+    });
   });
 
   after(async () => {
@@ -123,7 +130,10 @@ describe('latchkey CLI', () => {
   });
 
   it('users add (server stopped) with --password-stdin: the user can then sign in', async () => {
-    const added = await admin(['users', 'add', '--username', ERIN.username, '--email', ERIN.username, '--name', 'Erin', '--password-stdin'], `${ERIN.password}\n`);
+    const added = await admin(
+      ['users', 'add', '--username', ERIN.username, '--email', ERIN.username, '--name', 'Erin', '--password-stdin'],
+      `${ERIN.password}\n`,
+    );
     assertOk(added, 'users add');
     assert.match(added.stdout, /created user erin@cli\.test/);
     assert.ok(!added.stdout.includes(ERIN.password) && !added.stderr.includes(ERIN.password), 'the password is not echoed');
@@ -143,7 +153,10 @@ describe('latchkey CLI', () => {
   });
 
   it('users add (server running) into another connection: visible at once, only in that realm', async () => {
-    const added = await admin(['users', 'add', '--connection', 'partners', '--username', 'pat@partner.test', '--password-stdin'], 'partner password 1\n');
+    const added = await admin(
+      ['users', 'add', '--connection', 'partners', '--username', 'pat@partner.test', '--password-stdin'],
+      'partner password 1\n',
+    );
     assertOk(added, 'users add --connection partners');
     const withRealm = await login('pat@partner.test', 'partner password 1', { realm: 'partners' });
     assert.equal(withRealm.status, 200, withRealm.text);
@@ -182,7 +195,13 @@ describe('latchkey CLI', () => {
 
   it('users import again: existing users are skipped and reported, exit 1', async () => {
     const file = join(dir, 'import-again.json');
-    writeFileSync(file, JSON.stringify([{ username: BCRYPT_USER.username, password: 'whatever password' }, { username: 'new-one', password: 'brand new password' }]));
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { username: BCRYPT_USER.username, password: 'whatever password' },
+        { username: 'new-one', password: 'brand new password' },
+      ]),
+    );
     const result = await admin(['users', 'import', '--file', file]);
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.match(result.stdout, /imported 1 of 2/);
@@ -207,18 +226,30 @@ describe('latchkey CLI', () => {
     assert.match(blocked.stdout, /blocked erin@cli\.test/);
     const refused = await assertRefused(ERIN.username, ERIN.password, 'blocked user');
     assert.equal(refused.body.error_reason, 'user_blocked');
-    const refresh = await postForm(running().at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: withRefresh.body.refresh_token as string, ...CLIENT });
+    const refresh = await postForm(running().at('/oauth/token'), {
+      grant_type: 'refresh_token',
+      refresh_token: withRefresh.body.refresh_token as string,
+      ...CLIENT,
+    });
     assert.equal(refresh.body.error, 'invalid_grant', refresh.text);
     assert.equal(refresh.body.error_reason, 'user_blocked');
 
     assertOk(await admin(['users', 'unblock', ERIN.username]), 'users unblock');
     await assertSignsIn(ERIN.username, ERIN.password, 'unblocked user');
     // Issue #11 point 5: the block revoked the user's refresh tokens, and unblocking revives none.
-    const refreshAgain = await postForm(running().at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: withRefresh.body.refresh_token as string, ...CLIENT });
+    const refreshAgain = await postForm(running().at('/oauth/token'), {
+      grant_type: 'refresh_token',
+      refresh_token: withRefresh.body.refresh_token as string,
+      ...CLIENT,
+    });
     assert.equal(refreshAgain.status, 400, `the pre-block refresh token stays revoked: ${refreshAgain.text}`);
     assert.equal(refreshAgain.body.error, 'invalid_grant', refreshAgain.text);
     const fresh = await login(ERIN.username, ERIN.password, { scope: 'offline_access read:x' });
-    const refreshFresh = await postForm(running().at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: fresh.body.refresh_token as string, ...CLIENT });
+    const refreshFresh = await postForm(running().at('/oauth/token'), {
+      grant_type: 'refresh_token',
+      refresh_token: fresh.body.refresh_token as string,
+      ...CLIENT,
+    });
     assert.equal(refreshFresh.status, 200, `a refresh token from a sign-in after the unblock works: ${refreshFresh.text}`);
   });
 
@@ -236,7 +267,10 @@ describe('latchkey CLI', () => {
     const oldToken = beforeRotation.body.access_token as string;
     const oldKid = decodeJwt(oldToken).header.kid as string;
     const jwksBefore = (await get(`${running().issuer()}.well-known/jwks.json`)).body as unknown as JSONWebKeySet;
-    assert.deepEqual(jwksBefore.keys.map((k) => k.kid), [oldKid]);
+    assert.deepEqual(
+      jwksBefore.keys.map((k) => k.kid),
+      [oldKid],
+    );
 
     const rotated = await admin(['keys', 'rotate']);
     assertOk(rotated, 'keys rotate');
@@ -256,17 +290,32 @@ describe('latchkey CLI', () => {
     const keySet = createLocalJWKSet(jwks);
     const verifiedOld = await jwtVerify(oldToken, keySet, { audience: API, typ: 'at+jwt' });
     assert.equal(verifiedOld.protectedHeader.kid, oldKid);
-    const verifiedNew = await jwtVerify(afterRestart.body.access_token as string, keySet, { issuer: running().issuer(), audience: API, typ: 'at+jwt' });
+    const verifiedNew = await jwtVerify(afterRestart.body.access_token as string, keySet, {
+      issuer: running().issuer(),
+      audience: API,
+      typ: 'at+jwt',
+    });
     assert.equal(verifiedNew.protectedHeader.kid, newKid);
   });
 
   it('config check: exit 0 on a valid file, 1 naming the key path on an invalid one', async () => {
     const invalid = writeYamlConfig(
       dir,
-      { tenants: [{ ...TENANT, applications: [{ ...CLIENT, grant_types: ['password', 'implicit'] }], apis: [{ identifier: API, token_lifetime: -5 }] }] },
+      {
+        tenants: [
+          {
+            ...TENANT,
+            applications: [{ ...CLIENT, grant_types: ['password', 'implicit'] }],
+            apis: [{ identifier: API, token_lifetime: -5 }],
+          },
+        ],
+      },
       'invalid.yaml',
     );
-    const [valid, result] = await Promise.all([cli(['config', 'check', '--config', configFile]), cli(['config', 'check', '--config', invalid])]);
+    const [valid, result] = await Promise.all([
+      cli(['config', 'check', '--config', configFile]),
+      cli(['config', 'check', '--config', invalid]),
+    ]);
     assertOk(valid, 'config check');
     assert.match(valid.stdout, /valid/);
     assert.match(valid.stdout, /acme/);

@@ -57,7 +57,11 @@ const SMALLER: TenantInput = {
   ...FULL,
   connections: [{ name: 'Username-Password-Authentication', type: 'database' }],
   apis: [{ identifier: API, scopes: ['read:x'] }],
-  applications: [{ ...WEB, grant_types: ['password', 'refresh_token'] }, { ...SERVICE, grant_types: ['client_credentials'] }, { ...UNGRANTED, grant_types: ['client_credentials'] }],
+  applications: [
+    { ...WEB, grant_types: ['password', 'refresh_token'] },
+    { ...SERVICE, grant_types: ['client_credentials'] },
+    { ...UNGRANTED, grant_types: ['client_credentials'] },
+  ],
   client_grants: [{ client_id: SERVICE.client_id, audience: API, scope: ['read:x'] }],
   users: [],
 };
@@ -91,7 +95,11 @@ describe('latchkey config check: what the next start would change', () => {
     database = join(dir, 'latchkey.db');
     const server = await startTestServer({ dir, tenants: [FULL, GLOBEX] });
     await server.close();
-    smallerFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${database}`, tenants: [SMALLER] }, 'smaller.yaml');
+    smallerFile = writeYamlConfig(
+      dir,
+      { public_url: 'http://127.0.0.1:3999', database: `sqlite:${database}`, tenants: [SMALLER] },
+      'smaller.yaml',
+    );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -123,7 +131,14 @@ describe('latchkey config check: what the next start would change', () => {
     assert.ok(section(again.stdout, 'stays disabled').includes('acme: connection "partners" (1 users)'), again.stdout);
 
     // Declaring one again is listed as served again.
-    const restoring = writeYamlConfig(dir, { database: `sqlite:${database}`, tenants: [{ ...SMALLER, apis: [...(SMALLER.apis ?? []), { identifier: LEAVING_API, scopes: ['read:l'] }] }] }, 'restoring.yaml');
+    const restoring = writeYamlConfig(
+      dir,
+      {
+        database: `sqlite:${database}`,
+        tenants: [{ ...SMALLER, apis: [...(SMALLER.apis ?? []), { identifier: LEAVING_API, scopes: ['read:l'] }] }],
+      },
+      'restoring.yaml',
+    );
     const restored = await check(restoring);
     assertOk(restored, 'config check declaring an API again');
     assert.deepEqual(section(restored.stdout, 'next start serves again'), [`acme: API "${LEAVING_API}"`]);
@@ -134,7 +149,10 @@ describe('latchkey config check: what the next start would change', () => {
     assertOk(result, 'config check');
     const warnings = result.stdout.split('\n').filter((l) => l.trim().startsWith('warning:'));
     assert.equal(warnings.length, 1, result.stdout);
-    assert.match(warnings[0] ?? '', /warning: tenants\[0\]\.applications\[2\]: application cli-ungranted has the client_credentials grant but no client grant/);
+    assert.match(
+      warnings[0] ?? '',
+      /warning: tenants\[0\]\.applications\[2\]: application cli-ungranted has the client_credentials grant but no client grant/,
+    );
     assert.match(warnings[0] ?? '', /tenants\[0\]\.client_grants/);
   });
 

@@ -22,8 +22,15 @@ describe('issue #5: per-application connections limit the realms', () => {
         {
           ...tenant,
           applications: [
-            ...tenant.applications!.map((a) => (a.client_id === WEB.client_id ? { ...a, connections: ['Username-Password-Authentication'] } : a)),
-            { ...STAFF_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', PASSWORD_REALM], connections: ['employees'] },
+            ...tenant.applications!.map((a) =>
+              a.client_id === WEB.client_id ? { ...a, connections: ['Username-Password-Authentication'] } : a,
+            ),
+            {
+              ...STAFF_APP,
+              token_endpoint_auth_method: 'client_secret_post',
+              grant_types: ['password', PASSWORD_REALM],
+              connections: ['employees'],
+            },
           ],
         },
       ],
@@ -41,7 +48,10 @@ describe('issue #5: per-application connections limit the realms', () => {
   });
 
   it('a realm outside the list is unauthorized_client, even with the right password, and nothing is checked or counted', async () => {
-    for (const [client, user, realm] of [[WEB, EMPLOYEE, 'employees'], [STAFF_APP, ALICE, 'Username-Password-Authentication']] as const) {
+    for (const [client, user, realm] of [
+      [WEB, EMPLOYEE, 'employees'],
+      [STAFF_APP, ALICE, 'Username-Password-Authentication'],
+    ] as const) {
       const res = await login(client, user, { realm });
       assert.equal(res.status, 400, res.text);
       assert.equal(res.body.error, 'unauthorized_client');
@@ -49,7 +59,10 @@ describe('issue #5: per-application connections limit the realms', () => {
     }
     const viaRealmGrant = await login(WEB, EMPLOYEE, { grant_type: PASSWORD_REALM, realm: 'employees' });
     assert.equal(viaRealmGrant.body.error, 'unauthorized_client');
-    assert.ok(!server.logs.some((l) => l.includes('"security_event":"login_failure"') && l.includes('employees') && l.includes(WEB.client_id)), 'no attempt recorded');
+    assert.ok(
+      !server.logs.some((l) => l.includes('"security_event":"login_failure"') && l.includes('employees') && l.includes(WEB.client_id)),
+      'no attempt recorded',
+    );
   });
 
   it("without a realm, an application gets the tenant's default directory if it may use it, else its own first connection", async () => {
@@ -62,7 +75,11 @@ describe('issue #5: per-application connections limit the realms', () => {
   it('configuration: a listed connection that does not exist stops start-up naming the key', async () => {
     const { resolveConfig, ConfigError } = await import('../../src/config/load.js');
     assert.throws(
-      () => resolveConfig({ tenants: [{ name: 't', applications: [{ client_id: 'a', client_secret: 'a-secret-0001', connections: ['nope'] }] }] }, '/tmp'),
+      () =>
+        resolveConfig(
+          { tenants: [{ name: 't', applications: [{ client_id: 'a', client_secret: 'a-secret-0001', connections: ['nope'] }] }] },
+          '/tmp',
+        ),
       (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.includes('applications[0].connections[0]')),
     );
   });

@@ -47,7 +47,15 @@ async function tenantWith(url: string, secret = SECRET, timeoutMs = 1000): Promi
 }
 
 function login(server: TestServer, username: string, pin: string, extra: Record<string, string> = {}): Promise<JsonResponse> {
-  return postForm(server.at('/oauth/token'), { grant_type: 'password', username, password: pin, realm: 'pins', scope: 'openid profile email', ...WEB, ...extra });
+  return postForm(server.at('/oauth/token'), {
+    grant_type: 'password',
+    username,
+    password: pin,
+    realm: 'pins',
+    scope: 'openid profile email',
+    ...WEB,
+    ...extra,
+  });
 }
 
 describe('issue #5: custom credential validator (type: http) against the example PIN validator', () => {
@@ -75,7 +83,11 @@ describe('issue #5: custom credential validator (type: http) against the example
     assert.equal(info.body.name, 'Joe Example');
     // The refresh token of a validator user works like any other.
     const withRefresh = await login(server, 'joe', '4321', { scope: 'openid offline_access' });
-    const refreshed = await postForm(server.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: withRefresh.body.refresh_token as string, ...WEB });
+    const refreshed = await postForm(server.at('/oauth/token'), {
+      grant_type: 'refresh_token',
+      refresh_token: withRefresh.body.refresh_token as string,
+      ...WEB,
+    });
     assert.equal(refreshed.status, 200, refreshed.text);
   });
 
@@ -91,7 +103,11 @@ describe('issue #5: custom credential validator (type: http) against the example
   });
 
   it("the directory's refusals of a right PIN carry their error_reason", async () => {
-    for (const [user, pin, reason] of [['old', '1111', 'password_expired'], ['must', '2222', 'password_change_required'], ['locked', '3333', 'user_blocked']] as const) {
+    for (const [user, pin, reason] of [
+      ['old', '1111', 'password_expired'],
+      ['must', '2222', 'password_change_required'],
+      ['locked', '3333', 'user_blocked'],
+    ] as const) {
       const res = await login(server, user, pin);
       assert.equal(res.status, 400, res.text);
       assert.equal(res.body.error, 'invalid_grant');
@@ -107,7 +123,10 @@ describe('issue #5: custom credential validator (type: http) against the example
     assert.equal(res.body.error, 'temporarily_unavailable');
     assert.equal(res.body.error_reason, 'directory_unavailable');
     assert.ok(Number(res.headers.get('retry-after')) >= 1);
-    assert.ok(server.logs.some((l) => l.includes('no answer within 1000 ms')), 'the log says why');
+    assert.ok(
+      server.logs.some((l) => l.includes('no answer within 1000 ms')),
+      'the log says why',
+    );
   });
 
   it('the validator secret is never stored in the database or logged, and no log line carries a PIN', async () => {
@@ -136,11 +155,16 @@ describe('issue #5: validator down or refusing the signature', () => {
 
   it('a wrong shared secret: the validator refuses the signature (401) and the client gets 503, not invalid_grant', async () => {
     const validator = await startValidator();
-    const server = await startTestServer({ tenants: [await tenantWith(`http://127.0.0.1:${validator.port}/verify`, 'not-the-validator-secret-000')] });
+    const server = await startTestServer({
+      tenants: [await tenantWith(`http://127.0.0.1:${validator.port}/verify`, 'not-the-validator-secret-000')],
+    });
     try {
       const res = await login(server, 'joe', '4321');
       assert.equal(res.status, 503, res.text);
-      assert.ok(server.logs.some((l) => l.includes('answered HTTP 401')), 'the log names the cause');
+      assert.ok(
+        server.logs.some((l) => l.includes('answered HTTP 401')),
+        'the log names the cause',
+      );
     } finally {
       await server.close();
       validator.child.kill();
@@ -150,9 +174,17 @@ describe('issue #5: validator down or refusing the signature', () => {
   it('configuration: http connections need url and secret, and https unless the validator is on loopback', async () => {
     const { resolveConfig } = await import('../../src/config/load.js');
     const { ConfigError } = await import('../../src/config/load.js');
-    const base = (connection: Record<string, unknown>) => ({ tenants: [{ name: 't', connections: [{ name: 'pins', type: 'http', ...connection }] }] });
-    assert.throws(() => resolveConfig(base({ secret: SECRET }), '/tmp'), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.includes('connections[0].url')));
-    assert.throws(() => resolveConfig(base({ url: 'http://validator.example/verify', secret: SECRET }), '/tmp'), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.includes('https')));
+    const base = (connection: Record<string, unknown>) => ({
+      tenants: [{ name: 't', connections: [{ name: 'pins', type: 'http', ...connection }] }],
+    });
+    assert.throws(
+      () => resolveConfig(base({ secret: SECRET }), '/tmp'),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.includes('connections[0].url')),
+    );
+    assert.throws(
+      () => resolveConfig(base({ url: 'http://validator.example/verify', secret: SECRET }), '/tmp'),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.includes('https')),
+    );
     assert.doesNotThrow(() => resolveConfig(base({ url: 'https://validator.example/verify', secret: SECRET }), '/tmp'));
   });
 });

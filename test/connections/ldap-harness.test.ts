@@ -82,8 +82,14 @@ describe('OpenLDAP test harness (slapd)', { skip: slapdUnavailableReason() }, ()
   });
 
   it('ppolicy: carol (locked) and dave (expired) are refused with the right password; the response control says why', async () => {
-    assert.deepEqual(await bindWithPolicy(ldap.users.carol.dn, ldap.users.carol.password), { result: 'InvalidCredentialsError', control: '3003810101' }); // accountLocked
-    assert.deepEqual(await bindWithPolicy(ldap.users.dave.dn, ldap.users.dave.password), { result: 'InvalidCredentialsError', control: '3003810100' }); // passwordExpired
+    assert.deepEqual(await bindWithPolicy(ldap.users.carol.dn, ldap.users.carol.password), {
+      result: 'InvalidCredentialsError',
+      control: '3003810101',
+    }); // accountLocked
+    assert.deepEqual(await bindWithPolicy(ldap.users.dave.dn, ldap.users.dave.password), {
+      result: 'InvalidCredentialsError',
+      control: '3003810100',
+    }); // passwordExpired
     assert.deepEqual(await bindWithPolicy(ldap.users.erin.dn, ldap.users.erin.password), { result: 'ok', control: '3003810102' }); // changeAfterReset
     assert.deepEqual(await bindWithPolicy(ldap.users.alice.dn, ldap.users.alice.password), { result: 'ok', control: '3000' });
   });

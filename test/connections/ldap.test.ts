@@ -40,10 +40,19 @@ const UID_OR_MAIL = '(|(uid={{username}})(mail={{username}}))';
 /** Every server this file starts: their logs are searched for passwords at the end. */
 const servers: TestServer[] = [];
 
-async function serverWith(connections: ConnectionInput[], options: { attack?: AttackProtectionInput; dir?: string } = {}): Promise<TestServer> {
+async function serverWith(
+  connections: ConnectionInput[],
+  options: { attack?: AttackProtectionInput; dir?: string } = {},
+): Promise<TestServer> {
   const { tenant } = await acmeFixture();
   const start: StartOptions = {
-    tenants: [{ ...tenant, connections: [...(tenant.connections ?? []), ...connections], ...(options.attack === undefined ? {} : { attack_protection: options.attack }) }],
+    tenants: [
+      {
+        ...tenant,
+        connections: [...(tenant.connections ?? []), ...connections],
+        ...(options.attack === undefined ? {} : { attack_protection: options.attack }),
+      },
+    ],
     ...(options.dir === undefined ? {} : { dir: options.dir }),
   };
   const server = await startTestServer(start);
@@ -72,8 +81,22 @@ function directConnection(ldap: Slapd, name = 'corp-direct', extra: Partial<Conn
   return { name, type: 'ldap', url: ldap.ldapsUrl, tls_ca: ldap.caFile, user_dn_template: `uid={{username}},${ldap.peopleDn}`, ...extra };
 }
 
-function login(server: TestServer, realm: string, username: string, password: string, extra: Record<string, string> = {}): Promise<JsonResponse> {
-  return postForm(server.at('/oauth/token'), { grant_type: 'password', username, password, realm, scope: 'openid profile email', ...WEB, ...extra });
+function login(
+  server: TestServer,
+  realm: string,
+  username: string,
+  password: string,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> {
+  return postForm(server.at('/oauth/token'), {
+    grant_type: 'password',
+    username,
+    password,
+    realm,
+    scope: 'openid profile email',
+    ...WEB,
+    ...extra,
+  });
 }
 
 function claimsOf(res: JsonResponse): Record<string, unknown> {
@@ -178,7 +201,14 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
       assert.equal(claims.preferred_username, 'alice');
       assert.deepEqual([...(claims.groups as string[])].sort(), ['admins', 'engineers'], 'the first RDN value of each memberOf DN');
 
-      const byRealm = await postForm(server.at('/oauth/token'), { grant_type: PASSWORD_REALM_GRANT, realm: 'corp', username: 'alice', password: password('alice'), scope: 'openid profile email', ...WEB });
+      const byRealm = await postForm(server.at('/oauth/token'), {
+        grant_type: PASSWORD_REALM_GRANT,
+        realm: 'corp',
+        username: 'alice',
+        password: password('alice'),
+        scope: 'openid profile email',
+        ...WEB,
+      });
       assert.equal(claimsOf(byRealm).sub, claims.sub, 'the same local user');
 
       const info = await get(server.at('/userinfo'), { authorization: `Bearer ${byPassword.body.access_token as string}` });
@@ -192,7 +222,7 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
       assert.deepEqual([...(info.body.groups as string[])].sort(), ['admins', 'engineers']);
     });
 
-    it('signing in by mail gives the same sub as by uid (the local username is the entry\'s uid)', async () => {
+    it("signing in by mail gives the same sub as by uid (the local username is the entry's uid)", async () => {
       const byUid = claimsOf(await login(server, 'corp', 'alice', password('alice')));
       const byMail = claimsOf(await login(server, 'corp', 'alice@corp.test', password('alice')));
       assert.equal(byMail.sub, byUid.sub);
@@ -211,7 +241,11 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
       const first = await login(server, 'corp', 'alice', password('alice'), { scope: 'openid profile email offline_access' });
       assert.equal(first.status, 200, first.text);
       assert.equal(typeof first.body.refresh_token, 'string');
-      const refreshed = await postForm(server.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string, ...WEB });
+      const refreshed = await postForm(server.at('/oauth/token'), {
+        grant_type: 'refresh_token',
+        refresh_token: first.body.refresh_token as string,
+        ...WEB,
+      });
       assert.equal(refreshed.status, 200, refreshed.text);
       assert.equal(typeof refreshed.body.access_token, 'string');
       if (typeof refreshed.body.id_token === 'string') assert.equal(decodeJwt(refreshed.body.id_token).payload.sub, claimsOf(first).sub);
@@ -256,7 +290,11 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
       assert.equal(claims.email, 'alice@corp.test');
       assert.equal(claims.email_verified, true);
       assert.deepEqual([...(claims.groups as string[])].sort(), ['admins', 'engineers']);
-      assert.equal(claimsOf(await login(server, 'corp-direct', 'alice', password('alice'))).sub, claims.sub, 'the same local user at every login');
+      assert.equal(
+        claimsOf(await login(server, 'corp-direct', 'alice', password('alice'))).sub,
+        claims.sub,
+        'the same local user at every login',
+      );
     });
   });
 
@@ -275,18 +313,35 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
     });
 
     it('an empty password never signs in (an LDAP "unauthenticated bind" would succeed): 400, refused before the directory', async () => {
-      for (const realm of ['corp', 'corp-direct']) assertEmptyPasswordRefused(await login(server, realm, 'alice', ''), `${realm}: empty password`);
+      for (const realm of ['corp', 'corp-direct'])
+        assertEmptyPasswordRefused(await login(server, realm, 'alice', ''), `${realm}: empty password`);
     });
 
     it('login names with spaces around them or control characters are invalid_grant', async () => {
       for (const name of [' alice', 'alice ', 'ali\nce', 'alice\u0000']) {
-        for (const realm of ['corp', 'corp-direct']) assertWrongCredentials(await login(server, realm, name, password('alice')), `${realm}: ${JSON.stringify(name)}`);
+        for (const realm of ['corp', 'corp-direct'])
+          assertWrongCredentials(await login(server, realm, name, password('alice')), `${realm}: ${JSON.stringify(name)}`);
       }
     });
 
     it('search_filter: filter metacharacters in the login name never match another entry (RFC 4515 escaping)', async () => {
       // Unescaped, "ali*", "a*e" or "\61lice" (a hex escape for "a") would match alice alone and sign in with her password.
-      const names = ['*', 'ali*', 'a*e', '*iddell*', '\\61lice', '\\61\\6c\\69\\63\\65', 'alice)(uid=*', '*)(uid=alice', 'alice)(|(uid=*', '*@corp.test', 'alice,ou=x', 'alice\\', '\\2a', 'alice\\29'];
+      const names = [
+        '*',
+        'ali*',
+        'a*e',
+        '*iddell*',
+        '\\61lice',
+        '\\61\\6c\\69\\63\\65',
+        'alice)(uid=*',
+        '*)(uid=alice',
+        'alice)(|(uid=*',
+        '*@corp.test',
+        'alice,ou=x',
+        'alice\\',
+        '\\2a',
+        'alice\\29',
+      ];
       for (const name of names) {
         assertWrongCredentials(await login(server, 'corp', name, password('alice')), `corp: ${JSON.stringify(name)}`);
       }
@@ -296,7 +351,24 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
 
     it('user_dn_template: DN metacharacters in the login name never reach another entry (RFC 4514 escaping)', async () => {
       // Unescaped, "\61lice" (a hex escape for "a") would be the DN uid=alice,… and sign in with her password.
-      const names = ['\\61lice', '\\61\\6c\\69\\63\\65', 'alice,ou=x', `alice,${ldap.peopleDn}`, 'alice+cn=x', 'alice+uid=alice', '#alice', '#0405616c696365', '"alice"', 'alice;x', 'alice\\', '<alice>', 'alice=x', '*', ')(uid=*', 'ali*'];
+      const names = [
+        '\\61lice',
+        '\\61\\6c\\69\\63\\65',
+        'alice,ou=x',
+        `alice,${ldap.peopleDn}`,
+        'alice+cn=x',
+        'alice+uid=alice',
+        '#alice',
+        '#0405616c696365',
+        '"alice"',
+        'alice;x',
+        'alice\\',
+        '<alice>',
+        'alice=x',
+        '*',
+        ')(uid=*',
+        'ali*',
+      ];
       for (const name of names) {
         assertWrongCredentials(await login(server, 'corp-direct', name, password('alice')), `corp-direct: ${JSON.stringify(name)}`);
       }
@@ -350,12 +422,18 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
         try {
           for (let i = 1; i <= 4; i++) {
             assertUnavailable(await login(down, 'corp', 'alice', password('alice')), `corp: right password, attempt ${i}`);
-            assertUnavailable(await login(down, 'corp', 'alice', freshGuess()), `corp: a wrong password is not judged either, attempt ${i}`);
+            assertUnavailable(
+              await login(down, 'corp', 'alice', freshGuess()),
+              `corp: a wrong password is not judged either, attempt ${i}`,
+            );
           }
           assertUnavailable(await login(down, 'corp-direct', 'alice', password('alice')), 'corp-direct: right password');
           // Refused before any LDAP traffic, so not a 503.
           assertEmptyPasswordRefused(await login(down, 'corp', 'frank', ''), 'an empty password');
-          assert.ok(down.logs.some((l) => l.includes('LDAP directory of connection corp') && l.includes('ECONNREFUSED')), `the log says why:\n${down.logs.join('\n')}`);
+          assert.ok(
+            down.logs.some((l) => l.includes('LDAP directory of connection corp') && l.includes('ECONNREFUSED')),
+            `the log says why:\n${down.logs.join('\n')}`,
+          );
         } finally {
           await ldap.start();
         }
@@ -381,7 +459,10 @@ describe('issue #5 §1: LDAP connections (type: ldap) against a real OpenLDAP', 
         assertUnavailable(await login(slow, 'corp', 'alice', password('alice')), 'corp: slow, right password');
         assertUnavailable(await login(slow, 'corp', 'alice', WRONG), 'corp: slow, wrong password');
         assertUnavailable(await login(slow, 'corp-direct', 'alice', password('alice')), 'corp-direct: slow, right password');
-        assert.ok(slow.logs.some((l) => l.includes('timeout_ms')), `the log names timeout_ms:\n${slow.logs.join('\n')}`);
+        assert.ok(
+          slow.logs.some((l) => l.includes('timeout_ms')),
+          `the log names timeout_ms:\n${slow.logs.join('\n')}`,
+        );
         proxy.delayMs = 0;
         for (const realm of ['corp', 'corp-direct']) {
           assert.equal(claimsOf(await login(slow, realm, 'alice', password('alice'))).name, 'Alice Liddell', `${realm}: fast again`);
@@ -488,7 +569,17 @@ describe("issue #5 §1: the LDAP source's own guards, before any directory traff
     const directory = {
       async authenticate(loginName: string) {
         calls.push(loginName);
-        return { kind: 'verified', profile: { username: loginName, email: undefined, name: undefined, givenName: undefined, familyName: undefined, groups: undefined } };
+        return {
+          kind: 'verified',
+          profile: {
+            username: loginName,
+            email: undefined,
+            name: undefined,
+            givenName: undefined,
+            familyName: undefined,
+            groups: undefined,
+          },
+        };
       },
       async close() {},
     };
@@ -497,12 +588,10 @@ describe("issue #5 §1: the LDAP source's own guards, before any directory traff
         throw new Error('nothing may be provisioned');
       },
     };
-    const source = new LdapCredentialSource(
-      new Map([['c1', directory as unknown as LdapDirectory]]),
-      users as unknown as UserStore,
-    );
+    const source = new LdapCredentialSource(new Map([['c1', directory as unknown as LdapDirectory]]), users as unknown as UserStore);
     const connection: ConnectionRecord = { id: 'c1', tenantId: 't1', name: 'corp', type: 'ldap', passwordPolicy: DEFAULT_PASSWORD_POLICY };
-    const verify = (username: string, password: string) => source.verify({ tenantId: 't1', connectionId: 'c1', connection, username, password, clientId: 'acme-web', ip: '127.0.0.1' });
+    const verify = (username: string, password: string) =>
+      source.verify({ tenantId: 't1', connectionId: 'c1', connection, username, password, clientId: 'acme-web', ip: '127.0.0.1' });
     return { verify, calls };
   }
 
@@ -523,7 +612,15 @@ describe("issue #5 §1: the LDAP source's own guards, before any directory traff
 
 describe('issue #5 §1: LDAP connection configuration', () => {
   const READER_DN = 'cn=reader,ou=services,dc=corp,dc=test';
-  const valid = { name: 'corp', type: 'ldap', url: 'ldaps://ldap.corp.example:636', bind_dn: READER_DN, bind_password: 'reader-secret-1', search_base: 'ou=people,dc=corp,dc=test', search_filter: '(uid={{username}})' };
+  const valid = {
+    name: 'corp',
+    type: 'ldap',
+    url: 'ldaps://ldap.corp.example:636',
+    bind_dn: READER_DN,
+    bind_password: 'reader-secret-1',
+    search_base: 'ou=people,dc=corp,dc=test',
+    search_filter: '(uid={{username}})',
+  };
   const withConnection = (connection: Record<string, unknown>) => ({ tenants: [{ name: 'acme', connections: [connection] }] });
   const problemsOf = (connection: Record<string, unknown>) => configProblems(withConnection(connection));
   const assertProblem = (connection: Record<string, unknown>, key: string, pattern: RegExp) => {
@@ -543,7 +640,12 @@ describe('issue #5 §1: LDAP connection configuration', () => {
     const config = resolveConfig(withConnection(valid), '/srv/latchkey', {});
     const connection = config.tenants[0]?.connections[0];
     assert.equal(connection?.timeout_ms, 2000);
-    await accepts({ name: 'corp', type: 'ldap', url: 'ldaps://ldap.corp.example', user_dn_template: 'uid={{username}},ou=people,dc=corp,dc=test' });
+    await accepts({
+      name: 'corp',
+      type: 'ldap',
+      url: 'ldaps://ldap.corp.example',
+      user_dn_template: 'uid={{username}},ou=people,dc=corp,dc=test',
+    });
     await accepts({ ...valid, url: 'ldap://ldap.corp.example:389', start_tls: true });
     await accepts({ ...valid, url: 'ldap://127.0.0.1:389' });
     await accepts({ ...valid, url: 'ldap://localhost:389' });
@@ -574,7 +676,11 @@ describe('issue #5 §1: LDAP connection configuration', () => {
 
   it('search_filter and user_dn_template must contain {{username}}; search_filter needs search_base', () => {
     assertProblem({ ...valid, search_filter: '(uid=alice)' }, 'search_filter', /\{\{username\}\}/);
-    assertProblem({ ...valid, search_filter: undefined, user_dn_template: 'uid=alice,ou=people,dc=corp,dc=test' }, 'user_dn_template', /\{\{username\}\}/);
+    assertProblem(
+      { ...valid, search_filter: undefined, user_dn_template: 'uid=alice,ou=people,dc=corp,dc=test' },
+      'user_dn_template',
+      /\{\{username\}\}/,
+    );
     assertProblem({ ...valid, search_base: undefined }, 'search_base', /required/);
   });
 
@@ -584,13 +690,46 @@ describe('issue #5 §1: LDAP connection configuration', () => {
   });
 
   it('LDAP keys on a database (or http) connection are refused', () => {
-    const database = { name: 'db', type: 'database', start_tls: true, bind_dn: READER_DN, bind_password: 'x', search_base: 'dc=corp', search_filter: '(uid={{username}})', user_dn_template: 'uid={{username}}', attributes: { username: 'uid' }, pool_size: 4 };
+    const database = {
+      name: 'db',
+      type: 'database',
+      start_tls: true,
+      bind_dn: READER_DN,
+      bind_password: 'x',
+      search_base: 'dc=corp',
+      search_filter: '(uid={{username}})',
+      user_dn_template: 'uid={{username}}',
+      attributes: { username: 'uid' },
+      pool_size: 4,
+    };
     const problems = problemsOf(database);
-    for (const key of ['start_tls', 'bind_dn', 'bind_password', 'search_base', 'search_filter', 'user_dn_template', 'attributes', 'pool_size']) {
-      assert.ok(problems.some((p) => p.startsWith(`tenants[0].connections[0].${key}`) && p.includes('only for type: ldap')), `${key}:\n${problems.join('\n')}`);
+    for (const key of [
+      'start_tls',
+      'bind_dn',
+      'bind_password',
+      'search_base',
+      'search_filter',
+      'user_dn_template',
+      'attributes',
+      'pool_size',
+    ]) {
+      assert.ok(
+        problems.some((p) => p.startsWith(`tenants[0].connections[0].${key}`) && p.includes('only for type: ldap')),
+        `${key}:\n${problems.join('\n')}`,
+      );
     }
     assertProblem({ name: 'db', type: 'database', url: 'ldaps://ldap.corp.example' }, 'url', /only for type/);
-    assertProblem({ name: 'pins', type: 'http', url: 'https://validator.example/verify', secret: 'a-long-enough-shared-secret', search_base: 'dc=corp' }, 'search_base', /only for type: ldap/);
+    assertProblem(
+      {
+        name: 'pins',
+        type: 'http',
+        url: 'https://validator.example/verify',
+        secret: 'a-long-enough-shared-secret',
+        search_base: 'dc=corp',
+      },
+      'search_base',
+      /only for type: ldap/,
+    );
     assertProblem({ name: 'pins', type: 'http', url: 'ldaps://ldap.corp.example', secret: 'a-long-enough-shared-secret' }, 'url', /https/);
   });
 
@@ -599,13 +738,22 @@ describe('issue #5 §1: LDAP connection configuration', () => {
     try {
       const startWith = async (connection: Record<string, unknown>) => {
         const { tenant } = await acmeFixture();
-        return startTestServer({ tenants: [{ ...tenant, connections: [...(tenant.connections ?? []), connection as ConnectionInput] }], dir });
+        return startTestServer({
+          tenants: [{ ...tenant, connections: [...(tenant.connections ?? []), connection as ConnectionInput] }],
+          dir,
+        });
       };
       const missing = join(dir, 'no-such-dir', 'ldap-ca.pem');
-      await assert.rejects(startWith({ ...valid, tls_ca: missing }), (err: Error) => err.message.includes(missing) && err.message.includes('ENOENT'));
+      await assert.rejects(
+        startWith({ ...valid, tls_ca: missing }),
+        (err: Error) => err.message.includes(missing) && err.message.includes('ENOENT'),
+      );
       const notPem = join(dir, 'not-a-cert.pem');
       writeFileSync(notPem, 'hello\n');
-      await assert.rejects(startWith({ ...valid, tls_ca: notPem }), (err: Error) => err.message.includes(notPem) && /no PEM certificate/.test(err.message));
+      await assert.rejects(
+        startWith({ ...valid, tls_ca: notPem }),
+        (err: Error) => err.message.includes(notPem) && /no PEM certificate/.test(err.message),
+      );
       await assert.rejects(startWith({ ...valid, search_filter: '(uid={{username}}' }), /search_filter: not a valid LDAP filter/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

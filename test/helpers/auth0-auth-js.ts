@@ -21,7 +21,11 @@ const STEP_MS = 30_000;
  * slash; the MFA URLs then read `/acme//mfa/...`.
  * TLS trust goes through the SDK's own `customFetch` option.
  */
-export function auth0AuthClient(https: HttpsTestServer, client: { client_id: string; client_secret: string }, domain = `${https.host}/acme/`): AuthClient {
+export function auth0AuthClient(
+  https: HttpsTestServer,
+  client: { client_id: string; client_secret: string },
+  domain = `${https.host}/acme/`,
+): AuthClient {
   return new AuthClient({ domain, clientId: client.client_id, clientSecret: client.client_secret, customFetch: https.fetch });
 }
 

@@ -53,7 +53,11 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `${command} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, options.timeoutMs ?? 60_000);
     child.once('error', (err) => {
       clearTimeout(timer);
@@ -210,6 +214,10 @@ export function hasStackTrace(text: string): boolean {
  * key; each call returns the finished process.
  */
 export function operatorCli(dir: string, tenants: unknown[], masterKey: string): (args: string[]) => Promise<ProcessResult> {
-  const configFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${join(dir, 'latchkey.db')}`, log_level: 'warn', tenants }, 'operator.yaml');
+  const configFile = writeYamlConfig(
+    dir,
+    { public_url: 'http://127.0.0.1:3999', database: `sqlite:${join(dir, 'latchkey.db')}`, log_level: 'warn', tenants },
+    'operator.yaml',
+  );
   return (args) => runCli([...args, '--config', configFile], { env: { LATCHKEY_MASTER_KEY: masterKey } });
 }

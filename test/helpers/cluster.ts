@@ -211,7 +211,9 @@ class NodeImpl implements ClusterNode {
   }
 
   logs(): string {
-    return this.generations.map((proc, i) => (this.generations.length > 1 ? `--- process ${i + 1} ---\n` : '') + proc.describe()).join('\n');
+    return this.generations
+      .map((proc, i) => (this.generations.length > 1 ? `--- process ${i + 1} ---\n` : '') + proc.describe())
+      .join('\n');
   }
 
   logLines(): string[] {

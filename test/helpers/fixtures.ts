@@ -50,7 +50,13 @@ export async function acmeFixture(overrides: Partial<TenantInput> = {}): Promise
       { name: 'employees', type: 'database' },
     ],
     apis: [
-      { identifier: API, scopes: ['read:sample', 'write:sample', 'edit'], token_lifetime: 3600, allow_offline_access: true, signing_alg: 'RS256' },
+      {
+        identifier: API,
+        scopes: ['read:sample', 'write:sample', 'edit'],
+        token_lifetime: 3600,
+        allow_offline_access: true,
+        signing_alg: 'RS256',
+      },
       { identifier: API_ES256, scopes: ['read:es'], token_lifetime: 600, allow_offline_access: true, signing_alg: 'ES256' },
       { identifier: API_EDDSA, scopes: ['read:ed'], token_lifetime: 600, allow_offline_access: true, signing_alg: 'EdDSA' },
       { identifier: API_NO_OFFLINE, scopes: ['read:x'], token_lifetime: 600, allow_offline_access: false },
@@ -64,13 +70,38 @@ export async function acmeFixture(overrides: Partial<TenantInput> = {}): Promise
       { ...NO_REFRESH, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password'] },
       { ...PING, token_endpoint_auth_method: 'client_secret_basic', grant_types: ['password', 'refresh_token'], default_audience: API },
       { ...ENTRA, token_endpoint_auth_method: 'none', grant_types: ['password', 'refresh_token'] },
-      { ...REUSE, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', 'refresh_token'], refresh_token: { reuse_interval: 30, idle_lifetime: 3600, absolute_lifetime: 7200 } },
-      { ...RESOURCE_SERVER, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], default_audience: API, resource_server: true },
+      {
+        ...REUSE,
+        token_endpoint_auth_method: 'client_secret_post',
+        grant_types: ['password', 'refresh_token'],
+        refresh_token: { reuse_interval: 30, idle_lifetime: 3600, absolute_lifetime: 7200 },
+      },
+      {
+        ...RESOURCE_SERVER,
+        token_endpoint_auth_method: 'client_secret_post',
+        grant_types: ['client_credentials'],
+        default_audience: API,
+        resource_server: true,
+      },
     ],
     users: [
-      { connection: 'Username-Password-Authentication', username: ALICE.username, email: ALICE.username, email_verified: true, name: 'Alice Liddell', given_name: 'Alice', family_name: 'Liddell', password: ALICE.password },
+      {
+        connection: 'Username-Password-Authentication',
+        username: ALICE.username,
+        email: ALICE.username,
+        email_verified: true,
+        name: 'Alice Liddell',
+        given_name: 'Alice',
+        family_name: 'Liddell',
+        password: ALICE.password,
+      },
       { connection: 'Username-Password-Authentication', username: JOE.username, name: 'Joe', password: JOE.password },
-      { connection: 'Username-Password-Authentication', username: SEED_USER.username, email: SEED_USER.username, password_hash: seedUserHash },
+      {
+        connection: 'Username-Password-Authentication',
+        username: SEED_USER.username,
+        email: SEED_USER.username,
+        password_hash: seedUserHash,
+      },
       { connection: 'Username-Password-Authentication', username: BLOCKED.username, password: BLOCKED.password, blocked: true },
       { connection: 'employees', username: EMPLOYEE.username, email: EMPLOYEE.username, password: EMPLOYEE.password },
     ],
@@ -87,5 +118,7 @@ type ClientGrantInput = NonNullable<TenantInput['client_grants']>[number];
 /** A client grant for each client_credentials application of `tenant` and each of its APIs, with every scope. */
 export function clientGrantsForEveryApi(tenant: Pick<TenantInput, 'applications' | 'apis'>): ClientGrantInput[] {
   const machines = (tenant.applications ?? []).filter((app) => app.grant_types?.includes('client_credentials'));
-  return machines.flatMap((app) => (tenant.apis ?? []).map((api) => ({ client_id: app.client_id, audience: api.identifier, scope: [...(api.scopes ?? [])] })));
+  return machines.flatMap((app) =>
+    (tenant.apis ?? []).map((api) => ({ client_id: app.client_id, audience: api.identifier, scope: [...(api.scopes ?? [])] })),
+  );
 }

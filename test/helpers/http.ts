@@ -20,7 +20,13 @@ export async function toJson(response: Response): Promise<JsonResponse> {
 }
 
 export async function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<JsonResponse> {
-  return toJson(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString() }));
+  return toJson(
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(params).toString(),
+    }),
+  );
 }
 
 export async function postRaw(url: string, body: string, headers: Record<string, string>): Promise<JsonResponse> {
@@ -28,7 +34,9 @@ export async function postRaw(url: string, body: string, headers: Record<string,
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> {
-  return toJson(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+  return toJson(
+    await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+  );
 }
 
 export async function get(url: string, headers: Record<string, string> = {}): Promise<JsonResponse> {

@@ -48,7 +48,9 @@ export interface Client {
 }
 
 function clientParams(client: Client): Record<string, string> {
-  return client.client_secret === undefined ? { client_id: client.client_id } : { client_id: client.client_id, client_secret: client.client_secret };
+  return client.client_secret === undefined
+    ? { client_id: client.client_id }
+    : { client_id: client.client_id, client_secret: client.client_secret };
 }
 
 let unique = 0;
@@ -72,7 +74,12 @@ export async function passwordAttempt(
 }
 
 /** A failed login under a fresh username; asserts it was judged (invalid_grant), not refused before the check. */
-export async function failedLogin(server: TestServer, client: Client, headers: Record<string, string> = {}, from?: string): Promise<JsonResponse> {
+export async function failedLogin(
+  server: TestServer,
+  client: Client,
+  headers: Record<string, string> = {},
+  from?: string,
+): Promise<JsonResponse> {
   const res = await passwordAttempt(server, client, { username: freshUsername(), password: 'wrong password 0' }, headers, from);
   assert.equal(res.status, 400, `expected a judged failure (invalid_grant): ${res.text}`);
   assert.equal(res.body.error, 'invalid_grant', res.text);
@@ -80,7 +87,12 @@ export async function failedLogin(server: TestServer, client: Client, headers: R
 }
 
 /** POST a form over node:http, bound to a local address, so the server sees that TCP peer. */
-export async function postFormFrom(url: string, params: Record<string, string>, headers: Record<string, string>, localAddress: string): Promise<JsonResponse> {
+export async function postFormFrom(
+  url: string,
+  params: Record<string, string>,
+  headers: Record<string, string>,
+  localAddress: string,
+): Promise<JsonResponse> {
   const body = new URLSearchParams(params).toString();
   const target = new URL(url);
   return new Promise((resolve, reject) => {
@@ -120,7 +132,10 @@ export async function postFormFrom(url: string, params: Record<string, string>, 
 }
 
 /** Asserts a 429 too_many_attempts with this error_reason and a Retry-After of whole seconds; returns Retry-After. */
-export function assertTooMany(res: JsonResponse, errorReason: 'ip_blocked' | 'rate_limited' | 'user_blocked' | 'new_locations_paused'): number {
+export function assertTooMany(
+  res: JsonResponse,
+  errorReason: 'ip_blocked' | 'rate_limited' | 'user_blocked' | 'new_locations_paused',
+): number {
   assert.equal(res.status, 429, res.text);
   assert.equal(res.body.error, 'too_many_attempts', res.text);
   assert.equal(res.body.error_reason, errorReason, res.text);

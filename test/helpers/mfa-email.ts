@@ -75,12 +75,30 @@ export function assertCodeNotLogged(server: TestServer, code: string, what: stri
   assert.deepEqual(leaks, [], `${what}: the code ${code} appears in the logs`);
 }
 
-export function passwordLogin(server: TestServer, client: Client, user: Credentials, extra: Record<string, string> = {}): Promise<JsonResponse> {
-  return postForm(server.at('/oauth/token'), { grant_type: 'password', username: user.username, password: user.password, scope: 'openid profile email', ...client, ...extra });
+export function passwordLogin(
+  server: TestServer,
+  client: Client,
+  user: Credentials,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> {
+  return postForm(server.at('/oauth/token'), {
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+    scope: 'openid profile email',
+    ...client,
+    ...extra,
+  });
 }
 
 /** Signs in and expects 403 mfa_required; returns the mfa_token and the answer. */
-export async function mfaTokenOf(server: TestServer, client: Client, user: Credentials, expectEnrollment: boolean, what: string): Promise<string> {
+export async function mfaTokenOf(
+  server: TestServer,
+  client: Client,
+  user: Credentials,
+  expectEnrollment: boolean,
+  what: string,
+): Promise<string> {
   const res = await passwordLogin(server, client, user);
   assert.equal(res.status, 403, `${what}: ${res.text}`);
   assert.equal(res.body.error, 'mfa_required', what);
@@ -95,7 +113,12 @@ export function associate(server: TestServer, client: Client, mfaToken: string, 
   return postJson(server.at('/mfa/associate'), { ...client, ...body }, { authorization: `Bearer ${mfaToken}` });
 }
 
-export function associateEmail(server: TestServer, client: Client, mfaToken: string, extra: Record<string, unknown> = {}): Promise<JsonResponse> {
+export function associateEmail(
+  server: TestServer,
+  client: Client,
+  mfaToken: string,
+  extra: Record<string, unknown> = {},
+): Promise<JsonResponse> {
   return associate(server, client, mfaToken, { authenticator_types: ['oob'], oob_channels: ['email'], ...extra });
 }
 
@@ -103,7 +126,13 @@ export function challengeOob(server: TestServer, client: Client, mfaToken: strin
   return postJson(server.at('/mfa/challenge'), { ...client, mfa_token: mfaToken, challenge_type: 'oob' });
 }
 
-export function oobGrant(server: TestServer, client: Client, mfaToken: string, oobCode: string, bindingCode: string | undefined): Promise<JsonResponse> {
+export function oobGrant(
+  server: TestServer,
+  client: Client,
+  mfaToken: string,
+  oobCode: string,
+  bindingCode: string | undefined,
+): Promise<JsonResponse> {
   return postForm(server.at('/oauth/token'), {
     grant_type: MFA_OOB_GRANT,
     mfa_token: mfaToken,
@@ -126,7 +155,14 @@ export function oobCodeOf(res: JsonResponse, what: string): string {
 }
 
 /** Sign-in under `always` with no factor → associate by email → mfa-oob with the emailed code: the factor is confirmed. */
-export async function enrollByEmail(server: TestServer, outbox: Outbox, client: Client, user: Credentials, email: string, extra: Record<string, unknown> = {}): Promise<void> {
+export async function enrollByEmail(
+  server: TestServer,
+  outbox: Outbox,
+  client: Client,
+  user: Credentials,
+  email: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const mfaToken = await mfaTokenOf(server, client, user, true, `${user.username}: first sign-in`);
   const oobCode = oobCodeOf(await associateEmail(server, client, mfaToken, extra), `${user.username}: associate`);
   const code = outbox.takeCode(email, `${user.username}: enrollment email`);
@@ -135,7 +171,14 @@ export async function enrollByEmail(server: TestServer, outbox: Outbox, client: 
 }
 
 /** A second-factor sign-in: mfa_required → challenge oob → the emailed code. */
-export async function challengeByEmail(server: TestServer, outbox: Outbox, client: Client, user: Credentials, email: string, what: string): Promise<{ mfaToken: string; oobCode: string; code: string }> {
+export async function challengeByEmail(
+  server: TestServer,
+  outbox: Outbox,
+  client: Client,
+  user: Credentials,
+  email: string,
+  what: string,
+): Promise<{ mfaToken: string; oobCode: string; code: string }> {
   const mfaToken = await mfaTokenOf(server, client, user, false, `${what}: sign-in`);
   const res = await challengeOob(server, client, mfaToken);
   const oobCode = oobCodeOf(res, `${what}: challenge`);

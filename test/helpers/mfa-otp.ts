@@ -27,7 +27,9 @@ export const NEVER_APP = { client_id: 'acme-mfa-never', client_secret: 'acme-mfa
 export async function mfaOtpTenant(policy: MfaPolicy | undefined): Promise<TenantInput> {
   const grants = ['password', 'refresh_token', ...MFA_GRANTS] as const;
   const { tenant } = await acmeFixture();
-  const applications = (tenant.applications ?? []).map((app) => (app.client_id === WEB.client_id || app.client_id === NATIVE.client_id ? { ...app, grant_types: [...grants] } : app));
+  const applications = (tenant.applications ?? []).map((app) =>
+    app.client_id === WEB.client_id || app.client_id === NATIVE.client_id ? { ...app, grant_types: [...grants] } : app,
+  );
   return {
     ...tenant,
     ...(policy === undefined ? {} : { mfa: policy }),
@@ -40,12 +42,25 @@ export async function mfaOtpTenant(policy: MfaPolicy | undefined): Promise<Tenan
 }
 
 export function clientParams(client: ClientCredentials): Record<string, string> {
-  return client.client_secret === undefined ? { client_id: client.client_id } : { client_id: client.client_id, client_secret: client.client_secret };
+  return client.client_secret === undefined
+    ? { client_id: client.client_id }
+    : { client_id: client.client_id, client_secret: client.client_secret };
 }
 
 /** A password grant; returns whatever the server answers. */
-export async function passwordGrant(server: TestServer, client: ClientCredentials, user: UserCredentials, extra: Record<string, string> = {}): Promise<JsonResponse> {
-  return postForm(server.at('/oauth/token'), { grant_type: 'password', username: user.username, password: user.password, ...extra, ...clientParams(client) });
+export async function passwordGrant(
+  server: TestServer,
+  client: ClientCredentials,
+  user: UserCredentials,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> {
+  return postForm(server.at('/oauth/token'), {
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+    ...extra,
+    ...clientParams(client),
+  });
 }
 
 /** A password grant that must answer 403 mfa_required; returns the mfa_token. */
@@ -69,11 +84,19 @@ export async function mfaRequired(
 
 /** POST /mfa/associate for an OTP authenticator; returns whatever the server answers. */
 export async function associateOtp(server: TestServer, client: ClientCredentials, mfaToken: string): Promise<JsonResponse> {
-  return postJson(server.at('/mfa/associate'), { ...clientParams(client), authenticator_types: ['otp'] }, { authorization: `Bearer ${mfaToken}` });
+  return postJson(
+    server.at('/mfa/associate'),
+    { ...clientParams(client), authenticator_types: ['otp'] },
+    { authorization: `Bearer ${mfaToken}` },
+  );
 }
 
 /** Enrolls an OTP authenticator (asserting success); returns its secret and recovery code. */
-export async function enrollOtp(server: TestServer, client: ClientCredentials, mfaToken: string): Promise<{ secret: string; recoveryCode: string; barcodeUri: string }> {
+export async function enrollOtp(
+  server: TestServer,
+  client: ClientCredentials,
+  mfaToken: string,
+): Promise<{ secret: string; recoveryCode: string; barcodeUri: string }> {
   const res = await associateOtp(server, client, mfaToken);
   assert.equal(res.status, 200, res.text);
   assert.equal(res.body.authenticator_type, 'otp', res.text);
@@ -119,12 +142,25 @@ export async function otpGrant(server: TestServer, client: ClientCredentials, mf
 }
 
 /** The mfa-recovery-code grant; returns whatever the server answers. */
-export async function recoveryGrant(server: TestServer, client: ClientCredentials, mfaToken: string, recoveryCode: string): Promise<JsonResponse> {
-  return postForm(server.at('/oauth/token'), { grant_type: MFA_RECOVERY_CODE, mfa_token: mfaToken, recovery_code: recoveryCode, ...clientParams(client) });
+export async function recoveryGrant(
+  server: TestServer,
+  client: ClientCredentials,
+  mfaToken: string,
+  recoveryCode: string,
+): Promise<JsonResponse> {
+  return postForm(server.at('/oauth/token'), {
+    grant_type: MFA_RECOVERY_CODE,
+    mfa_token: mfaToken,
+    recovery_code: recoveryCode,
+    ...clientParams(client),
+  });
 }
 
 /** A server for mfaOtpTenant(policy), its clock one second into a TOTP step; closed once `work` is done. */
-export async function withMfaServer(policy: MfaPolicy | undefined, work: (server: TestServer, tenant: TenantInput) => Promise<void>): Promise<void> {
+export async function withMfaServer(
+  policy: MfaPolicy | undefined,
+  work: (server: TestServer, tenant: TenantInput) => Promise<void>,
+): Promise<void> {
   const tenant = await mfaOtpTenant(policy);
   const server = await startTestServer({ tenants: [tenant] });
   try {
@@ -140,7 +176,11 @@ export async function withMfaServer(policy: MfaPolicy | undefined, work: (server
  * confirms the factor with its first code; then moves the clock one step on,
  * so the next code is for a later step. Returns the secret and recovery code.
  */
-export async function enrolledUser(server: TestServer, client: ClientCredentials = WEB, user: UserCredentials = ALICE): Promise<{ secret: string; recoveryCode: string }> {
+export async function enrolledUser(
+  server: TestServer,
+  client: ClientCredentials = WEB,
+  user: UserCredentials = ALICE,
+): Promise<{ secret: string; recoveryCode: string }> {
   const mfaToken = await mfaRequired(server, client, user, { enrollment: true });
   const { secret, recoveryCode } = await enrollOtp(server, client, mfaToken);
   const confirmed = await otpGrant(server, client, mfaToken, totpCode(server, secret));
@@ -155,8 +195,20 @@ export function mfaApiAudience(server: TestServer, tenant = 'acme'): string {
 }
 
 /** Auth0's way to an MFA-API access token: the password grant with that audience → mfa_required → mfa-otp with `otp`; returns the answer. */
-export async function mfaApiTokens(server: TestServer, client: ClientCredentials, user: UserCredentials, otp: string, scope?: string): Promise<JsonResponse> {
-  const mfaToken = await mfaRequired(server, client, user, { enrollment: false }, { audience: mfaApiAudience(server), ...(scope === undefined ? {} : { scope }) });
+export async function mfaApiTokens(
+  server: TestServer,
+  client: ClientCredentials,
+  user: UserCredentials,
+  otp: string,
+  scope?: string,
+): Promise<JsonResponse> {
+  const mfaToken = await mfaRequired(
+    server,
+    client,
+    user,
+    { enrollment: false },
+    { audience: mfaApiAudience(server), ...(scope === undefined ? {} : { scope }) },
+  );
   return otpGrant(server, client, mfaToken, otp);
 }
 
@@ -167,7 +219,12 @@ export function listAuthenticators(server: TestServer, bearer: string): Promise<
 
 /** DELETE /mfa/authenticators/ID with a Bearer value; returns whatever the server answers. */
 export async function deleteAuthenticator(server: TestServer, bearer: string, id: string): Promise<JsonResponse> {
-  return toJson(await fetch(server.at(`/mfa/authenticators/${encodeURIComponent(id)}`), { method: 'DELETE', headers: { authorization: `Bearer ${bearer}` } }));
+  return toJson(
+    await fetch(server.at(`/mfa/authenticators/${encodeURIComponent(id)}`), {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${bearer}` },
+    }),
+  );
 }
 
 /** POST /mfa/challenge with challenge_type otp; returns whatever the server answers. */

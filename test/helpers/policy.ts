@@ -86,7 +86,12 @@ export class PolicyHarness {
 
   static async start(tenant: TenantInput, prefix = 'latchkey-policy-'): Promise<PolicyHarness> {
     const dir = mkdtempSync(join(tmpdir(), prefix));
-    const configFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${join(dir, 'latchkey.db')}`, log_level: 'warn', tenants: [tenant] });
+    const configFile = writeYamlConfig(dir, {
+      public_url: 'http://127.0.0.1:3999',
+      database: `sqlite:${join(dir, 'latchkey.db')}`,
+      log_level: 'warn',
+      tenants: [tenant],
+    });
     const server = await startTestServer({ dir, tenants: [tenant] });
     return new PolicyHarness(tenant, server, dir, configFile);
   }
@@ -119,8 +124,18 @@ export class PolicyHarness {
       });
   }
 
-  login(username: string, password: string, extra: Record<string, string> = {}, client: Record<string, string> = WEB, headers: Record<string, string> = {}): Promise<JsonResponse> {
-    return postForm(this.server.at('/oauth/token'), { grant_type: 'password', username, password, audience: API, ...client, ...extra }, headers);
+  login(
+    username: string,
+    password: string,
+    extra: Record<string, string> = {},
+    client: Record<string, string> = WEB,
+    headers: Record<string, string> = {},
+  ): Promise<JsonResponse> {
+    return postForm(
+      this.server.at('/oauth/token'),
+      { grant_type: 'password', username, password, audience: API, ...client, ...extra },
+      headers,
+    );
   }
 
   /** Security-event log lines the server wrote, parsed. */
@@ -149,7 +164,13 @@ export class PolicyHarness {
   }
 
   userExists(username: string, connection = DEFAULT_CONNECTION): boolean {
-    return this.sql('SELECT u.id AS id FROM users u JOIN connections c ON c.id = u.connection_id WHERE u.username = ? AND c.name = ?', username, connection) !== undefined;
+    return (
+      this.sql(
+        'SELECT u.id AS id FROM users u JOIN connections c ON c.id = u.connection_id WHERE u.username = ? AND c.name = ?',
+        username,
+        connection,
+      ) !== undefined
+    );
   }
 
   private sql<T>(query: string, ...params: string[]): T | undefined {

@@ -14,7 +14,8 @@ export const TEST_DATABASE_URL: string | undefined = process.env.LATCHKEY_TEST_D
 /** `false` when PostgreSQL is configured, else the skip reason (printed), for `describe(name, { skip: postgresSkip(name) }, …)`. */
 export function postgresSkip(suite: string): string | false {
   if (TEST_DATABASE_URL !== undefined) return false;
-  const reason = 'LATCHKEY_TEST_DATABASE_URL is not set: the PostgreSQL suites need a real server (e.g. LATCHKEY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)';
+  const reason =
+    'LATCHKEY_TEST_DATABASE_URL is not set: the PostgreSQL suites need a real server (e.g. LATCHKEY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)';
   console.log(`# SKIPPED ${suite}: ${reason}`);
   return reason;
 }

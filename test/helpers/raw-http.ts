@@ -27,7 +27,12 @@ export function parseRawResponse(raw: string): RawResponse {
   }
   const length = Number(headers['content-length'] ?? NaN);
   const rest = end < 0 ? '' : raw.slice(end + 4);
-  return { raw, status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, body: Number.isNaN(length) ? rest : rest.slice(0, length) };
+  return {
+    raw,
+    status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0),
+    headers,
+    body: Number.isNaN(length) ? rest : rest.slice(0, length),
+  };
 }
 
 /** Opens a TCP connection to the host and port of `baseUrl`. */
@@ -69,7 +74,13 @@ export function rawGet(baseUrl: string, path: string, headers: Record<string, st
 /** A form POST with `Connection: close`, the path sent byte for byte. */
 export function rawPostForm(baseUrl: string, path: string, form: string, headers: Record<string, string> = {}): Promise<RawResponse> {
   const { host } = new URL(baseUrl);
-  const all = { host, connection: 'close', 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(form)), ...headers };
+  const all = {
+    host,
+    connection: 'close',
+    'content-type': 'application/x-www-form-urlencoded',
+    'content-length': String(Buffer.byteLength(form)),
+    ...headers,
+  };
   const lines = Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`);
   return rawExchange(baseUrl, `POST ${path} HTTP/1.1\r\n${lines.join('')}\r\n${form}`);
 }

@@ -18,7 +18,8 @@ export const TEST_REDIS_URL: string | undefined = process.env.LATCHKEY_TEST_REDI
  */
 export function redisSkip(suite: string): string | false {
   if (TEST_REDIS_URL !== undefined) return false;
-  const reason = 'LATCHKEY_TEST_REDIS_URL is not set: the Redis suites need a real Redis (e.g. LATCHKEY_TEST_REDIS_URL=redis://127.0.0.1:6379)';
+  const reason =
+    'LATCHKEY_TEST_REDIS_URL is not set: the Redis suites need a real Redis (e.g. LATCHKEY_TEST_REDIS_URL=redis://127.0.0.1:6379)';
   console.log(`# SKIPPED ${suite}: ${reason}`);
   return reason;
 }

@@ -108,15 +108,19 @@ function apt(args: string[]): { ok: boolean; output: string } {
  * uses it.
  */
 function installSlapd(): string | undefined {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'slapd is not installed and the tests do not run as root to install it (apt-get install slapd ldap-utils)';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return 'slapd is not installed and the tests do not run as root to install it (apt-get install slapd ldap-utils)';
   const probe = spawnSync('apt-get', ['--version'], { stdio: 'ignore' });
-  if (probe.error !== undefined || probe.status !== 0) return 'slapd is not installed and there is no apt-get to install it (Debian package slapd)';
+  if (probe.error !== undefined || probe.status !== 0)
+    return 'slapd is not installed and there is no apt-get to install it (Debian package slapd)';
   if (!acquireInstallLock(900_000)) return `slapd is not installed and another process has held ${INSTALL_LOCK} for 15 minutes`;
   let ownPolicy = false;
   try {
     if (missingFile() === undefined) return undefined; // another test file installed it while we waited
     if (!existsSync(POLICY_RC_D)) {
-      writeFileSync(POLICY_RC_D, '#!/bin/sh\n# latchkey test harness: no service starts during apt-get install\nexit 101\n', { mode: 0o755 });
+      writeFileSync(POLICY_RC_D, '#!/bin/sh\n# latchkey test harness: no service starts during apt-get install\nexit 101\n', {
+        mode: 0o755,
+      });
       ownPolicy = true;
     }
     if (!aptUpdated) {
@@ -243,15 +247,69 @@ interface UserSeed {
 }
 
 const USER_SEEDS: UserSeed[] = [
-  { uid: 'alice', cn: 'Alice Liddell', givenName: 'Alice', sn: 'Liddell', mail: 'alice@corp.test', password: 'alice-ldap-pass-1', groups: ['engineers', 'admins'], state: [] },
-  { uid: 'bob', cn: 'Bob Builder', givenName: 'Bob', sn: 'Builder', mail: 'bob@corp.test', password: 'bob-ldap-pass-1', groups: ['engineers'], state: [] },
+  {
+    uid: 'alice',
+    cn: 'Alice Liddell',
+    givenName: 'Alice',
+    sn: 'Liddell',
+    mail: 'alice@corp.test',
+    password: 'alice-ldap-pass-1',
+    groups: ['engineers', 'admins'],
+    state: [],
+  },
+  {
+    uid: 'bob',
+    cn: 'Bob Builder',
+    givenName: 'Bob',
+    sn: 'Builder',
+    mail: 'bob@corp.test',
+    password: 'bob-ldap-pass-1',
+    groups: ['engineers'],
+    state: [],
+  },
   // Locked "until an administrator unlocks" (the special 000001010000Z value).
-  { uid: 'carol', cn: 'Carol Locked', givenName: 'Carol', sn: 'Locked', mail: 'carol@corp.test', password: 'carol-ldap-pass-1', groups: [], state: ['pwdAccountLockedTime: 000001010000Z'] },
+  {
+    uid: 'carol',
+    cn: 'Carol Locked',
+    givenName: 'Carol',
+    sn: 'Locked',
+    mail: 'carol@corp.test',
+    password: 'carol-ldap-pass-1',
+    groups: [],
+    state: ['pwdAccountLockedTime: 000001010000Z'],
+  },
   // Changed in 2000: far older than pwdMaxAge (one year), and no grace binds.
-  { uid: 'dave', cn: 'Dave Expired', givenName: 'Dave', sn: 'Expired', mail: 'dave@corp.test', password: 'dave-ldap-pass-1', groups: [], state: ['pwdChangedTime: 20000101000000Z'] },
+  {
+    uid: 'dave',
+    cn: 'Dave Expired',
+    givenName: 'Dave',
+    sn: 'Expired',
+    mail: 'dave@corp.test',
+    password: 'dave-ldap-pass-1',
+    groups: [],
+    state: ['pwdChangedTime: 20000101000000Z'],
+  },
   // Reset by an administrator: pwdMustChange makes the user change it first.
-  { uid: 'erin', cn: 'Erin Reset', givenName: 'Erin', sn: 'Reset', mail: 'erin@corp.test', password: 'erin-ldap-pass-1', groups: [], state: ['pwdReset: TRUE'] },
-  { uid: 'frank', cn: 'Frank Plain', givenName: 'Frank', sn: 'Plain', mail: 'frank@corp.test', password: 'frank-ldap-pass-1', groups: [], state: [] },
+  {
+    uid: 'erin',
+    cn: 'Erin Reset',
+    givenName: 'Erin',
+    sn: 'Reset',
+    mail: 'erin@corp.test',
+    password: 'erin-ldap-pass-1',
+    groups: [],
+    state: ['pwdReset: TRUE'],
+  },
+  {
+    uid: 'frank',
+    cn: 'Frank Plain',
+    givenName: 'Frank',
+    sn: 'Plain',
+    mail: 'frank@corp.test',
+    password: 'frank-ldap-pass-1',
+    groups: [],
+    state: [],
+  },
 ];
 
 const GROUP_SEEDS: Record<string, SlapdUserName[]> = { engineers: ['alice', 'bob'], admins: ['alice'] };
@@ -278,7 +336,9 @@ function entry(dn: string, lines: string[]): string {
 function seedLdif(): string {
   const entries = [
     entry(BASE_DN, ['objectClass: dcObject', 'objectClass: organization', 'dc: corp', 'o: Corp']),
-    ...['people', 'groups', 'policies', 'services'].map((ou) => entry(`ou=${ou},${BASE_DN}`, ['objectClass: organizationalUnit', `ou: ${ou}`])),
+    ...['people', 'groups', 'policies', 'services'].map((ou) =>
+      entry(`ou=${ou},${BASE_DN}`, ['objectClass: organizationalUnit', `ou: ${ou}`]),
+    ),
     entry(POLICY_DN, [
       'objectClass: organizationalRole',
       'objectClass: pwdPolicy',
@@ -291,7 +351,12 @@ function seedLdif(): string {
       'pwdMaxFailure: 1000',
       'pwdGraceAuthNLimit: 0',
     ]),
-    entry(READER.dn, ['objectClass: applicationProcess', 'objectClass: simpleSecurityObject', 'cn: reader', `userPassword: ${ssha(READER.password)}`]),
+    entry(READER.dn, [
+      'objectClass: applicationProcess',
+      'objectClass: simpleSecurityObject',
+      'cn: reader',
+      `userPassword: ${ssha(READER.password)}`,
+    ]),
     ...USER_SEEDS.map((u) =>
       entry(userDn(u.uid), [
         'objectClass: inetOrgPerson',
@@ -305,7 +370,9 @@ function seedLdif(): string {
         ...u.state,
       ]),
     ),
-    ...Object.entries(GROUP_SEEDS).map(([cn, members]) => entry(groupDn(cn), ['objectClass: groupOfNames', `cn: ${cn}`, ...members.map((m) => `member: ${userDn(m)}`)])),
+    ...Object.entries(GROUP_SEEDS).map(([cn, members]) =>
+      entry(groupDn(cn), ['objectClass: groupOfNames', `cn: ${cn}`, ...members.map((m) => `member: ${userDn(m)}`)]),
+    ),
   ];
   return entries.join('\n');
 }
@@ -353,7 +420,9 @@ access to dn.subtree="${BASE_DN}"
 function run(command: string, args: string[], what: string): void {
   const result = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   if (result.error !== undefined || result.status !== 0) {
-    throw new Error(`${what} failed (${command} ${args.join(' ')}): ${result.error ?? `exit ${result.status}`}\n${tail(`${result.stdout}${result.stderr}`)}`);
+    throw new Error(
+      `${what} failed (${command} ${args.join(' ')}): ${result.error ?? `exit ${result.status}`}\n${tail(`${result.stdout}${result.stderr}`)}`,
+    );
   }
 }
 
@@ -361,12 +430,53 @@ function run(command: string, args: string[], what: string): void {
 function makeCertificates(dir: string): void {
   const at = (name: string) => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run('openssl', ['req', '-x509', ...ec, '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '1', '-subj', '/CN=Latchkey test LDAP CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], 'making the test CA');
+  run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      at('ca.key'),
+      '-out',
+      at('ca.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=Latchkey test LDAP CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    'making the test CA',
+  );
   run('openssl', ['req', ...ec, '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1'], 'making the slapd key');
-  writeFileSync(at('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
-  run('openssl', ['x509', '-req', '-in', at('server.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-days', '1',
-    '-extfile', at('server.ext'), '-out', at('server.pem')], 'signing the slapd certificate');
+  writeFileSync(
+    at('server.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n',
+  );
+  run(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      at('server.csr'),
+      '-CA',
+      at('ca.pem'),
+      '-CAkey',
+      at('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      at('server.ext'),
+      '-out',
+      at('server.pem'),
+    ],
+    'signing the slapd certificate',
+  );
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -393,7 +503,9 @@ interface Running {
 
 function spawnSlapd(dir: string, urls: string): Running {
   const args = ['-d', '0', '-h', urls, '-f', join(dir, 'slapd.conf')];
-  const child = canPdeathsig ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', SLAPD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(SLAPD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = canPdeathsig
+    ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', SLAPD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(SLAPD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-8000);
@@ -420,14 +532,16 @@ async function waitForSlapd(proc: Running, url: string): Promise<void> {
   let exitCode: number | null | undefined;
   void proc.exited.then((code) => (exitCode = code));
   for (;;) {
-    if (exitCode !== undefined) throw new Error(`slapd exited (${exitCode ?? 'signal'}) before accepting connections:\n${tail(proc.output())}`);
+    if (exitCode !== undefined)
+      throw new Error(`slapd exited (${exitCode ?? 'signal'}) before accepting connections:\n${tail(proc.output())}`);
     const client = new Client({ url, connectTimeout: 1000, timeout: 2000 });
     try {
       await client.bind(READER.dn, READER.password);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw new Error(`slapd did not accept the reader's bind: ${String(err)}\n${tail(proc.output())}`);
+      if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET')
+        throw new Error(`slapd did not accept the reader's bind: ${String(err)}\n${tail(proc.output())}`);
     } finally {
       await client.unbind().catch(() => undefined);
     }
@@ -473,9 +587,10 @@ export async function startSlapd(): Promise<Slapd> {
     }
 
     const caFile = join(dir, 'ca.pem');
-    const users = Object.fromEntries(
-      USER_SEEDS.map((u) => [u.uid, { dn: userDn(u.uid), password: u.password, mail: u.mail }]),
-    ) as Record<SlapdUserName, SlapdUser>;
+    const users = Object.fromEntries(USER_SEEDS.map((u) => [u.uid, { dn: userDn(u.uid), password: u.password, mail: u.mail }])) as Record<
+      SlapdUserName,
+      SlapdUser
+    >;
     const stop = async () => {
       const current = proc;
       proc = undefined;

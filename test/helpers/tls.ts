@@ -41,9 +41,23 @@ export function createSelfSignedCertificate(): SelfSignedCertificate {
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', keyPath, '-out', certPath, '-days', '1',
-        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
       ],
       { stdio: 'pipe' },
     );
@@ -66,7 +80,11 @@ export function trustingFetch(caPem: string): { fetch: Fetch; close(): Promise<v
   const dispatcher = new UndiciAgent({ connect: { ca: caPem } });
   return {
     // The global RequestInit/Response types and undici's describe the same WHATWG objects but are nominally distinct.
-    fetch: (input, init) => undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher }) as unknown as Promise<Response>,
+    fetch: (input, init) =>
+      undiciFetch(input as Parameters<typeof undiciFetch>[0], {
+        ...(init as Parameters<typeof undiciFetch>[1]),
+        dispatcher,
+      }) as unknown as Promise<Response>,
     close: () => dispatcher.close(),
   };
 }
@@ -127,7 +145,13 @@ export async function startHttpsTestServer(options: StartOptions): Promise<Https
     certPem: cert.certPem,
     fetch: trusted.fetch,
     postForm: async (target, params) =>
-      toJson(await trusted.fetch(target, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params).toString() })),
+      toJson(
+        await trusted.fetch(target, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(params).toString(),
+        }),
+      ),
     get: async (target, headers = {}) => toJson(await trusted.fetch(target, { headers })),
     async close() {
       await trusted.close();

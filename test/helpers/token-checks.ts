@@ -24,7 +24,10 @@ export async function verifyIssued(
   tenant = 'acme',
 ): Promise<{ payload: JWTPayload; alg: string; kid: string | undefined; typ: string | undefined }> {
   if (typeof token !== 'string') throw new Error(`expected a token string, got ${JSON.stringify(token)}`);
-  const { payload, protectedHeader } = await jwtVerify(token, await tenantKeys(server, tenant), { issuer: server.issuer(tenant), ...options });
+  const { payload, protectedHeader } = await jwtVerify(token, await tenantKeys(server, tenant), {
+    issuer: server.issuer(tenant),
+    ...options,
+  });
   return { payload, alg: protectedHeader.alg, kid: protectedHeader.kid, typ: protectedHeader.typ };
 }
 
@@ -36,5 +39,8 @@ export function audiences(payload: JWTPayload): string[] {
 /** A space-delimited scope string as a sorted list, for order-free comparison. */
 export function scopeList(scope: unknown): string[] {
   if (typeof scope !== 'string') throw new Error(`expected a scope string, got ${JSON.stringify(scope)}`);
-  return scope.split(' ').filter((s) => s !== '').sort();
+  return scope
+    .split(' ')
+    .filter((s) => s !== '')
+    .sort();
 }

@@ -20,28 +20,61 @@ export interface UserCredentials {
 }
 
 function clientParams(client: ClientCredentials): Record<string, string> {
-  return client.client_secret === undefined ? { client_id: client.client_id } : { client_id: client.client_id, client_secret: client.client_secret };
+  return client.client_secret === undefined
+    ? { client_id: client.client_id }
+    : { client_id: client.client_id, client_secret: client.client_secret };
 }
 
 /** RFC 6749 §4.3.2 password grant; asserts success. */
-export async function passwordTokens(server: TestServer, client: ClientCredentials, user: UserCredentials, extra: Record<string, string> = {}): Promise<JsonResponse> {
-  const res = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: user.username, password: user.password, ...extra, ...clientParams(client) });
+export async function passwordTokens(
+  server: TestServer,
+  client: ClientCredentials,
+  user: UserCredentials,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> {
+  const res = await postForm(server.at('/oauth/token'), {
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+    ...extra,
+    ...clientParams(client),
+  });
   assert.equal(res.status, 200, `password grant failed: ${res.text}`);
   return res;
 }
 
 /** RFC 6749 §6 refresh request; returns whatever the server answers. */
-export async function refresh(server: TestServer, client: ClientCredentials, refreshToken: string, extra: Record<string, string> = {}): Promise<JsonResponse> {
-  return postForm(server.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra, ...clientParams(client) });
+export async function refresh(
+  server: TestServer,
+  client: ClientCredentials,
+  refreshToken: string,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> {
+  return postForm(server.at('/oauth/token'), {
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+    ...extra,
+    ...clientParams(client),
+  });
 }
 
 /** RFC 7009 §2.1 revocation request. */
-export async function revokeToken(server: TestServer, client: ClientCredentials, token: string, extra: Record<string, string> = {}): Promise<JsonResponse> {
+export async function revokeToken(
+  server: TestServer,
+  client: ClientCredentials,
+  token: string,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> {
   return postForm(server.at('/oauth/revoke'), { token, ...extra, ...clientParams(client) });
 }
 
 /** RFC 7662 §2.1 introspection request. */
-export async function introspectToken(server: TestServer, client: ClientCredentials, token: string, extra: Record<string, string> = {}): Promise<JsonResponse> {
+export async function introspectToken(
+  server: TestServer,
+  client: ClientCredentials,
+  token: string,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> {
   return postForm(server.at('/oauth/introspect'), { token, ...extra, ...clientParams(client) });
 }
 

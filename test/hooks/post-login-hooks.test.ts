@@ -159,11 +159,21 @@ const MODES = ['claims', 'plainname', 'reserved', 'reservedid', 'huge', 'scopes'
 async function hookTenant(hooks: { post_login: string[]; timeout_ms: number }, modes: string[]): Promise<TenantInput> {
   const { tenant } = await acmeFixture();
   const hash = await hashPassword(PASSWORD);
-  const applications = (tenant.applications ?? []).map((app) => (app.client_id === WEB.client_id ? { ...app, grant_types: [...ALL_GRANTS, ...MFA_GRANTS] } : app));
+  const applications = (tenant.applications ?? []).map((app) =>
+    app.client_id === WEB.client_id ? { ...app, grant_types: [...ALL_GRANTS, ...MFA_GRANTS] } : app,
+  );
   return {
     ...tenant,
     hooks,
-    applications: [...applications, { ...BACKEND, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', 'refresh_token'], trust_forwarded_for: true }],
+    applications: [
+      ...applications,
+      {
+        ...BACKEND,
+        token_endpoint_auth_method: 'client_secret_post',
+        grant_types: ['password', 'refresh_token'],
+        trust_forwarded_for: true,
+      },
+    ],
     users: [
       ...(tenant.users ?? []),
       ...modes.map((mode) => ({ connection: DEFAULT_CONNECTION, username: user(mode).username, password_hash: hash })),
@@ -181,7 +191,13 @@ async function hookTenant(hooks: { post_login: string[]; timeout_ms: number }, m
   };
 }
 
-function signIn(server: TestServer, mode: string, extra: Record<string, string> = {}, client: Record<string, string> = WEB, headers: Record<string, string> = {}): Promise<JsonResponse> {
+function signIn(
+  server: TestServer,
+  mode: string,
+  extra: Record<string, string> = {},
+  client: Record<string, string> = WEB,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse> {
   return postForm(server.at('/oauth/token'), { grant_type: 'password', ...user(mode), ...extra, ...client }, headers);
 }
 
@@ -190,10 +206,19 @@ function claimsOf(res: JsonResponse, token: 'access_token' | 'id_token' = 'acces
 }
 
 /** The security events of `type` stored for the user signed in as `mode`. */
-function storedEvents(server: TestServer, type: string, userId?: string): Array<{ reason: string | null; user_id: string | null; client_id: string | null; ip: string | null }> {
+function storedEvents(
+  server: TestServer,
+  type: string,
+  userId?: string,
+): Array<{ reason: string | null; user_id: string | null; client_id: string | null; ip: string | null }> {
   const db = new Database(join(server.dir, 'latchkey.db'), { readonly: true });
   try {
-    const rows = db.prepare('SELECT reason, user_id, client_id, ip FROM security_events WHERE type = ? ORDER BY at').all(type) as Array<{ reason: string | null; user_id: string | null; client_id: string | null; ip: string | null }>;
+    const rows = db.prepare('SELECT reason, user_id, client_id, ip FROM security_events WHERE type = ? ORDER BY at').all(type) as Array<{
+      reason: string | null;
+      user_id: string | null;
+      client_id: string | null;
+      ip: string | null;
+    }>;
     return userId === undefined ? rows : rows.filter((r) => r.user_id === userId);
   } finally {
     db.close();
@@ -222,13 +247,20 @@ function assertHookFailed(res: JsonResponse): void {
 describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
   let dir: string;
   let server: TestServer;
-  const runs = () => (existsSync(join(dir, 'runs.log')) ? readFileSync(join(dir, 'runs.log'), 'utf8').split('\n').filter((l) => l !== '') : []);
+  const runs = () =>
+    existsSync(join(dir, 'runs.log'))
+      ? readFileSync(join(dir, 'runs.log'), 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-hooks-'));
     writeFileSync(join(dir, 'first.mjs'), FIRST_HOOK);
     writeFileSync(join(dir, 'second.mjs'), SECOND_HOOK);
-    server = await startTestServer({ tenants: [await hookTenant({ post_login: [join(dir, 'first.mjs'), join(dir, 'second.mjs')], timeout_ms: 2000 }, MODES)] });
+    server = await startTestServer({
+      tenants: [await hookTenant({ post_login: [join(dir, 'first.mjs'), join(dir, 'second.mjs')], timeout_ms: 2000 }, MODES)],
+    });
   });
   after(async () => {
     await server?.close();
@@ -236,7 +268,7 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
   });
 
   describe('custom claims', () => {
-    it('namespaced claims land on the access token and the id_token, next to the server\'s own', async () => {
+    it("namespaced claims land on the access token and the id_token, next to the server's own", async () => {
       const res = await signIn(server, 'claims', { scope: 'openid profile', audience: API });
       assert.equal(res.status, 200, res.text);
       const access = claimsOf(res);
@@ -293,7 +325,10 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
       it(`${name} fails the hook: 403 access_denied, error_reason hook_failed, no tokens; the log says why`, async () => {
         const res = await signIn(server, mode, { scope: 'openid' });
         assertHookFailed(res);
-        assert.ok(server.logs.some((l) => l.includes('a post-login hook threw') && l.includes(expected)), `no log line with ${expected}`);
+        assert.ok(
+          server.logs.some((l) => l.includes('a post-login hook threw') && l.includes(expected)),
+          `no log line with ${expected}`,
+        );
       });
     }
   });
@@ -304,7 +339,7 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
       assert.equal(res.status, 200, res.text);
       const expected = ['offline_access', 'read:sample', 'write:sample'];
       assert.deepEqual(String(claimsOf(res).scope).split(' ').sort(), expected);
-      assert.deepEqual(String(res.body.scope).split(' ').sort(), expected, 'the response scope is the access token\'s');
+      assert.deepEqual(String(res.body.scope).split(' ').sort(), expected, "the response scope is the access token's");
 
       // The family has the grant's scopes (edit, not write:sample): asking a refresh for write:sample widens it.
       const widened = await refresh(server, WEB, member(res, 'refresh_token'), { scope: 'read:sample write:sample' });
@@ -321,7 +356,7 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
   });
 
   describe('access.deny', () => {
-    it('403 access_denied with the hook\'s reason (sanitised), no tokens, a hook_denied event, and later hooks do not run', async () => {
+    it("403 access_denied with the hook's reason (sanitised), no tokens, a hook_denied event, and later hooks do not run", async () => {
       const res = await signIn(server, 'deny', { scope: 'openid offline_access' });
       assertOAuthError(res, 403, 'access_denied');
       assert.equal(res.body.error_description, 'Account  deny  is not allowed here');
@@ -375,8 +410,12 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
       assert.deepEqual(event.authentication, { methods: [{ name: 'pwd' }] });
     });
 
-    it('request.ip is the end user\'s IP forwarded by a trusted backend; without audience or scope both are absent', async () => {
-      const res = await postForm(server.at('/oauth/token'), { grant_type: 'password', ...user('echo'), realm: 'employees', ...BACKEND }, { 'auth0-forwarded-for': FORWARDED_IP });
+    it("request.ip is the end user's IP forwarded by a trusted backend; without audience or scope both are absent", async () => {
+      const res = await postForm(
+        server.at('/oauth/token'),
+        { grant_type: 'password', ...user('echo'), realm: 'employees', ...BACKEND },
+        { 'auth0-forwarded-for': FORWARDED_IP },
+      );
       assert.equal(res.status, 200, res.text);
       const event = claimsOf(res)[`${NS}event`] as Record<string, Record<string, unknown>>;
       assert.equal(event.grant_type, 'password');
@@ -394,7 +433,7 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
       const res = await signIn(server, 'order', { scope: 'openid read:sample', audience: API });
       assert.equal(res.status, 200, res.text);
       const claims = claimsOf(res);
-      assert.equal(claims[`${NS}last`], 'second', 'the second hook\'s claim, set after the first hook\'s, wins');
+      assert.equal(claims[`${NS}last`], 'second', "the second hook's claim, set after the first hook's, wins");
       const seen = claims[`${NS}seen-by-second`] as { username: string; granted: string[]; ip: string };
       assert.equal(seen.username, user('order').username);
       assert.deepEqual([...seen.granted].sort(), String(claims.scope).split(' ').sort());
@@ -422,17 +461,23 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
       assert.equal(second.status, 200, second.text);
       assert.equal(claimsOf(second)[`${NS}count`], 3);
       const lines = runs().filter((l) => l.startsWith('first') && l.endsWith(` ${user('counter').username}`));
-      assert.deepEqual(lines.map((l) => l.split(' ')[1]), ['password', 'refresh_token', 'refresh_token']);
+      assert.deepEqual(
+        lines.map((l) => l.split(' ')[1]),
+        ['password', 'refresh_token', 'refresh_token'],
+      );
     });
   });
 
   describe('multifactor.enable', () => {
-    it('a password-only sign-in answers mfa_required; after enrolling and the mfa-otp grant the tokens carry amr mfa and the hook\'s claims, and refreshes keep amr', async () => {
+    it("a password-only sign-in answers mfa_required; after enrolling and the mfa-otp grant the tokens carry amr mfa and the hook's claims, and refreshes keep amr", async () => {
       alignToStep(server);
       const extra = { scope: 'openid offline_access read:sample', audience: API };
       const mfaToken = await mfaRequired(server, WEB, user('mfa'), { enrollment: true }, extra);
       const mfaEvents = storedEvents(server, 'mfa_required', userId(server, 'mfa'));
-      assert.deepEqual(mfaEvents.map((e) => e.reason), ['mfa_enrollment_required']);
+      assert.deepEqual(
+        mfaEvents.map((e) => e.reason),
+        ['mfa_enrollment_required'],
+      );
       const { secret } = await enrollOtp(server, WEB, mfaToken);
 
       const res = await otpGrant(server, WEB, mfaToken, totpCode(server, secret));
@@ -444,7 +489,9 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
       const id = claimsOf(res, 'id_token');
       assert.deepEqual(id.amr, ['pwd', 'otp', 'mfa']);
       assert.equal(id[`${NS}mfa-ok`], true);
-      const grants = runs().filter((l) => l.endsWith(` ${user('mfa').username}`) && l.startsWith('first')).map((l) => l.split(' ')[1]);
+      const grants = runs()
+        .filter((l) => l.endsWith(` ${user('mfa').username}`) && l.startsWith('first'))
+        .map((l) => l.split(' ')[1]);
       assert.deepEqual(grants, ['password', 'http://auth0.com/oauth/grant-type/mfa-otp']);
 
       // The family remembers the second factor: the hook, run again, lets the refresh through.
@@ -475,9 +522,15 @@ describe('issue #5 §4: post-login hooks (what a hook can do)', () => {
       assert.ok(!res.text.includes('first.mjs'), res.text);
       const logged = server.logs.filter((l) => l.includes('secret-marker-7f3a'));
       assert.ok(logged.length > 0, 'the thrown message is logged');
-      assert.ok(logged.some((l) => l.includes(join(dir, 'first.mjs'))), 'with the hook path');
+      assert.ok(
+        logged.some((l) => l.includes(join(dir, 'first.mjs'))),
+        'with the hook path',
+      );
       const events = storedEvents(server, 'hook_failure', userId(server, 'throw'));
-      assert.deepEqual(events.map((e) => e.reason), ['threw']);
+      assert.deepEqual(
+        events.map((e) => e.reason),
+        ['threw'],
+      );
       // The server carries on.
       assert.equal((await signIn(server, 'claims')).status, 200);
     });
@@ -514,7 +567,9 @@ describe('issue #5 §5: hooks fail closed', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-hooks-fail-'));
     writeFileSync(join(dir, 'fail.mjs'), FAILING_HOOK);
-    server = await startTestServer({ tenants: [await hookTenant({ post_login: [join(dir, 'fail.mjs')], timeout_ms: 2000 }, ['ok', 'slow', 'loop', 'exit'])] });
+    server = await startTestServer({
+      tenants: [await hookTenant({ post_login: [join(dir, 'fail.mjs')], timeout_ms: 2000 }, ['ok', 'slow', 'loop', 'exit'])],
+    });
   });
   after(async () => {
     await server?.close();
@@ -527,7 +582,10 @@ describe('issue #5 §5: hooks fail closed', () => {
     assert.equal(res.body.error_reason, 'hook_timeout', res.text);
     assert.ok(Number(res.headers.get('retry-after')) >= 1, `Retry-After: ${res.headers.get('retry-after')}`);
     assert.equal(res.body.access_token, undefined);
-    assert.deepEqual(storedEvents(server, 'hook_failure', userId(server, 'slow')).map((e) => e.reason), ['timeout']);
+    assert.deepEqual(
+      storedEvents(server, 'hook_failure', userId(server, 'slow')).map((e) => e.reason),
+      ['timeout'],
+    );
     assert.ok(server.logs.some((l) => l.includes('did not finish within 2000 ms')));
     assert.equal((await signIn(server, 'ok')).status, 200);
   });
@@ -550,8 +608,14 @@ describe('issue #5 §5: hooks fail closed', () => {
   it('process.exit() in a hook: 403 hook_failed; the worker is replaced and the next sign-in works', async () => {
     const res = await signIn(server, 'exit');
     assertHookFailed(res);
-    assert.deepEqual(storedEvents(server, 'hook_failure', userId(server, 'exit')).map((e) => e.reason), ['threw']);
-    assert.ok(server.logs.some((l) => l.includes('process.exit')), 'the log suggests the cause');
+    assert.deepEqual(
+      storedEvents(server, 'hook_failure', userId(server, 'exit')).map((e) => e.reason),
+      ['threw'],
+    );
+    assert.ok(
+      server.logs.some((l) => l.includes('process.exit')),
+      'the log suggests the cause',
+    );
     for (let i = 0; i < 3; i++) {
       const again = await signIn(server, 'ok');
       assert.equal(again.status, 200, again.text);
@@ -560,7 +624,9 @@ describe('issue #5 §5: hooks fail closed', () => {
   });
 });
 
-describe('issue #5 §5: a replacement worker that is still loading', { skip: availableParallelism() < 2 ? 'one CPU: the server runs a single hook worker' : undefined }, () => {
+describe('issue #5 §5: a replacement worker that is still loading', {
+  skip: availableParallelism() < 2 ? 'one CPU: the server runs a single hook worker' : undefined,
+}, () => {
   // Every worker takes LOAD_MS to import this module; the time limit is well below that.
   const LOAD_MS = 1500;
   const SLOW_LOADING_HOOK = `
@@ -575,7 +641,9 @@ export async function onExecutePostLogin(event, api) {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-hooks-slowload-'));
     writeFileSync(join(dir, 'slow-load.mjs'), SLOW_LOADING_HOOK);
-    server = await startTestServer({ tenants: [await hookTenant({ post_login: [join(dir, 'slow-load.mjs')], timeout_ms: 500 }, ['ok', 'exit'])] });
+    server = await startTestServer({
+      tenants: [await hookTenant({ post_login: [join(dir, 'slow-load.mjs')], timeout_ms: 500 }, ['ok', 'exit'])],
+    });
   });
   after(async () => {
     await server?.close();

@@ -60,7 +60,11 @@ function accessToken(res: JsonResponse, what: string): string {
 function assertBearerRefusal(res: JsonResponse, status: 401 | 403, what: string, scope?: string): void {
   assertOAuthError(res, status, status === 401 ? 'invalid_token' : 'insufficient_scope', what);
   const challenge = res.headers.get('www-authenticate') ?? '';
-  assert.match(challenge, new RegExp(`^Bearer realm="latchkey", error="${status === 401 ? 'invalid_token' : 'insufficient_scope'}"`), `${what}: ${challenge}`);
+  assert.match(
+    challenge,
+    new RegExp(`^Bearer realm="latchkey", error="${status === 401 ? 'invalid_token' : 'insufficient_scope'}"`),
+    `${what}: ${challenge}`,
+  );
   if (scope !== undefined) assert.ok(challenge.endsWith(`scope="${scope}"`), `${what}: ${challenge}`);
 }
 
@@ -73,7 +77,10 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
       // The attacker knows only the password; the `never` application skips the second factor.
       const passwordOnly = {
         'a token for another API': accessToken(await passwordGrant(server, NEVER_APP, ALICE, { audience: API_ES256 }), 'another API'),
-        'a token for the API and userinfo': accessToken(await passwordGrant(server, NEVER_APP, ALICE, { audience: API, scope: 'openid read:sample' }), 'API + openid'),
+        'a token for the API and userinfo': accessToken(
+          await passwordGrant(server, NEVER_APP, ALICE, { audience: API, scope: 'openid read:sample' }),
+          'API + openid',
+        ),
       };
       for (const [what, token] of Object.entries(passwordOnly)) {
         assertBearerRefusal(await listAuthenticators(server, token), 401, `list with ${what}`);
@@ -98,14 +105,32 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
       await mfaRequired(server, NEVER_APP, ALICE, { enrollment: false }, { audience });
       // MSAL's way of naming the API: `{identifier}/{scope}` on the Entra path.
-      const entra = await postForm(server.at('/oauth2/v2.0/token'), { grant_type: 'password', client_id: ENTRA.client_id, username: ALICE.username, password: ALICE.password, scope: `${audience}read:authenticators` });
+      const entra = await postForm(server.at('/oauth2/v2.0/token'), {
+        grant_type: 'password',
+        client_id: ENTRA.client_id,
+        username: ALICE.username,
+        password: ALICE.password,
+        scope: `${audience}read:authenticators`,
+      });
       assertOAuthError(entra, 403, 'mfa_required', 'Entra path');
 
-      const tokens = await mfaApiTokens(server, WEB, ALICE, totpCode(server, secret), 'openid offline_access read:authenticators remove:authenticators');
+      const tokens = await mfaApiTokens(
+        server,
+        WEB,
+        ALICE,
+        totpCode(server, secret),
+        'openid offline_access read:authenticators remove:authenticators',
+      );
       const { header, payload } = decodeJwt(accessToken(tokens, 'mfa-otp for the MFA API'));
       assert.equal(header.alg, 'RS256');
       assert.ok((Array.isArray(payload.aud) ? payload.aud : [payload.aud]).includes(audience), JSON.stringify(payload.aud));
-      assert.deepEqual(String(payload.scope).split(' ').filter((s) => s.includes(':')).sort(), ['read:authenticators', 'remove:authenticators']);
+      assert.deepEqual(
+        String(payload.scope)
+          .split(' ')
+          .filter((s) => s.includes(':'))
+          .sort(),
+        ['read:authenticators', 'remove:authenticators'],
+      );
       assert.deepEqual(payload.amr, ['pwd', 'otp', 'mfa']);
       assert.equal(tokens.body.expires_in, 600);
       assert.equal(tokens.body.refresh_token, undefined, 'no refresh token for the MFA API');
@@ -134,9 +159,12 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
       assert.match(mail.text, /From IP address: 127\.0\.0\.1\n/);
       assert.ok(mail.text.includes(server.clock.now().toISOString().slice(0, 16)), `when: ${mail.text}`);
       assert.match(mail.text, /If it was not you/);
-      for (const leaked of [secret, recoveryCode, token, factorId]) assert.ok(!mail.text.includes(leaked), 'no secret, code, token or id in the mail');
+      for (const leaked of [secret, recoveryCode, token, factorId])
+        assert.ok(!mail.text.includes(leaked), 'no secret, code, token or id in the mail');
 
-      const events = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.security_event === 'mfa_authenticator_removed');
+      const events = server.logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.security_event === 'mfa_authenticator_removed');
       assert.equal(events.length, 1, JSON.stringify(events));
       assert.equal(events[0]?.reason, 'user');
       assert.equal(events[0]?.client_id, WEB.client_id);
@@ -153,14 +181,28 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
     await withMfaServer('optional', async (server) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
       const factorId = await otpFactorId(server);
-      const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false }, { audience: mfaApiAudience(server), scope: 'read:authenticators' });
+      const mfaToken = await mfaRequired(
+        server,
+        WEB,
+        ALICE,
+        { enrollment: false },
+        { audience: mfaApiAudience(server), scope: 'read:authenticators' },
+      );
       const reader = accessToken(await otpGrant(server, WEB, mfaToken, totpCode(server, secret)), 'read-only MFA-API token');
       assert.equal((await listAuthenticators(server, reader)).status, 200);
-      assertBearerRefusal(await deleteAuthenticator(server, reader, factorId), 403, 'delete without remove:authenticators', 'remove:authenticators');
+      assertBearerRefusal(
+        await deleteAuthenticator(server, reader, factorId),
+        403,
+        'delete without remove:authenticators',
+        'remove:authenticators',
+      );
       assertBearerRefusal(await listAuthenticators(server, mfaToken), 401, 'the mfa_token, spent by the MFA grant');
 
       server.clock.advance(30);
-      const remover = accessToken(await mfaApiTokens(server, WEB, ALICE, totpCode(server, secret), 'remove:authenticators'), 'remove-only MFA-API token');
+      const remover = accessToken(
+        await mfaApiTokens(server, WEB, ALICE, totpCode(server, secret), 'remove:authenticators'),
+        'remove-only MFA-API token',
+      );
       assertBearerRefusal(await listAuthenticators(server, remover), 403, 'list without read:authenticators', 'read:authenticators');
 
       // Valid for 10 minutes, but removing needs the second factor within the last 5.
@@ -193,11 +235,21 @@ describe('issue #11 point 1: the MFA API ({issuer}mfa/) guards the authenticator
 
   it('client_credentials never gets the MFA API (403 access_denied); declaring an API with its identifier is a configuration error', async () => {
     await withMfaServer('optional', async (server) => {
-      const res = await postForm(server.at('/oauth/token'), { grant_type: 'client_credentials', audience: mfaApiAudience(server) }, basic(BASIC.client_id, BASIC.client_secret));
+      const res = await postForm(
+        server.at('/oauth/token'),
+        { grant_type: 'client_credentials', audience: mfaApiAudience(server) },
+        basic(BASIC.client_id, BASIC.client_secret),
+      );
       assertOAuthError(res, 403, 'access_denied', 'client_credentials for the MFA API');
       assert.equal(res.body.access_token, undefined);
     });
-    const problems = configProblems({ public_url: 'https://id.example', tenants: [{ name: 'acme', apis: [{ identifier: 'https://id.example/acme/mfa/' }] }] });
-    assert.ok(problems.some((p) => /^tenants\[0\]\.apis\[0\]\.identifier: .*built-in MFA API/.test(p)), problems.join('\n'));
+    const problems = configProblems({
+      public_url: 'https://id.example',
+      tenants: [{ name: 'acme', apis: [{ identifier: 'https://id.example/acme/mfa/' }] }],
+    });
+    assert.ok(
+      problems.some((p) => /^tenants\[0\]\.apis\[0\]\.identifier: .*built-in MFA API/.test(p)),
+      problems.join('\n'),
+    );
   });
 });

@@ -17,7 +17,15 @@ describe('issue #4: second-factor secrets at rest', () => {
   it('the TOTP secret is sealed and the recovery code hashed in the database file', async () => {
     const { tenant } = await acmeFixture();
     const server = await startTestServer({
-      tenants: [{ ...tenant, mfa: 'always', applications: tenant.applications!.map((a) => (a.client_id === WEB.client_id ? { ...a, grant_types: ['password', 'refresh_token', ...MFA_GRANTS] } : a)) }],
+      tenants: [
+        {
+          ...tenant,
+          mfa: 'always',
+          applications: tenant.applications!.map((a) =>
+            a.client_id === WEB.client_id ? { ...a, grant_types: ['password', 'refresh_token', ...MFA_GRANTS] } : a,
+          ),
+        },
+      ],
     });
     try {
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: true });
@@ -34,8 +42,20 @@ describe('issue #4: second-factor secrets at rest', () => {
       assert.equal(codes.length, 1);
 
       // Every byte of the file and its write-ahead log: no trace of either value.
-      const bytes = Buffer.concat([readFileSync(path), ...(['-wal'].map((suffix) => { try { return readFileSync(path + suffix); } catch { return Buffer.alloc(0); } }))]).toString('latin1');
-      for (const [what, value] of [['TOTP secret', secret], ['recovery code', recoveryCode]] as const) {
+      const bytes = Buffer.concat([
+        readFileSync(path),
+        ...['-wal'].map((suffix) => {
+          try {
+            return readFileSync(path + suffix);
+          } catch {
+            return Buffer.alloc(0);
+          }
+        }),
+      ]).toString('latin1');
+      for (const [what, value] of [
+        ['TOTP secret', secret],
+        ['recovery code', recoveryCode],
+      ] as const) {
         assert.ok(!bytes.includes(value), `${what} stored in clear`);
         assert.ok(!bytes.includes(value.toLowerCase()), `${what} stored in clear (lower case)`);
         assert.ok(!bytes.includes(Buffer.from(value).toString('base64')), `${what} stored as base64`);

@@ -45,8 +45,15 @@ const JOE_EMAIL = 'joe@elsewhere.test';
 /** acme with `mfa`, WEB (and a second confidential client) allowed the MFA grants. */
 async function mfaTenant(mfa: 'never' | 'optional' | 'always', web2Mfa?: 'never' | 'optional' | 'always'): Promise<TenantInput> {
   const { tenant } = await acmeFixture();
-  const applications = (tenant.applications ?? []).map((app) => (app.client_id === WEB.client_id ? { ...app, grant_types: [...MFA_GRANT_TYPES] } : app));
-  applications.push({ ...WEB2, token_endpoint_auth_method: 'client_secret_post', grant_types: [...MFA_GRANT_TYPES], ...(web2Mfa ? { mfa: web2Mfa } : {}) });
+  const applications = (tenant.applications ?? []).map((app) =>
+    app.client_id === WEB.client_id ? { ...app, grant_types: [...MFA_GRANT_TYPES] } : app,
+  );
+  applications.push({
+    ...WEB2,
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: [...MFA_GRANT_TYPES],
+    ...(web2Mfa ? { mfa: web2Mfa } : {}),
+  });
   return { ...tenant, mfa, applications };
 }
 
@@ -59,7 +66,11 @@ describe('MFA by email one-time codes', () => {
   });
 
   async function start(tenant: TenantInput, outboxDir?: string, dir?: string): Promise<TestServer> {
-    const server = await startTestServer({ tenants: [tenant], ...(dir ? { dir } : {}), ...(outboxDir ? { extra: { email: { outbox_dir: outboxDir } } } : {}) });
+    const server = await startTestServer({
+      tenants: [tenant],
+      ...(dir ? { dir } : {}),
+      ...(outboxDir ? { extra: { email: { outbox_dir: outboxDir } } } : {}),
+    });
     servers.push(server);
     return server;
   }
@@ -98,7 +109,10 @@ describe('MFA by email one-time codes', () => {
     // Not usable before the code is shown.
     const pending = await authenticators(server, enrollToken);
     assert.equal(pending.status, 200, pending.text);
-    assert.deepEqual((pending.body as unknown as Array<Record<string, unknown>>).filter((a) => a.authenticator_type === 'oob').map((a) => a.active), [false]);
+    assert.deepEqual(
+      (pending.body as unknown as Array<Record<string, unknown>>).filter((a) => a.authenticator_type === 'oob').map((a) => a.active),
+      [false],
+    );
 
     const tokens = await oobGrant(server, WEB, enrollToken, oobCode, code);
     assert.equal(tokens.status, 200, tokens.text);
@@ -154,12 +168,21 @@ describe('MFA by email one-time codes', () => {
     assertGrantError(expired, 400, 'invalid_grant', 'expired email code');
     assert.match(String(expired.body.error_description), /expired/i);
     const renewed = oobCodeOf(await challengeOob(server, WEB, fresh), 'challenge after expiry');
-    assert.equal((await oobGrant(server, WEB, fresh, renewed, outbox.takeCode(ALICE.username, 'renewed email'))).status, 200, 'a new code after expiry');
+    assert.equal(
+      (await oobGrant(server, WEB, fresh, renewed, outbox.takeCode(ALICE.username, 'renewed email'))).status,
+      200,
+      'a new code after expiry',
+    );
 
     // Foreign: Alice's code with another client's and another user's mfa_token.
     const alice = await challengeByEmail(server, outbox, WEB, ALICE, ALICE.username, 'foreign');
     const otherClient = await mfaTokenOf(server, WEB2, ALICE, false, 'alice via another client');
-    assertGrantError(await oobGrant(server, WEB2, otherClient, alice.oobCode, alice.code), 400, 'invalid_grant', "another client's oob_code");
+    assertGrantError(
+      await oobGrant(server, WEB2, otherClient, alice.oobCode, alice.code),
+      400,
+      'invalid_grant',
+      "another client's oob_code",
+    );
     const joeToken = await mfaTokenOf(server, WEB, JOE, true, 'joe sign-in');
     oobCodeOf(await associateEmail(server, WEB, joeToken, { email: JOE_EMAIL }), 'joe associates with an explicit email');
     outbox.takeCode(JOE_EMAIL, 'joe enrollment email');
@@ -178,7 +201,12 @@ describe('MFA by email one-time codes', () => {
     // Joe has no email: associate without one is refused, as is any channel but email.
     const joe2 = await mfaTokenOf(server, WEB, JOE, true, 'joe second sign-in');
     assertGrantError(await associateEmail(server, WEB, joe2), 400, 'invalid_request', 'no email for the user');
-    assertGrantError(await associateEmail(server, WEB, joe2, { oob_channels: ['sms'], email: JOE_EMAIL }), 400, 'invalid_request', 'sms channel');
+    assertGrantError(
+      await associateEmail(server, WEB, joe2, { oob_channels: ['sms'], email: JOE_EMAIL }),
+      400,
+      'invalid_request',
+      'sms channel',
+    );
     assert.deepEqual(outbox.take(), [], 'nothing sent for refused enrollments');
   });
 
@@ -205,13 +233,19 @@ describe('MFA by email one-time codes', () => {
     const env = { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY };
     const cli = (args: string[]): Promise<ProcessResult> => runCli(args, { env });
     const admin = (args: string[]): Promise<ProcessResult> => cli([...args, '--config', configFile]);
-    const ok = (result: ProcessResult, what: string) => assert.equal(result.code, 0, `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+    const ok = (result: ProcessResult, what: string) =>
+      assert.equal(result.code, 0, `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
 
     before(async () => {
       // Tenant policy optional; WEB2 insists on MFA, so Alice can enroll through it.
       const tenant = await mfaTenant('optional', 'always');
       dir = tempDir('latchkey-mfa-cli-');
-      configFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${join(dir, 'latchkey.db')}`, log_level: 'warn', tenants: [tenant] });
+      configFile = writeYamlConfig(dir, {
+        public_url: 'http://127.0.0.1:3999',
+        database: `sqlite:${join(dir, 'latchkey.db')}`,
+        log_level: 'warn',
+        tenants: [tenant],
+      });
       server = await start(tenant, undefined, dir);
       outbox = new Outbox(join(dir, 'outbox'));
     });

@@ -57,7 +57,7 @@ describe('issue #11 point 2: pending enrolments', () => {
 
       // The attacker's associate voided hers: she is told, instead of being handed a recovery code that does not work.
       const replaced = await otpGrant(server, ALWAYS_APP, victimToken, totpCode(server, victim.secret));
-      assertOAuthError(replaced, 400, 'invalid_grant', "the victim confirms her replaced enrolment");
+      assertOAuthError(replaced, 400, 'invalid_grant', 'the victim confirms her replaced enrolment');
       assert.match(String(replaced.body.error_description), /replaced/, replaced.text);
 
       // She enrolls again (what an app does on that error), which voids the attacker's in turn.
@@ -66,12 +66,39 @@ describe('issue #11 point 2: pending enrolments', () => {
       assertTokens(await otpGrant(server, ALWAYS_APP, againToken, totpCode(server, again.secret)), 'the victim confirms her new enrolment');
 
       // The attacker's secret and recovery code are worth nothing: with his own mfa_token, or with a new sign-in.
-      assertOAuthError(await otpGrant(server, ALWAYS_APP, attackerToken, totpCode(server, attacker.secret)), 400, 'invalid_grant', "the attacker's voided enrolment");
+      assertOAuthError(
+        await otpGrant(server, ALWAYS_APP, attackerToken, totpCode(server, attacker.secret)),
+        400,
+        'invalid_grant',
+        "the attacker's voided enrolment",
+      );
       const later = await mfaRequired(server, WEB, ALICE, { enrollment: false });
-      assertOAuthError(await otpGrant(server, WEB, later, totpCode(server, attacker.secret)), 400, 'invalid_grant', "the attacker's secret at a later sign-in");
-      assertOAuthError(await recoveryGrant(server, WEB, later, attacker.recoveryCode), 400, 'invalid_grant', "the attacker's recovery code");
-      assertOAuthError(await recoveryGrant(server, WEB, later, victim.recoveryCode), 400, 'invalid_grant', 'the recovery code of the replaced enrolment');
-      assert.deepEqual(await listed(server, later), [{ type: 'otp', active: true }, { type: 'recovery-code', active: true }], 'one factor: hers');
+      assertOAuthError(
+        await otpGrant(server, WEB, later, totpCode(server, attacker.secret)),
+        400,
+        'invalid_grant',
+        "the attacker's secret at a later sign-in",
+      );
+      assertOAuthError(
+        await recoveryGrant(server, WEB, later, attacker.recoveryCode),
+        400,
+        'invalid_grant',
+        "the attacker's recovery code",
+      );
+      assertOAuthError(
+        await recoveryGrant(server, WEB, later, victim.recoveryCode),
+        400,
+        'invalid_grant',
+        'the recovery code of the replaced enrolment',
+      );
+      assert.deepEqual(
+        await listed(server, later),
+        [
+          { type: 'otp', active: true },
+          { type: 'recovery-code', active: true },
+        ],
+        'one factor: hers',
+      );
       assertTokens(await recoveryGrant(server, WEB, later, again.recoveryCode), "the victim's recovery code");
     });
   });
@@ -81,27 +108,56 @@ describe('issue #11 point 2: pending enrolments', () => {
       const abandonedToken = await mfaRequired(server, ALWAYS_APP, ALICE, { enrollment: true });
       const abandoned = await enrollOtp(server, ALWAYS_APP, abandonedToken);
       // Not even its own sign-in may use the recovery code shown at associate before the enrolment is confirmed.
-      assertOAuthError(await recoveryGrant(server, ALWAYS_APP, abandonedToken, abandoned.recoveryCode), 400, 'invalid_grant', 'the recovery code of an unconfirmed enrolment');
-      assert.deepEqual(await listed(server, abandonedToken), [{ type: 'otp', active: false }], 'pending, not active, and no recovery code yet');
+      assertOAuthError(
+        await recoveryGrant(server, ALWAYS_APP, abandonedToken, abandoned.recoveryCode),
+        400,
+        'invalid_grant',
+        'the recovery code of an unconfirmed enrolment',
+      );
+      assert.deepEqual(
+        await listed(server, abandonedToken),
+        [{ type: 'otp', active: false }],
+        'pending, not active, and no recovery code yet',
+      );
 
       // Another sign-in (a QR code left on screen): the secret is no factor, and that sign-in did not start it.
       const other = await mfaRequired(server, ALWAYS_APP, ALICE, { enrollment: true });
-      assertOAuthError(await otpGrant(server, ALWAYS_APP, other, totpCode(server, abandoned.secret)), 400, 'invalid_grant', 'the abandoned secret, another sign-in');
+      assertOAuthError(
+        await otpGrant(server, ALWAYS_APP, other, totpCode(server, abandoned.secret)),
+        400,
+        'invalid_grant',
+        'the abandoned secret, another sign-in',
+      );
 
       // Its mfa_token expired: the enrolment is gone.
       server.clock.advance(601);
       alignToStep(server);
       const late = await mfaRequired(server, ALWAYS_APP, ALICE, { enrollment: true });
       assert.deepEqual(await listed(server, late), [], 'the expired enrolment is no longer listed');
-      assertOAuthError(await otpGrant(server, ALWAYS_APP, late, totpCode(server, abandoned.secret)), 400, 'invalid_grant', 'the abandoned secret after expiry');
+      assertOAuthError(
+        await otpGrant(server, ALWAYS_APP, late, totpCode(server, abandoned.secret)),
+        400,
+        'invalid_grant',
+        'the abandoned secret after expiry',
+      );
 
       // The user enrolls for real; the abandoned secret still never passes.
       const real = await enrollOtp(server, ALWAYS_APP, late);
       assertTokens(await otpGrant(server, ALWAYS_APP, late, totpCode(server, real.secret)), 'the real enrolment');
       server.clock.advance(30);
       const signIn = await mfaRequired(server, WEB, ALICE, { enrollment: false });
-      assertOAuthError(await otpGrant(server, WEB, signIn, totpCode(server, abandoned.secret)), 400, 'invalid_grant', 'the abandoned secret once another factor exists');
-      assertOAuthError(await recoveryGrant(server, WEB, signIn, abandoned.recoveryCode), 400, 'invalid_grant', "the abandoned enrolment's recovery code");
+      assertOAuthError(
+        await otpGrant(server, WEB, signIn, totpCode(server, abandoned.secret)),
+        400,
+        'invalid_grant',
+        'the abandoned secret once another factor exists',
+      );
+      assertOAuthError(
+        await recoveryGrant(server, WEB, signIn, abandoned.recoveryCode),
+        400,
+        'invalid_grant',
+        "the abandoned enrolment's recovery code",
+      );
       assertTokens(await otpGrant(server, WEB, signIn, totpCode(server, real.secret)), 'the real factor');
     });
   });
@@ -116,10 +172,23 @@ describe('issue #11 point 2: pending enrolments', () => {
       const secondOob = oobCodeOf(await associateEmail(server, ALWAYS_APP, second), 'second associate');
       const secondCode = outbox.takeCode(ALICE.username, 'second enrolment email');
 
-      assertOAuthError(await oobGrant(server, ALWAYS_APP, first, firstOob, firstCode), 400, 'invalid_grant', 'the replaced email enrolment');
-      assertOAuthError(await oobGrant(server, ALWAYS_APP, first, secondOob, secondCode), 400, 'invalid_grant', "another sign-in's enrolment code");
+      assertOAuthError(
+        await oobGrant(server, ALWAYS_APP, first, firstOob, firstCode),
+        400,
+        'invalid_grant',
+        'the replaced email enrolment',
+      );
+      assertOAuthError(
+        await oobGrant(server, ALWAYS_APP, first, secondOob, secondCode),
+        400,
+        'invalid_grant',
+        "another sign-in's enrolment code",
+      );
       assertTokens(await oobGrant(server, ALWAYS_APP, second, secondOob, secondCode), 'the latest enrolment, with its own mfa_token');
-      assert.deepEqual(await listed(server, await mfaRequired(server, WEB, ALICE, { enrollment: false })), [{ type: 'oob', active: true }, { type: 'recovery-code', active: true }]);
+      assert.deepEqual(await listed(server, await mfaRequired(server, WEB, ALICE, { enrollment: false })), [
+        { type: 'oob', active: true },
+        { type: 'recovery-code', active: true },
+      ]);
     });
   });
 });

@@ -28,7 +28,10 @@ function assertLimited(res: JsonResponse, reason: string, maxSeconds: number, wh
   assertOAuthError(res, 429, 'too_many_attempts', what);
   assert.equal(res.body.error_reason, reason, `${what}: ${res.text}`);
   const retryAfter = Number(res.headers.get('retry-after'));
-  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= maxSeconds, `${what}: Retry-After ${res.headers.get('retry-after')}`);
+  assert.ok(
+    Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= maxSeconds,
+    `${what}: Retry-After ${res.headers.get('retry-after')}`,
+  );
 }
 
 function securityEvents(server: TestServer, type: string): Array<Record<string, unknown>> {
@@ -63,12 +66,20 @@ describe('issue #11 point 7: MFA limits', () => {
     await withMfaServer('optional', async (server) => {
       const outbox = new Outbox(join(server.dir, 'outbox'));
       // Associate: Joe (no address of his own) names a new address each time, over two sign-ins.
-      const associateTo = async (mfaToken: string, n: number) => associateEmail(server, ALWAYS_APP, mfaToken, { email: `target-${n}@elsewhere.test` });
+      const associateTo = async (mfaToken: string, n: number) =>
+        associateEmail(server, ALWAYS_APP, mfaToken, { email: `target-${n}@elsewhere.test` });
       const first = await mfaTokenOf(server, ALWAYS_APP, JOE, true, 'joe, first sign-in');
       for (const n of [1, 2, 3]) oobCodeOf(await associateTo(first, n), `associate #${n}`);
       const second = await mfaTokenOf(server, ALWAYS_APP, JOE, true, 'joe, second sign-in');
       for (const n of [4, 5]) oobCodeOf(await associateTo(second, n), `associate #${n}`);
-      assert.deepEqual(outbox.take().map((m) => m.to).sort(), [1, 2, 3, 4, 5].map((n) => `target-${n}@elsewhere.test`), 'five emails sent');
+      assert.deepEqual(
+        outbox
+          .take()
+          .map((m) => m.to)
+          .sort(),
+        [1, 2, 3, 4, 5].map((n) => `target-${n}@elsewhere.test`),
+        'five emails sent',
+      );
       const sixth = await associateTo(second, 6);
       assertLimited(sixth, 'mfa_emails_exceeded', 600, 'the 6th email by associate');
       assert.deepEqual(outbox.take(), [], 'nothing sent');
@@ -79,7 +90,11 @@ describe('issue #11 point 7: MFA limits', () => {
       const refused = await challengeOob(server, WEB, await mfaTokenOf(server, WEB, ALICE, false, 'sign-in #6'));
       assertLimited(refused, 'mfa_emails_exceeded', 600, 'the 6th email by challenge');
       assert.deepEqual(outbox.take(), [], 'nothing sent');
-      assert.deepEqual(securityEvents(server, 'mfa_rate_limited').map((e) => e.reason), ['emails', 'emails'], 'one event per user and window');
+      assert.deepEqual(
+        securityEvents(server, 'mfa_rate_limited').map((e) => e.reason),
+        ['emails', 'emails'],
+        'one event per user and window',
+      );
 
       server.clock.advance(600);
       await challengeByEmail(server, outbox, WEB, ALICE, ALICE.username, '10 minutes later');
@@ -90,8 +105,14 @@ describe('issue #11 point 7: MFA limits', () => {
     await withMfaServer('optional', async (server, tenant) => {
       const { secret } = await enrolledUser(server, ALWAYS_APP, ALICE);
       const mfaToken = await mfaRequired(server, WEB, ALICE, { enrollment: false });
-      for (let i = 1; i <= 10; i++) assertOAuthError(await otpGrant(server, WEB, mfaToken, wrongCode(server, secret)), 400, 'invalid_grant', `wrong code ${i}`);
-      assertLimited(await otpGrant(server, WEB, mfaToken, totpCode(server, secret)), 'mfa_attempts_exceeded', 360, 'the right code after 10 wrong ones');
+      for (let i = 1; i <= 10; i++)
+        assertOAuthError(await otpGrant(server, WEB, mfaToken, wrongCode(server, secret)), 400, 'invalid_grant', `wrong code ${i}`);
+      assertLimited(
+        await otpGrant(server, WEB, mfaToken, totpCode(server, secret)),
+        'mfa_attempts_exceeded',
+        360,
+        'the right code after 10 wrong ones',
+      );
 
       const unblocked = await operatorCli(server.dir, [tenant], TEST_MASTER_KEY)(['users', 'unblock', ALICE.username]);
       assert.equal(unblocked.code, 0, `users unblock: ${unblocked.stdout}\n${unblocked.stderr}`);

@@ -51,7 +51,7 @@ function assertTokens(res: JsonResponse, context = ''): void {
 }
 
 describe('MFA: TOTP enrollment and sign-in under mfa: always', () => {
-  it('password → mfa_required (enrollment) → associate otp → mfa-otp gives the password grant\'s tokens with amr; the refresh token works', async () => {
+  it("password → mfa_required (enrollment) → associate otp → mfa-otp gives the password grant's tokens with amr; the refresh token works", async () => {
     await withMfaServer('always', async (server) => {
       // What the password grant gives when no second factor is asked (application override `never`).
       const plain = await passwordGrant(server, NEVER_APP, ALICE, SIGN_IN);
@@ -184,7 +184,10 @@ describe('MFA failures', () => {
       assertOAuthError(again, 400, 'invalid_grant');
       assert.match(String(again.body.error_description), /mfa_token/, again.text);
       // The spent mfa_token is refused before the code is checked, so that code is not burned.
-      assertTokens(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), fresh), 'the same code with a new mfa_token: ');
+      assertTokens(
+        await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), fresh),
+        'the same code with a new mfa_token: ',
+      );
     });
   });
 
@@ -241,7 +244,12 @@ describe('MFA failures', () => {
       const amr = decodeJwt(used.body.id_token as string).payload.amr as string[];
       assert.ok(Array.isArray(amr) && amr.includes('pwd') && amr.includes('mfa') && !amr.includes('otp'), JSON.stringify(amr));
 
-      assertOAuthError(await recoveryGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), recoveryCode), 400, 'invalid_grant', 'spent code');
+      assertOAuthError(
+        await recoveryGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), recoveryCode),
+        400,
+        'invalid_grant',
+        'spent code',
+      );
       const again = await recoveryGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), next as string);
       assertTokens(again, 'new code: ');
       assert.notEqual(again.body.recovery_code, next);
@@ -259,7 +267,10 @@ describe('MFA failures', () => {
       assertOAuthError(locked, 429, 'too_many_attempts', 'the right code after 10 wrong ones');
       assert.equal(locked.body.error_reason, 'mfa_attempts_exceeded', locked.text);
       const retryAfter = Number(locked.headers.get('retry-after'));
-      assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 360, `Retry-After: ${locked.headers.get('retry-after')} (one token back within 6 minutes)`);
+      assert.ok(
+        Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 360,
+        `Retry-After: ${locked.headers.get('retry-after')} (one token back within 6 minutes)`,
+      );
       // The limit is per user, not per mfa_token; the recovery code counts too.
       const other = await mfaRequired(server, WEB, ALICE, { enrollment: false });
       assertOAuthError(await otpGrant(server, WEB, other, totpCode(server, secret)), 429, 'too_many_attempts', 'a new mfa_token');
@@ -268,7 +279,12 @@ describe('MFA failures', () => {
       server.clock.advance(360);
       alignToStep(server);
       const refilled = await mfaRequired(server, WEB, ALICE, { enrollment: false });
-      assertOAuthError(await otpGrant(server, WEB, refilled, wrongCode(server, secret)), 400, 'invalid_grant', 'the one attempt regained after 6 minutes');
+      assertOAuthError(
+        await otpGrant(server, WEB, refilled, wrongCode(server, secret)),
+        400,
+        'invalid_grant',
+        'the one attempt regained after 6 minutes',
+      );
       assertOAuthError(await otpGrant(server, WEB, refilled, totpCode(server, secret)), 429, 'too_many_attempts', 'only one came back');
 
       server.clock.advance(3600);
@@ -291,7 +307,10 @@ describe('MFA: /mfa/authenticators', () => {
       assert.equal(list.length, 2, byMfaToken.text);
       const otp = list.find((a) => a.authenticator_type === 'otp');
       assert.ok(otp && typeof otp.id === 'string' && otp.active === true, byMfaToken.text);
-      assert.deepEqual(list.find((a) => a.authenticator_type === 'recovery-code'), { id: 'recovery-code', authenticator_type: 'recovery-code', active: true });
+      assert.deepEqual(
+        list.find((a) => a.authenticator_type === 'recovery-code'),
+        { id: 'recovery-code', authenticator_type: 'recovery-code', active: true },
+      );
       assert.ok(!byMfaToken.text.includes(secret), 'the secret is never listed');
 
       // Issue #11 point 1: the access token that manages factors is one for the MFA API, earned with the second factor.
@@ -325,15 +344,31 @@ describe('MFA: TOTP steps (RFC 6238 §5.2)', () => {
       const { secret } = await enrolledUser(server);
       // Two steps past the confirming code: step S-1 itself was never used.
       server.clock.advance(30);
-      assertTokens(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret)), 'the code of step S: ');
+      assertTokens(
+        await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret)),
+        'the code of step S: ',
+      );
 
-      const earlier = await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret, -1));
+      const earlier = await otpGrant(
+        server,
+        WEB,
+        await mfaRequired(server, WEB, ALICE, { enrollment: false }),
+        totpCode(server, secret, -1),
+      );
       assertOAuthError(earlier, 400, 'invalid_grant', 'the code of step S-1, after S');
       assert.match(String(earlier.body.error_description), /already been used/, earlier.text);
 
       // Inside the ±1 window a later step is fine; once it is used, step S (still current) is "earlier" too.
-      assertTokens(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret, 1)), 'the code of step S+1: ');
-      assertOAuthError(await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret)), 400, 'invalid_grant', 'the code of step S, after S+1');
+      assertTokens(
+        await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret, 1)),
+        'the code of step S+1: ',
+      );
+      assertOAuthError(
+        await otpGrant(server, WEB, await mfaRequired(server, WEB, ALICE, { enrollment: false }), totpCode(server, secret)),
+        400,
+        'invalid_grant',
+        'the code of step S, after S+1',
+      );
     });
   });
 });

@@ -13,13 +13,24 @@ import { associateEmail, MFA_GRANT_TYPES, mfaTokenOf, oobCodeOf, oobGrant } from
 import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
 
 const PYTHON = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import smtpd'], { stdio: 'ignore' }).status === 0);
-const SKIP = PYTHON === undefined ? 'no python3 with the smtpd module (Debian bookworm python3 has it): cannot start a real SMTP server' : false;
+const SKIP =
+  PYTHON === undefined ? 'no python3 with the smtpd module (Debian bookworm python3 has it): cannot start a real SMTP server' : false;
 if (SKIP) console.log(`# SKIPPED MFA over SMTP: ${SKIP}`);
 
 /** A real SMTP server on a loopback port, collecting what it prints. */
 async function startSmtpServer(): Promise<{ port: number; output: () => string; stop: () => void }> {
   const port = await freePort();
-  const child: ChildProcessWithoutNullStreams = spawn(PYTHON as string, ['-W', 'ignore', '-u', '-m', 'smtpd', '-n', '-c', 'DebuggingServer', `127.0.0.1:${port}`]);
+  const child: ChildProcessWithoutNullStreams = spawn(PYTHON as string, [
+    '-W',
+    'ignore',
+    '-u',
+    '-m',
+    'smtpd',
+    '-n',
+    '-c',
+    'DebuggingServer',
+    `127.0.0.1:${port}`,
+  ]);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -56,7 +67,13 @@ describe('issue #4: email one-time codes over SMTP (nodemailer → a real SMTP s
     smtp = await startSmtpServer();
     const { tenant } = await acmeFixture();
     server = await startTestServer({
-      tenants: [{ ...tenant, mfa: 'always', applications: tenant.applications!.map((a) => (a.client_id === WEB.client_id ? { ...a, grant_types: [...MFA_GRANT_TYPES] } : a)) }],
+      tenants: [
+        {
+          ...tenant,
+          mfa: 'always',
+          applications: tenant.applications!.map((a) => (a.client_id === WEB.client_id ? { ...a, grant_types: [...MFA_GRANT_TYPES] } : a)),
+        },
+      ],
       extra: { email: { from: 'Latchkey <no-reply@acme.test>', smtp_url: `smtp://127.0.0.1:${smtp.port}` } },
     });
   });
@@ -85,7 +102,13 @@ describe('issue #4: an unreachable SMTP server is 503 temporarily_unavailable, n
     const closedPort = await freePort();
     const { tenant } = await acmeFixture();
     const server = await startTestServer({
-      tenants: [{ ...tenant, mfa: 'always', applications: tenant.applications!.map((a) => (a.client_id === WEB.client_id ? { ...a, grant_types: [...MFA_GRANT_TYPES] } : a)) }],
+      tenants: [
+        {
+          ...tenant,
+          mfa: 'always',
+          applications: tenant.applications!.map((a) => (a.client_id === WEB.client_id ? { ...a, grant_types: [...MFA_GRANT_TYPES] } : a)),
+        },
+      ],
       extra: { email: { smtp_url: `smtp://127.0.0.1:${closedPort}` } },
     });
     try {

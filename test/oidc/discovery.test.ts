@@ -103,7 +103,8 @@ describe('OIDC Discovery 1.0 §4 / RFC 8414 §3: metadata and JWKS', () => {
     const [, res] = documents[0] ?? assert.fail('no document');
     const grants = listMember(res, 'grant_types_supported');
     for (const grant of ALL_GRANTS) assert.ok(grants.includes(grant), grant);
-    for (const factor of ['otp', 'oob', 'recovery-code']) assert.ok(grants.includes(`http://auth0.com/oauth/grant-type/mfa-${factor}`), factor);
+    for (const factor of ['otp', 'oob', 'recovery-code'])
+      assert.ok(grants.includes(`http://auth0.com/oauth/grant-type/mfa-${factor}`), factor);
   });
 
   it('id_token_signing_alg_values_supported has RS256, ES256 and EdDSA, the algorithms the fixture APIs sign with', () => {
@@ -117,7 +118,14 @@ describe('OIDC Discovery 1.0 §4 / RFC 8414 §3: metadata and JWKS', () => {
     const [, res] = documents[0] ?? assert.fail('no document');
     const issuer = stringMember(res, 'issuer');
     for (const audience of [API, API_ES256, API_EDDSA, SEED_API]) {
-      const tokens = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience, scope: 'openid', ...WEB });
+      const tokens = await postForm(server.at('/oauth/token'), {
+        grant_type: 'password',
+        username: ALICE.username,
+        password: ALICE.password,
+        audience,
+        scope: 'openid',
+        ...WEB,
+      });
       assert.equal(tokens.status, 200, tokens.text);
       assert.equal(decodeJwt(String(tokens.body.access_token)).payload.iss, issuer, `access token for ${audience}`);
       assert.equal(decodeJwt(String(tokens.body.id_token)).payload.iss, issuer, `id_token for ${audience}`);
@@ -148,7 +156,14 @@ describe('OIDC Discovery 1.0 §4 / RFC 8414 §3: metadata and JWKS', () => {
     it('every kid used in issued tokens (RS256, ES256, EdDSA; access and id tokens) is published with its alg', async () => {
       const seen = new Map<string, string>();
       for (const audience of [API, API_ES256, API_EDDSA]) {
-        const tokens = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience, scope: 'openid', ...WEB });
+        const tokens = await postForm(server.at('/oauth/token'), {
+          grant_type: 'password',
+          username: ALICE.username,
+          password: ALICE.password,
+          audience,
+          scope: 'openid',
+          ...WEB,
+        });
         assert.equal(tokens.status, 200, tokens.text);
         for (const jwt of [tokens.body.access_token, tokens.body.id_token]) {
           const { header } = decodeJwt(String(jwt));
@@ -184,9 +199,10 @@ describe('OIDC Discovery 1.0 §4 / RFC 8414 §3: metadata and JWKS', () => {
       assert.equal(res.status, 200);
       const found: string[] = [];
       const walk = (value: unknown, path: string): void => {
-        if (Array.isArray(value)) value.forEach((v, i) => {
-          walk(v, `${path}[${i}]`);
-        });
+        if (Array.isArray(value))
+          value.forEach((v, i) => {
+            walk(v, `${path}[${i}]`);
+          });
         else if (typeof value === 'object' && value !== null) {
           for (const [name, member] of Object.entries(value)) {
             if (PRIVATE_MEMBERS.includes(name)) found.push(`${path}.${name}`);

@@ -30,7 +30,11 @@ describe('signing key rotation seen by a running node', () => {
     const oldKid = await mint();
     // Another process (the CLI, another node) rotates through the same database.
     const runtime = server.server.runtime;
-    const elsewhere = new SigningKeys(runtime.stores.signingKeys, new Sealer(decodeMasterKey(TEST_MASTER_KEY, 'test'), 'at-rest'), server.clock);
+    const elsewhere = new SigningKeys(
+      runtime.stores.signingKeys,
+      new Sealer(decodeMasterKey(TEST_MASTER_KEY, 'test'), 'at-rest'),
+      server.clock,
+    );
     const tenantId = runtime.catalog.tenant('acme')?.id ?? '';
     const fresh = await elsewhere.rotate(tenantId, 'ES256', 600);
     assert.notEqual(fresh.kid, oldKid);
@@ -43,6 +47,9 @@ describe('signing key rotation seen by a running node', () => {
     const jwks = (await get(`${server.issuer()}.well-known/jwks.json`)).body as { keys: Array<{ kid: string }> };
     const kids = jwks.keys.map((k) => k.kid);
     assert.ok(kids.includes(newKid), 'the new key is published');
-    assert.ok(!kids.includes(oldKid), `the old ES256 key left the JWKS after its last token could expire (600 s + skew + ${KEY_CACHE_SECONDS} s)`);
+    assert.ok(
+      !kids.includes(oldKid),
+      `the old ES256 key left the JWKS after its last token could expire (600 s + skew + ${KEY_CACHE_SECONDS} s)`,
+    );
   });
 });

@@ -99,7 +99,9 @@ describe('OIDC Core §5.3 userinfo (RFC 6750 bearer tokens)', () => {
     const res = await postForm(userinfoUrl, { access_token: token });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.sub, decodeJwt(token).payload.sub);
-    const charset = await postRaw(userinfoUrl, new URLSearchParams({ access_token: token }).toString(), { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' });
+    const charset = await postRaw(userinfoUrl, new URLSearchParams({ access_token: token }).toString(), {
+      'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
+    });
     assert.equal(charset.status, 200, charset.text);
   });
 
@@ -179,7 +181,8 @@ describe('OIDC Core §5.3 userinfo (RFC 6750 bearer tokens)', () => {
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.email, ALICE.username);
     assert.equal(res.body.email_verified, true);
-    for (const claim of ['name', 'given_name', 'family_name', 'preferred_username', 'nickname']) assert.equal(res.body[claim], undefined, claim);
+    for (const claim of ['name', 'given_name', 'family_name', 'preferred_username', 'nickname'])
+      assert.equal(res.body[claim], undefined, claim);
   });
 
   it('§5.4: openid alone is granted every standard claim scope (Auth0 seed), and claims a user lacks are omitted', async () => {
@@ -205,7 +208,9 @@ describe('OIDC Core §5.3 userinfo (RFC 6750 bearer tokens)', () => {
     const token = await accessToken('openid profile');
     const [header, payload, signature] = token.split('.');
     const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
-    const forgedPayload = Buffer.from(JSON.stringify({ ...claims, scope: 'openid profile email', exp: Number(claims.exp) + 86400 })).toString('base64url');
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ ...claims, scope: 'openid profile email', exp: Number(claims.exp) + 86400 }),
+    ).toString('base64url');
     assertRefused(await get(userinfoUrl, bearer(`${header}.${forgedPayload}.${signature}`)), 401, 'invalid_token', 'changed payload');
 
     const flipped = `${signature?.slice(0, -4)}${signature?.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
@@ -216,7 +221,9 @@ describe('OIDC Core §5.3 userinfo (RFC 6750 bearer tokens)', () => {
 
     // Same claims and kid, signed by a key that is not the tenant's.
     const { privateKey } = await generateKeyPair('RS256');
-    const foreign = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: String(decodeJwt(token).header.kid) }).sign(privateKey);
+    const foreign = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: String(decodeJwt(token).header.kid) })
+      .sign(privateKey);
     assertRefused(await get(userinfoUrl, bearer(foreign)), 401, 'invalid_token', 'foreign key');
 
     assert.equal((await get(userinfoUrl, bearer(token))).status, 200, 'the untouched token still works');

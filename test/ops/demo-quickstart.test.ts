@@ -35,7 +35,9 @@ describe('demo quick start (npm start)', { skip: curlMissing ? 'curl is not inst
 
   before(async () => {
     // The bin is dist/cli/bin.cjs: build it from the current sources.
-    const build = await runProcess(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { timeoutMs: 180_000 });
+    const build = await runProcess(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      timeoutMs: 180_000,
+    });
     assert.equal(build.code, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
     cwd = mkdtempSync(join(tmpdir(), 'latchkey-demo-'));
   });
@@ -86,7 +88,10 @@ describe('demo quick start (npm start)', { skip: curlMissing ? 'curl is not inst
     assert.equal(mode(credentialsFile), 0o600, 'demo-credentials.json is private');
     assert.equal(mode(masterKeyFile), 0o600, 'master.key is private');
     const credentials = JSON.parse(readFileSync(credentialsFile, 'utf8')) as DemoCredentials;
-    assert.ok(curl.includes(credentials.password) && curl.includes(credentials.client_secret), 'the curl line carries the generated credentials');
+    assert.ok(
+      curl.includes(credentials.password) && curl.includes(credentials.client_secret),
+      'the curl line carries the generated credentials',
+    );
     assert.ok(credentials.password.length >= 12 && credentials.client_secret.length >= 24, 'random, not a fixed demo value');
     assert.equal(decodeJwt(tokens.id_token as string).payload.aud, credentials.client_id);
     assert.equal(Buffer.from(readFileSync(masterKeyFile, 'utf8').trim(), 'base64').length, 32);
@@ -95,7 +100,11 @@ describe('demo quick start (npm start)', { skip: curlMissing ? 'curl is not inst
       'the operator is warned that a master key was generated',
     );
 
-    firstRun = { credentials: readFileSync(credentialsFile, 'utf8'), masterKey: readFileSync(masterKeyFile, 'utf8'), refreshToken: tokens.refresh_token as string };
+    firstRun = {
+      credentials: readFileSync(credentialsFile, 'utf8'),
+      masterKey: readFileSync(masterKeyFile, 'utf8'),
+      refreshToken: tokens.refresh_token as string,
+    };
     await stop(proc);
   });
 

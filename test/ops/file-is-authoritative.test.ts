@@ -26,13 +26,22 @@ const LEAVING_API = 'https://leaving.acme.test';
 const EMPLOYEES = 'employees';
 
 type ApplicationInput = NonNullable<TenantInput['applications']>[number];
-const leavingApp: ApplicationInput = { ...LEAVING_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', 'refresh_token', 'client_credentials'] };
+const leavingApp: ApplicationInput = {
+  ...LEAVING_APP,
+  token_endpoint_auth_method: 'client_secret_post',
+  grant_types: ['password', 'refresh_token', 'client_credentials'],
+};
 
 /** The fixture tenant plus what the tests remove, minus what `without` names (client grants follow the applications and APIs). */
-async function acme(without: { application?: boolean; api?: boolean; connection?: boolean; clientGrant?: { client_id: string; audience: string } } = {}): Promise<TenantInput> {
+async function acme(
+  without: { application?: boolean; api?: boolean; connection?: boolean; clientGrant?: { client_id: string; audience: string } } = {},
+): Promise<TenantInput> {
   const { tenant } = await acmeFixture();
   const applications = [...(tenant.applications ?? []), ...(without.application ? [] : [leavingApp])];
-  const apis = [...(tenant.apis ?? []), ...(without.api ? [] : [{ identifier: LEAVING_API, scopes: ['read:leaving'], allow_offline_access: true }])];
+  const apis = [
+    ...(tenant.apis ?? []),
+    ...(without.api ? [] : [{ identifier: LEAVING_API, scopes: ['read:leaving'], allow_offline_access: true }]),
+  ];
   const removed = without.clientGrant;
   return {
     ...tenant,
@@ -40,7 +49,9 @@ async function acme(without: { application?: boolean; api?: boolean; connection?
     apis,
     connections: (tenant.connections ?? []).filter((c) => !without.connection || c.name !== EMPLOYEES),
     users: (tenant.users ?? []).filter((u) => !without.connection || u.connection !== EMPLOYEES),
-    client_grants: clientGrantsForEveryApi({ applications, apis }).filter((g) => !removed || g.client_id !== removed.client_id || g.audience !== removed.audience),
+    client_grants: clientGrantsForEveryApi({ applications, apis }).filter(
+      (g) => !removed || g.client_id !== removed.client_id || g.audience !== removed.audience,
+    ),
   };
 }
 
@@ -67,12 +78,23 @@ describe('the file is authoritative: what it no longer declares stops working at
 
   const token = (s: TestServer, params: Record<string, string>): Promise<JsonResponse> => postForm(s.at('/oauth/token'), params);
   const signIn = (s: TestServer, client: Record<string, string>, extra: Record<string, string> = {}) =>
-    token(s, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, scope: 'openid offline_access', ...client, ...extra });
-  const refresh = (s: TestServer, client: Record<string, string>, refreshToken: string) => token(s, { grant_type: 'refresh_token', refresh_token: refreshToken, ...client });
+    token(s, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'openid offline_access',
+      ...client,
+      ...extra,
+    });
+  const refresh = (s: TestServer, client: Record<string, string>, refreshToken: string) =>
+    token(s, { grant_type: 'refresh_token', refresh_token: refreshToken, ...client });
 
   /** The warning a start logged for `object` (e.g. `application "acme-leaving"`). */
   function removalLog(s: TestServer, object: string): Record<string, unknown> | undefined {
-    return s.logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.level === 40 && String(entry.msg).includes(`${object} is no longer in the configuration file`));
+    return s.logs
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.level === 40 && String(entry.msg).includes(`${object} is no longer in the configuration file`));
   }
 
   describe('an application', () => {
@@ -85,12 +107,21 @@ describe('the file is authoritative: what it no longer declares stops working at
       const issued = await signIn(before, LEAVING_APP);
       accessToken = assertTokenResponse(issued, 'sign-in while declared');
       refreshToken = String(issued.body.refresh_token);
-      assert.equal((await get(before.at('/userinfo'), { authorization: `Bearer ${accessToken}` })).status, 200, 'its access token works while it is declared');
+      assert.equal(
+        (await get(before.at('/userinfo'), { authorization: `Bearer ${accessToken}` })).status,
+        200,
+        'its access token works while it is declared',
+      );
 
       const after = await startIn(dir, [await acme({ application: true })]);
       assertOAuthError(await signIn(after, LEAVING_APP), 401, 'invalid_client', 'password grant');
       assertOAuthError(await refresh(after, LEAVING_APP, refreshToken), 401, 'invalid_client', 'its refresh token');
-      assertOAuthError(await token(after, { grant_type: 'client_credentials', audience: API, ...LEAVING_APP }), 401, 'invalid_client', 'client_credentials');
+      assertOAuthError(
+        await token(after, { grant_type: 'client_credentials', audience: API, ...LEAVING_APP }),
+        401,
+        'invalid_client',
+        'client_credentials',
+      );
       const userinfo = await get(after.at('/userinfo'), { authorization: `Bearer ${accessToken}` });
       assert.equal(userinfo.status, 401, `its access token at userinfo: ${userinfo.text}`);
       assert.equal(userinfo.body.error, 'invalid_token');
@@ -106,15 +137,30 @@ describe('the file is authoritative: what it no longer declares stops working at
       const fresh = await signIn(again, LEAVING_APP);
       assertTokenResponse(fresh, 'a new sign-in');
       assertTokenResponse(await refresh(again, LEAVING_APP, String(fresh.body.refresh_token)), 'its new refresh token');
-      assertOAuthError(await refresh(again, LEAVING_APP, refreshToken), 400, 'invalid_grant', 'the refresh token issued before the removal');
-      const restored = again.logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((e) => String(e.msg).includes(`application "${LEAVING_APP.client_id}" is declared again`));
+      assertOAuthError(
+        await refresh(again, LEAVING_APP, refreshToken),
+        400,
+        'invalid_grant',
+        'the refresh token issued before the removal',
+      );
+      const restored = again.logs
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((e) => String(e.msg).includes(`application "${LEAVING_APP.client_id}" is declared again`));
       assert.ok(restored, 'the start says it is served again');
     });
   });
 
-  it("regression (issue #11 point 9): a connection removed from the file: its users cannot sign in or refresh, a log line says so, and their data is kept; declaring it again restores them", async () => {
+  it('regression (issue #11 point 9): a connection removed from the file: its users cannot sign in or refresh, a log line says so, and their data is kept; declaring it again restores them', async () => {
     const dir = newDir();
-    const employee = { grant_type: 'password', username: EMPLOYEE.username, password: EMPLOYEE.password, realm: EMPLOYEES, audience: API, scope: 'offline_access', ...WEB };
+    const employee = {
+      grant_type: 'password',
+      username: EMPLOYEE.username,
+      password: EMPLOYEE.password,
+      realm: EMPLOYEES,
+      audience: API,
+      scope: 'offline_access',
+      ...WEB,
+    };
     const before = await startIn(dir, [await acme()]);
     const issued = await token(before, employee);
     assertTokenResponse(issued, 'employee sign-in while declared');
@@ -145,7 +191,10 @@ describe('the file is authoritative: what it no longer declares stops working at
     const again = await startIn(dir, [await acme()]);
     const back = await token(again, employee);
     assert.equal(decodeJwt(assertTokenResponse(back, 'sign-in once declared again')).payload.sub, userId, 'the same user');
-    assertTokenResponse(await refresh(again, WEB, refreshToken), 'a refresh token from before is honoured again: removing a connection revokes nothing');
+    assertTokenResponse(
+      await refresh(again, WEB, refreshToken),
+      'a refresh token from before is honoured again: removing a connection revokes nothing',
+    );
   });
 
   it('regression (issue #11 point 9): an API removed from the file is refused as an unknown audience (invalid_target), its refresh tokens too', async () => {
@@ -154,11 +203,19 @@ describe('the file is authoritative: what it no longer declares stops working at
     const issued = await signIn(before, WEB, { audience: LEAVING_API, scope: 'offline_access' });
     assert.equal(decodeJwt(assertTokenResponse(issued)).payload.aud, LEAVING_API);
     const refreshToken = String(issued.body.refresh_token);
-    assertTokenResponse(await token(before, { grant_type: 'client_credentials', audience: LEAVING_API, ...WEB }), 'client_credentials while declared');
+    assertTokenResponse(
+      await token(before, { grant_type: 'client_credentials', audience: LEAVING_API, ...WEB }),
+      'client_credentials while declared',
+    );
 
     const after = await startIn(dir, [await acme({ api: true })]);
     assertOAuthError(await signIn(after, WEB, { audience: LEAVING_API }), 400, 'invalid_target', 'password grant');
-    assertOAuthError(await token(after, { grant_type: 'client_credentials', audience: LEAVING_API, ...WEB }), 400, 'invalid_target', 'client_credentials');
+    assertOAuthError(
+      await token(after, { grant_type: 'client_credentials', audience: LEAVING_API, ...WEB }),
+      400,
+      'invalid_target',
+      'client_credentials',
+    );
     assertOAuthError(await refresh(after, WEB, refreshToken), 400, 'invalid_grant', 'its refresh token');
     assert.ok(removalLog(after, `API "${LEAVING_API}"`), 'a warning names the API');
   });
@@ -169,8 +226,16 @@ describe('the file is authoritative: what it no longer declares stops working at
     assertTokenResponse(await token(before, { grant_type: 'client_credentials', audience: API, ...WEB }), 'while granted');
 
     const after = await startIn(dir, [await acme({ clientGrant: { client_id: WEB.client_id, audience: API } })]);
-    assertOAuthError(await token(after, { grant_type: 'client_credentials', audience: API, ...WEB }), 403, 'access_denied', 'the removed grant');
-    assertTokenResponse(await token(after, { grant_type: 'client_credentials', audience: API_ES256, ...WEB }), 'its other grants still work');
+    assertOAuthError(
+      await token(after, { grant_type: 'client_credentials', audience: API, ...WEB }),
+      403,
+      'access_denied',
+      'the removed grant',
+    );
+    assertTokenResponse(
+      await token(after, { grant_type: 'client_credentials', audience: API_ES256, ...WEB }),
+      'its other grants still work',
+    );
     assert.ok(removalLog(after, `client grant "${WEB.client_id}" → "${API}"`), 'a warning names the client grant');
   });
 

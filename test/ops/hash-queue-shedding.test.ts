@@ -15,19 +15,33 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 describe('password hash queue sheds excess load', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ tenants: [(await acmeFixture()).tenant], extra: { password_hashing: { concurrency: 1, max_queue: 0 } } });
+    server = await startTestServer({
+      tenants: [(await acmeFixture()).tenant],
+      extra: { password_hashing: { concurrency: 1, max_queue: 0 } },
+    });
   });
   after(() => server.close());
 
   it('a burst beyond one in flight and none waiting gets 503 with Retry-After; the rest succeed', async () => {
     const burst = await Promise.all(
-      Array.from({ length: 12 }, () => postForm(server.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, ...WEB })),
+      Array.from({ length: 12 }, () =>
+        postForm(server.at('/oauth/token'), {
+          grant_type: 'password',
+          username: ALICE.username,
+          password: ALICE.password,
+          audience: API,
+          ...WEB,
+        }),
+      ),
     );
     const statuses = burst.map((r) => r.status);
     assert.ok(statuses.includes(200), `some succeed: ${statuses.join(',')}`);
     const shed = burst.filter((r) => r.status === 503);
     assert.ok(shed.length > 0, `some are shed: ${statuses.join(',')}`);
-    assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','));
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 503),
+      statuses.join(','),
+    );
     for (const r of shed) {
       assert.equal(r.body.error, 'temporarily_unavailable');
       assert.equal(r.body.error_reason, 'hash_queue_full');
@@ -37,7 +51,13 @@ describe('password hash queue sheds excess load', () => {
   });
 
   it('once the burst is over, requests succeed again', async () => {
-    const res = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, ...WEB });
+    const res = await postForm(server.at('/oauth/token'), {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      ...WEB,
+    });
     assert.equal(res.status, 200, res.text);
   });
 });
@@ -64,7 +84,13 @@ describe('regression (issue #11 point 4): one IP cannot fill the hash queue for 
     const floodWorker = async (worker: number): Promise<void> => {
       while (flooding) {
         floodAnswers.push(
-          await postForm(server.at('/oauth/token'), { grant_type: 'password', username: names[worker % names.length]!, password: 'the same wrong password', audience: API, ...WEB }),
+          await postForm(server.at('/oauth/token'), {
+            grant_type: 'password',
+            username: names[worker % names.length]!,
+            password: 'the same wrong password',
+            audience: API,
+            ...WEB,
+          }),
         );
       }
     };
@@ -74,12 +100,22 @@ describe('regression (issue #11 point 4): one IP cannot fill the hash queue for 
       while (floodAnswers.length < 30) await new Promise((resolve) => setImmediate(resolve));
       const signIns: JsonResponse[] = [];
       for (let i = 0; i < 10; i++) {
-        signIns.push(await postFormFrom(server.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, ...WEB }, {}, '127.0.0.2'));
+        signIns.push(
+          await postFormFrom(
+            server.at('/oauth/token'),
+            { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, ...WEB },
+            {},
+            '127.0.0.2',
+          ),
+        );
       }
       assert.deepEqual(
         signIns.map((r) => r.status),
         Array(10).fill(200),
-        `every sign-in from the other IP succeeds:\n${signIns.filter((r) => r.status !== 200).map((r) => r.text).join('\n')}`,
+        `every sign-in from the other IP succeeds:\n${signIns
+          .filter((r) => r.status !== 200)
+          .map((r) => r.text)
+          .join('\n')}`,
       );
     } finally {
       flooding = false;
@@ -88,7 +124,11 @@ describe('regression (issue #11 point 4): one IP cannot fill the hash queue for 
     const outcomes = new Set(floodAnswers.map((r) => `${r.status} ${String(r.body.error)} ${String(r.body.error_reason ?? '')}`.trim()));
     // The flooding IP is turned away at its share of the queue (429, cheap), so the queue is never full for anyone.
     assert.ok(outcomes.has('429 too_many_attempts ip_concurrent_checks'), `the flood met its share: ${[...outcomes].join(', ')}`);
-    assert.deepEqual([...outcomes].filter((o) => o !== '400 invalid_grant' && o !== '429 too_many_attempts ip_concurrent_checks'), [], 'nothing but wrong passwords and the share');
+    assert.deepEqual(
+      [...outcomes].filter((o) => o !== '400 invalid_grant' && o !== '429 too_many_attempts ip_concurrent_checks'),
+      [],
+      'nothing but wrong passwords and the share',
+    );
     const overShare = floodAnswers.find((r) => r.body.error_reason === 'ip_concurrent_checks');
     assert.equal(overShare?.headers.get('retry-after'), '1');
   });

@@ -97,7 +97,8 @@ describe('health, readiness and metrics', () => {
   });
 
   it('/metrics is Prometheus text format with the token histogram by grant_type and outcome', async () => {
-    const password = (password: string) => postForm(token, { grant_type: 'password', username: ALICE.username, password, audience: API, ...WEB });
+    const password = (password: string) =>
+      postForm(token, { grant_type: 'password', username: ALICE.username, password, audience: API, ...WEB });
     const ok = await Promise.all([password(ALICE.password), password(ALICE.password), password(ALICE.password)]);
     for (const r of ok) assert.equal(r.status, 200, r.text);
     const wrong = await Promise.all([password('wrong password one'), password('wrong password two')]);
@@ -120,7 +121,11 @@ describe('health, readiness and metrics', () => {
     const buckets = find(exposition, `${name}_bucket`, { grant_type: 'password', outcome: 'ok', dialect: 'auth0' });
     assert.ok(buckets.length > 2, 'histogram buckets');
     const values = buckets.map((b) => b.value);
-    assert.deepEqual(values, [...values].sort((a, b) => a - b), 'buckets are cumulative');
+    assert.deepEqual(
+      values,
+      [...values].sort((a, b) => a - b),
+      'buckets are cumulative',
+    );
     assert.equal(buckets.find((b) => b.labels.le === '+Inf')?.value, 3);
     const sum = find(exposition, `${name}_sum`, { grant_type: 'password', outcome: 'ok' })[0];
     assert.ok(sum && sum.value > 0, 'a positive duration sum');
@@ -154,7 +159,10 @@ describe('health, readiness and metrics', () => {
     await new Promise<void>((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () => {
         // Headers and part of the body reach the server, then the client hangs up.
-        socket.write('POST /acme/oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=', () => socket.destroy());
+        socket.write(
+          'POST /acme/oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=',
+          () => socket.destroy(),
+        );
       });
       socket.once('close', () => resolve());
       socket.once('error', reject);
@@ -173,7 +181,11 @@ describe('health, readiness and metrics', () => {
     assert.notEqual(line.error, 'temporarily_unavailable', JSON.stringify(line));
     assert.ok((line.level as number) < 50, `not an error-level log: ${JSON.stringify(line)}`);
     const { exposition } = await scrape();
-    assert.deepEqual(find(exposition, 'latchkey_token_request_duration_seconds_count', { outcome: 'temporarily_unavailable' }), [], 'no 503 outcome recorded');
+    assert.deepEqual(
+      find(exposition, 'latchkey_token_request_duration_seconds_count', { outcome: 'temporarily_unavailable' }),
+      [],
+      'no 503 outcome recorded',
+    );
   });
 
   it('/readyz answers 503 with Retry-After once storage is unreachable, while /healthz stays 200', async () => {

@@ -40,7 +40,12 @@ interface Answer {
   body: string;
 }
 
-const fromFetch = (what: string, res: JsonResponse): Answer => ({ what, status: res.status, headers: Object.fromEntries(res.headers.entries()), body: res.text });
+const fromFetch = (what: string, res: JsonResponse): Answer => ({
+  what,
+  status: res.status,
+  headers: Object.fromEntries(res.headers.entries()),
+  body: res.text,
+});
 const fromRaw = (what: string, res: RawResponse): Answer => ({ what, status: res.status, headers: res.headers, body: res.body });
 
 function assertNosniff(answer: Answer): void {
@@ -50,7 +55,10 @@ function assertNosniff(answer: Answer): void {
 /** The marker in any form (raw, %-encoded, quoted, truncated): its word, or its tags. */
 function assertNotReflected(answer: Answer): void {
   const seen = [answer.body, ...Object.values(answer.headers)].join('\n');
-  assert.ok(!seen.includes(MARKER_WORD) && !/<script|script>|%3Cscript|script%3E/i.test(seen), `${answer.what} reflects the marker: ${answer.status} ${JSON.stringify(answer.headers)} ${answer.body}`);
+  assert.ok(
+    !seen.includes(MARKER_WORD) && !/<script|script>|%3Cscript|script%3E/i.test(seen),
+    `${answer.what} reflects the marker: ${answer.status} ${JSON.stringify(answer.headers)} ${answer.body}`,
+  );
   assert.ok(answer.status < 500, `${answer.what}: ${answer.status} ${answer.body}`);
 }
 
@@ -58,7 +66,10 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
   let server: TestServer;
   before(async () => {
     const { tenant } = await acmeFixture();
-    tenant.applications = [...(tenant.applications ?? []), { ...MFA_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', MFA_OTP], mfa: 'always' }];
+    tenant.applications = [
+      ...(tenant.applications ?? []),
+      { ...MFA_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', MFA_OTP], mfa: 'always' },
+    ];
     server = await startTestServer({ tenants: [tenant] });
   });
   after(() => server.close());
@@ -72,7 +83,10 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
       fromFetch('an OAuth error (401)', await get(server.at('/userinfo'))),
       fromFetch('no route (404)', await get(`${server.url}/no/such/route`)),
       fromRaw('a malformed URL (400)', await rawGet(server.url, '/acme/oauth/%E0%A4%A')),
-      fromRaw('broken framing, answered raw (400)', await rawExchange(server.url, 'POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')),
+      fromRaw(
+        'broken framing, answered raw (400)',
+        await rawExchange(server.url, 'POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n'),
+      ),
       fromRaw('no Host (400)', await rawExchange(server.url, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')),
     ];
     for (const answer of answers) assertNosniff(answer);
@@ -82,7 +96,14 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
 
   it('regression (issue #11 point 11): a marker in the path, tenant, grant_type, realm, audience, scope, client_id or a parameter name is never echoed', async () => {
     const token = server.at('/oauth/token');
-    const offline = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, scope: 'offline_access read:sample', ...WEB });
+    const offline = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'offline_access read:sample',
+      ...WEB,
+    });
     assert.equal(offline.status, 200, offline.text);
     const refreshToken = offline.body.refresh_token as string;
     const mfaRequired = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, ...MFA_APP });
@@ -94,29 +115,71 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
       fromRaw('path, no route', await rawGet(server.url, `/${MARKER}`)),
       fromRaw('path inside a tenant', await rawGet(server.url, `/acme/${MARKER}`)),
       // The marker's own slash would split it over two path segments: %-encoded, it is one tenant name.
-      fromRaw('tenant name at the token endpoint', await rawPostForm(server.url, `/${encoded}/oauth/token`, 'grant_type=client_credentials')),
+      fromRaw(
+        'tenant name at the token endpoint',
+        await rawPostForm(server.url, `/${encoded}/oauth/token`, 'grant_type=client_credentials'),
+      ),
       fromRaw('tenant name at discovery', await rawGet(server.url, `/${encoded}/.well-known/openid-configuration`)),
       fromRaw('tenant name at RFC 8414 discovery', await rawGet(server.url, `/.well-known/oauth-authorization-server/${encoded}`)),
-      fromRaw('tenant name, raw markup, at the Entra path', await rawPostForm(server.url, `/<b>${MARKER_WORD}<b>/oauth2/v2.0/token`, 'grant_type=password')),
+      fromRaw(
+        'tenant name, raw markup, at the Entra path',
+        await rawPostForm(server.url, `/<b>${MARKER_WORD}<b>/oauth2/v2.0/token`, 'grant_type=password'),
+      ),
       fromFetch('tenant name at userinfo', await get(`${server.url}/${encoded}/userinfo`)),
       fromFetch('grant_type', await postForm(token, { grant_type: MARKER, ...WEB })),
       fromFetch('grant_type, PingFederate path', await postForm(server.at('/as/token.oauth2'), { grant_type: MARKER, ...WEB })),
-      fromFetch('realm', await postForm(token, { grant_type: PASSWORD_REALM, realm: MARKER, username: ALICE.username, password: ALICE.password, ...WEB })),
-      fromFetch('audience', await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: MARKER, ...WEB })),
+      fromFetch(
+        'realm',
+        await postForm(token, { grant_type: PASSWORD_REALM, realm: MARKER, username: ALICE.username, password: ALICE.password, ...WEB }),
+      ),
+      fromFetch(
+        'audience',
+        await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: MARKER, ...WEB }),
+      ),
       fromFetch('audience, client_credentials', await postForm(token, { grant_type: 'client_credentials', audience: MARKER, ...WEB })),
-      fromFetch('audience, Entra path', await postForm(server.at('/oauth2/v2.0/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: MARKER, ...WEB })),
-      fromFetch('a widening scope at refresh', await postForm(token, { grant_type: 'refresh_token', refresh_token: refreshToken, scope: `read:sample ${MARKER}`, ...WEB })),
-      fromFetch('client_id in the body', await postForm(token, { grant_type: 'client_credentials', client_id: MARKER, client_secret: 'whatever-secret' })),
+      fromFetch(
+        'audience, Entra path',
+        await postForm(server.at('/oauth2/v2.0/token'), {
+          grant_type: 'password',
+          username: ALICE.username,
+          password: ALICE.password,
+          audience: MARKER,
+          ...WEB,
+        }),
+      ),
+      fromFetch(
+        'a widening scope at refresh',
+        await postForm(token, { grant_type: 'refresh_token', refresh_token: refreshToken, scope: `read:sample ${MARKER}`, ...WEB }),
+      ),
+      fromFetch(
+        'client_id in the body',
+        await postForm(token, { grant_type: 'client_credentials', client_id: MARKER, client_secret: 'whatever-secret' }),
+      ),
       fromFetch('client_id in Basic', await postForm(token, { grant_type: 'client_credentials' }, basic(MARKER, BASIC.client_secret))),
-      fromFetch('a repeated parameter name', await postRaw(token, `grant_type=password&${encoded}=a&${encoded}=b`, { 'content-type': 'application/x-www-form-urlencoded' })),
+      fromFetch(
+        'a repeated parameter name',
+        await postRaw(token, `grant_type=password&${encoded}=a&${encoded}=b`, { 'content-type': 'application/x-www-form-urlencoded' }),
+      ),
       fromFetch('a non-string JSON parameter name', await postJson(token, { grant_type: 'password', [MARKER]: { nested: true } })),
-      fromFetch('a repeated JSON parameter name', await postRaw(token, `{"${MARKER}":"a","${MARKER}":"b"}`, { 'content-type': 'application/json' })),
+      fromFetch(
+        'a repeated JSON parameter name',
+        await postRaw(token, `{"${MARKER}":"a","${MARKER}":"b"}`, { 'content-type': 'application/json' }),
+      ),
       fromFetch('an over-long parameter', await postForm(token, { grant_type: 'password', [MARKER]: 'x'.repeat(5000), ...WEB })),
-      fromFetch('token_type_hint at revocation', await postForm(server.at('/oauth/revoke'), { token: MARKER, token_type_hint: MARKER, ...WEB })),
+      fromFetch(
+        'token_type_hint at revocation',
+        await postForm(server.at('/oauth/revoke'), { token: MARKER, token_type_hint: MARKER, ...WEB }),
+      ),
       fromFetch('token at introspection', await postForm(server.at('/oauth/introspect'), { token: MARKER, ...WEB })),
       fromFetch('Bearer at userinfo', await get(server.at('/userinfo'), { authorization: `Bearer ${MARKER}` })),
-      fromFetch('authenticator_types at /mfa/associate', await postJson(server.at('/mfa/associate'), { authenticator_types: [MARKER] }, { authorization: `Bearer ${mfaToken}` })),
-      fromFetch('challenge_type at /mfa/challenge', await postJson(server.at('/mfa/challenge'), { ...MFA_APP, mfa_token: mfaToken, challenge_type: MARKER })),
+      fromFetch(
+        'authenticator_types at /mfa/associate',
+        await postJson(server.at('/mfa/associate'), { authenticator_types: [MARKER] }, { authorization: `Bearer ${mfaToken}` }),
+      ),
+      fromFetch(
+        'challenge_type at /mfa/challenge',
+        await postJson(server.at('/mfa/challenge'), { ...MFA_APP, mfa_token: mfaToken, challenge_type: MARKER }),
+      ),
       fromFetch('mfa_token at the MFA grant', await postForm(token, { grant_type: MFA_OTP, mfa_token: MARKER, otp: '123456', ...MFA_APP })),
     ];
     for (const answer of answers) {
@@ -133,10 +196,15 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
     assert.match(String(unknownTenant.body.error_description), /\/:tenant\/oauth\/token/);
     assert.ok(!unknownTenant.text.includes('nosuchtenant'), unknownTenant.text);
     // The operator still learns what was asked, in the log.
-    assert.ok(server.logs.some((l) => l.includes('request refused') && l.includes('unknown tenant') && l.includes('nosuchtenant')), 'the tenant name is logged');
+    assert.ok(
+      server.logs.some((l) => l.includes('request refused') && l.includes('unknown tenant') && l.includes('nosuchtenant')),
+      'the tenant name is logged',
+    );
   });
 
-  it('regression (issue #11 point 11): a connection that never finishes its request line is closed by the server (408)', { timeout: 25_000 }, async () => {
+  it('regression (issue #11 point 11): a connection that never finishes its request line is closed by the server (408)', {
+    timeout: 25_000,
+  }, async () => {
     const socket = await openSocket(server.url);
     const closed = readUntilClosed(socket);
     socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
@@ -150,7 +218,10 @@ describe('HTTP hygiene (issue #11 point 11)', () => {
   it('regression (L3): more than 100 header fields is 431, not a request whose later fields (Authorization) are dropped', async () => {
     // 2100 short fields fit Node's 16 KiB header limit, so only the field count can refuse them.
     const junk = 'x:1\r\n'.repeat(2100);
-    const crowded = await rawExchange(server.url, `GET /acme/userinfo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${junk}Authorization: Bearer abc.def.ghi\r\n\r\n`);
+    const crowded = await rawExchange(
+      server.url,
+      `GET /acme/userinfo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${junk}Authorization: Bearer abc.def.ghi\r\n\r\n`,
+    );
     assert.equal(crowded.status, 431, crowded.raw.slice(0, 300));
     assert.equal(JSON.parse(crowded.body).error, 'invalid_request');
     // 100 fields in all still pass.
@@ -218,7 +289,10 @@ describe('listen.max_connections (issue #11 point 11)', () => {
 
       const metrics = await get(`${server.operationsUrl}/metrics`);
       assert.match(metrics.text, /latchkey_http_connections_refused_total\{listener="public"\} 1\b/);
-      assert.ok(server.logs.some((l) => l.includes('connections refused') && l.includes('"max_connections":2')), 'an operator line says why');
+      assert.ok(
+        server.logs.some((l) => l.includes('connections refused') && l.includes('"max_connections":2')),
+        'an operator line says why',
+      );
     } finally {
       first.destroy();
       second.destroy();

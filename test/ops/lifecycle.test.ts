@@ -115,7 +115,14 @@ describe('server process life cycle', () => {
     const server = serve();
     await waitForOk(`${baseUrl}/readyz`, 30_000, server);
 
-    const form = { grant_type: 'password', username: USER.username, password: USER.password, audience: API, scope: 'offline_access read:x', ...CLIENT };
+    const form = {
+      grant_type: 'password',
+      username: USER.username,
+      password: USER.password,
+      audience: API,
+      scope: 'offline_access read:x',
+      ...CLIENT,
+    };
     const held = Array.from({ length: 6 }, () => heldRequest(`${baseUrl}/acme/oauth/token`, form));
     await Promise.all(held.map((h) => h.continued));
 
@@ -144,7 +151,11 @@ describe('server process life cycle', () => {
     await waitForOk(`${baseUrl}/readyz`, 30_000, server);
     assert.equal(server.logsWithMessage('database schema migrated').length, 0, 'the existing database is reused, not recreated');
 
-    const refreshed = await postForm(`${baseUrl}/acme/oauth/token`, { grant_type: 'refresh_token', refresh_token: refreshTokenBeforeRestart, ...CLIENT });
+    const refreshed = await postForm(`${baseUrl}/acme/oauth/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: refreshTokenBeforeRestart,
+      ...CLIENT,
+    });
     assert.equal(refreshed.status, 200, refreshed.text);
     assert.equal(typeof refreshed.body.refresh_token, 'string');
     assert.notEqual(refreshed.body.refresh_token, refreshTokenBeforeRestart, 'rotated');
@@ -180,7 +191,9 @@ describe('server process life cycle', () => {
       [unknownKey, /tenants\[0\].*aplications/],
       [join(dir, 'missing.yaml'), /cannot read the file \(ENOENT\)/],
     ];
-    const results = await Promise.all(cases.map(([file]) => runCli(['serve', '--config', file], { env: { LATCHKEY_MASTER_KEY: MASTER_KEY } })));
+    const results = await Promise.all(
+      cases.map(([file]) => runCli(['serve', '--config', file], { env: { LATCHKEY_MASTER_KEY: MASTER_KEY } })),
+    );
     for (const [i, [file, message]] of cases.entries()) {
       const result = results[i];
       assert.ok(result);
@@ -193,7 +206,12 @@ describe('server process life cycle', () => {
   it('a TLS file that cannot be read stops start-up naming tls.cert, without a stack trace', async () => {
     const tlsMissing = writeYamlConfig(
       dir,
-      { listen: { host: '127.0.0.1', port }, database: 'sqlite:./data/tls.db', tls: { cert: './no-such-cert.pem', key: './no-such-key.pem' }, tenants: [{ name: 'acme' }] },
+      {
+        listen: { host: '127.0.0.1', port },
+        database: 'sqlite:./data/tls.db',
+        tls: { cert: './no-such-cert.pem', key: './no-such-key.pem' },
+        tenants: [{ name: 'acme' }],
+      },
       'tls-missing.yaml',
     );
     const result = await runCli(['serve', '--config', tlsMissing], { env: { LATCHKEY_MASTER_KEY: MASTER_KEY } });

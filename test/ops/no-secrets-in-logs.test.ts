@@ -65,12 +65,33 @@ describe('no secrets in logs', () => {
       default_directory: 'Username-Password-Authentication',
       apis: [{ identifier: API, scopes: ['read:x'], token_lifetime: 600, allow_offline_access: true }],
       applications: [
-        { ...POST_CLIENT, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', 'refresh_token', 'client_credentials'] },
-        { ...BASIC_CLIENT, token_endpoint_auth_method: 'client_secret_basic', grant_types: ['password', 'refresh_token', 'client_credentials'] },
-        { client_id: JWT_CLIENT_ID, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, grant_types: ['password', 'client_credentials'] },
+        {
+          ...POST_CLIENT,
+          token_endpoint_auth_method: 'client_secret_post',
+          grant_types: ['password', 'refresh_token', 'client_credentials'],
+        },
+        {
+          ...BASIC_CLIENT,
+          token_endpoint_auth_method: 'client_secret_basic',
+          grant_types: ['password', 'refresh_token', 'client_credentials'],
+        },
+        {
+          client_id: JWT_CLIENT_ID,
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [jwk] },
+          grant_types: ['password', 'client_credentials'],
+        },
         { client_id: PUBLIC_CLIENT_ID, token_endpoint_auth_method: 'none', grant_types: ['password', 'refresh_token'] },
       ],
-      users: [{ connection: 'Username-Password-Authentication', username: USER.username, email: USER.username, name: 'Carol', password: USER.password }],
+      users: [
+        {
+          connection: 'Username-Password-Authentication',
+          username: USER.username,
+          email: USER.username,
+          name: 'Carol',
+          password: USER.password,
+        },
+      ],
     };
     tenant.client_grants = clientGrantsForEveryApi(tenant);
     server = await startTestServer({ tenants: [tenant], logLevel: 'trace' });
@@ -95,7 +116,13 @@ describe('no secrets in logs', () => {
 
   async function driveTraffic(): Promise<void> {
     const expect = (res: JsonResponse, status: number, what: string) => assert.equal(res.status, status, `${what}: ${res.text}`);
-    const login = { grant_type: 'password', username: USER.username, password: USER.password, audience: API, scope: 'openid profile email offline_access read:x' };
+    const login = {
+      grant_type: 'password',
+      username: USER.username,
+      password: USER.password,
+      audience: API,
+      scope: 'openid profile email offline_access read:x',
+    };
 
     // Password grant: form + client_secret_post, JSON, Basic, public client; wrong passwords.
     const first = await postForm(token, { ...login, ...POST_CLIENT });
@@ -112,13 +139,38 @@ describe('no secrets in logs', () => {
     rememberTokens(publicLogin);
     expect(await postForm(token, { ...login, password: secret('wrongpw'), ...POST_CLIENT }), 400, 'wrong password (form)');
     expect(await postJson(token, { ...login, password: secret('wrongpwjson'), ...POST_CLIENT }), 400, 'wrong password (JSON)');
-    expect(await postForm(token, { ...login, username: 'nobody@logs.test', password: secret('unknownuser'), ...POST_CLIENT }), 400, 'unknown user');
+    expect(
+      await postForm(token, { ...login, username: 'nobody@logs.test', password: secret('unknownuser'), ...POST_CLIENT }),
+      400,
+      'unknown user',
+    );
 
     // Client authentication failures.
-    expect(await postForm(token, { ...login, client_id: POST_CLIENT.client_id, client_secret: secret('wrongpost') }), 401, 'wrong post secret');
+    expect(
+      await postForm(token, { ...login, client_id: POST_CLIENT.client_id, client_secret: secret('wrongpost') }),
+      401,
+      'wrong post secret',
+    );
     expect(await postForm(token, login, basicHeader(BASIC_CLIENT.client_id, secret('wrongbasic'))), 401, 'wrong Basic secret');
-    expect(await postForm(token, { grant_type: 'client_credentials', audience: API, client_id: POST_CLIENT.client_id, client_secret: secret('ccwrong') }), 401, 'client_credentials bad secret');
-    expect(await postForm(token, { grant_type: 'client_credentials', audience: API }, basicHeader(BASIC_CLIENT.client_id, secret('ccwrongbasic'))), 401, 'client_credentials bad Basic secret');
+    expect(
+      await postForm(token, {
+        grant_type: 'client_credentials',
+        audience: API,
+        client_id: POST_CLIENT.client_id,
+        client_secret: secret('ccwrong'),
+      }),
+      401,
+      'client_credentials bad secret',
+    );
+    expect(
+      await postForm(
+        token,
+        { grant_type: 'client_credentials', audience: API },
+        basicHeader(BASIC_CLIENT.client_id, secret('ccwrongbasic')),
+      ),
+      401,
+      'client_credentials bad Basic secret',
+    );
     const cc = await postForm(token, { grant_type: 'client_credentials', audience: API, ...POST_CLIENT });
     expect(cc, 200, 'client_credentials');
     rememberTokens(cc);
@@ -129,18 +181,55 @@ describe('no secrets in logs', () => {
     const viaJwt = await postForm(token, { grant_type: 'client_credentials', audience: API, client_assertion: good, ...jwtType });
     expect(viaJwt, 200, 'private_key_jwt');
     rememberTokens(viaJwt);
-    expect(await postForm(token, { grant_type: 'client_credentials', audience: API, client_assertion: good, ...jwtType }), 401, 'replayed assertion');
-    expect(await postForm(token, { grant_type: 'client_credentials', audience: API, client_assertion: await assertion('https://elsewhere.example/token'), ...jwtType }), 401, 'wrong aud');
-    expect(await postForm(token, { grant_type: 'client_credentials', audience: API, client_assertion: secret('notajwt'), ...jwtType }), 401, 'garbage assertion');
+    expect(
+      await postForm(token, { grant_type: 'client_credentials', audience: API, client_assertion: good, ...jwtType }),
+      401,
+      'replayed assertion',
+    );
+    expect(
+      await postForm(token, {
+        grant_type: 'client_credentials',
+        audience: API,
+        client_assertion: await assertion('https://elsewhere.example/token'),
+        ...jwtType,
+      }),
+      401,
+      'wrong aud',
+    );
+    expect(
+      await postForm(token, { grant_type: 'client_credentials', audience: API, client_assertion: secret('notajwt'), ...jwtType }),
+      401,
+      'garbage assertion',
+    );
 
     // Refresh: rotation, then reuse of the rotated token (revokes the family), then the revoked child.
-    const rotated = await postForm(token, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string, ...POST_CLIENT });
+    const rotated = await postForm(token, {
+      grant_type: 'refresh_token',
+      refresh_token: first.body.refresh_token as string,
+      ...POST_CLIENT,
+    });
     expect(rotated, 200, 'refresh');
     rememberTokens(rotated);
-    expect(await postForm(token, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string, ...POST_CLIENT }), 400, 'refresh reuse');
-    expect(await postForm(token, { grant_type: 'refresh_token', refresh_token: rotated.body.refresh_token as string, ...POST_CLIENT }), 400, 'revoked child');
-    expect(await postJson(token, { grant_type: 'refresh_token', refresh_token: secret('unknownrefresh'), ...POST_CLIENT }), 400, 'unknown refresh token');
-    const basicRefresh = await postForm(token, { grant_type: 'refresh_token', refresh_token: viaBasic.body.refresh_token as string }, basicHeader(BASIC_CLIENT.client_id, BASIC_CLIENT.client_secret));
+    expect(
+      await postForm(token, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string, ...POST_CLIENT }),
+      400,
+      'refresh reuse',
+    );
+    expect(
+      await postForm(token, { grant_type: 'refresh_token', refresh_token: rotated.body.refresh_token as string, ...POST_CLIENT }),
+      400,
+      'revoked child',
+    );
+    expect(
+      await postJson(token, { grant_type: 'refresh_token', refresh_token: secret('unknownrefresh'), ...POST_CLIENT }),
+      400,
+      'unknown refresh token',
+    );
+    const basicRefresh = await postForm(
+      token,
+      { grant_type: 'refresh_token', refresh_token: viaBasic.body.refresh_token as string },
+      basicHeader(BASIC_CLIENT.client_id, BASIC_CLIENT.client_secret),
+    );
     expect(basicRefresh, 200, 'refresh (Basic)');
     rememberTokens(basicRefresh);
 
@@ -155,12 +244,44 @@ describe('no secrets in logs', () => {
 
     // Introspection and revocation, good and bad client credentials.
     expect(await postForm(server.at('/oauth/introspect'), { token: access, ...POST_CLIENT }), 200, 'introspect access');
-    expect(await postJson(server.at('/oauth/introspect'), { token: basicRefresh.body.refresh_token as string }, basicHeader(BASIC_CLIENT.client_id, BASIC_CLIENT.client_secret)), 200, 'introspect refresh');
-    expect(await postForm(server.at('/oauth/introspect'), { token: access, client_id: POST_CLIENT.client_id, client_secret: secret('introspectwrong') }), 401, 'introspect bad secret');
+    expect(
+      await postJson(
+        server.at('/oauth/introspect'),
+        { token: basicRefresh.body.refresh_token as string },
+        basicHeader(BASIC_CLIENT.client_id, BASIC_CLIENT.client_secret),
+      ),
+      200,
+      'introspect refresh',
+    );
+    expect(
+      await postForm(server.at('/oauth/introspect'), {
+        token: access,
+        client_id: POST_CLIENT.client_id,
+        client_secret: secret('introspectwrong'),
+      }),
+      401,
+      'introspect bad secret',
+    );
     expect(await postForm(server.at('/oauth/revoke'), { token: access, ...POST_CLIENT }), 200, 'revoke access');
-    expect(await postForm(server.at('/oauth/revoke'), { token: basicRefresh.body.refresh_token as string, token_type_hint: 'refresh_token' }, basicHeader(BASIC_CLIENT.client_id, BASIC_CLIENT.client_secret)), 200, 'revoke refresh');
-    expect(await postForm(server.at('/oauth/revoke'), { token: publicLogin.body.refresh_token as string, client_id: PUBLIC_CLIENT_ID }), 200, 'revoke (public client)');
-    expect(await postForm(server.at('/oauth/revoke'), { token: access, client_id: POST_CLIENT.client_id, client_secret: secret('revokewrong') }), 401, 'revoke bad secret');
+    expect(
+      await postForm(
+        server.at('/oauth/revoke'),
+        { token: basicRefresh.body.refresh_token as string, token_type_hint: 'refresh_token' },
+        basicHeader(BASIC_CLIENT.client_id, BASIC_CLIENT.client_secret),
+      ),
+      200,
+      'revoke refresh',
+    );
+    expect(
+      await postForm(server.at('/oauth/revoke'), { token: publicLogin.body.refresh_token as string, client_id: PUBLIC_CLIENT_ID }),
+      200,
+      'revoke (public client)',
+    );
+    expect(
+      await postForm(server.at('/oauth/revoke'), { token: access, client_id: POST_CLIENT.client_id, client_secret: secret('revokewrong') }),
+      401,
+      'revoke bad secret',
+    );
     expect(await get(server.at('/userinfo'), { authorization: `Bearer ${access}` }), 401, 'userinfo after revocation');
 
     // Malformed bodies that carry secrets.
@@ -169,20 +290,61 @@ describe('no secrets in logs', () => {
       ['JSON array', `["${secret('jsonarray')}"]`, 'application/json', 400],
       ['non-string JSON', `{"grant_type":"password","password":["${secret('nonstring')}"]}`, 'application/json', 400],
       ['text/plain', `grant_type=password&password=${secret('textplain')}`, 'text/plain', 400],
-      ['multipart', `--b\r\nContent-Disposition: form-data; name="password"\r\n\r\n${secret('multipart')}\r\n--b--\r\n`, 'multipart/form-data; boundary=b', 400],
-      ['repeated', `grant_type=password&username=${USER.username}&password=${secret('repeat1')}&password=${secret('repeat2')}&client_id=${POST_CLIENT.client_id}&client_secret=${POST_CLIENT.client_secret}`, 'application/x-www-form-urlencoded', 400],
-      ['too long', `grant_type=password&username=${USER.username}&password=${secret('toolong')}${'y'.repeat(4100)}&client_id=${POST_CLIENT.client_id}`, 'application/x-www-form-urlencoded', 400],
-      ['too large', `grant_type=password&password=${secret('toolarge')}&pad=${'z'.repeat(70 * 1024)}`, 'application/x-www-form-urlencoded', 413],
-      ['two auth methods', `grant_type=password&username=${USER.username}&password=${USER.password}&client_id=${BASIC_CLIENT.client_id}&client_secret=${secret('twomethods')}`, 'application/x-www-form-urlencoded', 400],
+      [
+        'multipart',
+        `--b\r\nContent-Disposition: form-data; name="password"\r\n\r\n${secret('multipart')}\r\n--b--\r\n`,
+        'multipart/form-data; boundary=b',
+        400,
+      ],
+      [
+        'repeated',
+        `grant_type=password&username=${USER.username}&password=${secret('repeat1')}&password=${secret('repeat2')}&client_id=${POST_CLIENT.client_id}&client_secret=${POST_CLIENT.client_secret}`,
+        'application/x-www-form-urlencoded',
+        400,
+      ],
+      [
+        'too long',
+        `grant_type=password&username=${USER.username}&password=${secret('toolong')}${'y'.repeat(4100)}&client_id=${POST_CLIENT.client_id}`,
+        'application/x-www-form-urlencoded',
+        400,
+      ],
+      [
+        'too large',
+        `grant_type=password&password=${secret('toolarge')}&pad=${'z'.repeat(70 * 1024)}`,
+        'application/x-www-form-urlencoded',
+        413,
+      ],
+      [
+        'two auth methods',
+        `grant_type=password&username=${USER.username}&password=${USER.password}&client_id=${BASIC_CLIENT.client_id}&client_secret=${secret('twomethods')}`,
+        'application/x-www-form-urlencoded',
+        400,
+      ],
     ];
     for (const [what, body, contentType, status] of malformed) {
       const headers: Record<string, string> = { 'content-type': contentType };
       if (what === 'two auth methods') Object.assign(headers, basicHeader(BASIC_CLIENT.client_id, BASIC_CLIENT.client_secret));
       expect(await postRaw(token, body, headers), status, what);
     }
-    expect(await postRaw(server.at('/oauth/token').replace('/acme/', '/no-such-tenant/'), `password=${secret('unknowntenant')}`, { 'content-type': 'application/x-www-form-urlencoded' }), 404, 'unknown tenant');
-    expect(await postRaw(`${server.url}/oauth/token?client_secret=${secret('wrongurl')}`, `password=${secret('wrongurlbody')}`, { 'content-type': 'application/x-www-form-urlencoded' }), 404, 'no tenant in the URL');
-    expect(await postForm(`${token}?password=${secret('inquery')}&client_secret=${secret('secretinquery')}`, { ...login, ...POST_CLIENT }), 200, 'secrets in the query string');
+    expect(
+      await postRaw(server.at('/oauth/token').replace('/acme/', '/no-such-tenant/'), `password=${secret('unknowntenant')}`, {
+        'content-type': 'application/x-www-form-urlencoded',
+      }),
+      404,
+      'unknown tenant',
+    );
+    expect(
+      await postRaw(`${server.url}/oauth/token?client_secret=${secret('wrongurl')}`, `password=${secret('wrongurlbody')}`, {
+        'content-type': 'application/x-www-form-urlencoded',
+      }),
+      404,
+      'no tenant in the URL',
+    );
+    expect(
+      await postForm(`${token}?password=${secret('inquery')}&client_secret=${secret('secretinquery')}`, { ...login, ...POST_CLIENT }),
+      200,
+      'secrets in the query string',
+    );
   }
 
   it('the traffic produced log lines, each one JSON', () => {
@@ -200,7 +362,10 @@ describe('no secrets in logs', () => {
     }
     assert.deepEqual(leaks, []);
     // Not even the distinctive tag that every secret carries.
-    assert.deepEqual(server.logs.filter((line) => line.includes(TAG)), []);
+    assert.deepEqual(
+      server.logs.filter((line) => line.includes(TAG)),
+      [],
+    );
   });
 
   function entries(): Array<Record<string, unknown>> {
@@ -214,7 +379,10 @@ describe('no secrets in logs', () => {
 
   it('failures are logged with route, status and OAuth error code', () => {
     const tokenRoute = '/:tenant/oauth/token';
-    assertLogged({ route: tokenRoute, status: 400, error: 'invalid_grant', grant_type: 'password', client_id: POST_CLIENT.client_id }, 'wrong password');
+    assertLogged(
+      { route: tokenRoute, status: 400, error: 'invalid_grant', grant_type: 'password', client_id: POST_CLIENT.client_id },
+      'wrong password',
+    );
     assertLogged({ route: tokenRoute, status: 400, error: 'invalid_grant', grant_type: 'refresh_token' }, 'refresh reuse');
     assertLogged({ route: tokenRoute, status: 401, error: 'invalid_client', grant_type: 'client_credentials' }, 'bad client secret');
     assertLogged({ route: tokenRoute, status: 400, error: 'invalid_request' }, 'malformed body');
@@ -223,19 +391,30 @@ describe('no secrets in logs', () => {
     assertLogged({ route: '/:tenant/oauth/revoke', status: 401, error: 'invalid_client' }, 'revoke');
     assertLogged({ route: '/:tenant/oauth/introspect', status: 401, error: 'invalid_client' }, 'introspect');
     assertLogged({ route: tokenRoute, status: 404, error: 'not_found' }, 'unknown tenant');
-    assertLogged({ route: 'unmatched', path: '/oauth/token', status: 404, error: 'not_found' }, 'a token request sent to a URL without a tenant');
+    assertLogged(
+      { route: 'unmatched', path: '/oauth/token', status: 404, error: 'not_found' },
+      'a token request sent to a URL without a tenant',
+    );
   });
 
   it('the operator can tell why a request failed from a log-only detail the client never sees', () => {
     const reuse = entries().find((e) => e.error === 'invalid_grant' && typeof e.detail === 'string' && /reuse/.test(e.detail));
     assert.ok(reuse, 'refresh token reuse is explained in the log');
-    const wrongSecret = entries().find((e) => e.error === 'invalid_client' && typeof e.detail === 'string' && e.detail.includes(POST_CLIENT.client_id));
+    const wrongSecret = entries().find(
+      (e) => e.error === 'invalid_client' && typeof e.detail === 'string' && e.detail.includes(POST_CLIENT.client_id),
+    );
     assert.ok(wrongSecret, 'the failing client is named in the log');
   });
 
   it('successful requests are logged with route, status, grant type and client', () => {
-    assertLogged({ route: '/:tenant/oauth/token', status: 200, grant_type: 'password', client_id: BASIC_CLIENT.client_id }, 'password via Basic');
-    assertLogged({ route: '/:tenant/oauth/token', status: 200, grant_type: 'client_credentials', client_id: JWT_CLIENT_ID }, 'private_key_jwt');
+    assertLogged(
+      { route: '/:tenant/oauth/token', status: 200, grant_type: 'password', client_id: BASIC_CLIENT.client_id },
+      'password via Basic',
+    );
+    assertLogged(
+      { route: '/:tenant/oauth/token', status: 200, grant_type: 'client_credentials', client_id: JWT_CLIENT_ID },
+      'private_key_jwt',
+    );
     assertLogged({ route: '/:tenant/userinfo', status: 200 }, 'userinfo');
   });
 });

@@ -24,7 +24,9 @@ import { freePort, startTestServer, TEST_MASTER_KEY, type TestServer } from '../
 const PUBLIC_PROBES = ['/metrics', '/metrics/', '/acme/metrics', '/healthz', '/readyz', '/readyz/database'];
 
 function failureCount(metrics: string, reason: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith('latchkey_security_events_total{') && l.includes('type="login_failure"') && l.includes(`reason="${reason}"`));
+  const line = metrics
+    .split('\n')
+    .find((l) => l.startsWith('latchkey_security_events_total{') && l.includes('type="login_failure"') && l.includes(`reason="${reason}"`));
   return line === undefined ? 0 : Number(line.split(' ').pop());
 }
 
@@ -55,7 +57,8 @@ describe('operations listener (issue #11 point 3)', () => {
     assert.equal(seen(metrics), seen(unknownRoute), 'indistinguishable from any unknown route');
     assert.equal(metrics.body.error, 'not_found');
 
-    const login = (username: string) => postForm(server.at('/oauth/token'), { grant_type: 'password', username, password: 'not the password at all', ...WEB });
+    const login = (username: string) =>
+      postForm(server.at('/oauth/token'), { grant_type: 'password', username, password: 'not the password at all', ...WEB });
     const probe = async () => Promise.all(PUBLIC_PROBES.map(async (path) => seen(await get(`${server.url}${path}`))));
     const operations = async () => (await get(`${server.operationsUrl}/metrics`)).text;
 
@@ -148,7 +151,12 @@ describe('operations listener configuration (issue #11 point 3)', () => {
       await new Promise<void>((resolve) => probe.close(() => resolve()));
 
       // The CLI reports it as the operator error it is: exit 1, one line, no stack trace.
-      const file = writeYamlConfig(dir, { listen: { host: '127.0.0.1', port: publicPort }, operations: { listen: { host: '127.0.0.1', port: busy.port } }, database: 'sqlite:./cli.db', tenants: [{ name: 'acme' }] });
+      const file = writeYamlConfig(dir, {
+        listen: { host: '127.0.0.1', port: publicPort },
+        operations: { listen: { host: '127.0.0.1', port: busy.port } },
+        database: 'sqlite:./cli.db',
+        tenants: [{ name: 'acme' }],
+      });
       const result = await runCli(['serve', '--config', file], { env: { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY } });
       assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
       assert.match(result.stderr, /operations\.listen\.port\) is already in use/);

@@ -10,7 +10,9 @@ import { get, postForm } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 function sampleValue(text: string, type: string, reason: string): number {
-  const line = text.split('\n').find((l) => l.startsWith('latchkey_security_events_total{') && l.includes(`type="${type}"`) && l.includes(`reason="${reason}"`));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('latchkey_security_events_total{') && l.includes(`type="${type}"`) && l.includes(`reason="${reason}"`));
   return line === undefined ? 0 : Number(line.split(' ').pop());
 }
 
@@ -23,7 +25,8 @@ describe('Security events in /metrics', () => {
   after(() => server.close());
 
   it('counts successes, failures by reason, a lock and refusals before the password check', async () => {
-    const login = (username: string, password: string) => postForm(server.at('/oauth/token'), { grant_type: 'password', username, password, ...WEB });
+    const login = (username: string, password: string) =>
+      postForm(server.at('/oauth/token'), { grant_type: 'password', username, password, ...WEB });
     assert.equal((await login(ALICE.username, ALICE.password)).status, 200);
     for (const attempt of ['one', 'two', 'three']) assert.equal((await login(ALICE.username, `wrong ${attempt}`)).status, 400);
     assert.equal((await login('nobody@acme.test', 'whatever it is')).status, 400);

@@ -26,7 +26,15 @@ import { runCli, writeYamlConfig } from '../helpers/cli-process.js';
 import { configProblems } from '../helpers/config-problems.js';
 import { ALICE } from '../helpers/fixtures.js';
 import type { JsonResponse } from '../helpers/http.js';
-import { BACKEND, acmeWith, assertSignedIn, assertTooMany, assertWrongPassword, passwordAttempt, securityEvents } from '../helpers/ip-throttle.js';
+import {
+  BACKEND,
+  acmeWith,
+  assertSignedIn,
+  assertTooMany,
+  assertWrongPassword,
+  passwordAttempt,
+  securityEvents,
+} from '../helpers/ip-throttle.js';
 import { get } from '../helpers/http.js';
 import { TEST_REDIS_URL, openReadyRedis, redisSkip, scanKeys, waitUntil } from '../helpers/redis.js';
 import { TEST_MASTER_KEY, startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
@@ -51,7 +59,10 @@ function attempt(server: TestServer, user: { username: string; password: string 
 async function failFromFreshIps(server: TestServer, username: string, count: number, firstIp: number): Promise<number> {
   for (let i = 0; i < count; i++) {
     const ip = firstIp + i;
-    assertWrongPassword(await attempt(server, { username, password: freshGuess() }, `203.0.${Math.floor(ip / 250)}.${(ip % 250) + 1}`), `failure ${i + 1} of ${count}`);
+    assertWrongPassword(
+      await attempt(server, { username, password: freshGuess() }, `203.0.${Math.floor(ip / 250)}.${(ip % 250) + 1}`),
+      `failure ${i + 1} of ${count}`,
+    );
   }
   return firstIp + count;
 }
@@ -64,7 +75,10 @@ describe('the backstop pauses new places, briefly, escalating', () => {
   });
 
   async function start(attackProtection?: TenantInput['attack_protection'], dir?: string): Promise<TestServer> {
-    server = await startTestServer({ tenants: [await acmeWith(attackProtection === undefined ? {} : { attack_protection: attackProtection })], ...(dir === undefined ? {} : { dir }) });
+    server = await startTestServer({
+      tenants: [await acmeWith(attackProtection === undefined ? {} : { attack_protection: attackProtection })],
+      ...(dir === undefined ? {} : { dir }),
+    });
     return server;
   }
 
@@ -91,14 +105,17 @@ describe('the backstop pauses new places, briefly, escalating', () => {
     assert.ok(retryAfter > 800, `about backstop.block_seconds (900), got ${retryAfter}`);
 
     // The pause is not a per-IP lock of home: home still gets its own after its own 10 failures.
-    for (let i = 0; i < 10; i++) assertWrongPassword(await attempt(s, { username: ALICE.username, password: freshGuess() }, HOME), `home's failure ${i + 1}`);
+    for (let i = 0; i < 10; i++)
+      assertWrongPassword(await attempt(s, { username: ALICE.username, password: freshGuess() }, HOME), `home's failure ${i + 1}`);
     assertTooMany(await attempt(s, ALICE, HOME), 'user_blocked');
     assertTooMany(await attempt(s, ALICE, NEW_PLACE), 'new_locations_paused');
 
     const pausedEvents = securityEvents(s, 'login_blocked').filter((e) => e.reason === 'backstop');
     assert.ok(pausedEvents.length >= 2, 'each refusal is a login_blocked event with reason backstop');
-    const passed = securityEvents(s, 'login_success').filter((e) => e.ip === HOME && (e.details as Record<string, unknown> | undefined)?.backstop_in_force === true);
-    assert.equal(passed.length, 1, "the home sign-in during the pause is flagged for operators (details.backstop_in_force)");
+    const passed = securityEvents(s, 'login_success').filter(
+      (e) => e.ip === HOME && (e.details as Record<string, unknown> | undefined)?.backstop_in_force === true,
+    );
+    assert.equal(passed.length, 1, 'the home sign-in during the pause is flagged for operators (details.backstop_in_force)');
   });
 
   it('regression (issue #11 point 6): the message and error_reason say what the pause is, and a name no user has is paused exactly alike', async () => {
@@ -118,7 +135,7 @@ describe('the backstop pauses new places, briefly, escalating', () => {
     assert.match(message, /from new locations are paused for 15 minutes/, message);
     assert.match(message, /many places/, message);
     assert.match(message, /locations where it signed in before still work/, message);
-    assert.doesNotMatch(message, /from this location/, 'not the per-IP lock\'s wording');
+    assert.doesNotMatch(message, /from this location/, "not the per-IP lock's wording");
     assert.equal(securityEvents(s, 'user_locked').filter((e) => e.reason === 'backstop').length, 2, 'one user_locked (backstop) per name');
   });
 
@@ -132,7 +149,10 @@ describe('the backstop pauses new places, briefly, escalating', () => {
       ip = await failFromFreshIps(s, ALICE.username, 5, ip);
       const retryAfter = assertTooMany(await attempt(s, ALICE, NEW_PLACE), 'new_locations_paused');
       seen.push(retryAfter);
-      assert.ok(retryAfter <= blockSeconds && retryAfter >= blockSeconds - 5, `block ${round + 1}: Retry-After ${retryAfter}, expected about ${blockSeconds}`);
+      assert.ok(
+        retryAfter <= blockSeconds && retryAfter >= blockSeconds - 5,
+        `block ${round + 1}: Retry-After ${retryAfter}, expected about ${blockSeconds}`,
+      );
       if (round === 0) {
         // Still paused half a minute before Retry-After, lifted at it.
         s.clock.advance(retryAfter - 30);
@@ -184,7 +204,9 @@ describe('the backstop pauses new places, briefly, escalating', () => {
       const second = assertTooMany(await attempt(s, ALICE, NEW_PLACE), 'new_locations_paused');
       assert.ok(second > 900, `the second block is longer: ${second}`);
 
-      const unblocked = await runCli(['users', 'unblock', ALICE.username, '--config', configFile], { env: { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY } });
+      const unblocked = await runCli(['users', 'unblock', ALICE.username, '--config', configFile], {
+        env: { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY },
+      });
       assert.equal(unblocked.code, 0, `users unblock: ${unblocked.stdout}\n${unblocked.stderr}`);
       assert.match(unblocked.stdout, /cleared [1-9][0-9]* brute-force locks?\b/, unblocked.stdout);
 
@@ -206,7 +228,10 @@ describe('backstop configuration', () => {
 
   it('defaults: the first block 900 s, the cap 86400 s', () => {
     const backstop = resolveConfig({ tenants: [{ name: 'acme' }] }, '/srv/latchkey', {}).tenants[0]!.attack_protection.backstop;
-    assert.deepEqual({ block_seconds: backstop.block_seconds, max_block_seconds: backstop.max_block_seconds }, { block_seconds: 900, max_block_seconds: 86_400 });
+    assert.deepEqual(
+      { block_seconds: backstop.block_seconds, max_block_seconds: backstop.max_block_seconds },
+      { block_seconds: 900, max_block_seconds: 86_400 },
+    );
   });
 
   it('a first block longer than the cap is refused, naming both keys', () => {
@@ -220,7 +245,9 @@ describe('backstop configuration', () => {
 });
 
 // Redis keeps time itself (the test clock cannot move it): here only what holds at once, and what Redis stores.
-describe('the backstop and the check budget on Redis counters', { skip: redisSkip('the backstop and the check budget on Redis counters') }, () => {
+describe('the backstop and the check budget on Redis counters', {
+  skip: redisSkip('the backstop and the check budget on Redis counters'),
+}, () => {
   it('a familiar IP passes the pause, a new place is paused for the first block; the marks live in Redis with their 30-day and 24 h + block lifetimes', async () => {
     const redis = await openReadyRedis(TEST_REDIS_URL as string);
     const s = await startTestServer({
@@ -236,7 +263,9 @@ describe('the backstop and the check budget on Redis counters', { skip: redisSki
       const familiarTtl = await redis.pttl(familiar);
       assert.ok(familiarTtl > 29 * 86_400_000 && familiarTtl <= 30 * 86_400_000, `kept 30 days: ${familiarTtl} ms`);
 
-      await Promise.all(Array.from({ length: 5 }, (_, i) => attempt(s, { username: ALICE.username, password: freshGuess() }, `203.0.113.${100 + i}`)));
+      await Promise.all(
+        Array.from({ length: 5 }, (_, i) => attempt(s, { username: ALICE.username, password: freshGuess() }, `203.0.113.${100 + i}`)),
+      );
       const retryAfter = assertTooMany(await attempt(s, ALICE, NEW_PLACE), 'new_locations_paused');
       assert.ok(retryAfter <= 900 && retryAfter >= 895, `the first block: ${retryAfter}`);
       assertSignedIn(await attempt(s, ALICE, HOME), 'alice at home during the pause');
@@ -248,7 +277,11 @@ describe('the backstop and the check budget on Redis counters', { skip: redisSki
 
       // The check budget is reserved before hashing like every count: of a parallel burst from one IP, six are checked.
       // (Names of their own: parallel firsts of one name would all count towards its backstop of 5.)
-      const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => attempt(s, { username: `victim-${i}@acme.test`, password: 'one wrong password' }, '198.51.100.77')));
+      const burst = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          attempt(s, { username: `victim-${i}@acme.test`, password: 'one wrong password' }, '198.51.100.77'),
+        ),
+      );
       assert.equal(burst.filter((r) => r.status === 400).length, 6, burst.map((r) => r.status).join(','));
       for (const res of burst.filter((r) => r.status !== 400)) assertTooMany(res, 'ip_blocked');
     } finally {

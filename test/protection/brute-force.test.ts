@@ -148,13 +148,22 @@ describe('issue #3: per identifier and end-user IP lock (default threshold 10)',
     await withServer(await tenantWith(), async (server) => {
       await fail(server, ALICE.username, 10);
       const retryAfter = assertLocked(await login(server, ALICE.username, ALICE.password), 'the 11th attempt, with the right password');
-      assert.ok(retryAfter <= 2_592_000 && retryAfter > 2_592_000 - 600, `Retry-After is about the default block_seconds (30 days), got ${retryAfter}`);
+      assert.ok(
+        retryAfter <= 2_592_000 && retryAfter > 2_592_000 - 600,
+        `Retry-After is about the default block_seconds (30 days), got ${retryAfter}`,
+      );
 
       assertSignedIn(await login(server, JOE.username, JOE.password), 'another user from the same IP');
-      assertSignedIn(await login(server, ALICE.username, ALICE.password, fromIp('203.0.113.50')), 'the same user from a second end-user IP, forwarded by a trusted client');
+      assertSignedIn(
+        await login(server, ALICE.username, ALICE.password, fromIp('203.0.113.50')),
+        'the same user from a second end-user IP, forwarded by a trusted client',
+      );
       // The success elsewhere does not lift the lock from the first IP.
       assertLocked(await login(server, ALICE.username, ALICE.password), 'the same user from the first IP, after signing in elsewhere');
-      assertLocked(await login(server, ALICE.username, ALICE.password, fromIp('127.0.0.1')), 'the first IP, forwarded by the trusted client');
+      assertLocked(
+        await login(server, ALICE.username, ALICE.password, fromIp('127.0.0.1')),
+        'the first IP, forwarded by the trusted client',
+      );
     });
   });
 
@@ -170,9 +179,15 @@ describe('issue #3: which end-user IP counts (auth0-forwarded-for only from trus
   it("an untrusted confidential client's forwarded IP is ignored: a fresh IP per guess still locks the peer IP, and a warning names the client", async () => {
     await withServer(await tenantWith(small(3)), async (server) => {
       for (let i = 1; i <= 3; i++) {
-        assertWrongPassword(await login(server, ALICE.username, freshGuess(), { client: 'web', forwardedFor: `198.51.100.${i}` }), `guess ${i} with a fresh forwarded IP`);
+        assertWrongPassword(
+          await login(server, ALICE.username, freshGuess(), { client: 'web', forwardedFor: `198.51.100.${i}` }),
+          `guess ${i} with a fresh forwarded IP`,
+        );
       }
-      assertLocked(await login(server, ALICE.username, ALICE.password, { client: 'web', forwardedFor: '198.51.100.200' }), 'right password with yet another forwarded IP');
+      assertLocked(
+        await login(server, ALICE.username, ALICE.password, { client: 'web', forwardedFor: '198.51.100.200' }),
+        'right password with yet another forwarded IP',
+      );
       assertLocked(await login(server, ALICE.username, ALICE.password), 'right password without the header: the peer IP is locked');
 
       const warnings = parsedLogs(server).filter((l) => l.client_id === WEB.client_id && l.reason === 'client_not_trusted');
@@ -185,9 +200,15 @@ describe('issue #3: which end-user IP counts (auth0-forwarded-for only from trus
   it("a public client's forwarded IP is ignored too (and logged)", async () => {
     await withServer(await tenantWith(small(3)), async (server) => {
       for (let i = 1; i <= 3; i++) {
-        assertWrongPassword(await login(server, JOE.username, freshGuess(), { client: 'native', forwardedFor: `198.51.100.${i}` }), `guess ${i} with a fresh forwarded IP`);
+        assertWrongPassword(
+          await login(server, JOE.username, freshGuess(), { client: 'native', forwardedFor: `198.51.100.${i}` }),
+          `guess ${i} with a fresh forwarded IP`,
+        );
       }
-      assertLocked(await login(server, JOE.username, JOE.password, { client: 'native', forwardedFor: '198.51.100.200' }), 'right password with yet another forwarded IP');
+      assertLocked(
+        await login(server, JOE.username, JOE.password, { client: 'native', forwardedFor: '198.51.100.200' }),
+        'right password with yet another forwarded IP',
+      );
       assertLocked(await login(server, JOE.username, JOE.password, { client: 'native' }), 'right password without the header');
 
       const warnings = parsedLogs(server).filter((l) => l.client_id === NATIVE.client_id && l.reason === 'public_client');
@@ -203,7 +224,10 @@ describe('issue #3: which end-user IP counts (auth0-forwarded-for only from trus
         assert.equal(res.body.error, 'invalid_request', `header ${JSON.stringify(value)}: ${res.text}`);
       }
       // Four refused requests, above the threshold of 3: none of them counted.
-      assertSignedIn(await login(server, ALICE.username, ALICE.password, fromIp('203.0.113.1')), 'a well-formed forwarded IP after the malformed ones');
+      assertSignedIn(
+        await login(server, ALICE.username, ALICE.password, fromIp('203.0.113.1')),
+        'a well-formed forwarded IP after the malformed ones',
+      );
       assertSignedIn(await login(server, ALICE.username, ALICE.password), 'from the peer IP');
     });
   });
@@ -216,7 +240,9 @@ function parallelBurstSuite(name: string, options: { skip?: string | false; onPo
         const guesses = Array.from({ length: 50 }, () => freshGuess());
         const answers = await Promise.all(guesses.map((guess) => login(server, ALICE.username, guess)));
         const checked = answers.filter((r) => r.status === 400 && r.body.error === 'invalid_grant');
-        const locked = answers.filter((r) => r.status === 429 && r.body.error === 'too_many_attempts' && r.body.error_reason === 'user_blocked');
+        const locked = answers.filter(
+          (r) => r.status === 429 && r.body.error === 'too_many_attempts' && r.body.error_reason === 'user_blocked',
+        );
         const statuses = answers.map((r) => `${r.status} ${String(r.body.error)}`).join(', ');
         assert.equal(checked.length, 10, `exactly 10 invalid_grant: ${statuses}`);
         assert.equal(locked.length, 40, `exactly 40 too_many_attempts: ${statuses}`);
@@ -231,7 +257,14 @@ function parallelBurstSuite(name: string, options: { skip?: string | false; onPo
       // Attempts beyond what the threshold leaves wait for those in flight instead of being refused.
       await withServerOn(options.onPostgres ?? false, await tenantWith(), async (server) => {
         const answers = await Promise.all(Array.from({ length: 30 }, () => login(server, ALICE.username, ALICE.password)));
-        assert.deepEqual(answers.map((r) => r.status), Array(30).fill(200), answers.filter((r) => r.status !== 200).map((r) => r.text).join('\n'));
+        assert.deepEqual(
+          answers.map((r) => r.status),
+          Array(30).fill(200),
+          answers
+            .filter((r) => r.status !== 200)
+            .map((r) => r.text)
+            .join('\n'),
+        );
         assert.equal(securityEvents(server, 'login_blocked').length, 0);
       });
     });
@@ -290,9 +323,17 @@ describe('issue #3: operators clear locks (latchkey users unblock, users set-pas
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-bf-cli-'));
     const tenant = await tenantWith(small(3));
     // The same tenant as an operator's YAML file, on the running server's database.
-    const configFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${join(dir, 'latchkey.db')}`, log_level: 'warn', tenants: [tenant] });
+    const configFile = writeYamlConfig(dir, {
+      public_url: 'http://127.0.0.1:3999',
+      database: `sqlite:${join(dir, 'latchkey.db')}`,
+      log_level: 'warn',
+      tenants: [tenant],
+    });
     const admin = (args: string[], input?: string): Promise<ProcessResult> =>
-      runCli([...args, '--config', configFile], { env: { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY }, ...(input === undefined ? {} : { input }) });
+      runCli([...args, '--config', configFile], {
+        env: { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY },
+        ...(input === undefined ? {} : { input }),
+      });
     const assertOk = (result: ProcessResult, what: string): void =>
       assert.equal(result.code, 0, `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
 
@@ -415,7 +456,10 @@ describe('issue #3: the backstop locks an identifier from every IP', () => {
       assertSignedIn(await login(server, JOE.username, JOE.password, fromIp('192.0.2.77')), 'another user from the fresh IP');
 
       const locks = securityEvents(server, 'user_locked');
-      assert.ok(locks.some((l) => l.reason === 'backstop'), `a user_locked event with reason backstop:\n${locks.map((l) => JSON.stringify(l)).join('\n')}`);
+      assert.ok(
+        locks.some((l) => l.reason === 'backstop'),
+        `a user_locked event with reason backstop:\n${locks.map((l) => JSON.stringify(l)).join('\n')}`,
+      );
     });
   });
 });
@@ -430,12 +474,18 @@ describe('issue #3: the allowlist skips the per-IP lock but not the backstop', (
       assertLocked(await login(server, JOE.username, JOE.password, fromIp('203.0.113.7')), 'a non-allowlisted IP after 3 failures');
 
       await fail(server, ALICE.username, 5, allowlisted);
-      assertSignedIn(await login(server, ALICE.username, ALICE.password, allowlisted), 'allowlisted IP after 5 failures (per-IP threshold 3)');
+      assertSignedIn(
+        await login(server, ALICE.username, ALICE.password, allowlisted),
+        'allowlisted IP after 5 failures (per-IP threshold 3)',
+      );
 
       await fail(server, ALICE.username, 6, allowlisted);
       // Issue #11 point 6: alice signed in from 198.51.100.7 above, so that IP is familiar and passes the backstop;
       // an allowlisted IP she never signed in from is paused like any other.
-      assertPaused(await login(server, ALICE.username, ALICE.password, fromIp('198.51.100.8')), 'another allowlisted IP after 6 failures: the backstop');
+      assertPaused(
+        await login(server, ALICE.username, ALICE.password, fromIp('198.51.100.8')),
+        'another allowlisted IP after 6 failures: the backstop',
+      );
       assertPaused(await login(server, ALICE.username, ALICE.password, fromIp('192.0.2.9')), 'any other IP too');
       assertSignedIn(await login(server, ALICE.username, ALICE.password, allowlisted), 'the allowlisted IP alice signed in from before');
     });
@@ -456,14 +506,20 @@ describe('issue #3: security events', () => {
       sent.push('Unknown-User-Guess-abc');
       assertSignedIn(await login(server, JOE.username, JOE.password), 'joe');
 
-      assert.ok(server.logs.some((line) => line.includes('"security_event":"user_locked"')), `a user_locked line:\n${server.logs.join('\n')}`);
+      assert.ok(
+        server.logs.some((line) => line.includes('"security_event":"user_locked"')),
+        `a user_locked line:\n${server.logs.join('\n')}`,
+      );
       const locks = securityEvents(server, 'user_locked');
       assert.equal(locks.length, 2, 'one user_locked per lock');
       const aliceLock = locks.find((l) => l.ip === '127.0.0.1');
       assert.ok(aliceLock, 'the lock names the end-user IP');
       assert.equal(aliceLock.reason, 'brute_force');
       assert.equal(aliceLock.client_id, WEB.client_id);
-      assert.ok(locks.some((l) => l.ip === '203.0.113.9' && l.client_id === BACKEND.client_id), 'the forwarded IP is the one named');
+      assert.ok(
+        locks.some((l) => l.ip === '203.0.113.9' && l.client_id === BACKEND.client_id),
+        'the forwarded IP is the one named',
+      );
 
       for (const password of sent) {
         const leaking = server.logs.filter((line) => line.includes(password));

@@ -33,7 +33,12 @@ describe('the per-IP budget of failed password checks', () => {
   }
 
   /** Repeats the one wrong password over NAMES, `parallel` at a time, until a 429 or `max` attempts; returns the answers. */
-  async function repeatUntilRefused(s: TestServer, max: number, parallel: number, headers: Record<string, string> = {}): Promise<JsonResponse[]> {
+  async function repeatUntilRefused(
+    s: TestServer,
+    max: number,
+    parallel: number,
+    headers: Record<string, string> = {},
+  ): Promise<JsonResponse[]> {
     const client = headers['auth0-forwarded-for'] === undefined ? WEB : BACKEND;
     const answers: JsonResponse[] = [];
     while (answers.length < max && !answers.some((r) => r.status === 429)) {
@@ -58,7 +63,11 @@ describe('the per-IP budget of failed password checks', () => {
     tenPastTheHour(s);
     // Default settings. Before the fix each repeat counted nowhere: 1,164 checks in 8 s and never a 429.
     const answers = await repeatUntilRefused(s, 330, 5);
-    assert.equal(judged(answers), 300, `exactly the default budget is checked: ${answers.length} answers, the last ${answers.at(-1)?.text}`);
+    assert.equal(
+      judged(answers),
+      300,
+      `exactly the default budget is checked: ${answers.length} answers, the last ${answers.at(-1)?.text}`,
+    );
     const retryAfter = assertTooMany(answers.at(-1)!, 'ip_blocked');
     assert.ok(retryAfter <= 3600, `Retry-After within the hour's refill, got ${retryAfter}`);
     assert.match(String(answers.at(-1)!.body.error_description), /password checks from this IP address in the last hour/);
@@ -68,7 +77,11 @@ describe('the per-IP budget of failed password checks', () => {
     assertTooMany(await passwordAttempt(s, WEB, ALICE), 'ip_blocked');
     const elsewhere = await passwordAttempt(s, WEB, ALICE, {}, '127.0.0.2');
     assert.equal(elsewhere.status, 200, elsewhere.text);
-    assert.equal(securityEvents(s, 'ip_throttled').filter((e) => e.reason === 'ip_check_budget').length, 1, 'one ip_throttled event, reason ip_check_budget');
+    assert.equal(
+      securityEvents(s, 'ip_throttled').filter((e) => e.reason === 'ip_check_budget').length,
+      1,
+      'one ip_throttled event, reason ip_check_budget',
+    );
   });
 
   it('the budget refills gradually over the hour (Retry-After is when one more check fits); successes do not spend it; allowlisted IPs are exempt', async () => {

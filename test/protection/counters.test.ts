@@ -45,7 +45,8 @@ const uniqueName = (): string => `test-${randomUUID()}`;
 
 function conformance(open: () => Promise<BackendUnderTest>): void {
   let subject: BackendUnderTest;
-  const counter = (limit: number, windowSeconds = 60, name = uniqueName()): Counter => subject.backend.counter({ name, limit, windowSeconds });
+  const counter = (limit: number, windowSeconds = 60, name = uniqueName()): Counter =>
+    subject.backend.counter({ name, limit, windowSeconds });
 
   before(async () => {
     subject = await open();
@@ -58,7 +59,11 @@ function conformance(open: () => Promise<BackendUnderTest>): void {
     const c = counter(10);
     const results = await Promise.all(Array.from({ length: 50 }, () => c.consume('burst')));
     const consumed = results.map((r) => r.consumed).sort((a, b) => a - b);
-    assert.deepEqual(consumed, Array.from({ length: 50 }, (_, i) => i + 1), 'every consume saw its own count');
+    assert.deepEqual(
+      consumed,
+      Array.from({ length: 50 }, (_, i) => i + 1),
+      'every consume saw its own count',
+    );
     assert.equal(results.filter((r) => r.allowed).length, 10);
     for (const r of results) {
       assert.equal(r.allowed, r.consumed <= 10, `consumed ${r.consumed} allowed=${r.allowed}`);
@@ -114,7 +119,10 @@ function conformance(open: () => Promise<BackendUnderTest>): void {
     const state = await c.peek('k');
     assert.ok(state !== null);
     assert.ok(state.consumed > 5, `blocked key counts ${state.consumed}, over the limit 5`);
-    assert.ok(state.msBeforeReset > 10_000 && state.msBeforeReset <= 3_600_000, `msBeforeReset ${state.msBeforeReset}: the block's hour, not the 10 s window`);
+    assert.ok(
+      state.msBeforeReset > 10_000 && state.msBeforeReset <= 3_600_000,
+      `msBeforeReset ${state.msBeforeReset}: the block's hour, not the 10 s window`,
+    );
     const refused = await c.consume('k');
     assert.equal(refused.allowed, false);
     assert.ok(refused.msBeforeReset > 10_000, `refused for ${refused.msBeforeReset} ms`);
@@ -154,7 +162,10 @@ function conformance(open: () => Promise<BackendUnderTest>): void {
     await c.set('k', 1, 3600);
     const first = await c.peek('k');
     assert.equal(first?.consumed, 1);
-    assert.ok(first !== null && first.msBeforeReset > 10_000 && first.msBeforeReset <= 3_600_000, `the set's hour, not the 10 s window: ${first?.msBeforeReset}`);
+    assert.ok(
+      first !== null && first.msBeforeReset > 10_000 && first.msBeforeReset <= 3_600_000,
+      `the set's hour, not the 10 s window: ${first?.msBeforeReset}`,
+    );
     await c.set('k', 7, 60);
     const second = await c.peek('k');
     assert.equal(second?.consumed, 7);
@@ -234,7 +245,10 @@ function databaseOnly(url: () => string, shared: boolean): void {
     testClock.advance(30);
     const mid = await c.peek('k');
     assert.equal(mid?.consumed, 4);
-    assert.ok(mid !== null && mid.msBeforeReset <= 30_000 && mid.msBeforeReset > 29_000, `msBeforeReset ${mid?.msBeforeReset} follows the clock`);
+    assert.ok(
+      mid !== null && mid.msBeforeReset <= 30_000 && mid.msBeforeReset > 29_000,
+      `msBeforeReset ${mid?.msBeforeReset} follows the clock`,
+    );
     testClock.advance(29);
     assert.equal((await c.consume('k')).allowed, false, 'one second before the window ends the key is still over its limit');
     testClock.advance(2);

@@ -37,7 +37,9 @@ describe('end-user IP', () => {
   });
 
   async function start(extra: Partial<TenantInput> = {}, attackProtection: Record<string, unknown> = {}): Promise<TestServer> {
-    server = await startTestServer({ tenants: [await acmeWith({ attack_protection: { suspicious_ip: { per_day: PER_DAY }, ...attackProtection }, ...extra })] });
+    server = await startTestServer({
+      tenants: [await acmeWith({ attack_protection: { suspicious_ip: { per_day: PER_DAY }, ...attackProtection }, ...extra })],
+    });
     return server;
   }
 
@@ -65,7 +67,12 @@ describe('end-user IP', () => {
     it("a trusted backend's header decides the per-identifier lock too", async () => {
       const s = await start({}, { suspicious_ip: { enabled: false }, brute_force: { threshold: 3, same_password_window_seconds: 0 } });
       for (let i = 0; i < 3; i++) {
-        const res = await passwordAttempt(s, BACKEND, { username: ALICE.username, password: `wrong ${i}` }, { [FORWARDED]: '198.51.100.9' });
+        const res = await passwordAttempt(
+          s,
+          BACKEND,
+          { username: ALICE.username, password: `wrong ${i}` },
+          { [FORWARDED]: '198.51.100.9' },
+        );
         assert.equal(res.body.error, 'invalid_grant', res.text);
       }
       // Alice from that IP is locked, even with her password; Alice from another forwarded IP is not.

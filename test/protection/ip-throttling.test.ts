@@ -33,7 +33,9 @@ describe('suspicious-IP throttling', () => {
   });
 
   async function start(attackProtection: Record<string, unknown> = {}): Promise<TestServer> {
-    server = await startTestServer({ tenants: [await acmeWith({ attack_protection: { suspicious_ip: { per_day: PER_DAY }, ...attackProtection } })] });
+    server = await startTestServer({
+      tenants: [await acmeWith({ attack_protection: { suspicious_ip: { per_day: PER_DAY }, ...attackProtection } })],
+    });
     return server;
   }
 
@@ -151,8 +153,11 @@ describe('suspicious-IP throttling', () => {
     assert.equal(securityEvents(s, 'ip_throttled').length, 0, 'nothing is throttled at the limit itself');
 
     // Sequential refusals, then a parallel burst.
-    for (let i = 0; i < 4; i++) assertTooMany(await passwordAttempt(s, WEB, { username: freshUsername(), password: 'wrong password 3' }), 'ip_blocked');
-    const burst = await Promise.all(Array.from({ length: 6 }, () => passwordAttempt(s, NATIVE, { username: freshUsername(), password: 'wrong password 4' })));
+    for (let i = 0; i < 4; i++)
+      assertTooMany(await passwordAttempt(s, WEB, { username: freshUsername(), password: 'wrong password 3' }), 'ip_blocked');
+    const burst = await Promise.all(
+      Array.from({ length: 6 }, () => passwordAttempt(s, NATIVE, { username: freshUsername(), password: 'wrong password 4' })),
+    );
     for (const res of burst) assertTooMany(res, 'ip_blocked');
 
     const events = securityEvents(s, 'ip_throttled');

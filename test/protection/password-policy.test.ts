@@ -48,14 +48,24 @@ describe('password policy (server and CLI)', () => {
     await h?.close();
   });
 
-  async function assertSignsIn(username: string, password: string, what: string, extra: Record<string, string> = {}): Promise<JsonResponse> {
+  async function assertSignsIn(
+    username: string,
+    password: string,
+    what: string,
+    extra: Record<string, string> = {},
+  ): Promise<JsonResponse> {
     const res = await h.login(username, password, extra);
     assert.equal(res.status, 200, `${what}: ${res.text}`);
     assert.equal(typeof res.body.access_token, 'string', what);
     return res;
   }
 
-  async function assertWrongCredentials(username: string, password: string, what: string, extra: Record<string, string> = {}): Promise<void> {
+  async function assertWrongCredentials(
+    username: string,
+    password: string,
+    what: string,
+    extra: Record<string, string> = {},
+  ): Promise<void> {
     const res = await h.login(username, password, extra);
     assert.equal(res.status, 400, `${what}: ${res.text}`);
     assert.equal(res.body.error, 'invalid_grant', what);
@@ -105,7 +115,10 @@ describe('password policy (server and CLI)', () => {
   it('a stricter min_length applies to its connection only', async () => {
     const twelve = 'kx9!qZ7-tree'; // 12 characters, not on the list
     const sixteen = 'kx9!qZ7-tree-bud'; // 16
-    const strict = await h.admin(['users', 'add', '--connection', STRICT_LENGTH.name, '--username', 'pat@partner.test', '--password-stdin'], `${twelve}\n`);
+    const strict = await h.admin(
+      ['users', 'add', '--connection', STRICT_LENGTH.name, '--username', 'pat@partner.test', '--password-stdin'],
+      `${twelve}\n`,
+    );
     assertExit(strict, 1, 'users add into the strict connection');
     assert.match(strict.stderr, /password policy \(min_length\): the password must have at least 16 characters/);
     assert.equal(h.userExists('pat@partner.test', STRICT_LENGTH.name), false);
@@ -116,7 +129,10 @@ describe('password policy (server and CLI)', () => {
     await assertSignsIn('pat@partner.test', twelve, 'default-connection user');
     await assertWrongCredentials('pat@partner.test', twelve, 'not in the strict connection', { realm: STRICT_LENGTH.name });
 
-    const ok = await h.admin(['users', 'add', '--connection', STRICT_LENGTH.name, '--username', 'pat@partner.test', '--password-stdin'], `${sixteen}\n`);
+    const ok = await h.admin(
+      ['users', 'add', '--connection', STRICT_LENGTH.name, '--username', 'pat@partner.test', '--password-stdin'],
+      `${sixteen}\n`,
+    );
     assertExit(ok, 0, 'users add with 16 characters into the strict connection');
     await assertSignsIn('pat@partner.test', sixteen, 'strict-connection user', { realm: STRICT_LENGTH.name });
   });
@@ -174,7 +190,10 @@ describe('password policy (server and CLI)', () => {
 
     const refusals = await refusalsFor(ALICE.username);
     assert.deepEqual(new Set(refusals.map((e) => e.reason)), new Set(['breached', 'min_length']));
-    assert.ok(refusals.every((e) => e.details?.operation === 'change'), JSON.stringify(refusals));
+    assert.ok(
+      refusals.every((e) => e.details?.operation === 'change'),
+      JSON.stringify(refusals),
+    );
 
     // A compliant change still goes through (the refusals above were the policy, not the command).
     const changed = await h.admin(['users', 'set-password', ALICE.username, '--password-stdin'], 'alice second passphrase\n');
@@ -204,7 +223,10 @@ describe('password policy (server and CLI)', () => {
     // A password not on the list is not flagged.
     const beforeClean = h.serverEvents().length;
     await assertSignsIn('good-import@acme.test', 'a perfectly fine passphrase', 'clean login');
-    const clean = h.serverEvents().slice(beforeClean).find((e) => e.security_event === 'login_success');
+    const clean = h
+      .serverEvents()
+      .slice(beforeClean)
+      .find((e) => e.security_event === 'login_success');
     assert.ok(clean, 'a login_success event');
     assert.equal(clean.reason, undefined, 'no flag for a password off the list');
   });
@@ -226,7 +248,10 @@ describe('password policy (server and CLI)', () => {
     assert.equal(failure?.connection, REFUSE_CONNECTION);
 
     const stored = await h.logs(['--type', 'login_failure']);
-    assert.ok(stored.some((e) => e.reason === 'password_breached' && e.user_id === userId), JSON.stringify(stored));
+    assert.ok(
+      stored.some((e) => e.reason === 'password_breached' && e.user_id === userId),
+      JSON.stringify(stored),
+    );
 
     // Only someone who knows the password learns it is breached.
     await assertWrongCredentials(REFUSED.username, 'qwertyuiop-not', 'a wrong password', { realm: REFUSE_CONNECTION });
@@ -240,6 +265,9 @@ describe('password policy (server and CLI)', () => {
     assert.equal(success.length, 1, JSON.stringify(events));
     assert.equal(success[0]?.reason, undefined);
     assert.equal(success[0]?.user_id, h.userId(ALLOWED.username, ALLOW_CONNECTION));
-    assert.ok(!h.server.logs.slice(-20).some((l) => l.includes('password_breached') && l.includes(ALLOW_CONNECTION)), 'nothing mentions the list');
+    assert.ok(
+      !h.server.logs.slice(-20).some((l) => l.includes('password_breached') && l.includes(ALLOW_CONNECTION)),
+      'nothing mentions the list',
+    );
   });
 });

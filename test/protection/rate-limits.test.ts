@@ -27,7 +27,12 @@ describe('token endpoint rate limits', () => {
   }
 
   function clientCredentials(s: TestServer, client: Client & { client_secret: string }): Promise<JsonResponse> {
-    return postForm(s.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, client_id: client.client_id, client_secret: client.client_secret });
+    return postForm(s.at('/oauth/token'), {
+      grant_type: 'client_credentials',
+      audience: API,
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+    });
   }
 
   async function assertIssued(res: Promise<JsonResponse> | JsonResponse, message = 'expected tokens'): Promise<JsonResponse> {
@@ -45,7 +50,12 @@ describe('token endpoint rate limits', () => {
     const s = await start();
     for (let i = 0; i < 60; i++) await assertIssued(clientCredentials(s, i % 2 === 0 ? WEB : BACKEND), `request ${i + 1}`);
     for (let i = 0; i < 20; i++) {
-      const res = await postForm(s.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, client_id: WEB.client_id, client_secret: 'wrong secret 00' });
+      const res = await postForm(s.at('/oauth/token'), {
+        grant_type: 'client_credentials',
+        audience: API,
+        client_id: WEB.client_id,
+        client_secret: 'wrong secret 00',
+      });
       assert.equal(res.status, 401, res.text);
     }
     await assertIssued(clientCredentials(s, WEB));
@@ -58,7 +68,12 @@ describe('token endpoint rate limits', () => {
       await assertIssued(clientCredentials(s, WEB));
       await assertIssued(clientCredentials(s, BACKEND));
       // Checked before client authentication: a request with a wrong secret spends the tenant's quota too.
-      const wrong = await postForm(s.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, client_id: WEB.client_id, client_secret: 'wrong secret 00' });
+      const wrong = await postForm(s.at('/oauth/token'), {
+        grant_type: 'client_credentials',
+        audience: API,
+        client_id: WEB.client_id,
+        client_secret: 'wrong secret 00',
+      });
       assert.equal(wrong.status, 401, wrong.text);
       await assertIssued(clientCredentials(s, BACKEND));
 
@@ -67,11 +82,24 @@ describe('token endpoint rate limits', () => {
       assertTooMany(await clientCredentials(s, BACKEND), 'rate_limited');
       // Refused before authentication: a wrong secret gets 429, not 401.
       assertTooMany(
-        await postForm(s.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, client_id: WEB.client_id, client_secret: 'wrong secret 00' }),
+        await postForm(s.at('/oauth/token'), {
+          grant_type: 'client_credentials',
+          audience: API,
+          client_id: WEB.client_id,
+          client_secret: 'wrong secret 00',
+        }),
         'rate_limited',
       );
       // The password grant of any client, too.
-      assertTooMany(await postForm(s.at('/oauth/token'), { grant_type: 'password', ...ALICE, client_id: WEB.client_id, client_secret: WEB.client_secret }), 'rate_limited');
+      assertTooMany(
+        await postForm(s.at('/oauth/token'), {
+          grant_type: 'password',
+          ...ALICE,
+          client_id: WEB.client_id,
+          client_secret: WEB.client_secret,
+        }),
+        'rate_limited',
+      );
 
       const events = rateLimitedEvents(s);
       assert.equal(events.length, 1, JSON.stringify(events));
@@ -111,7 +139,12 @@ describe('token endpoint rate limits', () => {
       const s = await start({ rate_limits: { client: { requests: 2, per_seconds: 60 } } });
       // Someone presenting acme-web's client_id without its secret…
       for (let i = 0; i < 5; i++) {
-        const res = await postForm(s.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, client_id: WEB.client_id, client_secret: 'wrong secret 00' });
+        const res = await postForm(s.at('/oauth/token'), {
+          grant_type: 'client_credentials',
+          audience: API,
+          client_id: WEB.client_id,
+          client_secret: 'wrong secret 00',
+        });
         assert.equal(res.status, 401, res.text);
       }
       // …leaves acme-web its whole allowance.
@@ -142,8 +175,18 @@ describe('token endpoint rate limits', () => {
       const STRICT = { client_id: 'acme-strict', client_secret: 'strict secret 1' };
       const GENEROUS = { client_id: 'acme-generous', client_secret: 'generous secret 1' };
       const s = await start({ rate_limits: { client: { requests: 3, per_seconds: 60 } } }, [
-        { ...STRICT, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], rate_limit: { requests: 1, per_seconds: 60 } },
-        { ...GENEROUS, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], rate_limit: { requests: 6, per_seconds: 60 } },
+        {
+          ...STRICT,
+          token_endpoint_auth_method: 'client_secret_post',
+          grant_types: ['client_credentials'],
+          rate_limit: { requests: 1, per_seconds: 60 },
+        },
+        {
+          ...GENEROUS,
+          token_endpoint_auth_method: 'client_secret_post',
+          grant_types: ['client_credentials'],
+          rate_limit: { requests: 6, per_seconds: 60 },
+        },
       ]);
       await assertIssued(clientCredentials(s, STRICT));
       assertTooMany(await clientCredentials(s, STRICT), 'rate_limited');
@@ -170,12 +213,24 @@ describe('token endpoint rate limits', () => {
     it('refresh_token requests are limited', async () => {
       const s = await start({ rate_limits: { client: { requests: 3, per_seconds: 60 } } });
       const first = await assertIssued(
-        postForm(s.at('/oauth/token'), { grant_type: 'password', ...ALICE, audience: API, scope: 'offline_access', client_id: WEB.client_id, client_secret: WEB.client_secret }),
+        postForm(s.at('/oauth/token'), {
+          grant_type: 'password',
+          ...ALICE,
+          audience: API,
+          scope: 'offline_access',
+          client_id: WEB.client_id,
+          client_secret: WEB.client_secret,
+        }),
       );
       let refreshToken = String(first.body.refresh_token);
       assert.ok(first.body.refresh_token, first.text);
       const refresh = () =>
-        postForm(s.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: WEB.client_id, client_secret: WEB.client_secret });
+        postForm(s.at('/oauth/token'), {
+          grant_type: 'refresh_token',
+          refresh_token: refreshToken,
+          client_id: WEB.client_id,
+          client_secret: WEB.client_secret,
+        });
       for (let i = 0; i < 2; i++) {
         const res = await assertIssued(refresh(), `refresh ${i + 1}`);
         if (typeof res.body.refresh_token === 'string') refreshToken = res.body.refresh_token;
@@ -188,27 +243,53 @@ describe('token endpoint rate limits', () => {
 
     it('client_credentials requests are limited, with client_secret_basic too', async () => {
       const s = await start({ rate_limits: { client: { requests: 2, per_seconds: 60 } } });
-      const viaBasic = () => postForm(s.at('/oauth/token'), { grant_type: 'client_credentials', audience: API }, basicAuth(BASIC.client_id, BASIC.client_secret));
+      const viaBasic = () =>
+        postForm(
+          s.at('/oauth/token'),
+          { grant_type: 'client_credentials', audience: API },
+          basicAuth(BASIC.client_id, BASIC.client_secret),
+        );
       await assertIssued(viaBasic());
       await assertIssued(viaBasic());
       assertTooMany(await viaBasic(), 'rate_limited');
       // Another basic client (PING has only password and refresh_token) has its own quota.
-      const ping = await postForm(s.at('/oauth/token'), { grant_type: 'password', ...ALICE }, basicAuth(PING.client_id, PING.client_secret));
+      const ping = await postForm(
+        s.at('/oauth/token'),
+        { grant_type: 'password', ...ALICE },
+        basicAuth(PING.client_id, PING.client_secret),
+      );
       assert.equal(ping.status, 200, ping.text);
     });
 
     it('the tenant limit covers every grant together', async () => {
       const s = await start({ rate_limits: { tenant: { requests: 3, per_seconds: 60 } } });
       const pw = await assertIssued(
-        postForm(s.at('/oauth/token'), { grant_type: 'password', ...ALICE, audience: API, scope: 'offline_access', client_id: WEB.client_id, client_secret: WEB.client_secret }),
+        postForm(s.at('/oauth/token'), {
+          grant_type: 'password',
+          ...ALICE,
+          audience: API,
+          scope: 'offline_access',
+          client_id: WEB.client_id,
+          client_secret: WEB.client_secret,
+        }),
       );
       await assertIssued(clientCredentials(s, BACKEND));
       await assertIssued(
-        postForm(s.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: String(pw.body.refresh_token), client_id: WEB.client_id, client_secret: WEB.client_secret }),
+        postForm(s.at('/oauth/token'), {
+          grant_type: 'refresh_token',
+          refresh_token: String(pw.body.refresh_token),
+          client_id: WEB.client_id,
+          client_secret: WEB.client_secret,
+        }),
       );
       assertTooMany(await clientCredentials(s, BACKEND), 'rate_limited');
       assertTooMany(
-        await postForm(s.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: String(pw.body.refresh_token), client_id: WEB.client_id, client_secret: WEB.client_secret }),
+        await postForm(s.at('/oauth/token'), {
+          grant_type: 'refresh_token',
+          refresh_token: String(pw.body.refresh_token),
+          client_id: WEB.client_id,
+          client_secret: WEB.client_secret,
+        }),
         'rate_limited',
       );
     });

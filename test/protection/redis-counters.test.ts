@@ -36,7 +36,14 @@ import { startTestServer, type TenantInput, type TestServer } from '../helpers/s
 const THRESHOLD = 10;
 
 const passwordGrant = (server: TestServer, password: string, username = ALICE.username): Promise<JsonResponse> =>
-  postForm(server.at('/oauth/token'), { grant_type: 'password', username, password, audience: API, scope: 'offline_access read:sample', ...WEB });
+  postForm(server.at('/oauth/token'), {
+    grant_type: 'password',
+    username,
+    password,
+    audience: API,
+    scope: 'offline_access read:sample',
+    ...WEB,
+  });
 
 /** Distinct wrong passwords: a repeated wrong password counts only once. */
 const wrongPassword = (i: number): string => `wrong password number ${i}`;
@@ -88,11 +95,16 @@ describe('attack protection with Redis counters', { skip: redisSkip('attack prot
   });
 
   const start = async (options: { dir?: string; redis?: string } = {}): Promise<TestServer> => {
-    const server = await startTestServer({ tenants: [tenant], extra: { redis: options.redis ?? redisUrl }, ...(options.dir ? { dir: options.dir } : {}) });
+    const server = await startTestServer({
+      tenants: [tenant],
+      extra: { redis: options.redis ?? redisUrl },
+      ...(options.dir ? { dir: options.dir } : {}),
+    });
     tenantIds.push(tenantIdOf(server));
     // The server listens before its Redis client has connected; until then it (rightly) fails closed and
     // /readyz says so. Wait for ready, as a load balancer would, unless this server is meant to stay unready.
-    if (options.redis === undefined) await waitUntil('/readyz 200 after start', async () => (await get(`${server.url}/readyz`)).status === 200);
+    if (options.redis === undefined)
+      await waitUntil('/readyz 200 after start', async () => (await get(`${server.url}/readyz`)).status === 200);
     return server;
   };
 
@@ -110,7 +122,13 @@ describe('attack protection with Redis counters', { skip: redisSkip('attack prot
       assertLocked(await passwordGrant(server, ALICE.password), 'right password after the lock');
       assertLocked(await passwordGrant(server, wrongPassword(99)), 'wrong password after the lock');
       // Another identifier is not affected.
-      const other = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: 'joe', password: '2Federate', audience: API, ...WEB });
+      const other = await postForm(server.at('/oauth/token'), {
+        grant_type: 'password',
+        username: 'joe',
+        password: '2Federate',
+        audience: API,
+        ...WEB,
+      });
       assert.equal(other.status, 200, other.text);
     } finally {
       await server.close();
@@ -125,7 +143,8 @@ describe('attack protection with Redis counters', { skip: redisSkip('attack prot
       assert.equal(ok.status, 200, ok.text);
       assert.deepEqual(await bruteForceKeys(server), [], 'the success reset the brute-force key');
       // The count starts again: 9 more failures still do not lock.
-      for (let i = 1; i < THRESHOLD; i++) assertWrongPassword(await passwordGrant(server, wrongPassword(100 + i)), `wrong password ${i} after the reset`);
+      for (let i = 1; i < THRESHOLD; i++)
+        assertWrongPassword(await passwordGrant(server, wrongPassword(100 + i)), `wrong password ${i} after the reset`);
       assert.equal((await passwordGrant(server, ALICE.password)).status, 200);
     } finally {
       await server.close();
@@ -191,7 +210,11 @@ describe('attack protection with Redis counters', { skip: redisSkip('attack prot
         const databaseReady = await get(`${down.url}/readyz/database`);
         assert.equal(databaseReady.status, 200, `/readyz/database needs only the database: ${databaseReady.text}`);
 
-        const refreshed = await postForm(down.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: refreshToken as string, ...WEB });
+        const refreshed = await postForm(down.at('/oauth/token'), {
+          grant_type: 'refresh_token',
+          refresh_token: refreshToken as string,
+          ...WEB,
+        });
         assert.equal(refreshed.status, 200, refreshed.text);
         assert.equal(typeof refreshed.body.access_token, 'string');
         const cc = await postForm(down.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, ...WEB });

@@ -24,7 +24,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { ALICE, BASIC, BLOCKED, JOE, NO_REFRESH, WEB } from '../helpers/fixtures.js';
-import { BACKEND, DEFAULT_CONNECTION, FLAGGED, policyTenant, PolicyHarness, REFUSE_CONNECTION, REFUSED, assertExit, type LoggedEvent } from '../helpers/policy.js';
+import {
+  BACKEND,
+  DEFAULT_CONNECTION,
+  FLAGGED,
+  policyTenant,
+  PolicyHarness,
+  REFUSE_CONNECTION,
+  REFUSED,
+  assertExit,
+  type LoggedEvent,
+} from '../helpers/policy.js';
 import type { TenantInput } from '../helpers/server.js';
 
 const TAG = randomBytes(5).toString('hex');
@@ -62,15 +72,26 @@ describe('security events and latchkey logs', () => {
     outputs.push(JSON.stringify(events));
     return events;
   };
-  const key = (e: { type: string; reason?: string | undefined; identifier?: string | undefined }) => `${e.type}/${e.reason ?? '-'}/${e.identifier ?? '-'}`;
+  const key = (e: { type: string; reason?: string | undefined; identifier?: string | undefined }) =>
+    `${e.type}/${e.reason ?? '-'}/${e.identifier ?? '-'}`;
   const keysOf = (events: LoggedEvent[]) => events.map(key).sort();
-  const expectedKeys = (pick: (e: Expected) => boolean) => expected.filter(pick).map((e) => key({ type: e.type, reason: e.reason, identifier: e.identifier })).sort();
+  const expectedKeys = (pick: (e: Expected) => boolean) =>
+    expected
+      .filter(pick)
+      .map((e) => key({ type: e.type, reason: e.reason, identifier: e.identifier }))
+      .sort();
   /** Only the login events this suite drove (the CLI may add others, e.g. none today). */
   const logins = (events: LoggedEvent[]) => events.filter((e) => e.type === 'login_success' || e.type === 'login_failure');
 
   before(async () => {
     const base = await policyTenant();
-    tenant = { ...base, users: [...(base.users ?? []), { connection: DEFAULT_CONNECTION, username: NO_PASSWORD.username, password: 'nopass initial passphrase' }] };
+    tenant = {
+      ...base,
+      users: [
+        ...(base.users ?? []),
+        { connection: DEFAULT_CONNECTION, username: NO_PASSWORD.username, password: 'nopass initial passphrase' },
+      ],
+    };
     h = await PolicyHarness.start(tenant, 'latchkey-events-');
 
     // A user with no password at all (as after an import without one): cleared in the database.
@@ -94,18 +115,102 @@ describe('security events and latchkey logs', () => {
     ok((await h.login(BLOCKED.username, BLOCKED.password, {}, NO_REFRESH)).status, 'blocked user', 400);
     ok((await h.login(FLAGGED.username, FLAGGED.password)).status, 'breached, flagged', 200);
     ok((await h.login(REFUSED.username, REFUSED.password, { realm: REFUSE_CONNECTION })).status, 'breached, refused', 400);
-    ok((await h.login(JOE.username, JOE.password, {}, BACKEND, { 'auth0-forwarded-for': FORWARDED_IP })).status, 'joe through the backend', 200);
+    ok(
+      (await h.login(JOE.username, JOE.password, {}, BACKEND, { 'auth0-forwarded-for': FORWARDED_IP })).status,
+      'joe through the backend',
+      200,
+    );
 
     const local = '127.0.0.1';
     expected = [
-      { name: 'alice success', type: 'login_success', reason: undefined, clientId: WEB.client_id, identifier: ALICE.username, userId: h.userId(ALICE.username), ip: local, connection: DEFAULT_CONNECTION, early: true },
-      { name: 'alice wrong password', type: 'login_failure', reason: 'wrong_password', clientId: WEB.client_id, identifier: ALICE.username, userId: h.userId(ALICE.username), ip: local, connection: DEFAULT_CONNECTION, early: true },
-      { name: 'unknown user', type: 'login_failure', reason: 'unknown_user', clientId: WEB.client_id, identifier: UNKNOWN.username, userId: undefined, ip: local, connection: DEFAULT_CONNECTION, early: false },
-      { name: 'no password', type: 'login_failure', reason: 'no_password', clientId: WEB.client_id, identifier: NO_PASSWORD.username, userId: h.userId(NO_PASSWORD.username), ip: local, connection: DEFAULT_CONNECTION, early: false },
-      { name: 'blocked user', type: 'login_failure', reason: 'user_blocked', clientId: NO_REFRESH.client_id, identifier: BLOCKED.username, userId: h.userId(BLOCKED.username), ip: local, connection: DEFAULT_CONNECTION, early: false },
-      { name: 'breached flagged', type: 'login_success', reason: 'password_breached', clientId: WEB.client_id, identifier: FLAGGED.username, userId: h.userId(FLAGGED.username), ip: local, connection: DEFAULT_CONNECTION, early: false },
-      { name: 'breached refused', type: 'login_failure', reason: 'password_breached', clientId: WEB.client_id, identifier: REFUSED.username, userId: h.userId(REFUSED.username, REFUSE_CONNECTION), ip: local, connection: REFUSE_CONNECTION, early: false },
-      { name: 'forwarded', type: 'login_success', reason: undefined, clientId: BACKEND.client_id, identifier: JOE.username, userId: h.userId(JOE.username), ip: FORWARDED_IP, connection: DEFAULT_CONNECTION, early: false },
+      {
+        name: 'alice success',
+        type: 'login_success',
+        reason: undefined,
+        clientId: WEB.client_id,
+        identifier: ALICE.username,
+        userId: h.userId(ALICE.username),
+        ip: local,
+        connection: DEFAULT_CONNECTION,
+        early: true,
+      },
+      {
+        name: 'alice wrong password',
+        type: 'login_failure',
+        reason: 'wrong_password',
+        clientId: WEB.client_id,
+        identifier: ALICE.username,
+        userId: h.userId(ALICE.username),
+        ip: local,
+        connection: DEFAULT_CONNECTION,
+        early: true,
+      },
+      {
+        name: 'unknown user',
+        type: 'login_failure',
+        reason: 'unknown_user',
+        clientId: WEB.client_id,
+        identifier: UNKNOWN.username,
+        userId: undefined,
+        ip: local,
+        connection: DEFAULT_CONNECTION,
+        early: false,
+      },
+      {
+        name: 'no password',
+        type: 'login_failure',
+        reason: 'no_password',
+        clientId: WEB.client_id,
+        identifier: NO_PASSWORD.username,
+        userId: h.userId(NO_PASSWORD.username),
+        ip: local,
+        connection: DEFAULT_CONNECTION,
+        early: false,
+      },
+      {
+        name: 'blocked user',
+        type: 'login_failure',
+        reason: 'user_blocked',
+        clientId: NO_REFRESH.client_id,
+        identifier: BLOCKED.username,
+        userId: h.userId(BLOCKED.username),
+        ip: local,
+        connection: DEFAULT_CONNECTION,
+        early: false,
+      },
+      {
+        name: 'breached flagged',
+        type: 'login_success',
+        reason: 'password_breached',
+        clientId: WEB.client_id,
+        identifier: FLAGGED.username,
+        userId: h.userId(FLAGGED.username),
+        ip: local,
+        connection: DEFAULT_CONNECTION,
+        early: false,
+      },
+      {
+        name: 'breached refused',
+        type: 'login_failure',
+        reason: 'password_breached',
+        clientId: WEB.client_id,
+        identifier: REFUSED.username,
+        userId: h.userId(REFUSED.username, REFUSE_CONNECTION),
+        ip: local,
+        connection: REFUSE_CONNECTION,
+        early: false,
+      },
+      {
+        name: 'forwarded',
+        type: 'login_success',
+        reason: undefined,
+        clientId: BACKEND.client_id,
+        identifier: JOE.username,
+        userId: h.userId(JOE.username),
+        ip: FORWARDED_IP,
+        connection: DEFAULT_CONNECTION,
+        early: false,
+      },
     ];
   });
 
@@ -117,7 +222,10 @@ describe('security events and latchkey logs', () => {
     const lines = h.serverEvents();
     const tenantId = h.tenantId();
     for (const e of expected) {
-      const matching = lines.filter((l) => l.security_event === e.type && l.reason === e.reason && l.client_id === e.clientId && l.user_id === e.userId && l.ip === e.ip);
+      const matching = lines.filter(
+        (l) =>
+          l.security_event === e.type && l.reason === e.reason && l.client_id === e.clientId && l.user_id === e.userId && l.ip === e.ip,
+      );
       assert.equal(matching.length, 1, `${e.name}: one line, in\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
       const [line] = matching;
       assert.equal(line?.tenant_id, tenantId, e.name);
@@ -125,7 +233,10 @@ describe('security events and latchkey logs', () => {
     }
     const loginLines = lines.filter((l) => l.security_event === 'login_success' || l.security_event === 'login_failure');
     assert.equal(loginLines.length, expected.length, 'one line per login, no other');
-    assert.ok(lines.every((l) => typeof l.msg === 'string' && l.msg !== ''), 'every event line says what happened in words');
+    assert.ok(
+      lines.every((l) => typeof l.msg === 'string' && l.msg !== ''),
+      'every event line says what happened in words',
+    );
   });
 
   it('latchkey logs --json shows the same events with tenant, client, user, login name, ip and reason, newest first', async () => {
@@ -142,17 +253,33 @@ describe('security events and latchkey logs', () => {
       assert.equal(row?.connection, e.connection, e.name);
     }
     const times = events.map((e) => Date.parse(e.at));
-    assert.ok(times.every((t, i) => i === 0 || t <= times[i - 1]!), `newest first: ${events.map((e) => e.at).join(' ')}`);
+    assert.ok(
+      times.every((t, i) => i === 0 || t <= times[i - 1]!),
+      `newest first: ${events.map((e) => e.at).join(' ')}`,
+    );
     // Oldest last: alice's success, then her wrong password (three hours ago); newest first: joe through the backend.
     assert.deepEqual(events.slice(-2).map(key), [`login_failure/wrong_password/${ALICE.username}`, `login_success/-/${ALICE.username}`]);
     assert.equal(key(events[0]!), `login_success/-/${JOE.username}`);
   });
 
   it('--type selects event types, one or several', async () => {
-    const [failures, successes, both] = await Promise.all([logs(['--type', 'login_failure']), logs(['--type', 'login_success']), logs(['--type', 'login_success, login_failure'])]);
-    assert.deepEqual(keysOf(failures), expectedKeys((e) => e.type === 'login_failure'));
-    assert.deepEqual(keysOf(successes), expectedKeys((e) => e.type === 'login_success'));
-    assert.deepEqual(keysOf(both), expectedKeys(() => true));
+    const [failures, successes, both] = await Promise.all([
+      logs(['--type', 'login_failure']),
+      logs(['--type', 'login_success']),
+      logs(['--type', 'login_success, login_failure']),
+    ]);
+    assert.deepEqual(
+      keysOf(failures),
+      expectedKeys((e) => e.type === 'login_failure'),
+    );
+    assert.deepEqual(
+      keysOf(successes),
+      expectedKeys((e) => e.type === 'login_success'),
+    );
+    assert.deepEqual(
+      keysOf(both),
+      expectedKeys(() => true),
+    );
   });
 
   it('--user finds a user by username or id, and an unknown login name as typed', async () => {
@@ -163,8 +290,15 @@ describe('security events and latchkey logs', () => {
       logs(['--user', UNKNOWN.username]),
       logs(['--user', 'never-seen@acme.test']),
     ]);
-    assert.deepEqual(keysOf(byName), expectedKeys((e) => e.identifier === ALICE.username));
-    assert.deepEqual(keysOf(byId), expectedKeys((e) => e.userId === aliceId), 'every event carrying alice’s id, the wrong password included');
+    assert.deepEqual(
+      keysOf(byName),
+      expectedKeys((e) => e.identifier === ALICE.username),
+    );
+    assert.deepEqual(
+      keysOf(byId),
+      expectedKeys((e) => e.userId === aliceId),
+      'every event carrying alice’s id, the wrong password included',
+    );
     assert.deepEqual(keysOf(unknown), [`login_failure/unknown_user/${UNKNOWN.username}`]);
     assert.equal(unknown[0]?.user_id, undefined);
     assert.deepEqual(nothing, []);
@@ -179,7 +313,10 @@ describe('security events and latchkey logs', () => {
       logs(['--client', BASIC.client_id]),
     ]);
     assert.deepEqual(keysOf(forwarded), [`login_success/-/${JOE.username}`]);
-    assert.deepEqual(keysOf(logins(local)), expectedKeys((e) => e.ip === '127.0.0.1'));
+    assert.deepEqual(
+      keysOf(logins(local)),
+      expectedKeys((e) => e.ip === '127.0.0.1'),
+    );
     assert.deepEqual(keysOf(backend), [`login_success/-/${JOE.username}`]);
     assert.deepEqual(keysOf(noRefresh), [`login_failure/user_blocked/${BLOCKED.username}`]);
     assert.deepEqual(basic, [], 'a client that made no request');
@@ -239,7 +376,10 @@ describe('security events and latchkey logs', () => {
     outputs.push(text.stdout + text.stderr);
     const lines = text.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 1, text.stdout);
-    assert.match(lines[0] ?? '', /^\d{4}-\d\d-\d\dT\S+Z login_failure\s+reason=unknown_user client=acme-web connection=Username-Password-Authentication login="nobody@acme\.test" ip=127\.0\.0\.1$/);
+    assert.match(
+      lines[0] ?? '',
+      /^\d{4}-\d\d-\d\dT\S+Z login_failure\s+reason=unknown_user client=acme-web connection=Username-Password-Authentication login="nobody@acme\.test" ip=127\.0\.0\.1$/,
+    );
     assertExit(empty, 0, 'logs (no match)');
     assert.equal(empty.stdout, '');
     assert.match(empty.stderr, /no security events match/);
@@ -251,7 +391,19 @@ describe('security events and latchkey logs', () => {
     const json = await h.admin(['logs', '--json']);
     assertExit(json, 0, 'logs --json');
     outputs.push(full.stdout, full.stderr, json.stdout, json.stderr);
-    const secrets = [ALICE.password, WRONG, UNKNOWN.password, NO_PASSWORD.password, BLOCKED.password, FLAGGED.password, REFUSED.password, JOE.password, WEB.client_secret, NO_REFRESH.client_secret, BACKEND.client_secret];
+    const secrets = [
+      ALICE.password,
+      WRONG,
+      UNKNOWN.password,
+      NO_PASSWORD.password,
+      BLOCKED.password,
+      FLAGGED.password,
+      REFUSED.password,
+      JOE.password,
+      WEB.client_secret,
+      NO_REFRESH.client_secret,
+      BACKEND.client_secret,
+    ];
     const haystacks: Array<[string, string]> = [
       ['server log', h.server.logs.join('\n')],
       ['latchkey logs', outputs.join('\n')],
@@ -274,8 +426,12 @@ describe('security events and latchkey logs', () => {
     const help = await h.cli(['logs', '--help']);
     assertExit(help, 0, 'logs --help');
     assert.match(help.stdout, /^Usage: latchkey logs \[options\]$/m);
-    for (const flag of ['--type', '--user', '--ip', '--client', '--since', '--until', '--limit', '--json']) assert.ok(help.stdout.includes(flag), flag);
+    for (const flag of ['--type', '--user', '--ip', '--client', '--since', '--until', '--limit', '--json'])
+      assert.ok(help.stdout.includes(flag), flag);
     // Commander wraps long descriptions: compare with whitespace collapsed.
-    assert.match(help.stdout.replace(/\s+/g, ' '), /login_success, login_failure, login_blocked, user_locked, user_unblocked, ip_throttled, rate_limited, password_policy_refused/);
+    assert.match(
+      help.stdout.replace(/\s+/g, ' '),
+      /login_success, login_failure, login_blocked, user_locked, user_unblocked, ip_throttled, rate_limited, password_policy_refused/,
+    );
   });
 });

@@ -76,7 +76,11 @@ describe('RFC 6749 §2.3 client authentication', () => {
 
     it('refuses the raw base64 of the unencoded pair (its + decodes to a space)', async () => {
       const raw = { authorization: `Basic ${Buffer.from(`${BASIC.client_id}:${BASIC.client_secret}`).toString('base64')}` };
-      assert.notEqual(raw.authorization, basic(BASIC.client_id, BASIC.client_secret).authorization, 'the two encodings must differ for this secret');
+      assert.notEqual(
+        raw.authorization,
+        basic(BASIC.client_id, BASIC.client_secret).authorization,
+        'the two encodings must differ for this secret',
+      );
       const res = await postForm(token, CC, raw);
       assertOAuthError(res, 401, 'invalid_client');
       assertBasicChallenge(res, 'raw pair');
@@ -110,7 +114,9 @@ describe('RFC 6749 §2.3 client authentication', () => {
     it('a Basic header without a colon, or with broken percent-encoding, is invalid_request', async () => {
       const noColon = await postForm(token, CC, { authorization: `Basic ${Buffer.from(BASIC.client_id).toString('base64')}` });
       assertOAuthError(noColon, 400, 'invalid_request', 'no colon');
-      const badPercent = await postForm(token, CC, { authorization: `Basic ${Buffer.from(`${BASIC.client_id}:%E0%A4%A`).toString('base64')}` });
+      const badPercent = await postForm(token, CC, {
+        authorization: `Basic ${Buffer.from(`${BASIC.client_id}:%E0%A4%A`).toString('base64')}`,
+      });
       assertOAuthError(badPercent, 400, 'invalid_request', 'bad percent-encoding');
     });
   });
@@ -155,7 +161,13 @@ describe('RFC 6749 §2.3 client authentication', () => {
 
   describe('§2.1 / §3.2.1 public clients: token_endpoint_auth_method none', () => {
     it('a public client identifies itself with client_id alone', async () => {
-      const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, ...NATIVE });
+      const res = await postForm(token, {
+        grant_type: 'password',
+        username: ALICE.username,
+        password: ALICE.password,
+        audience: API,
+        ...NATIVE,
+      });
       assertTokenResponse(res);
     });
 
@@ -192,7 +204,13 @@ describe('RFC 6749 §2.3 client authentication', () => {
     });
 
     it('a public client presenting a secret is invalid_client', async () => {
-      const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, client_id: NATIVE.client_id, client_secret: 'some-guessed-secret' });
+      const res = await postForm(token, {
+        grant_type: 'password',
+        username: ALICE.username,
+        password: ALICE.password,
+        client_id: NATIVE.client_id,
+        client_secret: 'some-guessed-secret',
+      });
       assertOAuthError(res, 401, 'invalid_client');
     });
 
@@ -229,14 +247,24 @@ describe('RFC 6749 §2.3 client authentication', () => {
     it('client_secret plus client_assertion is invalid_request', async () => {
       const claims = assertionClaims(JWT_CLIENT.client_id, server.issuer(), server.clock.now());
       const assertion = await signAssertion(claims, { key: fixture.jwtClientKey, kid: fixture.jwtClientKid });
-      const res = await postForm(token, { ...CC, client_id: JWT_CLIENT.client_id, client_secret: 'x-secret-x', client_assertion_type: JWT_BEARER, client_assertion: assertion });
+      const res = await postForm(token, {
+        ...CC,
+        client_id: JWT_CLIENT.client_id,
+        client_secret: 'x-secret-x',
+        client_assertion_type: JWT_BEARER,
+        client_assertion: assertion,
+      });
       assertOAuthError(res, 400, 'invalid_request');
     });
 
     it('Basic plus client_assertion is invalid_request', async () => {
       const claims = assertionClaims(JWT_CLIENT.client_id, server.issuer(), server.clock.now());
       const assertion = await signAssertion(claims, { key: fixture.jwtClientKey, kid: fixture.jwtClientKid });
-      const res = await postForm(token, { ...CC, client_assertion_type: JWT_BEARER, client_assertion: assertion }, basic(BASIC.client_id, BASIC.client_secret));
+      const res = await postForm(
+        token,
+        { ...CC, client_assertion_type: JWT_BEARER, client_assertion: assertion },
+        basic(BASIC.client_id, BASIC.client_secret),
+      );
       assertOAuthError(res, 400, 'invalid_request');
     });
 
@@ -250,7 +278,13 @@ describe('RFC 6749 §2.3 client authentication', () => {
     it('a grant the authenticated application is not allowed is unauthorized_client', async () => {
       const res = await postForm(token, { ...CC, ...NO_REFRESH });
       assertOAuthError(res, 400, 'unauthorized_client');
-      const publicClient = await postForm(token, { grant_type: 'http://auth0.com/oauth/grant-type/password-realm', realm: 'Username-Password-Authentication', username: ALICE.username, password: ALICE.password, ...NATIVE });
+      const publicClient = await postForm(token, {
+        grant_type: 'http://auth0.com/oauth/grant-type/password-realm',
+        realm: 'Username-Password-Authentication',
+        username: ALICE.username,
+        password: ALICE.password,
+        ...NATIVE,
+      });
       assertOAuthError(publicClient, 400, 'unauthorized_client', 'public client, password-realm');
     });
 

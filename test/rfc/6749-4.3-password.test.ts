@@ -26,7 +26,14 @@ describe('RFC 6749 §4.3 password grant', () => {
   after(() => server.close());
 
   it('§4.3.3: valid credentials yield a Bearer access token signed by the tenant key', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, scope: 'read:sample', ...WEB });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'read:sample',
+      ...WEB,
+    });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.token_type, 'Bearer');
     assert.equal(res.body.expires_in, 3600);
@@ -34,7 +41,11 @@ describe('RFC 6749 §4.3 password grant', () => {
     assert.equal(res.body.refresh_token, undefined, 'no refresh token without offline_access');
     assert.equal(res.body.scope, undefined, 'scope omitted when it equals the request (RFC 6749 §5.1)');
     const jwks = createLocalJWKSet((await get(`${server.issuer()}.well-known/jwks.json`)).body as never);
-    const { payload, protectedHeader } = await jwtVerify(res.body.access_token as string, jwks, { issuer: server.issuer(), audience: API, typ: 'at+jwt' });
+    const { payload, protectedHeader } = await jwtVerify(res.body.access_token as string, jwks, {
+      issuer: server.issuer(),
+      audience: API,
+      typ: 'at+jwt',
+    });
     assert.equal(protectedHeader.alg, 'RS256');
     assert.equal(payload.scope, 'read:sample');
     assert.equal(payload.client_id, WEB.client_id);
@@ -42,7 +53,13 @@ describe('RFC 6749 §4.3 password grant', () => {
   });
 
   it('logs in by email as well as by username, case-insensitively', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: 'ALICE@ACME.TEST', password: ALICE.password, audience: API, ...WEB });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: 'ALICE@ACME.TEST',
+      password: ALICE.password,
+      audience: API,
+      ...WEB,
+    });
     assert.equal(res.status, 200, res.text);
   });
 
@@ -83,54 +100,118 @@ describe('RFC 6749 §4.3 password grant', () => {
   });
 
   it('offline_access yields a refresh token when the API allows it and the client may refresh', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, scope: 'offline_access read:sample', ...WEB });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'offline_access read:sample',
+      ...WEB,
+    });
     assert.equal(res.status, 200);
     assert.equal(typeof res.body.refresh_token, 'string');
     assert.ok((res.body.refresh_token as string).length >= 43, '256 random bits');
   });
 
   it('offline_access is dropped when the API does not allow offline access, and scope shows it', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API_NO_OFFLINE, scope: 'offline_access read:x', ...WEB });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API_NO_OFFLINE,
+      scope: 'offline_access read:x',
+      ...WEB,
+    });
     assert.equal(res.status, 200);
     assert.equal(res.body.refresh_token, undefined);
     assert.equal(res.body.scope, 'read:x');
   });
 
   it('offline_access is dropped for an application without the refresh_token grant', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, scope: 'offline_access read:sample', ...NO_REFRESH });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'offline_access read:sample',
+      ...NO_REFRESH,
+    });
     assert.equal(res.status, 200);
     assert.equal(res.body.refresh_token, undefined);
   });
 
   it('a public client (token_endpoint_auth_method none) sends only client_id', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, ...NATIVE });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      ...NATIVE,
+    });
     assert.equal(res.status, 200, res.text);
   });
 
   it('realm chooses the connection; a user of another connection is not found in the default one', async () => {
     const inDefault = await postForm(token, { grant_type: 'password', username: EMPLOYEE.username, password: EMPLOYEE.password, ...WEB });
     assert.equal(inDefault.body.error, 'invalid_grant');
-    const withRealm = await postForm(token, { grant_type: 'password', realm: 'employees', username: EMPLOYEE.username, password: EMPLOYEE.password, audience: API, ...WEB });
+    const withRealm = await postForm(token, {
+      grant_type: 'password',
+      realm: 'employees',
+      username: EMPLOYEE.username,
+      password: EMPLOYEE.password,
+      audience: API,
+      ...WEB,
+    });
     assert.equal(withRealm.status, 200, withRealm.text);
-    const realmGrant = await postForm(token, { grant_type: 'http://auth0.com/oauth/grant-type/password-realm', realm: 'employees', username: EMPLOYEE.username, password: EMPLOYEE.password, audience: API, ...WEB });
+    const realmGrant = await postForm(token, {
+      grant_type: 'http://auth0.com/oauth/grant-type/password-realm',
+      realm: 'employees',
+      username: EMPLOYEE.username,
+      password: EMPLOYEE.password,
+      audience: API,
+      ...WEB,
+    });
     assert.equal(realmGrant.status, 200, realmGrant.text);
   });
 
   it('password-realm without realm, or with an unknown realm, is invalid_request', async () => {
-    const none = await postForm(token, { grant_type: 'http://auth0.com/oauth/grant-type/password-realm', username: ALICE.username, password: ALICE.password, ...WEB });
+    const none = await postForm(token, {
+      grant_type: 'http://auth0.com/oauth/grant-type/password-realm',
+      username: ALICE.username,
+      password: ALICE.password,
+      ...WEB,
+    });
     assert.equal(none.body.error, 'invalid_request');
-    const unknown = await postForm(token, { grant_type: 'password', realm: 'nope', username: ALICE.username, password: ALICE.password, ...WEB });
+    const unknown = await postForm(token, {
+      grant_type: 'password',
+      realm: 'nope',
+      username: ALICE.username,
+      password: ALICE.password,
+      ...WEB,
+    });
     assert.equal(unknown.body.error, 'invalid_request');
   });
 
   it('an unknown audience is invalid_target (RFC 8707) and checked before the password', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: 'wrong', audience: 'https://unknown.example', ...WEB });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: 'wrong',
+      audience: 'https://unknown.example',
+      ...WEB,
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body.error, 'invalid_target');
   });
 
   it('with no audience and no default, the token is for userinfo only', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, scope: 'openid', ...WEB });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      scope: 'openid',
+      ...WEB,
+    });
     assert.equal(res.status, 200, res.text);
     const { payload } = decodeJwt(res.body.access_token as string);
     assert.equal(payload.aud, `${server.issuer()}userinfo`);

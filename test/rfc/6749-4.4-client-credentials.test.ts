@@ -45,7 +45,11 @@ const GLOBEX_OWN_DEFAULT = { client_id: 'globex-own-default', client_secret: 'gl
 
 const API_SCOPES = ['edit', 'read:sample', 'write:sample'];
 
-const sorted = (scope: unknown): string[] => String(scope).split(' ').filter((s) => s !== '').sort();
+const sorted = (scope: unknown): string[] =>
+  String(scope)
+    .split(' ')
+    .filter((s) => s !== '')
+    .sort();
 
 describe('RFC 6749 §4.4 client credentials grant', () => {
   let server: TestServer;
@@ -68,7 +72,12 @@ describe('RFC 6749 §4.4 client credentials grant', () => {
       ],
       applications: [
         { ...GLOBEX_M2M, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'] },
-        { ...GLOBEX_OWN_DEFAULT, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], default_audience: GLOBEX_OTHER_API },
+        {
+          ...GLOBEX_OWN_DEFAULT,
+          token_endpoint_auth_method: 'client_secret_post',
+          grant_types: ['client_credentials'],
+          default_audience: GLOBEX_OTHER_API,
+        },
       ],
     };
     globex.client_grants = clientGrantsForEveryApi(globex);
@@ -77,9 +86,11 @@ describe('RFC 6749 §4.4 client credentials grant', () => {
   });
   after(() => server.close());
 
-  const jwks = async (tenant = 'acme'): Promise<JSONWebKeySet> => (await get(`${server.issuer(tenant)}.well-known/jwks.json`)).body as unknown as JSONWebKeySet;
+  const jwks = async (tenant = 'acme'): Promise<JSONWebKeySet> =>
+    (await get(`${server.issuer(tenant)}.well-known/jwks.json`)).body as unknown as JSONWebKeySet;
 
-  const clientCredentials = (params: Record<string, string>, client: Record<string, string> = WEB, url = token) => postForm(url, { grant_type: 'client_credentials', ...params, ...client });
+  const clientCredentials = (params: Record<string, string>, client: Record<string, string> = WEB, url = token) =>
+    postForm(url, { grant_type: 'client_credentials', ...params, ...client });
 
   describe('§4.4.3 / §3.3 scopes', () => {
     it('no scope asked: every scope of the API, and scope in the response', async () => {
@@ -247,7 +258,10 @@ describe('RFC 6749 §4.4 client credentials grant', () => {
       const before = epoch(server.clock.now());
       const payload: JWTPayload = decodeJwt(assertTokenResponse(await clientCredentials({ audience: API }))).payload;
       const afterwards = epoch(server.clock.now());
-      assert.ok((payload.iat as number) >= before && (payload.iat as number) <= afterwards, `iat ${String(payload.iat)} within [${before}, ${afterwards}]`);
+      assert.ok(
+        (payload.iat as number) >= before && (payload.iat as number) <= afterwards,
+        `iat ${String(payload.iat)} within [${before}, ${afterwards}]`,
+      );
     });
   });
 });
@@ -271,7 +285,12 @@ describe('RFC 8707 resource indicator', () => {
   });
 
   it('resource and audience naming different APIs is invalid_target; the same API is fine', async () => {
-    const clash = await postForm(server.at('/oauth/token'), { grant_type: 'client_credentials', resource: API_ES256, audience: API, ...WEB });
+    const clash = await postForm(server.at('/oauth/token'), {
+      grant_type: 'client_credentials',
+      resource: API_ES256,
+      audience: API,
+      ...WEB,
+    });
     assert.equal(clash.status, 400);
     assert.equal(clash.body.error, 'invalid_target');
     const same = await postForm(server.at('/oauth/token'), { grant_type: 'client_credentials', resource: API, audience: API, ...WEB });
@@ -279,7 +298,13 @@ describe('RFC 8707 resource indicator', () => {
   });
 
   it('an unknown resource is invalid_target on the password grant too', async () => {
-    const res = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, resource: 'https://unknown.example', ...WEB });
+    const res = await postForm(server.at('/oauth/token'), {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      resource: 'https://unknown.example',
+      ...WEB,
+    });
     assert.equal(res.body.error, 'invalid_target');
   });
 });

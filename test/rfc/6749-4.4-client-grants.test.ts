@@ -31,7 +31,11 @@ const UNGRANTED = { client_id: 'grants-ungranted', client_secret: 'grants-ungran
 /** Its default_audience is B, where it holds no grant. */
 const DEFAULTS_TO_B = { client_id: 'grants-default-b', client_secret: 'grants-default-b-secret-00' };
 
-const sorted = (scope: unknown): string[] => String(scope).split(' ').filter((s) => s !== '').sort();
+const sorted = (scope: unknown): string[] =>
+  String(scope)
+    .split(' ')
+    .filter((s) => s !== '')
+    .sort();
 
 describe('client grants: client_credentials reaches only the APIs and scopes granted (DESIGN.md §9)', () => {
   let server: TestServer;
@@ -60,20 +64,32 @@ describe('client grants: client_credentials reaches only the APIs and scopes gra
   });
   after(() => server.close());
 
-  const clientCredentials = (client: Record<string, string>, params: Record<string, string> = {}) => postForm(token, { grant_type: 'client_credentials', ...params, ...client });
+  const clientCredentials = (client: Record<string, string>, params: Record<string, string> = {}) =>
+    postForm(token, { grant_type: 'client_credentials', ...params, ...client });
 
   /** 403 access_denied naming the API the request resolved to, and nothing of the client's credentials or other APIs. */
-  function assertNotAuthorized(res: Awaited<ReturnType<typeof clientCredentials>>, api: string, client: { client_secret: string }, what: string): void {
+  function assertNotAuthorized(
+    res: Awaited<ReturnType<typeof clientCredentials>>,
+    api: string,
+    client: { client_secret: string },
+    what: string,
+  ): void {
     assertOAuthError(res, 403, 'access_denied', what);
     const description = String(res.body.error_description);
     assert.ok(description.includes(`"${api}"`), `${what}: names the API: ${description}`);
     assert.ok(!description.includes(client.client_secret), `${what}: no secret in ${description}`);
-    for (const other of [API_A, API_B].filter((a) => a !== api)) assert.ok(!description.includes(other), `${what}: names another API: ${description}`);
+    for (const other of [API_A, API_B].filter((a) => a !== api))
+      assert.ok(!description.includes(other), `${what}: names another API: ${description}`);
   }
 
   it('regression (issue #11 point 8): an application with client_credentials and no client grant gets 403 access_denied', async () => {
     assertNotAuthorized(await clientCredentials(UNGRANTED, { audience: API_A }), API_A, UNGRANTED, 'audience A');
-    assertNotAuthorized(await clientCredentials(UNGRANTED, { audience: API_B, scope: 'read:b' }), API_B, UNGRANTED, 'audience B with a scope');
+    assertNotAuthorized(
+      await clientCredentials(UNGRANTED, { audience: API_B, scope: 'read:b' }),
+      API_B,
+      UNGRANTED,
+      'audience B with a scope',
+    );
     // However the API is named: Entra-style scope, RFC 8707 resource.
     assertNotAuthorized(await clientCredentials(UNGRANTED, { scope: `${API_A}/.default` }), API_A, UNGRANTED, '{identifier}/.default');
     assertNotAuthorized(await clientCredentials(UNGRANTED, { resource: API_B }), API_B, UNGRANTED, 'resource');
@@ -87,7 +103,10 @@ describe('client grants: client_credentials reaches only the APIs and scopes gra
     assertNotAuthorized(await clientCredentials(GRANTED, { audience: API_B }), API_B, GRANTED, 'API B');
     // A default_audience is no way around it.
     assertNotAuthorized(await clientCredentials(DEFAULTS_TO_B), API_B, DEFAULTS_TO_B, 'default_audience B');
-    assertTokenResponse(await clientCredentials(DEFAULTS_TO_B, { audience: API_A }), 'the same application on the API it holds a grant for');
+    assertTokenResponse(
+      await clientCredentials(DEFAULTS_TO_B, { audience: API_A }),
+      'the same application on the API it holds a grant for',
+    );
   });
 
   it('regression (issue #11 point 8): scopes beyond the client grant are dropped, and the response says what was granted', async () => {
@@ -96,18 +115,33 @@ describe('client grants: client_credentials reaches only the APIs and scopes gra
     assert.equal(beyond.body.scope, 'read:a', 'RFC 6749 §3.3: the response shows the scope it chose');
 
     const onlyUngranted = await clientCredentials(GRANTED, { audience: API_A, scope: 'admin:a' });
-    assert.deepEqual(sorted(decodeJwt(assertTokenResponse(onlyUngranted)).payload.scope), ['read:a', 'write:a'], 'nothing asked is granted: the granted scopes, never admin:a');
+    assert.deepEqual(
+      sorted(decodeJwt(assertTokenResponse(onlyUngranted)).payload.scope),
+      ['read:a', 'write:a'],
+      'nothing asked is granted: the granted scopes, never admin:a',
+    );
     assert.deepEqual(sorted(onlyUngranted.body.scope), ['read:a', 'write:a']);
 
     const noScope = await clientCredentials(GRANTED, { audience: API_A });
     assert.deepEqual(sorted(noScope.body.scope), ['read:a', 'write:a'], 'no scope asked: every granted scope, not every scope of the API');
 
     const whole = await clientCredentials(GRANTED, { scope: `${API_A}/.default` });
-    assert.deepEqual(sorted(decodeJwt(assertTokenResponse(whole)).payload.scope), ['read:a', 'write:a'], '{identifier}/.default is the whole grant, not the whole API');
+    assert.deepEqual(
+      sorted(decodeJwt(assertTokenResponse(whole)).payload.scope),
+      ['read:a', 'write:a'],
+      '{identifier}/.default is the whole grant, not the whole API',
+    );
   });
 
   it('user grants are unaffected (issue #11 point 8): the password grant of the same application still reaches API B, and refreshes there', async () => {
-    const res = await postForm(token, { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API_B, scope: 'offline_access', ...GRANTED });
+    const res = await postForm(token, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API_B,
+      scope: 'offline_access',
+      ...GRANTED,
+    });
     const { payload } = decodeJwt(assertTokenResponse(res, 'password grant for B'));
     assert.equal(payload.aud, API_B);
     assert.equal(payload.scope, 'offline_access read:b');

@@ -46,8 +46,17 @@ function assertError(res: JsonResponse, status: number, error: string, context =
 }
 
 /** Sends exactly these bytes (no content-type is added when none is given). */
-async function send(url: string, body: string | Buffer | undefined, headers: Record<string, string>, method = 'POST'): Promise<JsonResponse> {
-  const response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? Buffer.from(body, 'utf8') : body }) });
+async function send(
+  url: string,
+  body: string | Buffer | undefined,
+  headers: Record<string, string>,
+  method = 'POST',
+): Promise<JsonResponse> {
+  const response = await fetch(url, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? Buffer.from(body, 'utf8') : body }),
+  });
   const text = await response.text();
   let parsed: Record<string, unknown> = {};
   try {
@@ -85,9 +94,34 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
       ['unsupported grant', await postForm(paths.auth0, { grant_type: 'urn:nope', ...WEB }), 400, 'unsupported_grant_type'],
       ['no grant_type', await postForm(paths.auth0, { ...WEB }), 400, 'invalid_request'],
       ['bad secret', await postForm(paths.auth0, { ...aliceForm, client_secret: 'wrong-secret-value' }), 401, 'invalid_client'],
-      ['no client', await postForm(paths.auth0, { grant_type: 'password', username: ALICE.username, password: ALICE.password }), 401, 'invalid_client'],
-      ['entra wrong password', await postForm(paths.entra, { grant_type: 'password', username: ALICE.username, password: 'nope nope', scope: 'openid', client_id: ENTRA.client_id }), 400, 'invalid_grant'],
-      ['ping wrong password', await postForm(paths.ping, { grant_type: 'password', username: JOE.username, password: 'nope nope' }, basic(PING.client_id, PING.client_secret)), 400, 'invalid_grant'],
+      [
+        'no client',
+        await postForm(paths.auth0, { grant_type: 'password', username: ALICE.username, password: ALICE.password }),
+        401,
+        'invalid_client',
+      ],
+      [
+        'entra wrong password',
+        await postForm(paths.entra, {
+          grant_type: 'password',
+          username: ALICE.username,
+          password: 'nope nope',
+          scope: 'openid',
+          client_id: ENTRA.client_id,
+        }),
+        400,
+        'invalid_grant',
+      ],
+      [
+        'ping wrong password',
+        await postForm(
+          paths.ping,
+          { grant_type: 'password', username: JOE.username, password: 'nope nope' },
+          basic(PING.client_id, PING.client_secret),
+        ),
+        400,
+        'invalid_grant',
+      ],
     ];
     for (const [context, res, status, error] of cases) assertError(res, status, error, context);
   });
@@ -107,7 +141,14 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
     const res = await postRaw(paths.auth0, twiceUsername, { 'content-type': FORM });
     assertError(res, 400, 'invalid_request');
     assert.match(res.body.error_description as string, /username/);
-    assertError(await postRaw(paths.revoke, `token=a&token=b&client_id=${WEB.client_id}&client_secret=${WEB.client_secret}`, { 'content-type': FORM }), 400, 'invalid_request', 'revoke');
+    assertError(
+      await postRaw(paths.revoke, `token=a&token=b&client_id=${WEB.client_id}&client_secret=${WEB.client_secret}`, {
+        'content-type': FORM,
+      }),
+      400,
+      'invalid_request',
+      'revoke',
+    );
   });
 
   it('§3.1: a key repeated in a JSON body is a repeated parameter too, not silently its last value', async () => {
@@ -136,7 +177,12 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
     for (const url of Object.values(paths)) {
       assertError(await postRaw(url, big, { 'content-type': FORM }), 413, 'invalid_request', url);
     }
-    assertError(await postRaw(paths.auth0, JSON.stringify({ ...aliceForm, pad: 'b'.repeat(70 * 1024) }), { 'content-type': JSON_TYPE }), 413, 'invalid_request', 'json');
+    assertError(
+      await postRaw(paths.auth0, JSON.stringify({ ...aliceForm, pad: 'b'.repeat(70 * 1024) }), { 'content-type': JSON_TYPE }),
+      413,
+      'invalid_request',
+      'json',
+    );
   });
 
   it('deeply nested JSON within the size limit is 400 invalid_request, not a crash', async () => {
@@ -144,7 +190,11 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
     const arrays = `${'['.repeat(depth)}${']'.repeat(depth)}`;
     const objects = `${'{"a":'.repeat(10_000)}"x"${'}'.repeat(10_000)}`;
     const unclosed = '['.repeat(60_000);
-    for (const [name, body] of [['arrays', arrays], ['objects', objects], ['unclosed', unclosed]] as const) {
+    for (const [name, body] of [
+      ['arrays', arrays],
+      ['objects', objects],
+      ['unclosed', unclosed],
+    ] as const) {
       assert.ok(Buffer.byteLength(body) <= 64 * 1024, `${name} is within the body limit`);
       for (const url of [paths.auth0, paths.ping, paths.revoke, paths.introspect]) {
         assertError(await postRaw(url, body, { 'content-type': JSON_TYPE }), 400, 'invalid_request', `${name} at ${url}`);
@@ -170,7 +220,14 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
   });
 
   it('invalid JSON is invalid_request', async () => {
-    for (const body of ['{', '{"grant_type": "password",}', "{'grant_type':'password'}", '{"a":"\\x"}', '\u0000', `${JSON.stringify(aliceForm)} trailing`]) {
+    for (const body of [
+      '{',
+      '{"grant_type": "password",}',
+      "{'grant_type':'password'}",
+      '{"a":"\\x"}',
+      '\u0000',
+      `${JSON.stringify(aliceForm)} trailing`,
+    ]) {
       for (const url of [paths.auth0, paths.ping, paths.revoke, paths.introspect]) {
         assertError(await postRaw(url, body, { 'content-type': JSON_TYPE }), 400, 'invalid_request', `${JSON.stringify(body)} at ${url}`);
       }
@@ -179,14 +236,27 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
 
   it('an unsupported content type is invalid_request (400, not 415)', async () => {
     const form = new URLSearchParams(aliceForm).toString();
-    const types = ['text/plain', 'text/plain;charset=UTF-8', 'multipart/form-data; boundary=----x', 'application/xml', 'application/x-www-form-urlencoded-x', 'application/jsonp', 'image/png'];
+    const types = [
+      'text/plain',
+      'text/plain;charset=UTF-8',
+      'multipart/form-data; boundary=----x',
+      'application/xml',
+      'application/x-www-form-urlencoded-x',
+      'application/jsonp',
+      'image/png',
+    ];
     for (const url of Object.values(paths)) {
       for (const type of types) {
         assertError(await send(url, form, { 'content-type': type }), 400, 'invalid_request', `${type} at ${url}`);
       }
     }
     const multipart = ['------x', 'Content-Disposition: form-data; name="grant_type"', '', 'password', '------x--', ''].join('\r\n');
-    assertError(await send(paths.auth0, multipart, { 'content-type': 'multipart/form-data; boundary=----x' }), 400, 'invalid_request', 'a real multipart body');
+    assertError(
+      await send(paths.auth0, multipart, { 'content-type': 'multipart/form-data; boundary=----x' }),
+      400,
+      'invalid_request',
+      'a real multipart body',
+    );
   });
 
   it('`;charset=utf-8` and `; charset=UTF-8` are accepted on form and JSON bodies', async () => {
@@ -194,7 +264,17 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
     for (const type of [`${FORM};charset=utf-8`, `${FORM}; charset=UTF-8`, `${FORM}; charset="utf-8"`]) {
       const res = await send(paths.auth0, form, { 'content-type': type });
       assert.equal(res.status, 200, `${type}: ${res.text}`);
-      const entra = await send(paths.entra, new URLSearchParams({ grant_type: 'password', username: ALICE.username, password: ALICE.password, scope: `${API}/read:sample`, client_id: ENTRA.client_id }).toString(), { 'content-type': type });
+      const entra = await send(
+        paths.entra,
+        new URLSearchParams({
+          grant_type: 'password',
+          username: ALICE.username,
+          password: ALICE.password,
+          scope: `${API}/read:sample`,
+          client_id: ENTRA.client_id,
+        }).toString(),
+        { 'content-type': type },
+      );
       assert.equal(entra.status, 200, `entra ${type}: ${entra.text}`);
     }
     for (const type of [`${JSON_TYPE};charset=utf-8`, `${JSON_TYPE}; charset=UTF-8`]) {
@@ -231,7 +311,13 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
   });
 
   it('the Entra path takes form bodies only: JSON is invalid_request', async () => {
-    const res = await postJson(paths.entra, { grant_type: 'password', username: ALICE.username, password: ALICE.password, scope: `${API}/read:sample`, client_id: ENTRA.client_id });
+    const res = await postJson(paths.entra, {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      scope: `${API}/read:sample`,
+      client_id: ENTRA.client_id,
+    });
     assertError(res, 400, 'invalid_request');
   });
 
@@ -250,15 +336,28 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
   it('an unknown route is a JSON 404', async () => {
     assertError(await get(server.at('/nothing-here')), 404, 'not_found');
     assertError(await get(`${server.url}/`), 404, 'not_found');
-    assertError(await send(`${server.url}/oauth/token`, 'grant_type=password', { 'content-type': FORM }), 404, 'not_found', 'token path without a tenant');
+    assertError(
+      await send(`${server.url}/oauth/token`, 'grant_type=password', { 'content-type': FORM }),
+      404,
+      'not_found',
+      'token path without a tenant',
+    );
     assertError(await send(paths.auth0, undefined, {}, 'PUT'), 404, 'not_found', 'PUT on the token path');
     assertError(await get(paths.auth0), 404, 'not_found', 'GET on the token path');
   });
 
   it('a malformed URL (bad %-escape, over-long segment) is a JSON invalid_request too', async () => {
-    assertError(await send(`${server.url}/%E0%A4%A/oauth/token`, 'grant_type=password', { 'content-type': FORM }), 400, 'invalid_request', 'bad escape in the tenant');
+    assertError(
+      await send(`${server.url}/%E0%A4%A/oauth/token`, 'grant_type=password', { 'content-type': FORM }),
+      400,
+      'invalid_request',
+      'bad escape in the tenant',
+    );
     assertError(await get(`${server.url}/acme/%zz/x`), 400, 'invalid_request', 'bad escape in a path');
-    assertErrorShape(await send(`${server.url}/${'t'.repeat(300)}/oauth/token`, 'grant_type=password', { 'content-type': FORM }), 'over-long tenant segment');
+    assertErrorShape(
+      await send(`${server.url}/${'t'.repeat(300)}/oauth/token`, 'grant_type=password', { 'content-type': FORM }),
+      'over-long tenant segment',
+    );
   });
 
   it('fuzz: ~300 random bodies, content types and headers across every endpoint never get a 5xx', async (t) => {
@@ -291,8 +390,35 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
       'application/x-www-form-urlencoded; =',
       undefined,
     ] as const;
-    const names = ['grant_type', 'username', 'password', 'client_id', 'client_secret', 'refresh_token', 'scope', 'audience', 'realm', 'token', 'token_type_hint', 'access_token', 'client_assertion', 'client_assertion_type', 'resource', 'client_info', '__proto__', 'constructor', ''];
-    const grantTypes = ['password', 'refresh_token', 'client_credentials', 'http://auth0.com/oauth/grant-type/password-realm', 'authorization_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer'];
+    const names = [
+      'grant_type',
+      'username',
+      'password',
+      'client_id',
+      'client_secret',
+      'refresh_token',
+      'scope',
+      'audience',
+      'realm',
+      'token',
+      'token_type_hint',
+      'access_token',
+      'client_assertion',
+      'client_assertion_type',
+      'resource',
+      'client_info',
+      '__proto__',
+      'constructor',
+      '',
+    ];
+    const grantTypes = [
+      'password',
+      'refresh_token',
+      'client_credentials',
+      'http://auth0.com/oauth/grant-type/password-realm',
+      'authorization_code',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    ];
     // No real client secret is in the pool, so every request must fail. Public clients (no secret) let
     // token requests reach the grants; they are kept from revocation, where any token gets 200 (RFC 7009 §2.2).
     const clientIds = [WEB.client_id, BASIC.client_id, PING.client_id, 'unknown-client', 'acme-jwt'];
@@ -319,11 +445,17 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
         () => random() < 0.5,
         () => null,
         () => (depth > 3 ? 'leaf' : Array.from({ length: Math.floor(random() * 4) }, () => randomJson(depth + 1))),
-        () => (depth > 3 ? 'leaf' : Object.fromEntries(Array.from({ length: Math.floor(random() * 5) }, () => [pick(names), randomJson(depth + 1)]))),
+        () =>
+          depth > 3
+            ? 'leaf'
+            : Object.fromEntries(Array.from({ length: Math.floor(random() * 5) }, () => [pick(names), randomJson(depth + 1)])),
       ])();
     const structured = (allowPublicClients: boolean) => {
       const clientId = allowPublicClients && random() < 0.6 ? pick(publicClientIds) : pick(clientIds);
-      const params = new URLSearchParams({ grant_type: random() < 0.5 ? pick(['password', 'refresh_token']) : pick(grantTypes), client_id: clientId });
+      const params = new URLSearchParams({
+        grant_type: random() < 0.5 ? pick(['password', 'refresh_token']) : pick(grantTypes),
+        client_id: clientId,
+      });
       if (random() < 0.8) params.set('username', `${randomText(12)}@fuzz.test`);
       if (random() < 0.8) params.set('password', randomText(20));
       if (random() < 0.5) params.set('refresh_token', randomText(43));
@@ -332,7 +464,11 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
       return params.toString();
     };
     const bodies = [
-      () => Array.from({ length: Math.floor(random() * 8) }, () => `${encodeURIComponent(pick(names))}=${encodeURIComponent(randomValue())}`).join('&'),
+      () =>
+        Array.from(
+          { length: Math.floor(random() * 8) },
+          () => `${encodeURIComponent(pick(names))}=${encodeURIComponent(randomValue())}`,
+        ).join('&'),
       () => Array.from({ length: Math.floor(random() * 8) }, () => `${pick(names)}=${randomText(30)}`).join('&'),
       () => JSON.stringify(randomJson(0)),
       () => JSON.stringify(Object.fromEntries(Array.from({ length: Math.floor(random() * 8) }, () => [pick(names), randomValue()]))),
@@ -357,7 +493,10 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
       () => `Bearer ${'a'.repeat(5000)}`,
       () => 'Bearer a b c',
       () => 'Digest username="x"',
-      () => randomText(30).replace(/[^\x20-\x7e]/g, 'q').trim() || 'q',
+      () =>
+        randomText(30)
+          .replace(/[^\x20-\x7e]/g, 'q')
+          .trim() || 'q',
     ];
 
     const failures: string[] = [];
@@ -373,7 +512,11 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
       if (contentType !== undefined) headers['content-type'] = contentType;
       if (auth !== undefined) headers.authorization = auth();
       if (random() < 0.1) headers['content-encoding'] = pick(['gzip', 'br', 'identity', 'x-junk']);
-      if (random() < 0.1) headers['x-client-sku'] = randomText(10).replace(/[^\x20-\x7e]/g, 'q').trim() || 'q';
+      if (random() < 0.1)
+        headers['x-client-sku'] =
+          randomText(10)
+            .replace(/[^\x20-\x7e]/g, 'q')
+            .trim() || 'q';
       const query = random() < 0.2 ? `?${pick(names)}=${encodeURIComponent(randomValue())}` : '';
       const res = await send(`${url}${query}`, method === 'GET' ? undefined : body, headers, method);
       const context = `#${i} ${method} ${url.slice(server.url.length)}${query.slice(0, 40)} [${contentType ?? 'no content-type'}] auth=${(headers.authorization ?? '-').slice(0, 40)} body=${JSON.stringify(String(body).slice(0, 80))}`;
@@ -388,7 +531,8 @@ describe('RFC 6749 §5.2 error responses and robustness', () => {
     assert.deepEqual(failures, [], `${failures.length} fuzz cases failed`);
     // The fuzz reaches past body parsing: client authentication, the grants and token checks answered too.
     const codes = new Set([...seen.keys()].map((k) => k.split(' ')[1]));
-    for (const code of ['invalid_request', 'invalid_client', 'invalid_grant', 'unsupported_grant_type', 'invalid_token']) assert.ok(codes.has(code), `fuzz reached ${code}: ${[...seen].join(', ')}`);
+    for (const code of ['invalid_request', 'invalid_client', 'invalid_grant', 'unsupported_grant_type', 'invalid_token'])
+      assert.ok(codes.has(code), `fuzz reached ${code}: ${[...seen].join(', ')}`);
     // Still serving normally after the fuzz.
     assert.equal((await postForm(paths.auth0, aliceForm)).status, 200);
   });
@@ -425,7 +569,9 @@ describe('broken HTTP framing', () => {
   }
 
   it('a malformed Content-Length gets a JSON invalid_request with no-store, not a framework body', async () => {
-    const answer = await rawRequest('POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: abc\r\n\r\ngrant_type=password');
+    const answer = await rawRequest(
+      'POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: abc\r\n\r\ngrant_type=password',
+    );
     assert.match(answer, /^HTTP\/1\.1 400 /);
     assert.match(answer, /cache-control: no-store/i);
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
@@ -433,7 +579,9 @@ describe('broken HTTP framing', () => {
   });
 
   it('broken chunked encoding gets the same', async () => {
-    const answer = await rawRequest('POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot-a-chunk\r\n0\r\n\r\n');
+    const answer = await rawRequest(
+      'POST /acme/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot-a-chunk\r\n0\r\n\r\n',
+    );
     assert.match(answer, /^HTTP\/1\.1 400 /);
     assert.match(answer, /"error":"invalid_request"/);
   });

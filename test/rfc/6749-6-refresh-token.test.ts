@@ -61,7 +61,11 @@ describe('RFC 6749 §6 refresh token grant', () => {
     assert.equal(res.body.token_type, 'Bearer');
     const second = member(res, 'refresh_token');
     assert.notEqual(second, first, 'rotated');
-    const { payload } = await jwtVerify(member(res, 'access_token'), await tenantKeys(server), { issuer: server.issuer(), audience: API, typ: 'at+jwt' });
+    const { payload } = await jwtVerify(member(res, 'access_token'), await tenantKeys(server), {
+      issuer: server.issuer(),
+      audience: API,
+      typ: 'at+jwt',
+    });
     assert.equal(payload.client_id, WEB.client_id);
     assert.equal(payload.scope, 'offline_access read:sample');
 
@@ -80,7 +84,7 @@ describe('RFC 6749 §6 refresh token grant', () => {
     assertOAuthError(await refresh(server, WEB, second), 400, 'invalid_grant');
   });
 
-  it('reuse detection revokes only that family, not the user\'s other sessions', async () => {
+  it("reuse detection revokes only that family, not the user's other sessions", async () => {
     const victim = await refreshTokenFor(WEB);
     const other = await refreshTokenFor(WEB);
     await refresh(server, WEB, victim);
@@ -158,7 +162,11 @@ describe('RFC 6749 §6 refresh token grant', () => {
 
   it('§6: a refresh token presented by another client is invalid_grant, and stays usable by its own client', async () => {
     const token = await refreshTokenFor(WEB);
-    const other = await postForm(server.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token }, basic(BASIC.client_id, BASIC.client_secret));
+    const other = await postForm(
+      server.at('/oauth/token'),
+      { grant_type: 'refresh_token', refresh_token: token },
+      basic(BASIC.client_id, BASIC.client_secret),
+    );
     assertOAuthError(other, 400, 'invalid_grant', 'refresh by another client');
     const native = await refresh(server, NATIVE, token);
     assertOAuthError(native, 400, 'invalid_grant', 'refresh by a public client');
@@ -168,7 +176,11 @@ describe('RFC 6749 §6 refresh token grant', () => {
 
   it('§6: a confidential client must authenticate to refresh', async () => {
     const token = await refreshTokenFor(WEB);
-    const noSecret = await postForm(server.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token, client_id: WEB.client_id });
+    const noSecret = await postForm(server.at('/oauth/token'), {
+      grant_type: 'refresh_token',
+      refresh_token: token,
+      client_id: WEB.client_id,
+    });
     assertOAuthError(noSecret, 401, 'invalid_client');
     const wrongSecret = await refresh(server, { client_id: WEB.client_id, client_secret: 'not-the-secret' }, token);
     assertOAuthError(wrongSecret, 401, 'invalid_client');
@@ -191,7 +203,11 @@ describe('RFC 6749 §6 refresh token grant', () => {
     assert.equal(res.status, 200, res.text);
     const idToken = member(res, 'id_token');
     assert.notEqual(idToken, firstIdToken);
-    const { payload, protectedHeader } = await jwtVerify(idToken, await tenantKeys(server), { issuer: server.issuer(), audience: WEB.client_id, currentDate: server.clock.now() });
+    const { payload, protectedHeader } = await jwtVerify(idToken, await tenantKeys(server), {
+      issuer: server.issuer(),
+      audience: WEB.client_id,
+      currentDate: server.clock.now(),
+    });
     assert.equal(protectedHeader.alg, 'RS256');
     assert.equal(payload.sub, decodeJwt(firstIdToken).payload.sub, 'same subject');
     assert.equal(payload.iat, Number(decodeJwt(firstIdToken).payload.iat) + 60, 'issued at the refresh');
@@ -208,7 +224,12 @@ describe('RFC 6749 §6 refresh token grant', () => {
     const token = await refreshTokenFor(WEB, 'offline_access read:es', API_ES256);
     const res = await refresh(server, WEB, token);
     assert.equal(res.status, 200, res.text);
-    const { protectedHeader, payload } = await jwtVerify(member(res, 'access_token'), await tenantKeys(server), { issuer: server.issuer(), audience: API_ES256, typ: 'at+jwt', currentDate: server.clock.now() });
+    const { protectedHeader, payload } = await jwtVerify(member(res, 'access_token'), await tenantKeys(server), {
+      issuer: server.issuer(),
+      audience: API_ES256,
+      typ: 'at+jwt',
+      currentDate: server.clock.now(),
+    });
     assert.equal(protectedHeader.alg, 'ES256');
     assert.equal(payload.scope, 'offline_access read:es');
   });
@@ -253,7 +274,15 @@ describe('RFC 6749 §6 refresh token grant', () => {
   });
 
   it('an unknown or malformed refresh token is invalid_grant', async () => {
-    for (const garbage of ['x', 'A'.repeat(43), 'A'.repeat(65), 'A'.repeat(88), 'not a token at all', 'eyJhbGciOiJub25lIn0.e30.', '%00%ff']) {
+    for (const garbage of [
+      'x',
+      'A'.repeat(43),
+      'A'.repeat(65),
+      'A'.repeat(88),
+      'not a token at all',
+      'eyJhbGciOiJub25lIn0.e30.',
+      '%00%ff',
+    ]) {
       assertOAuthError(await refresh(server, WEB, garbage), 400, 'invalid_grant', JSON.stringify(garbage));
     }
   });
@@ -288,9 +317,15 @@ describe('RFC 6749 §6 refresh tokens across server restarts', () => {
     const tenant = (await acmeFixture()).tenant;
     let s = await start(tenant);
     const token = member(await passwordTokens(s, WEB, ALICE, { audience: API, scope: 'offline_access read:sample' }), 'refresh_token');
-    const rotatedAway = member(await passwordTokens(s, WEB, ALICE, { audience: API, scope: 'offline_access read:sample' }), 'refresh_token');
+    const rotatedAway = member(
+      await passwordTokens(s, WEB, ALICE, { audience: API, scope: 'offline_access read:sample' }),
+      'refresh_token',
+    );
     const successor = member(await refresh(s, WEB, rotatedAway), 'refresh_token');
-    const reuseParent = member(await passwordTokens(s, REUSE, ALICE, { audience: API, scope: 'offline_access read:sample' }), 'refresh_token');
+    const reuseParent = member(
+      await passwordTokens(s, REUSE, ALICE, { audience: API, scope: 'offline_access read:sample' }),
+      'refresh_token',
+    );
     const reuseChild = member(await refresh(s, REUSE, reuseParent), 'refresh_token');
 
     s = await start(tenant);

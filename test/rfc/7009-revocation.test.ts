@@ -36,7 +36,15 @@ import { after, before, describe, it } from 'node:test';
 import { ALICE, API, BASIC, NATIVE, REUSE, WEB, acmeFixture } from '../helpers/fixtures.js';
 import { basic, get, postForm, postJson, type JsonResponse } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { assertOAuthError, introspectToken, member, passwordTokens, refresh, revokeToken, type ClientCredentials } from '../helpers/token-requests.js';
+import {
+  assertOAuthError,
+  introspectToken,
+  member,
+  passwordTokens,
+  refresh,
+  revokeToken,
+  type ClientCredentials,
+} from '../helpers/token-requests.js';
 
 describe('RFC 7009 token revocation', () => {
   let server: TestServer;
@@ -45,7 +53,10 @@ describe('RFC 7009 token revocation', () => {
   });
   after(() => server.close());
 
-  async function signIn(client: ClientCredentials = WEB, scope = 'openid offline_access read:sample'): Promise<{ accessToken: string; refreshToken: string }> {
+  async function signIn(
+    client: ClientCredentials = WEB,
+    scope = 'openid offline_access read:sample',
+  ): Promise<{ accessToken: string; refreshToken: string }> {
     const res = await passwordTokens(server, client, ALICE, { audience: API, scope });
     return { accessToken: member(res, 'access_token'), refreshToken: member(res, 'refresh_token') };
   }
@@ -168,7 +179,11 @@ describe('RFC 7009 token revocation', () => {
 
   it('RFC 6749 §2.3.1: a client registered for Basic authenticates with Basic; a wrong Basic secret gets 401 and WWW-Authenticate', async () => {
     const auth = basic(BASIC.client_id, BASIC.client_secret);
-    const signInRes = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, scope: 'offline_access' }, auth);
+    const signInRes = await postForm(
+      server.at('/oauth/token'),
+      { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience: API, scope: 'offline_access' },
+      auth,
+    );
     const refreshToken = member(signInRes, 'refresh_token');
     const wrong = await postForm(server.at('/oauth/revoke'), { token: refreshToken }, basic(BASIC.client_id, 'wrong'));
     assertOAuthError(wrong, 401, 'invalid_client');
@@ -186,7 +201,9 @@ describe('RFC 7009 token revocation', () => {
     assertRevocationSuccess(byOther);
     const unknown = await postForm(server.at('/oauth/revoke'), { token: 'no-such-token' }, basic(BASIC.client_id, BASIC.client_secret));
     assert.equal(byOther.text, unknown.text, 'indistinguishable from an unknown token');
-    assertRevocationSuccess(await postForm(server.at('/oauth/revoke'), { token: accessToken }, basic(BASIC.client_id, BASIC.client_secret)));
+    assertRevocationSuccess(
+      await postForm(server.at('/oauth/revoke'), { token: accessToken }, basic(BASIC.client_id, BASIC.client_secret)),
+    );
     assertRevocationSuccess(await revokeToken(server, NATIVE, refreshToken));
 
     assert.equal((await userinfo(accessToken)).status, 200, 'the access token still works');
@@ -208,7 +225,10 @@ describe('RFC 7009 token revocation', () => {
     assert.equal(rotated.status, 200, rotated.text);
     assertOAuthError(await refresh(server, NATIVE, refreshToken), 400, 'invalid_grant'); // reuse: logged with a fingerprint
     const familyId = refreshToken.slice(0, 22);
-    assert.ok(server.logs.some((l) => l.includes('reuse detected')), 'the reuse is logged');
+    assert.ok(
+      server.logs.some((l) => l.includes('reuse detected')),
+      'the reuse is logged',
+    );
     assert.ok(!server.logs.some((l) => l.includes(familyId)), 'but not the family id');
   });
 

@@ -67,13 +67,21 @@ describe('RFC 7523 §3 private_key_jwt client authentication', () => {
   after(() => server.close());
 
   /** Claims for the JWT client at the server's current time. */
-  const claims = (overrides: AssertionClaims = {}): JWTPayload => assertionClaims(JWT_CLIENT.client_id, server.issuer(), server.clock.now(), overrides);
+  const claims = (overrides: AssertionClaims = {}): JWTPayload =>
+    assertionClaims(JWT_CLIENT.client_id, server.issuer(), server.clock.now(), overrides);
 
-  const sign = (payload: JWTPayload, kid: string | undefined = fixture.jwtClientKid): Promise<string> => signAssertion(payload, { key: fixture.jwtClientKey, kid });
+  const sign = (payload: JWTPayload, kid: string | undefined = fixture.jwtClientKid): Promise<string> =>
+    signAssertion(payload, { key: fixture.jwtClientKey, kid });
 
   /** A client_credentials request authenticated by `assertion`. */
   const present = (assertion: string, url = tokenUrl, extra: Record<string, string> = {}): Promise<JsonResponse> =>
-    postForm(url, { grant_type: 'client_credentials', audience: API, client_assertion_type: JWT_BEARER, client_assertion: assertion, ...extra });
+    postForm(url, {
+      grant_type: 'client_credentials',
+      audience: API,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: assertion,
+      ...extra,
+    });
 
   /** invalid_client, 401, no Basic challenge; `because` checks the description names the cause where the server tells it. */
   const refused = (res: JsonResponse, message: string, because?: RegExp): void => {
@@ -96,7 +104,12 @@ describe('RFC 7523 §3 private_key_jwt client authentication', () => {
     });
 
     it('a JSON body on the Auth0 path', async () => {
-      const res = await postJson(tokenUrl, { grant_type: 'client_credentials', audience: API, client_assertion_type: JWT_BEARER, client_assertion: await sign(claims()) });
+      const res = await postJson(tokenUrl, {
+        grant_type: 'client_credentials',
+        audience: API,
+        client_assertion_type: JWT_BEARER,
+        client_assertion: await sign(claims()),
+      });
       assertTokenResponse(res);
     });
 
@@ -140,9 +153,21 @@ describe('RFC 7523 §3 private_key_jwt client authentication', () => {
     });
 
     it('aud of another token endpoint path is refused', async () => {
-      refused(await present(await sign(claims({ aud: server.at('/as/token.oauth2') })), server.at('/oauth/token')), 'ping aud at auth0 path', /aud/);
-      refused(await present(await sign(claims({ aud: server.at('/oauth/token') })), server.at('/oauth2/v2.0/token')), 'auth0 aud at entra path', /aud/);
-      refused(await present(await sign(claims({ aud: server.at('/oauth2/v2.0/token') })), server.at('/as/token.oauth2')), 'entra aud at ping path', /aud/);
+      refused(
+        await present(await sign(claims({ aud: server.at('/as/token.oauth2') })), server.at('/oauth/token')),
+        'ping aud at auth0 path',
+        /aud/,
+      );
+      refused(
+        await present(await sign(claims({ aud: server.at('/oauth/token') })), server.at('/oauth2/v2.0/token')),
+        'auth0 aud at entra path',
+        /aud/,
+      );
+      refused(
+        await present(await sign(claims({ aud: server.at('/oauth2/v2.0/token') })), server.at('/as/token.oauth2')),
+        'entra aud at ping path',
+        /aud/,
+      );
     });
 
     it('aud of another endpoint of this server, or near-misses of the issuer, is refused', async () => {
@@ -171,7 +196,9 @@ describe('RFC 7523 §3 private_key_jwt client authentication', () => {
     });
 
     it('sub different from the client_id in the body is refused', async () => {
-      const res = await present(await sign(claims({ iss: WEB.client_id, sub: WEB.client_id })), tokenUrl, { client_id: JWT_CLIENT.client_id });
+      const res = await present(await sign(claims({ iss: WEB.client_id, sub: WEB.client_id })), tokenUrl, {
+        client_id: JWT_CLIENT.client_id,
+      });
       refused(res, 'sub = another client');
     });
 
@@ -297,8 +324,17 @@ describe('RFC 7523 §3 private_key_jwt client authentication', () => {
   describe('§2.2: client_assertion_type', () => {
     // Refused before any signature is checked; invalid_request as node-oidc-provider answers a malformed method.
     it('a wrong client_assertion_type is refused', async () => {
-      for (const type of ['urn:ietf:params:oauth:grant-type:jwt-bearer', 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer', `${JWT_BEARER} `]) {
-        const res = await postForm(tokenUrl, { grant_type: 'client_credentials', audience: API, client_assertion_type: type, client_assertion: await sign(claims()) });
+      for (const type of [
+        'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        'urn:ietf:params:oauth:client-assertion-type:saml2-bearer',
+        `${JWT_BEARER} `,
+      ]) {
+        const res = await postForm(tokenUrl, {
+          grant_type: 'client_credentials',
+          audience: API,
+          client_assertion_type: type,
+          client_assertion: await sign(claims()),
+        });
         assertOAuthError(res, 400, 'invalid_request', type);
       }
     });
@@ -306,7 +342,12 @@ describe('RFC 7523 §3 private_key_jwt client authentication', () => {
     it('a client_assertion without client_assertion_type, or the type without the assertion, is refused', async () => {
       const noType = await postForm(tokenUrl, { grant_type: 'client_credentials', audience: API, client_assertion: await sign(claims()) });
       assertOAuthError(noType, 400, 'invalid_request', 'no type');
-      const noAssertion = await postForm(tokenUrl, { grant_type: 'client_credentials', audience: API, client_assertion_type: JWT_BEARER, client_id: JWT_CLIENT.client_id });
+      const noAssertion = await postForm(tokenUrl, {
+        grant_type: 'client_credentials',
+        audience: API,
+        client_assertion_type: JWT_BEARER,
+        client_id: JWT_CLIENT.client_id,
+      });
       assertOAuthError(noAssertion, 400, 'invalid_request', 'no assertion');
     });
 

@@ -35,7 +35,11 @@ describe('RFC 7662 token introspection', () => {
   });
   after(() => server.close());
 
-  async function signIn(client: ClientCredentials = WEB, scope = 'offline_access read:sample', audience = API): Promise<{ accessToken: string; refreshToken: string }> {
+  async function signIn(
+    client: ClientCredentials = WEB,
+    scope = 'offline_access read:sample',
+    audience = API,
+  ): Promise<{ accessToken: string; refreshToken: string }> {
     const res = await passwordTokens(server, client, ALICE, { audience, scope });
     return { accessToken: member(res, 'access_token'), refreshToken: member(res, 'refresh_token') };
   }
@@ -159,8 +163,17 @@ describe('RFC 7662 token introspection', () => {
 
   it('§2.3: invalid client credentials are 401 invalid_client', async () => {
     const { accessToken } = await signIn();
-    assertOAuthError(await introspectToken(server, { client_id: WEB.client_id, client_secret: 'wrong' }, accessToken), 401, 'invalid_client');
-    assertOAuthError(await postForm(server.at('/oauth/introspect'), { token: accessToken }), 401, 'invalid_client', 'no client authentication');
+    assertOAuthError(
+      await introspectToken(server, { client_id: WEB.client_id, client_secret: 'wrong' }, accessToken),
+      401,
+      'invalid_client',
+    );
+    assertOAuthError(
+      await postForm(server.at('/oauth/introspect'), { token: accessToken }),
+      401,
+      'invalid_client',
+      'no client authentication',
+    );
     const basicWrong = await postForm(server.at('/oauth/introspect'), { token: accessToken }, basic(WEB.client_id, WEB.client_secret));
     assertOAuthError(basicWrong, 401, 'invalid_client', 'client_secret_post client using Basic');
     assert.match(basicWrong.headers.get('www-authenticate') ?? '', /^Basic /);
@@ -169,7 +182,15 @@ describe('RFC 7662 token introspection', () => {
   it('garbage is inactive', async () => {
     const { accessToken } = await signIn();
     const [h, p] = accessToken.split('.');
-    for (const token of ['garbage', 'A'.repeat(43), 'A'.repeat(65), 'a.b.c', `${h}.${p}.`, `${h}.${p}.${'A'.repeat(342)}`, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.']) {
+    for (const token of [
+      'garbage',
+      'A'.repeat(43),
+      'A'.repeat(65),
+      'a.b.c',
+      `${h}.${p}.`,
+      `${h}.${p}.${'A'.repeat(342)}`,
+      'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
+    ]) {
       assertInactive(await introspectToken(server, WEB, token), JSON.stringify(token.slice(0, 20)));
     }
   });

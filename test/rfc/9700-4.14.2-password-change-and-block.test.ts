@@ -69,7 +69,10 @@ const userinfo = (server: TestServer, accessToken: string) => get(server.at('/us
 async function assertWorks(server: TestServer, session: Session, what: string): Promise<void> {
   const info = await userinfo(server, session.accessToken);
   assert.equal(info.status, 200, `${what}: userinfo ${info.text}`);
-  for (const [kind, token] of [['access', session.accessToken], ['refresh', session.refreshToken]] as const) {
+  for (const [kind, token] of [
+    ['access', session.accessToken],
+    ['refresh', session.refreshToken],
+  ] as const) {
     const res = await introspectToken(server, CLIENT, token);
     assert.equal(res.body.active, true, `${what}: the ${kind} token is active: ${res.text}`);
   }
@@ -77,7 +80,10 @@ async function assertWorks(server: TestServer, session: Session, what: string): 
 
 /** Both tokens dead: introspection says only active:false, userinfo 401, the refresh grant invalid_grant. Returns the refresh answer. */
 async function assertEnded(server: TestServer, session: Session, what: string) {
-  for (const [kind, token] of [['access', session.accessToken], ['refresh', session.refreshToken]] as const) {
+  for (const [kind, token] of [
+    ['access', session.accessToken],
+    ['refresh', session.refreshToken],
+  ] as const) {
     const res = await introspectToken(server, CLIENT, token);
     assert.equal(res.status, 200, `${what}: introspection of the ${kind} token: ${res.text}`);
     assert.deepEqual(res.body, { active: false }, `${what}: the ${kind} token is inactive`);
@@ -99,7 +105,10 @@ describe('issue #11 point 5: sessions after latchkey users set-password, block a
     assert.equal(result.code, 0, `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
   }
   const admin = async (args: string[], input?: string): Promise<ProcessResult> => {
-    const result = await runCli([...args, '--config', configFile], { env: { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY }, ...(input === undefined ? {} : { input }) });
+    const result = await runCli([...args, '--config', configFile], {
+      env: { LATCHKEY_MASTER_KEY: TEST_MASTER_KEY },
+      ...(input === undefined ? {} : { input }),
+    });
     assertOk(result, `latchkey ${args.join(' ')}`);
     return result;
   };
@@ -115,10 +124,13 @@ describe('issue #11 point 5: sessions after latchkey users set-password, block a
 
   /** The security events of one user, oldest first (what `latchkey logs --user` shows). */
   const eventsOf = (who: UserCredentials) =>
-    withDatabase((db) =>
-      db
-        .prepare('SELECT e.type, e.reason, e.details FROM security_events e JOIN users u ON u.id = e.user_id WHERE u.username = ? ORDER BY e.at')
-        .all(who.username) as Array<{ type: string; reason: string | null; details: string | null }>,
+    withDatabase(
+      (db) =>
+        db
+          .prepare(
+            'SELECT e.type, e.reason, e.details FROM security_events e JOIN users u ON u.id = e.user_id WHERE u.username = ? ORDER BY e.at',
+          )
+          .all(who.username) as Array<{ type: string; reason: string | null; details: string | null }>,
     );
 
   /**
@@ -141,7 +153,12 @@ describe('issue #11 point 5: sessions after latchkey users set-password, block a
     dir = mkdtempSync(join(tmpdir(), 'latchkey-sessions-'));
     server = await startTestServer({ dir, tenants: [tenantWith(users)] });
     // The CLI's file declares no users (they are data): its start-up must not set their passwords back.
-    configFile = writeYamlConfig(dir, { public_url: 'http://127.0.0.1:3999', database: `sqlite:${join(dir, 'latchkey.db')}`, log_level: 'warn', tenants: [tenantWith([])] });
+    configFile = writeYamlConfig(dir, {
+      public_url: 'http://127.0.0.1:3999',
+      database: `sqlite:${join(dir, 'latchkey.db')}`,
+      log_level: 'warn',
+      tenants: [tenantWith([])],
+    });
     // As if the passwords were set an hour ago: a sign-in moved back two seconds still follows them.
     withDatabase((db) => db.prepare('UPDATE users SET password_changed_at = ?').run(new Date(Date.now() - 3_600_000).toISOString()));
   });
@@ -211,7 +228,13 @@ describe('issue #11 point 5: sessions after latchkey users set-password, block a
     await admin(['users', 'unblock', IVAN.username]);
 
     await assertEnded(server, thief, "the thief's session after the response");
-    const oldPassword = await postForm(server.at('/oauth/token'), { grant_type: 'password', username: IVAN.username, password: IVAN.password, audience: API, ...CLIENT });
+    const oldPassword = await postForm(server.at('/oauth/token'), {
+      grant_type: 'password',
+      username: IVAN.username,
+      password: IVAN.password,
+      audience: API,
+      ...CLIENT,
+    });
     assertOAuthError(oldPassword, 400, 'invalid_grant', 'the stolen password');
     await assertWorks(server, await signIn(server, { username: IVAN.username, password: newPassword }), "the owner's new sign-in");
   });

@@ -76,7 +76,12 @@ async function clusterTenant(): Promise<{ tenant: TenantInput; jwtClientKey: Cry
       attack_protection: { brute_force: { threshold: THRESHOLD } },
       applications: [
         ...(tenant.applications ?? []),
-        { ...MFA_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', 'refresh_token', MFA_OTP, MFA_RECOVERY_CODE], mfa: 'always' },
+        {
+          ...MFA_APP,
+          token_endpoint_auth_method: 'client_secret_post',
+          grant_types: ['password', 'refresh_token', MFA_OTP, MFA_RECOVERY_CODE],
+          mfa: 'always',
+        },
       ],
       users: [
         ...(tenant.users ?? []),
@@ -88,8 +93,19 @@ async function clusterTenant(): Promise<{ tenant: TenantInput; jwtClientKey: Cry
   };
 }
 
-function passwordGrant(node: ClusterNode, client: { client_id: string; client_secret: string }, user: { username: string; password: string }, extra: Record<string, string> = SIGN_IN): Promise<JsonResponse> {
-  return postForm(node.at('/oauth/token'), { grant_type: 'password', username: user.username, password: user.password, ...extra, ...client });
+function passwordGrant(
+  node: ClusterNode,
+  client: { client_id: string; client_secret: string },
+  user: { username: string; password: string },
+  extra: Record<string, string> = SIGN_IN,
+): Promise<JsonResponse> {
+  return postForm(node.at('/oauth/token'), {
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+    ...extra,
+    ...client,
+  });
 }
 
 function refresh(node: ClusterNode, refreshToken: string): Promise<JsonResponse> {
@@ -103,8 +119,6 @@ async function freshRefreshToken(node: ClusterNode): Promise<string> {
   assert.equal(typeof res.body.refresh_token, 'string', res.text);
   return res.body.refresh_token as string;
 }
-
-
 
 for (const variant of VARIANTS) {
   const skip = postgresSkip(variant.name) || (variant.redis && redisSkip(variant.name));
@@ -168,7 +182,12 @@ for (const variant of VARIANTS) {
 
         // B first: had the lock only been lifted where the CLI's write landed, B would still refuse.
         for (const node of [...cluster.nodes.slice(1), a]) {
-          assertStatus(await passwordGrant(node, WEB, LOCK_USER), 200, undefined, `the right password on node ${node.index} after users unblock`);
+          assertStatus(
+            await passwordGrant(node, WEB, LOCK_USER),
+            200,
+            undefined,
+            `the right password on node ${node.index} after users unblock`,
+          );
         }
       }));
 
@@ -177,11 +196,17 @@ for (const variant of VARIANTS) {
         // Parallel requests through several nodes were how lockouts were bypassed elsewhere (Keycloak, ZITADEL).
         const nodes = cluster.nodes;
         const answers = await Promise.all(
-          Array.from({ length: BURST }, (_, i) => passwordGrant(nodes[i % nodes.length]!, WEB, { username: BURST_USER.username, password: `burst guess ${i} ${Math.random()}` })),
+          Array.from({ length: BURST }, (_, i) =>
+            passwordGrant(nodes[i % nodes.length]!, WEB, { username: BURST_USER.username, password: `burst guess ${i} ${Math.random()}` }),
+          ),
         );
-        const summary = answers.map((r, i) => `node ${i % nodes.length} → ${r.status} ${String(r.body.error ?? '')} ${String(r.body.error_reason ?? '')}`).join(', ');
+        const summary = answers
+          .map((r, i) => `node ${i % nodes.length} → ${r.status} ${String(r.body.error ?? '')} ${String(r.body.error_reason ?? '')}`)
+          .join(', ');
         const checked = answers.filter((r) => r.status === 400 && r.body.error === 'invalid_grant');
-        const locked = answers.filter((r) => r.status === 429 && r.body.error === 'too_many_attempts' && r.body.error_reason === 'user_blocked');
+        const locked = answers.filter(
+          (r) => r.status === 429 && r.body.error === 'too_many_attempts' && r.body.error_reason === 'user_blocked',
+        );
         assert.equal(checked.length, THRESHOLD, `exactly ${THRESHOLD} invalid_grant: ${summary}`);
         assert.equal(locked.length, BURST - THRESHOLD, `the other ${BURST - THRESHOLD} are 429 user_blocked: ${summary}`);
         for (const node of nodes) {
@@ -196,7 +221,9 @@ for (const variant of VARIANTS) {
         for (let round = 0; round < ROUNDS; round++) {
           // A concurrent loser is a reused token: the family is revoked, so every round starts from a new password grant.
           const token = await freshRefreshToken(nodes[round % nodes.length]!);
-          const answers = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => refresh(nodes[(round + i) % nodes.length]!, token)));
+          const answers = await Promise.all(
+            Array.from({ length: CONCURRENT }, (_, i) => refresh(nodes[(round + i) % nodes.length]!, token)),
+          );
           const winners = answers.filter((r) => r.status === 200);
           const losers = answers.filter((r) => r.status !== 200);
           const summary = `round ${round + 1}: ${answers.map((r, i) => `node ${(round + i) % nodes.length} → ${r.status} ${String(r.body.error ?? '')}`).join(', ')}`;
@@ -209,15 +236,27 @@ for (const variant of VARIANTS) {
           assert.notEqual(rotated, token, 'rotated');
 
           // Reuse detected (the losers presented a replaced token): the whole family, the winner's new token included, is revoked on every node.
-          assertStatus(await refresh(nodes[(round + 1) % nodes.length]!, rotated as string), 400, 'invalid_grant', `round ${round + 1}: the winner's token after the reuse`);
+          assertStatus(
+            await refresh(nodes[(round + 1) % nodes.length]!, rotated as string),
+            400,
+            'invalid_grant',
+            `round ${round + 1}: the winner's token after the reuse`,
+          );
         }
       }));
 
     it('a private_key_jwt client assertion used on A is refused on B (invalid_client); a fresh one works on B', () =>
       withLogs(async () => {
         const present = (node: ClusterNode, assertion: string) =>
-          postForm(node.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, client_id: JWT_CLIENT.client_id, client_assertion_type: JWT_BEARER, client_assertion: assertion });
-        const sign = () => signAssertion(assertionClaims(JWT_CLIENT.client_id, cluster.issuer(), new Date()), { key: jwtClientKey, kid: jwtClientKid });
+          postForm(node.at('/oauth/token'), {
+            grant_type: 'client_credentials',
+            audience: API,
+            client_id: JWT_CLIENT.client_id,
+            client_assertion_type: JWT_BEARER,
+            client_assertion: assertion,
+          });
+        const sign = () =>
+          signAssertion(assertionClaims(JWT_CLIENT.client_id, cluster.issuer(), new Date()), { key: jwtClientKey, kid: jwtClientKid });
 
         const assertion = await sign();
         assertStatus(await present(a, assertion), 200, undefined, 'the assertion on A');
@@ -234,7 +273,11 @@ for (const variant of VARIANTS) {
       withLogs(async () => {
         // Enrollment through A, confirmed on B with the code of the current step s0.
         const enrollToken = await mfaRequired(a, true);
-        const associated = await postJson(a.at('/mfa/associate'), { ...MFA_APP, authenticator_types: ['otp'] }, { authorization: `Bearer ${enrollToken}` });
+        const associated = await postJson(
+          a.at('/mfa/associate'),
+          { ...MFA_APP, authenticator_types: ['otp'] },
+          { authorization: `Bearer ${enrollToken}` },
+        );
         assertStatus(associated, 200, undefined, 'associate otp on A');
         const secret = associated.body.secret as string;
         const recoveryCode = (associated.body.recovery_codes as string[])[0]!;
@@ -277,7 +320,9 @@ for (const variant of VARIANTS) {
         const boundMs = (KEY_CACHE_SECONDS + 5) * 1000;
         const deadline = Date.now() + boundMs;
         for (const node of cluster.nodes.slice(1)) {
-          await pollUntil(deadline, `node ${node.index}'s JWKS to publish ${kid} within ${boundMs} ms`, async () => (await jwksOf(node)).keys.some((k) => k.kid === kid));
+          await pollUntil(deadline, `node ${node.index}'s JWKS to publish ${kid} within ${boundMs} ms`, async () =>
+            (await jwksOf(node)).keys.some((k) => k.kid === kid),
+          );
         }
 
         // A signs with the new key once its key cache (at most KEY_CACHE_SECONDS old) is renewed, or at once when Redis announced the rotation.
@@ -288,7 +333,10 @@ for (const variant of VARIANTS) {
           accessToken = res.body.access_token as string;
           return decodeProtectedHeader(accessToken).kid === kid;
         });
-        const { payload, protectedHeader } = await jwtVerify(accessToken, createLocalJWKSet(await jwksOf(b)), { issuer: cluster.issuer(), audience: API });
+        const { payload, protectedHeader } = await jwtVerify(accessToken, createLocalJWKSet(await jwksOf(b)), {
+          issuer: cluster.issuer(),
+          audience: API,
+        });
         assert.equal(protectedHeader.kid, kid);
         assert.equal(payload.azp ?? payload.client_id, WEB.client_id);
         // B's own verifier (its key cache, not only its JWKS endpoint) takes the new key too: RFC 7662 introspection on every other node.
@@ -325,7 +373,12 @@ for (const variant of VARIANTS) {
     }
 
     function recoveryGrant(node: ClusterNode, mfaToken: string, recoveryCode: string): Promise<JsonResponse> {
-      return postForm(node.at('/oauth/token'), { grant_type: MFA_RECOVERY_CODE, mfa_token: mfaToken, recovery_code: recoveryCode, ...MFA_APP });
+      return postForm(node.at('/oauth/token'), {
+        grant_type: MFA_RECOVERY_CODE,
+        mfa_token: mfaToken,
+        recovery_code: recoveryCode,
+        ...MFA_APP,
+      });
     }
   });
 }

@@ -99,7 +99,17 @@ interface Chain {
 }
 
 function newChain(index: number, token: string, revokeAt?: number): Chain {
-  return { index, tokens: [token], acks: 0, revokeAt, revoked: undefined, accessToRevoke: undefined, inFlight: undefined, lost: undefined, inFlightAtKill: undefined };
+  return {
+    index,
+    tokens: [token],
+    acks: 0,
+    revokeAt,
+    revoked: undefined,
+    accessToRevoke: undefined,
+    inFlight: undefined,
+    lost: undefined,
+    inFlightAtKill: undefined,
+  };
 }
 
 const lastAck = (chain: Chain): string => chain.tokens.at(-1)!;
@@ -121,26 +131,35 @@ after(() => loadAgent.destroy());
 function postTracked(url: string, form: Record<string, string>, onWritten: () => void): Promise<JsonResponse> {
   return new Promise((resolve, reject) => {
     const payload = new URLSearchParams(form).toString();
-    const req = httpRequest(url, { method: 'POST', agent: loadAgent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.once('error', reject);
-      res.once('close', () => {
-        if (!res.complete) reject(Object.assign(new Error('the response was cut off'), { code: 'ECONNRESET' }));
-      });
-      res.once('end', () => {
-        let body: Record<string, unknown> = {};
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          /* not JSON: the assertions show `text` */
-        }
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-        resolve({ status: res.statusCode ?? 0, headers, body, text });
-      });
-    });
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent: loadAgent,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.once('error', reject);
+        res.once('close', () => {
+          if (!res.complete) reject(Object.assign(new Error('the response was cut off'), { code: 'ECONNRESET' }));
+        });
+        res.once('end', () => {
+          let body: Record<string, unknown> = {};
+          try {
+            body = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            /* not JSON: the assertions show `text` */
+          }
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(res.headers))
+            if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+          resolve({ status: res.statusCode ?? 0, headers, body, text });
+        });
+      },
+    );
     req.once('error', reject);
     req.once('finish', onWritten);
     req.end(payload);
@@ -237,7 +256,15 @@ class Load {
  * one (connection reset) is recorded in `chain.lost` and gives `undefined`,
  * as does a request not sent because the load has stopped.
  */
-async function send(load: Load, chain: Chain, kind: RequestKind, node: string, url: string, form: Record<string, string>, detail?: string): Promise<JsonResponse | undefined> {
+async function send(
+  load: Load,
+  chain: Chain,
+  kind: RequestKind,
+  node: string,
+  url: string,
+  form: Record<string, string>,
+  detail?: string,
+): Promise<JsonResponse | undefined> {
   // A step that began before the kill (an assertion being signed) sends nothing after it.
   if (load.stopped) return undefined;
   const flight: Flight = { kind, node, written: false, ...(detail === undefined ? {} : { detail }) };
@@ -273,7 +300,6 @@ class IssuedTokens {
   }
 }
 
-
 /** The database's view of a family, by the hashes of a chain's tokens. */
 interface FamilyRow {
   current_hash: string;
@@ -295,12 +321,13 @@ function familyState(row: FamilyRow | undefined, token: string): FamilyState {
 
 const familyIdOf = (token: string): string => parseRefreshToken(token)!.familyId;
 
-
 const countBy = <T>(items: T[], key: (item: T) => string): string =>
-  Object.entries(items.reduce<Record<string, number>>((acc, item) => {
-    acc[key(item)] = (acc[key(item)] ?? 0) + 1;
-    return acc;
-  }, {}))
+  Object.entries(
+    items.reduce<Record<string, number>>((acc, item) => {
+      acc[key(item)] = (acc[key(item)] ?? 0) + 1;
+      return acc;
+    }, {}),
+  )
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ') || 'none';
 
@@ -325,10 +352,23 @@ async function clusterTenant(): Promise<{ tenant: TenantInput; jwtClientKey: Cry
       ...tenant,
       applications: [
         ...(tenant.applications ?? []),
-        { ...RETRY_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', 'refresh_token'], refresh_token: { reuse_interval: 60 } },
-        { ...MFA_APP, token_endpoint_auth_method: 'client_secret_post', grant_types: ['password', 'refresh_token', MFA_OTP, MFA_RECOVERY_CODE], mfa: 'always' },
+        {
+          ...RETRY_APP,
+          token_endpoint_auth_method: 'client_secret_post',
+          grant_types: ['password', 'refresh_token'],
+          refresh_token: { reuse_interval: 60 },
+        },
+        {
+          ...MFA_APP,
+          token_endpoint_auth_method: 'client_secret_post',
+          grant_types: ['password', 'refresh_token', MFA_OTP, MFA_RECOVERY_CODE],
+          mfa: 'always',
+        },
       ],
-      users: [...(tenant.users ?? []), { connection: 'Username-Password-Authentication', username: OTP_USER.username, password: OTP_USER.password }],
+      users: [
+        ...(tenant.users ?? []),
+        { connection: 'Username-Password-Authentication', username: OTP_USER.username, password: OTP_USER.password },
+      ],
     },
   };
 }
@@ -355,12 +395,28 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
 
   const withLogs = (work: () => Promise<void>): Promise<void> => cluster.withLogs(work);
 
-  const refresh = (node: ClusterNode, token: string) => postForm(node.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token, ...RETRY_APP });
+  const refresh = (node: ClusterNode, token: string) =>
+    postForm(node.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token, ...RETRY_APP });
   const presentAssertion = (node: ClusterNode, assertion: string) =>
-    postForm(node.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, client_id: JWT_CLIENT.client_id, client_assertion_type: JWT_BEARER, client_assertion: assertion });
-  const signFresh = () => signAssertion(assertionClaims(JWT_CLIENT.client_id, cluster.issuer(), new Date()), { key: jwtClientKey, kid: jwtClientKid });
-  const mfaPassword = (node: ClusterNode) => postForm(node.at('/oauth/token'), { grant_type: 'password', username: OTP_USER.username, password: OTP_USER.password, ...SIGN_IN, ...MFA_APP });
-  const otpGrant = (node: ClusterNode, mfaToken: string, otp: string) => postForm(node.at('/oauth/token'), { grant_type: MFA_OTP, mfa_token: mfaToken, otp, ...MFA_APP });
+    postForm(node.at('/oauth/token'), {
+      grant_type: 'client_credentials',
+      audience: API,
+      client_id: JWT_CLIENT.client_id,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: assertion,
+    });
+  const signFresh = () =>
+    signAssertion(assertionClaims(JWT_CLIENT.client_id, cluster.issuer(), new Date()), { key: jwtClientKey, kid: jwtClientKid });
+  const mfaPassword = (node: ClusterNode) =>
+    postForm(node.at('/oauth/token'), {
+      grant_type: 'password',
+      username: OTP_USER.username,
+      password: OTP_USER.password,
+      ...SIGN_IN,
+      ...MFA_APP,
+    });
+  const otpGrant = (node: ClusterNode, mfaToken: string, otp: string) =>
+    postForm(node.at('/oauth/token'), { grant_type: MFA_OTP, mfa_token: mfaToken, otp, ...MFA_APP });
   const recoveryGrant = (node: ClusterNode, mfaToken: string, recoveryCode: string) =>
     postForm(node.at('/oauth/token'), { grant_type: MFA_RECOVERY_CODE, mfa_token: mfaToken, recovery_code: recoveryCode, ...MFA_APP });
 
@@ -375,7 +431,9 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
     const client = new pg.Client({ connectionString: cluster.databaseUrl });
     await client.connect();
     try {
-      const { rows } = await client.query<FamilyRow & { id: string }>('select id, current_hash, previous_hash, revoked_at from refresh_token_families');
+      const { rows } = await client.query<FamilyRow & { id: string }>(
+        'select id, current_hash, previous_hash, revoked_at from refresh_token_families',
+      );
       return new Map(rows.map((row) => [row.id, row]));
     } finally {
       await client.end();
@@ -389,7 +447,11 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
 
       // The TOTP factor, enrolled through A and confirmed on B (code of step s0).
       const enrollToken = await mfaRequired(a, true);
-      const associated = await postJson(a.at('/mfa/associate'), { ...MFA_APP, authenticator_types: ['otp'] }, { authorization: `Bearer ${enrollToken}` });
+      const associated = await postJson(
+        a.at('/mfa/associate'),
+        { ...MFA_APP, authenticator_types: ['otp'] },
+        { authorization: `Bearer ${enrollToken}` },
+      );
       assertStatus(associated, 200, undefined, 'associate otp on A');
       const otpSecret = associated.body.secret as string;
       const recoveryCode = (associated.body.recovery_codes as string[])[0]!;
@@ -400,7 +462,13 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
       const chains: Chain[] = [];
       for (let i = 0; i < CHAINS; i++) {
         const node = i % 2 === 0 ? a : b;
-        const res = await postForm(node.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, ...SIGN_IN, ...RETRY_APP });
+        const res = await postForm(node.at('/oauth/token'), {
+          grant_type: 'password',
+          username: ALICE.username,
+          password: ALICE.password,
+          ...SIGN_IN,
+          ...RETRY_APP,
+        });
         assertStatus(res, 200, undefined, `password grant ${i} on ${nodeName(node)}`);
         chains.push(newChain(i, issued.add(res.body.refresh_token, `chain ${i} sign-in`), i < REVOKING ? 2 + 2 * i : undefined));
       }
@@ -418,7 +486,11 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
         }
         // Alternately A and B: even steps on A, odd steps on B.
         const node = chain.acks % 2 === 0 ? a : b;
-        const res = await send(load, chain, 'refresh', nodeName(node), node.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: lastAck(chain), ...RETRY_APP });
+        const res = await send(load, chain, 'refresh', nodeName(node), node.at('/oauth/token'), {
+          grant_type: 'refresh_token',
+          refresh_token: lastAck(chain),
+          ...RETRY_APP,
+        });
         if (!res) return false;
         assertStatus(res, 200, undefined, `chain ${i}: refresh ${chain.acks + 1} on ${nodeName(node)}`);
         chain.tokens.push(issued.add(res.body.refresh_token, `chain ${i} refresh ${chain.acks + 1} on ${nodeName(node)}`));
@@ -455,7 +527,10 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
       const lost = chains.filter((c) => c.lost !== undefined);
       for (const chain of lost) {
         assert.equal(chain.lost!.node, 'A', `chain ${chain.index}: only requests to A go unanswered: ${JSON.stringify(chain.lost)}`);
-        assert.ok(chain.inFlightAtKill, `chain ${chain.index}: a request without an answer was in flight at the kill: ${JSON.stringify(chain.lost)}`);
+        assert.ok(
+          chain.inFlightAtKill,
+          `chain ${chain.index}: a request without an answer was in flight at the kill: ${JSON.stringify(chain.lost)}`,
+        );
       }
       assert.ok(lost.length > 0, `requests were in flight to A at the kill (${inFlight.length}) and some went unanswered`);
 
@@ -471,7 +546,12 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
       assert.match(String(replayedMfaToken.body.error_description), /mfa_token has already been used/, replayedMfaToken.text);
       // Controls: B takes a fresh assertion, and the unspent mfa_token with the recovery code.
       assertStatus(await presentAssertion(b, await signFresh()), 200, undefined, 'a fresh client assertion on B');
-      assertStatus(await recoveryGrant(b, freshMfaToken, recoveryCode), 200, undefined, 'the unspent mfa_token with the recovery code on B');
+      assertStatus(
+        await recoveryGrant(b, freshMfaToken, recoveryCode),
+        200,
+        undefined,
+        'the unspent mfa_token with the recovery code on B',
+      );
 
       // What the database holds for each chain, read before any chain is touched again.
       const rows = await families();
@@ -492,14 +572,22 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
         chain.tokens.push(issued.add(res.body.refresh_token, `chain ${chain.index} on B after the crash`));
       }
       for (const chain of chains.filter((c) => c.revoked !== undefined)) {
-        assertStatus(await refresh(b, chain.revoked!), 400, 'invalid_grant', `chain ${chain.index}: its token revoked on A, on B after the crash`);
+        assertStatus(
+          await refresh(b, chain.revoked!),
+          400,
+          'invalid_grant',
+          `chain ${chain.index}: its token revoked on A, on B after the crash`,
+        );
       }
 
       // A again: spawned, then /readyz 200 within the issue's bound (the harness polls /readyz every 50 ms).
       const restartStarted = performance.now();
       await a.restart();
       const readyMs = performance.now() - restartStarted;
-      assert.ok(readyMs <= READY_BOUND_MS, `A answered /readyz 200 ${Math.round(readyMs)} ms after its restart, above the ${READY_BOUND_MS} ms bound`);
+      assert.ok(
+        readyMs <= READY_BOUND_MS,
+        `A answered /readyz 200 ${Math.round(readyMs)} ms after its restart, above the ${READY_BOUND_MS} ms bound`,
+      );
 
       // The chains go on through A, then B again.
       for (const node of [a, b]) {
@@ -518,15 +606,31 @@ describe(CLUSTER_SUITE, { skip: postgresSkip(CLUSTER_SUITE) || redisSkip(CLUSTER
       assertStatus(replayedOnA, 400, 'invalid_grant', 'the spent mfa_token on the restarted A');
       // A consumed refresh token (two rotations old, outside any reuse interval) is refused, and revokes its family.
       const victim = live[0]!;
-      assertStatus(await refresh(a, victim.tokens.at(-3)!), 400, 'invalid_grant', `chain ${victim.index}: a consumed refresh token on the restarted A`);
-      assertStatus(await refresh(b, lastAck(victim)), 400, 'invalid_grant', `chain ${victim.index}: its current token after the reuse, on B`);
+      assertStatus(
+        await refresh(a, victim.tokens.at(-3)!),
+        400,
+        'invalid_grant',
+        `chain ${victim.index}: a consumed refresh token on the restarted A`,
+      );
+      assertStatus(
+        await refresh(b, lastAck(victim)),
+        400,
+        'invalid_grant',
+        `chain ${victim.index}: its current token after the reuse, on B`,
+      );
 
       assert.deepEqual(issued.duplicates, [], 'no refresh token was handed out twice');
 
-      t.diagnostic(`${CHAINS} chains (${REVOKING} revoked through A), ${chains.reduce((n, c) => n + c.acks, 0)} acknowledged refreshes before the kill; ${issued.size} distinct refresh tokens handed out, no duplicates`);
-      t.diagnostic(`in flight at the kill: ${inFlight.length} (${countBy(inFlight, (c) => `${c.inFlightAtKill!.kind} to ${c.inFlightAtKill!.node}`)}); unanswered: ${lost.length} (${countBy(lost, (c) => c.lost!.error)})`);
+      t.diagnostic(
+        `${CHAINS} chains (${REVOKING} revoked through A), ${chains.reduce((n, c) => n + c.acks, 0)} acknowledged refreshes before the kill; ${issued.size} distinct refresh tokens handed out, no duplicates`,
+      );
+      t.diagnostic(
+        `in flight at the kill: ${inFlight.length} (${countBy(inFlight, (c) => `${c.inFlightAtKill!.kind} to ${c.inFlightAtKill!.node}`)}); unanswered: ${lost.length} (${countBy(lost, (c) => c.lost!.error)})`,
+      );
       t.diagnostic(`database after the kill, in-flight chains: ${countBy(inFlight, (c) => states.get(c)!)}`);
-      t.diagnostic(`each in-flight chain: ${inFlight.map((c) => `#${c.index} → ${c.inFlightAtKill!.node}${c.inFlightAtKill!.written ? '' : ' (not yet written)'}: ${c.lost ? 'unanswered' : 'answered'}, ${states.get(c)}`).join('; ')}`);
+      t.diagnostic(
+        `each in-flight chain: ${inFlight.map((c) => `#${c.index} → ${c.inFlightAtKill!.node}${c.inFlightAtKill!.written ? '' : ' (not yet written)'}: ${c.lost ? 'unanswered' : 'answered'}, ${states.get(c)}`).join('; ')}`,
+      );
       t.diagnostic(`A ready ${Math.round(readyMs)} ms after its restart (bound ${READY_BOUND_MS} ms)`);
     }));
 });
@@ -560,7 +664,12 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
     const fixture = await acmeFixture();
     jwtClientKey = fixture.jwtClientKey;
     jwtClientKid = fixture.jwtClientKid;
-    configFile = writeYamlConfig(dir, { public_url: baseUrl, listen: { host: '127.0.0.1', port }, database: `sqlite:${dbFile}`, tenants: [fixture.tenant] });
+    configFile = writeYamlConfig(dir, {
+      public_url: baseUrl,
+      listen: { host: '127.0.0.1', port },
+      database: `sqlite:${dbFile}`,
+      tenants: [fixture.tenant],
+    });
   });
   after(async () => {
     for (const proc of processes) await proc.stop();
@@ -569,16 +678,28 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
 
   const serve = async (): Promise<{ proc: RunningProcess; readyMs: number }> => {
     const started = performance.now();
-    const proc = RunningProcess.start(process.execPath, tsxCliArgs(['serve', '--config', configFile]), { env: { LATCHKEY_MASTER_KEY: masterKey } });
+    const proc = RunningProcess.start(process.execPath, tsxCliArgs(['serve', '--config', configFile]), {
+      env: { LATCHKEY_MASTER_KEY: masterKey },
+    });
     processes.push(proc);
     await waitForOk(`${baseUrl}/readyz`, 60_000, proc);
     return { proc, readyMs: performance.now() - started };
   };
-  const describeAll = () => processes.map((proc, i) => `=== process ${i + 1} ===\n${proc.describe()}`).join('\n').slice(-30_000);
+  const describeAll = () =>
+    processes
+      .map((proc, i) => `=== process ${i + 1} ===\n${proc.describe()}`)
+      .join('\n')
+      .slice(-30_000);
   const at = (path: string) => `${baseUrl}/acme${path}`;
   const refresh = (token: string) => postForm(at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token, ...WEB });
   const introspect = (token: string) => postForm(at('/oauth/introspect'), { token, ...RESOURCE_SERVER });
-  const assertionForm = (assertion: string) => ({ grant_type: 'client_credentials', audience: API, client_id: JWT_CLIENT.client_id, client_assertion_type: JWT_BEARER, client_assertion: assertion });
+  const assertionForm = (assertion: string) => ({
+    grant_type: 'client_credentials',
+    audience: API,
+    client_id: JWT_CLIENT.client_id,
+    client_assertion_type: JWT_BEARER,
+    client_assertion: assertion,
+  });
   const presentAssertion = (assertion: string) => postForm(at('/oauth/token'), assertionForm(assertion));
 
   it('SIGKILL during refresh rotations, revocations and assertion spends, then a restart on the same file: nothing acknowledged is lost, nothing spent is accepted again', (t: TestContext) =>
@@ -588,7 +709,13 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
 
       const chains: Chain[] = [];
       for (let i = 0; i < SQLITE_CHAINS; i++) {
-        const res = await postForm(at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, ...SIGN_IN, ...WEB });
+        const res = await postForm(at('/oauth/token'), {
+          grant_type: 'password',
+          username: ALICE.username,
+          password: ALICE.password,
+          ...SIGN_IN,
+          ...WEB,
+        });
         assertStatus(res, 200, undefined, `password grant ${i}`);
         chains.push(newChain(i, issued.add(res.body.refresh_token, `chain ${i} sign-in`), i < SQLITE_REVOKING ? 3 + 2 * i : undefined));
       }
@@ -603,7 +730,10 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
       load.start(SQLITE_CHAINS + ASSERTION_WORKERS, async (i) => {
         if (i >= SQLITE_CHAINS) {
           const worker = assertionWorkers[i - SQLITE_CHAINS]!;
-          const assertion = await signAssertion(assertionClaims(JWT_CLIENT.client_id, `${baseUrl}/acme/`, new Date()), { key: jwtClientKey, kid: jwtClientKid });
+          const assertion = await signAssertion(assertionClaims(JWT_CLIENT.client_id, `${baseUrl}/acme/`, new Date()), {
+            key: jwtClientKey,
+            kid: jwtClientKid,
+          });
           const res = await send(load, worker, 'assertion', 'sqlite', at('/oauth/token'), assertionForm(assertion), assertion);
           if (!res) return false;
           assertStatus(res, 200, undefined, `assertion worker ${i - SQLITE_CHAINS}`);
@@ -629,7 +759,11 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
           chain.revoked = token;
           return false;
         }
-        const res = await send(load, chain, 'refresh', 'sqlite', at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: lastAck(chain), ...WEB });
+        const res = await send(load, chain, 'refresh', 'sqlite', at('/oauth/token'), {
+          grant_type: 'refresh_token',
+          refresh_token: lastAck(chain),
+          ...WEB,
+        });
         if (!res) return false;
         assertStatus(res, 200, undefined, `chain ${i}: refresh ${chain.acks + 1}`);
         chain.tokens.push(issued.add(res.body.refresh_token, `chain ${i} refresh ${chain.acks + 1}`));
@@ -641,8 +775,9 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
       });
 
       try {
-        await load.until(`${SQLITE_REVOKING} family revocations acknowledged and ${SQLITE_STEPS_BEFORE_KILL} refreshes on every other chain`, () =>
-          chains.every((c) => (c.revokeAt === undefined ? c.acks >= SQLITE_STEPS_BEFORE_KILL : c.revoked !== undefined)),
+        await load.until(
+          `${SQLITE_REVOKING} family revocations acknowledged and ${SQLITE_STEPS_BEFORE_KILL} refreshes on every other chain`,
+          () => chains.every((c) => (c.revokeAt === undefined ? c.acks >= SQLITE_STEPS_BEFORE_KILL : c.revoked !== undefined)),
         );
         // SIGKILL the moment a request has just been written with at least SQLITE_IN_FLIGHT_AT_KILL requests unanswered.
         const workers = [...chains, ...assertionWorkers];
@@ -666,7 +801,11 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
       const all = [...chains, ...assertionWorkers];
       const inFlight = all.filter((c) => c.inFlightAtKill !== undefined);
       const lost = all.filter((c) => c.lost !== undefined);
-      for (const chain of lost) assert.ok(chain.inFlightAtKill, `worker ${chain.index}: a request without an answer was in flight at the kill: ${JSON.stringify(chain.lost)}`);
+      for (const chain of lost)
+        assert.ok(
+          chain.inFlightAtKill,
+          `worker ${chain.index}: a request without an answer was in flight at the kill: ${JSON.stringify(chain.lost)}`,
+        );
       assert.ok(lost.length > 0, `requests were in flight at the kill (${inFlight.length}) and some went unanswered`);
 
       // The same data directory, a new process.
@@ -677,7 +816,13 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
         let rows: Map<string, FamilyRow>;
         let denylisted: Set<string>;
         try {
-          rows = new Map((sqlite.prepare('select id, current_hash, previous_hash, revoked_at from refresh_token_families').all() as Array<FamilyRow & { id: string }>).map((r) => [r.id, r]));
+          rows = new Map(
+            (
+              sqlite.prepare('select id, current_hash, previous_hash, revoked_at from refresh_token_families').all() as Array<
+                FamilyRow & { id: string }
+              >
+            ).map((r) => [r.id, r]),
+          );
           denylisted = new Set((sqlite.prepare('select jti from revoked_access_tokens').all() as Array<{ jti: string }>).map((r) => r.jti));
         } finally {
           sqlite.close();
@@ -707,7 +852,8 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
             continue;
           }
           // Nothing in flight, or what was in flight did not commit: the last acknowledged token is the current one.
-          if (flight?.kind === 'refresh' || flight?.kind === 'revoke-family') outcomes.push(`${flight.kind}: ${chain.lost ? 'not committed' : 'answered'}`);
+          if (flight?.kind === 'refresh' || flight?.kind === 'revoke-family')
+            outcomes.push(`${flight.kind}: ${chain.lost ? 'not committed' : 'answered'}`);
           assert.equal(state, 'current', `${what}: its last acknowledged token is the family's current one`);
           const res = await refresh(lastAck(chain));
           assertStatus(res, 200, undefined, `${what}: its last acknowledged token after the restart`);
@@ -726,9 +872,14 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
           const token = chain.inFlightAtKill!.detail!;
           const committed = denylisted.has(decodeJwt(token).payload.jti as string);
           outcomes.push(`revoke-access: ${chain.lost === undefined ? 'answered' : committed ? 'committed, answer lost' : 'not committed'}`);
-          if (chain.lost === undefined) assert.ok(committed, `chain ${chain.index}: an acknowledged access-token revocation is in the file`);
+          if (chain.lost === undefined)
+            assert.ok(committed, `chain ${chain.index}: an acknowledged access-token revocation is in the file`);
           const res = await introspect(token);
-          assert.equal(res.body.active, !committed, `chain ${chain.index}: the access token whose revocation was in flight (${committed ? 'in' : 'not in'} the file): ${res.text}`);
+          assert.equal(
+            res.body.active,
+            !committed,
+            `chain ${chain.index}: the access token whose revocation was in flight (${committed ? 'in' : 'not in'} the file): ${res.text}`,
+          );
         }
         for (const [chain, token] of lastAccess) {
           const res = await introspect(token);
@@ -737,19 +888,34 @@ describe('node crash: kill -9 a single SQLite node during writes', () => {
 
         // Spent client assertions stay spent.
         for (const assertion of spentAssertions) {
-          assertStatus(await presentAssertion(assertion), 401, 'invalid_client', 'a client assertion spent before the kill, after the restart');
+          assertStatus(
+            await presentAssertion(assertion),
+            401,
+            'invalid_client',
+            'a client assertion spent before the kill, after the restart',
+          );
         }
         for (const worker of assertionWorkers.filter((w) => w.inFlightAtKill !== undefined)) {
           const res = await presentAssertion(worker.inFlightAtKill!.detail!);
-          outcomes.push(`assertion: ${worker.lost === undefined ? 'answered' : res.status === 200 ? 'not committed' : 'committed, answer lost'}`);
+          outcomes.push(
+            `assertion: ${worker.lost === undefined ? 'answered' : res.status === 200 ? 'not committed' : 'committed, answer lost'}`,
+          );
           if (worker.lost === undefined) assertStatus(res, 401, 'invalid_client', 'an assertion answered at the kill, presented again');
-          else assert.ok(res.status === 200 || (res.status === 401 && res.body.error === 'invalid_client'), `the assertion in flight at the kill: ${res.text}`);
+          else
+            assert.ok(
+              res.status === 200 || (res.status === 401 && res.body.error === 'invalid_client'),
+              `the assertion in flight at the kill: ${res.text}`,
+            );
         }
 
         assert.deepEqual(issued.duplicates, [], 'no refresh token was handed out twice');
         const acked = chains.reduce((n, c) => n + c.acks, 0);
-        t.diagnostic(`${SQLITE_CHAINS} chains (${SQLITE_REVOKING} revoked), ${acked} acknowledged refreshes, ${revokedAccess.length} acknowledged access-token revocations, ${spentAssertions.length} acknowledged assertion spends before the kill; ${issued.size} distinct refresh tokens, no duplicates`);
-        t.diagnostic(`in flight at the kill: ${inFlight.length} (${countBy(inFlight, (c) => c.inFlightAtKill!.kind)}); unanswered: ${lost.length} (${countBy(lost, (c) => c.lost!.error)})`);
+        t.diagnostic(
+          `${SQLITE_CHAINS} chains (${SQLITE_REVOKING} revoked), ${acked} acknowledged refreshes, ${revokedAccess.length} acknowledged access-token revocations, ${spentAssertions.length} acknowledged assertion spends before the kill; ${issued.size} distinct refresh tokens, no duplicates`,
+        );
+        t.diagnostic(
+          `in flight at the kill: ${inFlight.length} (${countBy(inFlight, (c) => c.inFlightAtKill!.kind)}); unanswered: ${lost.length} (${countBy(lost, (c) => c.lost!.error)})`,
+        );
         t.diagnostic(`in-flight outcomes, from the file: ${countBy(outcomes, (o) => o)}`);
         t.diagnostic(`first start ready in ${Math.round(first.readyMs)} ms; after the kill, ready in ${Math.round(second.readyMs)} ms`);
       } catch (err) {

@@ -47,7 +47,14 @@ describe('issue #6 §4: PostgreSQL going away and coming back', { skip: postgres
     await scratch?.drop();
   });
 
-  const password = () => postForm(server.at('/oauth/token'), { grant_type: 'password', username: 'alice@acme.test', password: 'correct horse battery staple', scope: 'openid offline_access', ...WEB });
+  const password = () =>
+    postForm(server.at('/oauth/token'), {
+      grant_type: 'password',
+      username: 'alice@acme.test',
+      password: 'correct horse battery staple',
+      scope: 'openid offline_access',
+      ...WEB,
+    });
   const refresh = (token: string) => postForm(server.at('/oauth/token'), { grant_type: 'refresh_token', refresh_token: token, ...WEB });
 
   it('cut under a concurrent load: 503 with Retry-After for password and refresh grants and /readyz; back: every refresh token works, no restart', async () => {
@@ -93,8 +100,14 @@ describe('issue #6 §1: a node whose PostgreSQL is unreachable at start', () => 
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-pg-unreachable-'));
     try {
       const closedPort = await freePort();
-      const config = writeYamlConfig(dir, { database: `postgres://latchkey:s3cret-db-password@127.0.0.1:${closedPort}/latchkey`, tenants: [{ name: 'acme' }] });
-      const result = await runCli(['serve', '--config', config], { env: { LATCHKEY_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }, timeoutMs: 30_000 });
+      const config = writeYamlConfig(dir, {
+        database: `postgres://latchkey:s3cret-db-password@127.0.0.1:${closedPort}/latchkey`,
+        tenants: [{ name: 'acme' }],
+      });
+      const result = await runCli(['serve', '--config', config], {
+        env: { LATCHKEY_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
+        timeoutMs: 30_000,
+      });
       assert.equal(result.code, 1, result.stderr);
       assert.match(result.stderr, /cannot reach the database postgres:\/\/latchkey:\*\*\*@127\.0\.0\.1:\d+\/latchkey \(ECONNREFUSED/);
       assert.doesNotMatch(result.stderr + result.stdout, /s3cret-db-password/, 'the password never reaches the output');

@@ -54,7 +54,9 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
 
   before(async () => {
     const { tenant } = await acmeFixture();
-    const applications = (tenant.applications ?? []).map((app) => (app.client_id === WEB.client_id ? { ...app, grant_types: [...MFA_GRANT_TYPES] } : app));
+    const applications = (tenant.applications ?? []).map((app) =>
+      app.client_id === WEB.client_id ? { ...app, grant_types: [...MFA_GRANT_TYPES] } : app,
+    );
     https = await startHttpsTestServer({ tenants: [{ ...tenant, mfa: 'always', applications }] });
     outbox = new Outbox(join(https.server.dir, 'outbox'));
     auth0 = auth0AuthClient(https, WEB);
@@ -63,11 +65,18 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
   });
   after(() => https?.close());
 
-  const verifyAccessToken = async (token: string): Promise<JWTPayload> => (await jwtVerify(token, keys, { issuer: https.issuer(), audience: API })).payload;
+  const verifyAccessToken = async (token: string): Promise<JWTPayload> =>
+    (await jwtVerify(token, keys, { issuer: https.issuer(), audience: API })).payload;
 
   /** getTokenByPassword (SIGN_IN unless `request` says otherwise) must fail with the SDK's MFA-required error; returns its mfa_token. */
-  async function mfaTokenFor(user: { username: string; password: string }, request: { audience?: string; scope?: string } = SIGN_IN): Promise<string> {
-    const err = await sdkError(auth0.getTokenByPassword({ username: user.username, password: user.password, ...request }), TokenByPasswordError);
+  async function mfaTokenFor(
+    user: { username: string; password: string },
+    request: { audience?: string; scope?: string } = SIGN_IN,
+  ): Promise<string> {
+    const err = await sdkError(
+      auth0.getTokenByPassword({ username: user.username, password: user.password, ...request }),
+      TokenByPasswordError,
+    );
     assert.equal(err.statusCode, 403);
     assert.equal(err.cause?.error, 'mfa_required');
     assert.equal(err.cause?.error_description, 'Multifactor authentication required');
@@ -141,7 +150,10 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
     const otp = listed.find((a) => a.authenticatorType === 'otp') ?? assert.fail(JSON.stringify(listed));
     assert.equal(otp.active, true, 'confirmed by the first verify');
     assert.equal(typeof otp.id, 'string');
-    assert.ok(listed.some((a) => a.authenticatorType === 'recovery-code' && a.id === 'recovery-code'), JSON.stringify(listed));
+    assert.ok(
+      listed.some((a) => a.authenticatorType === 'recovery-code' && a.id === 'recovery-code'),
+      JSON.stringify(listed),
+    );
 
     const challenge = await auth0.mfa.challengeAuthenticator({ challengeType: 'otp', mfaToken });
     assert.deepEqual(challenge, { challengeType: 'otp' });
@@ -157,7 +169,10 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
     assert.equal(typeof tokens.recoveryCode, 'string', 'the SDK surfaces recovery_code from the token response');
     assert.notEqual(tokens.recoveryCode, used);
 
-    const again = await sdkError(auth0.mfa.verify({ mfaToken: await mfaTokenFor(ALICE), factorType: 'recovery-code', recoveryCode: used }), MfaVerifyError);
+    const again = await sdkError(
+      auth0.mfa.verify({ mfaToken: await mfaTokenFor(ALICE), factorType: 'recovery-code', recoveryCode: used }),
+      MfaVerifyError,
+    );
     assert.equal(again.cause?.error, 'invalid_grant', JSON.stringify(again.cause));
   });
 
@@ -167,10 +182,16 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
     const otp = before.find((a) => a.authenticatorType === 'otp') ?? assert.fail(JSON.stringify(before));
 
     // The SDK sends whatever is passed as mfaToken as the Bearer: neither of these may remove a factor (issue #11 point 1).
-    const withMfaToken = await sdkError(auth0.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: await mfaTokenFor(ALICE) }), MfaDeleteAuthenticatorError);
+    const withMfaToken = await sdkError(
+      auth0.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: await mfaTokenFor(ALICE) }),
+      MfaDeleteAuthenticatorError,
+    );
     assert.equal(withMfaToken.statusCode, 401, JSON.stringify(withMfaToken.cause));
     assert.equal(withMfaToken.cause?.error, 'invalid_token', JSON.stringify(withMfaToken.cause));
-    const withApiToken = await sdkError(auth0.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: aliceTokens.accessToken }), MfaDeleteAuthenticatorError);
+    const withApiToken = await sdkError(
+      auth0.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: aliceTokens.accessToken }),
+      MfaDeleteAuthenticatorError,
+    );
     assert.equal(withApiToken.statusCode, 401, JSON.stringify(withApiToken.cause));
     assert.equal(withApiToken.cause?.error, 'invalid_token', JSON.stringify(withApiToken.cause));
 
@@ -195,7 +216,12 @@ describe('@auth0/auth0-auth-js MFA calls against Latchkey over HTTPS', { skip: t
 
   it('mfa.enrollAuthenticator (oob, email channel) → the emailed code → mfa.verify (oob) → tokens with amr [pwd, mail, mfa]', async () => {
     const mfaToken = await mfaTokenFor(JOE);
-    const enrollment = await auth0.mfa.enrollAuthenticator({ authenticatorTypes: ['oob'], oobChannels: ['email'], email: JOE_EMAIL, mfaToken });
+    const enrollment = await auth0.mfa.enrollAuthenticator({
+      authenticatorTypes: ['oob'],
+      oobChannels: ['email'],
+      email: JOE_EMAIL,
+      mfaToken,
+    });
     assert.equal(enrollment.authenticatorType, 'oob');
     if (enrollment.authenticatorType !== 'oob') return;
     assert.equal(enrollment.oobChannel, 'email');

@@ -61,7 +61,10 @@ describe('node-auth0 AuthenticationClient (auth0/legacy) against Latchkey over H
   async function verifyAccessToken(token: string, audience: string): Promise<JWTPayload> {
     const jwks = await https.get(`${https.issuer()}.well-known/jwks.json`);
     assert.equal(jwks.status, 200, jwks.text);
-    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks.body as unknown as JSONWebKeySet), { issuer: https.issuer(), audience });
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks.body as unknown as JSONWebKeySet), {
+      issuer: https.issuer(),
+      audience,
+    });
     return payload;
   }
 
@@ -76,8 +79,13 @@ describe('node-auth0 AuthenticationClient (auth0/legacy) against Latchkey over H
     await https?.close();
   });
 
-  it('passwordGrant returns access, id and refresh tokens, and the SDK\'s own id_token validation passes', async () => {
-    const { status, data } = await auth0.oauth.passwordGrant({ username: ALICE.username, password: ALICE.password, audience: API, scope: 'openid offline_access read:sample' });
+  it("passwordGrant returns access, id and refresh tokens, and the SDK's own id_token validation passes", async () => {
+    const { status, data } = await auth0.oauth.passwordGrant({
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'openid offline_access read:sample',
+    });
     // passwordGrant resolves only after IDTokenValidator.validate: alg RS256, iss === `https://${domain}/`, aud, exp, iat, signature over the JWKS.
     assert.equal(status, 200);
     assert.equal(data.token_type, 'Bearer');
@@ -86,7 +94,7 @@ describe('node-auth0 AuthenticationClient (auth0/legacy) against Latchkey over H
     assert.equal(typeof data.id_token, 'string');
     const idHeader = decodeProtectedHeader(data.id_token ?? '');
     const idClaims = decodeJwt(data.id_token ?? '');
-    assert.equal(idHeader.alg, 'RS256', 'Auth0\'s SDK accepts only RS256 (or HS256) id_tokens');
+    assert.equal(idHeader.alg, 'RS256', "Auth0's SDK accepts only RS256 (or HS256) id_tokens");
     assert.equal(idClaims.iss, `https://${domain}/`, 'the issuer the SDK derives from domain');
     assert.equal(idClaims.aud, WEB.client_id);
     const access = await verifyAccessToken(data.access_token, API);
@@ -106,7 +114,12 @@ describe('node-auth0 AuthenticationClient (auth0/legacy) against Latchkey over H
   });
 
   it('refreshTokenGrant rotates the refresh token (new id_token validated again); the spent one is then invalid_grant', async () => {
-    const first = await auth0.oauth.passwordGrant({ username: ALICE.username, password: ALICE.password, audience: API, scope: 'openid offline_access read:sample' });
+    const first = await auth0.oauth.passwordGrant({
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'openid offline_access read:sample',
+    });
     const spent = first.data.refresh_token ?? assert.fail('no refresh token');
     const { status, data } = await auth0.oauth.refreshTokenGrant({ refresh_token: spent });
     assert.equal(status, 200);
@@ -135,7 +148,13 @@ describe('node-auth0 AuthenticationClient (auth0/legacy) against Latchkey over H
   });
 
   it('passwordGrant with realm sends the password-realm grant and signs in from that connection', async () => {
-    const { status, data } = await auth0.oauth.passwordGrant({ username: EMPLOYEE.username, password: EMPLOYEE.password, realm: 'employees', audience: API, scope: 'openid read:sample' });
+    const { status, data } = await auth0.oauth.passwordGrant({
+      username: EMPLOYEE.username,
+      password: EMPLOYEE.password,
+      realm: 'employees',
+      audience: API,
+      scope: 'openid read:sample',
+    });
     assert.equal(status, 200);
     assert.equal(decodeJwt(data.id_token ?? '').email, EMPLOYEE.username, 'the SDK validated an id_token for the employee');
     assert.ok(
@@ -143,12 +162,19 @@ describe('node-auth0 AuthenticationClient (auth0/legacy) against Latchkey over H
       'the SDK chose the password-realm grant type because realm was set',
     );
     // A user of another connection is not found in this realm.
-    const wrongRealm = await sdkError(auth0.oauth.passwordGrant({ username: ALICE.username, password: ALICE.password, realm: 'employees', audience: API }));
+    const wrongRealm = await sdkError(
+      auth0.oauth.passwordGrant({ username: ALICE.username, password: ALICE.password, realm: 'employees', audience: API }),
+    );
     assert.equal(wrongRealm.error, 'invalid_grant');
   });
 
   it('UserInfoClient.getUserInfo accepts the access token and returns the user the id_token names', async () => {
-    const { data: tokens } = await auth0.oauth.passwordGrant({ username: ALICE.username, password: ALICE.password, audience: API, scope: 'openid profile email read:sample' });
+    const { data: tokens } = await auth0.oauth.passwordGrant({
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'openid profile email read:sample',
+    });
     const userInfo = new UserInfoClient({ domain, fetch: https.fetch });
     const { status, data } = await userInfo.getUserInfo(tokens.access_token);
     assert.equal(status, 200);
@@ -159,7 +185,12 @@ describe('node-auth0 AuthenticationClient (auth0/legacy) against Latchkey over H
   });
 
   it('revokeRefreshToken (a JSON body, as the SDK sends it) succeeds, and the refresh token is then invalid_grant', async () => {
-    const { data: tokens } = await auth0.oauth.passwordGrant({ username: ALICE.username, password: ALICE.password, audience: API, scope: 'offline_access read:sample' });
+    const { data: tokens } = await auth0.oauth.passwordGrant({
+      username: ALICE.username,
+      password: ALICE.password,
+      audience: API,
+      scope: 'offline_access read:sample',
+    });
     const refreshToken = tokens.refresh_token ?? assert.fail('no refresh token');
     const revoked = await auth0.oauth.revokeRefreshToken({ token: refreshToken });
     assert.equal(revoked.status, 200);

@@ -17,7 +17,15 @@ import type { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import { InsufficientScopeError, InvalidRequestError, InvalidTokenError, UnauthorizedError, auth, requiredScopes, type AuthOptions } from 'express-oauth2-jwt-bearer';
+import {
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  UnauthorizedError,
+  auth,
+  requiredScopes,
+  type AuthOptions,
+} from 'express-oauth2-jwt-bearer';
 import { ALICE, API, API_EDDSA, API_ES256, WEB, acmeFixture } from '../helpers/fixtures.js';
 import { get, type JsonResponse } from '../helpers/http.js';
 import { member } from '../helpers/token-requests.js';
@@ -26,7 +34,9 @@ import { startHttpsTestServer, tlsUnavailableReason, trustingHttpsAgent, type Ht
 /** The RS256 API's token_lifetime in the acme fixture. */
 const API_LIFETIME = 3600;
 
-describe('express-oauth2-jwt-bearer protecting an Express API with Latchkey access tokens over HTTPS', { skip: tlsUnavailableReason() }, () => {
+describe('express-oauth2-jwt-bearer protecting an Express API with Latchkey access tokens over HTTPS', {
+  skip: tlsUnavailableReason(),
+}, () => {
   let https: HttpsTestServer;
   let agent: HttpsAgent;
   let api: Server;
@@ -34,12 +44,20 @@ describe('express-oauth2-jwt-bearer protecting an Express API with Latchkey acce
 
   /** An access token for `audience` from the password grant, over HTTPS. */
   async function accessToken(audience: string, scope: string): Promise<string> {
-    const res = await https.postForm(https.at('/oauth/token'), { grant_type: 'password', username: ALICE.username, password: ALICE.password, audience, scope, ...WEB });
+    const res = await https.postForm(https.at('/oauth/token'), {
+      grant_type: 'password',
+      username: ALICE.username,
+      password: ALICE.password,
+      audience,
+      scope,
+      ...WEB,
+    });
     assert.equal(res.status, 200, res.text);
     return member(res, 'access_token');
   }
 
-  const call = (path: string, token?: string): Promise<JsonResponse> => get(`${apiUrl}${path}`, token === undefined ? {} : { authorization: `Bearer ${token}` });
+  const call = (path: string, token?: string): Promise<JsonResponse> =>
+    get(`${apiUrl}${path}`, token === undefined ? {} : { authorization: `Bearer ${token}` });
 
   /** RFC 6750 §3: the error code in the challenge the middleware sends. */
   const challengeError = (res: JsonResponse): string | undefined => /error="([^"]+)"/.exec(res.headers.get('www-authenticate') ?? '')?.[1];
@@ -47,7 +65,10 @@ describe('express-oauth2-jwt-bearer protecting an Express API with Latchkey acce
   before(async () => {
     https = await startHttpsTestServer({ tenants: [(await acmeFixture()).tenant] });
     agent = trustingHttpsAgent(https.certPem);
-    const protect = (audience: string, scope: string, options: Partial<AuthOptions> = {}) => [auth({ issuerBaseURL: https.issuer(), audience, agent, ...options }), requiredScopes(scope)];
+    const protect = (audience: string, scope: string, options: Partial<AuthOptions> = {}) => [
+      auth({ issuerBaseURL: https.issuer(), audience, agent, ...options }),
+      requiredScopes(scope),
+    ];
     const show = (req: Request, res: Response) => {
       res.json({ sub: req.auth?.payload.sub, aud: req.auth?.payload.aud, alg: req.auth?.header.alg, typ: req.auth?.header.typ });
     };
@@ -63,7 +84,10 @@ describe('express-oauth2-jwt-bearer protecting an Express API with Latchkey acce
     app.get('/rs256/59-minutes-later', ...protect(API, 'read:sample', { clockTolerance: -(API_LIFETIME - 60) }), show);
     const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
       if (err instanceof UnauthorizedError) {
-        const code = err instanceof InvalidTokenError || err instanceof InsufficientScopeError || err instanceof InvalidRequestError ? err.code : undefined;
+        const code =
+          err instanceof InvalidTokenError || err instanceof InsufficientScopeError || err instanceof InvalidRequestError
+            ? err.code
+            : undefined;
         res.status(err.status).set(err.headers).json({ error: code, message: err.message });
         return;
       }
@@ -144,7 +168,7 @@ describe('express-oauth2-jwt-bearer protecting an Express API with Latchkey acce
     assert.match(res.headers.get('www-authenticate') ?? '', /scope="read:sample"/);
   });
 
-  it('enforces the token\'s exp: refused by a verifier an hour and a minute later, accepted 59 minutes later', async () => {
+  it("enforces the token's exp: refused by a verifier an hour and a minute later, accepted 59 minutes later", async () => {
     const token = await accessToken(API, 'read:sample');
     const late = await call('/rs256/an-hour-and-a-minute-later', token);
     assert.equal(late.status, 401, late.text);

@@ -36,7 +36,11 @@ import { audiences, scopeList } from '../helpers/token-checks.js';
 /** MSAL's INetworkModule over a fetch that trusts the test certificate: the library's documented extension point. */
 function networkModule(fetchImpl: Fetch): INetworkModule {
   const send = async <T>(url: string, method: 'GET' | 'POST', options?: NetworkRequestOptions): Promise<NetworkResponse<T>> => {
-    const response = await fetchImpl(url, { method, headers: options?.headers, ...(method === 'POST' ? { body: options?.body ?? '' } : {}) });
+    const response = await fetchImpl(url, {
+      method,
+      headers: options?.headers,
+      ...(method === 'POST' ? { body: options?.body ?? '' } : {}),
+    });
     const headers: Record<string, string> = {};
     response.headers.forEach((value, key) => {
       headers[key] = value;
@@ -81,15 +85,28 @@ describe('MSAL Node against Latchkey over HTTPS', { skip: tlsUnavailableReason()
   const refreshGrantsLogged = (): number =>
     https.server.logs
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((l) => l.msg === 'request completed' && l.grant_type === 'refresh_token' && l.client_id === ENTRA.client_id && l.route === '/:tenant/oauth/token').length;
+      .filter(
+        (l) =>
+          l.msg === 'request completed' &&
+          l.grant_type === 'refresh_token' &&
+          l.client_id === ENTRA.client_id &&
+          l.route === '/:tenant/oauth/token',
+      ).length;
 
   it('acquireTokenByUsernamePassword with an {identifier}/{scope} scope: an access token for the API, an id_token and an account', async () => {
     const pca = publicClient();
-    const result = await pca.acquireTokenByUsernamePassword({ scopes: [`${API}/read:sample`], username: ALICE.username, password: ALICE.password });
+    const result = await pca.acquireTokenByUsernamePassword({
+      scopes: [`${API}/read:sample`],
+      username: ALICE.username,
+      password: ALICE.password,
+    });
     assert.ok(result, 'MSAL returned a result');
     const at = await verifyToken(result.accessToken, API);
     assert.ok(audiences(at).includes(API));
-    assert.deepEqual(scopeList(at.scope).filter((s) => s.includes(':')), ['read:sample']);
+    assert.deepEqual(
+      scopeList(at.scope).filter((s) => s.includes(':')),
+      ['read:sample'],
+    );
     assert.equal(at.client_id, ENTRA.client_id);
     assert.equal(typeof result.idToken, 'string');
     const id = await verifyToken(result.idToken, ENTRA.client_id);
@@ -104,7 +121,11 @@ describe('MSAL Node against Latchkey over HTTPS', { skip: tlsUnavailableReason()
 
   it('acquireTokenSilent serves the cached token, and with forceRefresh redeems the refresh token, which rotates', async () => {
     const pca = publicClient();
-    const first = await pca.acquireTokenByUsernamePassword({ scopes: [`${API}/read:sample`], username: ALICE.username, password: ALICE.password });
+    const first = await pca.acquireTokenByUsernamePassword({
+      scopes: [`${API}/read:sample`],
+      username: ALICE.username,
+      password: ALICE.password,
+    });
     assert.ok(first?.account);
     const refreshTokenBefore = cachedRefreshTokens(pca);
     assert.equal(refreshTokenBefore.length, 1, 'offline_access (which MSAL always adds) gave a refresh token');
@@ -132,17 +153,32 @@ describe('MSAL Node against Latchkey over HTTPS', { skip: tlsUnavailableReason()
 
   it('{identifier}/.default gets every scope of the API, on the password grant and on refresh', async () => {
     const pca = publicClient();
-    const result = await pca.acquireTokenByUsernamePassword({ scopes: [`${API}/.default`], username: ALICE.username, password: ALICE.password });
+    const result = await pca.acquireTokenByUsernamePassword({
+      scopes: [`${API}/.default`],
+      username: ALICE.username,
+      password: ALICE.password,
+    });
     assert.ok(result?.account);
     const at = await verifyToken(result.accessToken, API);
     assert.deepEqual(scopeList(at.scope), ['edit', 'offline_access', 'openid', 'profile', 'read:sample', 'write:sample']);
     const refreshed = await pca.acquireTokenSilent({ account: result.account, scopes: [`${API}/.default`], forceRefresh: true });
-    assert.deepEqual(scopeList((await verifyToken(refreshed.accessToken, API)).scope), ['edit', 'offline_access', 'openid', 'profile', 'read:sample', 'write:sample']);
+    assert.deepEqual(scopeList((await verifyToken(refreshed.accessToken, API)).scope), [
+      'edit',
+      'offline_access',
+      'openid',
+      'profile',
+      'read:sample',
+      'write:sample',
+    ]);
   });
 
   it('a wrong password surfaces as an MSAL ServerError with errorCode invalid_grant', async () => {
     await assert.rejects(
-      publicClient().acquireTokenByUsernamePassword({ scopes: [`${API}/read:sample`], username: ALICE.username, password: 'wrong password' }),
+      publicClient().acquireTokenByUsernamePassword({
+        scopes: [`${API}/read:sample`],
+        username: ALICE.username,
+        password: 'wrong password',
+      }),
       (err: unknown) => {
         assert.ok(err instanceof AuthError, String(err));
         assert.ok(err instanceof ServerError, `${err.name}: ${err.errorCode}`);

@@ -60,7 +60,12 @@ describe('openid-client against Latchkey over HTTPS', { skip: tlsUnavailableReas
       const metadata = config.serverMetadata();
       assert.equal(metadata.issuer, https.issuer());
       assert.equal(metadata.token_endpoint, https.at('/oauth/token'));
-      for (const endpoint of [metadata.userinfo_endpoint, metadata.jwks_uri, metadata.introspection_endpoint, metadata.revocation_endpoint]) {
+      for (const endpoint of [
+        metadata.userinfo_endpoint,
+        metadata.jwks_uri,
+        metadata.introspection_endpoint,
+        metadata.revocation_endpoint,
+      ]) {
         assert.ok(endpoint?.startsWith(`${https.issuer()}`), String(endpoint));
       }
     });
@@ -174,7 +179,10 @@ describe('openid-client against Latchkey over HTTPS', { skip: tlsUnavailableReas
       );
       assert.ok(err instanceof client.WWWAuthenticateChallengeError, String(err));
       assert.equal(err.status, 401);
-      assert.deepEqual(err.cause.map((c) => c.scheme), ['basic']);
+      assert.deepEqual(
+        err.cause.map((c) => c.scheme),
+        ['basic'],
+      );
       assert.equal(((await err.response.json()) as { error?: unknown }).error, 'invalid_client');
     });
   });

@@ -98,7 +98,10 @@ describe('Auth0 seed: password-realm grant', () => {
     const res = await postJson(token, realmRequest({ username: SEED_USER.username, password: SEED_USER.password }));
     assert.equal(res.status, 400);
     assert.equal(res.body.error, 'invalid_grant');
-    const home = await postJson(token, realmRequest({ username: SEED_USER.username, password: SEED_USER.password, realm: 'Username-Password-Authentication' }));
+    const home = await postJson(
+      token,
+      realmRequest({ username: SEED_USER.username, password: SEED_USER.password, realm: 'Username-Password-Authentication' }),
+    );
     assert.equal(home.status, 200, home.text);
   });
 
@@ -110,7 +113,10 @@ describe('Auth0 seed: password-realm grant', () => {
 
   it('the realm user and the default-directory user are different subjects', async () => {
     const employee = await postJson(token, realmRequest());
-    const seedUser = await postJson(token, realmRequest({ username: SEED_USER.username, password: SEED_USER.password, realm: 'Username-Password-Authentication' }));
+    const seedUser = await postJson(
+      token,
+      realmRequest({ username: SEED_USER.username, password: SEED_USER.password, realm: 'Username-Password-Authentication' }),
+    );
     assert.equal(employee.status, 200, employee.text);
     assert.equal(seedUser.status, 200, seedUser.text);
     const a = await verifyIssued(server, employee.body.access_token, { audience: SEED_API });

@@ -99,7 +99,7 @@ describe('Auth0 seed: Resource Owner Password Grant', () => {
     assert.equal(payload.scope, 'read:sample');
   });
 
-  it('the URL-encoded form body of the seed\'s code samples (scope=read%3Asample) works', async () => {
+  it("the URL-encoded form body of the seed's code samples (scope=read%3Asample) works", async () => {
     const res = await postForm(token, seedParams());
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.scope, undefined);
@@ -145,9 +145,13 @@ describe('Auth0 seed: Resource Owner Password Grant', () => {
     assert.deepEqual(scopeList(res.body.scope), [...STANDARD, 'read:sample', 'write:sample'].sort());
   });
 
-  it('only openid with the application\'s default audience: every standard scope plus that API\'s scopes', async () => {
+  it("only openid with the application's default audience: every standard scope plus that API's scopes", async () => {
     // PING's application default_audience is API (read:sample write:sample edit); it authenticates with Basic.
-    const res = await postForm(token, { grant_type: 'password', username: SEED_USER.username, password: SEED_USER.password, scope: 'openid' }, basic(PING.client_id, PING.client_secret));
+    const res = await postForm(
+      token,
+      { grant_type: 'password', username: SEED_USER.username, password: SEED_USER.password, scope: 'openid' },
+      basic(PING.client_id, PING.client_secret),
+    );
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(scopeList(res.body.scope), [...STANDARD, 'edit', 'read:sample', 'write:sample'].sort());
     const { payload } = await verifyIssued(server, res.body.access_token, { audience: API });
@@ -218,7 +222,12 @@ describe('Auth0 seed: Resource Owner Password Grant', () => {
     assert.equal(first.status, 200, first.text);
     const refreshToken = first.body.refresh_token;
     assert.equal(typeof refreshToken, 'string');
-    const refreshed = await postForm(token, { grant_type: 'refresh_token', client_id: WEB.client_id, client_secret: WEB.client_secret, refresh_token: String(refreshToken) });
+    const refreshed = await postForm(token, {
+      grant_type: 'refresh_token',
+      client_id: WEB.client_id,
+      client_secret: WEB.client_secret,
+      refresh_token: String(refreshToken),
+    });
     assert.equal(refreshed.status, 200, refreshed.text);
     assert.equal(refreshed.body.token_type, 'Bearer');
     assert.equal(refreshed.body.expires_in, 36000);
@@ -234,7 +243,14 @@ describe('Auth0 seed: Resource Owner Password Grant', () => {
   });
 
   it('refresh by a public client sends only client_id and refresh_token, exactly as the seed', async () => {
-    const first = await postForm(token, { grant_type: 'password', username: SEED_USER.username, password: SEED_USER.password, audience: SEED_API, scope: 'offline_access', ...NATIVE });
+    const first = await postForm(token, {
+      grant_type: 'password',
+      username: SEED_USER.username,
+      password: SEED_USER.password,
+      audience: SEED_API,
+      scope: 'offline_access',
+      ...NATIVE,
+    });
     assert.equal(first.status, 200, first.text);
     const body = `grant_type=refresh_token&client_id=${NATIVE.client_id}&refresh_token=${String(first.body.refresh_token)}`;
     const refreshed = await postRaw(token, body, { 'content-type': 'application/x-www-form-urlencoded' });
@@ -243,7 +259,15 @@ describe('Auth0 seed: Resource Owner Password Grant', () => {
   });
 
   it('realm on the plain password grant chooses the connection', async () => {
-    const employee = await postJson(token, { grant_type: 'password', realm: 'employees', username: EMPLOYEE.username, password: EMPLOYEE.password, audience: SEED_API, scope: 'read:sample', ...WEB });
+    const employee = await postJson(token, {
+      grant_type: 'password',
+      realm: 'employees',
+      username: EMPLOYEE.username,
+      password: EMPLOYEE.password,
+      audience: SEED_API,
+      scope: 'read:sample',
+      ...WEB,
+    });
     assert.equal(employee.status, 200, employee.text);
     // The seed user lives in the default directory, so naming another realm must not find them.
     const elsewhere = await postJson(token, seedParams({ realm: 'employees' }));

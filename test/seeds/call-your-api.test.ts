@@ -77,7 +77,7 @@ describe('Seed "Call API": the example resource server accepts Latchkey tokens',
   const call = (path: string, token?: string) =>
     get(apiUrl(path), { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) });
 
-  it('GET /api/private with the password-grant token → 200, for the token\'s subject and client', async () => {
+  it("GET /api/private with the password-grant token → 200, for the token's subject and client", async () => {
     const token = await accessToken('read:sample');
     const res = await call('/api/private', token);
     assert.equal(res.status, 200, res.text);
@@ -137,7 +137,13 @@ describe('Seed "Call API": the example resource server accepts Latchkey tokens',
   });
 
   it('a userinfo-only token (no audience) → 401', async () => {
-    const res = await postJson(latchkey.at('/oauth/token'), { grant_type: 'password', username: SEED_USER.username, password: SEED_USER.password, scope: 'openid', ...WEB });
+    const res = await postJson(latchkey.at('/oauth/token'), {
+      grant_type: 'password',
+      username: SEED_USER.username,
+      password: SEED_USER.password,
+      scope: 'openid',
+      ...WEB,
+    });
     assert.equal(res.status, 200, res.text);
     const call1 = await call('/api/private', String(res.body.access_token));
     assert.equal(call1.status, 401, call1.text);
@@ -163,7 +169,14 @@ describe('Seed "Call API": the example resource server accepts Latchkey tokens',
   });
 
   it('an id_token, signed by the same tenant key, is not an access token → 401', async () => {
-    const res = await postJson(latchkey.at('/oauth/token'), { grant_type: 'password', username: SEED_USER.username, password: SEED_USER.password, audience: SEED_API, scope: 'openid read:sample', ...WEB });
+    const res = await postJson(latchkey.at('/oauth/token'), {
+      grant_type: 'password',
+      username: SEED_USER.username,
+      password: SEED_USER.password,
+      audience: SEED_API,
+      scope: 'openid read:sample',
+      ...WEB,
+    });
     assert.equal(res.status, 200, res.text);
     const call1 = await call('/api/private', String(res.body.id_token));
     assert.equal(call1.status, 401, call1.text);

@@ -86,7 +86,12 @@ describe('Entra ID seed: ROPC at /oauth2/v2.0/token', () => {
   it('the refresh token from the seed request works on the same path, and the response keeps the Entra shape', async () => {
     const first = await postForm(token, ropc(SEED_SCOPE));
     assert.equal(first.status, 200, first.text);
-    const refreshed = await postForm(token, { client_id: ENTRA.client_id, grant_type: 'refresh_token', refresh_token: String(first.body.refresh_token), scope: 'openid profile offline_access' });
+    const refreshed = await postForm(token, {
+      client_id: ENTRA.client_id,
+      grant_type: 'refresh_token',
+      refresh_token: String(first.body.refresh_token),
+      scope: 'openid profile offline_access',
+    });
     assert.equal(refreshed.status, 200, refreshed.text);
     assert.equal(refreshed.body.token_type, 'Bearer');
     assert.equal(typeof refreshed.body.refresh_token, 'string');
@@ -97,7 +102,10 @@ describe('Entra ID seed: ROPC at /oauth2/v2.0/token', () => {
   it('{identifier}/{scope} selects the API as audience, and the response writes the scope with its identifier', async () => {
     const res = await postForm(token, ropc(`${API}/read:sample openid offline_access`));
     assert.equal(res.status, 200, res.text);
-    assert.deepEqual(scopeList(res.body.scope), [`${API}/read:sample`, 'offline_access', 'openid', 'email', 'profile', 'address', 'phone'].sort());
+    assert.deepEqual(
+      scopeList(res.body.scope),
+      [`${API}/read:sample`, 'offline_access', 'openid', 'email', 'profile', 'address', 'phone'].sort(),
+    );
     assert.equal(res.body.expires_in, 3600, 'the API token_lifetime');
     const { payload } = await verifyIssued(server, res.body.access_token, { audience: API });
     assert.deepEqual(audiences(payload).sort(), [API, `${server.issuer()}userinfo`].sort());
@@ -174,9 +182,13 @@ describe('Entra ID seed: ROPC at /oauth2/v2.0/token', () => {
     const discovery = await get(`${server.issuer()}.well-known/openid-configuration`);
     const advertised = String(discovery.body.token_endpoint);
     assert.equal(advertised, server.at('/oauth/token'));
-    const res = await postForm(advertised, ropc(`${API}/read:sample openid profile offline_access`, { client_info: '1', 'x-client-SKU': 'msal.js.node' }), {
-      'content-type': 'application/x-www-form-urlencoded;charset=utf-8',
-    });
+    const res = await postForm(
+      advertised,
+      ropc(`${API}/read:sample openid profile offline_access`, { client_info: '1', 'x-client-SKU': 'msal.js.node' }),
+      {
+        'content-type': 'application/x-www-form-urlencoded;charset=utf-8',
+      },
+    );
     assert.equal(res.status, 200, res.text);
     assert.equal(typeof res.body.refresh_token, 'string');
     const { payload } = await verifyIssued(server, res.body.access_token, { audience: API });
@@ -196,18 +208,45 @@ describe('Entra ID seed: ROPC at /oauth2/v2.0/token', () => {
     const res = await postForm(advertised, ropc(asked));
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(scopeList(res.body.scope), scopeList(asked));
-    const refreshed = await postForm(advertised, { client_id: ENTRA.client_id, grant_type: 'refresh_token', refresh_token: String(res.body.refresh_token), scope: asked });
+    const refreshed = await postForm(advertised, {
+      client_id: ENTRA.client_id,
+      grant_type: 'refresh_token',
+      refresh_token: String(res.body.refresh_token),
+      scope: asked,
+    });
     assert.equal(refreshed.status, 200, refreshed.text);
     assert.deepEqual(scopeList(refreshed.body.scope), scopeList(asked));
-    assert.deepEqual(scopeList((await verifyIssued(server, refreshed.body.access_token, { audience: API })).payload.scope), ['offline_access', 'openid', 'profile', 'read:sample']);
-    const whole = await postForm(advertised, { client_id: ENTRA.client_id, grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token), scope: `${API}/.default openid` });
+    assert.deepEqual(scopeList((await verifyIssued(server, refreshed.body.access_token, { audience: API })).payload.scope), [
+      'offline_access',
+      'openid',
+      'profile',
+      'read:sample',
+    ]);
+    const whole = await postForm(advertised, {
+      client_id: ENTRA.client_id,
+      grant_type: 'refresh_token',
+      refresh_token: String(refreshed.body.refresh_token),
+      scope: `${API}/.default openid`,
+    });
     assert.equal(whole.status, 200, whole.text);
-    assert.deepEqual(scopeList((await verifyIssued(server, whole.body.access_token, { audience: API })).payload.scope), ['openid', 'read:sample']);
-    const widening = await postForm(advertised, { client_id: ENTRA.client_id, grant_type: 'refresh_token', refresh_token: String(whole.body.refresh_token), scope: `${API}/write:sample` });
+    assert.deepEqual(scopeList((await verifyIssued(server, whole.body.access_token, { audience: API })).payload.scope), [
+      'openid',
+      'read:sample',
+    ]);
+    const widening = await postForm(advertised, {
+      client_id: ENTRA.client_id,
+      grant_type: 'refresh_token',
+      refresh_token: String(whole.body.refresh_token),
+      scope: `${API}/write:sample`,
+    });
     assert.equal(widening.status, 400);
     assert.equal(widening.body.error, 'invalid_scope', 'a prefixed scope the grant never held is still a widening');
     const plain = await postForm(advertised, ropc('openid profile offline_access', { audience: API }));
-    assert.deepEqual(scopeList(plain.body.scope), ['edit', 'offline_access', 'openid', 'profile', 'read:sample', 'write:sample'], 'a request without Entra-style scopes is answered bare, as before');
+    assert.deepEqual(
+      scopeList(plain.body.scope),
+      ['edit', 'offline_access', 'openid', 'profile', 'read:sample', 'write:sample'],
+      'a request without Entra-style scopes is answered bare, as before',
+    );
   });
 
   it('a wrong password is invalid_grant (the seed\'s "The authentication failed")', async () => {

@@ -41,7 +41,10 @@ describe('PingFederate seed: ROPC at /as/token.oauth2', () => {
   after(() => server.close());
 
   it('the seed header is the fixture client, so this suite tests the request the seed shows', () => {
-    assert.equal(Buffer.from(SEED_AUTHORIZATION.slice('Basic '.length), 'base64').toString('utf8'), `${PING.client_id}:${PING.client_secret}`);
+    assert.equal(
+      Buffer.from(SEED_AUTHORIZATION.slice('Basic '.length), 'base64').toString('utf8'),
+      `${PING.client_id}:${PING.client_secret}`,
+    );
     assert.equal(new URLSearchParams(SEED_BODY).get('username'), JOE.username);
     assert.equal(new URLSearchParams(SEED_BODY).get('password'), JOE.password);
   });
@@ -56,13 +59,16 @@ describe('PingFederate seed: ROPC at /as/token.oauth2', () => {
     assert.equal(res.body.refresh_token, undefined, 'no offline_access: the refresh token is optional and not asked for');
     assert.equal(res.body.scope, undefined, 'edit was granted as asked');
     const { payload } = await verifyIssued(server, res.body.access_token, { audience: API });
-    assert.equal(payload.aud, API, 'the application\'s default_audience');
+    assert.equal(payload.aud, API, "the application's default_audience");
     assert.equal(payload.scope, 'edit');
     assert.equal(payload.client_id, PING.client_id);
   });
 
   it('offline_access yields a refresh token, and refresh works on the same path with the same Basic header', async () => {
-    const first = await postRaw(token, `${SEED_BODY}%20offline_access`, { 'content-type': 'application/x-www-form-urlencoded', authorization: SEED_AUTHORIZATION });
+    const first = await postRaw(token, `${SEED_BODY}%20offline_access`, {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: SEED_AUTHORIZATION,
+    });
     assert.equal(first.status, 200, first.text);
     const refreshToken = first.body.refresh_token;
     assert.equal(typeof refreshToken, 'string');
@@ -80,28 +86,41 @@ describe('PingFederate seed: ROPC at /as/token.oauth2', () => {
     assert.deepEqual(scopeList(payload.scope), ['edit', 'offline_access']);
 
     // The rotated token is spent: presenting it again fails.
-    const again = await postForm(token, { grant_type: 'refresh_token', refresh_token: String(refreshToken) }, basic(PING.client_id, PING.client_secret));
+    const again = await postForm(
+      token,
+      { grant_type: 'refresh_token', refresh_token: String(refreshToken) },
+      basic(PING.client_id, PING.client_secret),
+    );
     assert.equal(again.status, 400);
     assert.equal(again.body.error, 'invalid_grant');
   });
 
   it('a wrong Basic secret is invalid_client with 401 and WWW-Authenticate', async () => {
-    const res = await postRaw(token, SEED_BODY, { 'content-type': 'application/x-www-form-urlencoded', ...basic(PING.client_id, '3Federate') });
+    const res = await postRaw(token, SEED_BODY, {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...basic(PING.client_id, '3Federate'),
+    });
     assert.equal(res.status, 401);
     assert.equal(res.body.error, 'invalid_client');
     assert.match(res.headers.get('www-authenticate') ?? '', /^Basic /);
   });
 
   it('a wrong password is invalid_grant with error_description, as JSON', async () => {
-    const res = await postRaw(token, 'grant_type=password&username=joe&password=1Federate&scope=edit', { 'content-type': 'application/x-www-form-urlencoded', authorization: SEED_AUTHORIZATION });
+    const res = await postRaw(token, 'grant_type=password&username=joe&password=1Federate&scope=edit', {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: SEED_AUTHORIZATION,
+    });
     assert.equal(res.status, 400);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     assert.equal(res.body.error, 'invalid_grant');
     assert.equal(typeof res.body.error_description, 'string');
   });
 
-  it('no scope at all: the default API\'s scopes are granted and listed', async () => {
-    const res = await postRaw(token, 'grant_type=password&username=joe&password=2Federate', { 'content-type': 'application/x-www-form-urlencoded', authorization: SEED_AUTHORIZATION });
+  it("no scope at all: the default API's scopes are granted and listed", async () => {
+    const res = await postRaw(token, 'grant_type=password&username=joe&password=2Federate', {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: SEED_AUTHORIZATION,
+    });
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(scopeList(res.body.scope), ['edit', 'read:sample', 'write:sample']);
   });

@@ -20,7 +20,12 @@ import { createScratchDatabase, postgresSkip } from '../helpers/postgres.js';
 const BEFORE_008: Record<string, Migration> = Object.fromEntries(Object.entries(BUNDLED_MIGRATIONS).filter(([name]) => name < '008'));
 
 /** A user row as the schema before 008 holds it (the store of today would write blocked_at). */
-async function insertUser(db: Kysely<Database>, place: { tenantId: string; connectionId: string }, username: string, blocked: boolean): Promise<string> {
+async function insertUser(
+  db: Kysely<Database>,
+  place: { tenantId: string; connectionId: string },
+  username: string,
+  blocked: boolean,
+): Promise<string> {
   const id = randomUUID();
   const now = new Date().toISOString();
   await db
@@ -57,7 +62,10 @@ function upgradeSuite(open: () => Promise<{ db: Kysely<Database>; close(): Promi
       assert.equal(old.error, undefined);
       const { catalog, users } = createSqlStores(db);
       const tenantId = await catalog.upsertTenant('acme', { id_token_signing_alg: 'RS256', id_token_lifetime: 36_000 });
-      const place = { tenantId, connectionId: await catalog.upsertConnection(tenantId, { name: 'Username-Password-Authentication', type: 'database' }) };
+      const place = {
+        tenantId,
+        connectionId: await catalog.upsertConnection(tenantId, { name: 'Username-Password-Authentication', type: 'database' }),
+      };
       const blockedId = await insertUser(db, place, 'blocked-before', true);
       const openId = await insertUser(db, place, 'never-blocked', false);
 

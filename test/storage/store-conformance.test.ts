@@ -64,7 +64,11 @@ const CONCURRENCY = 20;
 
 const uid = (prefix: string): string => `${prefix}-${randomUUID()}`;
 
-const tenantSettings = (overrides: Partial<TenantSettings> = {}): TenantSettings => ({ id_token_signing_alg: 'RS256', id_token_lifetime: 36_000, ...overrides });
+const tenantSettings = (overrides: Partial<TenantSettings> = {}): TenantSettings => ({
+  id_token_signing_alg: 'RS256',
+  id_token_lifetime: 36_000,
+  ...overrides,
+});
 
 const applicationSettings = (overrides: Partial<ApplicationSettings> = {}): ApplicationSettings => ({
   name: 'Web',
@@ -97,7 +101,10 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
     await subject?.close();
   });
 
-  const newUser = (username: string, extra: { email?: string; passwordHash?: string | null; blocked?: boolean; groups?: string[]; connection?: string } = {}) => ({
+  const newUser = (
+    username: string,
+    extra: { email?: string; passwordHash?: string | null; blocked?: boolean; groups?: string[]; connection?: string } = {},
+  ) => ({
     tenantId,
     connectionId: extra.connection ?? connectionId,
     username,
@@ -132,7 +139,16 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(created.blocked, false);
 
       const fullWidth = name.replace(/[A-Za-z.]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
-      for (const login of [name, name.toLowerCase(), name.toUpperCase(), fullWidth, 'alice@acme.test', 'ALICE@ACME.TEST', 'ＡＬＩＣＥ@acme.test', 'ａｌｉｃｅ＠ａｃｍｅ．ｔｅｓｔ']) {
+      for (const login of [
+        name,
+        name.toLowerCase(),
+        name.toUpperCase(),
+        fullWidth,
+        'alice@acme.test',
+        'ALICE@ACME.TEST',
+        'ＡＬＩＣＥ@acme.test',
+        'ａｌｉｃｅ＠ａｃｍｅ．ｔｅｓｔ',
+      ]) {
         const found = await stores.users.findByLogin(tenantId, connectionId, login);
         assert.equal(found?.id, created.id, `findByLogin(${login})`);
       }
@@ -190,7 +206,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
 
     it('20 concurrent creates of one username: exactly one user, the rest undefined', async () => {
       const name = uid('erin');
-      const results = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => stores.users.create(newUser(i % 2 === 0 ? name : name.toUpperCase(), { passwordHash: `h${i}` }))));
+      const results = await Promise.all(
+        Array.from({ length: CONCURRENCY }, (_, i) =>
+          stores.users.create(newUser(i % 2 === 0 ? name : name.toUpperCase(), { passwordHash: `h${i}` })),
+        ),
+      );
       const created = results.filter((r) => r !== undefined);
       assert.equal(created.length, 1, `created ${created.length}`);
       assert.equal((await stores.users.findByLogin(tenantId, connectionId, name))?.id, created[0]?.id);
@@ -205,20 +225,35 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordHash, 'h2');
       assert.equal(await stores.users.setPasswordHash(user.id, 'h3', { expectedHash: 'h1' }), false, 'the old hash is stale now');
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordHash, 'h2');
-      assert.equal(await stores.users.setPasswordHash(user.id, 'h4', { passwordChangedAt: at(0) }), true, 'no expected hash: unconditional');
+      assert.equal(
+        await stores.users.setPasswordHash(user.id, 'h4', { passwordChangedAt: at(0) }),
+        true,
+        'no expected hash: unconditional',
+      );
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordHash, 'h4');
       assert.equal(await stores.users.setPasswordHash(randomUUID(), 'h5'), false, 'an unknown user');
 
       const external = await stores.users.provisionExternal({ tenantId, connectionId, username: uid('ext') });
-      assert.equal(await stores.users.setPasswordHash(external.id, 'h6', { expectedHash: 'anything' }), false, 'no hash stored matches no expected hash');
+      assert.equal(
+        await stores.users.setPasswordHash(external.id, 'h6', { expectedHash: 'anything' }),
+        false,
+        'no hash stored matches no expected hash',
+      );
 
-      const results = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => stores.users.setPasswordHash(user.id, `rehash-${i}`, { expectedHash: 'h4' })));
+      const results = await Promise.all(
+        Array.from({ length: CONCURRENCY }, (_, i) => stores.users.setPasswordHash(user.id, `rehash-${i}`, { expectedHash: 'h4' })),
+      );
       assert.equal(results.filter(Boolean).length, 1, 'one of 20 concurrent rehashes of the same hash');
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordHash, `rehash-${results.indexOf(true)}`);
     });
 
     it('updateProfile changes the given fields only, and a new email becomes a login', async () => {
-      const user = await stores.users.create({ ...newUser(uid('grace'), { email: `${randomUUID()}@old.test` }), name: 'Grace', givenName: 'Grace', familyName: 'Hopper' });
+      const user = await stores.users.create({
+        ...newUser(uid('grace'), { email: `${randomUUID()}@old.test` }),
+        name: 'Grace',
+        givenName: 'Grace',
+        familyName: 'Hopper',
+      });
       assert.ok(user?.email);
       const newEmail = `${randomUUID()}@New.test`;
       await stores.users.updateProfile(user.id, { email: newEmail, emailVerified: true, familyName: 'Murray', groups: ['navy'] });
@@ -248,7 +283,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(await stores.users.setPasswordHash(user.id, 'h3', { passwordChangedAt: at(42) }), true);
       assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), T0 + 42);
       assert.equal(await stores.users.setPasswordHash(user.id, 'h4', { expectedHash: 'h3' }), true);
-      assert.equal((await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(), T0 + 42, 'a rehash keeps the last change');
+      assert.equal(
+        (await stores.users.findById(tenantId, user.id))?.passwordChangedAt?.getTime(),
+        T0 + 42,
+        'a rehash keeps the last change',
+      );
     });
 
     it('blockedAt: set by blocking (at the given instant, to the millisecond) and kept by unblocking; null for a user never blocked', async () => {
@@ -287,7 +326,8 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       const a = await stores.catalog.upsertConnection(t, { name: 'a', type: 'database' });
       const b = await stores.catalog.upsertConnection(t, { name: 'b', type: 'database' });
       assert.equal(await stores.users.countInConnection(t, a), 0);
-      for (const name of ['u1', 'u2', 'u3']) await stores.users.create({ tenantId: t, connectionId: a, username: name, passwordHash: 'hash-1' });
+      for (const name of ['u1', 'u2', 'u3'])
+        await stores.users.create({ tenantId: t, connectionId: a, username: name, passwordHash: 'hash-1' });
       await stores.users.create({ tenantId: t, connectionId: b, username: 'u1', passwordHash: 'hash-1' });
       assert.equal(await stores.users.countInConnection(t, a), 3);
       assert.equal(await stores.users.countInConnection(t, b), 1);
@@ -297,7 +337,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
     it('provisionExternal: 20 concurrent first logins of one name make one user (same id everywhere), and repeating it is a no-op', async () => {
       const name = uid('judy');
       const profile = { tenantId, connectionId, email: 'judy@corp.test', emailVerified: true, name: 'Judy' };
-      const results = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => stores.users.provisionExternal({ ...profile, username: i % 2 === 0 ? name : name.toUpperCase() })));
+      const results = await Promise.all(
+        Array.from({ length: CONCURRENCY }, (_, i) =>
+          stores.users.provisionExternal({ ...profile, username: i % 2 === 0 ? name : name.toUpperCase() }),
+        ),
+      );
       const ids = new Set(results.map((r) => r.id));
       assert.equal(ids.size, 1, `one user, got ${ids.size} ids`);
       const [id] = ids;
@@ -325,7 +369,15 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.deepEqual(withEmpty.groups, [], 'null → [] is a change');
       assert.deepEqual((await stores.users.findById(tenantId, first.id))?.groups, []);
 
-      const changed = await stores.users.provisionExternal({ ...base, email: 'ken.thompson@corp.test', emailVerified: true, name: 'Ken Thompson', givenName: 'Ken', familyName: 'Thompson', groups: ['unix', 'bell-labs'] });
+      const changed = await stores.users.provisionExternal({
+        ...base,
+        email: 'ken.thompson@corp.test',
+        emailVerified: true,
+        name: 'Ken Thompson',
+        givenName: 'Ken',
+        familyName: 'Thompson',
+        groups: ['unix', 'bell-labs'],
+      });
       assert.equal(changed.id, first.id);
       assert.equal(changed.email, 'ken.thompson@corp.test');
       assert.equal(changed.emailVerified, true);
@@ -333,7 +385,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(changed.givenName, 'Ken');
       assert.equal(changed.familyName, 'Thompson');
       assert.deepEqual(changed.groups, ['unix', 'bell-labs']);
-      assert.equal((await stores.users.findByLogin(tenantId, connectionId, 'KEN.THOMPSON@corp.test'))?.id, first.id, 'the new email is a login');
+      assert.equal(
+        (await stores.users.findByLogin(tenantId, connectionId, 'KEN.THOMPSON@corp.test'))?.id,
+        first.id,
+        'the new email is a login',
+      );
 
       const emptied = await stores.users.provisionExternal({ ...base, groups: [] });
       assert.deepEqual(emptied.groups, [], 'a list → [] is a change');
@@ -361,7 +417,13 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       amr: null,
       ...overrides,
     });
-    const rotation = (familyId: string, expectedHash: string, now: Date, reuseIntervalSeconds: number, sealed: string | null = uid('sealed')) => ({
+    const rotation = (
+      familyId: string,
+      expectedHash: string,
+      now: Date,
+      reuseIntervalSeconds: number,
+      sealed: string | null = uid('sealed'),
+    ) => ({
       familyId,
       expectedHash,
       newHash: uid('hash'),
@@ -417,7 +479,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       const revoked = await stores.refreshTokens.findFamily(f.id);
       assert.equal(revoked?.revokedAt?.getTime(), T0 + 60 * SECOND);
       assert.equal(revoked?.currentTokenSealed, null, 'the sealed child is dropped with the family');
-      assert.deepEqual(await stores.refreshTokens.rotate(rotation(f.id, second.newHash, at(61 * SECOND), 30)), { kind: 'reuse_detected' }, 'even the current token is dead now');
+      assert.deepEqual(
+        await stores.refreshTokens.rotate(rotation(f.id, second.newHash, at(61 * SECOND), 30)),
+        { kind: 'reuse_detected' },
+        'even the current token is dead now',
+      );
       assert.equal((await stores.refreshTokens.findFamily(f.id))?.currentHash, second.newHash);
     });
 
@@ -447,7 +513,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
         const winner = winners[0]!;
         for (const r of results) {
           if (r.kind === 'rotated') continue;
-          assert.deepEqual(r, { kind: 'replay', currentTokenSealed: winner.newTokenSealed }, `round ${round}: a loser gets the winner's child`);
+          assert.deepEqual(
+            r,
+            { kind: 'replay', currentTokenSealed: winner.newTokenSealed },
+            `round ${round}: a loser gets the winner's child`,
+          );
         }
         const stored = await stores.refreshTokens.findFamily(f.id);
         assert.equal(stored?.currentHash, winner.newHash, `round ${round}: the winner's hash is current`);
@@ -462,7 +532,9 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
         const f = family({ currentTokenSealed: null });
         await stores.refreshTokens.createFamily(f);
         const now = at(round * SECOND);
-        const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => stores.refreshTokens.rotate(rotation(f.id, f.currentHash, now, 0, null))));
+        const results = await Promise.all(
+          Array.from({ length: CONCURRENCY }, () => stores.refreshTokens.rotate(rotation(f.id, f.currentHash, now, 0, null))),
+        );
         const kinds = results.map((r) => r.kind);
         assert.equal(kinds.filter((k) => k === 'rotated').length, 1, `round ${round}: ${kinds.join(',')}`);
         assert.equal(kinds.filter((k) => k === 'reuse_detected').length, CONCURRENCY - 1, `round ${round}: ${kinds.join(',')}`);
@@ -497,11 +569,19 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
         const revoked = await stores.refreshTokens.findFamily(f.id);
         assert.equal(revoked?.revokedAt?.getTime(), T0 + 7 * SECOND);
         assert.equal(revoked?.currentTokenSealed, null, 'the sealed child is dropped with the family');
-        assert.deepEqual(await stores.refreshTokens.rotate(rotation(f.id, f.currentHash, at(8 * SECOND), 30)), { kind: 'reuse_detected' }, 'a revoked family does not rotate');
+        assert.deepEqual(
+          await stores.refreshTokens.rotate(rotation(f.id, f.currentHash, at(8 * SECOND), 30)),
+          { kind: 'reuse_detected' },
+          'a revoked family does not rotate',
+        );
       }
-      assert.equal((await stores.refreshTokens.findFamily(alreadyRevoked.id))?.revokedAt?.getTime(), T0 + 2 * SECOND, 'an earlier revocation keeps its instant');
+      assert.equal(
+        (await stores.refreshTokens.findFamily(alreadyRevoked.id))?.revokedAt?.getTime(),
+        T0 + 2 * SECOND,
+        'an earlier revocation keeps its instant',
+      );
       assert.equal((await stores.refreshTokens.findFamily(otherUser.id))?.revokedAt, null, "another user's family");
-      assert.equal((await stores.refreshTokens.findFamily(otherTenant.id))?.revokedAt, null, "the same user id in another tenant");
+      assert.equal((await stores.refreshTokens.findFamily(otherTenant.id))?.revokedAt, null, 'the same user id in another tenant');
       assert.equal(await stores.refreshTokens.revokeAllForUser(tenantId, userId, at(9 * SECOND)), 0, 'nothing left to revoke');
       assert.equal(await stores.refreshTokens.revokeAllForUser(tenantId, randomUUID(), at(9 * SECOND)), 0, 'a user without families');
     });
@@ -517,7 +597,10 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       ]);
       assert.equal(revoked, CONCURRENCY, 'each family was unrevoked when the revocation reached it');
       for (const f of families) assert.ok((await stores.refreshTokens.findFamily(f.id))?.revokedAt, `family ${f.id} revoked`);
-      assert.ok(rotations.every((r) => r.kind === 'rotated' || r.kind === 'reuse_detected'), rotations.map((r) => r.kind).join(','));
+      assert.ok(
+        rotations.every((r) => r.kind === 'rotated' || r.kind === 'reuse_detected'),
+        rotations.map((r) => r.kind).join(','),
+      );
     });
 
     it('revokeClientFamilies revokes the live families of one application of one tenant, answers how many, and keeps the first revocation instant', async () => {
@@ -535,7 +618,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
         assert.equal(read?.revokedAt?.getTime(), T0 + 7 * SECOND);
         assert.equal(read?.currentTokenSealed, null, 'the sealed child is dropped');
       }
-      assert.equal((await stores.refreshTokens.findFamily(alreadyRevoked.id))?.revokedAt?.getTime(), T0 + SECOND, 'the first instant is kept');
+      assert.equal(
+        (await stores.refreshTokens.findFamily(alreadyRevoked.id))?.revokedAt?.getTime(),
+        T0 + SECOND,
+        'the first instant is kept',
+      );
       assert.equal((await stores.refreshTokens.findFamily(otherClient.id))?.revokedAt, null, 'another application');
       assert.equal((await stores.refreshTokens.findFamily(otherTenant.id))?.revokedAt, null, 'the same client_id in another tenant');
       assert.equal(await stores.refreshTokens.revokeClientFamilies(tenantId, clientId, at(9 * SECOND)), 0, 'nothing left to revoke');
@@ -559,7 +646,9 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
   describe('single-use keys (consumed jtis)', () => {
     it(`${CONCURRENCY} concurrent consume() of one key: exactly one true; then isConsumed until it expires`, async () => {
       const key = uid('jti');
-      const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => stores.singleUseKeys.consume(key, at(60 * SECOND), at(0))));
+      const results = await Promise.all(
+        Array.from({ length: CONCURRENCY }, () => stores.singleUseKeys.consume(key, at(60 * SECOND), at(0))),
+      );
       assert.equal(results.filter(Boolean).length, 1, `${results.filter(Boolean).length} of ${CONCURRENCY} consumed it`);
       assert.equal(await stores.singleUseKeys.consume(key, at(60 * SECOND), at(SECOND)), false, 'a repeat later on');
       assert.equal(await stores.singleUseKeys.isConsumed(key, at(59 * SECOND)), true);
@@ -579,7 +668,9 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
     it(`${CONCURRENCY} concurrent consume() of an expired key: exactly one true`, async () => {
       const key = uid('jti');
       assert.equal(await stores.singleUseKeys.consume(key, at(10 * SECOND), at(0)), true);
-      const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => stores.singleUseKeys.consume(key, at(100 * SECOND), at(20 * SECOND))));
+      const results = await Promise.all(
+        Array.from({ length: CONCURRENCY }, () => stores.singleUseKeys.consume(key, at(100 * SECOND), at(20 * SECOND))),
+      );
       assert.equal(results.filter(Boolean).length, 1, `${results.filter(Boolean).length} of ${CONCURRENCY} consumed the expired key`);
     });
 
@@ -615,7 +706,12 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
   });
 
   describe('signing keys', () => {
-    const key = (ownerTenant: string, alg: SigningKeyRecord['alg'], createdAt: Date, overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord => ({
+    const key = (
+      ownerTenant: string,
+      alg: SigningKeyRecord['alg'],
+      createdAt: Date,
+      overrides: Partial<SigningKeyRecord> = {},
+    ): SigningKeyRecord => ({
       kid: uid('kid'),
       tenantId: ownerTenant,
       alg,
@@ -639,12 +735,25 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       for (const k of [middle, oldest, foreign, newest, ended]) await stores.signingKeys.insert(k);
 
       const published = await stores.signingKeys.listPublished(t, at(HOUR));
-      assert.deepEqual(published.map((k) => k.kid), [newest.kid, middle.kid, oldest.kid], 'newest first; the key published until exactly now is gone');
+      assert.deepEqual(
+        published.map((k) => k.kid),
+        [newest.kid, middle.kid, oldest.kid],
+        'newest first; the key published until exactly now is gone',
+      );
       assert.deepEqual(published[2], oldest, 'the record round-trips (JWK object, instants)');
       assert.deepEqual(published[1], middle);
-      assert.deepEqual((await stores.signingKeys.listPublished(t, at(HOUR - 1))).map((k) => k.kid), [newest.kid, middle.kid, oldest.kid, ended.kid]);
-      assert.deepEqual((await stores.signingKeys.listPublished(t, at(2 * HOUR))).map((k) => k.kid), [newest.kid, middle.kid]);
-      assert.deepEqual((await stores.signingKeys.listPublished(other, at(0))).map((k) => k.kid), [foreign.kid]);
+      assert.deepEqual(
+        (await stores.signingKeys.listPublished(t, at(HOUR - 1))).map((k) => k.kid),
+        [newest.kid, middle.kid, oldest.kid, ended.kid],
+      );
+      assert.deepEqual(
+        (await stores.signingKeys.listPublished(t, at(2 * HOUR))).map((k) => k.kid),
+        [newest.kid, middle.kid],
+      );
+      assert.deepEqual(
+        (await stores.signingKeys.listPublished(other, at(0))).map((k) => k.kid),
+        [foreign.kid],
+      );
     });
 
     it('rotate retires the active key of that alg (published until the given time), keeps other algs active and leaves retired keys alone', async () => {
@@ -666,7 +775,10 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.deepEqual(byKid.get(retired.kid), retired, 'an already-retired key keeps its own dates');
       assert.equal(published.filter((k) => k.alg === 'RS256' && k.retiredAt === null).length, 1, 'one active RS256 key');
 
-      assert.ok((await stores.signingKeys.listPublished(t, at(5 * HOUR - 1))).some((k) => k.kid === active.kid), 'still published just before');
+      assert.ok(
+        (await stores.signingKeys.listPublished(t, at(5 * HOUR - 1))).some((k) => k.kid === active.kid),
+        'still published just before',
+      );
       assert.ok(!(await stores.signingKeys.listPublished(t, at(5 * HOUR))).some((k) => k.kid === active.kid), 'gone at publishOldUntil');
     });
 
@@ -687,7 +799,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       await stores.signingKeys.insert(ended);
       await stores.signingKeys.insert(active);
       await stores.purgeExpired(at(base + HOUR));
-      assert.deepEqual((await stores.signingKeys.listPublished(t, at(base))).map((k) => k.kid), [active.kid], 'even asked about an instant when it was published');
+      assert.deepEqual(
+        (await stores.signingKeys.listPublished(t, at(base))).map((k) => k.kid),
+        [active.kid],
+        'even asked about an instant when it was published',
+      );
     });
   });
 
@@ -699,18 +815,49 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(t2, t1, 'same tenant');
 
       const c1 = await stores.catalog.upsertConnection(t1, { name: 'users', type: 'database' });
-      const c2 = await stores.catalog.upsertConnection(t1, { name: 'users', type: 'database', password_policy: { min_length: 12, refuse_breached: false, on_breached_login: 'flag' } });
+      const c2 = await stores.catalog.upsertConnection(t1, {
+        name: 'users',
+        type: 'database',
+        password_policy: { min_length: 12, refuse_breached: false, on_breached_login: 'flag' },
+      });
       assert.equal(c2, c1);
-      const validator = await stores.catalog.upsertConnection(t1, { name: 'partner', type: 'http', url: 'https://validator.acme.test/check', timeout_ms: 750 });
+      const validator = await stores.catalog.upsertConnection(t1, {
+        name: 'partner',
+        type: 'http',
+        url: 'https://validator.acme.test/check',
+        timeout_ms: 750,
+      });
 
-      const a1 = await stores.catalog.upsertApi(t1, { identifier: 'https://api.acme.test/', scopes: ['read'], token_lifetime: 3600, allow_offline_access: false, signing_alg: 'RS256' });
-      const a2 = await stores.catalog.upsertApi(t1, { identifier: 'https://api.acme.test/', scopes: ['read', 'write'], token_lifetime: 900, allow_offline_access: true, signing_alg: 'ES256' });
+      const a1 = await stores.catalog.upsertApi(t1, {
+        identifier: 'https://api.acme.test/',
+        scopes: ['read'],
+        token_lifetime: 3600,
+        allow_offline_access: false,
+        signing_alg: 'RS256',
+      });
+      const a2 = await stores.catalog.upsertApi(t1, {
+        identifier: 'https://api.acme.test/',
+        scopes: ['read', 'write'],
+        token_lifetime: 900,
+        allow_offline_access: true,
+        signing_alg: 'ES256',
+      });
       assert.equal(a2, a1);
 
       const app1 = await stores.catalog.upsertApplication(t1, 'web', 'secret-hash-1', applicationSettings());
-      const app2 = await stores.catalog.upsertApplication(t1, 'web', null, applicationSettings({ name: 'Web (public)', token_endpoint_auth_method: 'none' }));
+      const app2 = await stores.catalog.upsertApplication(
+        t1,
+        'web',
+        null,
+        applicationSettings({ name: 'Web (public)', token_endpoint_auth_method: 'none' }),
+      );
       assert.equal(app2, app1);
-      const other = await stores.catalog.upsertApplication(t1, 'service', 'secret-hash-2', applicationSettings({ grant_types: ['client_credentials'] }));
+      const other = await stores.catalog.upsertApplication(
+        t1,
+        'service',
+        'secret-hash-2',
+        applicationSettings({ grant_types: ['client_credentials'] }),
+      );
       assert.notEqual(other, app1);
 
       // The same names in another tenant are other rows.
@@ -720,32 +867,70 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
 
       const snapshot = await stores.catalog.load();
       const mine = <T extends { tenantId: string }>(rows: T[]) => rows.filter((r) => r.tenantId === t1);
-      assert.deepEqual(snapshot.tenants.filter((t) => t.name === name), [{ id: t1, name, settings: tenantSettings({ id_token_lifetime: 600, mfa: 'always' }) }]);
+      assert.deepEqual(
+        snapshot.tenants.filter((t) => t.name === name),
+        [{ id: t1, name, settings: tenantSettings({ id_token_lifetime: 600, mfa: 'always' }) }],
+      );
       const connections = mine(snapshot.connections);
       assert.equal(connections.length, 2);
       assert.deepEqual(
         connections.find((c) => c.id === c1),
-        { id: c1, tenantId: t1, name: 'users', type: 'database', passwordPolicy: { min_length: 12, refuse_breached: false, on_breached_login: 'flag' } },
+        {
+          id: c1,
+          tenantId: t1,
+          name: 'users',
+          type: 'database',
+          passwordPolicy: { min_length: 12, refuse_breached: false, on_breached_login: 'flag' },
+        },
       );
-      assert.deepEqual(connections.find((c) => c.id === validator)?.validator, { url: 'https://validator.acme.test/check', timeoutMs: 750 });
+      assert.deepEqual(connections.find((c) => c.id === validator)?.validator, {
+        url: 'https://validator.acme.test/check',
+        timeoutMs: 750,
+      });
       assert.deepEqual(mine(snapshot.apis), [
-        { id: a1, tenantId: t1, settings: { identifier: 'https://api.acme.test/', scopes: ['read', 'write'], token_lifetime: 900, allow_offline_access: true, signing_alg: 'ES256' } },
+        {
+          id: a1,
+          tenantId: t1,
+          settings: {
+            identifier: 'https://api.acme.test/',
+            scopes: ['read', 'write'],
+            token_lifetime: 900,
+            allow_offline_access: true,
+            signing_alg: 'ES256',
+          },
+        },
       ]);
       const apps = mine(snapshot.applications);
       assert.equal(apps.length, 2);
-      assert.deepEqual(apps.find((a) => a.id === app1), { id: app1, tenantId: t1, clientId: 'web', clientSecretHash: null, settings: applicationSettings({ name: 'Web (public)', token_endpoint_auth_method: 'none' }) });
+      assert.deepEqual(
+        apps.find((a) => a.id === app1),
+        {
+          id: app1,
+          tenantId: t1,
+          clientId: 'web',
+          clientSecretHash: null,
+          settings: applicationSettings({ name: 'Web (public)', token_endpoint_auth_method: 'none' }),
+        },
+      );
       assert.equal(apps.find((a) => a.id === other)?.clientSecretHash, 'secret-hash-2');
     });
 
     it('client grants: upsert creates, then updates the scope of the same (tenant, client_id, audience); load() returns them', async () => {
       const t = await stores.catalog.upsertTenant(uid('grants'), tenantSettings());
       const g1 = await stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read'] });
-      const g2 = await stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read', 'write'] });
+      const g2 = await stores.catalog.upsertClientGrant(t, {
+        clientId: 'svc',
+        audience: 'https://api.acme.test/',
+        scope: ['read', 'write'],
+      });
       assert.equal(g2, g1, 'same grant');
       const other = await stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://other.acme.test/', scope: [] });
       assert.notEqual(other, g1);
       const elsewhere = await stores.catalog.upsertTenant(uid('grants'), tenantSettings());
-      assert.notEqual(await stores.catalog.upsertClientGrant(elsewhere, { clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read'] }), g1);
+      assert.notEqual(
+        await stores.catalog.upsertClientGrant(elsewhere, { clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read'] }),
+        g1,
+      );
       const mine = (await stores.catalog.load()).clientGrants.filter((g) => g.tenantId === t);
       assert.deepEqual(mine, [
         { id: g1, tenantId: t, clientId: 'svc', audience: 'https://api.acme.test/', scope: ['read', 'write'] },
@@ -755,7 +940,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
 
     it(`${CONCURRENCY} concurrent upserts of one client grant (nodes starting together) make one row`, async () => {
       const t = await stores.catalog.upsertTenant(uid('grants'), tenantSettings());
-      const ids = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://api.acme.test/', scope: [`s${i}`] })));
+      const ids = await Promise.all(
+        Array.from({ length: CONCURRENCY }, (_, i) =>
+          stores.catalog.upsertClientGrant(t, { clientId: 'svc', audience: 'https://api.acme.test/', scope: [`s${i}`] }),
+        ),
+      );
       assert.equal(new Set(ids).size, 1);
       assert.equal((await stores.catalog.load()).clientGrants.filter((g) => g.tenantId === t).length, 1);
     });
@@ -764,7 +953,13 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       const name = uid('declared');
       const t = await stores.catalog.upsertTenant(name, tenantSettings());
       const connection = await stores.catalog.upsertConnection(t, { name: 'partners', type: 'database' });
-      const api = await stores.catalog.upsertApi(t, { identifier: 'https://api.acme.test/', scopes: ['read'], token_lifetime: 60, allow_offline_access: false, signing_alg: 'RS256' });
+      const api = await stores.catalog.upsertApi(t, {
+        identifier: 'https://api.acme.test/',
+        scopes: ['read'],
+        token_lifetime: 60,
+        allow_offline_access: false,
+        signing_alg: 'RS256',
+      });
       const app = await stores.catalog.upsertApplication(t, 'web', null, applicationSettings());
       const grant = await stores.catalog.upsertClientGrant(t, { clientId: 'web', audience: 'https://api.acme.test/', scope: ['read'] });
       const user = await stores.users.create({ tenantId: t, connectionId: connection, username: 'pat', passwordHash: 'hash-1' });
@@ -783,23 +978,49 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       const everything = (await declaredOf()).map((r) => ({ kind: r.kind, id: r.id }));
       await stores.catalog.disable(everything, at(HOUR));
       await stores.catalog.disable(everything, at(2 * HOUR));
-      assert.ok((await declaredOf()).every((r) => r.disabledAt?.getTime() === T0 + HOUR), 'disabled at the first disable, and still listed');
+      assert.ok(
+        (await declaredOf()).every((r) => r.disabledAt?.getTime() === T0 + HOUR),
+        'disabled at the first disable, and still listed',
+      );
       const served = await stores.catalog.load();
-      assert.equal(served.tenants.find((x) => x.id === t), undefined, 'the tenant is not served');
-      for (const rows of [served.connections, served.apis, served.applications, served.clientGrants]) assert.equal(rows.filter((r) => r.tenantId === t).length, 0);
+      assert.equal(
+        served.tenants.find((x) => x.id === t),
+        undefined,
+        'the tenant is not served',
+      );
+      for (const rows of [served.connections, served.apis, served.applications, served.clientGrants])
+        assert.equal(rows.filter((r) => r.tenantId === t).length, 0);
       assert.equal((await stores.users.findById(t, user!.id))?.username, 'pat', "a disabled connection's users are kept");
 
       // Declaring again serves it again; what is not declared again stays disabled.
       await stores.catalog.upsertTenant(name, tenantSettings());
-      await stores.catalog.upsertApi(t, { identifier: 'https://api.acme.test/', scopes: ['read'], token_lifetime: 60, allow_offline_access: false, signing_alg: 'RS256' });
+      await stores.catalog.upsertApi(t, {
+        identifier: 'https://api.acme.test/',
+        scopes: ['read'],
+        token_lifetime: 60,
+        allow_offline_access: false,
+        signing_alg: 'RS256',
+      });
       const again = await stores.catalog.load();
       assert.ok(again.tenants.some((x) => x.id === t));
-      assert.deepEqual(again.apis.filter((r) => r.tenantId === t).map((r) => r.id), [api], 'the same row');
+      assert.deepEqual(
+        again.apis.filter((r) => r.tenantId === t).map((r) => r.id),
+        [api],
+        'the same row',
+      );
       assert.equal(again.applications.filter((r) => r.tenantId === t).length, 0);
-      assert.deepEqual((await declaredOf()).filter((r) => r.disabledAt === null).map((r) => r.kind).sort(), ['api', 'tenant']);
+      assert.deepEqual(
+        (await declaredOf())
+          .filter((r) => r.disabledAt === null)
+          .map((r) => r.kind)
+          .sort(),
+        ['api', 'tenant'],
+      );
     });
 
-    it("a connection's secret and bind_password are never stored: not in load(), not anywhere in the database", { skip: options.rawContentSkip }, async () => {
+    it("a connection's secret and bind_password are never stored: not in load(), not anywhere in the database", {
+      skip: options.rawContentSkip,
+    }, async () => {
       const t = await stores.catalog.upsertTenant(uid('secrets'), tenantSettings());
       const hmacSecret = `hmac-${randomUUID()}`;
       const bindPassword = `bind-${randomUUID()}`;
@@ -815,13 +1036,22 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
         search_filter: '(uid={{username}})',
       });
       // An update must not store them either.
-      await stores.catalog.upsertConnection(t, { name: 'partner', type: 'http', url: 'https://validator2.acme.test/', secret: laterSecret });
+      await stores.catalog.upsertConnection(t, {
+        name: 'partner',
+        type: 'http',
+        url: 'https://validator2.acme.test/',
+        secret: laterSecret,
+      });
 
       const loaded = JSON.stringify(await stores.catalog.load());
       assert.ok(loaded.includes('https://validator2.acme.test/'), 'the update was stored');
       const raw = await subject.rawContent();
       assert.ok(raw.includes('cn=reader,dc=corp,dc=test'), 'the raw content does show stored settings (the check below can fail)');
-      for (const [what, value] of [['HMAC secret', hmacSecret], ['bind_password', bindPassword], ['updated HMAC secret', laterSecret]] as const) {
+      for (const [what, value] of [
+        ['HMAC secret', hmacSecret],
+        ['bind_password', bindPassword],
+        ['updated HMAC secret', laterSecret],
+      ] as const) {
         assert.ok(!loaded.includes(value), `${what} returned by load()`);
         assert.ok(!raw.includes(value), `${what} stored in the database`);
       }
@@ -832,7 +1062,15 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
     it('record (an upsert per identifier and IP), listForIdentifier of the locks in force, removeForIdentifier, purgeExpired', async () => {
       const base = 5000 * 24 * HOUR;
       const identifierKey = uid('ik');
-      const lock = (ip: string | null, lockedAt: number, expiresAt: number) => ({ tenantId, connectionId, identifierKey, identifier: 'Mallory', ip, lockedAt: at(base + lockedAt), expiresAt: at(base + expiresAt) });
+      const lock = (ip: string | null, lockedAt: number, expiresAt: number) => ({
+        tenantId,
+        connectionId,
+        identifierKey,
+        identifier: 'Mallory',
+        ip,
+        lockedAt: at(base + lockedAt),
+        expiresAt: at(base + expiresAt),
+      });
       await stores.attackLocks.record(lock('203.0.113.7', 0, HOUR));
       await stores.attackLocks.record(lock(null, 0, HOUR));
       await stores.attackLocks.record(lock('2001:db8:1::/64', 0, 10 * SECOND));
@@ -843,13 +1081,29 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
 
       const sortByIp = (locks: Array<{ ip: string | null }>) => [...locks].sort((a, b) => String(a.ip).localeCompare(String(b.ip)));
       const inForce = sortByIp(await stores.attackLocks.listForIdentifier(tenantId, connectionId, identifierKey, at(base + 10 * SECOND)));
-      assert.deepEqual(inForce, sortByIp([lock('203.0.113.7', 60 * SECOND, 2 * HOUR), lock(null, 0, HOUR)]), 'the IPv6 lock expired at exactly now; the backstop has ip null');
-      assert.equal((await stores.attackLocks.listForIdentifier(tenantId, connectionId, identifierKey, at(base + HOUR))).length, 1, 'the renewed lock outlasts the backstop');
-      assert.equal((await stores.attackLocks.listForIdentifier(tenantId, otherConnectionId, identifierKey, at(base))).length, 0, 'scoped to the connection');
+      assert.deepEqual(
+        inForce,
+        sortByIp([lock('203.0.113.7', 60 * SECOND, 2 * HOUR), lock(null, 0, HOUR)]),
+        'the IPv6 lock expired at exactly now; the backstop has ip null',
+      );
+      assert.equal(
+        (await stores.attackLocks.listForIdentifier(tenantId, connectionId, identifierKey, at(base + HOUR))).length,
+        1,
+        'the renewed lock outlasts the backstop',
+      );
+      assert.equal(
+        (await stores.attackLocks.listForIdentifier(tenantId, otherConnectionId, identifierKey, at(base))).length,
+        0,
+        'scoped to the connection',
+      );
 
       await stores.attackLocks.removeForIdentifier(tenantId, connectionId, identifierKey);
       assert.deepEqual(await stores.attackLocks.listForIdentifier(tenantId, connectionId, identifierKey, at(base)), []);
-      assert.equal((await stores.attackLocks.listForIdentifier(tenantId, connectionId, otherKey, at(base))).length, 1, "another identifier's lock stays");
+      assert.equal(
+        (await stores.attackLocks.listForIdentifier(tenantId, connectionId, otherKey, at(base))).length,
+        1,
+        "another identifier's lock stays",
+      );
 
       await stores.purgeExpired(at(base + HOUR));
       // Purged, so even a question about an earlier instant finds nothing.
@@ -861,34 +1115,92 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
     it('append, then query with the filters the CLI uses (newest first, since inclusive, until exclusive, limit), optional fields absent', async () => {
       const t = uid('events');
       const base = Date.parse('2001-02-03T04:05:06.007Z');
-      const ev = (i: number, extra: Record<string, unknown> = {}) => ({ at: new Date(base + i * SECOND), tenantId: t, type: 'failed_login', ...extra });
+      const ev = (i: number, extra: Record<string, unknown> = {}) => ({
+        at: new Date(base + i * SECOND),
+        tenantId: t,
+        type: 'failed_login',
+        ...extra,
+      });
       await Promise.all([
-        stores.securityEvents.append(ev(0, { reason: 'wrong_password', clientId: 'web', connection: 'users', userId: 'u1', identifier: 'alice', ip: '203.0.113.1', details: { attempts: 3, locked: false, note: 'x' } })),
-        stores.securityEvents.append(ev(1, { type: 'success_login', clientId: 'web', userId: 'u1', identifier: 'alice', ip: '203.0.113.1' })),
+        stores.securityEvents.append(
+          ev(0, {
+            reason: 'wrong_password',
+            clientId: 'web',
+            connection: 'users',
+            userId: 'u1',
+            identifier: 'alice',
+            ip: '203.0.113.1',
+            details: { attempts: 3, locked: false, note: 'x' },
+          }),
+        ),
+        stores.securityEvents.append(
+          ev(1, { type: 'success_login', clientId: 'web', userId: 'u1', identifier: 'alice', ip: '203.0.113.1' }),
+        ),
         stores.securityEvents.append(ev(2, { type: 'account_locked', identifier: 'bob', ip: '198.51.100.2' })),
         stores.securityEvents.append(ev(3, { clientId: 'cli', identifier: 'x'.repeat(70_000) })),
         stores.securityEvents.append({ ...ev(4), tenantId: uid('events') }),
       ]);
 
       const all = await stores.securityEvents.query({ tenantId: t, limit: 100 });
-      assert.deepEqual(all.map((e) => e.at.getTime()), [3, 2, 1, 0].map((i) => base + i * SECOND), 'newest first, only this tenant');
+      assert.deepEqual(
+        all.map((e) => e.at.getTime()),
+        [3, 2, 1, 0].map((i) => base + i * SECOND),
+        'newest first, only this tenant',
+      );
       assert.equal(new Set(all.map((e) => e.id)).size, 4, 'each event has its own id');
       const first = all[3]!;
-      assert.deepEqual({ ...first, id: undefined }, { ...ev(0, { reason: 'wrong_password', clientId: 'web', connection: 'users', userId: 'u1', identifier: 'alice', ip: '203.0.113.1', details: { attempts: 3, locked: false, note: 'x' } }), id: undefined });
+      assert.deepEqual(
+        { ...first, id: undefined },
+        {
+          ...ev(0, {
+            reason: 'wrong_password',
+            clientId: 'web',
+            connection: 'users',
+            userId: 'u1',
+            identifier: 'alice',
+            ip: '203.0.113.1',
+            details: { attempts: 3, locked: false, note: 'x' },
+          }),
+          id: undefined,
+        },
+      );
       const locked = all[1]!;
-      for (const field of ['reason', 'clientId', 'connection', 'userId', 'details'] as const) assert.equal(locked[field], undefined, `${field} absent, not null`);
+      for (const field of ['reason', 'clientId', 'connection', 'userId', 'details'] as const)
+        assert.equal(locked[field], undefined, `${field} absent, not null`);
       assert.ok(all[0]!.identifier!.length < 70_000, 'a huge identifier is not kept whole');
 
       const ids = (events: Array<{ at: Date }>) => events.map((e) => (e.at.getTime() - base) / SECOND);
-      assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, types: ['success_login', 'account_locked'], limit: 100 })), [2, 1]);
-      assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, types: [], limit: 100 })), [3, 2, 1, 0], 'an empty type list filters nothing');
+      assert.deepEqual(
+        ids(await stores.securityEvents.query({ tenantId: t, types: ['success_login', 'account_locked'], limit: 100 })),
+        [2, 1],
+      );
+      assert.deepEqual(
+        ids(await stores.securityEvents.query({ tenantId: t, types: [], limit: 100 })),
+        [3, 2, 1, 0],
+        'an empty type list filters nothing',
+      );
       assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, userId: 'u1', limit: 100 })), [1, 0]);
       assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, identifier: 'alice', limit: 100 })), [1, 0]);
       assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, ip: '198.51.100.2', limit: 100 })), [2]);
       assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, clientId: 'web', limit: 100 })), [1, 0]);
-      assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, since: new Date(base + SECOND), until: new Date(base + 3 * SECOND), limit: 100 })), [2, 1], 'since inclusive, until exclusive');
+      assert.deepEqual(
+        ids(
+          await stores.securityEvents.query({
+            tenantId: t,
+            since: new Date(base + SECOND),
+            until: new Date(base + 3 * SECOND),
+            limit: 100,
+          }),
+        ),
+        [2, 1],
+        'since inclusive, until exclusive',
+      );
       assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, limit: 2 })), [3, 2], 'the newest two');
-      assert.deepEqual(ids(await stores.securityEvents.query({ tenantId: t, userId: 'u1', types: ['failed_login'], ip: '203.0.113.1', limit: 100 })), [0], 'filters combine');
+      assert.deepEqual(
+        ids(await stores.securityEvents.query({ tenantId: t, userId: 'u1', types: ['failed_login'], ip: '203.0.113.1', limit: 100 })),
+        [0],
+        'filters combine',
+      );
       assert.deepEqual(await stores.securityEvents.query({ tenantId: t, userId: 'nobody', limit: 100 }), []);
     });
 
@@ -898,7 +1210,11 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       for (let i = 0; i < 5; i++) await stores.securityEvents.append({ at: new Date(base + i * HOUR), tenantId: t, type: 'success_login' });
       assert.equal(await stores.securityEvents.deleteBefore(new Date(base + 2 * HOUR)), 2);
       const left = await stores.securityEvents.query({ tenantId: t, limit: 10 });
-      assert.deepEqual(left.map((e) => e.at.getTime()), [4, 3, 2].map((i) => base + i * HOUR), 'an event at exactly the cutoff stays');
+      assert.deepEqual(
+        left.map((e) => e.at.getTime()),
+        [4, 3, 2].map((i) => base + i * HOUR),
+        'an event at exactly the cutoff stays',
+      );
       assert.equal(await stores.securityEvents.deleteBefore(new Date(base + 2 * HOUR)), 0);
     });
   });
@@ -907,8 +1223,24 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
     it('authenticators: add, list, remove one (only the owner; the last takes the recovery code), remove all (with the pending enrolment and the recovery code)', async () => {
       const userId = randomUUID();
       const otherUser = randomUUID();
-      const otp = { id: uid('otp'), tenantId, userId, type: 'otp' as const, secretSealed: 'v1.sealed-secret', email: null, createdAt: at(1) };
-      const email = { id: uid('email'), tenantId, userId, type: 'email' as const, secretSealed: null, email: 'alice@acme.test', createdAt: at(2) };
+      const otp = {
+        id: uid('otp'),
+        tenantId,
+        userId,
+        type: 'otp' as const,
+        secretSealed: 'v1.sealed-secret',
+        email: null,
+        createdAt: at(1),
+      };
+      const email = {
+        id: uid('email'),
+        tenantId,
+        userId,
+        type: 'email' as const,
+        secretSealed: null,
+        email: 'alice@acme.test',
+        createdAt: at(2),
+      };
       const theirs = { ...otp, id: uid('otp'), userId: otherUser };
       for (const a of [email, otp, theirs]) await stores.mfa.addAuthenticator(a);
 
@@ -921,7 +1253,10 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal((await stores.mfa.listAuthenticators(tenantId, otherUser)).length, 1);
       assert.equal(await stores.mfa.removeAuthenticator(tenantId, userId, email.id), true);
       assert.equal(await stores.mfa.removeAuthenticator(tenantId, userId, email.id), false, 'already gone');
-      assert.deepEqual((await stores.mfa.listAuthenticators(tenantId, userId)).map((a) => a.id), [otp.id]);
+      assert.deepEqual(
+        (await stores.mfa.listAuthenticators(tenantId, userId)).map((a) => a.id),
+        [otp.id],
+      );
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), 'rc-1', 'a factor is left: the recovery code stays');
       assert.equal(await stores.mfa.removeAuthenticator(tenantId, userId, otp.id), true);
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined, 'the last factor takes the recovery code with it');
@@ -964,17 +1299,24 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       await stores.mfa.putPendingEnrolment(second);
       assert.deepEqual(await stores.mfa.pendingEnrolment(tenantId, userId, at(2 * SECOND)), second, 'the newer one replaced it');
       assert.deepEqual(await stores.mfa.listAuthenticators(tenantId, userId), [], 'a pending enrolment is no factor');
-      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined, 'nor is its recovery code the user\'s');
+      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined, "nor is its recovery code the user's");
       assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, second.expiresAt), undefined, 'gone at its expiry');
 
       const racer = randomUUID();
       const raced = Array.from({ length: CONCURRENCY }, () => pending(racer));
       await Promise.all(raced.map((p) => stores.mfa.putPendingEnrolment(p)));
       const standing = await stores.mfa.pendingEnrolment(tenantId, racer, at(0));
-      assert.ok(standing && raced.some((p) => p.authenticatorId === standing.authenticatorId), `${CONCURRENCY} racing associates leave exactly one enrolment`);
+      assert.ok(
+        standing && raced.some((p) => p.authenticatorId === standing.authenticatorId),
+        `${CONCURRENCY} racing associates leave exactly one enrolment`,
+      );
 
       await stores.purgeExpired(at(10 * 60 * SECOND));
-      assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, at(0)), undefined, 'purged: even a clock before its expiry finds nothing');
+      assert.equal(
+        await stores.mfa.pendingEnrolment(tenantId, userId, at(0)),
+        undefined,
+        'purged: even a clock before its expiry finds nothing',
+      );
     });
 
     it(`pending enrolment: confirmation needs its own id, its mfa_token and time left; of ${CONCURRENCY} concurrent confirmations one wins; it becomes a factor with its recovery code`, async () => {
@@ -982,7 +1324,15 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       const enrolment = pending(userId);
       await stores.mfa.putPendingEnrolment(enrolment);
       const confirm = (overrides: Partial<Parameters<Stores['mfa']['confirmPendingEnrolment']>[0]> = {}) =>
-        stores.mfa.confirmPendingEnrolment({ tenantId, userId, authenticatorId: enrolment.authenticatorId, mfaTokenJti: enrolment.mfaTokenJti, now: at(SECOND), lastUsedStep: 1000, ...overrides });
+        stores.mfa.confirmPendingEnrolment({
+          tenantId,
+          userId,
+          authenticatorId: enrolment.authenticatorId,
+          mfaTokenJti: enrolment.mfaTokenJti,
+          now: at(SECOND),
+          lastUsedStep: 1000,
+          ...overrides,
+        });
       assert.deepEqual(await confirm({ mfaTokenJti: uid('another-sign-in') }), { kind: 'gone' }, 'another mfa_token');
       assert.deepEqual(await confirm({ authenticatorId: uid('totp') }), { kind: 'gone' }, 'a replaced enrolment');
       assert.deepEqual(await confirm({ now: enrolment.expiresAt }), { kind: 'gone' }, 'expired');
@@ -991,28 +1341,57 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => confirm()));
       const won = results.filter((r) => r.kind === 'confirmed');
       assert.equal(won.length, 1, JSON.stringify(results));
-      assert.ok(results.every((r) => r.kind === 'confirmed' || r.kind === 'gone'), JSON.stringify(results));
-      const factor = { id: enrolment.authenticatorId, tenantId, userId, type: 'otp', secretSealed: enrolment.secretSealed, email: null, createdAt: at(SECOND) };
+      assert.ok(
+        results.every((r) => r.kind === 'confirmed' || r.kind === 'gone'),
+        JSON.stringify(results),
+      );
+      const factor = {
+        id: enrolment.authenticatorId,
+        tenantId,
+        userId,
+        type: 'otp',
+        secretSealed: enrolment.secretSealed,
+        email: null,
+        createdAt: at(SECOND),
+      };
       assert.deepEqual(won[0], { kind: 'confirmed', authenticator: factor });
       assert.deepEqual(await stores.mfa.listAuthenticators(tenantId, userId), [factor]);
-      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), enrolment.recoveryCodeHash, 'its recovery code is now the user\'s');
+      assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), enrolment.recoveryCodeHash, "its recovery code is now the user's");
       assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, at(SECOND)), undefined, 'no longer pending');
-      assert.equal(await stores.mfa.advanceOtpStep(tenantId, factor.id, 1000), false, 'the confirming code\'s step counts as used');
+      assert.equal(await stores.mfa.advanceOtpStep(tenantId, factor.id, 1000), false, "the confirming code's step counts as used");
       assert.equal(await stores.mfa.advanceOtpStep(tenantId, factor.id, 1001), true);
 
       // A user who has a factor confirms no second one: the enrolment is dropped, nothing is added.
       const late = pending(userId);
       await stores.mfa.putPendingEnrolment(late);
-      const refused = await stores.mfa.confirmPendingEnrolment({ tenantId, userId, authenticatorId: late.authenticatorId, mfaTokenJti: late.mfaTokenJti, now: at(SECOND), lastUsedStep: null });
+      const refused = await stores.mfa.confirmPendingEnrolment({
+        tenantId,
+        userId,
+        authenticatorId: late.authenticatorId,
+        mfaTokenJti: late.mfaTokenJti,
+        now: at(SECOND),
+        lastUsedStep: null,
+      });
       assert.deepEqual(refused, { kind: 'already_enrolled' });
-      assert.deepEqual((await stores.mfa.listAuthenticators(tenantId, userId)).map((a) => a.id), [factor.id]);
+      assert.deepEqual(
+        (await stores.mfa.listAuthenticators(tenantId, userId)).map((a) => a.id),
+        [factor.id],
+      );
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), enrolment.recoveryCodeHash, 'the recovery code is not replaced');
       assert.equal(await stores.mfa.pendingEnrolment(tenantId, userId, at(SECOND)), undefined, 'the dropped enrolment is gone');
     });
 
     it(`TOTP steps: advanceOtpStep accepts only a later step than the last; of ${CONCURRENCY} concurrent advances to one step one wins`, async () => {
       const userId = randomUUID();
-      const otp = { id: uid('otp'), tenantId, userId, type: 'otp' as const, secretSealed: 'v1.sealed-secret', email: null, createdAt: at(0) };
+      const otp = {
+        id: uid('otp'),
+        tenantId,
+        userId,
+        type: 'otp' as const,
+        secretSealed: 'v1.sealed-secret',
+        email: null,
+        createdAt: at(0),
+      };
       await stores.mfa.addAuthenticator(otp);
       assert.equal(await stores.mfa.advanceOtpStep(otherTenantId, otp.id, 59_000_000), false, 'scoped to the tenant');
       assert.equal(await stores.mfa.advanceOtpStep(tenantId, otp.id, 59_000_000), true, 'the first step');
@@ -1033,13 +1412,19 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(await stores.mfa.replaceRecoveryCodeHash(tenantId, userId, 'rc-1', 'rc-x'), false, 'a stale code');
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), 'rc-2');
 
-      const results = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => stores.mfa.replaceRecoveryCodeHash(tenantId, userId, 'rc-2', `rc-next-${i}`)));
+      const results = await Promise.all(
+        Array.from({ length: CONCURRENCY }, (_, i) => stores.mfa.replaceRecoveryCodeHash(tenantId, userId, 'rc-2', `rc-next-${i}`)),
+      );
       assert.equal(results.filter(Boolean).length, 1, `${results.filter(Boolean).length} of ${CONCURRENCY} spent the code`);
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), `rc-next-${results.indexOf(true)}`);
 
       await stores.mfa.setRecoveryCodeHash(tenantId, userId, null);
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined);
-      assert.equal(await stores.mfa.replaceRecoveryCodeHash(tenantId, userId, `rc-next-${results.indexOf(true)}`, 'rc-y'), false, 'nothing to swap');
+      assert.equal(
+        await stores.mfa.replaceRecoveryCodeHash(tenantId, userId, `rc-next-${results.indexOf(true)}`, 'rc-y'),
+        false,
+        'nothing to swap',
+      );
       assert.equal(await stores.mfa.recoveryCodeHash(tenantId, userId), undefined);
     });
 
@@ -1068,7 +1453,16 @@ describe('store conformance: SQLite file', () => {
       return {
         stores,
         // Every byte of the file and its write-ahead log.
-        rawContent: async () => [path, `${path}-wal`].map((p) => { try { return readFileSync(p).toString('latin1'); } catch { return ''; } }).join('\n'),
+        rawContent: async () =>
+          [path, `${path}-wal`]
+            .map((p) => {
+              try {
+                return readFileSync(p).toString('latin1');
+              } catch {
+                return '';
+              }
+            })
+            .join('\n'),
         close: () => stores.close(),
       };
     },

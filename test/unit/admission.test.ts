@@ -23,7 +23,11 @@ describe('admission (the wait queue of login attempts)', () => {
   it('an attempt that ends wakes one waiter, the one that waited first', async () => {
     const admission = new Admission(false);
     const woken: string[] = [];
-    for (const name of ['first', 'second', 'third']) void admission.arrive().wait().then(() => woken.push(name));
+    for (const name of ['first', 'second', 'third'])
+      void admission
+        .arrive()
+        .wait()
+        .then(() => woken.push(name));
     admission.attemptEnded();
     await settle();
     assert.deepEqual(woken, ['first']);
@@ -55,7 +59,10 @@ describe('admission (the wait queue of login attempts)', () => {
     ] as const) {
       const admission = new Admission(shared);
       let woken = false;
-      void admission.arrive().wait().then(() => (woken = true));
+      void admission
+        .arrive()
+        .wait()
+        .then(() => (woken = true));
       mock.timers.tick(pollMs - 1);
       await settle();
       assert.equal(woken, false, `shared=${shared}: still waiting at ${pollMs - 1} ms`);

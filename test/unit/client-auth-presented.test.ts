@@ -50,12 +50,24 @@ describe('presentedClientAuth', () => {
     });
 
     it('splits at the first colon: an encoded id cannot contain one, the secret may', () => {
-      assert.deepEqual(presentedClientAuth(basicOf('id:a:b:c'), form()), { method: 'client_secret_basic', clientId: 'id', secret: 'a:b:c' });
-      assert.deepEqual(presentedClientAuth(basic('urn:client:1', 's'), form()), { method: 'client_secret_basic', clientId: 'urn:client:1', secret: 's' });
+      assert.deepEqual(presentedClientAuth(basicOf('id:a:b:c'), form()), {
+        method: 'client_secret_basic',
+        clientId: 'id',
+        secret: 'a:b:c',
+      });
+      assert.deepEqual(presentedClientAuth(basic('urn:client:1', 's'), form()), {
+        method: 'client_secret_basic',
+        clientId: 'urn:client:1',
+        secret: 's',
+      });
     });
 
     it('decodes UTF-8 percent-encoding', () => {
-      assert.deepEqual(presentedClientAuth(basic('clïent', 'pässwörd €'), form()), { method: 'client_secret_basic', clientId: 'clïent', secret: 'pässwörd €' });
+      assert.deepEqual(presentedClientAuth(basic('clïent', 'pässwörd €'), form()), {
+        method: 'client_secret_basic',
+        clientId: 'clïent',
+        secret: 'pässwörd €',
+      });
     });
 
     it('accepts an empty secret (it simply will not match)', () => {
@@ -70,7 +82,11 @@ describe('presentedClientAuth', () => {
     });
 
     it('ignores an Authorization header of another scheme', () => {
-      assert.deepEqual(presentedClientAuth('Bearer abc.def.ghi', form({ client_id: 'c', client_secret: 's' })), { method: 'client_secret_post', clientId: 'c', secret: 's' });
+      assert.deepEqual(presentedClientAuth('Bearer abc.def.ghi', form({ client_id: 'c', client_secret: 's' })), {
+        method: 'client_secret_post',
+        clientId: 'c',
+        secret: 's',
+      });
       assert.deepEqual(presentedClientAuth('Bearer abc', form()), { method: 'missing' });
     });
 
@@ -96,18 +112,30 @@ describe('presentedClientAuth', () => {
     });
 
     it('a body client_id equal to the Basic one is allowed; a different one is invalid_request', () => {
-      assert.deepEqual(presentedClientAuth(basic('id', 's'), form({ client_id: 'id' })), { method: 'client_secret_basic', clientId: 'id', secret: 's' });
+      assert.deepEqual(presentedClientAuth(basic('id', 's'), form({ client_id: 'id' })), {
+        method: 'client_secret_basic',
+        clientId: 'id',
+        secret: 's',
+      });
       invalidRequest(() => presentedClientAuth(basic('id', 's'), form({ client_id: 'other' })), /differs/);
     });
 
     it('the body client_id is compared with the decoded Basic id', () => {
-      assert.deepEqual(presentedClientAuth(basic('urn:a b', 's'), form({ client_id: 'urn:a b' })), { method: 'client_secret_basic', clientId: 'urn:a b', secret: 's' });
+      assert.deepEqual(presentedClientAuth(basic('urn:a b', 's'), form({ client_id: 'urn:a b' })), {
+        method: 'client_secret_basic',
+        clientId: 'urn:a b',
+        secret: 's',
+      });
     });
   });
 
   describe('RFC 6749 §2.3.1 client_secret_post', () => {
     it('client_id and client_secret in the body', () => {
-      assert.deepEqual(presentedClientAuth(undefined, form({ client_id: 'c', client_secret: 's e+c' })), { method: 'client_secret_post', clientId: 'c', secret: 's e+c' });
+      assert.deepEqual(presentedClientAuth(undefined, form({ client_id: 'c', client_secret: 's e+c' })), {
+        method: 'client_secret_post',
+        clientId: 'c',
+        secret: 's e+c',
+      });
     });
 
     it('works the same from a JSON body', () => {
@@ -127,27 +155,46 @@ describe('presentedClientAuth', () => {
   describe('RFC 7523 §2.2 private_key_jwt', () => {
     it('client_assertion with the jwt-bearer type; client_id optional', () => {
       assert.equal(JWT_BEARER_ASSERTION_TYPE, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-      assert.deepEqual(presentedClientAuth(undefined, form({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION })), {
-        method: 'private_key_jwt',
-        clientId: undefined,
-        assertion: ASSERTION,
-      });
-      assert.deepEqual(presentedClientAuth(undefined, form({ client_id: 'j', client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION })), {
-        method: 'private_key_jwt',
-        clientId: 'j',
-        assertion: ASSERTION,
-      });
+      assert.deepEqual(
+        presentedClientAuth(undefined, form({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION })),
+        {
+          method: 'private_key_jwt',
+          clientId: undefined,
+          assertion: ASSERTION,
+        },
+      );
+      assert.deepEqual(
+        presentedClientAuth(
+          undefined,
+          form({ client_id: 'j', client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION }),
+        ),
+        {
+          method: 'private_key_jwt',
+          clientId: 'j',
+          assertion: ASSERTION,
+        },
+      );
     });
 
     it('another client_assertion_type is invalid_request', () => {
-      for (const type of ['urn:ietf:params:oauth:client-assertion-type:saml2-bearer', 'urn:ietf:params:oauth:grant-type:jwt-bearer', 'URN:IETF:PARAMS:OAUTH:CLIENT-ASSERTION-TYPE:JWT-BEARER']) {
-        invalidRequest(() => presentedClientAuth(undefined, form({ client_assertion_type: type, client_assertion: ASSERTION })), /client_assertion_type/);
+      for (const type of [
+        'urn:ietf:params:oauth:client-assertion-type:saml2-bearer',
+        'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        'URN:IETF:PARAMS:OAUTH:CLIENT-ASSERTION-TYPE:JWT-BEARER',
+      ]) {
+        invalidRequest(
+          () => presentedClientAuth(undefined, form({ client_assertion_type: type, client_assertion: ASSERTION })),
+          /client_assertion_type/,
+        );
       }
     });
 
     it('client_assertion without its type, or the type without an assertion, is invalid_request', () => {
       invalidRequest(() => presentedClientAuth(undefined, form({ client_assertion: ASSERTION })), /client_assertion_type/);
-      invalidRequest(() => presentedClientAuth(undefined, form({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE })), /client_assertion is required/);
+      invalidRequest(
+        () => presentedClientAuth(undefined, form({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE })),
+        /client_assertion is required/,
+      );
     });
   });
 
@@ -158,21 +205,36 @@ describe('presentedClientAuth', () => {
     });
 
     it('Basic with a client assertion (or just its type) is invalid_request', () => {
-      invalidRequest(() => presentedClientAuth(basic('id', 's'), form({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION })), /more than one/);
-      invalidRequest(() => presentedClientAuth(basic('id', 's'), form({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE })), /more than one/);
+      invalidRequest(
+        () =>
+          presentedClientAuth(basic('id', 's'), form({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION })),
+        /more than one/,
+      );
+      invalidRequest(
+        () => presentedClientAuth(basic('id', 's'), form({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE })),
+        /more than one/,
+      );
       invalidRequest(() => presentedClientAuth(basic('id', 's'), form({ client_assertion: ASSERTION })), /more than one/);
     });
 
     it('client_secret with a client assertion is invalid_request', () => {
       invalidRequest(
-        () => presentedClientAuth(undefined, form({ client_id: 'c', client_secret: 's', client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION })),
+        () =>
+          presentedClientAuth(
+            undefined,
+            form({ client_id: 'c', client_secret: 's', client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION }),
+          ),
         /more than one/,
       );
     });
 
     it('all three at once is invalid_request', () => {
       invalidRequest(
-        () => presentedClientAuth(basic('id', 's'), form({ client_secret: 's', client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION })),
+        () =>
+          presentedClientAuth(
+            basic('id', 's'),
+            form({ client_secret: 's', client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: ASSERTION }),
+          ),
         /more than one/,
       );
     });
@@ -180,7 +242,10 @@ describe('presentedClientAuth', () => {
 
   describe('RFC 6749 §2.1 / §3.2.1 public clients and no client', () => {
     it('client_id alone is method none', () => {
-      assert.deepEqual(presentedClientAuth(undefined, form({ client_id: 'native', grant_type: 'password' })), { method: 'none', clientId: 'native' });
+      assert.deepEqual(presentedClientAuth(undefined, form({ client_id: 'native', grant_type: 'password' })), {
+        method: 'none',
+        clientId: 'native',
+      });
     });
 
     it('nothing at all is missing', () => {

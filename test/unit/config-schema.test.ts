@@ -25,15 +25,26 @@ describe('configuration schema', () => {
   });
 
   it('environment variables win over the file', () => {
-    const config = resolveConfig({ ...minimal, database: 'sqlite:./x.db' }, '/srv', { LATCHKEY_DATABASE_URL: 'sqlite:/var/lib/l.db', LATCHKEY_REDIS_URL: 'redis://r:6379', LATCHKEY_MASTER_KEY: 'abc' });
+    const config = resolveConfig({ ...minimal, database: 'sqlite:./x.db' }, '/srv', {
+      LATCHKEY_DATABASE_URL: 'sqlite:/var/lib/l.db',
+      LATCHKEY_REDIS_URL: 'redis://r:6379',
+      LATCHKEY_MASTER_KEY: 'abc',
+    });
     assert.equal(config.database, 'sqlite:/var/lib/l.db');
     assert.equal(config.redis, 'redis://r:6379');
     assert.equal(config.masterKeyBase64, 'abc');
   });
 
   it('errors name the key path', () => {
-    const bad = { tenants: [{ name: 'acme', applications: [{ client_id: 'a', client_secret: 'long-enough-secret', grant_types: ['password', 'implicit'] }] }] };
-    assert.ok(problems(bad).some((p) => p.startsWith('tenants[0].applications[0].grant_types[1]:')), problems(bad).join('\n'));
+    const bad = {
+      tenants: [
+        { name: 'acme', applications: [{ client_id: 'a', client_secret: 'long-enough-secret', grant_types: ['password', 'implicit'] }] },
+      ],
+    };
+    assert.ok(
+      problems(bad).some((p) => p.startsWith('tenants[0].applications[0].grant_types[1]:')),
+      problems(bad).join('\n'),
+    );
   });
 
   it('unknown keys are refused, so typos do not pass silently', () => {
@@ -52,30 +63,63 @@ describe('configuration schema', () => {
         },
       ],
     });
-    for (const path of ['tenants[0].default_directory', 'tenants[0].default_audience', 'tenants[0].users[0].connection', 'tenants[0].applications[0].jwks']) {
-      assert.ok(p.some((x) => x.startsWith(`${path}:`)), `${path} in\n${p.join('\n')}`);
+    for (const path of [
+      'tenants[0].default_directory',
+      'tenants[0].default_audience',
+      'tenants[0].users[0].connection',
+      'tenants[0].applications[0].jwks',
+    ]) {
+      assert.ok(
+        p.some((x) => x.startsWith(`${path}:`)),
+        `${path} in\n${p.join('\n')}`,
+      );
     }
   });
 
   it('a secret is required exactly for the secret methods', () => {
-    assert.ok(problems({ tenants: [{ name: 'acme', applications: [{ client_id: 'a' }] }] }).some((p) => p.startsWith('tenants[0].applications[0].client_secret')));
-    assert.ok(problems({ tenants: [{ name: 'acme', applications: [{ client_id: 'a', client_secret: 'secret-secret', token_endpoint_auth_method: 'none' }] }] }).some((p) => p.startsWith('tenants[0].applications[0].client_secret')));
+    assert.ok(
+      problems({ tenants: [{ name: 'acme', applications: [{ client_id: 'a' }] }] }).some((p) =>
+        p.startsWith('tenants[0].applications[0].client_secret'),
+      ),
+    );
+    assert.ok(
+      problems({
+        tenants: [{ name: 'acme', applications: [{ client_id: 'a', client_secret: 'secret-secret', token_endpoint_auth_method: 'none' }] }],
+      }).some((p) => p.startsWith('tenants[0].applications[0].client_secret')),
+    );
   });
 
   it('listen.port 0 needs a public_url, since issuers must name the real port', () => {
     assert.ok(problems({ listen: { port: 0 }, ...minimal }).some((p) => p.startsWith('public_url:')));
-    assert.equal(resolveConfig({ listen: { port: 0 }, public_url: 'https://id.example', ...minimal }, '/srv', {}).public_url, 'https://id.example');
+    assert.equal(
+      resolveConfig({ listen: { port: 0 }, public_url: 'https://id.example', ...minimal }, '/srv', {}).public_url,
+      'https://id.example',
+    );
   });
 
   it('operations: none by default; 127.0.0.1:9464 when given; never the public port; listen.max_connections defaults to 10,000', () => {
     const plain = resolveConfig(minimal, '/srv', {});
     assert.equal(plain.operations, undefined);
     assert.equal(plain.listen.max_connections, 10_000);
-    assert.deepEqual(resolveConfig({ ...minimal, operations: { listen: {} } }, '/srv', {}).operations, { listen: { host: '127.0.0.1', port: 9464 } });
-    assert.ok(problems({ ...minimal, operations: { listen: { port: 3000 } } }).some((p) => p.startsWith('operations.listen.port: must differ from listen.port')));
-    assert.ok(problems({ ...minimal, listen: { host: '0.0.0.0', port: 8000 }, operations: { listen: { port: 8000 } } }).some((p) => p.startsWith('operations.listen.port')));
+    assert.deepEqual(resolveConfig({ ...minimal, operations: { listen: {} } }, '/srv', {}).operations, {
+      listen: { host: '127.0.0.1', port: 9464 },
+    });
+    assert.ok(
+      problems({ ...minimal, operations: { listen: { port: 3000 } } }).some((p) =>
+        p.startsWith('operations.listen.port: must differ from listen.port'),
+      ),
+    );
+    assert.ok(
+      problems({ ...minimal, listen: { host: '0.0.0.0', port: 8000 }, operations: { listen: { port: 8000 } } }).some((p) =>
+        p.startsWith('operations.listen.port'),
+      ),
+    );
     // Another address may reuse the number; port 0 (tests) never collides.
-    assert.equal(resolveConfig({ ...minimal, listen: { port: 8000 }, operations: { listen: { host: '10.0.0.5', port: 8000 } } }, '/srv', {}).operations?.listen.port, 8000);
+    assert.equal(
+      resolveConfig({ ...minimal, listen: { port: 8000 }, operations: { listen: { host: '10.0.0.5', port: 8000 } } }, '/srv', {}).operations
+        ?.listen.port,
+      8000,
+    );
     assert.ok(problems({ ...minimal, listen: { max_connections: 0 } }).some((p) => p.startsWith('listen.max_connections')));
     assert.ok(problems({ ...minimal, operations: {} }).some((p) => p.startsWith('operations.listen')));
   });
@@ -83,7 +127,11 @@ describe('configuration schema', () => {
   it('LATCHKEY_OPERATIONS_PORT gives each node sharing a file its own operations port', () => {
     const withBlock = { ...minimal, operations: { listen: { host: '127.0.0.1' } } };
     assert.equal(resolveConfig(withBlock, '/srv', { LATCHKEY_OPERATIONS_PORT: '9470' }).operations?.listen.port, 9470);
-    const refused = (raw: unknown, value: string) => assert.throws(() => resolveConfig(raw, '/srv', { LATCHKEY_OPERATIONS_PORT: value }), (err: unknown) => err instanceof ConfigError && err.source === 'LATCHKEY_OPERATIONS_PORT');
+    const refused = (raw: unknown, value: string) =>
+      assert.throws(
+        () => resolveConfig(raw, '/srv', { LATCHKEY_OPERATIONS_PORT: value }),
+        (err: unknown) => err instanceof ConfigError && err.source === 'LATCHKEY_OPERATIONS_PORT',
+      );
     refused(minimal, '9470');
     refused(withBlock, 'abc');
     refused(withBlock, '70000');
@@ -101,7 +149,11 @@ describe('configuration schema', () => {
       apis: [{ identifier: 'https://api.acme.test', scopes: ['read', 'write'] }],
       applications: [{ client_id: 'svc', client_secret: 'svc-secret-000', grant_types: ['client_credentials'] }],
     };
-    const valid = resolveConfig({ tenants: [{ ...tenant, client_grants: [{ client_id: 'svc', audience: 'https://api.acme.test', scope: ['read'] }] }] }, '/srv', {});
+    const valid = resolveConfig(
+      { tenants: [{ ...tenant, client_grants: [{ client_id: 'svc', audience: 'https://api.acme.test', scope: ['read'] }] }] },
+      '/srv',
+      {},
+    );
     assert.deepEqual(valid.tenants[0]?.client_grants, [{ client_id: 'svc', audience: 'https://api.acme.test', scope: ['read'] }]);
     assert.deepEqual(resolveConfig({ tenants: [tenant] }, '/srv', {}).tenants[0]?.client_grants, [], 'default: none');
 
@@ -124,9 +176,16 @@ describe('configuration schema', () => {
       ['tenants[0].client_grants[2].scope[1]', /not a scope of the API https:\/\/api\.acme\.test \(it has: read, write\)/],
       ['tenants[0].client_grants[3]', /duplicate client grant for svc and https:\/\/api\.acme\.test/],
     ];
-    for (const [path, message] of expected) assert.ok(p.some((x) => x.startsWith(`${path}: `) && message.test(x)), `${path} ${message} in\n${p.join('\n')}`);
+    for (const [path, message] of expected)
+      assert.ok(
+        p.some((x) => x.startsWith(`${path}: `) && message.test(x)),
+        `${path} ${message} in\n${p.join('\n')}`,
+      );
     const noScope = problems({ tenants: [{ ...tenant, client_grants: [{ client_id: 'svc', audience: 'https://api.acme.test' }] }] });
-    assert.ok(noScope.some((x) => x.startsWith('tenants[0].client_grants[0].scope: ')), `scope is required (an empty list grants no scope):\n${noScope.join('\n')}`);
+    assert.ok(
+      noScope.some((x) => x.startsWith('tenants[0].client_grants[0].scope: ')),
+      `scope is required (an empty list grants no scope):\n${noScope.join('\n')}`,
+    );
   });
 
   it('YAML files: duplicate keys and syntax errors are reported, paths resolve against the file', () => {

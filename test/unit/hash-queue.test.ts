@@ -19,11 +19,13 @@ describe('HashQueue', () => {
     const queue = new HashQueue(2, 10);
     const gates = [gate(), gate(), gate()];
     const started: number[] = [];
-    const jobs = gates.map((g, i) => queue.run(async () => {
-      started.push(i);
-      await g.opened;
-      return i;
-    }));
+    const jobs = gates.map((g, i) =>
+      queue.run(async () => {
+        started.push(i);
+        await g.opened;
+        return i;
+      }),
+    );
     await Promise.resolve();
     assert.deepEqual(started, [0, 1]);
     assert.deepEqual(queue.stats, { running: 2, waiting: 1 });
@@ -48,7 +50,10 @@ describe('HashQueue', () => {
         ran = true;
       }),
       (err: { error?: string; statusCode?: number; headers?: Record<string, string>; errorReason?: string }) =>
-        err.error === 'temporarily_unavailable' && err.statusCode === 503 && err.headers?.['retry-after'] === '1' && err.errorReason === 'hash_queue_full',
+        err.error === 'temporarily_unavailable' &&
+        err.statusCode === 503 &&
+        err.headers?.['retry-after'] === '1' &&
+        err.errorReason === 'hash_queue_full',
     );
     assert.equal(ran, false);
     g.open();
@@ -57,7 +62,10 @@ describe('HashQueue', () => {
 
   it('a failing job frees its slot', async () => {
     const queue = new HashQueue(1, 0);
-    await assert.rejects(queue.run(async () => Promise.reject(new Error('boom'))), /boom/);
+    await assert.rejects(
+      queue.run(async () => Promise.reject(new Error('boom'))),
+      /boom/,
+    );
     assert.equal(await queue.run(async () => 'ok'), 'ok');
   });
 
@@ -92,7 +100,10 @@ describe('HashQueue', () => {
 
   it('a refused or failed job gives its place back to its IP', async () => {
     const queue = new HashQueue(1, 10, 1);
-    await assert.rejects(queue.run(async () => Promise.reject(new Error('boom')), '192.0.2.1'), /boom/);
+    await assert.rejects(
+      queue.run(async () => Promise.reject(new Error('boom')), '192.0.2.1'),
+      /boom/,
+    );
     assert.equal(await queue.run(async () => 'ok', '192.0.2.1'), 'ok');
   });
 
@@ -116,8 +127,14 @@ describe('HashQueue', () => {
     const g = gate();
     const running = queue.run(() => g.opened, '192.0.2.1');
     const waiting = queue.run(async () => undefined, '198.51.100.1');
-    await assert.rejects(queue.run(async () => undefined, '192.0.2.1'), (err: { errorReason?: string }) => err.errorReason === 'hash_queue_full');
-    await assert.rejects(queue.run(async () => undefined, '203.0.113.1'), (err: { errorReason?: string }) => err.errorReason === 'hash_queue_full');
+    await assert.rejects(
+      queue.run(async () => undefined, '192.0.2.1'),
+      (err: { errorReason?: string }) => err.errorReason === 'hash_queue_full',
+    );
+    await assert.rejects(
+      queue.run(async () => undefined, '203.0.113.1'),
+      (err: { errorReason?: string }) => err.errorReason === 'hash_queue_full',
+    );
     g.open();
     await Promise.all([running, waiting]);
   });

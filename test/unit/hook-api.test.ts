@@ -15,7 +15,16 @@ function recorder(): { commands: HookCommand[]; api: ReturnType<typeof recording
 
 describe('claimNameProblem', () => {
   it('accepts namespaced names: an http(s) URL, a URN, anything scheme-like with a colon', () => {
-    for (const name of ['https://example.com/roles', 'http://example.com/roles', 'https://example.com/', 'https://example.com', 'https://example.com/a/b?c=d', 'urn:example:roles', 'app:roles', 'x-y.z+w:1']) {
+    for (const name of [
+      'https://example.com/roles',
+      'http://example.com/roles',
+      'https://example.com/',
+      'https://example.com',
+      'https://example.com/a/b?c=d',
+      'urn:example:roles',
+      'app:roles',
+      'x-y.z+w:1',
+    ]) {
       assert.equal(claimNameProblem(name), undefined, name);
     }
   });
@@ -35,7 +44,29 @@ describe('claimNameProblem', () => {
   });
 
   it('refuses the claims the server sets or that mean something to relying parties, even though some look namespaced-free', () => {
-    for (const name of ['sub', 'iss', 'aud', 'exp', 'iat', 'jti', 'scope', 'client_id', 'amr', 'acr', 'azp', 'nonce', 'auth_time', 'permissions', 'email', 'email_verified', 'name', 'groups', 'updated_at', 'cnf', 'act']) {
+    for (const name of [
+      'sub',
+      'iss',
+      'aud',
+      'exp',
+      'iat',
+      'jti',
+      'scope',
+      'client_id',
+      'amr',
+      'acr',
+      'azp',
+      'nonce',
+      'auth_time',
+      'permissions',
+      'email',
+      'email_verified',
+      'name',
+      'groups',
+      'updated_at',
+      'cnf',
+      'act',
+    ]) {
       const problem = claimNameProblem(name);
       assert.ok(problem?.includes('claim the server sets'), `${name}: ${problem}`);
       assert.ok(problem?.includes(`https://example.com/${name}`), problem);
@@ -84,8 +115,14 @@ describe('recordingApi', () => {
 
     it('throws a TypeError inside the hook for a bad name, and records nothing', () => {
       const { api, commands } = recorder();
-      assert.throws(() => api.accessToken.setCustomClaim('roles', ['admin']), (err: Error) => err instanceof TypeError && /^setCustomClaim: .*must be namespaced/.test(err.message));
-      assert.throws(() => api.accessToken.setCustomClaim('sub', 'someone-else'), (err: Error) => err instanceof TypeError && /claim the server sets/.test(err.message));
+      assert.throws(
+        () => api.accessToken.setCustomClaim('roles', ['admin']),
+        (err: Error) => err instanceof TypeError && /^setCustomClaim: .*must be namespaced/.test(err.message),
+      );
+      assert.throws(
+        () => api.accessToken.setCustomClaim('sub', 'someone-else'),
+        (err: Error) => err instanceof TypeError && /claim the server sets/.test(err.message),
+      );
       assert.throws(() => api.idToken.setCustomClaim('email', 'x@evil.test'), TypeError);
       assert.deepEqual(commands, []);
     });
@@ -95,7 +132,11 @@ describe('recordingApi', () => {
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
       for (const value of [undefined, () => 1, Symbol('s'), 10n, cyclic]) {
-        assert.throws(() => api.accessToken.setCustomClaim('https://example.com/v', value), (err: Error) => err instanceof TypeError && /must be JSON/.test(err.message), String(typeof value));
+        assert.throws(
+          () => api.accessToken.setCustomClaim('https://example.com/v', value),
+          (err: Error) => err instanceof TypeError && /must be JSON/.test(err.message),
+          String(typeof value),
+        );
         assert.throws(() => api.idToken.setCustomClaim('https://example.com/v', value), TypeError);
       }
       assert.deepEqual(commands, []);
@@ -106,10 +147,16 @@ describe('recordingApi', () => {
       // JSON adds the two quotes.
       api.accessToken.setCustomClaim('https://example.com/v', 'a'.repeat(8192 - 2));
       assert.equal(commands.length, 1);
-      assert.throws(() => api.accessToken.setCustomClaim('https://example.com/v', 'a'.repeat(8192 - 1)), (err: Error) => err instanceof TypeError && /8192 bytes/.test(err.message));
+      assert.throws(
+        () => api.accessToken.setCustomClaim('https://example.com/v', 'a'.repeat(8192 - 1)),
+        (err: Error) => err instanceof TypeError && /8192 bytes/.test(err.message),
+      );
       // 'é' is two bytes in UTF-8: 4096 of them are 8194 bytes with the quotes.
       assert.throws(() => api.idToken.setCustomClaim('https://example.com/v', 'é'.repeat(4096)), TypeError);
-      assert.throws(() => api.accessToken.setCustomClaim('https://example.com/v', { list: Array.from({ length: 3000 }, () => 'x') }), TypeError);
+      assert.throws(
+        () => api.accessToken.setCustomClaim('https://example.com/v', { list: Array.from({ length: 3000 }, () => 'x') }),
+        TypeError,
+      );
       assert.equal(commands.length, 1);
     });
   });
@@ -130,8 +177,16 @@ describe('recordingApi', () => {
     it('throw a TypeError for anything but one RFC 6749 §3.3 scope token', () => {
       const { api, commands } = recorder();
       for (const bad of ['', 'read write', ' read', 'a"b', 'a\\b', 'tab\there', 'é', 'x'.repeat(201), undefined, 42, ['read']]) {
-        assert.throws(() => api.accessToken.addScope(bad), (err: Error) => err instanceof TypeError && /^addScope: one scope token/.test(err.message), JSON.stringify(bad));
-        assert.throws(() => api.accessToken.removeScope(bad), (err: Error) => err instanceof TypeError && /^removeScope: /.test(err.message), JSON.stringify(bad));
+        assert.throws(
+          () => api.accessToken.addScope(bad),
+          (err: Error) => err instanceof TypeError && /^addScope: one scope token/.test(err.message),
+          JSON.stringify(bad),
+        );
+        assert.throws(
+          () => api.accessToken.removeScope(bad),
+          (err: Error) => err instanceof TypeError && /^removeScope: /.test(err.message),
+          JSON.stringify(bad),
+        );
       }
       api.accessToken.addScope('x'.repeat(200));
       assert.equal(commands.length, 1);
@@ -154,7 +209,10 @@ describe('recordingApi', () => {
     it('without a usable reason says "Access denied."', () => {
       const { api, commands } = recorder();
       for (const reason of [undefined, '', '   \n\t', 42, { reason: 'x' }]) api.access.deny(reason);
-      assert.deepEqual(commands.map((c) => (c.op === 'deny' ? c.reason : c.op)), Array(5).fill('Access denied.'));
+      assert.deepEqual(
+        commands.map((c) => (c.op === 'deny' ? c.reason : c.op)),
+        Array(5).fill('Access denied.'),
+      );
     });
   });
 
@@ -169,7 +227,10 @@ describe('recordingApi', () => {
 
     it('refuses "none" with a TypeError: the tenant policy was already applied', () => {
       const { api, commands } = recorder();
-      assert.throws(() => api.multifactor.enable('none'), (err: Error) => err instanceof TypeError && /not supported/.test(err.message));
+      assert.throws(
+        () => api.multifactor.enable('none'),
+        (err: Error) => err instanceof TypeError && /not supported/.test(err.message),
+      );
       assert.deepEqual(commands, []);
     });
   });
@@ -179,7 +240,13 @@ describe('applyHookCommands', () => {
   const granted = ['openid', 'read:sample', 'edit'];
 
   it('no commands: the grant as decided', () => {
-    assert.deepEqual(applyHookCommands([], granted), { denied: undefined, multifactor: false, accessTokenClaims: {}, idTokenClaims: {}, accessTokenScopes: granted });
+    assert.deepEqual(applyHookCommands([], granted), {
+      denied: undefined,
+      multifactor: false,
+      accessTokenClaims: {},
+      idTokenClaims: {},
+      accessTokenScopes: granted,
+    });
   });
 
   it('claims: each token its own; the same name set twice keeps the later value', () => {
@@ -216,7 +283,13 @@ describe('applyHookCommands', () => {
 
   it('does not change the granted scopes it is given', () => {
     const input = [...granted];
-    applyHookCommands([{ op: 'remove_scope', scope: 'edit' }, { op: 'add_scope', scope: 'x' }], input);
+    applyHookCommands(
+      [
+        { op: 'remove_scope', scope: 'edit' },
+        { op: 'add_scope', scope: 'x' },
+      ],
+      input,
+    );
     assert.deepEqual(input, granted);
   });
 

@@ -56,7 +56,10 @@ describe('issue #5 §1: a login name inside a DN (RFC 4514 §2.4)', () => {
 
   it('the template gets the escaped name at each {{username}}', () => {
     assert.equal(userDnFromTemplate('uid={{username}},ou=people,dc=corp,dc=test', 'alice'), 'uid=alice,ou=people,dc=corp,dc=test');
-    assert.equal(userDnFromTemplate('uid={{username}},ou=people,dc=corp,dc=test', 'x,ou=admins'), 'uid=x\\,ou\\=admins,ou=people,dc=corp,dc=test');
+    assert.equal(
+      userDnFromTemplate('uid={{username}},ou=people,dc=corp,dc=test', 'x,ou=admins'),
+      'uid=x\\,ou\\=admins,ou=people,dc=corp,dc=test',
+    );
     assert.equal(userDnFromTemplate('CORP\\{{username}}', 'bob+cn=x'), 'CORP\\bob\\+cn\\=x');
   });
 });
@@ -78,7 +81,9 @@ describe('issue #5 §1: a login name inside a search filter (RFC 4515 §3)', () 
 
   it('an injection attempt stays one equality match on the literal name', () => {
     for (const name of ['*', 'ali*', 'alice)(uid=*', '*)(|(uid=*', 'alice)(|(objectClass=*)', 'x\\2a']) {
-      const filter = FilterParser.parseString(searchFilterFor('(|(uid={{username}})(mail={{username}}))', name)) as unknown as { filters: Array<{ constructor: { name: string }; attribute: string; value: string }> };
+      const filter = FilterParser.parseString(searchFilterFor('(|(uid={{username}})(mail={{username}}))', name)) as unknown as {
+        filters: Array<{ constructor: { name: string }; attribute: string; value: string }>;
+      };
       assert.equal(filter.filters.length, 2, name);
       for (const part of filter.filters) {
         assert.equal(part.constructor.name, 'EqualityFilter', `${name}: not a presence or substring match`);
@@ -116,7 +121,7 @@ describe('issue #5 §1: group DNs become group names (the first RDN value)', () 
   });
 });
 
-describe("issue #5 §1: the password-policy response control (draft-behera §6.2)", () => {
+describe('issue #5 §1: the password-policy response control (draft-behera §6.2)', () => {
   const decode = (hex: string) => decodePasswordPolicyResponse(Buffer.from(hex, 'hex'));
 
   it('the three errors that refuse a right password', () => {

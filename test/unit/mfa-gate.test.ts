@@ -130,10 +130,16 @@ describe('MfaGate.demandedByHook', () => {
 
   it('enrol when the user has no factor, challenge when they have one; an mfa_required event either way', async () => {
     const { tenant, client } = tenantWith({ tenant: 'never' });
-    for (const [hasFactor, reason] of [[false, 'mfa_enrollment_required'], [true, 'hook']] as const) {
+    for (const [hasFactor, reason] of [
+      [false, 'mfa_enrollment_required'],
+      [true, 'hook'],
+    ] as const) {
       const { mfaGate, events } = gate(hasFactor);
       await assert.rejects(mfaGate.demandedByHook(passwordGrant(), tenant, client, context), { error: 'mfa_required' });
-      assert.deepEqual(events.map((e) => [e.type, e.reason]), [['mfa_required', reason]]);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.reason]),
+        [['mfa_required', reason]],
+      );
     }
   });
 
@@ -154,7 +160,11 @@ describe('the mfa_token: sealed from a grant, carried out as the same grant', ()
     const claims = mfaTokens.open(mfaTokens.seal(grant, tenant.id, 'app'), tenant.id, 'app');
     assert.equal(claims.userId, alice.id);
     assert.equal(claims.grantType, 'password');
-    for (const [factor, method] of [['otp', 'otp'], ['email', 'mail'], ['recovery-code', 'kba']] as const) {
+    for (const [factor, method] of [
+      ['otp', 'otp'],
+      ['email', 'mail'],
+      ['recovery-code', 'kba'],
+    ] as const) {
       const done = grantFromClaims(claims, tenant.apis, { grantType: 'http://auth0.com/oauth/grant-type/mfa-otp', user: alice, factor });
       assert.deepEqual({ ...done, grantType: grant.grantType, amr: undefined }, { ...grant, amr: undefined });
       assert.deepEqual(done.amr, ['pwd', method, 'mfa']);

@@ -24,14 +24,21 @@ const KEY = '\u{1F511}'; // 🔑: one code point, two UTF-16 units
 const problems = configProblems;
 
 /** A tenant with a default connection and a stricter `partners` one, and the given seed users. */
-function tenantWith(users: unknown[], connectionPolicies: { default?: Partial<PasswordPolicyConfig>; partners?: Partial<PasswordPolicyConfig> } = {}) {
+function tenantWith(
+  users: unknown[],
+  connectionPolicies: { default?: Partial<PasswordPolicyConfig>; partners?: Partial<PasswordPolicyConfig> } = {},
+) {
   return {
     tenants: [
       {
         name: 'acme',
         default_directory: 'Username-Password-Authentication',
         connections: [
-          { name: 'Username-Password-Authentication', type: 'database', ...(connectionPolicies.default ? { password_policy: connectionPolicies.default } : {}) },
+          {
+            name: 'Username-Password-Authentication',
+            type: 'database',
+            ...(connectionPolicies.default ? { password_policy: connectionPolicies.default } : {}),
+          },
           { name: 'partners', type: 'database', ...(connectionPolicies.partners ? { password_policy: connectionPolicies.partners } : {}) },
         ],
         users,
@@ -46,7 +53,10 @@ describe('password policy: rules', () => {
   });
 
   it('min_length: one character short is refused naming the rule; exactly min_length is accepted', () => {
-    assert.deepEqual(passwordPolicyRefusal(policy(), 'abcdxyz'), { rule: 'min_length', message: 'the password must have at least 8 characters' });
+    assert.deepEqual(passwordPolicyRefusal(policy(), 'abcdxyz'), {
+      rule: 'min_length',
+      message: 'the password must have at least 8 characters',
+    });
     assert.equal(passwordPolicyRefusal(policy(), 'abcdxyzq'), undefined);
     assert.equal(passwordPolicyRefusal(policy({ min_length: 12 }), 'abcdxyzqrst')?.rule, 'min_length');
     assert.equal(passwordPolicyRefusal(policy({ min_length: 12 }), 'abcdxyzqrstu'), undefined);
@@ -66,7 +76,10 @@ describe('password policy: rules', () => {
   it('max_length: 1024 code points are accepted, 1025 refused (also with astral characters)', () => {
     assert.equal(MAX_PASSWORD_LENGTH, 1024);
     assert.equal(passwordPolicyRefusal(policy(), 'x'.repeat(1024)), undefined);
-    assert.deepEqual(passwordPolicyRefusal(policy(), 'x'.repeat(1025)), { rule: 'max_length', message: 'the password must have at most 1024 characters' });
+    assert.deepEqual(passwordPolicyRefusal(policy(), 'x'.repeat(1025)), {
+      rule: 'max_length',
+      message: 'the password must have at most 1024 characters',
+    });
     // 1024 emoji are 2048 UTF-16 units and still within the limit.
     assert.equal(passwordPolicyRefusal(policy(), KEY.repeat(1024)), undefined);
     assert.equal(passwordPolicyRefusal(policy(), KEY.repeat(1025))?.rule, 'max_length');
@@ -89,7 +102,11 @@ describe('password policy: rules', () => {
 
   it('refuse_breached: false accepts a listed password, but still enforces the length', () => {
     assert.equal(passwordPolicyRefusal(policy({ refuse_breached: false }), 'password1'), undefined);
-    assert.equal(passwordPolicyRefusal(policy({ refuse_breached: false }), 'dragon')?.rule, 'min_length', 'dragon is listed but also short');
+    assert.equal(
+      passwordPolicyRefusal(policy({ refuse_breached: false }), 'dragon')?.rule,
+      'min_length',
+      'dragon is listed but also short',
+    );
     assert.equal(passwordPolicyRefusal(policy({ refuse_breached: false, min_length: 6 }), 'dragon'), undefined);
   });
 
@@ -123,18 +140,31 @@ describe('password policy: configuration', () => {
     }
     for (const min of [0, 129, 8.5]) {
       const p = problems(tenantWith([], { partners: { min_length: min } }));
-      assert.ok(p.some((x) => x.startsWith('tenants[0].connections[1].password_policy.min_length:')), `${min}:\n${p.join('\n')}`);
+      assert.ok(
+        p.some((x) => x.startsWith('tenants[0].connections[1].password_policy.min_length:')),
+        `${min}:\n${p.join('\n')}`,
+      );
     }
   });
 
   it('an omitted policy gets the defaults; on_breached_login takes only allow, flag, refuse; unknown keys are refused', () => {
     const config = resolveConfig(tenantWith([], { partners: { on_breached_login: 'refuse' } }), '/srv/latchkey', {});
     assert.deepEqual(config.tenants[0]?.connections[0]?.password_policy, DEFAULT_PASSWORD_POLICY);
-    assert.deepEqual(config.tenants[0]?.connections[1]?.password_policy, { min_length: 8, refuse_breached: true, on_breached_login: 'refuse' });
+    assert.deepEqual(config.tenants[0]?.connections[1]?.password_policy, {
+      min_length: 8,
+      refuse_breached: true,
+      on_breached_login: 'refuse',
+    });
     const bad = problems(tenantWith([], { partners: { on_breached_login: 'warn' as never } }));
-    assert.ok(bad.some((x) => x.startsWith('tenants[0].connections[1].password_policy.on_breached_login:')), bad.join('\n'));
+    assert.ok(
+      bad.some((x) => x.startsWith('tenants[0].connections[1].password_policy.on_breached_login:')),
+      bad.join('\n'),
+    );
     const typo = problems(tenantWith([], { partners: { min_lenght: 10 } as never }));
-    assert.ok(typo.some((x) => x.startsWith('tenants[0].connections[1].password_policy')), typo.join('\n'));
+    assert.ok(
+      typo.some((x) => x.startsWith('tenants[0].connections[1].password_policy')),
+      typo.join('\n'),
+    );
   });
 
   it('a seed user with a breached password stops start-up naming its password key and the rule', () => {
@@ -171,7 +201,10 @@ describe('password policy: configuration', () => {
         { partners: strict },
       ),
     );
-    assert.ok(p.some((x) => x.startsWith('tenants[0].users[1].password:') && /at least 16 characters/.test(x) && /partners/.test(x)), p.join('\n'));
+    assert.ok(
+      p.some((x) => x.startsWith('tenants[0].users[1].password:') && /at least 16 characters/.test(x) && /partners/.test(x)),
+      p.join('\n'),
+    );
     assert.ok(!p.some((x) => x.startsWith('tenants[0].users[0]')), p.join('\n'));
   });
 
@@ -181,14 +214,22 @@ describe('password policy: configuration', () => {
       { connection: 'partners', username: 'short', password: 'kx9!q' },
     ];
     assert.equal(problems(tenantWith(users)).length, 2);
-    const config = resolveConfig(tenantWith(users, { default: { refuse_breached: false }, partners: { min_length: 5 } }), '/srv/latchkey', {});
+    const config = resolveConfig(
+      tenantWith(users, { default: { refuse_breached: false }, partners: { min_length: 5 } }),
+      '/srv/latchkey',
+      {},
+    );
     assert.equal(config.tenants[0]?.users.length, 2);
   });
 
   it('an imported password_hash is not checked against the policy at start-up', async () => {
     const { hashPassword } = await import('../../src/identity/passwords.js');
     const hash = await hashPassword('trustno1');
-    const config = resolveConfig(tenantWith([{ connection: 'Username-Password-Authentication', username: 'legacy', password_hash: hash }]), '/srv/latchkey', {});
+    const config = resolveConfig(
+      tenantWith([{ connection: 'Username-Password-Authentication', username: 'legacy', password_hash: hash }]),
+      '/srv/latchkey',
+      {},
+    );
     assert.equal(config.tenants[0]?.users[0]?.password_hash, hash);
   });
 });

@@ -29,7 +29,10 @@ describe('private files', () => {
     writeFileSync(wal, '');
     chmodSync(db, 0o600);
     chmodSync(wal, 0o640);
-    assert.deepEqual(loosePermissions(dir, [db, wal, join(dir, 'a.db-shm')]), { paths: [{ path: wal, mode: '0640' }], fix: `chmod 600 ${wal}` });
+    assert.deepEqual(loosePermissions(dir, [db, wal, join(dir, 'a.db-shm')]), {
+      paths: [{ path: wal, mode: '0640' }],
+      fix: `chmod 600 ${wal}`,
+    });
     chmodSync(wal, 0o600);
     assert.equal(loosePermissions(dir, [db, wal]), undefined);
     chmodSync(dir, 0o711);

@@ -6,9 +6,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ApiConfig } from '../../src/config/schema.js';
 import { RequestParameters } from '../../src/oauth/request-parameters.js';
-import { grantClientScopes, grantUserScopes, narrowScopes, optionalScopes, parseScope, selectResource, unprefixRefreshScopes } from '../../src/oauth/scopes.js';
+import {
+  grantClientScopes,
+  grantUserScopes,
+  narrowScopes,
+  optionalScopes,
+  parseScope,
+  selectResource,
+  unprefixRefreshScopes,
+} from '../../src/oauth/scopes.js';
 
-const api = (identifier: string, scopes: string[]): ApiConfig => ({ identifier, scopes, token_lifetime: 60, allow_offline_access: true, signing_alg: 'RS256' });
+const api = (identifier: string, scopes: string[]): ApiConfig => ({
+  identifier,
+  scopes,
+  token_lifetime: 60,
+  allow_offline_access: true,
+  signing_alg: 'RS256',
+});
 const A = api('https://a.test', ['read', 'write']);
 const B = api('https://a.test/b', ['admin']);
 const apis = new Map([A, B].map((x) => [x.identifier, x]));
@@ -33,7 +47,9 @@ describe('selectResource', () => {
     assert.equal(selectResource({ audience: A.identifier, requestedScopes: [], apis, defaultAudiences: [B.identifier] }).api, A);
   });
   it('an unknown audience is invalid_target', () => {
-    assert.throws(() => selectResource({ audience: 'https://x', requestedScopes: [], apis, defaultAudiences: [] }), { error: 'invalid_target' });
+    assert.throws(() => selectResource({ audience: 'https://x', requestedScopes: [], apis, defaultAudiences: [] }), {
+      error: 'invalid_target',
+    });
   });
   it('reads Entra-style {identifier}/{scope}, longest identifier winning', () => {
     const r = selectResource({ audience: undefined, requestedScopes: ['https://a.test/b/admin', 'openid'], apis, defaultAudiences: [] });
@@ -46,8 +62,20 @@ describe('selectResource', () => {
     assert.equal(r.wholeApi, true);
   });
   it('two APIs in one request is invalid_target', () => {
-    assert.throws(() => selectResource({ audience: undefined, requestedScopes: ['https://a.test/read', 'https://a.test/b/admin'], apis, defaultAudiences: [] }), { error: 'invalid_target' });
-    assert.throws(() => selectResource({ audience: A.identifier, requestedScopes: ['https://a.test/b/admin'], apis, defaultAudiences: [] }), { error: 'invalid_target' });
+    assert.throws(
+      () =>
+        selectResource({
+          audience: undefined,
+          requestedScopes: ['https://a.test/read', 'https://a.test/b/admin'],
+          apis,
+          defaultAudiences: [],
+        }),
+      { error: 'invalid_target' },
+    );
+    assert.throws(
+      () => selectResource({ audience: A.identifier, requestedScopes: ['https://a.test/b/admin'], apis, defaultAudiences: [] }),
+      { error: 'invalid_target' },
+    );
   });
   it('falls back to the first default that names an API, else none', () => {
     assert.equal(selectResource({ audience: undefined, requestedScopes: [], apis, defaultAudiences: [undefined, B.identifier] }).api, B);
@@ -61,17 +89,32 @@ describe('grantUserScopes (password grant)', () => {
     assert.deepEqual(grantUserScopes({ selection: sel([]), offlineAllowed: true }), ['read', 'write']);
   });
   it('openid alone: every standard claim scope too', () => {
-    assert.deepEqual(grantUserScopes({ selection: sel(['openid']), offlineAllowed: true }), ['openid', 'profile', 'email', 'address', 'phone', 'read', 'write']);
+    assert.deepEqual(grantUserScopes({ selection: sel(['openid']), offlineAllowed: true }), [
+      'openid',
+      'profile',
+      'email',
+      'address',
+      'phone',
+      'read',
+      'write',
+    ]);
   });
   it('openid with profile: only what was asked', () => {
-    assert.deepEqual(grantUserScopes({ selection: sel(['openid', 'profile', 'read']), offlineAllowed: true }), ['openid', 'profile', 'read']);
+    assert.deepEqual(grantUserScopes({ selection: sel(['openid', 'profile', 'read']), offlineAllowed: true }), [
+      'openid',
+      'profile',
+      'read',
+    ]);
   });
   it('unknown scopes are dropped; offline_access only when allowed', () => {
     assert.deepEqual(grantUserScopes({ selection: sel(['read', 'nope', 'offline_access']), offlineAllowed: false }), ['read']);
     assert.deepEqual(grantUserScopes({ selection: sel(['read', 'offline_access']), offlineAllowed: true }), ['offline_access', 'read']);
   });
   it('no API: only OIDC scopes', () => {
-    assert.deepEqual(grantUserScopes({ selection: { api: undefined, scopes: ['openid', 'email', 'read'], wholeApi: false }, offlineAllowed: false }), ['openid', 'email']);
+    assert.deepEqual(
+      grantUserScopes({ selection: { api: undefined, scopes: ['openid', 'email', 'read'], wholeApi: false }, offlineAllowed: false }),
+      ['openid', 'email'],
+    );
   });
 });
 
@@ -86,7 +129,11 @@ describe('grantClientScopes (client_credentials)', () => {
     assert.deepEqual(grantClientScopes({ api: A, scopes: ['write'], wholeApi: false }, ['read']), ['read']);
     assert.deepEqual(grantClientScopes({ api: A, scopes: [], wholeApi: false }, ['read']), ['read']);
     assert.deepEqual(grantClientScopes({ api: A, scopes: ['write'], wholeApi: true }, ['read']), ['read']);
-    assert.deepEqual(grantClientScopes({ api: A, scopes: ['read'], wholeApi: false }, []), [], 'a grant with no scope gives a token with none');
+    assert.deepEqual(
+      grantClientScopes({ api: A, scopes: ['read'], wholeApi: false }, []),
+      [],
+      'a grant with no scope gives a token with none',
+    );
   });
   it('a granted scope the API no longer defines is not granted', () => {
     assert.deepEqual(grantClientScopes({ api: A, scopes: [], wholeApi: false }, ['read', 'admin']), ['read']);
@@ -104,14 +151,20 @@ describe('narrowScopes (refresh)', () => {
 describe('unprefixRefreshScopes (refresh with Entra-style scopes, as MSAL sends them)', () => {
   const original = ['openid', 'profile', 'offline_access', 'read', 'write'];
   it('strips the token API prefix; {identifier}/.default is every API scope the grant holds', () => {
-    assert.deepEqual(unprefixRefreshScopes(['https://a.test/read', 'openid', 'offline_access'], A, original), ['read', 'openid', 'offline_access']);
+    assert.deepEqual(unprefixRefreshScopes(['https://a.test/read', 'openid', 'offline_access'], A, original), [
+      'read',
+      'openid',
+      'offline_access',
+    ]);
     assert.deepEqual(unprefixRefreshScopes(['https://a.test/.default', 'openid'], A, original), ['read', 'write', 'openid']);
     assert.deepEqual(unprefixRefreshScopes(['read'], A, original), ['read']);
   });
   it('a prefix of another API, or no API at all, is left for narrowing to refuse', () => {
     const other = unprefixRefreshScopes(['https://a.test/b/admin'], B, ['admin']);
     assert.deepEqual(other, ['admin']);
-    assert.throws(() => narrowScopes(original, unprefixRefreshScopes(['https://other.test/read'], A, original)), { error: 'invalid_scope' });
+    assert.throws(() => narrowScopes(original, unprefixRefreshScopes(['https://other.test/read'], A, original)), {
+      error: 'invalid_scope',
+    });
     assert.deepEqual(unprefixRefreshScopes(['https://a.test/read'], undefined, ['openid']), ['https://a.test/read']);
   });
 });

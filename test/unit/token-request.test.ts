@@ -35,21 +35,32 @@ describe('RequestParameters', () => {
   });
 
   it('descriptions name only parameters this server defines; a name the client made up is never repeated back (issue #11 point 11)', () => {
-    assert.throws(() => RequestParameters.fromForm('username=a&username=b'), { error: 'invalid_request', description: /^The parameter "username" is repeated/ });
+    assert.throws(() => RequestParameters.fromForm('username=a&username=b'), {
+      error: 'invalid_request',
+      description: /^The parameter "username" is repeated/,
+    });
     for (const madeUp of ['lookslikeoauth', 'x_client_info', '<script>x</script>']) {
       const name = encodeURIComponent(madeUp);
-      assert.throws(() => RequestParameters.fromForm(`${name}=1&${name}=2`), (err: Error & { description: string }) => {
-        assert.ok(!err.description.includes(madeUp), err.description);
-        assert.match(err.description, /^A parameter is repeated/);
-        return true;
-      });
-      assert.throws(() => RequestParameters.fromForm(`${name}=${'x'.repeat(4097)}`), (err: Error & { description: string }) => !err.description.includes(madeUp));
+      assert.throws(
+        () => RequestParameters.fromForm(`${name}=1&${name}=2`),
+        (err: Error & { description: string }) => {
+          assert.ok(!err.description.includes(madeUp), err.description);
+          assert.match(err.description, /^A parameter is repeated/);
+          return true;
+        },
+      );
+      assert.throws(
+        () => RequestParameters.fromForm(`${name}=${'x'.repeat(4097)}`),
+        (err: Error & { description: string }) => !err.description.includes(madeUp),
+      );
     }
   });
 
   it('caps lengths and counts', () => {
     assert.throws(() => RequestParameters.fromForm(`a=${'x'.repeat(4097)}`), { error: 'invalid_request' });
     assert.equal(RequestParameters.fromForm(`client_assertion=${'x'.repeat(10_000)}`).get('client_assertion')?.length, 10_000);
-    assert.throws(() => RequestParameters.fromForm(Array.from({ length: 65 }, (_, i) => `p${i}=1`).join('&')), { error: 'invalid_request' });
+    assert.throws(() => RequestParameters.fromForm(Array.from({ length: 65 }, (_, i) => `p${i}=1`).join('&')), {
+      error: 'invalid_request',
+    });
   });
 });

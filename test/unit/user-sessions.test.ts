@@ -43,7 +43,7 @@ function user(overrides: Partial<UserRecord> = {}): UserRecord {
 const storeOf = (found: UserRecord | undefined) => ({ findById: async () => found });
 
 describe('signedInBefore', () => {
-  it('whole seconds: the second before the change is before it; the change\'s own second and later are not', () => {
+  it("whole seconds: the second before the change is before it; the change's own second and later are not", () => {
     const change = new Date(CHANGE_MS);
     assert.equal(signedInBefore(change, CHANGE_SECOND - 1), true);
     assert.equal(signedInBefore(change, CHANGE_SECOND), false, 'same second: accepted, so a sign-in right after a change works');
@@ -75,15 +75,27 @@ describe('sessionRefusal', () => {
 
   it('a user gone, blocked, changed password since, or blocked since (even if unblocked): refused, with the reason', () => {
     assert.equal(sessionRefusal(undefined, after), 'user_gone');
-    assert.equal(sessionRefusal(user({ blocked: true, blockedAt: before }), after), 'user_blocked', 'a block refuses every session, old or new');
+    assert.equal(
+      sessionRefusal(user({ blocked: true, blockedAt: before }), after),
+      'user_blocked',
+      'a block refuses every session, old or new',
+    );
     assert.equal(sessionRefusal(user({ passwordChangedAt: new Date(CHANGE_MS) }), before), 'password_changed');
-    assert.equal(sessionRefusal(user({ blockedAt: new Date(CHANGE_MS) }), before), 'blocked_since_sign_in', 'unblocked since, but the session predates the block');
+    assert.equal(
+      sessionRefusal(user({ blockedAt: new Date(CHANGE_MS) }), before),
+      'blocked_since_sign_in',
+      'unblocked since, but the session predates the block',
+    );
   });
 
   it('a session signed in after the last change and the last block stands', () => {
     assert.equal(sessionRefusal(user(), before), undefined);
     assert.equal(sessionRefusal(user({ passwordChangedAt: new Date(CHANGE_MS), blockedAt: new Date(CHANGE_MS) }), after), undefined);
-    assert.equal(sessionRefusal(user({ passwordChangedAt: new Date(CHANGE_MS) }), CHANGE_SECOND), undefined, 'an access token of the same second');
+    assert.equal(
+      sessionRefusal(user({ passwordChangedAt: new Date(CHANGE_MS) }), CHANGE_SECOND),
+      undefined,
+      'an access token of the same second',
+    );
   });
 });
 
@@ -91,30 +103,53 @@ describe('activeUserOfAccessToken', () => {
   const changed = user({ passwordChangedAt: new Date(CHANGE_MS) });
 
   it('a client_credentials token (sub = client_id, no auth_time) names no user and is not looked up', async () => {
-    const holder = await activeUserOfAccessToken({ findById: async () => assert.fail('no user lookup for a client token') }, 't1', { sub: 'backend', client_id: 'backend', iat: CHANGE_SECOND });
+    const holder = await activeUserOfAccessToken({ findById: async () => assert.fail('no user lookup for a client token') }, 't1', {
+      sub: 'backend',
+      client_id: 'backend',
+      iat: CHANGE_SECOND,
+    });
     assert.deepEqual(holder, { kind: 'client' });
   });
 
   it('auth_time decides when present: a token issued after the change from a sign-in before it is refused', async () => {
-    const holder = await activeUserOfAccessToken(storeOf(changed), 't1', { sub: 'u1', client_id: 'web', iat: CHANGE_SECOND + 600, auth_time: CHANGE_SECOND - 1 });
+    const holder = await activeUserOfAccessToken(storeOf(changed), 't1', {
+      sub: 'u1',
+      client_id: 'web',
+      iat: CHANGE_SECOND + 600,
+      auth_time: CHANGE_SECOND - 1,
+    });
     assert.deepEqual(holder, { kind: 'inactive', reason: 'password_changed' });
   });
 
   it('iat when auth_time is absent; with neither, the sign-in counts as before any change (fail closed)', async () => {
-    assert.deepEqual(await activeUserOfAccessToken(storeOf(changed), 't1', { sub: 'u1', client_id: 'web', iat: CHANGE_SECOND - 1 }), { kind: 'inactive', reason: 'password_changed' });
+    assert.deepEqual(await activeUserOfAccessToken(storeOf(changed), 't1', { sub: 'u1', client_id: 'web', iat: CHANGE_SECOND - 1 }), {
+      kind: 'inactive',
+      reason: 'password_changed',
+    });
     assert.equal((await activeUserOfAccessToken(storeOf(changed), 't1', { sub: 'u1', client_id: 'web', iat: CHANGE_SECOND })).kind, 'user');
-    assert.deepEqual(await activeUserOfAccessToken(storeOf(changed), 't1', { sub: 'u1', client_id: 'web' }), { kind: 'inactive', reason: 'password_changed' });
+    assert.deepEqual(await activeUserOfAccessToken(storeOf(changed), 't1', { sub: 'u1', client_id: 'web' }), {
+      kind: 'inactive',
+      reason: 'password_changed',
+    });
   });
 
   it('a user token whose user is gone or blocked is inactive; an active one returns the user', async () => {
     const claims = { sub: 'u1', client_id: 'web', iat: CHANGE_SECOND + 5, auth_time: CHANGE_SECOND + 5 };
     assert.deepEqual(await activeUserOfAccessToken(storeOf(undefined), 't1', claims), { kind: 'inactive', reason: 'user_gone' });
-    assert.deepEqual(await activeUserOfAccessToken(storeOf(user({ blocked: true })), 't1', claims), { kind: 'inactive', reason: 'user_blocked' });
+    assert.deepEqual(await activeUserOfAccessToken(storeOf(user({ blocked: true })), 't1', claims), {
+      kind: 'inactive',
+      reason: 'user_blocked',
+    });
     assert.deepEqual(await activeUserOfAccessToken(storeOf(changed), 't1', claims), { kind: 'user', user: changed });
   });
 
   it('a user token whose sub happens to equal its client_id is still checked as a user token (it carries auth_time)', async () => {
-    const holder = await activeUserOfAccessToken(storeOf(undefined), 't1', { sub: 'web', client_id: 'web', iat: CHANGE_SECOND, auth_time: CHANGE_SECOND });
+    const holder = await activeUserOfAccessToken(storeOf(undefined), 't1', {
+      sub: 'web',
+      client_id: 'web',
+      iat: CHANGE_SECOND,
+      auth_time: CHANGE_SECOND,
+    });
     assert.deepEqual(holder, { kind: 'inactive', reason: 'user_gone' });
   });
 });

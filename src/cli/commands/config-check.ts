@@ -28,7 +28,10 @@ export function registerConfig(program: Command): void {
       }
       const hookPaths = [...new Set(loaded.tenants.flatMap((t) => t.hooks.post_login))];
       if (hookPaths.length > 0) await (await HookRunner.start(hookPaths, 1, pino({ level: 'silent' }))).close();
-      const summary = loaded.tenants.map((t) => `${t.name} (${t.connections.length} connections, ${t.apis.length} APIs, ${t.applications.length} applications, ${t.client_grants.length} client grants, ${t.users.length} users)`);
+      const summary = loaded.tenants.map(
+        (t) =>
+          `${t.name} (${t.connections.length} connections, ${t.apis.length} APIs, ${t.applications.length} applications, ${t.client_grants.length} client grants, ${t.users.length} users)`,
+      );
       const warnings = configWarnings(loaded.tenants).map((w) => `  warning: ${w.path}: ${w.message}`);
       const nextStart = await describeNextStart(loaded);
       process.stdout.write(
@@ -55,22 +58,31 @@ async function describeNextStart(config: LatchkeyConfig): Promise<string[]> {
   if (!database) return ['  next start: the database does not exist yet; the first start creates it, so nothing would be disabled'];
   try {
     if (!(await hasMigrated(database.db, CATALOG_AUTHORITY_MIGRATION))) {
-      return [`  next start: the database predates migration ${CATALOG_AUTHORITY_MIGRATION}, so it does not record what the file declared; skipped (a start migrates it)`];
+      return [
+        `  next start: the database predates migration ${CATALOG_AUTHORITY_MIGRATION}, so it does not record what the file declared; skipped (a start migrates it)`,
+      ];
     }
     const stores = createSqlStores(database.db);
     const plan = planCatalog(config.tenants, await stores.catalog.listDeclared());
-    const usersOf = async (change: CatalogChange) => (change.kind === 'connection' ? ` (${await stores.users.countInConnection(change.tenantId, change.id)} users)` : '');
+    const usersOf = async (change: CatalogChange) =>
+      change.kind === 'connection' ? ` (${await stores.users.countInConnection(change.tenantId, change.id)} users)` : '';
     const lines: string[] = [];
-    if (plan.disable.length === 0) lines.push('  next start disables nothing: every application, API, client grant, connection and tenant declared at the last start is still in this file');
+    if (plan.disable.length === 0)
+      lines.push(
+        '  next start disables nothing: every application, API, client grant, connection and tenant declared at the last start is still in this file',
+      );
     else lines.push('  next start disables (declared at the last start, not in this file; data kept, not served):');
-    for (const change of plan.disable) lines.push(`    ${change.tenant}: ${describeObject(change)}${await usersOf(change)}: ${consequenceOfDisabling(change.kind)}`);
+    for (const change of plan.disable)
+      lines.push(`    ${change.tenant}: ${describeObject(change)}${await usersOf(change)}: ${consequenceOfDisabling(change.kind)}`);
     if (plan.restore.length > 0) lines.push('  next start serves again (disabled at an earlier start, declared again):');
     for (const change of plan.restore) lines.push(`    ${change.tenant}: ${describeObject(change)}`);
     if (plan.stillDisabled.length > 0) lines.push('  stays disabled (not in this file since an earlier start; data kept):');
     for (const change of plan.stillDisabled) lines.push(`    ${change.tenant}: ${describeObject(change)}${await usersOf(change)}`);
     return lines;
   } catch (err) {
-    return [`  next start: cannot read the database ${database.describe} (${describeError(err)}); skipped the comparison with what it holds`];
+    return [
+      `  next start: cannot read the database ${database.describe} (${describeError(err)}); skipped the comparison with what it holds`,
+    ];
   } finally {
     await database.db.destroy();
   }

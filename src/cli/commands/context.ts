@@ -41,14 +41,18 @@ export function pickTenant({ catalog }: { catalog: Catalog }, name: string | und
 
 export function pickConnection(tenant: Tenant, name: string | undefined): ConnectionRecord {
   const chosen = name ?? defaultDirectoryOf(tenant);
-  if (chosen === undefined) throw new CliUsageError(`tenant ${tenant.name} has several connections and no default_directory; choose one with --connection`);
+  if (chosen === undefined)
+    throw new CliUsageError(`tenant ${tenant.name} has several connections and no default_directory; choose one with --connection`);
   const connection = tenant.connections.get(chosen);
-  if (!connection) throw new CliUsageError(`no connection "${chosen}" in tenant ${tenant.name} (have: ${[...tenant.connections.keys()].join(', ')})`);
+  if (!connection)
+    throw new CliUsageError(`no connection "${chosen}" in tenant ${tenant.name} (have: ${[...tenant.connections.keys()].join(', ')})`);
   return connection;
 }
 
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }

@@ -22,7 +22,9 @@ export function registerKeys(program: Command): void {
           const lifetime = Catalog.maxTokenLifetime(tenant, alg);
           const fresh = await admin.signingKeys.rotate(tenant.id, alg, lifetime);
           await admin.announceKeyChange(tenant.id);
-          process.stdout.write(`${tenant.name}: new ${alg} signing key ${fresh.kid}; the previous one stays published for ${lifetime} s plus skew\n`);
+          process.stdout.write(
+            `${tenant.name}: new ${alg} signing key ${fresh.kid}; the previous one stays published for ${lifetime} s plus skew\n`,
+          );
         }
       });
     });

@@ -33,11 +33,16 @@ export function registerLogs(program: Command): void {
     .option('-n, --limit <n>', 'at most this many events', '100')
     .option('--json', 'one JSON object per line')
     .action(async (options: LogsOptions) => {
-      const types = options.type?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+      const types = options.type
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '');
       const unknown = types?.filter((t) => !(SECURITY_EVENT_TYPES as readonly string[]).includes(t)) ?? [];
-      if (unknown.length > 0) throw new CliUsageError(`unknown event type ${unknown.join(', ')} (known: ${SECURITY_EVENT_TYPES.join(', ')})`);
+      if (unknown.length > 0)
+        throw new CliUsageError(`unknown event type ${unknown.join(', ')} (known: ${SECURITY_EVENT_TYPES.join(', ')})`);
       const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliUsageError('--limit must be a whole number from 1 to 100000');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000)
+        throw new CliUsageError('--limit must be a whole number from 1 to 100000');
       // Reads only: no migration, no write (a database not yet migrated by a start is refused with one line).
       await withAdmin(options, 'read', async (admin) => {
         const now = admin.clock.now();
@@ -63,11 +68,10 @@ export function registerLogs(program: Command): void {
           const byName = await admin.stores.securityEvents.query({ ...base, identifier: options.user });
           // An event can match both queries (a known user's attempt carries the id and the name): list it once.
           const byEventId = new Map([...byId, ...byName].map((e) => [e.id, e]));
-          events = [...byEventId.values()]
-            .sort((a, b) => b.at.getTime() - a.at.getTime())
-            .slice(0, limit);
+          events = [...byEventId.values()].sort((a, b) => b.at.getTime() - a.at.getTime()).slice(0, limit);
         }
-        for (const event of events) process.stdout.write(options.json ? `${JSON.stringify(toJson(event, tenant.name))}\n` : `${toLine(event)}\n`);
+        for (const event of events)
+          process.stdout.write(options.json ? `${JSON.stringify(toJson(event, tenant.name))}\n` : `${toLine(event)}\n`);
         if (!options.json && events.length === 0) process.stderr.write('no security events match\n');
       });
     });
@@ -80,7 +84,8 @@ function parseWhen(value: string, now: Date, flag: string): Date {
     return new Date(now.getTime() - Number(duration[1]) * unit * 1000);
   }
   const instant = new Date(value);
-  if (Number.isNaN(instant.getTime())) throw new CliUsageError(`${flag} takes an ISO-8601 instant (2026-11-22T10:00:00Z) or a duration ago (30m, 12h, 7d)`);
+  if (Number.isNaN(instant.getTime()))
+    throw new CliUsageError(`${flag} takes an ISO-8601 instant (2026-11-22T10:00:00Z) or a duration ago (30m, 12h, 7d)`);
   return instant;
 }
 
@@ -108,6 +113,14 @@ function toLine(event: StoredSecurityEvent): string {
     ['login', event.identifier === undefined ? undefined : JSON.stringify(event.identifier)],
     ['ip', event.ip],
   ];
-  const details = event.details === undefined ? '' : ` ${Object.entries(event.details).map(([k, v]) => `${k}=${v}`).join(' ')}`;
-  return `${event.at.toISOString()} ${event.type.padEnd(23)} ${fields.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ')}${details}`;
+  const details =
+    event.details === undefined
+      ? ''
+      : ` ${Object.entries(event.details)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`;
+  return `${event.at.toISOString()} ${event.type.padEnd(23)} ${fields
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}${details}`;
 }

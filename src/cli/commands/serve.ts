@@ -12,7 +12,10 @@ export function registerServe(program: Command): void {
       const { config, demo } = cliConfig(options.config, Number(options.port));
       const server = await startServer(config);
       closeOnSignals(server);
-      server.runtime.logger.info({ url: server.url, operations_url: server.operationsUrl, tenants: server.runtime.catalog.all().map((t) => t.name) }, 'latchkey is listening');
+      server.runtime.logger.info(
+        { url: server.url, operations_url: server.operationsUrl, tenants: server.runtime.catalog.all().map((t) => t.name) },
+        'latchkey is listening',
+      );
       if (demo) {
         process.stdout.write(
           `\nLatchkey demo tenant is ready. Get tokens with the password grant:\n\n${demo.curl(config.public_url)}\n\n` +

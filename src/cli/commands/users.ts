@@ -64,7 +64,10 @@ export function registerUsers(program: Command): void {
     });
 
   withTarget(users.command('import').description('import users from a JSON array (password or imported bcrypt/argon2 password_hash)'))
-    .requiredOption('-f, --file <file>', 'JSON file: [{ "username"|"email", "password"|"password_hash", "name"?, "email_verified"?, "blocked"? }]')
+    .requiredOption(
+      '-f, --file <file>',
+      'JSON file: [{ "username"|"email", "password"|"password_hash", "name"?, "email_verified"?, "blocked"? }]',
+    )
     .action(async (options: AdminOptions & { file: string }) => {
       const entries = parseImportFile(options.file);
       await withAdmin(options, 'write', async (admin) => {
@@ -91,7 +94,11 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  withTarget(users.command('block').description('refuse every sign-in and refresh of a user, and revoke their refresh tokens (unblocking revives none)'))
+  withTarget(
+    users
+      .command('block')
+      .description('refuse every sign-in and refresh of a user, and revoke their refresh tokens (unblocking revives none)'),
+  )
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
       await withAdmin(options, 'write', async (admin) => {
@@ -122,14 +129,21 @@ export function registerUsers(program: Command): void {
         const locks = await (await admin.attackProtection()).unblock(tenant, connection, identifiers, 'operator', user?.id);
         // The user's MFA limits too: a bucket drained by wrong codes would otherwise keep them out (issue #11 point 7).
         if (user) await (await admin.mfa()).resetLimits(tenant.id, user.id);
-        if (!user && locks === 0) throw new CliUsageError(`no user "${username}" and no lock on that name in ${tenant.name}/${connection.name}`);
+        if (!user && locks === 0)
+          throw new CliUsageError(`no user "${username}" and no lock on that name in ${tenant.name}/${connection.name}`);
         const name = user?.username ?? username;
-        const parts = [wasBlocked ? 'lifted the block' : undefined, `cleared ${locks} brute-force lock${locks === 1 ? '' : 's'}`].filter(Boolean);
+        const parts = [wasBlocked ? 'lifted the block' : undefined, `cleared ${locks} brute-force lock${locks === 1 ? '' : 's'}`].filter(
+          Boolean,
+        );
         process.stdout.write(`unblocked ${name} in ${tenant.name}/${connection.name}: ${parts.join(', ')}\n`);
       });
     });
 
-  withTarget(users.command('set-password').description("replace a user's password (this also revokes the user's refresh tokens and clears their brute-force locks)"))
+  withTarget(
+    users
+      .command('set-password')
+      .description("replace a user's password (this also revokes the user's refresh tokens and clears their brute-force locks)"),
+  )
     .argument('<username>', 'username or email')
     .option('--password <password>', 'new password (visible in shell history; prefer --password-stdin)')
     .option('--password-stdin', 'read the new password from standard input')
@@ -148,7 +162,10 @@ function revokedRefreshTokens(count: number): string {
 }
 
 function targetOf(tenant: Tenant, connection: ConnectionRecord) {
-  if (connection.type !== 'database') throw new CliUsageError(`${connection.name} is a ${connection.type} connection: its users live in its validator and are created at their first login`);
+  if (connection.type !== 'database')
+    throw new CliUsageError(
+      `${connection.name} is a ${connection.type} connection: its users live in its validator and are created at their first login`,
+    );
   return { tenantId: tenant.id, connectionId: connection.id, policy: connection.passwordPolicy };
 }
 
@@ -196,12 +213,19 @@ export function registerUserMfa(program: Command): void {
         if (factors.length === 0) process.stdout.write(`${user.username} has no authenticators\n`);
         const what = (type: string, email: string | null) => (type === 'otp' ? 'otp (authenticator app)' : `email ${email ?? ''}`);
         for (const a of factors) process.stdout.write(`${a.id}  ${what(a.type, a.email)}  active  enrolled ${a.createdAt.toISOString()}\n`);
-        if (pending) process.stdout.write(`${pending.authenticatorId}  ${what(pending.type, pending.email)}  pending confirmation until ${pending.expiresAt.toISOString()}\n`);
+        if (pending)
+          process.stdout.write(
+            `${pending.authenticatorId}  ${what(pending.type, pending.email)}  pending confirmation until ${pending.expiresAt.toISOString()}\n`,
+          );
         if (hasRecoveryCode) process.stdout.write('recovery code: set\n');
       });
     });
 
-  withTarget(mfa.command('reset').description("remove every second factor and the recovery code of a user (they enroll again at next sign-in if policy requires)"))
+  withTarget(
+    mfa
+      .command('reset')
+      .description('remove every second factor and the recovery code of a user (they enroll again at next sign-in if policy requires)'),
+  )
     .argument('<username>', 'username or email')
     .action(async (username: string, options: AdminOptions) => {
       await withAdmin(options, 'write', async (admin) => {
@@ -215,7 +239,9 @@ export function registerUserMfa(program: Command): void {
           userId: user.id,
           details: { removed },
         });
-        process.stdout.write(`removed ${removed} authenticator${removed === 1 ? '' : 's'} of ${user.username} in ${tenant.name}/${connection.name}\n`);
+        process.stdout.write(
+          `removed ${removed} authenticator${removed === 1 ? '' : 's'} of ${user.username} in ${tenant.name}/${connection.name}\n`,
+        );
       });
     });
 }

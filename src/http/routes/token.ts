@@ -36,7 +36,13 @@ export const tokenRoutes: FastifyPluginAsync<TokenRoutesDeps> = async (app, { to
         const tenant = tenantOf(request, catalog);
         const params = bodyParameters(request, { allowJson: DIALECT_ACCEPTS_JSON[dialect] });
         const result = await tokenEndpoint.handle(
-          { tenant, endpointUrl: tenant.endpoints[endpointKey], authorization: request.headers.authorization, params, origin: requestOrigin(request.raw, tenant) },
+          {
+            tenant,
+            endpointUrl: tenant.endpoints[endpointKey],
+            authorization: request.headers.authorization,
+            params,
+            origin: requestOrigin(request.raw, tenant),
+          },
           progress,
         );
         return renderTokenResponse(dialect, result.tokens, params.get('scope'));
@@ -56,5 +62,7 @@ export const tokenRoutes: FastifyPluginAsync<TokenRoutesDeps> = async (app, { to
 /** Bounded label values: unknown grant names would otherwise grow the metric without limit. */
 function metricGrantLabel(grantType: string | undefined): string {
   if (grantType === undefined) return 'none';
-  return grantType.startsWith('http://auth0.com/oauth/grant-type/') ? grantType.slice('http://auth0.com/oauth/grant-type/'.length) : grantType;
+  return grantType.startsWith('http://auth0.com/oauth/grant-type/')
+    ? grantType.slice('http://auth0.com/oauth/grant-type/'.length)
+    : grantType;
 }

@@ -23,12 +23,21 @@ export class DatabaseCredentialSource implements CredentialSource {
     return new DatabaseCredentialSource(users, hashQueue, dummy, onRehashError);
   }
 
-  async verify(input: { tenantId: string; connectionId: string; username: string; password: string; ip?: string }): Promise<CredentialResult> {
+  async verify(input: {
+    tenantId: string;
+    connectionId: string;
+    username: string;
+    password: string;
+    ip?: string;
+  }): Promise<CredentialResult> {
     const user = await this.users.findByLogin(input.tenantId, input.connectionId, input.username);
     const storedHash = user?.passwordHash ?? this.dummyHash;
     // Always one verification, whether or not the user exists, so timing tells nothing. Queued under the end-user
     // IP as its counters key it (IPv6 by /64), so one IP cannot hold more than its share of the queue.
-    const check = await this.hashQueue.run(() => verifyPassword(input.password, storedHash), input.ip === undefined ? undefined : ipCounterKey(input.ip));
+    const check = await this.hashQueue.run(
+      () => verifyPassword(input.password, storedHash),
+      input.ip === undefined ? undefined : ipCounterKey(input.ip),
+    );
     if (!user) return { outcome: 'rejected', reason: 'unknown_user' };
     if (user.passwordHash === null) return { outcome: 'rejected', reason: 'no_password', userId: user.id };
     if (!check.valid) return { outcome: 'rejected', reason: 'wrong_password', userId: user.id };

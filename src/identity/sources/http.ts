@@ -48,7 +48,13 @@ export class HttpCredentialSource implements CredentialSource {
     const { connection } = input;
     const settings = this.validators.get(connection.id);
     if (!connection.validator || settings === undefined) throw new Error(`connection ${connection.name} has no validator url or secret`);
-    const body = JSON.stringify({ username: input.username, password: input.password, connection: connection.name, client_id: input.clientId, ip: input.ip });
+    const body = JSON.stringify({
+      username: input.username,
+      password: input.password,
+      connection: connection.name,
+      client_id: input.clientId,
+      ip: input.ip,
+    });
     const timestamp = String(Math.floor(this.clock.now().getTime() / 1000));
     const unavailable = (why: string) =>
       new TemporarilyUnavailableError('The user directory did not answer; retry shortly.', 5, {
@@ -60,7 +66,11 @@ export class HttpCredentialSource implements CredentialSource {
     try {
       response = await fetch(connection.validator.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: validatorSignature(settings.secret, timestamp, body) },
+        headers: {
+          'content-type': 'application/json',
+          [TIMESTAMP_HEADER]: timestamp,
+          [SIGNATURE_HEADER]: validatorSignature(settings.secret, timestamp, body),
+        },
         body,
         signal: AbortSignal.timeout(connection.validator.timeoutMs),
         redirect: 'error',
@@ -68,7 +78,11 @@ export class HttpCredentialSource implements CredentialSource {
       });
     } catch (err) {
       const name = (err as Error).name;
-      throw unavailable(name === 'TimeoutError' ? `no answer within ${connection.validator.timeoutMs} ms (timeout_ms)` : `unreachable (${describeError(err)})`);
+      throw unavailable(
+        name === 'TimeoutError'
+          ? `no answer within ${connection.validator.timeoutMs} ms (timeout_ms)`
+          : `unreachable (${describeError(err)})`,
+      );
     }
     if (response.status !== 200) {
       await response.body?.cancel();
@@ -87,7 +101,12 @@ export class HttpCredentialSource implements CredentialSource {
     if (!valid && !(typeof reason === 'string' && REFUSALS.has(reason as DirectoryRefusal))) {
       return { outcome: 'rejected', reason: reason === 'unknown_user' ? 'unknown_user' : 'wrong_password' };
     }
-    const user = await this.users.provisionExternal({ tenantId: input.tenantId, connectionId: connection.id, username: input.username, ...profileOf(profile) });
+    const user = await this.users.provisionExternal({
+      tenantId: input.tenantId,
+      connectionId: connection.id,
+      username: input.username,
+      ...profileOf(profile),
+    });
     if (!valid) return { outcome: 'refused', reason: reason as DirectoryRefusal, user };
     return { outcome: 'verified', user };
   }
@@ -110,7 +129,6 @@ function profileOf(raw: unknown): { email?: string; emailVerified?: boolean; nam
   if (family !== undefined) out.familyName = family;
   return out;
 }
-
 
 /** A dispatcher that trusts exactly the CA(s) in `caFile` (a private CA for the validator's certificate). */
 export function trustingOnly(caFile: string, connectionName: string): Dispatcher {

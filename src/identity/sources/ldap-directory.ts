@@ -87,7 +87,9 @@ export class LdapDirectory {
       const found = await this.searchers.use(deadline, (client) => this.findUser(client, loginName));
       if (found.length === 0) return { kind: 'unknown_user' };
       if (found.length > 1) {
-        this.warn(`search_filter of LDAP connection ${this.settings.connectionName} matched more than one entry for one login name; refusing it. Make the filter match one entry per user.`);
+        this.warn(
+          `search_filter of LDAP connection ${this.settings.connectionName} matched more than one entry for one login name; refusing it. Make the filter match one entry per user.`,
+        );
         return { kind: 'unknown_user' };
       }
       entry = found[0] as Entry;
@@ -106,7 +108,8 @@ export class LdapDirectory {
         refusal = policy.refusal;
       } catch (err) {
         // A DN the directory cannot parse or does not hold names nobody (most directories answer 49 for both anyway).
-        if (err instanceof ResultCodeError && (err.code === INVALID_DN_SYNTAX || err.code === NO_SUCH_OBJECT)) return { kind: 'unknown_user' as const };
+        if (err instanceof ResultCodeError && (err.code === INVALID_DN_SYNTAX || err.code === NO_SUCH_OBJECT))
+          return { kind: 'unknown_user' as const };
         if (!(err instanceof InvalidCredentialsError)) throw err;
         // 49 is also how a directory refuses a right password it will not accept; its policy control or diagnostic says why.
         refusal = policy.refusal ?? activeDirectoryRefusal(err.message);
@@ -150,7 +153,13 @@ export class LdapDirectory {
       return value !== undefined && value.length <= MAX_VALUE_LENGTH ? value : undefined;
     };
     const email = first(a.email);
-    const groups = entry === undefined ? undefined : valuesOf(entry, a.groups).map(groupName).filter((g) => g.length <= MAX_VALUE_LENGTH).slice(0, MAX_GROUPS);
+    const groups =
+      entry === undefined
+        ? undefined
+        : valuesOf(entry, a.groups)
+            .map(groupName)
+            .filter((g) => g.length <= MAX_VALUE_LENGTH)
+            .slice(0, MAX_GROUPS);
     return {
       username: first(a.username) ?? loginName,
       email: email !== undefined && /^[^\s@]+@[^\s@]+$/.test(email) ? email : undefined,
@@ -187,7 +196,11 @@ export class LdapDirectory {
       timeout: this.settings.timeoutMs,
       connectTimeout: this.settings.timeoutMs,
       ...(url.protocol === 'ldaps:'
-        ? { tlsOptions, createSecureConnection: ((port: number, h: string, options: ConnectionOptions) => once(() => tlsConnect(port, h, options))) as typeof tlsConnect }
+        ? {
+            tlsOptions,
+            createSecureConnection: ((port: number, h: string, options: ConnectionOptions) =>
+              once(() => tlsConnect(port, h, options))) as typeof tlsConnect,
+          }
         : { createConnection: ((port: number, h: string) => once(() => netConnect(port, h))) as typeof netConnect }),
     });
     try {
@@ -260,7 +273,10 @@ class ClientPool {
     const watch = watches.get(client);
     try {
       const interrupted = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DirectoryUnavailableError('no answer in time (timeout_ms)')), Math.max(0, deadline - Date.now()));
+        timer = setTimeout(
+          () => reject(new DirectoryUnavailableError('no answer in time (timeout_ms)')),
+          Math.max(0, deadline - Date.now()),
+        );
         onClose = () => reject(new DirectoryUnavailableError('the directory closed the connection'));
         watch?.listeners.add(onClose);
       });
@@ -303,11 +319,14 @@ class ClientPool {
       }
     }
     const client = await new Promise<Client | undefined>((resolve) => {
-      const timer = setTimeout(() => {
-        const i = this.waiters.indexOf(handOver);
-        if (i >= 0) this.waiters.splice(i, 1);
-        resolve(undefined);
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          const i = this.waiters.indexOf(handOver);
+          if (i >= 0) this.waiters.splice(i, 1);
+          resolve(undefined);
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       const handOver = (c: Client | undefined) => {
         clearTimeout(timer);
         resolve(c);
@@ -316,7 +335,8 @@ class ClientPool {
     });
     if (client === undefined) {
       if (this.closed) throw new DirectoryUnavailableError('the server is shutting down');
-      if (Date.now() >= deadline) throw new DirectoryUnavailableError(`all ${this.size} connections busy until timeout_ms (raise pool_size?)`);
+      if (Date.now() >= deadline)
+        throw new DirectoryUnavailableError(`all ${this.size} connections busy until timeout_ms (raise pool_size?)`);
       return this.acquire(deadline); // a slot was freed rather than a connection handed over
     }
     return client;
@@ -343,10 +363,13 @@ class ClientPool {
 async function withDeadline<T>(work: Promise<T>, deadline: number, onLate: (work: Promise<T>) => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onLate(work);
-      reject(new DirectoryUnavailableError('no connection in time (timeout_ms)'));
-    }, Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () => {
+        onLate(work);
+        reject(new DirectoryUnavailableError('no connection in time (timeout_ms)'));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
   });
   try {
     return await Promise.race([work, timeout]);
@@ -358,6 +381,7 @@ async function withDeadline<T>(work: Promise<T>, deadline: number, onLate: (work
 /** Anything that is not already a verdict becomes "unavailable", with what an operator needs to know. */
 function classify(err: unknown): unknown {
   if (err instanceof DirectoryUnavailableError) return err;
-  if (err instanceof ResultCodeError) return new DirectoryUnavailableError(`the directory answered ${err.name} (result ${err.code}): ${err.message}`);
+  if (err instanceof ResultCodeError)
+    return new DirectoryUnavailableError(`the directory answered ${err.name} (result ${err.code}): ${err.message}`);
   return new DirectoryUnavailableError(describeError(err));
 }

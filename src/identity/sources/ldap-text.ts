@@ -52,7 +52,10 @@ export function groupName(value: string): string {
   const match = /^[A-Za-z][\w-]*=((?:\\.|[^,+\\])+)(?:[,+]|$)/.exec(value);
   if (!match?.[1]) return value;
   // A run of hex escapes is UTF-8 bytes (`\C3\BC` is ü); any other `\x` is x.
-  return match[1].replace(/(?:\\[0-9a-fA-F]{2})+|\\(.)/g, (run: string, escaped: string | undefined) => escaped ?? Buffer.from(run.replaceAll('\\', ''), 'hex').toString('utf8'));
+  return match[1].replace(
+    /(?:\\[0-9a-fA-F]{2})+|\\(.)/g,
+    (run: string, escaped: string | undefined) => escaped ?? Buffer.from(run.replaceAll('\\', ''), 'hex').toString('utf8'),
+  );
 }
 
 /** draft-behera-ldap-password-policy §6.2: the request control (no value) and its response. */

@@ -42,7 +42,11 @@ export class LdapCredentialSource implements CredentialSource {
       });
     }
     if (answer.kind === 'unknown_user' || answer.kind === 'wrong_password') return { outcome: 'rejected', reason: answer.kind };
-    const user = await this.users.provisionExternal({ tenantId: input.tenantId, connectionId: connection.id, ...provisioned(answer.profile, input.username) });
+    const user = await this.users.provisionExternal({
+      tenantId: input.tenantId,
+      connectionId: connection.id,
+      ...provisioned(answer.profile, input.username),
+    });
     if (answer.kind === 'refused') return { outcome: 'refused', reason: answer.reason, user };
     return { outcome: 'verified', user };
   }
@@ -77,7 +81,9 @@ export function ldapDirectoryFor(connection: ConnectionConfig, warn: (message: s
     try {
       FilterParser.parseString(searchFilterFor(connection.search_filter, 'probe'));
     } catch (err) {
-      throw new ConfigError(`connection ${connection.name}`, [`search_filter: not a valid LDAP filter (${(err as Error).message}); e.g. (uid={{username}})`]);
+      throw new ConfigError(`connection ${connection.name}`, [
+        `search_filter: not a valid LDAP filter (${(err as Error).message}); e.g. (uid={{username}})`,
+      ]);
     }
   }
   return new LdapDirectory(

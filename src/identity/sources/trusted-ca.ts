@@ -10,8 +10,11 @@ export function readTrustedCa(caFile: string, connectionName: string): string {
   try {
     pem = readFileSync(caFile, 'utf8');
   } catch (err) {
-    throw new ConfigError(`connection ${connectionName}`, [`tls_ca: cannot read ${caFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+    throw new ConfigError(`connection ${connectionName}`, [
+      `tls_ca: cannot read ${caFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    ]);
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`connection ${connectionName}`, [`tls_ca: ${caFile} holds no PEM certificate`]);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(`connection ${connectionName}`, [`tls_ca: ${caFile} holds no PEM certificate`]);
   return pem;
 }

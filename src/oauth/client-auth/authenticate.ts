@@ -52,21 +52,33 @@ async function authenticateClient(
   const fail = (description: string, logDetail?: string) =>
     new InvalidClientError(description, usedBasic, logDetail === undefined ? {} : { logDetail });
 
-  if (presented.method === 'missing') throw fail('Client authentication is required: send client_id (and the credentials the application is registered with).');
+  if (presented.method === 'missing')
+    throw fail('Client authentication is required: send client_id (and the credentials the application is registered with).');
 
-  const clientId = presented.method === 'private_key_jwt' ? assertionClientId(presented.assertion, presented.clientId, usedBasic) : presented.clientId;
+  const clientId =
+    presented.method === 'private_key_jwt' ? assertionClientId(presented.assertion, presented.clientId, usedBasic) : presented.clientId;
   const app = tenant.applications.get(clientId);
 
   if (presented.method === 'client_secret_basic' || presented.method === 'client_secret_post') {
     const matches = deps.secretHasher.verify(presented.secret, app?.clientSecretHash ?? UNKNOWN_CLIENT_HASH);
     if (!app || !matches || app.settings.token_endpoint_auth_method !== presented.method) {
-      throw fail('Client authentication failed.', !app ? `unknown client_id ${clientId}` : !matches ? `wrong client secret for ${clientId}` : `client ${clientId} is registered for ${app.settings.token_endpoint_auth_method}, not ${presented.method}`);
+      throw fail(
+        'Client authentication failed.',
+        !app
+          ? `unknown client_id ${clientId}`
+          : !matches
+            ? `wrong client secret for ${clientId}`
+            : `client ${clientId} is registered for ${app.settings.token_endpoint_auth_method}, not ${presented.method}`,
+      );
     }
     return { app, method: presented.method };
   }
   if (!app) throw fail('Client authentication failed.', `unknown client_id ${clientId}`);
   if (app.settings.token_endpoint_auth_method !== presented.method) {
-    throw fail('Client authentication failed.', `client ${clientId} is registered for ${app.settings.token_endpoint_auth_method}, not ${presented.method}`);
+    throw fail(
+      'Client authentication failed.',
+      `client ${clientId} is registered for ${app.settings.token_endpoint_auth_method}, not ${presented.method}`,
+    );
   }
   if (presented.method === 'private_key_jwt') await verifyAssertion(presented.assertion, app, tenant, endpointUrl, deps);
   return { app, method: presented.method };
@@ -88,7 +100,13 @@ function assertionClientId(assertion: string, bodyClientId: string | undefined, 
   return claims.sub;
 }
 
-async function verifyAssertion(assertion: string, app: ApplicationRecord, tenant: Tenant, endpointUrl: string, deps: ClientAuthDeps): Promise<void> {
+async function verifyAssertion(
+  assertion: string,
+  app: ApplicationRecord,
+  tenant: Tenant,
+  endpointUrl: string,
+  deps: ClientAuthDeps,
+): Promise<void> {
   const now = deps.clock.now();
   const keys = createLocalJWKSet((app.settings.jwks ?? { keys: [] }) as JSONWebKeySet);
   let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
@@ -103,7 +121,9 @@ async function verifyAssertion(assertion: string, app: ApplicationRecord, tenant
     }));
   } catch (err) {
     const code = err instanceof joseErrors.JOSEError ? err.code : 'unknown';
-    throw new InvalidClientError('client_assertion is invalid.', false, { logDetail: `client ${app.clientId}: assertion rejected (${code}: ${(err as Error).message})` });
+    throw new InvalidClientError('client_assertion is invalid.', false, {
+      logDetail: `client ${app.clientId}: assertion rejected (${code}: ${(err as Error).message})`,
+    });
   }
   // OIDC Core §9 as revised after CVE-2025-27370: a single string, the issuer or this endpoint.
   if (typeof payload.aud !== 'string' || (payload.aud !== tenant.endpoints.issuer && payload.aud !== endpointUrl)) {
@@ -118,5 +138,8 @@ async function verifyAssertion(assertion: string, app: ApplicationRecord, tenant
   }
   const key = `${tenant.id}:${app.clientId}:${payload.jti}`;
   const first = await deps.singleUseKeys.consume(key, new Date((exp + CLOCK_SKEW_SECONDS) * 1000), now);
-  if (!first) throw new InvalidClientError('client_assertion was already used (jti replay).', false, { logDetail: `client ${app.clientId}: replayed assertion jti` });
+  if (!first)
+    throw new InvalidClientError('client_assertion was already used (jti replay).', false, {
+      logDetail: `client ${app.clientId}: replayed assertion jti`,
+    });
 }

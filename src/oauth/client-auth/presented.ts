@@ -21,7 +21,9 @@ export function presentedClientAuth(authorization: string | undefined, params: R
   const assertion = params.get('client_assertion');
   const assertionType = params.get('client_assertion_type');
 
-  const methods = [basic !== undefined, secret !== undefined, assertion !== undefined || assertionType !== undefined].filter(Boolean).length;
+  const methods = [basic !== undefined, secret !== undefined, assertion !== undefined || assertionType !== undefined].filter(
+    Boolean,
+  ).length;
   if (methods > 1) throw new InvalidRequestError('The request uses more than one client authentication method; use exactly one.');
 
   if (basic) {

@@ -34,19 +34,26 @@ function decideClientCredentials(request: ClientCredentialsRequest, ctx: GrantCo
   const { tenant, client } = ctx;
   const selection = selectRequestedResource(tenant, client.app, request);
   if (!selection.api) {
-    throw new InvalidRequestError('client_credentials needs an API: send "audience", or configure a default_audience for the application or tenant.');
+    throw new InvalidRequestError(
+      'client_credentials needs an API: send "audience", or configure a default_audience for the application or tenant.',
+    );
   }
   // The MFA API manages a user's own factors: there is no user here (mfa/mfa-api.ts).
   if (selection.api.identifier === tenant.endpoints.mfaApi) {
-    throw new AccessDeniedError('The MFA API is not available to client_credentials: its tokens come only from a user\'s sign-in with a second factor.');
+    throw new AccessDeniedError(
+      "The MFA API is not available to client_credentials: its tokens come only from a user's sign-in with a second factor.",
+    );
   }
   // No client grant, no token (Auth0: 403 access_denied). The identifier named is the configured API the request
   // resolved to, never the request's text; other APIs and the client's credentials are not mentioned.
   const granted = clientGrantScopes(tenant, client.app.clientId, selection.api.identifier);
   if (granted === undefined) {
-    throw new AccessDeniedError(`The application is not authorized to access "${selection.api.identifier}": no client grant names this application and API.`, {
-      logDetail: `client ${client.app.clientId} has no client grant for ${selection.api.identifier}; add one to tenants[].client_grants of tenant ${tenant.name}`,
-    });
+    throw new AccessDeniedError(
+      `The application is not authorized to access "${selection.api.identifier}": no client grant names this application and API.`,
+      {
+        logDetail: `client ${client.app.clientId} has no client grant for ${selection.api.identifier}; add one to tenants[].client_grants of tenant ${tenant.name}`,
+      },
+    );
   }
   return {
     grantType: 'client_credentials',

@@ -42,7 +42,8 @@ class MfaGrant implements GrantHandler<MfaGrantRequest> {
   parse(params: RequestParameters, grantType: string): MfaGrantRequest {
     const mfaToken = params.require('mfa_token');
     if (grantType === MFA_OTP_GRANT) return { grantType, mfaToken, otp: params.require('otp') };
-    if (grantType === MFA_OOB_GRANT) return { grantType, mfaToken, oobCode: params.require('oob_code'), bindingCode: params.get('binding_code') };
+    if (grantType === MFA_OOB_GRANT)
+      return { grantType, mfaToken, oobCode: params.require('oob_code'), bindingCode: params.get('binding_code') };
     if (grantType === MFA_RECOVERY_CODE_GRANT) return { grantType, mfaToken, recoveryCode: params.require('recovery_code') };
     throw new InvalidRequestError('Unknown MFA grant.');
   }
@@ -67,12 +68,26 @@ class MfaGrant implements GrantHandler<MfaGrantRequest> {
         factor = 'recovery-code';
       }
     } catch (err) {
-      await securityEvents.record({ type: 'mfa_failure', reason: failureReason(request.grantType), tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip: ctx.endUserIp() });
+      await securityEvents.record({
+        type: 'mfa_failure',
+        reason: failureReason(request.grantType),
+        tenantId: tenant.id,
+        clientId: client.app.clientId,
+        userId: user.id,
+        ip: ctx.endUserIp(),
+      });
       throw err;
     }
     // Single use: the first grant to get here wins, even across nodes.
     await mfaTokens.consume(claims);
-    await securityEvents.record({ type: 'login_success', reason: `mfa_${factor}`, tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip: ctx.endUserIp() });
+    await securityEvents.record({
+      type: 'login_success',
+      reason: `mfa_${factor}`,
+      tenantId: tenant.id,
+      clientId: client.app.clientId,
+      userId: user.id,
+      ip: ctx.endUserIp(),
+    });
     return { grant: grantFromClaims(claims, tenant.apis, { grantType: request.grantType, user, factor, responseExtra }) };
   }
 }

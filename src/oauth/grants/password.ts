@@ -250,17 +250,25 @@ function isUserRecord(user: unknown): user is UserRecord {
 function chooseConnection(tenant: Tenant, realm: string | undefined, allowed: readonly string[] | undefined): ConnectionRecord {
   if (realm !== undefined) {
     const named = tenant.connections.get(realm);
-    if (!named) throw new InvalidRequestError('The realm is not a connection of this tenant.', { logDetail: `unknown realm ${JSON.stringify(realm.slice(0, 128))}` });
+    if (!named)
+      throw new InvalidRequestError('The realm is not a connection of this tenant.', {
+        logDetail: `unknown realm ${JSON.stringify(realm.slice(0, 128))}`,
+      });
     if (allowed !== undefined && !allowed.includes(named.name)) {
-      throw new UnauthorizedClientError(`This application may not sign users in with the realm "${named.name}"; add it to the application's connections.`);
+      throw new UnauthorizedClientError(
+        `This application may not sign users in with the realm "${named.name}"; add it to the application's connections.`,
+      );
     }
     return named;
   }
   const defaultDirectory = defaultDirectoryOf(tenant);
-  const fallback = allowed === undefined || (defaultDirectory !== undefined && allowed.includes(defaultDirectory)) ? defaultDirectory : allowed[0];
+  const fallback =
+    allowed === undefined || (defaultDirectory !== undefined && allowed.includes(defaultDirectory)) ? defaultDirectory : allowed[0];
   const connection = fallback === undefined ? undefined : tenant.connections.get(fallback);
   if (!connection) {
-    throw new InvalidRequestError('No realm was given and the tenant has no default_directory; send "realm" or configure default_directory.');
+    throw new InvalidRequestError(
+      'No realm was given and the tenant has no default_directory; send "realm" or configure default_directory.',
+    );
   }
   return connection;
 }

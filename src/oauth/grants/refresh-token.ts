@@ -51,39 +51,51 @@ class RefreshTokenGrant implements GrantHandler<RefreshTokenRequest> {
     const { users, refreshTokens } = this.deps;
     const presented = parseRefreshToken(request.refreshToken);
     const family = presented && (await refreshTokens.findFamily(presented.familyId));
-    if (!presented || !family || family.tenantId !== tenant.id) throw new InvalidGrantError(INVALID, { logDetail: 'unknown refresh token' });
+    if (!presented || !family || family.tenantId !== tenant.id)
+      throw new InvalidGrantError(INVALID, { logDetail: 'unknown refresh token' });
     // RFC 6749 §6: bound to the client it was issued to.
-    if (family.clientId !== client.app.clientId) throw new InvalidGrantError(INVALID, { logDetail: `refresh token of ${family.clientId} presented by ${client.app.clientId}` });
+    if (family.clientId !== client.app.clientId)
+      throw new InvalidGrantError(INVALID, { logDetail: `refresh token of ${family.clientId} presented by ${client.app.clientId}` });
     if (family.revokedAt) {
       // A block revokes the user's families; while it lasts the client is still told why, as before the revocation.
       const owner = await users.findById(tenant.id, family.userId);
-      if (owner?.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${owner.id}` });
+      if (owner?.blocked)
+        throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${owner.id}` });
       throw new InvalidGrantError(INVALID, { logDetail: `revoked refresh token family ${familyFingerprint(family.id)}` });
     }
-    if (family.expiresAt <= now || family.familyExpiresAt <= now) throw new InvalidGrantError(INVALID, { logDetail: `expired refresh token family ${familyFingerprint(family.id)}` });
+    if (family.expiresAt <= now || family.familyExpiresAt <= now)
+      throw new InvalidGrantError(INVALID, { logDetail: `expired refresh token family ${familyFingerprint(family.id)}` });
 
     const isCurrent = constantTimeEqual(presented.secretHash, family.currentHash);
-    const isRetry = !isCurrent && isRetryInsideReuseInterval(family, presented.secretHash, now, client.app.settings.refresh_token.reuse_interval);
+    const isRetry =
+      !isCurrent && isRetryInsideReuseInterval(family, presented.secretHash, now, client.app.settings.refresh_token.reuse_interval);
     if (!isCurrent && !isRetry) {
       await refreshTokens.revokeFamily(family.id, now);
       throw new InvalidGrantError(INVALID, { logDetail: `refresh token reuse detected: family ${familyFingerprint(family.id)} revoked` });
     }
 
     const api = family.audience === null ? undefined : tenant.apis.get(family.audience);
-    if (family.audience !== null && !api) throw new InvalidGrantError(INVALID, { logDetail: `the token's API ${family.audience} no longer exists` });
+    if (family.audience !== null && !api)
+      throw new InvalidGrantError(INVALID, { logDetail: `the token's API ${family.audience} no longer exists` });
     const original = parseScope(family.scope);
     const scopes = narrowScopes(original, request.scopes && unprefixRefreshScopes(request.scopes, api, original));
     const user = await users.findById(tenant.id, family.userId);
     if (!user) throw new InvalidGrantError(INVALID, { logDetail: `user ${family.userId} no longer exists` });
     // DESIGN.md §2: a connection the file no longer declares keeps its users' data, but they cannot sign in or refresh.
-    if (!servedConnectionOf(tenant, user)) throw new InvalidGrantError(USER_CANNOT_SIGN_IN, { logDetail: `user ${user.id}: their connection is no longer in the configuration file` });
-    if (user.blocked) throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
+    if (!servedConnectionOf(tenant, user))
+      throw new InvalidGrantError(USER_CANNOT_SIGN_IN, {
+        logDetail: `user ${user.id}: their connection is no longer in the configuration file`,
+      });
+    if (user.blocked)
+      throw new InvalidGrantError('The user is blocked.', { errorReason: 'user_blocked', logDetail: `blocked user ${user.id}` });
     // Defense in depth (RFC 9700 §4.14.2): a password change or a block revokes every family, but one signed in
     // before it is refused even if that revocation was missed (a crash between the writes), and revoked now for good.
     const ended = sessionRefusal(user, family.authTime);
     if (ended !== undefined) {
       await refreshTokens.revokeFamily(family.id, now);
-      throw new InvalidGrantError(INVALID, { logDetail: `refresh token family ${familyFingerprint(family.id)} of user ${user.id} ended: ${ended}` });
+      throw new InvalidGrantError(INVALID, {
+        logDetail: `refresh token family ${familyFingerprint(family.id)} of user ${user.id} ended: ${ended}`,
+      });
     }
 
     const grant: Grant = {

@@ -102,7 +102,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of ['consumed_jtis', 'revoked_access_tokens', 'refresh_token_families', 'signing_keys', 'users', 'applications', 'apis', 'connections', 'tenants']) {
+  for (const table of [
+    'consumed_jtis',
+    'revoked_access_tokens',
+    'refresh_token_families',
+    'signing_keys',
+    'users',
+    'applications',
+    'apis',
+    'connections',
+    'tenants',
+  ]) {
     await db.schema.dropTable(table).execute();
   }
 }

@@ -5,7 +5,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // Issue #11 point 2: an enrolment that was never confirmed is no factor. Rows the previous version left
   // unconfirmed (abandoned or raced enrolments) go, and so does a recovery code no confirmed factor backs.
   await sql`delete from mfa_authenticators where confirmed = 0`.execute(db);
-  await sql`delete from mfa_recovery_codes where not exists (select 1 from mfa_authenticators a where a.tenant_id = mfa_recovery_codes.tenant_id and a.user_id = mfa_recovery_codes.user_id)`.execute(db);
+  await sql`delete from mfa_recovery_codes where not exists (select 1 from mfa_authenticators a where a.tenant_id = mfa_recovery_codes.tenant_id and a.user_id = mfa_recovery_codes.user_id)`.execute(
+    db,
+  );
 
   // RFC 6238 §5.2 (issue #11 point 10): the last TOTP time step accepted for the factor; a code must be for a later one.
   await db.schema.alterTable('mfa_authenticators').addColumn('last_used_step', 'bigint').execute();

@@ -9,7 +9,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     // managed_by_config: the file declared the row (the Management API of issue #15 refuses to change those, 409
     // managed_by_config); rows it creates itself get 0. disabled_at: the start at which the file stopped declaring it;
     // such a row is kept (its users, its tokens' history) but not served.
-    await db.schema.alterTable(table).addColumn('managed_by_config', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable(table)
+      .addColumn('managed_by_config', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
     await db.schema.alterTable(table).addColumn('disabled_at', 'text').execute();
     // Until now only the file created catalog rows.
     await sql`update ${sql.table(table)} set managed_by_config = 1`.execute(db);
@@ -31,7 +34,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
 
   // Removing an application revokes its refresh-token families in one indexed UPDATE.
-  await db.schema.createIndex('refresh_token_families_client_idx').on('refresh_token_families').columns(['tenant_id', 'client_id']).execute();
+  await db.schema
+    .createIndex('refresh_token_families_client_idx')
+    .on('refresh_token_families')
+    .columns(['tenant_id', 'client_id'])
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

@@ -18,7 +18,10 @@ export function openRedis(url: string, logger: Logger): Redis {
   redis.on('error', (err: Error) => {
     if (down) return;
     down = true;
-    logger.error({ err: err.message }, 'Redis is unreachable: password logins are refused with 503 until it answers (counters fail closed)');
+    logger.error(
+      { err: err.message },
+      'Redis is unreachable: password logins are refused with 503 until it answers (counters fail closed)',
+    );
   });
   redis.on('ready', () => {
     if (down) logger.info('Redis is reachable again');

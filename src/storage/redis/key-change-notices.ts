@@ -25,7 +25,10 @@ export class KeyChangeNotices {
     try {
       await this.subscriber.subscribe(KEY_ROTATION_CHANNEL);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'could not subscribe to signing-key changes in Redis; this node picks rotated keys up within 10 s instead');
+      this.logger.warn(
+        { err: (err as Error).message },
+        'could not subscribe to signing-key changes in Redis; this node picks rotated keys up within 10 s instead',
+      );
     }
   }
 

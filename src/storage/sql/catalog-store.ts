@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { DEFAULT_PASSWORD_POLICY, type ApiConfig, type ConnectionConfig } from '../../config/schema.js';
 import type { Database, DeclarableRow } from '../schema.js';
-import type { ApplicationSettings, CatalogSnapshot, CatalogStore, ClientGrantRecord, DeclarableKind, DeclaredRow, TenantSettings } from '../stores.js';
+import type {
+  ApplicationSettings,
+  CatalogSnapshot,
+  CatalogStore,
+  ClientGrantRecord,
+  DeclarableKind,
+  DeclaredRow,
+  TenantSettings,
+} from '../stores.js';
 import { fromIsoOrNull, toIso } from './time.js';
 
 /** Written by every upsert: the file declares the row, so it is served (again). */
@@ -23,43 +31,95 @@ export class SqlCatalogStore implements CatalogStore {
     const now = toIso(new Date());
     const existing = await this.db.selectFrom('tenants').select('id').where('name', '=', name).executeTakeFirst();
     if (existing) {
-      await this.db.updateTable('tenants').set({ settings: JSON.stringify(settings), updated_at: now, ...DECLARED }).where('id', '=', existing.id).execute();
+      await this.db
+        .updateTable('tenants')
+        .set({ settings: JSON.stringify(settings), updated_at: now, ...DECLARED })
+        .where('id', '=', existing.id)
+        .execute();
       return existing.id;
     }
     const id = randomUUID();
-    await this.db.insertInto('tenants').values({ id, name, settings: JSON.stringify(settings), created_at: now, updated_at: now, ...DECLARED }).execute();
+    await this.db
+      .insertInto('tenants')
+      .values({ id, name, settings: JSON.stringify(settings), created_at: now, updated_at: now, ...DECLARED })
+      .execute();
     return id;
   }
 
-  async upsertConnection(tenantId: string, connection: Pick<ConnectionConfig, 'name' | 'type'> & Partial<ConnectionConfig>): Promise<string> {
+  async upsertConnection(
+    tenantId: string,
+    connection: Pick<ConnectionConfig, 'name' | 'type'> & Partial<ConnectionConfig>,
+  ): Promise<string> {
     const now = toIso(new Date());
     // Secrets (a validator's HMAC key, an LDAP service account's password) stay in the configuration (memory), never in the database.
     const { name, type, secret: _secret, bind_password: _bindPassword, ...settings } = connection;
-    const existing = await this.db.selectFrom('connections').select('id').where('tenant_id', '=', tenantId).where('name', '=', name).executeTakeFirst();
+    const existing = await this.db
+      .selectFrom('connections')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (existing) {
-      await this.db.updateTable('connections').set({ type, settings: JSON.stringify(settings), updated_at: now, ...DECLARED }).where('id', '=', existing.id).execute();
+      await this.db
+        .updateTable('connections')
+        .set({ type, settings: JSON.stringify(settings), updated_at: now, ...DECLARED })
+        .where('id', '=', existing.id)
+        .execute();
       return existing.id;
     }
     const id = randomUUID();
-    await this.db.insertInto('connections').values({ id, tenant_id: tenantId, name, type, settings: JSON.stringify(settings), created_at: now, updated_at: now, ...DECLARED }).execute();
+    await this.db
+      .insertInto('connections')
+      .values({ id, tenant_id: tenantId, name, type, settings: JSON.stringify(settings), created_at: now, updated_at: now, ...DECLARED })
+      .execute();
     return id;
   }
 
   async upsertApi(tenantId: string, api: ApiConfig): Promise<string> {
     const now = toIso(new Date());
-    const existing = await this.db.selectFrom('apis').select('id').where('tenant_id', '=', tenantId).where('identifier', '=', api.identifier).executeTakeFirst();
+    const existing = await this.db
+      .selectFrom('apis')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('identifier', '=', api.identifier)
+      .executeTakeFirst();
     if (existing) {
-      await this.db.updateTable('apis').set({ settings: JSON.stringify(api), updated_at: now, ...DECLARED }).where('id', '=', existing.id).execute();
+      await this.db
+        .updateTable('apis')
+        .set({ settings: JSON.stringify(api), updated_at: now, ...DECLARED })
+        .where('id', '=', existing.id)
+        .execute();
       return existing.id;
     }
     const id = randomUUID();
-    await this.db.insertInto('apis').values({ id, tenant_id: tenantId, identifier: api.identifier, settings: JSON.stringify(api), created_at: now, updated_at: now, ...DECLARED }).execute();
+    await this.db
+      .insertInto('apis')
+      .values({
+        id,
+        tenant_id: tenantId,
+        identifier: api.identifier,
+        settings: JSON.stringify(api),
+        created_at: now,
+        updated_at: now,
+        ...DECLARED,
+      })
+      .execute();
     return id;
   }
 
-  async upsertApplication(tenantId: string, clientId: string, clientSecretHash: string | null, settings: ApplicationSettings): Promise<string> {
+  async upsertApplication(
+    tenantId: string,
+    clientId: string,
+    clientSecretHash: string | null,
+    settings: ApplicationSettings,
+  ): Promise<string> {
     const now = toIso(new Date());
-    const existing = await this.db.selectFrom('applications').select('id').where('tenant_id', '=', tenantId).where('client_id', '=', clientId).executeTakeFirst();
+    const existing = await this.db
+      .selectFrom('applications')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
     if (existing) {
       await this.db
         .updateTable('applications')
@@ -71,7 +131,16 @@ export class SqlCatalogStore implements CatalogStore {
     const id = randomUUID();
     await this.db
       .insertInto('applications')
-      .values({ id, tenant_id: tenantId, client_id: clientId, client_secret_hash: clientSecretHash, settings: JSON.stringify(settings), created_at: now, updated_at: now, ...DECLARED })
+      .values({
+        id,
+        tenant_id: tenantId,
+        client_id: clientId,
+        client_secret_hash: clientSecretHash,
+        settings: JSON.stringify(settings),
+        created_at: now,
+        updated_at: now,
+        ...DECLARED,
+      })
       .execute();
     return id;
   }
@@ -82,7 +151,16 @@ export class SqlCatalogStore implements CatalogStore {
     // The unique key is the arbiter: one row per (tenant, application, API) however many nodes start at once.
     const row = await this.db
       .insertInto('client_grants')
-      .values({ id: randomUUID(), tenant_id: tenantId, client_id: grant.clientId, audience: grant.audience, scope, created_at: now, updated_at: now, ...DECLARED })
+      .values({
+        id: randomUUID(),
+        tenant_id: tenantId,
+        client_id: grant.clientId,
+        audience: grant.audience,
+        scope,
+        created_at: now,
+        updated_at: now,
+        ...DECLARED,
+      })
       .onConflict((oc) => oc.columns(['tenant_id', 'client_id', 'audience']).doUpdateSet({ scope, updated_at: now, ...DECLARED }))
       .returning('id')
       .executeTakeFirstOrThrow();
@@ -94,10 +172,24 @@ export class SqlCatalogStore implements CatalogStore {
       this.db.selectFrom('tenants').select(['id', 'name', 'disabled_at']).where('managed_by_config', '=', 1).execute(),
       this.db.selectFrom('connections').select(['id', 'tenant_id', 'name', 'disabled_at']).where('managed_by_config', '=', 1).execute(),
       this.db.selectFrom('apis').select(['id', 'tenant_id', 'identifier', 'disabled_at']).where('managed_by_config', '=', 1).execute(),
-      this.db.selectFrom('applications').select(['id', 'tenant_id', 'client_id', 'disabled_at']).where('managed_by_config', '=', 1).execute(),
-      this.db.selectFrom('client_grants').select(['id', 'tenant_id', 'client_id', 'audience', 'disabled_at']).where('managed_by_config', '=', 1).execute(),
+      this.db
+        .selectFrom('applications')
+        .select(['id', 'tenant_id', 'client_id', 'disabled_at'])
+        .where('managed_by_config', '=', 1)
+        .execute(),
+      this.db
+        .selectFrom('client_grants')
+        .select(['id', 'tenant_id', 'client_id', 'audience', 'disabled_at'])
+        .where('managed_by_config', '=', 1)
+        .execute(),
     ]);
-    const declared = (kind: DeclarableKind, id: string, tenantId: string, key: string[], disabledAt: string | null): DeclaredRow => ({ kind, id, tenantId, key, disabledAt: fromIsoOrNull(disabledAt) });
+    const declared = (kind: DeclarableKind, id: string, tenantId: string, key: string[], disabledAt: string | null): DeclaredRow => ({
+      kind,
+      id,
+      tenantId,
+      key,
+      disabledAt: fromIsoOrNull(disabledAt),
+    });
     return [
       ...tenants.map((t) => declared('tenant', t.id, t.id, [t.name], t.disabled_at)),
       ...connections.map((c) => declared('connection', c.id, c.tenant_id, [c.name], c.disabled_at)),
@@ -113,7 +205,12 @@ export class SqlCatalogStore implements CatalogStore {
       const ids = rows.filter((r) => r.kind === kind).map((r) => r.id);
       if (ids.length === 0) continue;
       // Only rows still served: a second disable keeps the instant the file first stopped declaring it.
-      await this.db.updateTable(TABLE_OF[kind]).set({ disabled_at: disabledAt }).where('id', 'in', ids).where('disabled_at', 'is', null).execute();
+      await this.db
+        .updateTable(TABLE_OF[kind])
+        .set({ disabled_at: disabledAt })
+        .where('id', 'in', ids)
+        .where('disabled_at', 'is', null)
+        .execute();
     }
   }
 
@@ -136,7 +233,9 @@ export class SqlCatalogStore implements CatalogStore {
           name: c.name,
           type: c.type as ConnectionConfig['type'],
           passwordPolicy: { ...DEFAULT_PASSWORD_POLICY, ...settings.password_policy },
-          ...(c.type !== 'http' || settings.url === undefined ? {} : { validator: { url: settings.url, timeoutMs: settings.timeout_ms ?? 2000 } }),
+          ...(c.type !== 'http' || settings.url === undefined
+            ? {}
+            : { validator: { url: settings.url, timeoutMs: settings.timeout_ms ?? 2000 } }),
         };
       }),
       apis: apis.map((a) => ({ id: a.id, tenantId: a.tenant_id, settings: JSON.parse(a.settings) as ApiConfig })),
@@ -147,7 +246,13 @@ export class SqlCatalogStore implements CatalogStore {
         clientSecretHash: a.client_secret_hash,
         settings: JSON.parse(a.settings) as ApplicationSettings,
       })),
-      clientGrants: clientGrants.map((g) => ({ id: g.id, tenantId: g.tenant_id, clientId: g.client_id, audience: g.audience, scope: JSON.parse(g.scope) as string[] })),
+      clientGrants: clientGrants.map((g) => ({
+        id: g.id,
+        tenantId: g.tenant_id,
+        clientId: g.client_id,
+        audience: g.audience,
+        scope: JSON.parse(g.scope) as string[],
+      })),
     };
   }
 }

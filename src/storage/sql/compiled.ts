@@ -29,7 +29,12 @@ export class CompiledStatement<Name extends string, Row> {
       compiled = this.compile(db);
       this.compiled.set(adapter, compiled);
     }
-    return db.executeQuery<Row>(CompiledQuery.raw(compiled.sql, compiled.order.map((name) => values[name])));
+    return db.executeQuery<Row>(
+      CompiledQuery.raw(
+        compiled.sql,
+        compiled.order.map((name) => values[name]),
+      ),
+    );
   }
 
   private compile(db: Kysely<Database>): { sql: string; order: Name[] } {

@@ -24,7 +24,12 @@ export class SqlSingleUseKeyStore implements SingleUseKeyStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async isConsumed(key: string, now: Date): Promise<boolean> {
-    const row = await this.db.selectFrom('consumed_jtis').select('key').where('key', '=', key).where('expires_at', '>', toIso(now)).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('consumed_jtis')
+      .select('key')
+      .where('key', '=', key)
+      .where('expires_at', '>', toIso(now))
+      .executeTakeFirst();
     return row !== undefined;
   }
 

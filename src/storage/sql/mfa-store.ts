@@ -23,17 +23,31 @@ export class SqlMfaStore implements MfaStore {
 
   async removeAuthenticator(tenantId: string, userId: string, id: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const result = await trx.deleteFrom('mfa_authenticators').where('tenant_id', '=', tenantId).where('user_id', '=', userId).where('id', '=', id).executeTakeFirst();
+      const result = await trx
+        .deleteFrom('mfa_authenticators')
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', userId)
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (Number(result.numDeletedRows) === 0) return false;
       // The recovery code stands for the factors: with the last one gone, it goes too.
-      const left = await trx.selectFrom('mfa_authenticators').select('id').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
+      const left = await trx
+        .selectFrom('mfa_authenticators')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
       if (!left) await trx.deleteFrom('mfa_recovery_codes').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
       return true;
     });
   }
 
   async removeAllAuthenticators(tenantId: string, userId: string): Promise<number> {
-    const result = await this.db.deleteFrom('mfa_authenticators').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
+    const result = await this.db
+      .deleteFrom('mfa_authenticators')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     await this.db.deleteFrom('mfa_pending_enrolments').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
     await this.setRecoveryCodeHash(tenantId, userId, null);
     return Number(result.numDeletedRows);
@@ -79,7 +93,14 @@ export class SqlMfaStore implements MfaStore {
     return row && pendingOf(row);
   }
 
-  async confirmPendingEnrolment(args: { tenantId: string; userId: string; authenticatorId: string; mfaTokenJti: string; now: Date; lastUsedStep: number | null }): Promise<EnrolmentConfirmation> {
+  async confirmPendingEnrolment(args: {
+    tenantId: string;
+    userId: string;
+    authenticatorId: string;
+    mfaTokenJti: string;
+    now: Date;
+    lastUsedStep: number | null;
+  }): Promise<EnrolmentConfirmation> {
     return this.db.transaction().execute(async (trx): Promise<EnrolmentConfirmation> => {
       // The delete is the arbiter: of two confirmations of one enrolment, one finds the row.
       const pending = await trx
@@ -93,7 +114,12 @@ export class SqlMfaStore implements MfaStore {
         .executeTakeFirst();
       if (!pending) return { kind: 'gone' };
       // A factor confirmed meanwhile (an associate that raced it) wins: this one is dropped, not added beside it.
-      const existing = await trx.selectFrom('mfa_authenticators').select('id').where('tenant_id', '=', args.tenantId).where('user_id', '=', args.userId).executeTakeFirst();
+      const existing = await trx
+        .selectFrom('mfa_authenticators')
+        .select('id')
+        .where('tenant_id', '=', args.tenantId)
+        .where('user_id', '=', args.userId)
+        .executeTakeFirst();
       if (existing) return { kind: 'already_enrolled' };
       const authenticator: MfaAuthenticator = {
         id: pending.authenticator_id,

@@ -82,31 +82,37 @@ function defineClass(): new (options: SqlRateLimiterOptions) => RateLimiterAbstr
       return new RateLimiterRes(Math.max(this.points - row.points, 0), msBeforeNext, row.points, changedPoints === row.points);
     }
   }
-  return SqlRateLimiter as unknown as new (options: SqlRateLimiterOptions) => RateLimiterAbstract;
+  return SqlRateLimiter as unknown as new (
+    options: SqlRateLimiterOptions,
+  ) => RateLimiterAbstract;
 }
 
 type CounterRow = { points: number; expires_at_ms: number | string | null };
 
-const ADD_TO_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt' | 'now', CounterRow>(['key', 'points', 'expiresAt', 'now'], (db, v) =>
-  db
-    .insertInto('attack_counters')
-    .values({ key: v.key, points: sql<number>`cast(${v.points} as bigint)`, expires_at_ms: sql<number>`cast(${v.expiresAt} as bigint)` })
-    .onConflict((oc) =>
-      oc.column('key').doUpdateSet({
-        // An expired window starts afresh; a live one accumulates and keeps its expiry.
-        // Never below zero: a refund racing a reset must not leave a free attempt.
-        points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > cast(${v.now} as bigint) then (case when attack_counters.points + excluded.points < 0 then 0 else attack_counters.points + excluded.points end) else (case when excluded.points < 0 then 0 else excluded.points end) end`,
-        expires_at_ms: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > cast(${v.now} as bigint) then attack_counters.expires_at_ms else excluded.expires_at_ms end`,
-      }),
-    )
-    .returning(['points', 'expires_at_ms']),
+const ADD_TO_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt' | 'now', CounterRow>(
+  ['key', 'points', 'expiresAt', 'now'],
+  (db, v) =>
+    db
+      .insertInto('attack_counters')
+      .values({ key: v.key, points: sql<number>`cast(${v.points} as bigint)`, expires_at_ms: sql<number>`cast(${v.expiresAt} as bigint)` })
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet({
+          // An expired window starts afresh; a live one accumulates and keeps its expiry.
+          // Never below zero: a refund racing a reset must not leave a free attempt.
+          points: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > cast(${v.now} as bigint) then (case when attack_counters.points + excluded.points < 0 then 0 else attack_counters.points + excluded.points end) else (case when excluded.points < 0 then 0 else excluded.points end) end`,
+          expires_at_ms: sql<number>`case when attack_counters.expires_at_ms is null or attack_counters.expires_at_ms > cast(${v.now} as bigint) then attack_counters.expires_at_ms else excluded.expires_at_ms end`,
+        }),
+      )
+      .returning(['points', 'expires_at_ms']),
 );
 
 const SET_COUNTER = new CompiledStatement<'key' | 'points' | 'expiresAt', CounterRow>(['key', 'points', 'expiresAt'], (db, v) =>
   db
     .insertInto('attack_counters')
     .values({ key: v.key, points: sql<number>`cast(${v.points} as bigint)`, expires_at_ms: sql<number>`cast(${v.expiresAt} as bigint)` })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ points: (eb) => eb.ref('excluded.points'), expires_at_ms: (eb) => eb.ref('excluded.expires_at_ms') }))
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet({ points: (eb) => eb.ref('excluded.points'), expires_at_ms: (eb) => eb.ref('excluded.expires_at_ms') }),
+    )
     .returning(['points', 'expires_at_ms']),
 );
 

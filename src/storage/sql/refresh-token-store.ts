@@ -1,6 +1,12 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, RefreshTokenFamiliesTable } from '../schema.js';
-import { isRetryInsideReuseInterval, type NewRefreshTokenFamily, type RefreshTokenFamily, type RefreshTokenStore, type RotationResult } from '../stores.js';
+import {
+  isRetryInsideReuseInterval,
+  type NewRefreshTokenFamily,
+  type RefreshTokenFamily,
+  type RefreshTokenStore,
+  type RotationResult,
+} from '../stores.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
 
 function toFamily(row: Selectable<RefreshTokenFamiliesTable>): RefreshTokenFamily {
@@ -56,7 +62,15 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
       .execute();
   }
 
-  async rotate(args: { familyId: string; expectedHash: string; newHash: string; newTokenSealed: string | null; expiresAt: Date; now: Date; reuseIntervalSeconds: number }): Promise<RotationResult> {
+  async rotate(args: {
+    familyId: string;
+    expectedHash: string;
+    newHash: string;
+    newTokenSealed: string | null;
+    expiresAt: Date;
+    now: Date;
+    reuseIntervalSeconds: number;
+  }): Promise<RotationResult> {
     // One conditional UPDATE is the arbiter, on SQLite and PostgreSQL alike:
     // a second writer re-checks `current_hash` after the first commits and
     // finds it changed, so exactly one caller sees one row.

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
-import type { AttackLock, AttackLockStore, SecurityEvent, SecurityEventFilter, SecurityEventStore, StoredSecurityEvent } from '../stores.js';
+import type {
+  AttackLock,
+  AttackLockStore,
+  SecurityEvent,
+  SecurityEventFilter,
+  SecurityEventStore,
+  StoredSecurityEvent,
+} from '../stores.js';
 import { fromIso, toIso } from './time.js';
 import { writeBatcherFor } from './write-batcher.js';
 
@@ -15,21 +22,21 @@ export class SqlSecurityEventStore implements SecurityEventStore {
     // Batched with the login's counter writes: one commit per login, not two.
     await writeBatcherFor(this.db).run((db) =>
       db
-      .insertInto('security_events')
-      .values({
-        id: randomUUID(),
-        at: toIso(event.at),
-        tenant_id: event.tenantId,
-        type: event.type,
-        reason: event.reason ?? null,
-        client_id: event.clientId ?? null,
-        connection: event.connection ?? null,
-        user_id: event.userId ?? null,
-        identifier: event.identifier === undefined ? null : event.identifier.slice(0, MAX_IDENTIFIER_CHARS),
-        ip: event.ip ?? null,
-        details: event.details === undefined ? null : JSON.stringify(event.details),
-      })
-      .execute(),
+        .insertInto('security_events')
+        .values({
+          id: randomUUID(),
+          at: toIso(event.at),
+          tenant_id: event.tenantId,
+          type: event.type,
+          reason: event.reason ?? null,
+          client_id: event.clientId ?? null,
+          connection: event.connection ?? null,
+          user_id: event.userId ?? null,
+          identifier: event.identifier === undefined ? null : event.identifier.slice(0, MAX_IDENTIFIER_CHARS),
+          ip: event.ip ?? null,
+          details: event.details === undefined ? null : JSON.stringify(event.details),
+        })
+        .execute(),
     );
   }
 
@@ -82,7 +89,9 @@ export class SqlAttackLockStore implements AttackLockStore {
       .insertInto('attack_locks')
       .values(row)
       .onConflict((oc) =>
-        oc.columns(['tenant_id', 'connection_id', 'identifier_key', 'ip']).doUpdateSet({ locked_at: row.locked_at, expires_at: row.expires_at, identifier: row.identifier }),
+        oc
+          .columns(['tenant_id', 'connection_id', 'identifier_key', 'ip'])
+          .doUpdateSet({ locked_at: row.locked_at, expires_at: row.expires_at, identifier: row.identifier }),
       )
       .execute();
   }

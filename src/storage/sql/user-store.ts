@@ -73,7 +73,11 @@ export class SqlUserStore implements UserStore {
       last_login_at: null,
       groups: user.groups === undefined ? null : JSON.stringify(user.groups),
     };
-    const result = await this.db.insertInto('users').values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+    const result = await this.db
+      .insertInto('users')
+      .values(row)
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1 ? toRecord(row) : undefined;
   }
 
@@ -118,11 +122,19 @@ export class SqlUserStore implements UserStore {
     await this.db.updateTable('users').set(set).where('id', '=', userId).execute();
   }
 
-  async setPasswordHash(userId: string, passwordHash: string, options: { expectedHash?: string; passwordChangedAt?: Date } = {}): Promise<boolean> {
+  async setPasswordHash(
+    userId: string,
+    passwordHash: string,
+    options: { expectedHash?: string; passwordChangedAt?: Date } = {},
+  ): Promise<boolean> {
     const now = toIso(new Date());
     let query = this.db
       .updateTable('users')
-      .set({ password_hash: passwordHash, updated_at: now, ...(options.passwordChangedAt === undefined ? {} : { password_changed_at: toIso(options.passwordChangedAt) }) })
+      .set({
+        password_hash: passwordHash,
+        updated_at: now,
+        ...(options.passwordChangedAt === undefined ? {} : { password_changed_at: toIso(options.passwordChangedAt) }),
+      })
       .where('id', '=', userId);
     if (options.expectedHash !== undefined) query = query.where('password_hash', '=', options.expectedHash);
     const result = await query.executeTakeFirst();
@@ -138,7 +150,11 @@ export class SqlUserStore implements UserStore {
   }
 
   async recordLogin(userId: string, at: Date): Promise<void> {
-    await this.db.updateTable('users').set({ last_login_at: toIso(at) }).where('id', '=', userId).execute();
+    await this.db
+      .updateTable('users')
+      .set({ last_login_at: toIso(at) })
+      .where('id', '=', userId)
+      .execute();
   }
 
   async countInConnection(tenantId: string, connectionId: string): Promise<number> {
