@@ -269,6 +269,32 @@ for (const variant of VARIANTS) {
         assertStatus(await present(b, await sign()), 200, undefined, 'a fresh assertion on B');
       }));
 
+    it('regression (issue #12): an assertion spent at the token endpoint is refused at revocation and introspection (one single-use store per cluster)', () =>
+      withLogs(async () => {
+        // An assertion whose aud is the issuer is valid at every endpoint that authenticates clients (RFC 7523 §3);
+        // its jti must be spent once across all of them, in Redis when the cluster has it.
+        const assertion = await signAssertion(assertionClaims(JWT_CLIENT.client_id, cluster.issuer(), new Date()), {
+          key: jwtClientKey,
+          kid: jwtClientKid,
+        });
+        const withAssertion = { client_id: JWT_CLIENT.client_id, client_assertion_type: JWT_BEARER, client_assertion: assertion };
+        const issued = await postForm(a.at('/oauth/token'), { grant_type: 'client_credentials', audience: API, ...withAssertion });
+        assertStatus(issued, 200, undefined, 'the assertion at the token endpoint');
+        const accessToken = String(issued.body.access_token);
+        assertStatus(
+          await postForm(b.at('/oauth/revoke'), { token: accessToken, ...withAssertion }),
+          401,
+          'invalid_client',
+          'the same assertion at revocation',
+        );
+        assertStatus(
+          await postForm(b.at('/oauth/introspect'), { token: accessToken, ...withAssertion }),
+          401,
+          'invalid_client',
+          'the same assertion at introspection',
+        );
+      }));
+
     it('a TOTP code used on A is refused when replayed on B; an mfa_token used on A is refused on B', () =>
       withLogs(async () => {
         // Enrollment through A, confirmed on B with the code of the current step s0.
