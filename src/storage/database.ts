@@ -97,7 +97,6 @@ export function redactDatabaseUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
-const DEFAULT_POSTGRES_POOL = 10;
 /** A node waiting longer than this for a connection or an answer reports the database unavailable (503) rather than hanging. */
 const POSTGRES_CONNECT_TIMEOUT_MS = 3000;
 const POSTGRES_QUERY_TIMEOUT_MS = 5000;
@@ -106,7 +105,8 @@ const PG_INT8 = 20;
 function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.poolSize ?? DEFAULT_POSTGRES_POOL,
+    // The server passes `database_pool_size` (its default is the schema's); a caller without one gets pg's own.
+    ...(options.poolSize === undefined ? {} : { max: options.poolSize }),
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
     query_timeout: POSTGRES_QUERY_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
