@@ -1,6 +1,7 @@
 /**
  * Per-tenant signing keys. Private keys are sealed with the master key at
- * rest and held in memory as non-extractable CryptoKeys, imported once.
+ * rest and held in memory as ready signers (a node:crypto KeyObject and the
+ * encoded headers, made once per key; see jwt-signer.ts).
  * Rotation keeps the old public key published until every token it signed
  * has expired.
  */
@@ -9,15 +10,10 @@ import type { Clock } from '../clock.js';
 import type { SigningAlg } from '../config/schema.js';
 import type { Sealer } from '../crypto/secrets.js';
 import type { SigningKeyRecord, SigningKeyStore } from '../storage/stores.js';
-
-export interface ActiveSigningKey {
-  kid: string;
-  alg: SigningAlg;
-  privateKey: CryptoKey;
-}
+import { JwtSigner } from './jwt-signer.js';
 
 interface TenantKeys {
-  active: Map<SigningAlg, ActiveSigningKey>;
+  active: Map<SigningAlg, JwtSigner>;
   verification: Map<string, { alg: SigningAlg; publicKey: CryptoKey }>;
   loadedAt: number;
 }
@@ -67,7 +63,7 @@ export class SigningKeys {
     this.cache.delete(tenantId);
   }
 
-  async activeKey(tenantId: string, alg: SigningAlg): Promise<ActiveSigningKey> {
+  async activeKey(tenantId: string, alg: SigningAlg): Promise<JwtSigner> {
     const key = (await this.keysFor(tenantId)).active.get(alg);
     if (!key) throw new Error(`tenant ${tenantId} has no active ${alg} signing key; restart to let config apply create it`);
     return key;
@@ -117,12 +113,8 @@ export class SigningKeys {
       });
       // Newest first: the first unretired key of an algorithm signs.
       if (record.retiredAt === null && !keys.active.has(record.alg)) {
-        const privateJwk = JSON.parse(this.sealer.unseal(record.privateKeySealed)) as JWK;
-        keys.active.set(record.alg, {
-          kid: record.kid,
-          alg: record.alg,
-          privateKey: (await importJWK(privateJwk, record.alg)) as CryptoKey,
-        });
+        const privateJwk = JSON.parse(this.sealer.unseal(record.privateKeySealed)) as Record<string, unknown>;
+        keys.active.set(record.alg, new JwtSigner(record.kid, record.alg, privateJwk));
       }
     }
     this.cache.set(tenantId, keys);

@@ -5,7 +5,7 @@
  * behind but discarded signatures.
  */
 import { randomUUID } from 'node:crypto';
-import { SignJWT, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { epochSeconds, type Clock } from '../clock.js';
 import type { Sealer } from '../crypto/secrets.js';
 import { USERINFO_TOKEN_ALG, USERINFO_TOKEN_LIFETIME_SECONDS, type Tenant } from '../domain/tenant.js';
@@ -88,7 +88,7 @@ export class TokenService {
     };
     if (grant.subject.kind === 'user') payload.auth_time = epochSeconds(grant.authTime);
     if (grant.amr) payload.amr = grant.amr;
-    return new SignJWT(payload).setProtectedHeader({ alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
+    return key.sign('at+jwt', payload);
   }
 
   private async signIdToken(grant: Grant, user: UserRecord, tenant: Tenant, client: AuthenticatedClient, now: Date): Promise<string> {
@@ -106,7 +106,7 @@ export class TokenService {
       ...(grant.amr ? { amr: grant.amr } : {}),
       ...profileClaims(user, grant.scopes),
     };
-    return new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT', kid: key.kid }).sign(key.privateKey);
+    return key.sign('JWT', payload);
   }
 
   private async persistRefreshToken(grant: Grant, tenant: Tenant, client: AuthenticatedClient, now: Date): Promise<string | undefined> {
