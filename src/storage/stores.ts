@@ -212,8 +212,16 @@ export type RotationResult =
   /** The token was not the current one (a rotated token presented again): the family is now revoked. */
   | { kind: 'reuse_detected' };
 
+/** A refresh-token family with the user it was issued to (undefined when that user no longer exists). */
+export interface FamilyWithOwner {
+  family: RefreshTokenFamily;
+  owner: UserRecord | undefined;
+}
+
 export interface RefreshTokenStore {
   findFamily(familyId: string): Promise<RefreshTokenFamily | undefined>;
+  /** The family and its user, read together: the refresh grant needs both on every request. */
+  findFamilyWithOwner(familyId: string): Promise<FamilyWithOwner | undefined>;
   createFamily(family: NewRefreshTokenFamily): Promise<void>;
   /**
    * Replaces the family's current token if it is still `expectedHash`.

@@ -447,6 +447,27 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.equal(await stores.refreshTokens.findFamily(uid('fam')), undefined);
     });
 
+    it('findFamilyWithOwner reads the family and its user together; the owner is undefined when the user is gone or in another tenant', async () => {
+      const owner = await stores.users.create({ ...newUser(uid('owner')), email: 'owner@acme.test', groups: ['admins'] });
+      assert.ok(owner);
+      const owned = family({ userId: owner.id, amr: ['pwd'] });
+      const orphan = family();
+      await stores.refreshTokens.createFamily(owned);
+      await stores.refreshTokens.createFamily(orphan);
+      assert.deepEqual(await stores.refreshTokens.findFamilyWithOwner(owned.id), {
+        family: await stores.refreshTokens.findFamily(owned.id),
+        owner: await stores.users.findById(tenantId, owner.id),
+      });
+      assert.deepEqual(await stores.refreshTokens.findFamilyWithOwner(orphan.id), {
+        family: await stores.refreshTokens.findFamily(orphan.id),
+        owner: undefined,
+      });
+      const elsewhere = family({ userId: owner.id, tenantId: uid('other-tenant') });
+      await stores.refreshTokens.createFamily(elsewhere);
+      assert.equal((await stores.refreshTokens.findFamilyWithOwner(elsewhere.id))?.owner, undefined, 'joined within the tenant only');
+      assert.equal(await stores.refreshTokens.findFamilyWithOwner(uid('fam')), undefined);
+    });
+
     it('rotate: the expected hash rotates once; presented again inside the reuse interval it replays the sealed child, after it the family is revoked', async () => {
       const f = family();
       await stores.refreshTokens.createFamily(f);

@@ -1,13 +1,79 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, RefreshTokenFamiliesTable } from '../schema.js';
+import type { Database, RefreshTokenFamiliesTable, UsersTable } from '../schema.js';
 import {
   isRetryInsideReuseInterval,
+  type FamilyWithOwner,
   type NewRefreshTokenFamily,
   type RefreshTokenFamily,
   type RefreshTokenStore,
   type RotationResult,
 } from '../stores.js';
+import { CompiledStatement } from './compiled.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
+import { userFromRow } from './user-store.js';
+
+/** A family row with its user's columns, each prefixed `owner_` (null when the user is gone). */
+type FamilyWithOwnerRow = Selectable<RefreshTokenFamiliesTable> & { [C in keyof UsersTable as `owner_${C}`]: UsersTable[C] | null };
+
+/**
+ * The refresh grant needs the family and its user: one statement, not two
+ * (on PostgreSQL every statement is a round trip), built and compiled once.
+ */
+const FIND_FAMILY_WITH_OWNER = new CompiledStatement<'familyId', FamilyWithOwnerRow>(['familyId'], (db, v) =>
+  db
+    .selectFrom('refresh_token_families as f')
+    .leftJoin('users as u', (join) => join.onRef('u.id', '=', 'f.user_id').onRef('u.tenant_id', '=', 'f.tenant_id'))
+    .selectAll('f')
+    .select([
+      'u.id as owner_id',
+      'u.tenant_id as owner_tenant_id',
+      'u.connection_id as owner_connection_id',
+      'u.username as owner_username',
+      'u.username_key as owner_username_key',
+      'u.email as owner_email',
+      'u.email_key as owner_email_key',
+      'u.email_verified as owner_email_verified',
+      'u.name as owner_name',
+      'u.given_name as owner_given_name',
+      'u.family_name as owner_family_name',
+      'u.password_hash as owner_password_hash',
+      'u.blocked as owner_blocked',
+      'u.created_at as owner_created_at',
+      'u.updated_at as owner_updated_at',
+      'u.password_changed_at as owner_password_changed_at',
+      'u.blocked_at as owner_blocked_at',
+      'u.last_login_at as owner_last_login_at',
+      'u.groups as owner_groups',
+    ])
+    .where('f.id', '=', v.familyId),
+);
+
+/** The rotation's arbiter (see `rotate`), compiled once: it runs on every refresh. */
+const ROTATE = new CompiledStatement<'familyId' | 'expectedHash' | 'newHash' | 'rotatedAt' | 'newTokenSealed' | 'expiresAt', never>(
+  ['familyId', 'expectedHash', 'newHash', 'rotatedAt', 'newTokenSealed', 'expiresAt'],
+  (db, v) =>
+    db
+      .updateTable('refresh_token_families')
+      .set({
+        current_hash: v.newHash,
+        previous_hash: v.expectedHash,
+        rotated_at: v.rotatedAt,
+        current_token_sealed: v.newTokenSealed,
+        expires_at: v.expiresAt,
+      })
+      .where('id', '=', v.familyId)
+      .where('current_hash', '=', v.expectedHash)
+      .where('revoked_at', 'is', null),
+);
+
+/** Strips the `owner_` prefix back off: the user's own row, when the join found one. */
+function ownerOf(row: FamilyWithOwnerRow): Selectable<UsersTable> | undefined {
+  if (row.owner_id === null) return undefined;
+  const owner: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) if (column.startsWith('owner_')) owner[column.slice(6)] = value;
+  // The join matched, so every NOT NULL column of users is present.
+  return owner as unknown as Selectable<UsersTable>;
+}
 
 function toFamily(row: Selectable<RefreshTokenFamiliesTable>): RefreshTokenFamily {
   return {
@@ -36,6 +102,14 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
   async findFamily(familyId: string): Promise<RefreshTokenFamily | undefined> {
     const row = await this.db.selectFrom('refresh_token_families').selectAll().where('id', '=', familyId).executeTakeFirst();
     return row && toFamily(row);
+  }
+
+  async findFamilyWithOwner(familyId: string): Promise<FamilyWithOwner | undefined> {
+    const { rows } = await FIND_FAMILY_WITH_OWNER.execute(this.db, { familyId });
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const owner = ownerOf(row);
+    return { family: toFamily(row), owner: owner && userFromRow(owner) };
   }
 
   async createFamily(family: NewRefreshTokenFamily): Promise<void> {
@@ -74,20 +148,15 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
     // One conditional UPDATE is the arbiter, on SQLite and PostgreSQL alike:
     // a second writer re-checks `current_hash` after the first commits and
     // finds it changed, so exactly one caller sees one row.
-    const claimed = await this.db
-      .updateTable('refresh_token_families')
-      .set({
-        current_hash: args.newHash,
-        previous_hash: args.expectedHash,
-        rotated_at: toIso(args.now),
-        current_token_sealed: args.newTokenSealed,
-        expires_at: toIso(args.expiresAt),
-      })
-      .where('id', '=', args.familyId)
-      .where('current_hash', '=', args.expectedHash)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) === 1) return { kind: 'rotated' };
+    const claimed = await ROTATE.execute(this.db, {
+      familyId: args.familyId,
+      expectedHash: args.expectedHash,
+      newHash: args.newHash,
+      rotatedAt: toIso(args.now),
+      newTokenSealed: args.newTokenSealed,
+      expiresAt: toIso(args.expiresAt),
+    });
+    if (Number(claimed.numAffectedRows) === 1) return { kind: 'rotated' };
 
     const family = await this.findFamily(args.familyId);
     if (family && isRetryInsideReuseInterval(family, args.expectedHash, args.now, args.reuseIntervalSeconds)) {

@@ -5,7 +5,8 @@ import type { NewUser, UserProfileUpdate, UserRecord, UserStore } from '../store
 import { loginKey } from '../../domain/login-key.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
 
-function toRecord(row: Selectable<UsersTable>): UserRecord {
+/** A users row as the record the services see (also used by stores that join users in). */
+export function userFromRow(row: Selectable<UsersTable>): UserRecord {
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -41,12 +42,12 @@ export class SqlUserStore implements UserStore {
       .execute();
     // A username match wins over another user's email that happens to be equal.
     const row = rows.find((r) => r.username_key === key) ?? rows[0];
-    return row && toRecord(row);
+    return row && userFromRow(row);
   }
 
   async findById(tenantId: string, userId: string): Promise<UserRecord | undefined> {
     const row = await this.db.selectFrom('users').selectAll().where('id', '=', userId).where('tenant_id', '=', tenantId).executeTakeFirst();
-    return row && toRecord(row);
+    return row && userFromRow(row);
   }
 
   async create(user: NewUser): Promise<UserRecord | undefined> {
@@ -78,7 +79,7 @@ export class SqlUserStore implements UserStore {
       .values(row)
       .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1 ? toRecord(row) : undefined;
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1 ? userFromRow(row) : undefined;
   }
 
   async provisionExternal(user: Omit<NewUser, 'passwordHash'>): Promise<UserRecord> {
@@ -90,7 +91,7 @@ export class SqlUserStore implements UserStore {
         .where('connection_id', '=', user.connectionId)
         .where('username_key', '=', loginKey(user.username))
         .executeTakeFirst();
-      return row && toRecord(row);
+      return row && userFromRow(row);
     };
     const existing = (await byUsername()) ?? (await this.create({ ...user, passwordHash: null })) ?? (await byUsername());
     if (!existing) throw new Error(`could not provision external user ${user.username}`);
