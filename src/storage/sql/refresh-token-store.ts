@@ -11,6 +11,7 @@ import {
 import { CompiledStatement } from './compiled.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
 import { userFromRow } from './user-store.js';
+import { writeBatcherFor } from './write-batcher.js';
 
 /** A family row with its user's columns, each prefixed `owner_` (null when the user is gone). */
 type FamilyWithOwnerRow = Selectable<RefreshTokenFamiliesTable> & { [C in keyof UsersTable as `owner_${C}`]: UsersTable[C] | null };
@@ -66,13 +67,31 @@ const ROTATE = new CompiledStatement<'familyId' | 'expectedHash' | 'newHash' | '
       .where('revoked_at', 'is', null),
 );
 
-/** Strips the `owner_` prefix back off: the user's own row, when the join found one. */
+/** The user's own row back from its `owner_` columns, when the join found one (spelled out: this runs on every refresh). */
 function ownerOf(row: FamilyWithOwnerRow): Selectable<UsersTable> | undefined {
+  // The join matched when the primary key is there; then every NOT NULL column of users is too.
   if (row.owner_id === null) return undefined;
-  const owner: Record<string, unknown> = {};
-  for (const [column, value] of Object.entries(row)) if (column.startsWith('owner_')) owner[column.slice(6)] = value;
-  // The join matched, so every NOT NULL column of users is present.
-  return owner as unknown as Selectable<UsersTable>;
+  return {
+    id: row.owner_id,
+    tenant_id: row.owner_tenant_id as string,
+    connection_id: row.owner_connection_id as string,
+    username: row.owner_username as string,
+    username_key: row.owner_username_key as string,
+    email: row.owner_email,
+    email_key: row.owner_email_key,
+    email_verified: row.owner_email_verified as number,
+    name: row.owner_name,
+    given_name: row.owner_given_name,
+    family_name: row.owner_family_name,
+    password_hash: row.owner_password_hash,
+    blocked: row.owner_blocked as number,
+    created_at: row.owner_created_at as string,
+    updated_at: row.owner_updated_at as string,
+    password_changed_at: row.owner_password_changed_at,
+    blocked_at: row.owner_blocked_at,
+    last_login_at: row.owner_last_login_at,
+    groups: row.owner_groups,
+  };
 }
 
 function toFamily(row: Selectable<RefreshTokenFamiliesTable>): RefreshTokenFamily {
@@ -113,27 +132,30 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
   }
 
   async createFamily(family: NewRefreshTokenFamily): Promise<void> {
-    await this.db
-      .insertInto('refresh_token_families')
-      .values({
-        id: family.id,
-        tenant_id: family.tenantId,
-        client_id: family.clientId,
-        user_id: family.userId,
-        audience: family.audience,
-        scope: family.scope,
-        auth_time: toIso(family.authTime),
-        current_hash: family.currentHash,
-        previous_hash: null,
-        rotated_at: null,
-        current_token_sealed: family.currentTokenSealed,
-        created_at: toIso(family.createdAt),
-        expires_at: toIso(family.expiresAt),
-        family_expires_at: toIso(family.familyExpiresAt),
-        revoked_at: null,
-        amr: family.amr === null ? null : JSON.stringify(family.amr),
-      })
-      .execute();
+    // Shares a commit with the login's counter writes on SQLite (write-batcher.ts); committed before the response.
+    await writeBatcherFor(this.db).run((db) =>
+      db
+        .insertInto('refresh_token_families')
+        .values({
+          id: family.id,
+          tenant_id: family.tenantId,
+          client_id: family.clientId,
+          user_id: family.userId,
+          audience: family.audience,
+          scope: family.scope,
+          auth_time: toIso(family.authTime),
+          current_hash: family.currentHash,
+          previous_hash: null,
+          rotated_at: null,
+          current_token_sealed: family.currentTokenSealed,
+          created_at: toIso(family.createdAt),
+          expires_at: toIso(family.expiresAt),
+          family_expires_at: toIso(family.familyExpiresAt),
+          revoked_at: null,
+          amr: family.amr === null ? null : JSON.stringify(family.amr),
+        })
+        .execute(),
+    );
   }
 
   async rotate(args: {
@@ -148,14 +170,17 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
     // One conditional UPDATE is the arbiter, on SQLite and PostgreSQL alike:
     // a second writer re-checks `current_hash` after the first commits and
     // finds it changed, so exactly one caller sees one row.
-    const claimed = await ROTATE.execute(this.db, {
+    // On SQLite, rotations issued in the same event-loop turn share one commit (write-batcher.ts); each still sees
+    // its own row count, and every one is committed before its response is written.
+    const values = {
       familyId: args.familyId,
       expectedHash: args.expectedHash,
       newHash: args.newHash,
       rotatedAt: toIso(args.now),
       newTokenSealed: args.newTokenSealed,
       expiresAt: toIso(args.expiresAt),
-    });
+    };
+    const claimed = await writeBatcherFor(this.db).run((db) => ROTATE.execute(db, values));
     if (Number(claimed.numAffectedRows) === 1) return { kind: 'rotated' };
 
     const family = await this.findFamily(args.familyId);
