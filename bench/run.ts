@@ -6,7 +6,12 @@
  * server CPU per request.
  *
  *   npm run bench -- [--quick | --duration N] [--scenario NAME] [--json FILE] [--tsx]
- *                    [--db sqlite|postgres] [--redis URL] [--nodes N]
+ *                    [--db sqlite|postgres] [--redis URL] [--nodes N] [--profile DIR]
+ *
+ * --profile DIR adds a pass after the measured one that runs each scenario
+ * again with the server's main thread under the V8 profiler and its threads'
+ * CPU read from /proc; it writes a .cpuprofile, .md and .json per scenario
+ * (lib/profile-pass.ts), and the report's figures stay free of its cost.
  *
  * The report goes to stdout; progress and diagnostics go to stderr.
  */
@@ -25,8 +30,10 @@ import {
   USERNAME,
   type BenchEnvironment,
 } from './lib/environment.js';
+import { INSPECT_ON_SIGNAL_FLAG } from './lib/inspector.js';
 import { describe, mergeRounds, runScenario, type RunContext, type ScenarioResult, type ScenarioSpec } from './lib/load.js';
 import { clockTicksPerSecond } from './lib/proc-cpu.js';
+import { profileScenarios } from './lib/profile-pass.js';
 import { measureRawRates } from './lib/raw-rates.js';
 import { createScratchDatabase, PostgresBackendCpu, ScratchDatabaseError, type ScratchDatabase } from './lib/postgres.js';
 import {
@@ -113,7 +120,8 @@ async function runWithServers(options: BenchOptions, scenarioNames: ReadonlySet<
       redisUrl: options.redisUrl,
     });
     resources.env = env;
-    await startNodes(REPO_ROOT, env, options.useTsx, resources.servers, interrupted.signal);
+    const nodeFlags = options.profileDir === undefined ? [] : [INSPECT_ON_SIGNAL_FLAG];
+    await startNodes(REPO_ROOT, env, options.useTsx, resources.servers, interrupted.signal, nodeFlags);
     if (interrupted.signal.aborted) {
       process.stderr.write('bench: interrupted before the servers were ready\n');
       return exitCode;
@@ -191,12 +199,21 @@ async function benchmark(
   };
   process.stdout.write(`${renderMarkdown(report)}\n`);
   if (options.jsonPath !== undefined) await writeJson(resolve(options.jsonPath), report);
+  const profiled =
+    options.profileDir === undefined ||
+    signal.aborted ||
+    (await profileScenarios(scenarios, ctx, servers, {
+      dir: resolve(options.profileDir),
+      rounds: options.rounds,
+      appRoot: REPO_ROOT,
+      ticksPerSecond: ctx.ticksPerSecond,
+    }));
   const aborted = reportAborts(servers, signal);
   if (doubleSpent !== undefined && doubleSpent > 0) {
     process.stderr.write(`bench: ${doubleSpent} double-spent refresh token(s): rotation is broken\n`);
     return EXIT_FAILED;
   }
-  return aborted;
+  return profiled ? aborted : EXIT_FAILED;
 }
 
 async function runAll(scenarios: readonly ScenarioSpec[], ctx: RunContext, rounds: number): Promise<ScenarioResult[]> {

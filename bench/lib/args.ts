@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly redisUrl: string | undefined;
   /** `latchkey serve` processes sharing the load (more than one needs PostgreSQL). */
   readonly nodes: number;
+  /** Where --profile writes each scenario's CPU profile and summaries (an extra, profiled pass); undefined: no profiling. */
+  readonly profileDir: string | undefined;
   readonly help: boolean;
 }
 
@@ -58,6 +60,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --redis URL        put redis: URL in the config (default: LATCHKEY_BENCH_REDIS_URL, else none)
   --nodes N          latchkey serve processes behind one public_url (default 1; more needs
                      --db postgres); each virtual user's requests go round-robin over them
+  --profile DIR      after the measured rounds, run each scenario (each round) once more with the
+                     server profiled, outside the report's figures: per scenario, DIR/<scenario>.cpuprofile
+                     (main thread, a flame graph in Chrome DevTools or speedscope), CPU per thread, and
+                     a summary in DIR/<scenario>.md and .json ([-round-N] with --rounds, [-node-N] with --nodes)
   -h, --help         show this text`;
 
 const OPTION_SPEC = {
@@ -70,6 +76,7 @@ const OPTION_SPEC = {
   db: { type: 'string', default: 'sqlite' },
   redis: { type: 'string' },
   nodes: { type: 'string', default: '1' },
+  profile: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -88,6 +95,7 @@ export function parseBenchArgs(argv: readonly string[], env: BenchEnv = process.
     adminDatabaseUrl: db === 'postgres' && !values.help ? resolveAdminDatabaseUrl(env) : undefined,
     redisUrl: resolveRedis(values.redis, env),
     nodes,
+    profileDir: resolveProfileDir(values.profile),
     help: values.help,
   };
 }
@@ -136,6 +144,11 @@ function resolveRedis(flag: string | undefined, env: BenchEnv): string | undefin
   const [source, url] = flag !== undefined ? ['--redis', flag] : ['LATCHKEY_BENCH_REDIS_URL', env.LATCHKEY_BENCH_REDIS_URL || undefined];
   if (url !== undefined && !/^rediss?:\/\//.test(url)) throw new UsageError(`${source}: expected redis://… or rediss://…`);
   return url;
+}
+
+function resolveProfileDir(dir: string | undefined): string | undefined {
+  if (dir === '') throw new UsageError('--profile: expected a directory');
+  return dir;
 }
 
 function resolveRounds(rounds: string): number {
