@@ -6,14 +6,14 @@
  * server CPU per request.
  *
  *   npm run bench -- [--quick | --duration N] [--scenario NAME] [--json FILE] [--tsx]
- *                    [--db sqlite|postgres] [--redis URL] [--nodes N] [--profile DIR]
- *
- * --profile DIR adds a pass after the measured one that runs each scenario
- * again with the server's main thread under the V8 profiler and its threads'
- * CPU read from /proc; it writes a .cpuprofile, .md and .json per scenario
- * (lib/profile-pass.ts), and the report's figures stay free of its cost.
+ *                    [--db sqlite|postgres] [--redis URL] [--nodes N]
  *
  * The report goes to stdout; progress and diagnostics go to stderr.
+ *
+ * --profile DIR then runs each scenario once more (per round) with the
+ * server's main thread under the V8 profiler and its threads' CPU read from
+ * /proc, and writes a .cpuprofile, .md and .json per scenario
+ * (lib/profile-pass.ts); the report's figures stay free of its cost.
  */
 import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -31,9 +31,9 @@ import {
   type BenchEnvironment,
 } from './lib/environment.js';
 import { INSPECT_ON_SIGNAL_FLAG } from './lib/inspector.js';
+import { profileScenarios } from './lib/profile-pass.js';
 import { describe, mergeRounds, runScenario, type RunContext, type ScenarioResult, type ScenarioSpec } from './lib/load.js';
 import { clockTicksPerSecond } from './lib/proc-cpu.js';
-import { profileScenarios } from './lib/profile-pass.js';
 import { measureRawRates } from './lib/raw-rates.js';
 import { createScratchDatabase, PostgresBackendCpu, ScratchDatabaseError, type ScratchDatabase } from './lib/postgres.js';
 import {
@@ -132,6 +132,9 @@ async function runWithServers(options: BenchOptions, scenarioNames: ReadonlySet<
     const scenarios = allScenarios(credentialsFor(env)).filter((s) => scenarioNames.has(s.name));
     const signal = AbortSignal.any([...resources.servers.map((server) => server.exited), interrupted.signal]);
     exitCode = await benchmark(options, env, resources, scenarios, signal);
+    if (exitCode === EXIT_OK && options.profileDir !== undefined) {
+      exitCode = await profilePass(options.profileDir, options, resources, scenarios, signal);
+    }
   } catch (error) {
     if (error instanceof ScratchDatabaseError) {
       process.stderr.write(`bench: ${error.message}\n`);
@@ -157,6 +160,33 @@ async function openBackendCpu(adminUrl: string, database: string): Promise<Postg
     process.stderr.write(`bench: cannot watch PostgreSQL's backends (${describe(error)}); their CPU is left out\n`);
     return undefined;
   }
+}
+
+/**
+ * --profile: the extra pass, once the report is out and only after a clean
+ * run, on the same servers (lib/profile-pass.ts). EXIT_FAILED if a window
+ * could not be profiled or a server died.
+ */
+async function profilePass(
+  dir: string,
+  options: BenchOptions,
+  resources: Resources,
+  scenarios: readonly ScenarioSpec[],
+  signal: AbortSignal,
+): Promise<number> {
+  const ctx: RunContext = {
+    origins: resources.servers.map((server) => server.origin),
+    tokenPath: `/${TENANT}/oauth/token`,
+    serverPids: resources.servers.map((server) => server.pid),
+    ticksPerSecond: clockTicksPerSecond(),
+    postgres: resources.postgresCpu,
+    durationSeconds: options.durationSeconds,
+    signal,
+  };
+  const profileOptions = { dir: resolve(dir), rounds: options.rounds, appRoot: REPO_ROOT, ticksPerSecond: ctx.ticksPerSecond };
+  const profiled = await profileScenarios(scenarios, ctx, resources.servers, profileOptions);
+  const aborted = reportAborts(resources.servers, signal);
+  return profiled ? aborted : EXIT_FAILED;
 }
 
 async function benchmark(
@@ -199,21 +229,12 @@ async function benchmark(
   };
   process.stdout.write(`${renderMarkdown(report)}\n`);
   if (options.jsonPath !== undefined) await writeJson(resolve(options.jsonPath), report);
-  const profiled =
-    options.profileDir === undefined ||
-    signal.aborted ||
-    (await profileScenarios(scenarios, ctx, servers, {
-      dir: resolve(options.profileDir),
-      rounds: options.rounds,
-      appRoot: REPO_ROOT,
-      ticksPerSecond: ctx.ticksPerSecond,
-    }));
   const aborted = reportAborts(servers, signal);
   if (doubleSpent !== undefined && doubleSpent > 0) {
     process.stderr.write(`bench: ${doubleSpent} double-spent refresh token(s): rotation is broken\n`);
     return EXIT_FAILED;
   }
-  return profiled ? aborted : EXIT_FAILED;
+  return aborted;
 }
 
 async function runAll(scenarios: readonly ScenarioSpec[], ctx: RunContext, rounds: number): Promise<ScenarioResult[]> {

@@ -12,6 +12,8 @@ export interface BenchOptions {
   readonly rounds: number;
   /** Where to write the results as JSON, if anywhere. */
   readonly jsonPath: string | undefined;
+  /** Where --profile writes each scenario's CPU profile and summaries (an extra, profiled pass); undefined: no profiling. */
+  readonly profileDir: string | undefined;
   /** Storage backend; postgres works in a scratch database created and dropped by the bench. */
   readonly db: 'sqlite' | 'postgres';
   /**
@@ -24,8 +26,6 @@ export interface BenchOptions {
   readonly redisUrl: string | undefined;
   /** `latchkey serve` processes sharing the load (more than one needs PostgreSQL). */
   readonly nodes: number;
-  /** Where --profile writes each scenario's CPU profile and summaries (an extra, profiled pass); undefined: no profiling. */
-  readonly profileDir: string | undefined;
   readonly help: boolean;
 }
 
@@ -52,6 +52,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --rounds N         run the selection N times round-robin and merge each scenario's rounds
                      (A B A B …: slow drift of the machine then affects every scenario alike)
   --json FILE        also write the results as JSON
+  --profile DIR      then run each scenario (each round) once more with the server profiled, outside
+                     the report's figures: DIR/<scenario>.cpuprofile (main thread, a flame graph in
+                     Chrome DevTools or speedscope), CPU per thread, and a summary in DIR/<scenario>.md
+                     and .json ([-round-N] with --rounds, [-node-N] with --nodes)
   --tsx              run the server from src/ with tsx instead of building dist/
   --db sqlite|postgres
                      storage (default sqlite). postgres: a scratch database latchkey_bench_<random>,
@@ -60,10 +64,6 @@ export const USAGE = `Usage: npm run bench -- [options]
   --redis URL        put redis: URL in the config (default: LATCHKEY_BENCH_REDIS_URL, else none)
   --nodes N          latchkey serve processes behind one public_url (default 1; more needs
                      --db postgres); each virtual user's requests go round-robin over them
-  --profile DIR      after the measured rounds, run each scenario (each round) once more with the
-                     server profiled, outside the report's figures: per scenario, DIR/<scenario>.cpuprofile
-                     (main thread, a flame graph in Chrome DevTools or speedscope), CPU per thread, and
-                     a summary in DIR/<scenario>.md and .json ([-round-N] with --rounds, [-node-N] with --nodes)
   -h, --help         show this text`;
 
 const OPTION_SPEC = {
@@ -71,12 +71,12 @@ const OPTION_SPEC = {
   quick: { type: 'boolean', default: false },
   scenario: { type: 'string', multiple: true, default: [] as string[] },
   json: { type: 'string' },
+  profile: { type: 'string' },
   rounds: { type: 'string', default: '1' },
   tsx: { type: 'boolean', default: false },
   db: { type: 'string', default: 'sqlite' },
   redis: { type: 'string' },
   nodes: { type: 'string', default: '1' },
-  profile: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -90,12 +90,12 @@ export function parseBenchArgs(argv: readonly string[], env: BenchEnv = process.
     scenarioSelectors: values.scenario.flatMap(splitList),
     rounds: resolveRounds(values.rounds),
     jsonPath: values.json,
+    profileDir: resolveProfileDir(values.profile),
     db,
     // --help must work without PostgreSQL configured.
     adminDatabaseUrl: db === 'postgres' && !values.help ? resolveAdminDatabaseUrl(env) : undefined,
     redisUrl: resolveRedis(values.redis, env),
     nodes,
-    profileDir: resolveProfileDir(values.profile),
     help: values.help,
   };
 }

@@ -49,9 +49,9 @@ export async function profileScenarios(
   targets: readonly ProfileTarget[],
   options: ProfileOptions,
 ): Promise<boolean> {
-  await mkdir(options.dir, { recursive: true });
   const profilers: ProcessProfiler[] = [];
   try {
+    await mkdir(options.dir, { recursive: true });
     for (const target of targets) profilers.push(await ProcessProfiler.attach(target, options.ticksPerSecond));
   } catch (error) {
     process.stderr.write(`bench: cannot profile: ${describe(error)}\n`);
@@ -113,9 +113,14 @@ async function profileScenario(
       .join('-')
       .replaceAll(/[^A-Za-z0-9._-]+/g, '-');
     const report = buildReport(spec, result, capture, profiler, { ...options, processes: profilers.length });
-    await writeFile(join(options.dir, `${stem}.cpuprofile`), JSON.stringify(capture.profile));
-    await writeFile(join(options.dir, `${stem}.json`), `${JSON.stringify(report, null, 2)}\n`);
-    await writeFile(join(options.dir, `${stem}.md`), `${renderProfileReport(report, `${stem}.cpuprofile`)}\n`);
+    try {
+      await writeFile(join(options.dir, `${stem}.cpuprofile`), JSON.stringify(capture.profile));
+      await writeFile(join(options.dir, `${stem}.json`), `${JSON.stringify(report, null, 2)}\n`);
+      await writeFile(join(options.dir, `${stem}.md`), `${renderProfileReport(report, `${stem}.cpuprofile`)}\n`);
+    } catch (error) {
+      process.stderr.write(`bench:   cannot write the profile: ${describe(error)}\n`);
+      return false;
+    }
     process.stderr.write(`${briefly(report)}bench:   → ${join(options.dir, stem)}.md (.json, .cpuprofile)\n`);
   }
   return doubleSpent === 0;
