@@ -9,6 +9,11 @@
  *                    [--db sqlite|postgres] [--redis URL] [--nodes N]
  *
  * The report goes to stdout; progress and diagnostics go to stderr.
+ *
+ * --profile DIR then runs each scenario once more (per round) with the
+ * server's main thread under the V8 profiler and its threads' CPU read from
+ * /proc, and writes a .cpuprofile, .md and .json per scenario
+ * (lib/profile-pass.ts); the report's figures stay free of its cost.
  */
 import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -25,6 +30,8 @@ import {
   USERNAME,
   type BenchEnvironment,
 } from './lib/environment.js';
+import { INSPECT_ON_SIGNAL_FLAG } from './lib/inspector.js';
+import { profileScenarios } from './lib/profile-pass.js';
 import { describe, mergeRounds, runScenario, type RunContext, type ScenarioResult, type ScenarioSpec } from './lib/load.js';
 import { clockTicksPerSecond } from './lib/proc-cpu.js';
 import { measureRawRates } from './lib/raw-rates.js';
@@ -113,7 +120,8 @@ async function runWithServers(options: BenchOptions, scenarioNames: ReadonlySet<
       redisUrl: options.redisUrl,
     });
     resources.env = env;
-    await startNodes(REPO_ROOT, env, options.useTsx, resources.servers, interrupted.signal);
+    const nodeFlags = options.profileDir === undefined ? [] : [INSPECT_ON_SIGNAL_FLAG];
+    await startNodes(REPO_ROOT, env, options.useTsx, resources.servers, interrupted.signal, nodeFlags);
     if (interrupted.signal.aborted) {
       process.stderr.write('bench: interrupted before the servers were ready\n');
       return exitCode;
@@ -124,6 +132,9 @@ async function runWithServers(options: BenchOptions, scenarioNames: ReadonlySet<
     const scenarios = allScenarios(credentialsFor(env)).filter((s) => scenarioNames.has(s.name));
     const signal = AbortSignal.any([...resources.servers.map((server) => server.exited), interrupted.signal]);
     exitCode = await benchmark(options, env, resources, scenarios, signal);
+    if (exitCode === EXIT_OK && options.profileDir !== undefined) {
+      exitCode = await profilePass(options.profileDir, options, resources, scenarios, signal);
+    }
   } catch (error) {
     if (error instanceof ScratchDatabaseError) {
       process.stderr.write(`bench: ${error.message}\n`);
@@ -149,6 +160,33 @@ async function openBackendCpu(adminUrl: string, database: string): Promise<Postg
     process.stderr.write(`bench: cannot watch PostgreSQL's backends (${describe(error)}); their CPU is left out\n`);
     return undefined;
   }
+}
+
+/**
+ * --profile: the extra pass, once the report is out and only after a clean
+ * run, on the same servers (lib/profile-pass.ts). EXIT_FAILED if a window
+ * could not be profiled or a server died.
+ */
+async function profilePass(
+  dir: string,
+  options: BenchOptions,
+  resources: Resources,
+  scenarios: readonly ScenarioSpec[],
+  signal: AbortSignal,
+): Promise<number> {
+  const ctx: RunContext = {
+    origins: resources.servers.map((server) => server.origin),
+    tokenPath: `/${TENANT}/oauth/token`,
+    serverPids: resources.servers.map((server) => server.pid),
+    ticksPerSecond: clockTicksPerSecond(),
+    postgres: resources.postgresCpu,
+    durationSeconds: options.durationSeconds,
+    signal,
+  };
+  const profileOptions = { dir: resolve(dir), rounds: options.rounds, appRoot: REPO_ROOT, ticksPerSecond: ctx.ticksPerSecond };
+  const profiled = await profileScenarios(scenarios, ctx, resources.servers, profileOptions);
+  const aborted = reportAborts(resources.servers, signal);
+  return profiled ? aborted : EXIT_FAILED;
 }
 
 async function benchmark(

@@ -12,6 +12,8 @@ export interface BenchOptions {
   readonly rounds: number;
   /** Where to write the results as JSON, if anywhere. */
   readonly jsonPath: string | undefined;
+  /** Where --profile writes each scenario's CPU profile and summaries (an extra, profiled pass); undefined: no profiling. */
+  readonly profileDir: string | undefined;
   /** Storage backend; postgres works in a scratch database created and dropped by the bench. */
   readonly db: 'sqlite' | 'postgres';
   /**
@@ -50,6 +52,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --rounds N         run the selection N times round-robin and merge each scenario's rounds
                      (A B A B …: slow drift of the machine then affects every scenario alike)
   --json FILE        also write the results as JSON
+  --profile DIR      then run each scenario (each round) once more with the server profiled, outside
+                     the report's figures: DIR/<scenario>.cpuprofile (main thread, a flame graph in
+                     Chrome DevTools or speedscope), CPU per thread, and a summary in DIR/<scenario>.md
+                     and .json ([-round-N] with --rounds, [-node-N] with --nodes)
   --tsx              run the server from src/ with tsx instead of building dist/
   --db sqlite|postgres
                      storage (default sqlite). postgres: a scratch database latchkey_bench_<random>,
@@ -65,6 +71,7 @@ const OPTION_SPEC = {
   quick: { type: 'boolean', default: false },
   scenario: { type: 'string', multiple: true, default: [] as string[] },
   json: { type: 'string' },
+  profile: { type: 'string' },
   rounds: { type: 'string', default: '1' },
   tsx: { type: 'boolean', default: false },
   db: { type: 'string', default: 'sqlite' },
@@ -83,6 +90,7 @@ export function parseBenchArgs(argv: readonly string[], env: BenchEnv = process.
     scenarioSelectors: values.scenario.flatMap(splitList),
     rounds: resolveRounds(values.rounds),
     jsonPath: values.json,
+    profileDir: resolveProfileDir(values.profile),
     db,
     // --help must work without PostgreSQL configured.
     adminDatabaseUrl: db === 'postgres' && !values.help ? resolveAdminDatabaseUrl(env) : undefined,
@@ -136,6 +144,11 @@ function resolveRedis(flag: string | undefined, env: BenchEnv): string | undefin
   const [source, url] = flag !== undefined ? ['--redis', flag] : ['LATCHKEY_BENCH_REDIS_URL', env.LATCHKEY_BENCH_REDIS_URL || undefined];
   if (url !== undefined && !/^rediss?:\/\//.test(url)) throw new UsageError(`${source}: expected redis://… or rediss://…`);
   return url;
+}
+
+function resolveProfileDir(dir: string | undefined): string | undefined {
+  if (dir === '') throw new UsageError('--profile: expected a directory');
+  return dir;
 }
 
 function resolveRounds(rounds: string): number {

@@ -91,6 +91,8 @@ export interface RunContext {
   readonly durationSeconds: number;
   /** Aborts when the server dies or the user interrupts. */
   readonly signal: AbortSignal;
+  /** Called just outside the window's CPU snapshots, e.g. to profile the server (profile-pass.ts). */
+  readonly aroundWindow?: { begin(): Promise<void>; end(): Promise<void> };
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -193,6 +195,7 @@ async function measure(spec: ScenarioSpec, users: readonly Driven[], ledger: Ref
     lastRecoveryError: undefined,
     latenciesMs: [],
   };
+  await ctx.aroundWindow?.begin();
   // CPU snapshots hug the window so set-up (argon2 for refresh chains) is
   // excluded; PostgreSQL's query round trip stays outside the node snapshots.
   const postgresBefore = await ctx.postgres?.sample();
@@ -205,6 +208,7 @@ async function measure(spec: ScenarioSpec, users: readonly Driven[], ledger: Ref
   const serverCpuAfter = nodeCpuSeconds(ctx);
   const benchCpu = process.cpuUsage(benchCpuBefore);
   const postgresAfter = await ctx.postgres?.sample();
+  await ctx.aroundWindow?.end();
   const perNode = cpuBetween(serverCpuBefore, serverCpuAfter);
   const serverCpuSeconds = perNode?.reduce((total, seconds) => total + seconds, 0);
   const sorted = tally.latenciesMs.sort((a, b) => a - b);

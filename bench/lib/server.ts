@@ -24,6 +24,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** Human-readable command, for the report. */
   readonly commandLine: string;
+  /** The file its stderr goes to (where Node prints the inspector's URL, for --profile). */
+  readonly stderrPath: string;
   /** Aborts when the child exits, so load loops stop instead of spinning on refused connections. */
   readonly exited: AbortSignal;
   /** Tails of the child's stdout and stderr logs, for diagnostics. */
@@ -40,10 +42,20 @@ export function buildServer(repoRoot: string): void {
   if (result.status !== 0) throw new ServerStartError(`npm run build exited with status ${String(result.status)}`);
 }
 
-/** Spawns `latchkey serve` for one node with its logs going to files in the bench dir. */
-export function startServer(repoRoot: string, env: BenchEnvironment, node: BenchNode, useTsx: boolean): ServerProcess {
+/**
+ * Spawns `latchkey serve` for one node with its logs going to files in the
+ * bench dir. `nodeFlags` go to node before the entry point (--profile's
+ * INSPECT_ON_SIGNAL_FLAG).
+ */
+export function startServer(
+  repoRoot: string,
+  env: BenchEnvironment,
+  node: BenchNode,
+  useTsx: boolean,
+  nodeFlags: readonly string[] = [],
+): ServerProcess {
   const entry = useTsx ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/cli/bin.cjs'];
-  const args = [...entry, 'serve', '--config', node.configPath];
+  const args = [...nodeFlags, ...entry, 'serve', '--config', node.configPath];
   const stdoutPath = join(env.dir, `${node.fileStem}.stdout.log`);
   const stderrPath = join(env.dir, `${node.fileStem}.stderr.log`);
   // Files rather than pipes: draining per-request logs would cost the bench
@@ -74,8 +86,9 @@ export async function startNodes(
   useTsx: boolean,
   started: ServerProcess[],
   signal: AbortSignal,
+  nodeFlags: readonly string[] = [],
 ): Promise<void> {
-  const servers = env.nodes.map((node) => startServer(repoRoot, env, node, useTsx));
+  const servers = env.nodes.map((node) => startServer(repoRoot, env, node, useTsx, nodeFlags));
   started.push(...servers);
   for (const server of servers) {
     const which = server.label === 'server' ? '' : `${server.label}, `;
@@ -125,6 +138,7 @@ function wrapChild(child: ChildProcess, node: BenchNode, commandLine: string, st
     origin: node.origin,
     pid: child.pid ?? -1,
     commandLine,
+    stderrPath,
     exited: exitController.signal,
     logs: () => {
       const status = exitDescription === '' ? '' : `${node.label} ${exitDescription}\n`;
