@@ -6,7 +6,11 @@
  * server CPU per request.
  *
  *   npm run bench -- [--quick | --duration N] [--scenario NAME] [--json FILE] [--tsx]
- *                    [--db sqlite|postgres] [--redis URL] [--nodes N]
+ *                    [--db sqlite|postgres] [--redis URL] [--nodes N] [--peer] [--rounds N]
+ *
+ * With --peer (issue #13) an in-memory @node-oauth/oauth2-server peer
+ * (bench/peer/) takes the same load right before or after Latchkey, and the
+ * report ends with the ratios and the issue's targets (lib/side-by-side.ts).
  *
  * The report goes to stdout; progress and diagnostics go to stderr.
  *
@@ -17,6 +21,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, UsageError, USAGE, type BenchOptions } from './lib/args.js';
 import {
@@ -34,7 +39,7 @@ import { INSPECT_ON_SIGNAL_FLAG } from './lib/inspector.js';
 import { profileScenarios } from './lib/profile-pass.js';
 import { describe, mergeRounds, runScenario, type RunContext, type ScenarioResult, type ScenarioSpec } from './lib/load.js';
 import { clockTicksPerSecond } from './lib/proc-cpu.js';
-import { measureRawRates } from './lib/raw-rates.js';
+import { measureRawRates, type RawRates } from './lib/raw-rates.js';
 import { createScratchDatabase, PostgresBackendCpu, ScratchDatabaseError, type ScratchDatabase } from './lib/postgres.js';
 import {
   benchCommandLine,
@@ -48,12 +53,23 @@ import {
 } from './lib/report.js';
 import { allScenarios, selectScenarios, type BenchCredentials } from './lib/scenarios.js';
 import { buildServer, ServerStartError, startNodes, type ServerProcess } from './lib/server.js';
+import { PEER_TOKEN_PATH } from './peer/contract.js';
+import { PeerStartError, startPeer, type PeerProcess } from './lib/peer.js';
+import {
+  mergedLatchkeyResults,
+  peerRunProblems,
+  planSideBySide,
+  runSideBySide,
+  summarizeSideBySide,
+  type SideBySideReport,
+} from './lib/side-by-side.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
+const EXIT_SETTLE_MS = 250;
 
 async function main(argv: readonly string[]): Promise<number> {
   let options: BenchOptions;
@@ -82,6 +98,8 @@ interface Resources {
   env: BenchEnvironment | undefined;
   readonly servers: ServerProcess[];
   postgresCpu: PostgresBackendCpu | undefined;
+  /** --peer: the in-memory peer (issue #13). */
+  peer: PeerProcess | undefined;
 }
 
 /**
@@ -90,7 +108,7 @@ interface Resources {
  * database, and keeps the temp dir only when something went wrong.
  */
 async function runWithServers(options: BenchOptions, scenarioNames: ReadonlySet<string>): Promise<number> {
-  const resources: Resources = { scratch: undefined, env: undefined, servers: [], postgresCpu: undefined };
+  const resources: Resources = { scratch: undefined, env: undefined, servers: [], postgresCpu: undefined, peer: undefined };
   let exitCode = EXIT_FAILED;
   const interrupted = new AbortController();
   // SIGTERM too: a plain `kill` of the bench must not orphan the nodes or the scratch database.
@@ -130,7 +148,8 @@ async function runWithServers(options: BenchOptions, scenarioNames: ReadonlySet<
       resources.postgresCpu = await openBackendCpu(options.adminDatabaseUrl, resources.scratch.name);
     }
     const scenarios = allScenarios(credentialsFor(env)).filter((s) => scenarioNames.has(s.name));
-    const signal = AbortSignal.any([...resources.servers.map((server) => server.exited), interrupted.signal]);
+    if (options.peer) resources.peer = await startPeerFor(env, scenarios, interrupted.signal);
+    const signal = AbortSignal.any([...everyServer(resources).map((server) => server.exited), interrupted.signal]);
     exitCode = await benchmark(options, env, resources, scenarios, signal);
     if (exitCode === EXIT_OK && options.profileDir !== undefined) {
       exitCode = await profilePass(options.profileDir, options, resources, scenarios, signal);
@@ -141,6 +160,9 @@ async function runWithServers(options: BenchOptions, scenarioNames: ReadonlySet<
     } else if (error instanceof ServerStartError) {
       const what = options.nodes === 1 ? 'the server' : 'a node';
       process.stderr.write(`bench: ${what} failed to start: ${error.message}\n`);
+    } else if (error instanceof PeerStartError) {
+      const line = interrupted.signal.aborted ? 'interrupted before the peer was ready' : `the peer failed to start: ${error.message}`;
+      process.stderr.write(`bench: ${line}\n`);
     } else {
       throw error;
     }
@@ -209,7 +231,9 @@ async function benchmark(
     durationSeconds: options.durationSeconds,
     signal,
   };
-  const results = await runAll(scenarios, ctx, options.rounds);
+  const peer = resources.peer;
+  const sideBySide = peer === undefined ? undefined : await runBesidePeer(peer, env, scenarios, ctx, options.rounds, raw);
+  const results = sideBySide === undefined ? await runAll(scenarios, ctx, options.rounds) : mergedLatchkeyResults(sideBySide.rounds);
   const doubleSpent = totalDoubleSpent(results);
   const report: BenchReport = {
     startedAt,
@@ -226,15 +250,59 @@ async function benchmark(
     scenarios: results,
     passwordRatios: passwordRatios(results, raw),
     doubleSpentRefreshTokens: doubleSpent,
+    sideBySide,
   };
   process.stdout.write(`${renderMarkdown(report)}\n`);
   if (options.jsonPath !== undefined) await writeJson(resolve(options.jsonPath), report);
-  const aborted = reportAborts(servers, signal);
+  // A server killed mid-run resets its connections a few ms before its exit
+  // event lands; when every user gives up at once (refresh chains cannot
+  // recover), the run ends inside that gap and the death would go unseen.
+  await sleep(EXIT_SETTLE_MS);
+  const aborted = reportAborts(everyServer(resources), signal);
   if (doubleSpent !== undefined && doubleSpent > 0) {
     process.stderr.write(`bench: ${doubleSpent} double-spent refresh token(s): rotation is broken\n`);
     return EXIT_FAILED;
   }
-  return aborted;
+  // The targets are information; a peer run that failed leaves nothing to compare with.
+  const peerProblems = sideBySide === undefined ? [] : peerRunProblems(sideBySide.rounds);
+  for (const problem of peerProblems) process.stderr.write(`bench: the peer's run failed: ${problem}\n`);
+  return peerProblems.length > 0 ? EXIT_FAILED : aborted;
+}
+
+/** --peer: starts the peer when a selected scenario has a counterpart on it (side-by-side.ts). */
+async function startPeerFor(
+  env: BenchEnvironment,
+  scenarios: readonly ScenarioSpec[],
+  signal: AbortSignal,
+): Promise<PeerProcess | undefined> {
+  if (!planSideBySide(scenarios, allScenarios(credentialsFor(env))).some((slot) => slot.peer !== undefined)) {
+    process.stderr.write('bench: --peer: no selected scenario runs on the peer (it serves password, refresh and client-credentials)\n');
+    return undefined;
+  }
+  const { clientId, clientSecret, username, password } = credentialsFor(env);
+  const peer = await startPeer(REPO_ROOT, env.dir, { clientId, clientSecret, username, password }, signal);
+  process.stderr.write(`bench: the peer (${peer.library}) is listening on ${peer.origin} (pid ${peer.pid})\n`);
+  return peer;
+}
+
+/** Latchkey and the peer, one after the other per scenario; Latchkey's rounds feed the normal report. */
+async function runBesidePeer(
+  peer: PeerProcess,
+  env: BenchEnvironment,
+  scenarios: readonly ScenarioSpec[],
+  ctx: RunContext,
+  rounds: number,
+  raw: RawRates,
+): Promise<SideBySideReport> {
+  const plan = planSideBySide(scenarios, allScenarios(credentialsFor(env)));
+  const peerCtx: RunContext = { ...ctx, origins: [peer.origin], tokenPath: PEER_TOKEN_PATH, serverPids: [peer.pid], postgres: undefined };
+  const results = await runSideBySide(plan, ctx, peerCtx, rounds);
+  return summarizeSideBySide({ library: peer.library, command: peer.commandLine, uvThreadpoolSize: peer.uvThreadpoolSize }, results, raw);
+}
+
+/** Latchkey's nodes, then the peer if there is one: what is watched for an exit and stopped at the end. */
+function everyServer(resources: Resources): ServerProcess[] {
+  return resources.peer === undefined ? resources.servers : [...resources.servers, resources.peer];
 }
 
 async function runAll(scenarios: readonly ScenarioSpec[], ctx: RunContext, rounds: number): Promise<ScenarioResult[]> {
@@ -291,7 +359,7 @@ function credentialsFor(env: BenchEnvironment | undefined): BenchCredentials {
  * dir unless the run failed. A failed drop does not skip the rest.
  */
 async function releaseAll(resources: Resources, exitCode: number): Promise<void> {
-  await Promise.all(resources.servers.map((server) => server.stop()));
+  await Promise.all(everyServer(resources).map((server) => server.stop()));
   await resources.postgresCpu?.close();
   if (resources.scratch !== undefined) {
     try {

@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly redisUrl: string | undefined;
   /** `latchkey serve` processes sharing the load (more than one needs PostgreSQL). */
   readonly nodes: number;
+  /** Side by side (issue #13): the same load on an in-memory @node-oauth/oauth2-server peer too (side-by-side.ts). */
+  readonly peer: boolean;
   readonly help: boolean;
 }
 
@@ -64,6 +66,11 @@ export const USAGE = `Usage: npm run bench -- [options]
   --redis URL        put redis: URL in the config (default: LATCHKEY_BENCH_REDIS_URL, else none)
   --nodes N          latchkey serve processes behind one public_url (default 1; more needs
                      --db postgres); each virtual user's requests go round-robin over them
+  --peer             side by side (issue #13): each password, refresh and client-credentials scenario
+                     also runs against an in-memory @node-oauth/oauth2-server peer (bench/peer/), right
+                     after Latchkey in odd rounds and right before it in even ones; prints the ratios
+                     (ES256 against the peer's RS256) and issue #13's targets, per round. Latchkey's
+                     CPU is its nodes' only (PostgreSQL's backends are not counted)
   -h, --help         show this text`;
 
 const OPTION_SPEC = {
@@ -77,6 +84,7 @@ const OPTION_SPEC = {
   db: { type: 'string', default: 'sqlite' },
   redis: { type: 'string' },
   nodes: { type: 'string', default: '1' },
+  peer: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -96,6 +104,7 @@ export function parseBenchArgs(argv: readonly string[], env: BenchEnv = process.
     adminDatabaseUrl: db === 'postgres' && !values.help ? resolveAdminDatabaseUrl(env) : undefined,
     redisUrl: resolveRedis(values.redis, env),
     nodes,
+    peer: values.peer,
     help: values.help,
   };
 }

@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import type { ScenarioResult } from './load.js';
 import type { RawRates } from './raw-rates.js';
+import type { Comparison, SideBySideReport, SideBySideRound, TargetCheck } from './side-by-side.js';
 
 export interface Machine {
   readonly nproc: number;
@@ -41,6 +42,8 @@ export interface BenchReport {
   readonly passwordRatios: readonly PasswordRatio[];
   /** Over every refresh scenario; undefined when none ran. Non-zero fails the run. */
   readonly doubleSpentRefreshTokens: number | undefined;
+  /** --peer: the peer's runs, the ratios and issue #13's targets, per round; absent otherwise. */
+  readonly sideBySide: SideBySideReport | undefined;
 }
 
 export function describeMachine(): Machine {
@@ -99,6 +102,7 @@ export function renderMarkdown(report: BenchReport): string {
     renderProtectionCost(report.scenarios),
     renderHookCost(report.scenarios),
     renderErrors(report.scenarios),
+    ...(report.sideBySide === undefined ? [] : renderSideBySide(report.sideBySide)),
   ];
   return sections
     .filter((lines) => lines.length > 0)
@@ -276,6 +280,86 @@ function renderRatios(ratios: readonly PasswordRatio[]): string[] {
         `${formatNumber(r.argon2VerifyPerSecond)} verify/s = ${r.ratio.toFixed(2)}`,
     ),
   ];
+}
+
+/** --peer, after the normal report: one table per scenario (a row per round), then the targets. */
+function renderSideBySide(sideBySide: SideBySideReport): string[][] {
+  const scenarios = [...new Set(sideBySide.comparisons.map((c) => c.scenario))];
+  return [
+    [
+      'Side by side with the peer (issue #13):',
+      '',
+      `- peer: ${sideBySide.peer.library} behind bare node:http, everything in memory, jose RS256 access tokens, ` +
+        `argon2id m=19456 t=2 p=1: \`${sideBySide.peer.command}\``,
+      '- the same virtual users, connections and window on each server, one server under load at a time; ' +
+        'Latchkey first in odd rounds, the peer first in even rounds; every ratio is Latchkey ÷ peer',
+      `- CPU of the server not under load (set-up included; should be ~0): ${sideBySide.rounds.map(idleLine).join('; ')}`,
+    ],
+    ...scenarios.map((scenario) => renderComparisonTable(sideBySide.comparisons.filter((c) => c.scenario === scenario))),
+    renderTargets(sideBySide.targets),
+  ];
+}
+
+function idleLine(round: SideBySideRound): string {
+  const seconds = (value: number | undefined) => (value === undefined ? 'n/a' : `${value.toFixed(2)} s`);
+  return `round ${round.round}: Latchkey ${seconds(round.idleCpuSeconds.latchkey)}, peer ${seconds(round.idleCpuSeconds.peer)}`;
+}
+
+function renderComparisonTable(comparisons: readonly Comparison[]): string[] {
+  const first = comparisons[0];
+  if (first === undefined) return [];
+  const password = first.argon2 !== undefined;
+  const against = first.peerScenario === first.scenario ? '' : ` (the peer runs ${first.peerScenario}: it signs RS256 only)`;
+  const rows = comparisons.map((c) =>
+    [
+      String(c.round),
+      c.peerFirst ? 'peer' : 'Latchkey',
+      figure(c.latchkey.requestsPerSecond, c.latchkey.setupError),
+      figure(c.peer.requestsPerSecond, c.peer.setupError),
+      times(c.requestsPerSecondRatio),
+      figure(c.latchkey.requestsPerServerCpuSecond, c.latchkey.setupError),
+      figure(c.peer.requestsPerServerCpuSecond, c.peer.setupError),
+      times(c.perCpuSecondRatio),
+      figure(c.latchkey.p99Ms, c.latchkey.setupError),
+      figure(c.peer.p99Ms, c.peer.setupError),
+      times(c.p99Ratio),
+      ...(c.argon2 === undefined ? [] : [c.argon2.latchkeyRatio.toFixed(2), c.argon2.peerRatio.toFixed(2)]),
+      `${c.latchkey.errors} / ${c.peer.errors}`,
+    ].join(' | '),
+  );
+  const argon2Header = password ? ' Latchkey ÷ argon2id | peer ÷ argon2id |' : '';
+  return [
+    `${first.scenario}${against}:`,
+    '',
+    '| round | first | Latchkey req/s | peer req/s | ratio | Latchkey req per server CPU-s | peer req per server CPU-s | ratio | ' +
+      `Latchkey p99 ms | peer p99 ms | ratio |${argon2Header} errors L / P |`,
+    `| ---: | --- |${' ---: |'.repeat(9)}${password ? ' ---: | ---: |' : ''} ---: |`,
+    ...rows.map((row) => `| ${row} |`),
+  ];
+}
+
+function renderTargets(targets: readonly TargetCheck[]): string[] {
+  if (targets.length === 0) return [];
+  const passed = targets.filter((t) => t.verdict === 'PASS').length;
+  return [
+    'Targets of issue #13 (each must hold in every round):',
+    '',
+    ...targets.map(
+      (t) =>
+        `- ${t.verdict} round ${t.round}, ${t.scenario}: ${t.target}: ${figure(t.actual)} vs ${figure(t.bound)}` +
+        (t.note === undefined ? '' : ` (${t.note})`),
+    ),
+    '',
+    `${passed} of ${count(targets.length, 'check')} passed.`,
+  ];
+}
+
+function figure(value: number | undefined, setupError?: string): string {
+  return setupError !== undefined || value === undefined ? 'n/a' : formatNumber(value);
+}
+
+function times(ratio: number | undefined): string {
+  return ratio === undefined ? 'n/a' : `${ratio.toFixed(2)}×`;
 }
 
 function renderErrors(scenarios: readonly ScenarioResult[]): string[] {
