@@ -58,7 +58,7 @@ export async function startPeer(repoRoot: string, dir: string, settings: PeerSet
   const watched = watchChild(child, stdoutPath, stderrPath);
   try {
     const origin = await waitForOrigin(stdoutPath, watched, signal);
-    return { ...watched, label: 'the peer', origin, commandLine, library: libraryVersion(repoRoot), uvThreadpoolSize };
+    return { ...watched, label: 'the peer', origin, commandLine, stderrPath, library: libraryVersion(repoRoot), uvThreadpoolSize };
   } catch (error) {
     await watched.stop();
     throw error;
