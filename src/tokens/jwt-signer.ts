@@ -17,18 +17,27 @@ import type { SigningAlg } from '../config/schema.js';
 /** The `typ` header values this server signs with: RFC 9068 §2.1 for access tokens, OIDC Core for id_tokens. */
 export type JwtType = 'at+jwt' | 'JWT';
 
-/** RFC 7518 §3.1 and RFC 8037 §3.1: the digest and signature format each `alg` names. */
+/** RFC 7518 §3.1 and RFC 8037 §3.1: the digest and signature format each `alg` names, and where it is computed. */
 interface AlgorithmProfile {
   /** The digest node:crypto applies before signing; null for EdDSA, which hashes internally. */
   readonly digest: 'sha256' | null;
   /** ECDSA signatures in a JWS are r‖s (RFC 7518 §3.4), not DER. */
   readonly dsaEncoding: 'ieee-p1363' | undefined;
+  /**
+   * Sign on the libuv pool rather than the event loop. An RSA-2048 signature
+   * takes about 0.3 ms: on the event loop it would hold every other request
+   * back and leave the second core idle, and handing it to the pool costs
+   * about a tenth of that. ECDSA and EdDSA signatures take about 30 µs, about
+   * what the hand-off itself costs, so they are made in place (BENCHMARKS.md,
+   * issue #13).
+   */
+  readonly onPool: boolean;
 }
 
 const PROFILES: Readonly<Record<SigningAlg, AlgorithmProfile>> = {
-  RS256: { digest: 'sha256', dsaEncoding: undefined },
-  ES256: { digest: 'sha256', dsaEncoding: 'ieee-p1363' },
-  EdDSA: { digest: null, dsaEncoding: undefined },
+  RS256: { digest: 'sha256', dsaEncoding: undefined, onPool: true },
+  ES256: { digest: 'sha256', dsaEncoding: 'ieee-p1363', onPool: false },
+  EdDSA: { digest: null, dsaEncoding: undefined, onPool: false },
 };
 
 /** One signing key, ready to sign: the KeyObject and the encoded headers are made once. */
@@ -51,11 +60,17 @@ export class JwtSigner {
   }
 
   /** RFC 7515 §7.1: BASE64URL(header) '.' BASE64URL(payload) '.' BASE64URL(signature). */
-  sign(typ: JwtType, claims: object): string {
+  sign(typ: JwtType, claims: object): Promise<string> {
     const signingInput = `${this.encodedHeaders[typ]}.${base64url(JSON.stringify(claims))}`;
-    const { digest, dsaEncoding } = this.profile;
-    const signature = sign(digest, Buffer.from(signingInput), dsaEncoding === undefined ? this.key : { key: this.key, dsaEncoding });
-    return `${signingInput}.${signature.toString('base64url')}`;
+    const { digest, dsaEncoding, onPool } = this.profile;
+    const key = dsaEncoding === undefined ? this.key : { key: this.key, dsaEncoding };
+    const data = Buffer.from(signingInput);
+    const compact = (signature: Buffer) => `${signingInput}.${signature.toString('base64url')}`;
+    if (!onPool) return Promise.resolve(compact(sign(digest, data, key)));
+    // node:crypto's callback form runs the same OpenSSL call on the libuv pool (without WebCrypto's wrapping).
+    return new Promise((resolve, reject) => {
+      sign(digest, data, key, (error, signature) => (error ? reject(error) : resolve(compact(signature))));
+    });
   }
 }
 

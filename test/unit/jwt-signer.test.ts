@@ -28,7 +28,7 @@ describe('JwtSigner', () => {
   for (const alg of SIGNING_ALGS) {
     it(`${alg}: jose verifies the token with the public key, and the claims come back unchanged`, async () => {
       const { publicKey, privateJwk } = await keyPair(alg);
-      const token = new JwtSigner('kid-1', alg, privateJwk).sign('at+jwt', claims);
+      const token = await new JwtSigner('kid-1', alg, privateJwk).sign('at+jwt', claims);
       const verified = await jwtVerify(token, publicKey, { algorithms: [alg], typ: 'at+jwt' });
       assert.deepEqual(verified.payload, claims);
       assert.deepEqual(verified.protectedHeader, { alg, typ: 'at+jwt', kid: 'kid-1' });
@@ -37,22 +37,22 @@ describe('JwtSigner', () => {
 
   it('writes the header members in the order jose wrote them, per typ', async () => {
     const signer = new JwtSigner('k', 'RS256', (await keyPair('RS256')).privateJwk);
-    const [accessHeader] = signer.sign('at+jwt', claims).split('.');
-    const [idHeader] = signer.sign('JWT', claims).split('.');
+    const [accessHeader] = (await signer.sign('at+jwt', claims)).split('.');
+    const [idHeader] = (await signer.sign('JWT', claims)).split('.');
     assert.equal(Buffer.from(accessHeader ?? '', 'base64url').toString(), '{"alg":"RS256","typ":"at+jwt","kid":"k"}');
-    assert.deepEqual(decodeProtectedHeader(signer.sign('JWT', claims)), { alg: 'RS256', typ: 'JWT', kid: 'k' });
+    assert.deepEqual(decodeProtectedHeader(await signer.sign('JWT', claims)), { alg: 'RS256', typ: 'JWT', kid: 'k' });
     assert.notEqual(accessHeader, idHeader);
   });
 
   it('ES256 signatures are the 64-byte r‖s of RFC 7518 §3.4, not DER', async () => {
     const signer = new JwtSigner('k', 'ES256', (await keyPair('ES256')).privateJwk);
-    const signature = signer.sign('JWT', claims).split('.')[2] ?? '';
+    const signature = (await signer.sign('JWT', claims)).split('.')[2] ?? '';
     assert.equal(Buffer.from(signature, 'base64url').length, 64);
   });
 
   it('a token with a changed payload does not verify', async () => {
     const { publicKey, privateJwk } = await keyPair('ES256');
-    const [header, , signature] = new JwtSigner('k', 'ES256', privateJwk).sign('JWT', claims).split('.');
+    const [header, , signature] = (await new JwtSigner('k', 'ES256', privateJwk).sign('JWT', claims)).split('.');
     const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'auth0|admin' })).toString('base64url')}.${signature}`;
     await assert.rejects(jwtVerify(forged, publicKey, { algorithms: ['ES256'] }), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
   });
