@@ -3,14 +3,38 @@
  * secrets, one constant-time comparison, and authenticated encryption of
  * data at rest.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash, hkdfSync, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 /**
  * SHA-256 of a high-entropy token (refresh tokens): a fast unkeyed hash is
  * enough because the input cannot be guessed, and it keeps lookups indexed.
  */
 export function sha256Base64Url(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url');
+  return hash('sha256', value, 'base64url');
+}
+
+/**
+ * Random bytes drawn from the CSPRNG a kilobyte at a time: one
+ * `randomBytes(32)` call costs about 6 µs of job set-up, slicing a filled
+ * buffer a fifth of a microsecond (issue #13), as node:crypto's own
+ * `randomUUID` does. Bytes handed out are zeroed, so the buffer only ever
+ * holds values no token has used yet.
+ */
+const RANDOM_POOL = Buffer.alloc(1024);
+let randomPoolOffset = RANDOM_POOL.length;
+
+/** `bytes` random bytes (at most 1024) as base64url: refresh token secrets, family ids. */
+export function randomToken(bytes: number): string {
+  if (bytes > RANDOM_POOL.length) return randomBytes(bytes).toString('base64url');
+  if (randomPoolOffset + bytes > RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomPoolOffset = 0;
+  }
+  const start = randomPoolOffset;
+  randomPoolOffset += bytes;
+  const token = RANDOM_POOL.toString('base64url', start, randomPoolOffset);
+  RANDOM_POOL.fill(0, start, randomPoolOffset);
+  return token;
 }
 
 /** One constant-time comparison for the whole code base. */

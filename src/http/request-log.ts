@@ -16,7 +16,8 @@ declare module 'fastify' {
 
 export function registerRequestLog(app: FastifyInstance, { metrics }: { metrics: Pick<Metrics, 'httpRequests'> }): void {
   app.decorateRequest('oauthProgress', null);
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every response, and a promise per request is measurable (issue #13).
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
     if (reply.statusCode < 400) {
       const progress = request.oauthProgress;
@@ -31,5 +32,6 @@ export function registerRequestLog(app: FastifyInstance, { metrics }: { metrics:
         'request completed',
       );
     }
+    done();
   });
 }

@@ -25,6 +25,7 @@ import * as userBlockedAt from './migrations/008-user-blocked-at.js';
 import type { Database } from './schema.js';
 import { createPrivateFile, loosePermissions, makePrivateDirectory, type LoosePermissions } from './private-files.js';
 import { disableWriteBatching } from './sql/write-batcher.js';
+import { runCompiledStatementsDirectly } from './sql/compiled.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -175,7 +176,14 @@ function openSqlite(path: string): OpenDatabase {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('cache_size = -32768'); // 32 MiB of page cache: the token tables' hot pages stay in memory
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const cached = withStatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+  runCompiledStatementsDirectly(db, {
+    prepare: (sql) => cached.prepare(sql) as SqliteDatabase.Statement<unknown[]>,
+    get inTransaction() {
+      return sqlite.inTransaction;
+    },
+  });
   // Checked once the WAL and shared-memory files exist (the pragma above opens them).
   const looseFileModes = loosePermissions(dir, [path, `${path}-wal`, `${path}-shm`]);
   return { db, dialect: 'sqlite', describe: `sqlite:${path}`, startupLock: async () => async () => undefined, looseFileModes };

@@ -5,8 +5,7 @@
  * family id makes every refresh a primary-key lookup and lets a rotated
  * token presented again be recognised as its family's, which is then revoked.
  */
-import { randomBytes } from 'node:crypto';
-import { sha256Base64Url } from '../crypto/secrets.js';
+import { randomToken, sha256Base64Url } from '../crypto/secrets.js';
 
 const FAMILY_ID_CHARS = 22; // 16 bytes
 const SECRET_CHARS = 43; // 32 bytes
@@ -19,11 +18,11 @@ export interface IssuedRefreshToken {
 }
 
 export function newFamilyId(): string {
-  return randomBytes(16).toString('base64url');
+  return randomToken(16);
 }
 
 export function newRefreshToken(familyId: string): IssuedRefreshToken {
-  const secret = randomBytes(32).toString('base64url');
+  const secret = randomToken(32);
   return { token: `${familyId}${secret}`, familyId, secretHash: sha256Base64Url(secret) };
 }
 
