@@ -24,6 +24,7 @@
 import assert from 'node:assert/strict';
 import type { Agent as HttpsAgent } from 'node:https';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { AuthApiError, AuthenticationClient, IdTokenValidatorError, UserInfoClient, type AuthenticationClientOptions } from 'auth0/legacy';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { ALICE, API, EMPLOYEE, WEB, acmeFixture } from '../helpers/fixtures.js';
@@ -157,10 +158,11 @@ describe('node-auth0 AuthenticationClient (auth0/legacy) against Latchkey over H
     });
     assert.equal(status, 200);
     assert.equal(decodeJwt(data.id_token ?? '').email, EMPLOYEE.username, 'the SDK validated an id_token for the employee');
-    assert.ok(
-      https.server.logs.some((line) => line.includes('"request completed"') && line.includes(`"grant_type":"${PASSWORD_REALM}"`)),
-      'the SDK chose the password-realm grant type because realm was set',
-    );
+    const realmGrantLogged = () =>
+      https.server.logs.some((line) => line.includes('"request completed"') && line.includes(`"grant_type":"${PASSWORD_REALM}"`));
+    // The request line is written once the response has gone out (onResponse), so it may land just after the SDK has its answer.
+    for (let tries = 0; tries < 100 && !realmGrantLogged(); tries++) await delay(20);
+    assert.ok(realmGrantLogged(), 'the SDK chose the password-realm grant type because realm was set');
     // A user of another connection is not found in this realm.
     const wrongRealm = await sdkError(
       auth0.oauth.passwordGrant({ username: ALICE.username, password: ALICE.password, realm: 'employees', audience: API }),
