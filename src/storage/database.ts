@@ -2,6 +2,7 @@
  * Opens the database named by the config and brings its schema up to date.
  * Dialect differences live here and nowhere else.
  */
+import { hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -121,6 +122,19 @@ function openPostgres(url: string, options: DatabaseOptions): OpenDatabase {
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   disableWriteBatching(db);
+  // Compiled statements as named prepared statements: PostgreSQL parses and plans each once per connection instead of
+  // at every execution (the refresh's join cost it more to plan than to run). The name is the text's digest.
+  const statementNames = new Map<string, string>();
+  runCompiledStatementsDirectly(db, async (sql, parameters) => {
+    let name = statementNames.get(sql);
+    if (name === undefined) {
+      name = `lk_${hash('sha256', sql, 'base64url').slice(0, 22)}`;
+      statementNames.set(sql, name);
+    }
+    const result = await pool.query({ name, text: sql, values: parameters });
+    const counted = result.command === 'INSERT' || result.command === 'UPDATE' || result.command === 'DELETE';
+    return { rows: result.rows, ...(counted ? { numAffectedRows: BigInt(result.rowCount ?? 0) } : {}) };
+  });
   return {
     db,
     dialect: 'postgres',
@@ -178,11 +192,14 @@ function openSqlite(path: string): OpenDatabase {
   sqlite.pragma('cache_size = -32768'); // 32 MiB of page cache: the token tables' hot pages stay in memory
   const cached = withStatementCache(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
-  runCompiledStatementsDirectly(db, {
-    prepare: (sql) => cached.prepare(sql) as SqliteDatabase.Statement<unknown[]>,
-    get inTransaction() {
-      return sqlite.inTransaction;
-    },
+  runCompiledStatementsDirectly(db, (sql, parameters) => {
+    // While a transaction is open (the write batcher's), Kysely's path waits for it: a statement run here now would
+    // read the batch's uncommitted rows or become part of it. better-sqlite3 runs a statement synchronously, so
+    // nothing else can interleave with one run here.
+    if (sqlite.inTransaction) return undefined;
+    const statement = cached.prepare(sql) as SqliteDatabase.Statement<unknown[]>;
+    if (statement.reader) return Promise.resolve({ rows: statement.all(parameters) });
+    return Promise.resolve({ rows: [], numAffectedRows: BigInt(statement.run(parameters).changes) });
   });
   // Checked once the WAL and shared-memory files exist (the pragma above opens them).
   const looseFileModes = loosePermissions(dir, [path, `${path}-wal`, `${path}-shm`]);

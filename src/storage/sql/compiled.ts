@@ -10,26 +10,17 @@
 import { CompiledQuery, type Compilable, type DialectAdapter, type Kysely, type QueryResult } from 'kysely';
 import type { Database } from '../schema.js';
 
-/** The part of a better-sqlite3 connection a compiled statement runs on directly. */
-export interface DirectSqlite {
-  /** A prepared statement for this text (cached by the caller). */
-  prepare(sql: string): { readonly reader: boolean; all(params: unknown[]): unknown[]; run(params: unknown[]): { changes: number } };
-  /** True between BEGIN and COMMIT of a transaction Kysely holds the connection for. */
-  readonly inTransaction: boolean;
-}
-
-const directHandles = new WeakMap<Kysely<Database>, DirectSqlite>();
-
 /**
- * Lets compiled statements on this SQLite database skip Kysely's executor
- * (its connection mutex and the promises around each query: a tenth of a
- * refresh's CPU, issue #13). better-sqlite3 runs a statement synchronously,
- * so nothing can interleave with it; while a transaction is open (the write
- * batcher's), statements take Kysely's path and wait for it, so they never
- * read a batch's uncommitted rows nor join its transaction.
+ * Runs a compiled statement on the database driver itself, skipping Kysely's
+ * executor; answers undefined when the statement must take Kysely's path.
  */
-export function runCompiledStatementsDirectly(db: Kysely<Database>, handle: DirectSqlite): void {
-  directHandles.set(db, handle);
+export type DirectRunner = (sql: string, parameters: unknown[]) => Promise<QueryResult<unknown>> | undefined;
+
+const directRunners = new WeakMap<Kysely<Database>, DirectRunner>();
+
+/** Set by openDatabase for each database it opens (storage/database.ts says how each dialect runs them). */
+export function runCompiledStatementsDirectly(db: Kysely<Database>, runner: DirectRunner): void {
+  directRunners.set(db, runner);
 }
 
 export class CompiledStatement<Name extends string, Row> {
@@ -52,9 +43,8 @@ export class CompiledStatement<Name extends string, Row> {
       this.compiled.set(adapter, compiled);
     }
     const parameters = compiled.order.map((name) => values[name]);
-    const direct = directHandles.get(db);
-    if (direct !== undefined && !direct.inTransaction) return runDirectly<Row>(direct, compiled.sql, parameters);
-    return db.executeQuery<Row>(CompiledQuery.raw(compiled.sql, parameters));
+    const direct = directRunners.get(db)?.(compiled.sql, parameters) as Promise<QueryResult<Row>> | undefined;
+    return direct ?? db.executeQuery<Row>(CompiledQuery.raw(compiled.sql, parameters));
   }
 
   private compile(db: Kysely<Database>): { sql: string; order: Name[] } {
@@ -68,12 +58,4 @@ export class CompiledStatement<Name extends string, Row> {
     });
     return { sql, order };
   }
-}
-
-/** What Kysely's SQLite driver would answer for the statement, without its executor around it. */
-function runDirectly<Row>(direct: DirectSqlite, sql: string, parameters: unknown[]): QueryResult<Row> {
-  const statement = direct.prepare(sql);
-  if (statement.reader) return { rows: statement.all(parameters) as Row[] };
-  const { changes } = statement.run(parameters);
-  return { rows: [], numAffectedRows: BigInt(changes) };
 }
