@@ -376,7 +376,8 @@ async function releaseAll(resources: Resources, exitCode: number): Promise<void>
   if (exitCode === EXIT_OK) {
     await rm(env.dir, { recursive: true, force: true });
   } else {
-    const contents = resources.scratch === undefined ? 'config, database, server logs' : 'configs, node logs';
+    const latchkeyFiles = resources.scratch === undefined ? 'config, database, server logs' : 'configs, node logs';
+    const contents = resources.peer === undefined ? latchkeyFiles : `${latchkeyFiles}, peer.*.log`;
     process.stderr.write(`bench: kept ${env.dir} (${contents}) for inspection\n`);
   }
 }

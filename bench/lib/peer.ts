@@ -4,20 +4,18 @@
  * bench's temp dir, an AbortSignal that fires when it exits, SIGTERM then
  * SIGKILL to stop it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PEER_READY_PREFIX, type PeerSettings } from '../peer/contract.js';
-import type { ServerProcess } from './server.js';
+import { watchChild, type ServerProcess, type WatchedChild } from './server.js';
 
 const READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 50;
-const STOP_GRACE_MS = 5_000;
-const LOG_TAIL_BYTES = 8 * 1024;
 
 /** The peer could not be started or did not say it was listening. */
 export class PeerStartError extends Error {
@@ -55,7 +53,7 @@ export async function startPeer(repoRoot: string, dir: string, settings: PeerSet
   closeSync(stdoutFd);
   closeSync(stderrFd);
   const commandLine = `UV_THREADPOOL_SIZE=${uvThreadpoolSize} ${[process.execPath, ...args].join(' ')}`;
-  const watched = watchChild(child, stdoutPath, stderrPath);
+  const watched = watchChild(child, 'the peer', stdoutPath, stderrPath);
   try {
     const origin = await waitForOrigin(stdoutPath, watched, signal);
     return { ...watched, label: 'the peer', origin, commandLine, stderrPath, library: libraryVersion(repoRoot), uvThreadpoolSize };
@@ -63,46 +61,6 @@ export async function startPeer(repoRoot: string, dir: string, settings: PeerSet
     await watched.stop();
     throw error;
   }
-}
-
-type WatchedChild = Pick<ServerProcess, 'pid' | 'exited' | 'logs' | 'stop'>;
-
-function watchChild(child: ChildProcess, stdoutPath: string, stderrPath: string): WatchedChild {
-  const exitController = new AbortController();
-  let exitDescription = '';
-  const exitedPromise = new Promise<void>((resolve) => {
-    const onGone = (reason: string): void => {
-      exitDescription = reason;
-      exitController.abort(new Error(`the peer ${reason}`));
-      resolve();
-    };
-    child.once('exit', (code, signal) => onGone(signal === null ? `exited with status ${String(code)}` : `killed by ${signal}`));
-    child.once('error', (error) => onGone(`could not be spawned: ${error.message}`));
-  });
-  const isRunning = (): boolean => !exitController.signal.aborted;
-  // Last resort if the bench dies without reaching stop(): never leave the peer behind.
-  const killOnExit = (): void => {
-    if (isRunning()) child.kill('SIGKILL');
-  };
-  process.on('exit', killOnExit);
-  return {
-    pid: child.pid ?? -1,
-    exited: exitController.signal,
-    logs: () =>
-      `${exitDescription === '' ? '' : `the peer ${exitDescription}\n`}` +
-      `--- peer stdout (tail) ---\n${readTail(stdoutPath)}\n--- peer stderr (tail) ---\n${readTail(stderrPath)}`,
-    stop: async () => {
-      if (isRunning()) {
-        child.kill('SIGTERM');
-        const timedOut = await Promise.race([exitedPromise.then(() => false), sleep(STOP_GRACE_MS, true)]);
-        if (timedOut) {
-          child.kill('SIGKILL');
-          await exitedPromise;
-        }
-      }
-      process.off('exit', killOnExit);
-    },
-  };
 }
 
 /** Polls the peer's stdout for its ready line; the origin it names is where the load goes. */
@@ -128,22 +86,5 @@ function libraryVersion(repoRoot: string): string {
     return `${name} ${version}`;
   } catch {
     return name;
-  }
-}
-
-/** The last LOG_TAIL_BYTES of a log (as server.ts does for Latchkey's). */
-function readTail(path: string): string {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, LOG_TAIL_BYTES);
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, size - length);
-    return (size > length ? '…' : '') + buffer.toString('utf8');
-  } catch {
-    return '(no log)';
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }

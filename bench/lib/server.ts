@@ -114,12 +114,24 @@ function childEnv(env: BenchEnvironment): NodeJS.ProcessEnv {
 }
 
 function wrapChild(child: ChildProcess, node: BenchNode, commandLine: string, stdoutPath: string, stderrPath: string): ServerProcess {
+  return { ...watchChild(child, node.label, stdoutPath, stderrPath), label: node.label, origin: node.origin, commandLine, stderrPath };
+}
+
+/** A child process as the bench watches it: its pid, a signal when it exits, the tails of its logs, and a stop. */
+export type WatchedChild = Pick<ServerProcess, 'pid' | 'exited' | 'logs' | 'stop'>;
+
+/**
+ * Watches a spawned server (Latchkey's or the peer's, bench/lib/peer.ts):
+ * `exited` aborts when it exits, `stop` sends SIGTERM then SIGKILL after a
+ * grace period, and the bench's own exit kills it if `stop` was never reached.
+ */
+export function watchChild(child: ChildProcess, label: string, stdoutPath: string, stderrPath: string): WatchedChild {
   const exitController = new AbortController();
   let exitDescription = '';
   const exitedPromise = new Promise<void>((resolve) => {
     const onGone = (reason: string): void => {
       exitDescription = reason;
-      exitController.abort(new Error(`${node.label} ${reason}`));
+      exitController.abort(new Error(`${label} ${reason}`));
       resolve();
     };
     child.once('exit', (code, signal) => onGone(signal === null ? `exited with status ${String(code)}` : `killed by ${signal}`));
@@ -134,17 +146,12 @@ function wrapChild(child: ChildProcess, node: BenchNode, commandLine: string, st
   process.on('exit', killOnExit);
 
   return {
-    label: node.label,
-    origin: node.origin,
     pid: child.pid ?? -1,
-    commandLine,
-    stderrPath,
     exited: exitController.signal,
     logs: () => {
-      const status = exitDescription === '' ? '' : `${node.label} ${exitDescription}\n`;
+      const status = exitDescription === '' ? '' : `${label} ${exitDescription}\n`;
       return (
-        `${status}--- ${node.label} stdout (tail) ---\n${readTail(stdoutPath)}\n` +
-        `--- ${node.label} stderr (tail) ---\n${readTail(stderrPath)}`
+        `${status}--- ${label} stdout (tail) ---\n${readTail(stdoutPath)}\n` + `--- ${label} stderr (tail) ---\n${readTail(stderrPath)}`
       );
     },
     stop: async () => {
@@ -152,7 +159,7 @@ function wrapChild(child: ChildProcess, node: BenchNode, commandLine: string, st
         child.kill('SIGTERM');
         const timedOut = await Promise.race([exitedPromise.then(() => false), sleep(STOP_GRACE_MS, true)]);
         if (timedOut) {
-          process.stderr.write(`bench: ${node.label} ignored SIGTERM for ${STOP_GRACE_MS} ms, sending SIGKILL\n`);
+          process.stderr.write(`bench: ${label} ignored SIGTERM for ${STOP_GRACE_MS} ms, sending SIGKILL\n`);
           child.kill('SIGKILL');
           await exitedPromise;
         }
