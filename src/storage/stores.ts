@@ -212,6 +212,16 @@ export type RotationResult =
   /** The token was not the current one (a rotated token presented again): the family is now revoked. */
   | { kind: 'reuse_detected' };
 
+export interface RotationRequest {
+  familyId: string;
+  expectedHash: string;
+  newHash: string;
+  newTokenSealed: string | null;
+  expiresAt: Date;
+  now: Date;
+  reuseIntervalSeconds: number;
+}
+
 /** A refresh-token family with the user it was issued to (undefined when that user no longer exists). */
 export interface FamilyWithOwner {
   family: RefreshTokenFamily;
@@ -229,15 +239,7 @@ export interface RefreshTokenStore {
    * `expectedHash` returns `rotated`; the others get `replay` (inside the
    * reuse interval) or `reuse_detected`, which has revoked the family.
    */
-  rotate(args: {
-    familyId: string;
-    expectedHash: string;
-    newHash: string;
-    newTokenSealed: string | null;
-    expiresAt: Date;
-    now: Date;
-    reuseIntervalSeconds: number;
-  }): Promise<RotationResult>;
+  rotate(args: RotationRequest): Promise<RotationResult>;
   revokeFamily(familyId: string, now: Date): Promise<void>;
   /**
    * Revokes every family of the user not yet revoked, in one statement (a

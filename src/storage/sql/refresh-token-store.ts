@@ -6,6 +6,7 @@ import {
   type NewRefreshTokenFamily,
   type RefreshTokenFamily,
   type RefreshTokenStore,
+  type RotationRequest,
   type RotationResult,
 } from '../stores.js';
 import { CompiledStatement } from './compiled.js';
@@ -158,15 +159,7 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
     );
   }
 
-  async rotate(args: {
-    familyId: string;
-    expectedHash: string;
-    newHash: string;
-    newTokenSealed: string | null;
-    expiresAt: Date;
-    now: Date;
-    reuseIntervalSeconds: number;
-  }): Promise<RotationResult> {
+  async rotate(args: RotationRequest): Promise<RotationResult> {
     // One conditional UPDATE is the arbiter, on SQLite and PostgreSQL alike:
     // a second writer re-checks `current_hash` after the first commits and
     // finds it changed, so exactly one caller sees one row.
