@@ -84,6 +84,8 @@ export async function applyConfig(
       rate_limits,
       trusted_proxies,
       mfa,
+      browser_session,
+      device_flow,
     } = tenant;
     const tenantId = await stores.catalog.upsertTenant(name, {
       default_directory,
@@ -94,6 +96,8 @@ export async function applyConfig(
       rate_limits,
       trusted_proxies,
       mfa,
+      browser_session,
+      device_flow,
     });
     summary.tenants++;
     const connectionIds = new Map<string, string>();

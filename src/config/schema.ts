@@ -462,6 +462,30 @@ const jwkSchema = z.looseObject({
   kty: z.string().describe('The key type (`RSA`, `EC`, `OKP`); the other members as RFC 7517 defines them.'),
 });
 
+/**
+ * A registered redirect URI (RFC 6749 §3.1.2, RFC 8252 §7): absolute, no
+ * fragment; https, a private-use scheme with a dot (reverse domain name), or
+ * http only to a loopback host.
+ */
+const redirectUri = z
+  .string()
+  .max(2000)
+  .refine(isRegistrableRedirectUri, 'an absolute URL without fragment: https, a private-use scheme (com.example.app:/cb), or http to 127.0.0.1, [::1] or localhost');
+
+export function isRegistrableRedirectUri(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (value.includes('#')) return false;
+  if (url.protocol === 'https:') return url.host !== '';
+  if (url.protocol === 'http:') return LOOPBACK_HOSTS.has(url.hostname);
+  // RFC 8252 §7.1: private-use schemes are reverse domain names; a scheme without a dot (javascript:, data:) is refused.
+  return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol);
+}
+
 const applicationSchema = z
   .strictObject({
     client_id: z
@@ -478,7 +502,21 @@ const applicationSchema = z
       .describe(
         'Required for `client_secret_post` and `client_secret_basic`, absent otherwise; at least 8 characters. Stored only as an HMAC.',
       ),
-    name: z.string().max(256).optional().describe('A label for people reading the file; the server does not use it.'),
+    name: z
+      .string()
+      .max(256)
+      .optional()
+      .describe("The application's name, shown to people on the sign-in, device and logout pages (absent: the client_id)."),
+    callbacks: z
+      .array(redirectUri)
+      .default([])
+      .describe(
+        'The redirect_uris the authorization endpoint may send codes to, compared exactly (RFC 9700 §2.1). https, a private-use scheme (`com.example.app:/callback`), or http to a loopback IP, whose port may then differ (RFC 8252 §7.3). Required for `authorization_code`.',
+      ),
+    allowed_logout_urls: z
+      .array(redirectUri)
+      .default([])
+      .describe('Where logout may send the browser afterwards (`post_logout_redirect_uri`, `returnTo`), compared exactly.'),
     token_endpoint_auth_method: z
       .enum(CLIENT_AUTH_METHODS)
       .default('client_secret_post')
@@ -568,6 +606,9 @@ const applicationSchema = z
         message: 'needs a confidential client: anyone can present a public client_id, so its forwarded IP proves nothing',
       });
     }
+    if (app.grant_types.includes('authorization_code') && app.callbacks.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['callbacks'], message: 'at least one callback is required for the authorization_code grant' });
+    }
     if (app.refresh_token.absolute_lifetime < app.refresh_token.idle_lifetime) {
       ctx.addIssue({ code: 'custom', path: ['refresh_token', 'absolute_lifetime'], message: 'must be at least idle_lifetime' });
     }
@@ -618,6 +659,26 @@ const userSchema = z
       ctx.addIssue({ code: 'custom', path: ['password'], message: 'give exactly one of password or password_hash' });
     }
   });
+
+const browserSessionSchema = z.strictObject({
+  idle_lifetime: seconds(60)
+    .max(2_592_000)
+    .default(259_200)
+    .describe("Seconds a browser session lives without use (Auth0's inactivity timeout: 3 days)."),
+  absolute_lifetime: seconds(60)
+    .max(31_536_000)
+    .default(604_800)
+    .describe('Seconds after the sign-in when the browser must sign in again, however it is used (Auth0: 7 days); at least `idle_lifetime`.'),
+});
+export type BrowserSessionConfig = z.output<typeof browserSessionSchema>;
+export const DEFAULT_BROWSER_SESSION: BrowserSessionConfig = browserSessionSchema.parse({});
+
+const deviceFlowSchema = z.strictObject({
+  expires_in: seconds(60).max(3600).default(900).describe('Seconds a device code and its user code stay valid (RFC 8628 §3.2).'),
+  interval: seconds(1).max(60).default(5).describe('Seconds a device waits between polls; faster polls get `slow_down` (RFC 8628 §3.5).'),
+});
+export type DeviceFlowConfig = z.output<typeof deviceFlowSchema>;
+export const DEFAULT_DEVICE_FLOW: DeviceFlowConfig = deviceFlowSchema.parse({});
 
 const tenantSchema = z
   .strictObject({
@@ -682,6 +743,10 @@ const tenantSchema = z
       .describe(
         "A second factor in the password flow (Auth0's shape): `never` (off), `optional` (users who enrolled a factor need it), `always` (everyone; users without a factor enroll first). A token for the built-in MFA API always needs a second factor, whatever this says.",
       ),
+    browser_session: browserSessionSchema
+      .prefault({})
+      .describe('The sign-in session the hosted pages keep in a cookie, so a second authorization within it needs no password (DESIGN.md §7).'),
+    device_flow: deviceFlowSchema.prefault({}).describe('The device authorization grant (RFC 8628): how long a code lives and how often devices poll.'),
   })
   .superRefine((tenant, ctx) => {
     const connectionNames = new Set(tenant.connections.map((c) => c.name));
@@ -728,6 +793,9 @@ const tenantSchema = z
       }
     });
     refineClientGrants(tenant, ctx);
+    if (tenant.browser_session.absolute_lifetime < tenant.browser_session.idle_lifetime) {
+      ctx.addIssue({ code: 'custom', path: ['browser_session', 'absolute_lifetime'], message: 'must be at least idle_lifetime' });
+    }
     tenant.users.forEach((user, i) => {
       const connection = tenant.connections.find((c) => c.name === user.connection);
       if (!connection) {

@@ -11,6 +11,12 @@ export const CLIENT_CREDENTIALS_GRANT = 'client_credentials';
 export const MFA_OTP_GRANT = 'http://auth0.com/oauth/grant-type/mfa-otp';
 export const MFA_OOB_GRANT = 'http://auth0.com/oauth/grant-type/mfa-oob';
 export const MFA_RECOVERY_CODE_GRANT = 'http://auth0.com/oauth/grant-type/mfa-recovery-code';
+/** RFC 6749 §4.1.3, from the hosted sign-in (DESIGN.md §7). */
+export const AUTHORIZATION_CODE_GRANT = 'authorization_code';
+/** RFC 8628 §3.4. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** MSAL posts the bare `device_code` to whatever token endpoint discovery names: an alias of DEVICE_CODE_GRANT on every path. */
+export const DEVICE_CODE_GRANT_ALIAS = 'device_code';
 
 export const GRANT_TYPES = [
   PASSWORD_GRANT,
@@ -20,6 +26,8 @@ export const GRANT_TYPES = [
   MFA_OTP_GRANT,
   MFA_OOB_GRANT,
   MFA_RECOVERY_CODE_GRANT,
+  AUTHORIZATION_CODE_GRANT,
+  DEVICE_CODE_GRANT,
 ] as const;
 
 export type GrantTypeName = (typeof GRANT_TYPES)[number];

@@ -74,6 +74,8 @@ const applicationSettings = (overrides: Partial<ApplicationSettings> = {}): Appl
   name: 'Web',
   token_endpoint_auth_method: 'client_secret_post',
   grant_types: ['password', 'refresh_token'],
+  callbacks: [],
+  allowed_logout_urls: [],
   refresh_token: { reuse_interval: 0, idle_lifetime: 1_296_000, absolute_lifetime: 2_592_000 },
   resource_server: false,
   trust_forwarded_for: false,
