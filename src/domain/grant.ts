@@ -10,7 +10,8 @@ export type GrantSubject = { kind: 'user'; user: UserRecord } | { kind: 'client'
 
 export type RefreshPlan =
   | { kind: 'none' }
-  | { kind: 'new_family' }
+  /** `familyId` when the grant chose it beforehand, to record what it issues (an authorization code's redemption). */
+  | { kind: 'new_family'; familyId?: string }
   | { kind: 'rotate'; family: RefreshTokenFamily; presentedHash: string }
   /** The token was rotated moments ago inside the reuse interval: return the token that replaced it. */
   | { kind: 'replay'; childToken: string };
@@ -32,6 +33,12 @@ export interface Grant {
   accessTokenScopes?: string[];
   /** Set by post-login hooks: namespaced claims added next to the server's own. */
   customClaims?: { accessToken: Record<string, unknown>; idToken: Record<string, unknown> };
+  /** OIDC Core §3.1.2.1: the authorization request's nonce, repeated in the id_token. */
+  nonce?: string;
+  /** The access token's `jti`, when the grant chose it beforehand (a replayed authorization code revokes it). */
+  accessTokenJti?: string;
+  /** The hooks ran when the browser signed in (authorization code, device approval): the token request does not run them again. */
+  hooksApplied?: boolean;
 }
 
 /** Scope sets compare as sets (RFC 6749 §3.3: order carries no meaning). */

@@ -66,6 +66,18 @@ export class MfaGate {
   }
 
   /**
+   * A browser session that signed in without a second factor, now used for
+   * an application or API whose policy wants one: the person steps up, with
+   * an mfa_token carrying this grant, as the password flow would ask.
+   */
+  async checkSession(grant: Grant, tenant: Tenant, client: AuthenticatedClient): Promise<void> {
+    if (grant.subject.kind !== 'user' || grant.amr?.includes('mfa')) return;
+    const requirement = await this.requirement(tenant.id, grant.subject.user.id, mfaPolicyOf(tenant, client.app, grant.api));
+    if (requirement === 'none') return;
+    throw new MfaRequiredError(this.deps.mfaTokens.seal(grant, tenant.id, client.app.clientId), requirement === 'enroll');
+  }
+
+  /**
    * `api.multifactor.enable()` on a sign-in made with the password alone:
    * answer `mfa_required` as the MFA policy would, with an mfa_token that
    * carries this grant's decision. A refresh cannot prompt for a factor, so

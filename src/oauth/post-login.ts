@@ -39,7 +39,7 @@ export class PostLoginHooks {
 
   async apply(grant: Grant, tenant: Tenant, client: AuthenticatedClient, endUserIp: () => string): Promise<Grant> {
     const hooks = this.deps.hooks.get(tenant.id);
-    if (grant.subject.kind !== 'user' || !hooks || hooks.chain.length === 0 || !this.deps.runner) return grant;
+    if (grant.hooksApplied || grant.subject.kind !== 'user' || !hooks || hooks.chain.length === 0 || !this.deps.runner) return grant;
     const user = grant.subject.user;
     const ip = endUserIp();
     const context: SignInContext = { tenantId: tenant.id, clientId: client.app.clientId, userId: user.id, ip };

@@ -26,6 +26,7 @@ export const SECURITY_EVENT_TYPES = [
   'mfa_rate_limited',
   'hook_denied',
   'hook_failure',
+  'authorization_code_replayed',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -37,6 +38,7 @@ const WARN_TYPES = new Set<SecurityEventType>([
   'login_blocked',
   'hook_failure',
   'mfa_rate_limited',
+  'authorization_code_replayed',
 ]);
 
 export type SecurityEventInput = Omit<SecurityEvent, 'at' | 'type'> & { type: SecurityEventType };
@@ -117,5 +119,7 @@ function describe(event: SecurityEventInput): string {
       return 'a post-login hook denied the sign-in (api.access.deny)';
     case 'hook_failure':
       return `a post-login hook failed (${event.reason ?? ''}); the sign-in failed closed. Fix the hook: the log line before this one has its error`;
+    case 'authorization_code_replayed':
+      return 'an authorization code was presented again; the tokens it issued were revoked (a stolen code, or a client retrying a redemption: RFC 6749 §4.1.2)';
   }
 }

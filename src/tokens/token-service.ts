@@ -84,7 +84,7 @@ export class TokenService {
       scope: (grant.accessTokenScopes ?? grant.scopes).join(' '),
       iat,
       exp: iat + lifetime,
-      jti: randomUUID(),
+      jti: grant.accessTokenJti ?? randomUUID(),
     };
     if (grant.subject.kind === 'user') payload.auth_time = epochSeconds(grant.authTime);
     if (grant.amr) payload.amr = grant.amr;
@@ -103,6 +103,7 @@ export class TokenService {
       iat,
       exp: iat + tenant.settings.id_token_lifetime,
       auth_time: epochSeconds(grant.authTime),
+      ...(grant.nonce !== undefined ? { nonce: grant.nonce } : {}),
       ...(grant.amr ? { amr: grant.amr } : {}),
       ...profileClaims(user, grant.scopes),
     };
@@ -120,7 +121,7 @@ export class TokenService {
     const idleExpiry = new Date(now.getTime() + lifetimes.idle_lifetime * 1000);
 
     if (plan.kind === 'new_family') {
-      const issued = newRefreshToken(newFamilyId());
+      const issued = newRefreshToken(plan.familyId ?? newFamilyId());
       const familyExpiresAt = new Date(now.getTime() + lifetimes.absolute_lifetime * 1000);
       await this.deps.refreshTokens.createFamily({
         id: issued.familyId,

@@ -1,5 +1,6 @@
 /** Wire grant names → grant modules, built once with the services the grants use. */
 import type { GrantTypeName } from '../../domain/grant-types.js';
+import { createAuthorizationCodeGrant, type AuthorizationCodeGrantDeps } from './authorization-code.js';
 import { createClientCredentialsGrant } from './client-credentials.js';
 import type { GrantHandler, PreparedGrant } from './grant-handler.js';
 import { createMfaGrant, type MfaGrantDeps } from './mfa.js';
@@ -7,7 +8,7 @@ import { createPasswordGrant, type PasswordGrantDeps } from './password.js';
 import { createRefreshTokenGrant, type RefreshTokenGrantDeps } from './refresh-token.js';
 import type { RequestParameters } from '../request-parameters.js';
 
-export type GrantRegistryDeps = PasswordGrantDeps & RefreshTokenGrantDeps & MfaGrantDeps;
+export type GrantRegistryDeps = PasswordGrantDeps & RefreshTokenGrantDeps & MfaGrantDeps & AuthorizationCodeGrantDeps;
 
 /** A grant this server implements, found by the request's `grant_type`. */
 export interface RegisteredGrant {
@@ -27,6 +28,7 @@ export function createGrantRegistry(deps: GrantRegistryDeps): GrantRegistry {
     ...registered(createRefreshTokenGrant(deps)),
     ...registered(createClientCredentialsGrant()),
     ...registered(createMfaGrant(deps)),
+    ...registered(createAuthorizationCodeGrant(deps)),
   ]);
   return { find: (grantType) => byName.get(grantType) };
 }
