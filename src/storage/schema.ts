@@ -204,6 +204,67 @@ export interface MfaRecoveryCodesTable {
   created_at: string;
 }
 
+/**
+ * Migration 009: an authorization code (RFC 6749 §4.1.2), by the SHA-256 of its value. `redeemed_at` is set once, by
+ * one conditional UPDATE, together with what that redemption issued (the `issued_*` columns, for a replay to revoke).
+ */
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  tenant_id: string;
+  client_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  user_id: string;
+  /** JSON, serialised by the code grant. */
+  grant: string;
+  created_at: string;
+  expires_at: string;
+  redeemed_at: string | null;
+  issued_family_id: string | null;
+  issued_jti: string | null;
+  issued_expires_at: string | null;
+}
+
+/** Migration 009: a signed-in browser, by the SHA-256 of its cookie's id. */
+export interface BrowserSessionsTable {
+  id_hash: string;
+  tenant_id: string;
+  user_id: string;
+  auth_time: string;
+  /** JSON array of RFC 8176 method names. */
+  amr: string;
+  created_at: string;
+  /** Moves forward with use, never past expires_at. */
+  idle_expires_at: string;
+  expires_at: string;
+}
+
+/** Migration 009: a device authorization (RFC 8628), one row per (tenant_id, user_code). */
+export interface DeviceCodesTable {
+  id: string;
+  /** SHA-256 of the device_code; unique. */
+  device_code_hash: string;
+  /** Normalised (8 characters, no dash). */
+  user_code: string;
+  tenant_id: string;
+  client_id: string;
+  /** JSON array of scope names. */
+  scope: string;
+  audience: string | null;
+  request_ip: string;
+  request_user_agent: string | null;
+  created_at: string;
+  expires_at: string;
+  /** Seconds between polls (RFC 8628 §3.5). */
+  interval: number;
+  last_polled_at: string | null;
+  /** pending | approved | denied | redeemed */
+  status: string;
+  user_id: string | null;
+  /** JSON, set at approval by the device grant. */
+  grant: string | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   connections: ConnectionsTable;
@@ -221,4 +282,7 @@ export interface Database {
   mfa_authenticators: MfaAuthenticatorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_pending_enrolments: MfaPendingEnrolmentsTable;
+  authorization_codes: AuthorizationCodesTable;
+  browser_sessions: BrowserSessionsTable;
+  device_codes: DeviceCodesTable;
 }

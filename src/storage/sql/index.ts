@@ -1,14 +1,24 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Stores } from '../stores.js';
+import { SqlAuthorizationCodeStore } from './authorization-code-store.js';
+import { SqlBrowserSessionStore } from './browser-session-store.js';
 import { SqlCatalogStore } from './catalog-store.js';
 import { SqlAccessTokenDenylist, SqlSingleUseKeyStore } from './denylist-stores.js';
+import { SqlDeviceCodeStore } from './device-code-store.js';
 import { SqlMfaStore } from './mfa-store.js';
 import { SqlRefreshTokenStore } from './refresh-token-store.js';
 import { SqlAttackLockStore, SqlSecurityEventStore } from './security-stores.js';
 import { SqlSigningKeyStore } from './signing-key-store.js';
 import { toIso } from './time.js';
 import { SqlUserStore } from './user-store.js';
+
+/**
+ * Spent and expired authorization and device codes are kept this long past their expiry: a code replayed meanwhile
+ * still revokes what it issued (RFC 6749 §4.1.2), a device polling late still hears expired_token. After the purge a
+ * replay finds no code, which its caller refuses as well.
+ */
+const EXPIRED_CODE_RETENTION_MS = 24 * 3600 * 1000;
 
 /** The one SQL implementation of every store, for SQLite and PostgreSQL alike. */
 export function createSqlStores(db: Kysely<Database>): Stores {
@@ -22,6 +32,9 @@ export function createSqlStores(db: Kysely<Database>): Stores {
     securityEvents: new SqlSecurityEventStore(db),
     attackLocks: new SqlAttackLockStore(db),
     mfa: new SqlMfaStore(db),
+    authorizationCodes: new SqlAuthorizationCodeStore(db),
+    browserSessions: new SqlBrowserSessionStore(db),
+    deviceCodes: new SqlDeviceCodeStore(db),
     health: {
       async ping() {
         await sql`select 1`.execute(db);
@@ -36,6 +49,13 @@ export function createSqlStores(db: Kysely<Database>): Stores {
       await db.deleteFrom('attack_locks').where('expires_at', '<=', cutoff).execute();
       await db.deleteFrom('mfa_pending_enrolments').where('expires_at', '<=', cutoff).execute();
       await db.deleteFrom('attack_counters').where('expires_at_ms', '<=', now.getTime()).execute();
+      const codeCutoff = toIso(new Date(now.getTime() - EXPIRED_CODE_RETENTION_MS));
+      await db.deleteFrom('authorization_codes').where('expires_at', '<=', codeCutoff).execute();
+      await db.deleteFrom('device_codes').where('expires_at', '<=', codeCutoff).execute();
+      await db
+        .deleteFrom('browser_sessions')
+        .where((eb) => eb.or([eb('expires_at', '<=', cutoff), eb('idle_expires_at', '<=', cutoff)]))
+        .execute();
     },
     async close() {
       await db.destroy();
