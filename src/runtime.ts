@@ -177,6 +177,8 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   const grants = createGrantRegistry({
     users: stores.users,
     refreshTokens: stores.refreshTokens,
+    authorizationCodes: stores.authorizationCodes,
+    accessTokenDenylist: stores.accessTokenDenylist,
     credentialSources,
     sealer,
     attackProtection,

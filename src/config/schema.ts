@@ -470,7 +470,10 @@ const jwkSchema = z.looseObject({
 const redirectUri = z
   .string()
   .max(2000)
-  .refine(isRegistrableRedirectUri, 'an absolute URL without fragment: https, a private-use scheme (com.example.app:/cb), or http to 127.0.0.1, [::1] or localhost');
+  .refine(
+    isRegistrableRedirectUri,
+    'an absolute URL without fragment: https, a private-use scheme (com.example.app:/cb), or http to 127.0.0.1, [::1] or localhost',
+  );
 
 export function isRegistrableRedirectUri(value: string): boolean {
   let url: URL;
@@ -668,7 +671,9 @@ const browserSessionSchema = z.strictObject({
   absolute_lifetime: seconds(60)
     .max(31_536_000)
     .default(604_800)
-    .describe('Seconds after the sign-in when the browser must sign in again, however it is used (Auth0: 7 days); at least `idle_lifetime`.'),
+    .describe(
+      'Seconds after the sign-in when the browser must sign in again, however it is used (Auth0: 7 days); at least `idle_lifetime`.',
+    ),
 });
 export type BrowserSessionConfig = z.output<typeof browserSessionSchema>;
 export const DEFAULT_BROWSER_SESSION: BrowserSessionConfig = browserSessionSchema.parse({});
@@ -745,8 +750,12 @@ const tenantSchema = z
       ),
     browser_session: browserSessionSchema
       .prefault({})
-      .describe('The sign-in session the hosted pages keep in a cookie, so a second authorization within it needs no password (DESIGN.md §7).'),
-    device_flow: deviceFlowSchema.prefault({}).describe('The device authorization grant (RFC 8628): how long a code lives and how often devices poll.'),
+      .describe(
+        'The sign-in session the hosted pages keep in a cookie, so a second authorization within it needs no password (DESIGN.md §7).',
+      ),
+    device_flow: deviceFlowSchema
+      .prefault({})
+      .describe('The device authorization grant (RFC 8628): how long a code lives and how often devices poll.'),
   })
   .superRefine((tenant, ctx) => {
     const connectionNames = new Set(tenant.connections.map((c) => c.name));

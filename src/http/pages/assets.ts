@@ -37,9 +37,6 @@ export const assetRoutes: FastifyPluginAsync = async (app) => {
     reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );
   app.get('/assets/form-post.js', async (_request, reply) =>
-    reply
-      .header('content-type', 'text/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=3600')
-      .send(FORM_POST_SCRIPT),
+    reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(FORM_POST_SCRIPT),
   );
 };

@@ -73,9 +73,12 @@ export async function registerPageKit(app: FastifyInstance, catalog: Catalog): P
     const csrf = (err as { code?: unknown }).code;
     if (typeof csrf === 'string' && csrf.startsWith('FST_CSRF_')) {
       request.log.info({ route: request.routeOptions.url, status: 403, error: 'csrf', detail: csrf }, 'page refused');
-      return sendPage(reply.code(403), messagePage(tenant, 'This form has expired', [
-        'The form was open too long, or it was not sent from this site. Go back, reload the page and try again.',
-      ]));
+      return sendPage(
+        reply.code(403),
+        messagePage(tenant, 'This form has expired', [
+          'The form was open too long, or it was not sent from this site. Go back, reload the page and try again.',
+        ]),
+      );
     }
     const { error, cause } = toOAuthError(err);
     const fields = { route: request.routeOptions.url, status: error.statusCode, error: error.error, detail: error.logDetail };

@@ -100,7 +100,10 @@ export function parseAuthorizationRequest(tenant: Tenant, params: RequestParamet
 
 function registeredClient(tenant: Tenant, clientId: string | undefined): ApplicationRecord {
   if (clientId === undefined) {
-    throw new AuthorizationPageError('The application did not identify itself (client_id is missing).', 'authorization request without client_id');
+    throw new AuthorizationPageError(
+      'The application did not identify itself (client_id is missing).',
+      'authorization request without client_id',
+    );
   }
   const app = tenant.applications.get(clientId);
   if (!app) {
@@ -153,7 +156,9 @@ function checkedParameters(
     throw new OAuthError('unsupported_response_type', 400, 'Only response_type=code is supported (with PKCE).');
   }
   if (!app.settings.grant_types.includes(AUTHORIZATION_CODE_GRANT)) {
-    throw new UnauthorizedClientError("The application may not use the authorization code flow; add authorization_code to its grant_types.");
+    throw new UnauthorizedClientError(
+      'The application may not use the authorization code flow; add authorization_code to its grant_types.',
+    );
   }
   const codeChallenge = params.get('code_challenge');
   const method = params.get('code_challenge_method');

@@ -54,7 +54,8 @@ class AuthorizationCodeGrant implements GrantHandler<AuthorizationCodeRequest> {
     const codeVerifier = params.get('code_verifier');
     // RFC 9700 §2.1.1: every code was issued with a challenge, so a redemption without its verifier cannot succeed.
     if (codeVerifier === undefined) throw new InvalidRequestError('code_verifier is required (PKCE).');
-    if (!CODE_VERIFIER.test(codeVerifier)) throw new InvalidRequestError('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~.');
+    if (!CODE_VERIFIER.test(codeVerifier))
+      throw new InvalidRequestError('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~.');
     return { code: params.require('code'), redirectUri: params.require('redirect_uri'), codeVerifier };
   }
 
