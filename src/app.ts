@@ -13,6 +13,8 @@ import { mfaRoutes } from './http/routes/mfa.js';
 import { healthRoutes, metricsRoute } from './http/routes/operations.js';
 import { protectedResourceRoutes } from './http/routes/protected-resources.js';
 import { tokenRoutes } from './http/routes/token.js';
+import { assetRoutes } from './http/pages/assets.js';
+import { pageRoutes } from './http/pages/index.js';
 import type { Runtime } from './runtime.js';
 
 export interface BuildAppOptions {
@@ -45,6 +47,8 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
   });
   void app.register(mfaRoutes, { catalog, mfaApi: endpoints.mfaApi });
   void app.register(metadataRoutes, { catalog, jwks: runtime.signingKeys });
+  void app.register(assetRoutes);
+  void app.register(pageRoutes, { catalog, ...runtime.browser });
   // /metrics is not here: its counters tell operators what clients must not learn (issue #11 point 3, DESIGN.md §3).
   void app.register(healthRoutes, healthDeps(runtime));
   return app;

@@ -23,6 +23,7 @@ import {
   type CounterStorage,
 } from './bootstrap/services.js';
 import { bootstrap, recordAppliedUserChanges, type Bootstrapped } from './bootstrap/startup.js';
+import { createBrowserSignIn, type BrowserSignIn } from './bootstrap/browser-sign-in.js';
 import { loadMasterKey, openStorage, type OpenedStorage } from './bootstrap/storage.js';
 import type { LatchkeyConfig } from './config/load.js';
 import { Sealer, SecretHasher } from './crypto/secrets.js';
@@ -77,6 +78,8 @@ export interface Runtime {
   /** The attack-protection counters' store, for readiness. */
   counters: CounterBackend;
   endpoints: Endpoints;
+  /** The hosted pages' services (DESIGN.md §7). */
+  browser: BrowserSignIn;
   close(): Promise<void>;
 }
 
@@ -109,6 +112,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       metrics: wired.metrics,
       counters: wired.counterStorage.counters,
       endpoints: wired.endpoints,
+      browser: wired.browser,
       close: () => disposers.close(),
     };
   } catch (err) {
@@ -127,6 +131,7 @@ interface PhaseInput {
 
 interface WiredServices {
   endpoints: Endpoints;
+  browser: BrowserSignIn;
   metrics: Metrics;
   counterStorage: CounterStorage;
   accounts: AccountLifecycle;
@@ -219,7 +224,20 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     userinfo: new UserinfoEndpoint({ verifier, users: stores.users }),
     mfaApi: new MfaApiEndpoint({ clientAuthenticator, mfa, mfaTokens, verifier, users: stores.users, clock }),
   };
-  return { endpoints, metrics, counterStorage, accounts };
+  const browser = createBrowserSignIn({
+    stores,
+    masterKey,
+    credentialSources,
+    attackProtection,
+    mfa,
+    mfaTokens,
+    mfaGate,
+    postLogin,
+    securityEvents,
+    clock,
+    logger,
+  });
+  return { endpoints, browser, metrics, counterStorage, accounts };
 }
 
 /** What runs on its own once the services stand: the purge of expired rows, and the signing-key notices of other nodes. */
