@@ -33,9 +33,11 @@ describe('examples/web-app: sign-in with openid-client code flow + PKCE against 
 
   before(async () => {
     // The example's tenant as the YAML declares it; only the listener and database are the test server's.
-    server = await startTestServer({ tenants: [tenant] });
     const port = await freePort();
     appUrl = `http://127.0.0.1:${port}`;
+    // allowed_logout_urls are compared exactly, port included (unlike a loopback callback): the app's free port replaces 5000.
+    const applications = tenant.applications?.map((a) => ({ ...a, allowed_logout_urls: [`${appUrl}/`] }));
+    server = await startTestServer({ tenants: [{ ...tenant, applications }] });
     // The README's command; the callback is http://127.0.0.1:PORT/callback, a loopback callback whose port may differ (RFC 8252 §7.3).
     app = RunningProcess.start(process.execPath, ['examples/web-app/server.mjs'], {
       env: { LATCHKEY_ISSUER: server.issuer(tenant.name), PORT: String(port) },
