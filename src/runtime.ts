@@ -45,6 +45,9 @@ import { RateLimits } from './protection/rate-limits.js';
 import type { CounterBackend } from './storage/counters.js';
 import type { Stores } from './storage/stores.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { BrowserSessions } from './oauth/browser/browser-sessions.js';
+import { Logout } from './oauth/browser/logout.js';
+import { IdTokenHintVerifier } from './tokens/id-token-hint.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 import { TokenService } from './tokens/token-service.js';
 
@@ -60,6 +63,8 @@ export interface Endpoints {
   introspection: IntrospectionEndpoint;
   userinfo: UserinfoEndpoint;
   mfaApi: MfaApiEndpoint;
+  /** RP-initiated logout (issue #14 point 6). */
+  logout: Logout;
 }
 
 /**
@@ -218,6 +223,12 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     }),
     userinfo: new UserinfoEndpoint({ verifier, users: stores.users }),
     mfaApi: new MfaApiEndpoint({ clientAuthenticator, mfa, mfaTokens, verifier, users: stores.users, clock }),
+    // RP-initiated logout (issue #14 point 6): the browser session ends; refresh tokens stay.
+    logout: new Logout({
+      hints: new IdTokenHintVerifier(signingKeys),
+      sessions: new BrowserSessions({ store: stores.browserSessions, users: stores.users, clock }),
+      securityEvents,
+    }),
   };
   return { endpoints, metrics, counterStorage, accounts };
 }
