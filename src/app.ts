@@ -6,8 +6,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { registerBodyParsers } from './http/body.js';
-import { logoutRoutes } from './http/pages/logout.js';
-import { registerPageKit } from './http/pages/page-kit.js';
 import { createListener } from './http/listener.js';
 import { registerRequestLog } from './http/request-log.js';
 import { metadataRoutes } from './http/routes/metadata.js';
@@ -15,6 +13,8 @@ import { mfaRoutes } from './http/routes/mfa.js';
 import { healthRoutes, metricsRoute } from './http/routes/operations.js';
 import { protectedResourceRoutes } from './http/routes/protected-resources.js';
 import { tokenRoutes } from './http/routes/token.js';
+import { assetRoutes } from './http/pages/assets.js';
+import { pageRoutes } from './http/pages/index.js';
 import type { Runtime } from './runtime.js';
 
 export interface BuildAppOptions {
@@ -47,11 +47,8 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
   });
   void app.register(mfaRoutes, { catalog, mfaApi: endpoints.mfaApi });
   void app.register(metadataRoutes, { catalog, jwks: runtime.signingKeys });
-  // The logout pages (issue #14 point 6), in a context of their own with the page kit (headers, CSRF, cookies, error page).
-  void app.register(async (pages) => {
-    await registerPageKit(pages, catalog);
-    await pages.register(logoutRoutes, { catalog, logout: endpoints.logout });
-  });
+  void app.register(assetRoutes);
+  void app.register(pageRoutes, { catalog, ...runtime.browser });
   // /metrics is not here: its counters tell operators what clients must not learn (issue #11 point 3, DESIGN.md §3).
   void app.register(healthRoutes, healthDeps(runtime));
   return app;

@@ -23,6 +23,7 @@ import {
   type CounterStorage,
 } from './bootstrap/services.js';
 import { bootstrap, recordAppliedUserChanges, type Bootstrapped } from './bootstrap/startup.js';
+import { createBrowserSignIn, type BrowserSignIn } from './bootstrap/browser-sign-in.js';
 import { loadMasterKey, openStorage, type OpenedStorage } from './bootstrap/storage.js';
 import type { LatchkeyConfig } from './config/load.js';
 import { Sealer, SecretHasher } from './crypto/secrets.js';
@@ -45,9 +46,6 @@ import { RateLimits } from './protection/rate-limits.js';
 import type { CounterBackend } from './storage/counters.js';
 import type { Stores } from './storage/stores.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
-import { BrowserSessions } from './oauth/browser/browser-sessions.js';
-import { Logout } from './oauth/browser/logout.js';
-import { IdTokenHintVerifier } from './tokens/id-token-hint.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 import { TokenService } from './tokens/token-service.js';
 
@@ -63,8 +61,6 @@ export interface Endpoints {
   introspection: IntrospectionEndpoint;
   userinfo: UserinfoEndpoint;
   mfaApi: MfaApiEndpoint;
-  /** RP-initiated logout (issue #14 point 6). */
-  logout: Logout;
 }
 
 /**
@@ -82,6 +78,8 @@ export interface Runtime {
   /** The attack-protection counters' store, for readiness. */
   counters: CounterBackend;
   endpoints: Endpoints;
+  /** The hosted pages' services (DESIGN.md §7). */
+  browser: BrowserSignIn;
   close(): Promise<void>;
 }
 
@@ -114,6 +112,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       metrics: wired.metrics,
       counters: wired.counterStorage.counters,
       endpoints: wired.endpoints,
+      browser: wired.browser,
       close: () => disposers.close(),
     };
   } catch (err) {
@@ -132,6 +131,7 @@ interface PhaseInput {
 
 interface WiredServices {
   endpoints: Endpoints;
+  browser: BrowserSignIn;
   metrics: Metrics;
   counterStorage: CounterStorage;
   accounts: AccountLifecycle;
@@ -223,14 +223,22 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     }),
     userinfo: new UserinfoEndpoint({ verifier, users: stores.users }),
     mfaApi: new MfaApiEndpoint({ clientAuthenticator, mfa, mfaTokens, verifier, users: stores.users, clock }),
-    // RP-initiated logout (issue #14 point 6): the browser session ends; refresh tokens stay.
-    logout: new Logout({
-      hints: new IdTokenHintVerifier(signingKeys),
-      sessions: new BrowserSessions({ store: stores.browserSessions, users: stores.users, clock }),
-      securityEvents,
-    }),
   };
-  return { endpoints, metrics, counterStorage, accounts };
+  const browser = createBrowserSignIn({
+    stores,
+    masterKey,
+    credentialSources,
+    attackProtection,
+    mfa,
+    mfaTokens,
+    mfaGate,
+    postLogin,
+    securityEvents,
+    signingKeys,
+    clock,
+    logger,
+  });
+  return { endpoints, browser, metrics, counterStorage, accounts };
 }
 
 /** What runs on its own once the services stand: the purge of expired rows, and the signing-key notices of other nodes. */

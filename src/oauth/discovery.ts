@@ -12,7 +12,6 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
   const apiScopes = [...tenant.apis.values()].flatMap((api) => api.scopes);
   return {
     issuer: e.issuer,
-    // Interactive sign-in is not offered, but MSAL refuses metadata without it; it answers with an OAuth error.
     authorization_endpoint: e.authorization,
     token_endpoint: e.token,
     userinfo_endpoint: e.userinfo,
@@ -22,8 +21,11 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
     // OpenID Connect RP-Initiated Logout 1.0 §2.1 (issue #14 point 6): GET /T/logout, the first path of DESIGN.md §7.
     end_session_endpoint: endSessionEndpoint(tenant),
     grant_types_supported: [...GRANT_TYPES],
-    response_types_supported: [],
-    response_modes_supported: [],
+    // DESIGN.md §7: the code flow with PKCE S256 only, and the issuer in every answer (RFC 9207).
+    response_types_supported: ['code'],
+    response_modes_supported: ['query', 'form_post'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
     subject_types_supported: ['public'],
     // Every algorithm any API signs access tokens with: express-oauth2-jwt-bearer checks access tokens against this list.
     id_token_signing_alg_values_supported: tenant.signingAlgs,
