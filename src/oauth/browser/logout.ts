@@ -156,7 +156,7 @@ export class Logout {
     // The catalog holds only the applications the file still declares.
     const app = clientId === undefined ? undefined : tenant.applications.get(clientId);
     const asked = request.postLogoutRedirectUri;
-    const registered = asked !== undefined && app !== undefined && app.settings.allowed_logout_urls.includes(asked);
+    const registered = asked !== undefined && app?.settings.allowed_logout_urls.includes(asked) === true;
     return {
       request,
       hintSubject: hint?.subject,
