@@ -16,10 +16,10 @@ import { ALICE } from '../helpers/fixtures.js';
 import { checkAccessibility, chromiumUnavailableReason, launchBrowser, newPage, pageProblems } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
-  answerCallbacks,
   authorizationRequest,
   codeFlowTenant,
-  loopbackCallback,
+  startCallbackServer,
+  type CallbackServer,
   publicClientConfig,
   signInThrough,
   submitPassword,
@@ -28,14 +28,18 @@ import {
 
 const TOKEN_FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
-describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749 §4.1, RFC 7636, RFC 9207)', { skip: chromiumUnavailableReason() }, () => {
+describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749 §4.1, RFC 7636, RFC 9207)', {
+  skip: chromiumUnavailableReason(),
+}, () => {
   let server: TestServer;
   let browser: Browser;
   let callback: string;
+  let callbackServer: CallbackServer;
   let config: client.Configuration;
 
   before(async () => {
-    callback = await loopbackCallback();
+    callbackServer = await startCallbackServer();
+    callback = callbackServer.url;
     server = await startTestServer({ tenants: [await codeFlowTenant(callback)] });
     browser = await launchBrowser();
     config = await publicClientConfig(server);
@@ -43,15 +47,15 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
   after(async () => {
     await browser?.close();
     await server?.close();
+    await callbackServer?.close();
   });
 
   it('openid-client signs in on the page and redeems the code; a wrong password first shows the form again with an alert', async () => {
     const page = await newPage(browser);
-    await answerCallbacks(page, callback);
     const request = await authorizationRequest(config, callback);
     await page.goto(request.url.href);
     assert.equal(await page.title(), 'Sign in · acme');
-    assert.match(await page.textContent('main') ?? '', /Acme SPA/);
+    assert.match((await page.textContent('main')) ?? '', /Acme SPA/);
     await checkAccessibility(page);
     await submitPassword(page, 'not the password');
     assert.match(new URL(page.url()).pathname, /\/acme\/login$/, 'no redirect after a wrong password');
@@ -83,12 +87,14 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
     const forced = await authorizationRequest(config, callback, { prompt: 'login' });
     await page.goto(forced.url.href);
     assert.match(new URL(page.url()).pathname, /\/acme\/login$/);
-    assert.deepEqual(pageProblems(page).filter((p) => !p.includes('status of 400')), []);
+    assert.deepEqual(
+      pageProblems(page).filter((p) => !p.includes('status of 400')),
+      [],
+    );
   });
 
   it('prompt=none without a session answers login_required at the callback, with state and iss', async () => {
     const page = await newPage(browser);
-    await answerCallbacks(page, callback);
     const request = await authorizationRequest(config, callback, { prompt: 'none' });
     await page.goto(request.url.href);
     const landed = new URL(page.url());
@@ -99,7 +105,6 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
 
   it('signs in with JavaScript disabled', async () => {
     const page = await newPage(browser, { javaScriptEnabled: false });
-    await answerCallbacks(page, callback);
     const request = await authorizationRequest(config, callback);
     const landed = await signInThrough(page, request.url, callback);
     const tokens = await client.authorizationCodeGrant(config, landed, {
@@ -112,16 +117,11 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
 
   it('response_mode=form_post posts code, state and iss to the callback', async () => {
     const page = await newPage(browser);
-    let posted = '';
-    await page.route(`${new URL(callback).origin}/**`, async (route) => {
-      posted = route.request().postData() ?? '';
-      await route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>ok</title>' });
-    });
     const request = await authorizationRequest(config, callback, { response_mode: 'form_post' });
     await page.goto(request.url.href);
     await submitPassword(page);
     await page.waitForURL((u) => u.href.startsWith(callback));
-    const fields = new URLSearchParams(posted);
+    const fields = new URLSearchParams(callbackServer.lastPost());
     assert.ok(fields.get('code'));
     assert.equal(fields.get('state'), request.state);
     assert.equal(fields.get('iss'), server.issuer());
@@ -129,7 +129,8 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
 
   describe('hostile requests', () => {
     it('plain or missing PKCE is invalid_request at the registered callback (no downgrade)', async () => {
-      for (const pkce of [{ code_challenge_method: 'plain' }, { code_challenge: '' }]) {
+      const variants: Array<Record<string, string>> = [{ code_challenge_method: 'plain' }, { code_challenge: '' }];
+      for (const pkce of variants) {
         const request = await authorizationRequest(config, callback, pkce);
         if (pkce.code_challenge === '') request.url.searchParams.delete('code_challenge');
         const res = await fetch(request.url, { redirect: 'manual' });
@@ -143,7 +144,6 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
 
     it('a redirect_uri one character off, with a trailing slash or an extra query is an HTML page at Latchkey, never a redirect, also when signed in', async () => {
       const page = await newPage(browser);
-      await answerCallbacks(page, callback);
       await signInThrough(page, (await authorizationRequest(config, callback)).url, callback);
       for (const bad of [`${callback}/`, `${callback}?next=1`, callback.replace('callback', 'callbacc'), `${callback}x`]) {
         const request = await authorizationRequest(config, bad);
@@ -166,7 +166,6 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
 
     it('a replayed code is refused and revokes the refresh token its first redemption issued (RFC 6749 §4.1.2)', async () => {
       const page = await newPage(browser);
-      await answerCallbacks(page, callback);
       const request = await authorizationRequest(config, callback);
       const landed = await signInThrough(page, request.url, callback);
       const code = landed.searchParams.get('code') ?? '';
@@ -200,7 +199,6 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
 
     it('a code redeemed by another client, or with a wrong verifier or redirect_uri, is invalid_grant', async () => {
       const page = await newPage(browser);
-      await answerCallbacks(page, callback);
       for (const variant of ['client', 'verifier', 'redirect_uri'] as const) {
         const request = await authorizationRequest(config, callback);
         const landed = await signInThrough(page, request.url, callback).catch(async () => {
@@ -248,7 +246,6 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
 
     it('every page refuses framing and sends the headers of DESIGN.md §7; the session cookie is HttpOnly, SameSite=Lax, scoped to /acme/', async () => {
       const page = await newPage(browser);
-      await answerCallbacks(page, callback);
       const request = await authorizationRequest(config, callback);
       const response = await page.goto(request.url.href);
       const headers = response?.headers() ?? {};

@@ -1,14 +1,16 @@
 /**
  * Shared by the browser suites: a tenant with applications for the code
- * flow, openid-client configured against a test server, and a page that
- * signs in through the hosted form. The application's callback is answered
- * by the browser itself (page.route), so no app server is needed.
+ * flow, openid-client configured against a test server, a loopback server
+ * standing for the application's callback, and a page that signs in through
+ * the hosted form.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as client from 'openid-client';
 import type { Page } from 'playwright-core';
 import { acmeFixture, ALICE } from '../helpers/fixtures.js';
-import { freePort, type TenantInput, type TestServer } from '../helpers/server.js';
+import type { TenantInput, TestServer } from '../helpers/server.js';
 
 export const SPA = { client_id: 'acme-spa' };
 export const OTHER_SPA = { client_id: 'acme-other-spa' };
@@ -20,7 +22,13 @@ export async function codeFlowTenant(callback: string, overrides: Partial<Tenant
   const grant_types = ['authorization_code', 'refresh_token'] as const;
   tenant.applications = [
     ...(tenant.applications ?? []),
-    { client_id: SPA.client_id, name: 'Acme SPA', token_endpoint_auth_method: 'none', grant_types: [...grant_types], callbacks: [callback] },
+    {
+      client_id: SPA.client_id,
+      name: 'Acme SPA',
+      token_endpoint_auth_method: 'none',
+      grant_types: [...grant_types],
+      callbacks: [callback],
+    },
     { client_id: OTHER_SPA.client_id, token_endpoint_auth_method: 'none', grant_types: [...grant_types], callbacks: [callback] },
     {
       client_id: WEBAPP.client_id,
@@ -34,15 +42,34 @@ export async function codeFlowTenant(callback: string, overrides: Partial<Tenant
   return tenant;
 }
 
-export async function loopbackCallback(): Promise<string> {
-  return `http://127.0.0.1:${await freePort()}/callback`;
+/** The application's callback: a loopback server that answers every request with a small page and keeps the last form body. */
+export interface CallbackServer {
+  url: string;
+  /** The body of the last POST (response_mode=form_post). */
+  lastPost(): string;
+  close(): Promise<void>;
 }
 
-/** The browser answers the callback itself: the test reads the URL it was sent to. */
-export async function answerCallbacks(page: Page, callback: string): Promise<void> {
-  await page.route(`${new URL(callback).origin}/**`, (route) =>
-    route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>callback</title><p>ok</p>' }),
-  );
+export async function startCallbackServer(): Promise<CallbackServer> {
+  let posted = '';
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    request.on('end', () => {
+      if (request.method === 'POST') posted = body;
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.end('<!doctype html><html lang="en"><title>callback</title><main><p>ok</p></main></html>');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/callback`,
+    lastPost: () => posted,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 export async function publicClientConfig(server: TestServer, clientId = SPA.client_id): Promise<client.Configuration> {
