@@ -40,15 +40,15 @@ import { checkAccessibility, chromiumUnavailableReason, launchBrowser, newPage, 
 import { decodeJwt, get, postForm, type JsonResponse } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { member } from '../helpers/token-requests.js';
-import { startApplicationServer, type ApplicationServer } from './application-server.js';
 import {
   SPA,
   WEBAPP,
   authorizationRequest,
   codeFlowTenant,
-  loopbackCallback,
   publicClientConfig,
+  startCallbackServer,
   submitPassword,
+  type CallbackServer,
 } from './code-flow-helpers.js';
 
 const ID_TOKEN_LIFETIME = 300;
@@ -77,9 +77,8 @@ describe('RP-Initiated Logout 1.0 and Auth0 /v2/logout in Chromium (issue #14 po
   let browser: Browser;
   let callback: string;
   let config: client.Configuration;
-  let application: ApplicationServer;
-  /** The application's pages by path, beside the plain "ok" it answers everywhere else. */
-  const applicationPages: Record<string, string> = {};
+  /** The application's web server: its callback, and the addresses logout returns to. */
+  let application: CallbackServer;
   /** Registered for SPA and WEB (acme-web). */
   let signedOut: string;
   /** Registered for SPA, with its own query. */
@@ -88,12 +87,12 @@ describe('RP-Initiated Logout 1.0 and Auth0 /v2/logout in Chromium (issue #14 po
   let webappSignedOut: string;
 
   before(async () => {
-    callback = await loopbackCallback();
+    application = await startCallbackServer();
+    callback = application.url;
     const origin = new URL(callback).origin;
     signedOut = `${origin}/signed-out`;
     bye = `${origin}/bye?from=latchkey`;
     webappSignedOut = `${origin}/webapp/signed-out`;
-    application = await startApplicationServer(Number(new URL(callback).port), applicationPages);
     const logoutUrls: Record<string, string[]> = {
       [SPA.client_id]: [signedOut, bye],
       [WEB.client_id]: [signedOut],
@@ -279,14 +278,15 @@ describe('RP-Initiated Logout 1.0 and Auth0 /v2/logout in Chromium (issue #14 po
 
   it("an application's cross-site POST (form-serialised, §2) ends the session too: answered with a 303 to the same GET, which carries the SameSite=Lax cookie", async () => {
     const { page, tokens, cookie } = await signedIn();
-    // A page of another site (localhost is not 127.0.0.1's site) posts the logout form, as an application may.
-    const appPage = `http://localhost:${new URL(callback).port}/app`;
-    applicationPages['/app'] = `<!doctype html><html lang="en"><title>app</title><form method="post" action="${server.at('/logout')}">
+    // A page of another site (localhost is not 127.0.0.1's site: the application's server, reached by that name) posts
+    // the logout form, as an application may.
+    await page.goto(`http://localhost:${new URL(callback).port}/app`);
+    await page.setContent(`<!doctype html><html lang="en"><title>app</title><form method="post" action="${server.at('/logout')}">
 <input type="hidden" name="id_token_hint" value="${idTokenOf(tokens)}">
 <input type="hidden" name="post_logout_redirect_uri" value="${signedOut}">
 <input type="hidden" name="state" value="posted">
-<button type="submit">Sign out</button></form></html>`;
-    await page.goto(appPage);
+<button type="submit">Sign out</button></form></html>`);
+    assert.equal(new URL(page.url()).hostname, 'localhost');
     await page.click('button');
     await page.waitForURL((u) => u.pathname === '/signed-out');
     assert.equal(page.url(), `${signedOut}?state=posted`);

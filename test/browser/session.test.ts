@@ -28,8 +28,14 @@ import { ALICE, JOE } from '../helpers/fixtures.js';
 import { checkAccessibility, chromiumUnavailableReason, launchBrowser, newPage, pageProblems } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startHttpsTestServer, tlsUnavailableReason, type HttpsTestServer } from '../helpers/tls.js';
-import { startApplicationServer, type ApplicationServer } from './application-server.js';
-import { SPA, authorizationRequest, codeFlowTenant, loopbackCallback, submitPassword } from './code-flow-helpers.js';
+import {
+  SPA,
+  authorizationRequest,
+  codeFlowTenant,
+  startCallbackServer,
+  submitPassword,
+  type CallbackServer,
+} from './code-flow-helpers.js';
 
 const IDLE_LIFETIME = 600;
 const ABSOLUTE_LIFETIME = 1800;
@@ -72,14 +78,14 @@ function discover(issuer: string, options: client.DiscoveryRequestOptions = { ex
 describe('The browser session in Chromium: hostile cases (DESIGN.md §7, issue #14)', { skip: chromiumUnavailableReason() }, () => {
   let server: TestServer;
   let browser: Browser;
-  let application: ApplicationServer;
+  let application: CallbackServer;
   let callback: string;
   let acme: client.Configuration;
   let beta: client.Configuration;
 
   before(async () => {
-    callback = await loopbackCallback();
-    application = await startApplicationServer(Number(new URL(callback).port));
+    application = await startCallbackServer();
+    callback = application.url;
     const lifetimes = { browser_session: { idle_lifetime: IDLE_LIFETIME, absolute_lifetime: ABSOLUTE_LIFETIME } };
     server = await startTestServer({
       tenants: [await codeFlowTenant(callback, lifetimes), await codeFlowTenant(callback, { ...lifetimes, name: 'beta' })],
@@ -208,13 +214,13 @@ describe('The session cookie on an https server (DESIGN.md §7: Secure on https)
 }, () => {
   let https: HttpsTestServer;
   let browser: Browser;
-  let application: ApplicationServer;
+  let application: CallbackServer;
   let callback: string;
   let config: client.Configuration;
 
   before(async () => {
-    callback = await loopbackCallback();
-    application = await startApplicationServer(Number(new URL(callback).port));
+    application = await startCallbackServer();
+    callback = application.url;
     https = await startHttpsTestServer({ tenants: [await codeFlowTenant(callback)] });
     // Chromium trusts exactly this server's certificate; every other is still verified.
     browser = await launchBrowser({ trustCertificatePem: https.certPem });
