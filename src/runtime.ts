@@ -234,6 +234,7 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     mfaGate,
     postLogin,
     securityEvents,
+    signingKeys,
     clock,
     logger,
   });

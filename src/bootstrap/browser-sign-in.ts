@@ -14,6 +14,7 @@ import { AuthorizationCodes } from '../oauth/browser/authorization-codes.js';
 import { AuthorizationFlow } from '../oauth/browser/authorization-flow.js';
 import { BrowserSessions } from '../oauth/browser/browser-sessions.js';
 import { LoginTransactions } from '../oauth/browser/login-transaction.js';
+import { Logout } from '../oauth/browser/logout.js';
 import { PageSignIn } from '../oauth/browser/page-sign-in.js';
 import { createMfaGrant } from '../oauth/grants/mfa.js';
 import { createPasswordGrant } from '../oauth/grants/password.js';
@@ -21,12 +22,16 @@ import type { MfaGate } from '../oauth/mfa-gate.js';
 import type { PostLoginHooks } from '../oauth/post-login.js';
 import type { AttackProtection } from '../protection/attack-protection.js';
 import type { Stores } from '../storage/stores.js';
+import { IdTokenHintVerifier } from '../tokens/id-token-hint.js';
+import type { SigningKeys } from '../tokens/signing-keys.js';
 
 export interface BrowserSignIn {
   flow: AuthorizationFlow;
   signIn: PageSignIn;
   sessions: BrowserSessions;
   transactions: LoginTransactions;
+  /** RP-initiated logout (issue #14 point 6). */
+  logout: Logout;
 }
 
 export interface BrowserSignInParts {
@@ -39,6 +44,8 @@ export interface BrowserSignInParts {
   mfaGate: MfaGate;
   postLogin: PostLoginHooks;
   securityEvents: SecurityEvents;
+  /** For logout's id_token_hint: the tenant's own keys. */
+  signingKeys: SigningKeys;
   clock: Clock;
   logger: Logger;
 }
@@ -66,5 +73,7 @@ export function createBrowserSignIn(parts: BrowserSignInParts): BrowserSignIn {
     postLogin: parts.postLogin,
     clock,
   });
-  return { flow, signIn, sessions, transactions };
+  // RP-initiated logout (issue #14 point 6): the same sessions the sign-in starts.
+  const logout = new Logout({ hints: new IdTokenHintVerifier(parts.signingKeys), sessions, securityEvents: parts.securityEvents });
+  return { flow, signIn, sessions, transactions, logout };
 }

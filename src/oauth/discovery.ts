@@ -4,6 +4,7 @@
 import { SIGNING_ALGS } from '../config/schema.js';
 import { GRANT_TYPES } from '../domain/grant-types.js';
 import type { Tenant } from '../domain/tenant.js';
+import { endSessionEndpoint } from './browser/logout.js';
 import { OIDC_SCOPES } from './scopes.js';
 
 export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
@@ -17,6 +18,8 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
     jwks_uri: e.jwks,
     revocation_endpoint: e.revocation,
     introspection_endpoint: e.introspection,
+    // OpenID Connect RP-Initiated Logout 1.0 §2.1 (issue #14 point 6): GET /T/logout, the first path of DESIGN.md §7.
+    end_session_endpoint: endSessionEndpoint(tenant),
     grant_types_supported: [...GRANT_TYPES],
     // DESIGN.md §7: the code flow with PKCE S256 only, and the issuer in every answer (RFC 9207).
     response_types_supported: ['code'],

@@ -7,8 +7,9 @@ import { visit } from 'jsonc-parser';
 import { InvalidRequestError } from '../domain/errors.js';
 
 const DEFAULT_MAX_LENGTH = 4096;
-// A sign-in transaction (oauth/browser/login-transaction.ts) seals a whole authorization request.
-const MAX_LENGTHS: Record<string, number> = { client_assertion: 16_384, tx: 16_384 };
+// A sign-in transaction (oauth/browser/login-transaction.ts) seals a whole authorization request; an id_token_hint
+// (logout) is an id_token, hook claims included (tokens/id-token-hint.ts has the same bound).
+const MAX_LENGTHS: Record<string, number> = { client_assertion: 16_384, tx: 16_384, id_token_hint: 16_384 };
 const MAX_PARAMETERS = 64;
 
 const MAX_LIST_ITEMS = 8;

@@ -27,6 +27,7 @@ export const SECURITY_EVENT_TYPES = [
   'hook_denied',
   'hook_failure',
   'authorization_code_replayed',
+  'logout',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -121,5 +122,7 @@ function describe(event: SecurityEventInput): string {
       return `a post-login hook failed (${event.reason ?? ''}); the sign-in failed closed. Fix the hook: the log line before this one has its error`;
     case 'authorization_code_replayed':
       return 'an authorization code was presented again; the tokens it issued were revoked (a stolen code, or a client retrying a redemption: RFC 6749 §4.1.2)';
+    case 'logout':
+      return `the browser session ended at the logout endpoint (${event.reason ?? ''}); the user's refresh tokens stay`;
   }
 }

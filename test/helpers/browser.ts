@@ -13,6 +13,7 @@
  * pageProblems().
  */
 import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -42,11 +43,30 @@ export function chromiumUnavailableReason(): string | undefined {
   return unavailable.reason;
 }
 
+export interface LaunchOptions {
+  /**
+   * A test server's self-signed certificate (test/helpers/tls.ts) for the
+   * browser to trust, and nothing else: Chromium's
+   * `--ignore-certificate-errors-spki-list` with that certificate's key hash,
+   * so https pages load as secure (Secure cookies are kept) while every other
+   * certificate is still verified.
+   */
+  trustCertificatePem?: string;
+}
+
 /** Starts a headless chromium; close it in `after()`. Call chromiumUnavailableReason() first (it installs chromium when it can). */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
   const reason = chromiumUnavailableReason();
   if (reason !== undefined) throw new Error(`chromium cannot be started: ${reason}`);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  const trust =
+    options.trustCertificatePem === undefined ? [] : [`--ignore-certificate-errors-spki-list=${spkiHash(options.trustCertificatePem)}`];
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, ...trust] });
+}
+
+/** base64(SHA-256(SubjectPublicKeyInfo)), the form Chromium's SPKI allow-list takes. */
+function spkiHash(certificatePem: string): string {
+  const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
 }
 
 export interface NewPageOptions {

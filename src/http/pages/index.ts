@@ -5,12 +5,15 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Catalog } from '../../domain/tenant.js';
+import { logoutRoutes, type LogoutRoutesDeps } from './logout.js';
 import { registerPageKit } from './page-kit.js';
 import { signInRoutes, type SignInRoutesDeps } from './sign-in.js';
 
-export type PageRoutesDeps = SignInRoutesDeps & { catalog: Catalog };
+export type PageRoutesDeps = SignInRoutesDeps & LogoutRoutesDeps & { catalog: Catalog };
 
 export const pageRoutes: FastifyPluginAsync<PageRoutesDeps> = async (app, deps) => {
   await registerPageKit(app, deps.catalog);
   await app.register(signInRoutes, deps);
+  // RP-initiated logout (issue #14 point 6).
+  await app.register(logoutRoutes, { catalog: deps.catalog, logout: deps.logout });
 };
