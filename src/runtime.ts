@@ -30,6 +30,10 @@ import type { Catalog } from './domain/tenant.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { MfaTokens } from './mfa/mfa-token.js';
+import { BrowserSessions } from './oauth/browser/browser-sessions.js';
+import { LoginTransactions } from './oauth/browser/login-transaction.js';
+import { DeviceApproval, USER_CODE_GUESSES } from './oauth/device/device-approval.js';
+import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
 import { ClientAuthenticator } from './oauth/client-auth/authenticate.js';
@@ -60,6 +64,9 @@ export interface Endpoints {
   introspection: IntrospectionEndpoint;
   userinfo: UserinfoEndpoint;
   mfaApi: MfaApiEndpoint;
+  /** The device flow (RFC 8628): the device authorization endpoint and the verification page's decisions. */
+  deviceAuthorization: DeviceAuthorizationEndpoint;
+  deviceApproval: DeviceApproval;
 }
 
 /**
@@ -179,6 +186,7 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     refreshTokens: stores.refreshTokens,
     authorizationCodes: stores.authorizationCodes,
     accessTokenDenylist: stores.accessTokenDenylist,
+    deviceCodes: stores.deviceCodes,
     credentialSources,
     sealer,
     attackProtection,
@@ -218,7 +226,28 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     }),
     userinfo: new UserinfoEndpoint({ verifier, users: stores.users }),
     mfaApi: new MfaApiEndpoint({ clientAuthenticator, mfa, mfaTokens, verifier, users: stores.users, clock }),
+    ...deviceFlow(),
   };
+
+  // The device flow (RFC 8628, issue #14 point 5). The sign-in page must seal and open transactions with this same
+  // LoginTransactions (one Sealer purpose) and see the same BrowserSessions: it hands the device back to /T/activate.
+  function deviceFlow(): Pick<Endpoints, 'deviceAuthorization' | 'deviceApproval'> {
+    const transactions = new LoginTransactions(new Sealer(masterKey, 'login-transaction'), clock);
+    const sessions = new BrowserSessions({ store: stores.browserSessions, users: stores.users, clock });
+    return {
+      deviceAuthorization: new DeviceAuthorizationEndpoint({ clientAuthenticator, rateLimits, deviceCodes: stores.deviceCodes, clock }),
+      deviceApproval: new DeviceApproval({
+        deviceCodes: stores.deviceCodes,
+        guesses: counterStorage.counters.counter({ name: 'device_user_code', ...USER_CODE_GUESSES }),
+        sessions,
+        transactions,
+        mfaGate,
+        postLogin,
+        securityEvents,
+        clock,
+      }),
+    };
+  }
   return { endpoints, metrics, counterStorage, accounts };
 }
 

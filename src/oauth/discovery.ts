@@ -5,6 +5,7 @@ import { SIGNING_ALGS } from '../config/schema.js';
 import { GRANT_TYPES } from '../domain/grant-types.js';
 import type { Tenant } from '../domain/tenant.js';
 import { OIDC_SCOPES } from './scopes.js';
+import { DEVICE_AUTHORIZATION_PATH } from './device/device-authorization.js';
 
 export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
   const e = tenant.endpoints;
@@ -18,6 +19,8 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
     jwks_uri: e.jwks,
     revocation_endpoint: e.revocation,
     introspection_endpoint: e.introspection,
+    // RFC 8628 §4: the Auth0 path; the grant's URN is in grant_types_supported (GRANT_TYPES), never the `device_code` alias.
+    device_authorization_endpoint: `${e.issuer}${DEVICE_AUTHORIZATION_PATH}`,
     grant_types_supported: [...GRANT_TYPES],
     response_types_supported: [],
     response_modes_supported: [],
