@@ -7,9 +7,6 @@
 import type { FastifyInstance } from 'fastify';
 import { registerBodyParsers } from './http/body.js';
 import { createListener } from './http/listener.js';
-import { activatePages } from './http/pages/activate.js';
-import { assetRoutes } from './http/pages/assets.js';
-import { registerPageKit } from './http/pages/page-kit.js';
 import { deviceRoutes } from './http/routes/device.js';
 import { registerRequestLog } from './http/request-log.js';
 import { metadataRoutes } from './http/routes/metadata.js';
@@ -17,6 +14,8 @@ import { mfaRoutes } from './http/routes/mfa.js';
 import { healthRoutes, metricsRoute } from './http/routes/operations.js';
 import { protectedResourceRoutes } from './http/routes/protected-resources.js';
 import { tokenRoutes } from './http/routes/token.js';
+import { assetRoutes } from './http/pages/assets.js';
+import { pageRoutes } from './http/pages/index.js';
 import type { Runtime } from './runtime.js';
 
 export interface BuildAppOptions {
@@ -49,14 +48,10 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
   });
   void app.register(mfaRoutes, { catalog, mfaApi: endpoints.mfaApi });
   void app.register(metadataRoutes, { catalog, jwks: runtime.signingKeys });
-  // The device flow (RFC 8628): its JSON endpoint beside the token endpoint, its verification page in the pages'
-  // own context (page-kit.ts: headers, CSRF, error pages), which the other hosted pages share.
+  // The device flow's JSON endpoint (RFC 8628 §3.1); its verification page is one of the hosted pages.
   void app.register(deviceRoutes, { deviceAuthorization: endpoints.deviceAuthorization, catalog });
-  void app.register(async (pages) => {
-    await registerPageKit(pages, catalog);
-    await pages.register(assetRoutes);
-    await pages.register(activatePages, { catalog, deviceApproval: endpoints.deviceApproval });
-  });
+  void app.register(assetRoutes);
+  void app.register(pageRoutes, { catalog, ...runtime.browser });
   // /metrics is not here: its counters tell operators what clients must not learn (issue #11 point 3, DESIGN.md §3).
   void app.register(healthRoutes, healthDeps(runtime));
   return app;

@@ -23,6 +23,7 @@ import {
   type CounterStorage,
 } from './bootstrap/services.js';
 import { bootstrap, recordAppliedUserChanges, type Bootstrapped } from './bootstrap/startup.js';
+import { createBrowserSignIn, type BrowserSignIn } from './bootstrap/browser-sign-in.js';
 import { loadMasterKey, openStorage, type OpenedStorage } from './bootstrap/storage.js';
 import type { LatchkeyConfig } from './config/load.js';
 import { Sealer, SecretHasher } from './crypto/secrets.js';
@@ -30,9 +31,6 @@ import type { Catalog } from './domain/tenant.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { MfaTokens } from './mfa/mfa-token.js';
-import { BrowserSessions } from './oauth/browser/browser-sessions.js';
-import { LoginTransactions } from './oauth/browser/login-transaction.js';
-import { DeviceApproval, USER_CODE_GUESSES } from './oauth/device/device-approval.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
@@ -64,9 +62,8 @@ export interface Endpoints {
   introspection: IntrospectionEndpoint;
   userinfo: UserinfoEndpoint;
   mfaApi: MfaApiEndpoint;
-  /** The device flow (RFC 8628): the device authorization endpoint and the verification page's decisions. */
+  /** The device flow's JSON endpoint (RFC 8628 §3.1). */
   deviceAuthorization: DeviceAuthorizationEndpoint;
-  deviceApproval: DeviceApproval;
 }
 
 /**
@@ -84,6 +81,8 @@ export interface Runtime {
   /** The attack-protection counters' store, for readiness. */
   counters: CounterBackend;
   endpoints: Endpoints;
+  /** The hosted pages' services (DESIGN.md §7). */
+  browser: BrowserSignIn;
   close(): Promise<void>;
 }
 
@@ -116,6 +115,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       metrics: wired.metrics,
       counters: wired.counterStorage.counters,
       endpoints: wired.endpoints,
+      browser: wired.browser,
       close: () => disposers.close(),
     };
   } catch (err) {
@@ -134,6 +134,7 @@ interface PhaseInput {
 
 interface WiredServices {
   endpoints: Endpoints;
+  browser: BrowserSignIn;
   metrics: Metrics;
   counterStorage: CounterStorage;
   accounts: AccountLifecycle;
@@ -226,29 +227,24 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     }),
     userinfo: new UserinfoEndpoint({ verifier, users: stores.users }),
     mfaApi: new MfaApiEndpoint({ clientAuthenticator, mfa, mfaTokens, verifier, users: stores.users, clock }),
-    ...deviceFlow(),
+    // RFC 8628 §3.1; the verification page's side is the browser sign-in's (bootstrap/browser-sign-in.ts).
+    deviceAuthorization: new DeviceAuthorizationEndpoint({ clientAuthenticator, rateLimits, deviceCodes: stores.deviceCodes, clock }),
   };
-
-  // The device flow (RFC 8628, issue #14 point 5). The sign-in page must seal and open transactions with this same
-  // LoginTransactions (one Sealer purpose) and see the same BrowserSessions: it hands the device back to /T/activate.
-  function deviceFlow(): Pick<Endpoints, 'deviceAuthorization' | 'deviceApproval'> {
-    const transactions = new LoginTransactions(new Sealer(masterKey, 'login-transaction'), clock);
-    const sessions = new BrowserSessions({ store: stores.browserSessions, users: stores.users, clock });
-    return {
-      deviceAuthorization: new DeviceAuthorizationEndpoint({ clientAuthenticator, rateLimits, deviceCodes: stores.deviceCodes, clock }),
-      deviceApproval: new DeviceApproval({
-        deviceCodes: stores.deviceCodes,
-        guesses: counterStorage.counters.counter({ name: 'device_user_code', ...USER_CODE_GUESSES }),
-        sessions,
-        transactions,
-        mfaGate,
-        postLogin,
-        securityEvents,
-        clock,
-      }),
-    };
-  }
-  return { endpoints, metrics, counterStorage, accounts };
+  const browser = createBrowserSignIn({
+    stores,
+    masterKey,
+    credentialSources,
+    attackProtection,
+    mfa,
+    mfaTokens,
+    mfaGate,
+    postLogin,
+    securityEvents,
+    counters: counterStorage.counters,
+    clock,
+    logger,
+  });
+  return { endpoints, browser, metrics, counterStorage, accounts };
 }
 
 /** What runs on its own once the services stand: the purge of expired rows, and the signing-key notices of other nodes. */

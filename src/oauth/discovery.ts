@@ -12,7 +12,6 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
   const apiScopes = [...tenant.apis.values()].flatMap((api) => api.scopes);
   return {
     issuer: e.issuer,
-    // Interactive sign-in is not offered, but MSAL refuses metadata without it; it answers with an OAuth error.
     authorization_endpoint: e.authorization,
     token_endpoint: e.token,
     userinfo_endpoint: e.userinfo,
@@ -22,8 +21,11 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
     // RFC 8628 §4: the Auth0 path; the grant's URN is in grant_types_supported (GRANT_TYPES), never the `device_code` alias.
     device_authorization_endpoint: `${e.issuer}${DEVICE_AUTHORIZATION_PATH}`,
     grant_types_supported: [...GRANT_TYPES],
-    response_types_supported: [],
-    response_modes_supported: [],
+    // DESIGN.md §7: the code flow with PKCE S256 only, and the issuer in every answer (RFC 9207).
+    response_types_supported: ['code'],
+    response_modes_supported: ['query', 'form_post'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
     subject_types_supported: ['public'],
     // Every algorithm any API signs access tokens with: express-oauth2-jwt-bearer checks access tokens against this list.
     id_token_signing_alg_values_supported: tenant.signingAlgs,

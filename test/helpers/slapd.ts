@@ -13,10 +13,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
+import { installWithApt, pidAlive, tail } from './apt-install.js';
 import { freePort } from './server.js';
 
 const SLAPD = '/usr/sbin/slapd';
@@ -24,7 +25,6 @@ const SLAPADD = '/usr/sbin/slapadd';
 const MODULE_DIR = '/usr/lib/ldap';
 const SCHEMA_DIR = '/etc/ldap/schema';
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';
-const INSTALL_LOCK = join(tmpdir(), 'latchkey-slapd-install.lock');
 
 /** Whichever of the files the harness runs or loads is missing, if any. */
 function missingFile(): string | undefined {
@@ -37,68 +37,6 @@ function missingFile(): string | undefined {
   return needed.find((file) => !existsSync(file));
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function tail(text: string, max = 1500): string {
-  const trimmed = text.trim();
-  return trimmed.length > max ? `…${trimmed.slice(-max)}` : trimmed;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Takes the cross-process install lock (a file created with O_EXCL holding
- * our pid), so two test files starting in parallel don't both run apt. A
- * lock left by a dead process is taken over. Returns false on timeout.
- */
-function acquireInstallLock(timeoutMs: number): boolean {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(INSTALL_LOCK, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let holder = Number.NaN;
-    try {
-      holder = Number(readFileSync(INSTALL_LOCK, 'utf8'));
-    } catch {
-      continue; // released between our open and read
-    }
-    if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
-      rmSync(INSTALL_LOCK, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) return false;
-    sleepSync(250);
-  }
-}
-
-let aptUpdated = false;
-
-function apt(args: string[]): { ok: boolean; output: string } {
-  const run = spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 600_000,
-  });
-  const output = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? String(run.error) : ''}`;
-  return { ok: run.error === undefined && run.status === 0, output };
-}
-
 /**
  * Installs slapd and ldap-utils. The package's postinst would start a system
  * slapd on port 389 (and build a config in /etc/ldap/slapd.d): a
@@ -108,35 +46,19 @@ function apt(args: string[]): { ok: boolean; output: string } {
  * uses it.
  */
 function installSlapd(): string | undefined {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0)
-    return 'slapd is not installed and the tests do not run as root to install it (apt-get install slapd ldap-utils)';
-  const probe = spawnSync('apt-get', ['--version'], { stdio: 'ignore' });
-  if (probe.error !== undefined || probe.status !== 0)
-    return 'slapd is not installed and there is no apt-get to install it (Debian package slapd)';
-  if (!acquireInstallLock(900_000)) return `slapd is not installed and another process has held ${INSTALL_LOCK} for 15 minutes`;
-  let ownPolicy = false;
-  try {
-    if (missingFile() === undefined) return undefined; // another test file installed it while we waited
-    if (!existsSync(POLICY_RC_D)) {
+  return installWithApt({
+    name: 'slapd',
+    packages: ['slapd', 'ldap-utils'],
+    missingFile,
+    prepare() {
+      if (existsSync(POLICY_RC_D)) return () => undefined;
       writeFileSync(POLICY_RC_D, '#!/bin/sh\n# latchkey test harness: no service starts during apt-get install\nexit 101\n', {
         mode: 0o755,
       });
-      ownPolicy = true;
-    }
-    if (!aptUpdated) {
-      const update = apt(['update']);
-      if (!update.ok) return `apt-get update failed, so slapd cannot be installed:\n${tail(update.output)}`;
-      aptUpdated = true;
-    }
-    const install = apt(['install', '-y', '--no-install-recommends', 'slapd', 'ldap-utils']);
-    if (!install.ok) return `apt-get install slapd ldap-utils failed:\n${tail(install.output)}`;
-    stopSystemSlapd();
-    const missing = missingFile();
-    return missing === undefined ? undefined : `slapd was installed but ${missing} is missing`;
-  } finally {
-    if (ownPolicy) rmSync(POLICY_RC_D, { force: true });
-    rmSync(INSTALL_LOCK, { force: true });
-  }
+      return () => rmSync(POLICY_RC_D, { force: true });
+    },
+    afterInstall: stopSystemSlapd,
+  });
 }
 
 function stopSystemSlapd(): void {

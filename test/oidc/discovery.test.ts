@@ -90,13 +90,23 @@ describe('OIDC Discovery 1.0 §4 / RFC 8414 §3: metadata and JWKS', () => {
     }
   });
 
-  it('the advertised jwks_uri and authorization_endpoint answer (the latter with an OAuth error, not a 404)', async () => {
+  it('the advertised jwks_uri and authorization_endpoint answer (the latter, without a client, with an HTML page, not a 404)', async () => {
     const [, res] = documents[0] ?? assert.fail('no document');
     const jwks = await get(stringMember(res, 'jwks_uri'));
     assert.equal(jwks.status, 200);
-    const authorize = await get(stringMember(res, 'authorization_endpoint'));
+    const authorize = await fetch(stringMember(res, 'authorization_endpoint'));
     assert.equal(authorize.status, 400);
-    assert.equal(typeof authorize.body.error, 'string');
+    assert.match(authorize.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await authorize.text(), /did not identify itself/);
+  });
+
+  it('DESIGN.md §7: the code flow with PKCE S256 only, and the issuer in every authorization response', () => {
+    const [, res] = documents[0] ?? assert.fail('no document');
+    assert.deepEqual(res.body.response_types_supported, ['code']);
+    assert.deepEqual(res.body.code_challenge_methods_supported, ['S256']);
+    assert.deepEqual(res.body.response_modes_supported, ['query', 'form_post']);
+    assert.equal(res.body.authorization_response_iss_parameter_supported, true);
+    assert.ok(listMember(res, 'grant_types_supported').includes('authorization_code'));
   });
 
   it('grant_types_supported lists every grant, the three Auth0 MFA grants included', () => {

@@ -25,34 +25,12 @@ import {
   PublicClientApplication,
   ServerError,
   type Configuration,
-  type INetworkModule,
-  type NetworkRequestOptions,
-  type NetworkResponse,
 } from '@azure/msal-node';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { ALICE, API, ENTRA, WEB, acmeFixture } from '../helpers/fixtures.js';
-import { startHttpsTestServer, tlsUnavailableReason, type Fetch, type HttpsTestServer } from '../helpers/tls.js';
+import { networkModule } from '../helpers/msal.js';
+import { startHttpsTestServer, tlsUnavailableReason, type HttpsTestServer } from '../helpers/tls.js';
 import { audiences, scopeList } from '../helpers/token-checks.js';
-
-/** MSAL's INetworkModule over a fetch that trusts the test certificate: the library's documented extension point. */
-function networkModule(fetchImpl: Fetch): INetworkModule {
-  const send = async <T>(url: string, method: 'GET' | 'POST', options?: NetworkRequestOptions): Promise<NetworkResponse<T>> => {
-    const response = await fetchImpl(url, {
-      method,
-      headers: options?.headers,
-      ...(method === 'POST' ? { body: options?.body ?? '' } : {}),
-    });
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, key) => {
-      headers[key] = value;
-    });
-    return { headers, body: (await response.json()) as T, status: response.status };
-  };
-  return {
-    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>(url, 'GET', options),
-    sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>(url, 'POST', options),
-  };
-}
 
 describe('MSAL Node against Latchkey over HTTPS', { skip: tlsUnavailableReason() }, () => {
   let https: HttpsTestServer;

@@ -33,6 +33,8 @@ button.secondary,.button.secondary{background:#fff;color:var(--accent)}
 const FORM_POST_SCRIPT = `document.getElementById('form-post')?.submit();\n`;
 
 export const assetRoutes: FastifyPluginAsync = async (app) => {
+  // Browsers ask for it on every page; no content is better than a logged 404.
+  app.get('/favicon.ico', async (_request, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send());
   app.get('/assets/latchkey.css', async (_request, reply) =>
     reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );

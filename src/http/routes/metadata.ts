@@ -1,6 +1,5 @@
-/** Discovery (OIDC Discovery §4, RFC 8414 §3), JWKS, and the authorization endpoint stub MSAL needs. */
+/** Discovery (OIDC Discovery §4, RFC 8414 §3) and JWKS; the authorization endpoint is a page (http/pages/sign-in.ts). */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { OAuthError } from '../../domain/errors.js';
 import type { Catalog } from '../../domain/tenant.js';
 import { discoveryDocument } from '../../oauth/discovery.js';
 import type { SigningKeys } from '../../tokens/signing-keys.js';
@@ -27,14 +26,5 @@ export const metadataRoutes: FastifyPluginAsync<MetadataRoutesDeps> = async (app
     // Short: a rotation must reach verifiers quickly (docs/operations.md).
     reply.header('cache-control', 'public, max-age=60');
     return jwks.jwks(tenant.id);
-  });
-
-  app.get('/:tenant/authorize', async (request) => {
-    tenantOf(request, catalog);
-    throw new OAuthError(
-      'unsupported_response_type',
-      400,
-      'This server offers no interactive sign-in; use the password grant at the token endpoint.',
-    );
   });
 };

@@ -1,0 +1,19 @@
+/**
+ * The hosted pages (DESIGN.md §7) as one Fastify context: the page kit
+ * (headers, CSRF, cookies, HTML errors) applies to these routes only, never
+ * to the JSON endpoints beside them.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Catalog } from '../../domain/tenant.js';
+import { registerPageKit } from './page-kit.js';
+import { signInRoutes, type SignInRoutesDeps } from './sign-in.js';
+import { activatePages, type ActivatePagesDeps } from './activate.js';
+
+export type PageRoutesDeps = SignInRoutesDeps & ActivatePagesDeps & { catalog: Catalog };
+
+export const pageRoutes: FastifyPluginAsync<PageRoutesDeps> = async (app, deps) => {
+  await registerPageKit(app, deps.catalog);
+  await app.register(signInRoutes, deps);
+  // The device flow's verification page, /T/activate and /T/device (RFC 8628 §3.3).
+  await app.register(activatePages, deps);
+};

@@ -1,0 +1,100 @@
+/**
+ * DESIGN.md §7 / issue #14 point 3: the second factor on the hosted page,
+ * in a real Chromium, with real TOTP codes. An application whose policy is
+ * `always` makes a user without a factor enrol on the page (a QR code image,
+ * the key, a confirming code, then the recovery code shown once); the next
+ * sign-in asks for the app's code, refuses a wrong one in plain words, and
+ * the id_token says how the user signed in (`amr` with `mfa`).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import type { Browser } from 'playwright-core';
+import { checkAccessibility, chromiumUnavailableReason, launchBrowser, newPage } from '../helpers/browser.js';
+import { totpCode, wrongCode } from '../helpers/mfa-otp.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  authorizationRequest,
+  codeFlowTenant,
+  publicClientConfig,
+  startCallbackServer,
+  submitPassword,
+  type CallbackServer,
+} from './code-flow-helpers.js';
+
+describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md §7)', { skip: chromiumUnavailableReason() }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let callbackServer: CallbackServer;
+  let config: client.Configuration;
+  let secret = '';
+
+  before(async () => {
+    callbackServer = await startCallbackServer();
+    const tenant = await codeFlowTenant(callbackServer.url);
+    tenant.applications = (tenant.applications ?? []).map((app) =>
+      app.client_id === 'acme-spa' ? { ...app, mfa: 'always' as const } : app,
+    );
+    server = await startTestServer({ tenants: [tenant] });
+    browser = await launchBrowser();
+    config = await publicClientConfig(server);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await callbackServer?.close();
+  });
+
+  it('a user without a factor enrols on the page: QR image, key, confirming code, recovery code once; the tokens say mfa', async () => {
+    const page = await newPage(browser);
+    const request = await authorizationRequest(config, callbackServer.url);
+    await page.goto(request.url.href);
+    await submitPassword(page);
+    assert.equal(await page.title(), 'Set up a second step · acme');
+    const qr = await page.getAttribute('img.qr', 'src');
+    assert.match(qr ?? '', /^data:image\/png;base64,/);
+    secret = ((await page.textContent('p.code')) ?? '').trim();
+    assert.match(secret, /^[A-Z2-7]+=*$/);
+    await checkAccessibility(page);
+    await page.fill('input[name=otp]', wrongCode(server, secret));
+    await page.click('form button[type=submit]');
+    assert.ok(await page.textContent('[role=alert]'), 'a wrong code is said on the page');
+    assert.equal(await page.getAttribute('img.qr', 'src'), qr, 'the same enrolment is shown again');
+    await page.fill('input[name=otp]', totpCode(server, secret));
+    await page.click('form button[type=submit]');
+    assert.equal(await page.title(), 'Your recovery code · acme');
+    assert.match(((await page.textContent('p.code')) ?? '').trim(), /^[A-Z0-9]{24}$/);
+    await page.click('form button[type=submit]');
+    await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
+    assert.ok((tokens.claims()?.amr as string[] | undefined)?.includes('mfa'));
+  });
+
+  it('the next sign-in asks for the code, refuses a wrong one, and completes with the right one', async () => {
+    assert.ok(secret, 'the enrolment test ran first');
+    server.clock.advance(30); // the next TOTP step: the enrolment's code is spent (RFC 6238 §5.2)
+    const page = await newPage(browser);
+    const request = await authorizationRequest(config, callbackServer.url);
+    await page.goto(request.url.href);
+    await submitPassword(page);
+    assert.equal(await page.title(), 'Verify it is you · acme');
+    assert.equal(await page.getAttribute('input[name=otp]', 'autocomplete'), 'one-time-code');
+    await checkAccessibility(page);
+    await page.fill('input[name=otp]', wrongCode(server, secret));
+    await page.click('form:first-of-type button[type=submit]');
+    assert.ok(await page.textContent('[role=alert]'));
+    await page.fill('input[name=otp]', totpCode(server, secret));
+    await page.click('form:first-of-type button[type=submit]');
+    await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
+    assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp', 'mfa']);
+  });
+});
