@@ -131,6 +131,6 @@ function describe(event: SecurityEventInput): string {
     case 'device_denied':
       return `a device request was denied (${event.reason ?? 'user'}); the device gets access_denied`;
     case 'user_code_guesses_exceeded':
-      return 'an IP entered 10 wrong device user codes in 10 minutes; more are refused until the window ends (RFC 8628 §5.1)';
+      return 'an IP entered 10 wrong device user codes in 10 minutes; its codes are refused until the window ends (RFC 8628 §5.1)';
   }
 }

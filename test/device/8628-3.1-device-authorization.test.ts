@@ -29,6 +29,8 @@ import { KIOSK, NO_DEVICE, TV, deviceFixture, requestDeviceCode } from '../helpe
 import { assertStatus, get, postForm, postJson } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
+/** A device application with a budget of 2 requests a minute (its `rate_limit`). */
+const LIMITED = { client_id: 'acme-limited-tv' };
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 
 describe('RFC 8628 §3.1–3.2: the device authorization endpoint', () => {
@@ -36,6 +38,12 @@ describe('RFC 8628 §3.1–3.2: the device authorization endpoint', () => {
 
   before(async () => {
     const { tenant } = await deviceFixture();
+    tenant.applications?.push({
+      ...LIMITED,
+      token_endpoint_auth_method: 'none',
+      grant_types: [DEVICE_CODE_GRANT],
+      rate_limit: { requests: 2, per_seconds: 60 },
+    });
     server = await startTestServer({ tenants: [{ ...tenant, device_flow: { expires_in: 600, interval: 7 } }] });
   });
   after(() => server.close());
@@ -143,6 +151,14 @@ describe('RFC 8628 §3.1–3.2: the device authorization endpoint', () => {
         'unauthorized_client',
         'not opted in',
       );
+    });
+
+    it('the application’s rate limit counts device authorization requests as the token endpoint does: 429 too_many_attempts beyond it', async () => {
+      await requestDeviceCode(server, { ...LIMITED });
+      await requestDeviceCode(server, { ...LIMITED });
+      const refused = await postForm(server.at('/oauth/device/code'), { ...LIMITED });
+      assertStatus(refused, 429, 'too_many_attempts', 'the third in the minute');
+      assert.ok(Number(refused.headers.get('retry-after')) > 0, 'Retry-After');
     });
 
     it('an unknown tenant is 404, a repeated parameter invalid_request', async () => {

@@ -320,6 +320,7 @@ describe('RFC 8628 §3.3, §5: the verification page', () => {
       const { result } = await answerOnPage(person().withSession(await signedIn(server, ALICE.username)), code.user_code, 'confirm');
       assert.equal(result.status, 403);
       assert.match(result.html, /role="alert"[^>]*>Your account cannot be used with acme-employees-tv/);
+      assert.match(result.html, /<a class="button" href="[^"]*\/acme\/login\?tx=tx\.[^"]+">Sign in with another account<\/a>/);
       assertStatus(await poll(server, code.device_code, { client_id: EMPLOYEES_TV.client_id }), 400, 'authorization_pending', 'still open');
     });
   });

@@ -161,8 +161,8 @@ function decideData(reply: FastifyReply, tenant: Tenant, path: string, tx: strin
 }
 
 function showDecision(reply: FastifyReply, tenant: Tenant, decision: Decision): FastifyReply {
-  const page = (title: string, lines: string[], alert?: string) =>
-    sendPage(reply, messageView({ ...frame(tenant, title), lines, ...(alert === undefined ? {} : { alert }) }));
+  const page = (title: string, lines: string[], alert?: string, link?: { href: string; text: string }) =>
+    sendPage(reply, messageView({ ...frame(tenant, title), lines, ...(alert === undefined ? {} : { alert }), ...(link ? { link } : {}) }));
   switch (decision.kind) {
     case 'sign_in':
       return reply.redirect(signInUrl(tenant, decision.tx), 303);
@@ -175,7 +175,14 @@ function showDecision(reply: FastifyReply, tenant: Tenant, decision: Decision): 
       return page('Request denied', [`${decision.appName} on the device gets no access.`, 'You can close this page.']);
     case 'refused':
       reply.code(403);
-      return page('This device cannot be connected', [], decision.sentence);
+      return page(
+        'This device cannot be connected',
+        [],
+        decision.sentence,
+        decision.signInAgain === undefined
+          ? undefined
+          : { href: signInUrl(tenant, decision.signInAgain), text: 'Sign in with another account' },
+      );
     case 'second_factor_missing':
       reply.code(403);
       return page('A second factor is needed', [

@@ -85,12 +85,14 @@ export type Decision =
   | { kind: 'settled'; reason: SettledReason }
   | { kind: 'approved'; appName: string }
   | { kind: 'denied'; appName: string }
-  /** A post-login hook refused, or the account may not use this application: said on the page. */
-  | { kind: 'refused'; sentence: string }
+  /** A post-login hook refused, or the account may not use this application (`signInAgain`: a transaction to sign in with another). */
+  | { kind: 'refused'; sentence: string; signInAgain?: string }
   /** A second factor is required and the fresh sign-in did not bring one. */
   | { kind: 'second_factor_missing' };
 
 interface Pending {
+  /** The transaction as the page carries it. */
+  sealed: string;
   transaction: LoginTransaction;
   session: ActiveSession;
   record: DeviceCodeRecord;
@@ -128,11 +130,11 @@ export class DeviceApproval {
   async review(tenant: Tenant, tx: string | undefined, sessionCookie: string | undefined): Promise<Review> {
     const found = await this.pending(tenant, tx, sessionCookie);
     if (found.kind !== 'pending') return found;
-    const { record, app, session } = found.pending;
+    const { sealed, record, app, session } = found.pending;
     const grant = this.grantFor(tenant, found.pending);
     return {
       kind: 'decide',
-      tx: tx as string,
+      tx: sealed,
       details: {
         appName: app.settings.name ?? app.clientId,
         userCode: formatUserCode(record.userCode),
@@ -167,7 +169,17 @@ export class DeviceApproval {
     const allowed = app.settings.connections;
     const connection = servedConnectionOf(tenant, session.user);
     if (allowed !== undefined && (connection === undefined || !allowed.includes(connection.name))) {
-      return { kind: 'refused', sentence: `Your account cannot be used with ${appNameOf(app)}. Sign in with another account to continue.` };
+      const { transaction } = pending;
+      const again = this.deps.transactions.begin({
+        tenantId: transaction.tenantId,
+        clientId: transaction.clientId,
+        purpose: transaction.purpose,
+      });
+      return {
+        kind: 'refused',
+        sentence: `Your account cannot be used with ${appNameOf(app)}. Sign in with another account to continue.`,
+        signInAgain: this.deps.transactions.seal(again),
+      };
     }
     const client: AuthenticatedClient = { app, method: app.settings.token_endpoint_auth_method };
     const grant = this.grantFor(tenant, pending);
@@ -258,19 +270,21 @@ export class DeviceApproval {
     sessionCookie: string | undefined,
   ): Promise<{ kind: 'pending'; pending: Pending } | { kind: 'sign_in'; tx: string } | { kind: 'settled'; reason: SettledReason }> {
     const transaction = this.deps.transactions.open(tx, tenant.id);
+    // open() refused an absent transaction with the page's sentence.
+    const sealed = tx as string;
     if (transaction.purpose.kind !== 'device') {
       throw new InvalidRequestError('This link is not for a device; go back to the device and start again.', {
         logDetail: 'a sign-in transaction of another purpose at the verification page',
       });
     }
     const session = await this.deps.sessions.current(tenant, sessionCookie);
-    if (!session) return { kind: 'sign_in', tx: tx as string };
+    if (!session) return { kind: 'sign_in', tx: sealed };
     const record = await this.deps.deviceCodes.findById(tenant.id, transaction.purpose.deviceId);
     const app = record && tenant.applications.get(record.clientId);
     if (!record || !app || record.clientId !== transaction.clientId) return { kind: 'settled', reason: 'gone' };
     if (record.status !== 'pending') return { kind: 'settled', reason: settledStatus(record) };
     if (record.expiresAt <= this.deps.clock.now()) return { kind: 'settled', reason: 'expired' };
-    return { kind: 'pending', pending: { transaction, session, record, app } };
+    return { kind: 'pending', pending: { sealed, transaction, session, record, app } };
   }
 
   private async settledReason(tenant: Tenant, id: string): Promise<SettledReason> {
