@@ -4,14 +4,18 @@
  * `always` makes a user without a factor enrol on the page (a QR code image,
  * the key, a confirming code, then the recovery code shown once); the next
  * sign-in asks for the app's code, refuses a wrong one in plain words, and
- * the id_token says how the user signed in (`amr` with `mfa`).
+ * the id_token says how the user signed in (`amr` with `mfa`). A user whose
+ * factor is email gets a code by email on the page.
  */
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { checkAccessibility, chromiumUnavailableReason, launchBrowser, newPage } from '../helpers/browser.js';
+import { enrollByEmail, MFA_GRANT_TYPES, Outbox } from '../helpers/mfa-email.js';
 import { totpCode, wrongCode } from '../helpers/mfa-otp.js';
+import { JOE } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
   authorizationRequest,
@@ -21,6 +25,9 @@ import {
   submitPassword,
   type CallbackServer,
 } from './code-flow-helpers.js';
+
+/** A password-grant client that enrols Joe's email factor through the MFA API first. */
+const EMAIL_MFA_CLIENT = { client_id: 'acme-email-mfa', client_secret: 'acme-email-mfa-secret-012345' };
 
 describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md §7)', { skip: chromiumUnavailableReason() }, () => {
   let server: TestServer;
@@ -32,9 +39,10 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
   before(async () => {
     callbackServer = await startCallbackServer();
     const tenant = await codeFlowTenant(callbackServer.url);
-    tenant.applications = (tenant.applications ?? []).map((app) =>
-      app.client_id === 'acme-spa' ? { ...app, mfa: 'always' as const } : app,
-    );
+    tenant.applications = [
+      ...(tenant.applications ?? []).map((app) => (app.client_id === 'acme-spa' ? { ...app, mfa: 'always' as const } : app)),
+      { ...EMAIL_MFA_CLIENT, grant_types: [...MFA_GRANT_TYPES], mfa: 'always' as const },
+    ];
     server = await startTestServer({ tenants: [tenant] });
     browser = await launchBrowser();
     config = await publicClientConfig(server);
@@ -96,5 +104,24 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
       expectedNonce: request.nonce,
     });
     assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp', 'mfa']);
+  });
+
+  it('a user whose factor is email gets a code by email on the page', async () => {
+    const outbox = new Outbox(join(server.dir, 'outbox'));
+    await enrollByEmail(server, outbox, EMAIL_MFA_CLIENT, JOE, 'joe@acme.test', { email: 'joe@acme.test' });
+    const page = await newPage(browser);
+    const request = await authorizationRequest(config, callbackServer.url);
+    await page.goto(request.url.href);
+    await submitPassword(page, JOE.password, JOE.username);
+    assert.match((await page.textContent('main')) ?? '', /We emailed you a code/);
+    await page.fill('input[name=otp]', outbox.takeCode('joe@acme.test', 'page challenge'));
+    await page.click('form:first-of-type button[type=submit]');
+    await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
+    assert.deepEqual(tokens.claims()?.amr, ['pwd', 'mail', 'mfa']);
   });
 });

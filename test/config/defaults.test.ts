@@ -56,6 +56,8 @@ describe('configuration defaults', () => {
           rate_limits: {},
           trusted_proxies: [],
           mfa: 'optional',
+          browser_session: { idle_lifetime: 259_200, absolute_lifetime: 604_800 },
+          device_flow: { expires_in: 900, interval: 5 },
         },
       ],
     });

@@ -108,6 +108,8 @@ export class AuthorizationFlow {
         return { kind: 'second_factor', transaction, factor: await this.deps.signIn.secondFactor(context, err), context };
       }
       if (err instanceof AccessDeniedError) {
+        // prompt=none shows no page, not even this one (OIDC Core §3.1.2.6).
+        if (request.prompt === 'none') return callbackError(request, 'access_denied', err.description);
         const fields = { error: 'access_denied', error_description: err.description };
         return { kind: 'denied', sentence: err.description, target: request.target, fields, appName: appName(request) };
       }
