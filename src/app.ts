@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { registerBodyParsers } from './http/body.js';
 import { createListener } from './http/listener.js';
+import { deviceRoutes } from './http/routes/device.js';
 import { registerRequestLog } from './http/request-log.js';
 import { metadataRoutes } from './http/routes/metadata.js';
 import { mfaRoutes } from './http/routes/mfa.js';
@@ -47,6 +48,8 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
   });
   void app.register(mfaRoutes, { catalog, mfaApi: endpoints.mfaApi });
   void app.register(metadataRoutes, { catalog, jwks: runtime.signingKeys });
+  // The device flow's JSON endpoint (RFC 8628 §3.1); its verification page is one of the hosted pages.
+  void app.register(deviceRoutes, { deviceAuthorization: endpoints.deviceAuthorization, catalog });
   void app.register(assetRoutes);
   void app.register(pageRoutes, { catalog, ...runtime.browser });
   // /metrics is not here: its counters tell operators what clients must not learn (issue #11 point 3, DESIGN.md §3).

@@ -31,6 +31,7 @@ import type { Catalog } from './domain/tenant.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { MfaTokens } from './mfa/mfa-token.js';
+import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
 import { ClientAuthenticator } from './oauth/client-auth/authenticate.js';
@@ -61,6 +62,8 @@ export interface Endpoints {
   introspection: IntrospectionEndpoint;
   userinfo: UserinfoEndpoint;
   mfaApi: MfaApiEndpoint;
+  /** The device flow's JSON endpoint (RFC 8628 §3.1). */
+  deviceAuthorization: DeviceAuthorizationEndpoint;
 }
 
 /**
@@ -184,6 +187,7 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     refreshTokens: stores.refreshTokens,
     authorizationCodes: stores.authorizationCodes,
     accessTokenDenylist: stores.accessTokenDenylist,
+    deviceCodes: stores.deviceCodes,
     credentialSources,
     sealer,
     attackProtection,
@@ -223,6 +227,8 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     }),
     userinfo: new UserinfoEndpoint({ verifier, users: stores.users }),
     mfaApi: new MfaApiEndpoint({ clientAuthenticator, mfa, mfaTokens, verifier, users: stores.users, clock }),
+    // RFC 8628 §3.1; the verification page's side is the browser sign-in's (bootstrap/browser-sign-in.ts).
+    deviceAuthorization: new DeviceAuthorizationEndpoint({ clientAuthenticator, rateLimits, deviceCodes: stores.deviceCodes, clock }),
   };
   const browser = createBrowserSignIn({
     stores,
@@ -235,6 +241,7 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     postLogin,
     securityEvents,
     signingKeys,
+    counters: counterStorage.counters,
     clock,
     logger,
   });

@@ -16,11 +16,13 @@ import { BrowserSessions } from '../oauth/browser/browser-sessions.js';
 import { LoginTransactions } from '../oauth/browser/login-transaction.js';
 import { Logout } from '../oauth/browser/logout.js';
 import { PageSignIn } from '../oauth/browser/page-sign-in.js';
+import { DeviceApproval, USER_CODE_GUESSES } from '../oauth/device/device-approval.js';
 import { createMfaGrant } from '../oauth/grants/mfa.js';
 import { createPasswordGrant } from '../oauth/grants/password.js';
 import type { MfaGate } from '../oauth/mfa-gate.js';
 import type { PostLoginHooks } from '../oauth/post-login.js';
 import type { AttackProtection } from '../protection/attack-protection.js';
+import type { CounterBackend } from '../storage/counters.js';
 import type { Stores } from '../storage/stores.js';
 import { IdTokenHintVerifier } from '../tokens/id-token-hint.js';
 import type { SigningKeys } from '../tokens/signing-keys.js';
@@ -32,6 +34,8 @@ export interface BrowserSignIn {
   transactions: LoginTransactions;
   /** RP-initiated logout (issue #14 point 6). */
   logout: Logout;
+  /** The device flow's verification page (RFC 8628 §3.3): on these sessions and sign-in transactions. */
+  deviceApproval: DeviceApproval;
 }
 
 export interface BrowserSignInParts {
@@ -46,6 +50,8 @@ export interface BrowserSignInParts {
   securityEvents: SecurityEvents;
   /** For logout's id_token_hint: the tenant's own keys. */
   signingKeys: SigningKeys;
+  /** The wrong user codes per IP of the verification page (RFC 8628 §5.1). */
+  counters: CounterBackend;
   clock: Clock;
   logger: Logger;
 }
@@ -75,5 +81,15 @@ export function createBrowserSignIn(parts: BrowserSignInParts): BrowserSignIn {
   });
   // RP-initiated logout (issue #14 point 6): the same sessions the sign-in starts.
   const logout = new Logout({ hints: new IdTokenHintVerifier(parts.signingKeys), sessions, securityEvents: parts.securityEvents });
-  return { flow, signIn, sessions, transactions, logout };
+  const deviceApproval = new DeviceApproval({
+    deviceCodes: stores.deviceCodes,
+    guesses: parts.counters.counter({ name: 'device_user_code', ...USER_CODE_GUESSES }),
+    sessions,
+    transactions,
+    mfaGate,
+    postLogin: parts.postLogin,
+    securityEvents: parts.securityEvents,
+    clock,
+  });
+  return { flow, signIn, sessions, transactions, logout, deviceApproval };
 }

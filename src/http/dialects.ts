@@ -2,6 +2,8 @@
  * The three wire dialects of one token endpoint. They differ only at the
  * edge: which bodies they take and how the success response is written.
  */
+import { DeviceAccessDeniedError, UnknownDeviceCodeError } from '../domain/device-errors.js';
+import { OAuthError } from '../domain/errors.js';
 import { apiScopePrefix, OIDC_SCOPES } from '../oauth/scopes.js';
 import type { IssuedTokens } from '../tokens/token-service.js';
 
@@ -35,3 +37,18 @@ export function renderTokenResponse(dialect: Dialect, tokens: IssuedTokens, requ
 const isOidcScope = (s: string): boolean => OIDC_SCOPES.has(s);
 const namesApiByPrefix = (scope: string | undefined, identifier: string | undefined): boolean =>
   scope !== undefined && identifier !== undefined && scope.split(' ').some((s) => s.startsWith(apiScopePrefix(identifier)));
+
+/**
+ * The device grant's answers as each provider spells them (RFC 8628 §3.5
+ * elsewhere): Entra ID calls a denied device `authorization_declined` and
+ * an unknown device code `bad_verification_code`. Any other error passes
+ * unchanged.
+ */
+export function dialectError(dialect: Dialect, err: unknown): unknown {
+  if (dialect !== 'entra') return err;
+  const renamed = (error: OAuthError, name: string) =>
+    new OAuthError(name, error.statusCode, error.description, error.logDetail === undefined ? {} : { logDetail: error.logDetail });
+  if (err instanceof DeviceAccessDeniedError) return renamed(err, 'authorization_declined');
+  if (err instanceof UnknownDeviceCodeError) return renamed(err, 'bad_verification_code');
+  return err;
+}

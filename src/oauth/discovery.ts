@@ -6,6 +6,7 @@ import { GRANT_TYPES } from '../domain/grant-types.js';
 import type { Tenant } from '../domain/tenant.js';
 import { endSessionEndpoint } from './browser/logout.js';
 import { OIDC_SCOPES } from './scopes.js';
+import { DEVICE_AUTHORIZATION_PATH } from './device/device-authorization.js';
 
 export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
   const e = tenant.endpoints;
@@ -20,6 +21,8 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
     introspection_endpoint: e.introspection,
     // OpenID Connect RP-Initiated Logout 1.0 §2.1 (issue #14 point 6): GET /T/logout, the first path of DESIGN.md §7.
     end_session_endpoint: endSessionEndpoint(tenant),
+    // RFC 8628 §4: the Auth0 path; the grant's URN is in grant_types_supported (GRANT_TYPES), never the `device_code` alias.
+    device_authorization_endpoint: `${e.issuer}${DEVICE_AUTHORIZATION_PATH}`,
     grant_types_supported: [...GRANT_TYPES],
     // DESIGN.md §7: the code flow with PKCE S256 only, and the issuer in every answer (RFC 9207).
     response_types_supported: ['code'],

@@ -28,6 +28,10 @@ export const SECURITY_EVENT_TYPES = [
   'hook_failure',
   'authorization_code_replayed',
   'logout',
+  // The device flow (RFC 8628): a person's answer on the verification page, and the per-IP limit on wrong user codes.
+  'device_approved',
+  'device_denied',
+  'user_code_guesses_exceeded',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -40,6 +44,7 @@ const WARN_TYPES = new Set<SecurityEventType>([
   'hook_failure',
   'mfa_rate_limited',
   'authorization_code_replayed',
+  'user_code_guesses_exceeded',
 ]);
 
 export type SecurityEventInput = Omit<SecurityEvent, 'at' | 'type'> & { type: SecurityEventType };
@@ -124,5 +129,11 @@ function describe(event: SecurityEventInput): string {
       return 'an authorization code was presented again; the tokens it issued were revoked (a stolen code, or a client retrying a redemption: RFC 6749 §4.1.2)';
     case 'logout':
       return `the browser session ended at the logout endpoint (${event.reason ?? ''}); the user's refresh tokens stay`;
+    case 'device_approved':
+      return 'a person confirmed a device on the verification page; the device gets tokens at its next poll';
+    case 'device_denied':
+      return `a device request was denied (${event.reason ?? 'user'}); the device gets access_denied`;
+    case 'user_code_guesses_exceeded':
+      return 'an IP entered 10 wrong device user codes in 10 minutes; its codes are refused until the window ends (RFC 8628 §5.1)';
   }
 }

@@ -8,12 +8,15 @@ import type { Catalog } from '../../domain/tenant.js';
 import { logoutRoutes, type LogoutRoutesDeps } from './logout.js';
 import { registerPageKit } from './page-kit.js';
 import { signInRoutes, type SignInRoutesDeps } from './sign-in.js';
+import { activatePages, type ActivatePagesDeps } from './activate.js';
 
-export type PageRoutesDeps = SignInRoutesDeps & LogoutRoutesDeps & { catalog: Catalog };
+export type PageRoutesDeps = SignInRoutesDeps & LogoutRoutesDeps & ActivatePagesDeps & { catalog: Catalog };
 
 export const pageRoutes: FastifyPluginAsync<PageRoutesDeps> = async (app, deps) => {
   await registerPageKit(app, deps.catalog);
   await app.register(signInRoutes, deps);
   // RP-initiated logout (issue #14 point 6).
   await app.register(logoutRoutes, { catalog: deps.catalog, logout: deps.logout });
+  // The device flow's verification page, /T/activate and /T/device (RFC 8628 §3.3).
+  await app.register(activatePages, deps);
 };

@@ -7,7 +7,7 @@ import type { Catalog, TenantEndpoints } from '../../domain/tenant.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { TokenEndpoint, TokenEndpointProgress } from '../../oauth/token-endpoint.js';
 import { bodyParameters } from '../body.js';
-import { DIALECT_ACCEPTS_JSON, renderTokenResponse, type Dialect } from '../dialects.js';
+import { DIALECT_ACCEPTS_JSON, dialectError, renderTokenResponse, type Dialect } from '../dialects.js';
 import { toOAuthError } from '../error-reply.js';
 import { requestOrigin } from '../request-origin.js';
 import { tenantOf } from '../tenant.js';
@@ -47,10 +47,11 @@ export const tokenRoutes: FastifyPluginAsync<TokenRoutesDeps> = async (app, { to
         );
         return renderTokenResponse(dialect, result.tokens, params.get('scope'));
       } catch (err) {
+        const answered = dialectError(dialect, err);
         // Labelled as the client sees it: a storage outage counts as temporarily_unavailable, not server_error.
-        const { error } = toOAuthError(err);
+        const { error } = toOAuthError(answered);
         outcome = error.error;
-        throw err;
+        throw answered;
       } finally {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         metrics.tokenRequests.observe({ grant_type: metricGrantLabel(progress.grantType), outcome, dialect }, seconds);

@@ -24,6 +24,8 @@ export interface LoginTransaction {
   purpose: SignInPurpose;
   /** Prefills the username (OIDC `login_hint`). */
   loginHint?: string;
+  /** `login`: show the sign-in form even to a signed-in browser (a device approval that needs a sign-in with a second factor). */
+  prompt?: 'login';
   /** Epoch ms. A session satisfies `prompt=login` and `max_age` only if it signed in after this. */
   startedAt: number;
   /** Epoch ms. */

@@ -1,5 +1,5 @@
 /** Wire grant names → grant modules, built once with the services the grants use. */
-import type { GrantTypeName } from '../../domain/grant-types.js';
+import { DEVICE_CODE_GRANT, DEVICE_CODE_GRANT_ALIAS, type GrantTypeName } from '../../domain/grant-types.js';
 import { createAuthorizationCodeGrant, type AuthorizationCodeGrantDeps } from './authorization-code.js';
 import { createClientCredentialsGrant } from './client-credentials.js';
 import type { GrantHandler, PreparedGrant } from './grant-handler.js';
@@ -7,8 +7,9 @@ import { createMfaGrant, type MfaGrantDeps } from './mfa.js';
 import { createPasswordGrant, type PasswordGrantDeps } from './password.js';
 import { createRefreshTokenGrant, type RefreshTokenGrantDeps } from './refresh-token.js';
 import type { RequestParameters } from '../request-parameters.js';
+import { createDeviceCodeGrant, type DeviceCodeGrantDeps } from './device-code.js';
 
-export type GrantRegistryDeps = PasswordGrantDeps & RefreshTokenGrantDeps & MfaGrantDeps & AuthorizationCodeGrantDeps;
+export type GrantRegistryDeps = PasswordGrantDeps & RefreshTokenGrantDeps & MfaGrantDeps & AuthorizationCodeGrantDeps & DeviceCodeGrantDeps;
 
 /** A grant this server implements, found by the request's `grant_type`. */
 export interface RegisteredGrant {
@@ -29,7 +30,12 @@ export function createGrantRegistry(deps: GrantRegistryDeps): GrantRegistry {
     ...registered(createClientCredentialsGrant()),
     ...registered(createMfaGrant(deps)),
     ...registered(createAuthorizationCodeGrant(deps)),
+    // RFC 8628: the device grant, and the bare `device_code` MSAL posts to whatever token endpoint discovery names
+    // (DESIGN.md §7). The alias answers as the URN, so the application's grant_types names the URN.
+    ...registered(createDeviceCodeGrant(deps)),
   ]);
+  const deviceGrant = byName.get(DEVICE_CODE_GRANT);
+  if (deviceGrant) byName.set(DEVICE_CODE_GRANT_ALIAS, deviceGrant);
   return { find: (grantType) => byName.get(grantType) };
 }
 
