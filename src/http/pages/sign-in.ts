@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../../domain/errors.js';
-import { AUTHORIZATION_CODE_GRANT } from '../../domain/grant-types.js';
+import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT } from '../../domain/grant-types.js';
 import { defaultDirectoryOf, type Catalog, type Tenant } from '../../domain/tenant.js';
 import type { AuthorizationFlow } from '../../oauth/browser/authorization-flow.js';
 import {
@@ -160,8 +160,9 @@ function runStep(signIn: PageSignIn, context: PageSignInContext, step: string, p
 function signInContext(tenant: Tenant, transaction: LoginTransaction, ip: string): PageSignInContext {
   const app = tenant.applications.get(transaction.clientId);
   if (!app) throw new OAuthError('invalid_request', 400, 'The application of this sign-in is no longer available.');
+  // A device's API and scopes are judged at its confirmation (oauth/device/device-approval.ts), with the MFA step-up there.
   if (transaction.purpose.kind !== 'authorize')
-    return { tenant, app, ip, grantType: AUTHORIZATION_CODE_GRANT, audience: undefined, scopes: undefined };
+    return { tenant, app, ip, grantType: DEVICE_CODE_GRANT, audience: undefined, scopes: undefined };
   const request = parseAuthorizationRequest(tenant, RequestParameters.fromForm(transaction.purpose.query));
   return { tenant, app, ip, grantType: AUTHORIZATION_CODE_GRANT, audience: request.audience, scopes: request.scopes };
 }
