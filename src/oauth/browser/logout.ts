@@ -23,11 +23,12 @@
  * - The user's refresh tokens stay: logout ends the browser's session, not
  *   the applications' (DESIGN.md §7, issue #14 point 6).
  *
- * Choices where the specification leaves room (docs/logout.md): with no
- * session at all there is nothing to ask about, so the answer comes at once;
- * without an address to return to, the signed-out page is shown (Auth0 would
- * pick the first allowed URL; here the application says where it wants to
- * go). An invalid hint is not an error: the person is asked, as with none.
+ * Choices where the specification leaves room (docs/browser-sign-in.md,
+ * Logout): with no session at all there is nothing to ask about, so the
+ * answer comes at once; without an address to return to, the signed-out page
+ * is shown (Auth0 would pick the first allowed URL; here the application
+ * says where it wants to go). An invalid hint is not an error: the person is
+ * asked, as with none.
  */
 import { InvalidRequestError } from '../../domain/errors.js';
 import type { Tenant } from '../../domain/tenant.js';
