@@ -127,6 +127,19 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
     assert.equal(fields.get('iss'), server.issuer());
   });
 
+  it('response_mode=form_post without JavaScript: a Continue button posts the answer (no inline script)', async () => {
+    const page = await newPage(browser, { javaScriptEnabled: false });
+    const request = await authorizationRequest(config, callback, { response_mode: 'form_post' });
+    await page.goto(request.url.href);
+    await submitPassword(page);
+    assert.equal(await page.title(), 'Signing you in · acme');
+    assert.equal(await page.locator('script:not([src])').count(), 0);
+    await checkAccessibility(page);
+    await page.click('form button[type=submit]');
+    await page.waitForURL((u) => u.href.startsWith(callback));
+    assert.equal(new URLSearchParams(callbackServer.lastPost()).get('state'), request.state);
+  });
+
   describe('hostile requests', () => {
     it('plain or missing PKCE is invalid_request at the registered callback (no downgrade)', async () => {
       const variants: Array<Record<string, string>> = [{ code_challenge_method: 'plain' }, { code_challenge: '' }];

@@ -35,6 +35,7 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
   let callbackServer: CallbackServer;
   let config: client.Configuration;
   let secret = '';
+  let recoveryCode = '';
 
   before(async () => {
     callbackServer = await startCallbackServer();
@@ -71,7 +72,9 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
     await page.fill('input[name=otp]', totpCode(server, secret));
     await page.click('form button[type=submit]');
     assert.equal(await page.title(), 'Your recovery code · acme');
-    assert.match(((await page.textContent('p.code')) ?? '').trim(), /^[A-Z0-9]{24}$/);
+    recoveryCode = ((await page.textContent('p.code')) ?? '').trim();
+    assert.match(recoveryCode, /^[A-Z0-9]{24}$/);
+    await checkAccessibility(page);
     await page.click('form button[type=submit]');
     await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
     const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
@@ -123,5 +126,27 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
       expectedNonce: request.nonce,
     });
     assert.deepEqual(tokens.claims()?.amr, ['pwd', 'mail', 'mfa']);
+  });
+
+  it('the recovery code signs in instead of the app, and the page shows the one that replaces it, once', async () => {
+    assert.ok(recoveryCode, 'the enrolment test ran first');
+    const page = await newPage(browser);
+    const request = await authorizationRequest(config, callbackServer.url);
+    await page.goto(request.url.href);
+    await submitPassword(page);
+    await page.fill('input[name=recovery_code]', recoveryCode);
+    await page.click('form:last-of-type button[type=submit]');
+    assert.equal(await page.title(), 'Your recovery code · acme');
+    const next = ((await page.textContent('p.code')) ?? '').trim();
+    assert.match(next, /^[A-Z0-9]{24}$/);
+    assert.notEqual(next, recoveryCode);
+    await page.click('form button[type=submit]');
+    await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
+    assert.deepEqual(tokens.claims()?.amr, ['pwd', 'kba', 'mfa']);
   });
 });
