@@ -30,6 +30,9 @@ import {
   type PkceRequest,
 } from './code-flow-helpers.js';
 
+/** An application whose users come from the `employees` connection only. */
+const STAFF_APP = 'acme-staff';
+
 const HOOK = String.raw`
 export async function onExecutePostLogin(event, api) {
   if (event.user.username.startsWith('bob')) return api.access.deny('Employees sign in with the staff portal.');
@@ -54,6 +57,16 @@ describe('The sign-in page: the password grant core, hooks, and the authorizatio
       hooks: { post_login: [join(hookDir, 'hook.mjs')], timeout_ms: 5000 },
       attack_protection: { brute_force: { threshold: 3, block_seconds: 600 } },
     });
+    tenant.applications = [
+      ...(tenant.applications ?? []),
+      {
+        client_id: STAFF_APP,
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        callbacks: [callbackServer.url],
+        connections: ['employees'],
+      },
+    ];
     server = await startTestServer({ tenants: [tenant] });
     browser = await launchBrowser();
     config = await publicClientConfig(server);
@@ -186,5 +199,36 @@ describe('The sign-in page: the password grant core, hooks, and the authorizatio
     const expired = await redeem(late.request, late.code);
     assert.equal(expired.status, 400);
     assert.equal(((await expired.json()) as { error: string }).error, 'invalid_grant');
+  });
+
+  it('max_age=0 asks for the password again even with a fresh session, and the sign-in then completes (no loop)', async () => {
+    const page = await newPage(browser);
+    await signIn(page, await authorizationRequest(config, callbackServer.url), ALICE);
+    await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
+    const again = await authorizationRequest(config, callbackServer.url, { max_age: '0' });
+    await page.goto(again.url.href);
+    assert.match(new URL(page.url()).pathname, /\/acme\/login$/);
+    await submitPassword(page);
+    await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
+    assert.ok(new URL(page.url()).searchParams.get('code'));
+  });
+
+  it('a session of another connection does not sign a user in to an application limited to its connections; `connection` preselects the realm', async () => {
+    const page = await newPage(browser);
+    await signIn(page, await authorizationRequest(config, callbackServer.url), ALICE);
+    await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
+    const staffConfig = await publicClientConfig(server, STAFF_APP);
+    const silent = await authorizationRequest(staffConfig, callbackServer.url, { prompt: 'none', scope: 'openid' });
+    await page.goto(silent.url.href);
+    assert.equal(new URL(page.url()).searchParams.get('error'), 'login_required');
+    const staff = await authorizationRequest(staffConfig, callbackServer.url, { scope: 'openid' });
+    await page.goto(staff.url.href);
+    assert.match(new URL(page.url()).pathname, /\/acme\/login$/, 'her session is of a connection this application does not use');
+    const everyone = await authorizationRequest(config, callbackServer.url, { connection: 'employees' });
+    await page.goto(everyone.url.href);
+    assert.equal(new URL(page.url()).pathname.endsWith('/login'), false, 'the SPA may use her connection: no form');
+    await page.context().clearCookies();
+    await page.goto((await authorizationRequest(config, callbackServer.url, { connection: 'employees' })).url.href);
+    assert.equal(await page.inputValue('select[name=realm]'), 'employees');
   });
 });

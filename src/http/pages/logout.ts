@@ -77,8 +77,8 @@ export const logoutRoutes: FastifyPluginAsync<LogoutRoutesDeps> = async (app, { 
         // session would look absent: the same request again as a GET, a top-level navigation that carries it.
         const raw = request.body as { text?: unknown } | undefined;
         const query = new URLSearchParams(typeof raw?.text === 'string' ? raw.text : '').toString();
-        const pathOnly = request.url.split('?', 1)[0] ?? `/${tenant.name}${path}`;
-        return reply.redirect(query === '' ? pathOnly : `${pathOnly}?${query}`, 303);
+        const target = `${tenant.endpoints.issuer}${path.slice(1)}`;
+        return reply.redirect(query === '' ? target : `${target}?${query}`, 303);
       }
       const outcome = await logout.decide(inputOf(request, tenant, params));
       return answer(request, reply, tenant, outcome);

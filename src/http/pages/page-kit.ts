@@ -30,7 +30,8 @@ const CSRF_COOKIE = 'latchkey_csrf';
 /** The cookie attributes of DESIGN.md §7 for tenant T. */
 export function cookieOptions(tenant: Tenant) {
   return {
-    path: `/${tenant.name}/`,
+    // The issuer's path: `/T/`, or `/base/T/` when public_url has a path (a proxy that strips it still shows it to the browser).
+    path: new URL(tenant.endpoints.issuer).pathname,
     httpOnly: true,
     sameSite: 'lax' as const,
     secure: tenant.endpoints.issuer.startsWith('https:'),
@@ -96,13 +97,13 @@ export async function registerPageKit(app: FastifyInstance, catalog: Catalog): P
   });
 }
 
-function tenantNameOf(request: FastifyRequest, catalog: Catalog): string {
+function tenantNameOf(request: FastifyRequest, catalog: Catalog): Tenant | undefined {
   const name = (request.params as { tenant?: unknown } | undefined)?.tenant;
-  return typeof name === 'string' && catalog.tenant(name) ? name : 'Latchkey';
+  return typeof name === 'string' ? catalog.tenant(name) : undefined;
 }
 
-function messagePage(tenantName: string, title: string, lines: string[]): string {
-  return messageView({ tenantName, title, lines });
+function messagePage(tenant: Tenant | undefined, title: string, lines: string[]): string {
+  return messageView(tenant ? { ...frame(tenant, title), lines } : { tenantName: 'Latchkey', title, assetBase: '/assets/', lines });
 }
 
 export function sendPage(reply: FastifyReply, html: string): FastifyReply {
@@ -111,7 +112,12 @@ export function sendPage(reply: FastifyReply, html: string): FastifyReply {
 
 /** A page for tenant T with a heading; `frame` adds the script, if any. */
 export function frame(tenant: Tenant, title: string, extra: Partial<PageFrame> = {}): PageFrame {
-  return { tenantName: tenant.name, title, ...extra };
+  return { tenantName: tenant.name, title, assetBase: assetBaseOf(tenant), ...extra };
+}
+
+/** `{public_url}/assets/`: the assets live beside the tenants, below public_url's path if it has one. */
+function assetBaseOf(tenant: Tenant): string {
+  return `${tenant.endpoints.issuer.slice(0, -(tenant.name.length + 1))}assets/`;
 }
 
 /** A fresh CSRF token for a form of tenant T (its secret cookie is set on first use). */

@@ -171,12 +171,16 @@ function loginFormData(tenant: Tenant, transaction: LoginTransaction, username: 
   const app = tenant.applications.get(transaction.clientId);
   const allowed = app?.settings.connections ?? [...tenant.connections.keys()];
   const realms = allowed.filter((name) => tenant.connections.has(name));
+  // Auth0's `connection` on the authorization request chooses the realm offered first; else the default directory.
+  const asked =
+    transaction.purpose.kind === 'authorize' ? RequestParameters.fromForm(transaction.purpose.query).get('connection') : undefined;
   const defaultDirectory = defaultDirectoryOf(tenant);
+  const preferred = asked ?? defaultDirectory;
   return {
     appName: app?.settings.name ?? transaction.clientId,
     username,
     realms,
-    realm: defaultDirectory !== undefined && realms.includes(defaultDirectory) ? defaultDirectory : realms[0],
+    realm: preferred !== undefined && realms.includes(preferred) ? preferred : realms[0],
   };
 }
 

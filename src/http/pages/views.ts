@@ -10,6 +10,8 @@ import { FORM_POST, LAYOUT, MESSAGE } from './templates/layout.js';
 export interface PageFrame {
   title: string;
   tenantName: string;
+  /** Where /assets/ is for this tenant's public_url (ends with a slash). */
+  assetBase: string;
   /** An asset script under /assets/ (form-post.js); no page has inline script. */
   script?: string;
 }

@@ -11,7 +11,7 @@ import type { AuthenticatedClient } from '../../domain/client.js';
 import { AccessDeniedError, MfaRequiredError, type OAuthError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
 import { AUTHORIZATION_CODE_GRANT } from '../../domain/grant-types.js';
-import type { Tenant } from '../../domain/tenant.js';
+import { servedConnectionOf, type Tenant } from '../../domain/tenant.js';
 import type { MfaGate } from '../mfa-gate.js';
 import type { PostLoginHooks } from '../post-login.js';
 import { RequestParameters } from '../request-parameters.js';
@@ -55,7 +55,7 @@ export class AuthorizationFlow {
       purpose: { kind: 'authorize', query },
       ...(request.loginHint === undefined ? {} : { loginHint: request.loginHint }),
     });
-    if (!session || !this.sessionSatisfies(request, session, undefined)) {
+    if (!session || !this.sessionSatisfies(tenant, request, session, undefined)) {
       // OIDC Core §3.1.2.6: prompt=none never shows a page.
       if (request.prompt === 'none') return callbackError(request, 'login_required', 'The user is not signed in.');
       return { kind: 'sign_in', transaction };
@@ -68,16 +68,31 @@ export class AuthorizationFlow {
     if (transaction.purpose.kind !== 'authorize') throw new TypeError('not an authorization transaction');
     // Validated again: the application may have changed while the person typed.
     const request = parseAuthorizationRequest(tenant, RequestParameters.fromForm(transaction.purpose.query));
-    if (!this.sessionSatisfies(request, session, transaction)) return { kind: 'sign_in', transaction };
+    if (!this.sessionSatisfies(tenant, request, session, transaction)) return { kind: 'sign_in', transaction };
     return this.complete(tenant, request, session, ip, transaction);
   }
 
-  /** `prompt=login` wants a sign-in after the request began; `max_age` a sign-in at most that old. */
-  private sessionSatisfies(request: AuthorizationRequest, session: ActiveSession, transaction: LoginTransaction | undefined): boolean {
+  /**
+   * `prompt=login` wants a sign-in after the request began; `max_age` a
+   * sign-in at most that old, which a sign-in made for this very request
+   * always is (else `max_age=0`, OIDC's "sign in again", would loop: the
+   * password check itself takes longer than 0 s). And the session's user
+   * must belong to a connection the application may use.
+   */
+  private sessionSatisfies(
+    tenant: Tenant,
+    request: AuthorizationRequest,
+    session: ActiveSession,
+    transaction: LoginTransaction | undefined,
+  ): boolean {
     const authTime = session.record.authTime.getTime();
-    if (request.prompt === 'login' && (transaction === undefined || authTime < transaction.startedAt)) return false;
-    if (request.maxAge !== undefined && this.deps.clock.now().getTime() - authTime > request.maxAge * 1000) return false;
-    return true;
+    const signedInForThisRequest = transaction !== undefined && authTime >= transaction.startedAt;
+    if (request.prompt === 'login' && !signedInForThisRequest) return false;
+    const age = this.deps.clock.now().getTime() - authTime;
+    if (request.maxAge !== undefined && age > request.maxAge * 1000 && !signedInForThisRequest) return false;
+    const allowed = request.app.settings.connections;
+    const connection = servedConnectionOf(tenant, session.user);
+    return allowed === undefined || (connection !== undefined && allowed.includes(connection.name));
   }
 
   private async complete(

@@ -10,8 +10,8 @@ export const LAYOUT = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title><%= it.title %> · <%= it.tenantName %></title>
-<link rel="stylesheet" href="/assets/latchkey.css">
-<% if (it.script) { %><script src="/assets/<%= it.script %>" defer></script><% } %>
+<link rel="stylesheet" href="<%= it.assetBase %>latchkey.css">
+<% if (it.script) { %><script src="<%= it.assetBase %><%= it.script %>" defer></script><% } %>
 </head>
 <body>
 <main class="card">
