@@ -168,6 +168,20 @@ describe('Authorization code flow with PKCE through the hosted sign-in (RFC 6749
       await checkAccessibility(page);
     });
 
+    it('the Entra and PingFederate authorization paths are the same endpoint: a page for a bad client, the sign-in for a good request', async () => {
+      for (const path of ['oauth2/v2.0/authorize', 'as/authorization.oauth2']) {
+        const request = await authorizationRequest(config, callback);
+        const url = new URL(`${server.issuer()}${path}${request.url.search}`);
+        const good = await fetch(url, { redirect: 'manual' });
+        assert.equal(good.status, 302, path);
+        assert.match(new URL(good.headers.get('location') ?? '').pathname, /\/acme\/login$/, path);
+        url.searchParams.set('client_id', 'nobody');
+        const bad = await fetch(url, { redirect: 'manual' });
+        assert.equal(bad.status, 400, path);
+        assert.equal(bad.headers.get('location'), null, path);
+      }
+    });
+
     it('an unregistered client is a page, not a redirect', async () => {
       const request = await authorizationRequest(config, callback);
       request.url.searchParams.set('client_id', 'nobody');
