@@ -47,22 +47,9 @@ export class AuthorizationCodes {
 
   /** A new code for a decided grant; only its hash is stored. */
   async issue(grant: Grant, binding: CodeBinding): Promise<string> {
-    if (grant.subject.kind !== 'user') throw new TypeError('an authorization code is issued for a user');
     const code = randomToken(32);
     const now = this.clock.now();
-    const carried: CodeGrant = {
-      userId: grant.subject.user.id,
-      grantType: grant.grantType,
-      audience: grant.api?.identifier ?? null,
-      scopes: grant.scopes,
-      requestedScopes: grant.requestedScopes ?? null,
-      authTime: grant.authTime.getTime(),
-      amr: grant.amr ?? null,
-      refresh: grant.refresh.kind === 'new_family',
-      nonce: grant.nonce ?? null,
-      accessTokenScopes: grant.accessTokenScopes ?? null,
-      customClaims: grant.customClaims ?? null,
-    };
+    const carried = carriedGrantOf(grant);
     await this.store.create({
       codeHash: sha256Base64Url(code),
       ...binding,
@@ -73,6 +60,24 @@ export class AuthorizationCodes {
     });
     return code;
   }
+}
+
+/** A user's decided grant as a code (or an approved device code) carries it: everything but the user record. */
+export function carriedGrantOf(grant: Grant): CodeGrant {
+  if (grant.subject.kind !== 'user') throw new TypeError('a code is issued for a user');
+  return {
+    userId: grant.subject.user.id,
+    grantType: grant.grantType,
+    audience: grant.api?.identifier ?? null,
+    scopes: grant.scopes,
+    requestedScopes: grant.requestedScopes ?? null,
+    authTime: grant.authTime.getTime(),
+    amr: grant.amr ?? null,
+    refresh: grant.refresh.kind === 'new_family',
+    nonce: grant.nonce ?? null,
+    accessTokenScopes: grant.accessTokenScopes ?? null,
+    customClaims: grant.customClaims ?? null,
+  };
 }
 
 /** The carried grant made whole again, for the user as read at redemption. The API may have left the configuration since. */

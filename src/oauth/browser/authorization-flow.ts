@@ -15,11 +15,11 @@ import { servedConnectionOf, type Tenant } from '../../domain/tenant.js';
 import type { MfaGate } from '../mfa-gate.js';
 import type { PostLoginHooks } from '../post-login.js';
 import { RequestParameters } from '../request-parameters.js';
-import { grantUserScopes, selectRequestedResource } from '../scopes.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import { parseAuthorizationRequest, type AuthorizationRequest, type ResponseTarget } from './authorization-request.js';
 import type { ActiveSession, BrowserSessions } from './browser-sessions.js';
 import type { LoginTransaction, LoginTransactions } from './login-transaction.js';
+import { sessionGrant } from './session-grant.js';
 import type { FactorChallenge, FactorEnrolment, PageSignIn, PageSignInContext } from './page-sign-in.js';
 
 export type AuthorizationStep =
@@ -112,7 +112,12 @@ export class AuthorizationFlow {
       audience: request.audience,
       scopes: request.scopes,
     };
-    const grant = this.grantFor(tenant, request, session);
+    const grant = sessionGrant(tenant, app, session, {
+      grantType: AUTHORIZATION_CODE_GRANT,
+      audience: request.audience,
+      scopes: request.scopes,
+      nonce: request.nonce,
+    });
     let final: Grant;
     try {
       await this.deps.mfaGate.checkSession(grant, tenant, client);
@@ -135,25 +140,6 @@ export class AuthorizationFlow {
       { tenantId: tenant.id, clientId: app.clientId, redirectUri: request.target.redirectUri, codeChallenge: request.codeChallenge },
     );
     return { kind: 'callback', target: request.target, fields: { code }, appName: appName(request) };
-  }
-
-  /** The same API and scope rules as the token endpoint (DESIGN.md §4), for the session's user. */
-  private grantFor(tenant: Tenant, request: AuthorizationRequest, session: ActiveSession): Grant {
-    const { app } = request;
-    const selection = selectRequestedResource(tenant, app, request);
-    const offlineAllowed = (selection.api?.allow_offline_access ?? true) && app.settings.grant_types.includes('refresh_token');
-    const scopes = grantUserScopes({ selection, offlineAllowed });
-    return {
-      grantType: AUTHORIZATION_CODE_GRANT,
-      subject: { kind: 'user', user: session.user },
-      api: selection.api,
-      scopes,
-      requestedScopes: request.scopes,
-      authTime: session.record.authTime,
-      refresh: scopes.includes('offline_access') ? { kind: 'new_family' } : { kind: 'none' },
-      amr: session.record.amr,
-      ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
-    };
   }
 }
 

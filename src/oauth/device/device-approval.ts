@@ -31,8 +31,8 @@ import type { ActiveSession, BrowserSessions } from '../browser/browser-sessions
 import type { LoginTransaction, LoginTransactions } from '../browser/login-transaction.js';
 import type { MfaGate } from '../mfa-gate.js';
 import type { PostLoginHooks } from '../post-login.js';
-import { grantUserScopes, selectRequestedResource } from '../scopes.js';
-import { carriedGrantOf } from './approved-grant.js';
+import { carriedGrantOf } from '../browser/authorization-codes.js';
+import { sessionGrant } from '../browser/session-grant.js';
 import { formatUserCode, normaliseUserCode } from './user-codes.js';
 
 /** RFC 8628 §5.1: wrong user codes per end-user IP and window. */
@@ -246,21 +246,10 @@ export class DeviceApproval {
     return { kind: 'sign_in', tx: this.deps.transactions.seal(again) };
   }
 
-  /** The grant confirming would give, as the password grant decides scopes and API (oauth/scopes.ts). */
+  /** The grant confirming would give: the session's, for the API and scopes the device asked (browser/session-grant.ts). */
   private grantFor(tenant: Tenant, { record, app, session }: Pending): Grant {
-    const selection = selectRequestedResource(tenant, app, { audience: record.audience ?? undefined, scopes: record.scope });
-    const offlineAllowed = (selection.api?.allow_offline_access ?? true) && app.settings.grant_types.includes('refresh_token');
-    const scopes = grantUserScopes({ selection, offlineAllowed });
-    return {
-      grantType: DEVICE_CODE_GRANT,
-      subject: { kind: 'user', user: session.user },
-      api: selection.api,
-      scopes,
-      requestedScopes: record.scope.length > 0 ? record.scope : undefined,
-      authTime: session.record.authTime,
-      refresh: scopes.includes('offline_access') ? { kind: 'new_family' } : { kind: 'none' },
-      amr: session.record.amr,
-    };
+    const scopes = record.scope.length > 0 ? record.scope : undefined;
+    return sessionGrant(tenant, app, session, { grantType: DEVICE_CODE_GRANT, audience: record.audience ?? undefined, scopes });
   }
 
   /** The transaction, the session and the device request, when all three still stand. */
