@@ -33,7 +33,7 @@ import {
 /** An application whose users come from the `employees` connection only. */
 const STAFF_APP = 'acme-staff';
 
-const HOOK = String.raw`
+const HOOK = `
 export async function onExecutePostLogin(event, api) {
   if (event.user.username.startsWith('bob')) return api.access.deny('Employees sign in with the staff portal.');
   api.accessToken.setCustomClaim('https://hooks.test/grant_type', event.grant_type);
