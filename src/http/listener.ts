@@ -190,6 +190,8 @@ export function createListener(options: ListenerOptions): FastifyInstance {
         { ...fields, err: r.cause instanceof Error ? { message: r.cause.message, stack: r.cause.stack } : r.cause },
         'request failed',
       );
+    // A device polls every few seconds for minutes (RFC 8628 §3.5): its "not yet" answers are not news.
+    else if (r.error.error === 'authorization_pending' || r.error.error === 'slow_down') request.log.debug(fields, 'request refused');
     else request.log.info(fields, 'request refused');
     void reply.code(r.statusCode).headers(r.headers).send(r.body);
   });

@@ -68,6 +68,15 @@ describe('RFC 8628 §3.4–3.5: polling the token endpoint', () => {
       }
     });
 
+    it('a device waiting is not news: authorization_pending and slow_down are not logged as refusals at info', async () => {
+      const { device_code } = await tvCode();
+      const before = server.logs.length;
+      assertStatus(await poll(server, device_code), 400, 'authorization_pending', 'first poll');
+      assertStatus(await poll(server, device_code), 400, 'slow_down', 'too fast');
+      const refusals = server.logs.slice(before).filter((line) => line.includes('"msg":"request refused"'));
+      assert.deepEqual(refusals, []);
+    });
+
     it('a second poll inside the interval is slow_down, and the interval grows by 5 s for this and every later poll', async () => {
       const { device_code } = await tvCode();
       assertStatus(await poll(server, device_code), 400, 'authorization_pending', 'first poll');
