@@ -35,6 +35,8 @@ export interface Grant {
   customClaims?: { accessToken: Record<string, unknown>; idToken: Record<string, unknown> };
   /** OIDC Core §3.1.2.1: the authorization request's nonce, repeated in the id_token. */
   nonce?: string;
+  /** The browser session's `sid` (OpenID Connect Front-Channel Logout §3), so a logout hint names its own session. */
+  sessionId?: string;
   /** The access token's `jti`, when the grant chose it beforehand (a replayed authorization code revokes it). */
   accessTokenJti?: string;
   /** The hooks ran when the browser signed in (authorization code, device approval): the token request does not run them again. */

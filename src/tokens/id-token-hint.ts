@@ -25,7 +25,7 @@ const MAX_HINT_LENGTH = 16_384;
 
 export type IdTokenHintCheck =
   /** Signed by this tenant for `clientId` (its `aud`), about `subject`. */
-  | { valid: true; subject: string; clientId: string }
+  | { valid: true; subject: string; clientId: string; sessionId: string | undefined }
   /** Not a hint this tenant can vouch for; `reason` is for the log only. */
   | { valid: false; reason: string };
 
@@ -63,6 +63,6 @@ export class IdTokenHintVerifier {
     if (typeof aud !== 'string' || aud === '') return { valid: false, reason: 'aud is not one client' };
     // DESIGN.md §9: a removed application's tokens are refused (the file stopped declaring it).
     if (!tenant.applications.has(aud)) return { valid: false, reason: 'application no longer served' };
-    return { valid: true, subject: claims.sub, clientId: aud };
+    return { valid: true, subject: claims.sub, clientId: aud, sessionId: typeof claims.sid === 'string' ? claims.sid : undefined };
   }
 }

@@ -104,6 +104,7 @@ export class TokenService {
       exp: iat + tenant.settings.id_token_lifetime,
       auth_time: epochSeconds(grant.authTime),
       ...(grant.nonce !== undefined ? { nonce: grant.nonce } : {}),
+      ...(grant.sessionId !== undefined ? { sid: grant.sessionId } : {}),
       ...(grant.amr ? { amr: grant.amr } : {}),
       ...profileClaims(user, grant.scopes),
     };

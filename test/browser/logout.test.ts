@@ -153,6 +153,8 @@ describe('RP-Initiated Logout 1.0 and Auth0 /v2/logout in Chromium (issue #14 po
     assert.equal(await sessionAlive(page), false, `${what}: the old session cookie, presented again`);
   }
   const idTokenOf = (tokens: client.TokenEndpointResponse) => tokens.id_token ?? assert.fail('no id_token');
+  const decodeJwtPayload = (jwt: string): Record<string, unknown> =>
+    JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
 
   /** The response that started a redirect chain ending in `response`. */
   async function firstOf(response: Response | null): Promise<Response> {
@@ -261,6 +263,18 @@ describe('RP-Initiated Logout 1.0 and Auth0 /v2/logout in Chromium (issue #14 po
     await page.waitForURL((u) => u.pathname === '/signed-out');
     assert.equal(page.url(), `${signedOut}?state=j`);
     await assertSessionOver(page, cookie, 'after logout');
+  });
+
+  it("the same user's id_token from another sign-in (another sid) is not enough: the person is asked; this session's own hint ends it at once", async () => {
+    const { tokens: earlier } = await signedIn(ALICE);
+    const { page, tokens: current } = await signedIn(ALICE);
+    const sidOf = (tokens: client.TokenEndpointResponse) => decodeJwtPayload(idTokenOf(tokens)).sid;
+    assert.equal(typeof sidOf(current), 'string', 'an id_token from a browser session names it (sid)');
+    assert.notEqual(sidOf(earlier), sidOf(current));
+    await page.goto(logoutAt('/logout', { id_token_hint: idTokenOf(earlier), post_logout_redirect_uri: signedOut }));
+    assert.equal(await page.title(), 'Sign out of acme? · acme', 'an older sign-in of the same user is asked about');
+    await page.goto(logoutAt('/logout', { id_token_hint: idTokenOf(current), post_logout_redirect_uri: signedOut, state: 'own' }));
+    assert.equal(page.url(), `${signedOut}?state=own`, 'its own session: at once');
   });
 
   it("client_id that is not the hint's audience: a page says so (400) and the session stays", async () => {

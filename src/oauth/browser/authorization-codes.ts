@@ -28,6 +28,8 @@ export interface CodeGrant {
   amr: string[] | null;
   refresh: boolean;
   nonce: string | null;
+  /** The browser session's sid; absent in codes issued before it existed. */
+  sid?: string | null;
   accessTokenScopes: string[] | null;
   customClaims: Grant['customClaims'] | null;
 }
@@ -75,6 +77,7 @@ export function carriedGrantOf(grant: Grant): CodeGrant {
     amr: grant.amr ?? null,
     refresh: grant.refresh.kind === 'new_family',
     nonce: grant.nonce ?? null,
+    sid: grant.sessionId ?? null,
     accessTokenScopes: grant.accessTokenScopes ?? null,
     customClaims: grant.customClaims ?? null,
   };
@@ -100,6 +103,7 @@ export function grantOfCode(
       carried.refresh && issued.refreshFamilyId !== null ? { kind: 'new_family', familyId: issued.refreshFamilyId } : { kind: 'none' },
     ...(carried.amr ? { amr: carried.amr } : {}),
     ...(carried.nonce !== null ? { nonce: carried.nonce } : {}),
+    ...(typeof carried.sid === 'string' ? { sessionId: carried.sid } : {}),
     ...(carried.accessTokenScopes ? { accessTokenScopes: carried.accessTokenScopes } : {}),
     ...(carried.customClaims ? { customClaims: carried.customClaims } : {}),
     accessTokenJti: issued.accessTokenJti,

@@ -83,4 +83,12 @@ export class BrowserSessions {
   }
 }
 
+/**
+ * The session's public id (`sid` in id_tokens): a hash of the stored hash, so
+ * it names the session without being the cookie or the database key.
+ */
+export function sessionIdOf(record: Pick<BrowserSessionRecord, 'idHash'>): string {
+  return sha256Base64Url(`sid:${record.idHash}`);
+}
+
 const earlier = (a: Date, b: Date): Date => (a < b ? a : b);

@@ -36,7 +36,7 @@ import type { SecurityEvents } from '../../observability/security-events.js';
 import type { ApplicationRecord } from '../../storage/stores.js';
 import type { IdTokenHintVerifier } from '../../tokens/id-token-hint.js';
 import type { RequestParameters } from '../request-parameters.js';
-import type { ActiveSession, BrowserSessions } from './browser-sessions.js';
+import { sessionIdOf, type ActiveSession, type BrowserSessions } from './browser-sessions.js';
 
 /** The end_session_endpoint (OIDC Discovery): the first of DESIGN.md §7's paths. */
 export function endSessionEndpoint(tenant: Tenant): string {
@@ -92,6 +92,8 @@ interface ResolvedLogout {
   request: LogoutRequest;
   /** A valid id_token_hint's subject; undefined without a valid hint. */
   hintSubject: string | undefined;
+  /** Its `sid`, when the id_token came from a browser session (OpenID Connect Front-Channel Logout §3). */
+  hintSessionId: string | undefined;
   app: ApplicationRecord | undefined;
   /** The registered address with `state`; undefined when there is none to go to. */
   location: string | undefined;
@@ -113,7 +115,11 @@ export class Logout {
   async request(input: LogoutInput): Promise<LogoutOutcome & { hintRefused?: string }> {
     const resolved = await this.resolve(input.tenant, parseLogoutRequest(input.params));
     const session = await this.deps.sessions.current(input.tenant, input.sessionCookie);
-    const hintNamesSession = resolved.hintSubject !== undefined && session?.user.id === resolved.hintSubject;
+    // A hint with a sid names one session: an older id_token of the same user (another sign-in) does not end this one unasked.
+    const hintNamesSession =
+      resolved.hintSubject !== undefined &&
+      session?.user.id === resolved.hintSubject &&
+      (resolved.hintSessionId === undefined || resolved.hintSessionId === sessionIdOf(session.record));
     if (session === undefined || hintNamesSession) {
       return { ...(await this.finish(input, resolved, session, 'id_token_hint')), ...refusal(resolved) };
     }
@@ -141,7 +147,7 @@ export class Logout {
   }
 
   private async resolve(tenant: Tenant, request: LogoutRequest): Promise<ResolvedLogout> {
-    let hint: { subject: string; clientId: string } | undefined;
+    let hint: { subject: string; clientId: string; sessionId: string | undefined } | undefined;
     let hintRefused: string | undefined;
     if (request.idTokenHint !== undefined) {
       const check = await this.deps.hints.verify(request.idTokenHint, tenant);
@@ -161,6 +167,7 @@ export class Logout {
     return {
       request,
       hintSubject: hint?.subject,
+      hintSessionId: hint?.sessionId,
       app,
       location: registered ? withState(asked, request.state) : undefined,
       unregistered: asked !== undefined && !registered,

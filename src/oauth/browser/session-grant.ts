@@ -8,7 +8,7 @@ import type { Grant } from '../../domain/grant.js';
 import type { Tenant } from '../../domain/tenant.js';
 import type { ApplicationRecord } from '../../storage/stores.js';
 import { grantUserScopes, selectRequestedResource } from '../scopes.js';
-import type { ActiveSession } from './browser-sessions.js';
+import { sessionIdOf, type ActiveSession } from './browser-sessions.js';
 
 export interface SessionGrantRequest {
   grantType: string;
@@ -30,6 +30,7 @@ export function sessionGrant(tenant: Tenant, app: ApplicationRecord, session: Ac
     authTime: session.record.authTime,
     refresh: scopes.includes('offline_access') ? { kind: 'new_family' } : { kind: 'none' },
     amr: session.record.amr,
+    sessionId: sessionIdOf(session.record),
     ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
   };
 }
