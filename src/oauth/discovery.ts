@@ -56,6 +56,8 @@ export function discoveryDocument(tenant: Tenant): Record<string, unknown> {
       'iat',
       'auth_time',
       'amr',
+      'nonce',
+      'sid',
       'name',
       'given_name',
       'family_name',
