@@ -233,6 +233,7 @@ export class SqlCatalogStore implements CatalogStore {
           name: c.name,
           type: c.type as ConnectionConfig['type'],
           passwordPolicy: { ...DEFAULT_PASSWORD_POLICY, ...settings.password_policy },
+          disableSignup: settings.disable_signup ?? true,
           ...(c.type !== 'http' || settings.url === undefined
             ? {}
             : { validator: { url: settings.url, timeoutMs: settings.timeout_ms ?? 2000 } }),
