@@ -262,6 +262,8 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     clock,
     logger,
   });
+  // Before storage closes: the emails still on their way write their tickets and events first.
+  disposers.defer('the account emails', () => selfService.idle());
   return { endpoints, browser, metrics, counterStorage, accounts, selfService };
 }
 

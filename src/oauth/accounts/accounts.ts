@@ -75,6 +75,8 @@ const hashTicket = (ticket: string): string => createHash('sha256').update(ticke
 
 export class Accounts {
   private readonly limits: Record<keyof typeof ACCOUNT_RATE_LIMITS, Counter>;
+  /** Emails on their way (sent off the request's path). */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly deps: AccountsDeps) {
     const counter = (name: string, limit: number) => deps.counters.counter({ name, limit, windowSeconds: WINDOW_SECONDS });
@@ -161,21 +163,25 @@ export class Accounts {
     if (user?.email && !user.blocked) {
       const to = user.email;
       // Off the request's path, so a known address answers as fast as an unknown one.
-      void (async () => {
-        const ticket = await this.issueTicket(tenant, user, 'reset_password', RESET_TICKET_MINUTES * 60_000);
-        await this.deps.securityEvents.record({
-          type: 'password_reset_requested',
-          reason: 'change_password',
-          tenantId: tenant.id,
-          connection: connection.name,
-          userId: user.id,
-          identifier: user.username,
-          ip: input.ip,
-        });
-        await this.deps.sender.send(
-          passwordResetEmail(tenant.name, to, `${tenant.endpoints.issuer}reset-password?ticket=${ticket}`, RESET_TICKET_MINUTES),
-        );
-      })().catch((err: unknown) => this.emailFailed(tenant, 'password reset email', err));
+      this.track(
+        async () => {
+          const ticket = await this.issueTicket(tenant, user, 'reset_password', RESET_TICKET_MINUTES * 60_000);
+          await this.deps.securityEvents.record({
+            type: 'password_reset_requested',
+            reason: 'change_password',
+            tenantId: tenant.id,
+            connection: connection.name,
+            userId: user.id,
+            identifier: user.username,
+            ip: input.ip,
+          });
+          await this.deps.sender.send(
+            passwordResetEmail(tenant.name, to, `${tenant.endpoints.issuer}reset-password?ticket=${ticket}`, RESET_TICKET_MINUTES),
+          );
+        },
+        tenant,
+        'password reset email',
+      );
     }
     return CHANGE_PASSWORD_SENTENCE;
   }
@@ -289,8 +295,19 @@ export class Accounts {
     }
   }
 
+  /** Resolves once every email started so far has been handed over (or failed): for a shutdown, and for tests. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
+  }
+
   private sendLater(message: EmailMessage, tenant: Tenant, what: string): void {
-    this.deps.sender.send(message).catch((err: unknown) => this.emailFailed(tenant, what, err));
+    this.track(() => this.deps.sender.send(message), tenant, what);
+  }
+
+  private track(work: () => Promise<void>, tenant: Tenant, what: string): void {
+    const running = work().catch((err: unknown) => this.emailFailed(tenant, what, err));
+    this.pending.add(running);
+    void running.finally(() => this.pending.delete(running));
   }
 
   private emailFailed(tenant: Tenant, what: string, err: unknown): void {
