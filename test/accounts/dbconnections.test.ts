@@ -180,6 +180,25 @@ describe('dbconnections: sign-up and change_password (issue #15 point 1)', () =>
     assert.doesNotMatch(mails[0]?.text ?? '', /ticket=/, 'no link in the notice');
   });
 
+  it('a taken username with a free email answers as a new sign-up, creates nobody, and tells that address', async () => {
+    const res = await postJson(server.at('/dbconnections/signup'), {
+      client_id: SHOP.client_id,
+      email: 'someone.else@shop.test',
+      username: KNOWN.email,
+      password: 'another good password 4',
+      connection: OPEN,
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.match(String(res.body._id), UUID);
+    assert.equal((await signIn(server, 'someone.else@shop.test', 'another good password 4')).status, 400, 'no account');
+    await drained(server);
+    const mails = outbox.take();
+    assert.deepEqual(
+      mails.map((m) => [m.to, /did not go through/.test(m.subject)]),
+      [['someone.else@shop.test', true]],
+    );
+  });
+
   it('change_password answers byte-identical bodies for a known and an unknown address; only the known one gets a link', async () => {
     const known = await postJson(server.at('/dbconnections/change_password'), {
       client_id: SHOP.client_id,

@@ -36,6 +36,14 @@ export function signUpAttemptEmail(tenantName: string, to: string): EmailMessage
   ]);
 }
 
+/** To the address of a sign-up whose username is taken (the address itself is free): no account was made. */
+export function usernameTakenEmail(tenantName: string, to: string, username: string): EmailMessage {
+  return message(to, `Your sign-up for ${tenantName} did not go through`, [
+    `Someone, perhaps you, tried to create an account for ${tenantName} with this email address and the username "${username}", which is already taken. No account was created.`,
+    'To sign up, try again with another username. If it was not you, you need do nothing.',
+  ]);
+}
+
 export function passwordResetEmail(tenantName: string, to: string, link: string, validMinutes: number): EmailMessage {
   return message(
     to,

@@ -25,7 +25,7 @@ import type { AccountTicketKind, AccountTicketStore } from '../../storage/accoun
 import type { Counter, CounterBackend } from '../../storage/counters.js';
 import type { ConnectionRecord, UserRecord, UserStore } from '../../storage/stores.js';
 import { AccountRequestError, badRequest } from './account-errors.js';
-import { passwordResetEmail, signUpAttemptEmail, verificationEmail } from './account-emails.js';
+import { passwordResetEmail, signUpAttemptEmail, usernameTakenEmail, verificationEmail } from './account-emails.js';
 
 /** Auth0's sentence, the same for every address (DESIGN.md §8). */
 export const CHANGE_PASSWORD_SENTENCE = "We've just sent you an email to reset your password.";
@@ -107,30 +107,34 @@ export class Accounts {
     const passwordHash = await hashPassword(input.password);
     const username = input.username ?? email;
     const taken = await this.takenBy(tenant, connection, email, username);
-    const created = taken
-      ? undefined
-      : await this.deps.users.create({
-          tenantId: tenant.id,
-          connectionId: connection.id,
-          username,
-          email,
-          emailVerified: false,
-          name: input.name,
-          givenName: input.givenName,
-          familyName: input.familyName,
-          passwordHash,
-        });
+    const created =
+      taken !== undefined
+        ? undefined
+        : await this.deps.users.create({
+            tenantId: tenant.id,
+            connectionId: connection.id,
+            username,
+            email,
+            emailVerified: false,
+            name: input.name,
+            givenName: input.givenName,
+            familyName: input.familyName,
+            passwordHash,
+          });
     if (!created) {
-      // DESIGN.md §8: answered as a new sign-up; the address's owner hears of it, the caller learns nothing.
+      // DESIGN.md §8: answered as a new sign-up; the address's owner hears of it, the caller learns nothing. A taken
+      // username with a free address is told to that address only: whoever reads it may choose another.
+      const byUsername = taken === 'username';
       await this.deps.securityEvents.record({
         type: 'signup_refused',
-        reason: 'already_exists',
+        reason: byUsername ? 'username_taken' : 'already_exists',
         tenantId: tenant.id,
         connection: connection.name,
         identifier: email,
         ip: input.ip,
       });
-      this.sendLater(signUpAttemptEmail(tenant.name, email), tenant, 'sign-up attempt notice');
+      const notice = byUsername ? usernameTakenEmail(tenant.name, email, username) : signUpAttemptEmail(tenant.name, email);
+      this.sendLater(notice, tenant, 'sign-up attempt notice');
       return { _id: randomUUID(), email, email_verified: false };
     }
     await this.deps.securityEvents.record({
@@ -266,10 +270,16 @@ export class Accounts {
     return connection;
   }
 
-  private async takenBy(tenant: Tenant, connection: ConnectionRecord, email: string, username: string): Promise<boolean> {
-    const byEmail = await this.deps.users.findByLogin(tenant.id, connection.id, email);
-    if (byEmail) return true;
-    return username !== email && (await this.deps.users.findByLogin(tenant.id, connection.id, username)) !== undefined;
+  /** What an existing user already holds: the address, else the username; undefined when both are free. */
+  private async takenBy(
+    tenant: Tenant,
+    connection: ConnectionRecord,
+    email: string,
+    username: string,
+  ): Promise<'email' | 'username' | undefined> {
+    if (await this.deps.users.findByLogin(tenant.id, connection.id, email)) return 'email';
+    if (username !== email && (await this.deps.users.findByLogin(tenant.id, connection.id, username))) return 'username';
+    return undefined;
   }
 
   /** Per IP, then per address; 429 with Retry-After past either (DESIGN.md §8). */
