@@ -12,7 +12,8 @@
  * page (labels, `new-password` inputs, CSRF) shows the policy's reason on a
  * refusal and a mismatch, then sets the password: the old one stops working,
  * the user's refresh tokens are revoked, the event `password_changed` with
- * reason `password_reset` is recorded. Hostile: a used reset or
+ * reason `password_reset` is recorded, and the user's brute-force lock is
+ * lifted. Hostile: a used reset or
  * verification link and an expired one (the clock moved past 1 hour) show an
  * error page and change nothing; a POST without the CSRF token is refused.
  * The pages pass axe-core.
@@ -170,6 +171,27 @@ describe('accounts: sign-up, verification and reset through SMTP and Chromium (i
     assert.equal((await reused.goto(link))?.status(), 410, 'a used reset link');
     assert.match((await reused.locator('main').textContent()) ?? '', /already been used/);
     await checkAccessibility(reused);
+  });
+
+  it('a reset lifts the brute-force lock of the user: the new password signs in from the locked IP', async () => {
+    const email = 'locked.out@shop.test';
+    const password = 'the password I forgot';
+    assert.equal(
+      (await postJson(server.at('/dbconnections/signup'), { client_id: SHOP.client_id, email, password, connection: OPEN })).status,
+      200,
+    );
+    await mailbox.next(email);
+    for (const wrong of ['guess one', 'guess two', 'guess three']) assert.equal((await signIn(server, email, wrong)).status, 400);
+    const locked = await signIn(server, email, password);
+    assert.notEqual(locked.status, 200, `locked: even the right password is refused: ${locked.text}`);
+
+    await postJson(server.at('/dbconnections/change_password'), { client_id: SHOP.client_id, email, connection: OPEN });
+    const page = await newPage(browser);
+    await page.goto(linkIn(await mailbox.next(email, (m) => /reset/i.test(m.subject)), 'reset-password'));
+    await setNewPassword(page, 'a password I will remember');
+    assert.equal(await page.locator('h1').textContent(), 'Your password is changed');
+    const after = await signIn(server, email, 'a password I will remember');
+    assert.equal(after.status, 200, `the lock is lifted: ${after.text}`);
   });
 
   it('a reset link past its hour shows an error page and sets nothing', async () => {

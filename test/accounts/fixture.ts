@@ -15,6 +15,8 @@ export function accountsTenant(): TenantInput {
   return {
     name: 'acme',
     default_directory: OPEN,
+    // A short lock, so the reset suite can show a new password lifting it.
+    attack_protection: { brute_force: { threshold: 3 } },
     connections: [
       { name: OPEN, type: 'database', disable_signup: false },
       { name: CLOSED, type: 'database' },
