@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { registerBodyParsers } from './http/body.js';
 import { createListener } from './http/listener.js';
+import { dbConnectionsRoutes } from './http/routes/dbconnections.js';
 import { deviceRoutes } from './http/routes/device.js';
 import { registerRequestLog } from './http/request-log.js';
 import { metadataRoutes } from './http/routes/metadata.js';
@@ -51,7 +52,9 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
   // The device flow's JSON endpoint (RFC 8628 §3.1); its verification page is one of the hosted pages.
   void app.register(deviceRoutes, { deviceAuthorization: endpoints.deviceAuthorization, catalog });
   void app.register(assetRoutes);
-  void app.register(pageRoutes, { catalog, ...runtime.browser });
+  void app.register(pageRoutes, { catalog, ...runtime.browser, accounts: runtime.accounts });
+  // Auth0's sign-up and forgot-password endpoints (issue #15 point 1, DESIGN.md §8).
+  void app.register(dbConnectionsRoutes, { catalog, accounts: runtime.accounts });
   // /metrics is not here: its counters tell operators what clients must not learn (issue #11 point 3, DESIGN.md §3).
   void app.register(healthRoutes, healthDeps(runtime));
   return app;

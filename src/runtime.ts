@@ -17,6 +17,7 @@ import { DisposerStack } from './bootstrap/disposers.js';
 import { openCredentialSources } from './bootstrap/credential-sources.js';
 import {
   createAttackProtection,
+  createEmailSender,
   createMfaService,
   createSecurityEvents,
   openCounterStorage,
@@ -31,6 +32,7 @@ import type { Catalog } from './domain/tenant.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { MfaTokens } from './mfa/mfa-token.js';
+import { Accounts } from './oauth/accounts/accounts.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
@@ -83,6 +85,8 @@ export interface Runtime {
   endpoints: Endpoints;
   /** The hosted pages' services (DESIGN.md §7). */
   browser: BrowserSignIn;
+  /** Sign-up, password reset and email verification (DESIGN.md §8). */
+  accounts: Accounts;
   close(): Promise<void>;
 }
 
@@ -116,6 +120,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       counters: wired.counterStorage.counters,
       endpoints: wired.endpoints,
       browser: wired.browser,
+      accounts: wired.selfService,
       close: () => disposers.close(),
     };
   } catch (err) {
@@ -138,6 +143,7 @@ interface WiredServices {
   metrics: Metrics;
   counterStorage: CounterStorage;
   accounts: AccountLifecycle;
+  selfService: Accounts;
 }
 
 async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers: DisposerStack): Promise<WiredServices> {
@@ -245,7 +251,20 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     clock,
     logger,
   });
-  return { endpoints, browser, metrics, counterStorage, accounts };
+  // Sign-up, password reset and email verification (issue #15 point 1, DESIGN.md §8).
+  const selfService = new Accounts({
+    users: stores.users,
+    tickets: stores.accountTickets,
+    lifecycle: accounts,
+    sender: createEmailSender(config, logger),
+    counters: counterStorage.counters,
+    securityEvents,
+    clock,
+    logger,
+  });
+  // Before storage closes: the emails still on their way write their tickets and events first.
+  disposers.defer('the account emails', () => selfService.idle());
+  return { endpoints, browser, metrics, counterStorage, accounts, selfService };
 }
 
 /** What runs on its own once the services stand: the purge of expired rows, and the signing-key notices of other nodes. */

@@ -111,9 +111,7 @@ export function createMfaService({
   clock,
 }: MfaServiceParts): MfaService {
   const { counters, singleUseKeys } = counterStorage;
-  const emailSender: EmailSender = config.email.smtp_url
-    ? new SmtpSender(config.email.smtp_url, config.email.from)
-    : new OutboxSender(config.email.outbox_dir ?? join(config.dataDir, 'outbox'), config.email.from, logger);
+  const emailSender = createEmailSender(config, logger);
   return new MfaService({
     store: stores.mfa,
     consumed: singleUseKeys,
@@ -128,6 +126,13 @@ export function createMfaService({
     logger,
     clock,
   });
+}
+
+/** `email.smtp_url`, else the development outbox (MFA codes and the account emails alike). */
+export function createEmailSender(config: LatchkeyConfig, logger: Logger): EmailSender {
+  return config.email.smtp_url
+    ? new SmtpSender(config.email.smtp_url, config.email.from)
+    : new OutboxSender(config.email.outbox_dir ?? join(config.dataDir, 'outbox'), config.email.from, logger);
 }
 
 /** A Redis URL for logs: the password, if any, stays out. */

@@ -94,6 +94,7 @@ export const DEFAULT_LDAP_POOL_SIZE = 8;
 
 /** Keys only some connection types take, and which: a key on the wrong type is a mistake worth stopping for. */
 const TYPE_ONLY_KEYS = {
+  disable_signup: ['database'],
   url: ['http', 'ldap'],
   secret: ['http'],
   tls_ca: ['http', 'ldap'],
@@ -123,6 +124,12 @@ const connectionSchema = z
     password_policy: passwordPolicySchema
       .prefault({})
       .describe('Rules for new passwords (sign-up, changes, seed users) and what a sign-in with a breached password does.'),
+    disable_signup: z
+      .boolean()
+      .optional()
+      // Documentation only: an absent key reads as true (closed); a schema default would put it on every connection type.
+      .meta({ default: true })
+      .describe('`database`: `false` opens `POST /T/dbconnections/signup` (docs/accounts.md) for this connection; closed by default.'),
     url: z
       .url({ protocol: /^(https?|ldaps?)$/ })
       .optional()

@@ -1,7 +1,9 @@
 /**
- * Where one-time codes by email go: SMTP through nodemailer in production,
- * or, for development and tests, one JSON file per message in an outbox
- * directory (and a log line naming the file, never the code).
+ * Where emails go (one-time codes, and the account links of DESIGN.md §8):
+ * SMTP through nodemailer in production, or, for development and tests, one
+ * JSON file per message in an outbox directory with `to`, `subject`, `text`
+ * and, when the message has one, `html` (and a log line naming the file,
+ * never the code or link).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,8 @@ export interface EmailMessage {
   to: string;
   subject: string;
   text: string;
+  /** An HTML alternative to `text` (multipart/alternative over SMTP). */
+  html?: string;
 }
 
 export interface EmailSender {
@@ -55,7 +59,13 @@ export class SmtpSender implements EmailSender {
 
   async send(message: EmailMessage): Promise<void> {
     try {
-      await this.transport.sendMail({ from: this.from, to: message.to, subject: message.subject, text: message.text });
+      await this.transport.sendMail({
+        from: this.from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        ...(message.html === undefined ? {} : { html: message.html }),
+      });
     } catch (err) {
       throw new TemporarilyUnavailableError('The email could not be sent; retry shortly.', 5, {
         logDetail: `SMTP (${this.describe}) refused or failed: ${(err as Error).message}`,

@@ -32,6 +32,12 @@ export const SECURITY_EVENT_TYPES = [
   'device_approved',
   'device_denied',
   'user_code_guesses_exceeded',
+  // Accounts (DESIGN.md §8): sign-up, a sign-up refused without telling the caller, the reset link sent, the address verified.
+  'user_signed_up',
+  'signup_refused',
+  'password_reset_requested',
+  'email_verified',
+  'account_rate_limited',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -45,6 +51,7 @@ const WARN_TYPES = new Set<SecurityEventType>([
   'mfa_rate_limited',
   'authorization_code_replayed',
   'user_code_guesses_exceeded',
+  'account_rate_limited',
 ]);
 
 export type SecurityEventInput = Omit<SecurityEvent, 'at' | 'type'> & { type: SecurityEventType };
@@ -135,5 +142,15 @@ function describe(event: SecurityEventInput): string {
       return `a device request was denied (${event.reason ?? 'user'}); the device gets access_denied`;
     case 'user_code_guesses_exceeded':
       return 'an IP entered 10 wrong device user codes in 10 minutes; its codes are refused until the window ends (RFC 8628 §5.1)';
+    case 'user_signed_up':
+      return 'a user signed up at /dbconnections/signup; a verification email was sent';
+    case 'signup_refused':
+      return `a sign-up was refused without telling the caller (${event.reason ?? ''}); the address's owner was emailed`;
+    case 'password_reset_requested':
+      return 'a password-reset link was emailed (valid once, for one hour)';
+    case 'email_verified':
+      return "the user's email address was verified by the emailed link";
+    case 'account_rate_limited':
+      return `too many ${event.reason === 'signup' ? 'sign-ups' : 'password-reset requests'} from one IP or for one address; more are refused with 429 until the hour's window ends`;
   }
 }

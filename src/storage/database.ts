@@ -24,6 +24,7 @@ import * as mfaEnrolment from './migrations/005-mfa-enrolment.js';
 import * as catalogAuthority from './migrations/007-catalog-authority.js';
 import * as userBlockedAt from './migrations/008-user-blocked-at.js';
 import * as browserSignIn from './migrations/009-browser-sign-in.js';
+import * as accountTickets from './migrations/010-account-tickets.js';
 import type { Database } from './schema.js';
 import { createPrivateFile, loosePermissions, makePrivateDirectory, type LoosePermissions } from './private-files.js';
 import { disableWriteBatching } from './sql/write-batcher.js';
@@ -71,6 +72,7 @@ export const BUNDLED_MIGRATIONS: Readonly<Record<string, Migration>> = {
   [CATALOG_AUTHORITY_MIGRATION]: catalogAuthority,
   '008-user-blocked-at': userBlockedAt,
   '009-browser-sign-in': browserSignIn,
+  '010-account-tickets': accountTickets,
 };
 
 class BundledMigrations implements MigrationProvider {

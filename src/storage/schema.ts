@@ -265,6 +265,18 @@ export interface DeviceCodesTable {
   grant: string | null;
 }
 
+/** Account tickets (DESIGN.md §8): reset and verification links, stored as SHA-256. */
+export interface AccountTicketsTable {
+  ticket_hash: string;
+  tenant_id: string;
+  user_id: string;
+  /** verify_email | reset_password */
+  kind: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   connections: ConnectionsTable;
@@ -285,4 +297,5 @@ export interface Database {
   authorization_codes: AuthorizationCodesTable;
   browser_sessions: BrowserSessionsTable;
   device_codes: DeviceCodesTable;
+  account_tickets: AccountTicketsTable;
 }

@@ -6,6 +6,7 @@
  * Instants are `Date`s here; the SQL layer stores ISO-8601 text.
  */
 import type { ApiConfig, ApplicationConfig, ConnectionConfig, PasswordPolicyConfig, SigningAlg, TenantConfig } from '../config/schema.js';
+import type { AccountTicketStore } from './account-tickets.js';
 import type { BrowserSignInStores } from './browser-stores.js';
 import type { MfaStore } from './mfa-stores.js';
 
@@ -30,6 +31,8 @@ export interface ConnectionRecord {
   passwordPolicy: PasswordPolicyConfig;
   /** type http: where the custom credential validator listens (its secret stays in the configuration). */
   validator?: { url: string; timeoutMs: number };
+  /** type database: `disable_signup` (DESIGN.md §8); sign-up is open only when this is exactly false. */
+  disableSignup?: boolean;
 }
 
 export interface ApiRecord {
@@ -357,6 +360,8 @@ export interface Stores extends BrowserSignInStores {
   securityEvents: SecurityEventStore;
   attackLocks: AttackLockStore;
   mfa: MfaStore;
+  /** Password-reset and email-verification links (DESIGN.md §8). */
+  accountTickets: AccountTicketStore;
   health: StorageHealth;
   /** Deletes rows no check can need any more (expired tokens, jtis, retired keys, pending MFA enrolments). */
   purgeExpired(now: Date): Promise<void>;

@@ -233,6 +233,8 @@ export class SqlCatalogStore implements CatalogStore {
           name: c.name,
           type: c.type as ConnectionConfig['type'],
           passwordPolicy: { ...DEFAULT_PASSWORD_POLICY, ...settings.password_policy },
+          // Absent means closed (DESIGN.md §8); only a connection that states it carries the key.
+          ...(settings.disable_signup === undefined ? {} : { disableSignup: settings.disable_signup }),
           ...(c.type !== 'http' || settings.url === undefined
             ? {}
             : { validator: { url: settings.url, timeoutMs: settings.timeout_ms ?? 2000 } }),

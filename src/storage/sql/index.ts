@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Stores } from '../stores.js';
+import { SqlAccountTicketStore } from './account-ticket-store.js';
 import { SqlAuthorizationCodeStore } from './authorization-code-store.js';
 import { SqlBrowserSessionStore } from './browser-session-store.js';
 import { SqlCatalogStore } from './catalog-store.js';
@@ -35,6 +36,7 @@ export function createSqlStores(db: Kysely<Database>): Stores {
     authorizationCodes: new SqlAuthorizationCodeStore(db),
     browserSessions: new SqlBrowserSessionStore(db),
     deviceCodes: new SqlDeviceCodeStore(db),
+    accountTickets: new SqlAccountTicketStore(db),
     health: {
       async ping() {
         await sql`select 1`.execute(db);
@@ -52,6 +54,7 @@ export function createSqlStores(db: Kysely<Database>): Stores {
       const codeCutoff = toIso(new Date(now.getTime() - EXPIRED_CODE_RETENTION_MS));
       await db.deleteFrom('authorization_codes').where('expires_at', '<=', codeCutoff).execute();
       await db.deleteFrom('device_codes').where('expires_at', '<=', codeCutoff).execute();
+      await db.deleteFrom('account_tickets').where('expires_at', '<=', codeCutoff).execute();
       await db
         .deleteFrom('browser_sessions')
         .where((eb) => eb.or([eb('expires_at', '<=', cutoff), eb('idle_expires_at', '<=', cutoff)]))
