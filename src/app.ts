@@ -63,8 +63,8 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
 /**
  * The operations listener (`operations.listen`): /metrics, plus /healthz and
  * /readyz for probes that reach only this port. Plain HTTP, meant for
- * loopback or a private interface (docs/deploy.md). Successful scrapes are
- * not logged: Prometheus polls every few seconds.
+ * loopback or a private interface (docs/deploy.md). Successful scrapes and
+ * probes are logged at debug only: they come every few seconds.
  */
 export function buildOperationsApp(runtime: Runtime): FastifyInstance {
   const app = createListener({
@@ -74,6 +74,8 @@ export function buildOperationsApp(runtime: Runtime): FastifyInstance {
     onConnectionRefused: () => runtime.metrics.connectionsRefused.inc({ listener: 'operations' }),
     notFoundHint: 'the operations listener serves /metrics, /healthz, /readyz and /readyz/database',
   });
+  // Probes and scrapes are logged at debug (request-log.ts), and not counted in latchkey_http_requests_total.
+  registerRequestLog(app, {});
   void app.register(metricsRoute, { metrics: runtime.metrics });
   void app.register(healthRoutes, healthDeps(runtime));
   return app;

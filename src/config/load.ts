@@ -153,9 +153,10 @@ function reservedApiIdentifiers(config: ParsedConfig, publicUrl: string): string
   });
 }
 
+/** Only for a loopback listen.host: any other requires public_url (schema.ts). */
 function defaultPublicUrl(config: ParsedConfig): string {
   const scheme = config.tls ? 'https' : 'http';
-  const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
+  const host = config.listen.host;
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
 }
 

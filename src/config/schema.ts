@@ -537,7 +537,7 @@ const applicationSchema = z
       .array(z.enum(GRANT_TYPES))
       .default(['password', 'refresh_token'])
       .describe(
-        'The grants the application may use at the token endpoint (DESIGN.md §3); `client_credentials` needs a confidential client and a client grant.',
+        'The grants the application may use at the token endpoint; `client_credentials` needs a confidential client and a client grant.',
       ),
     jwks: z
       .strictObject({
@@ -743,7 +743,9 @@ const tenantSchema = z
       ),
     attack_protection: attackProtectionSchema
       .prefault({})
-      .describe("Brute-force protection of the password-checking grants, on by default as Auth0's is (DESIGN.md §3)."),
+      .describe(
+        "Brute-force protection of the password-checking grants, on by default as Auth0's is (docs/operations.md, Attack protection).",
+      ),
     rate_limits: rateLimitsSchema.prefault({}).describe('Budgets of token requests, `{ requests, per_seconds }`; none by default.'),
     trusted_proxies: z
       .array(cidr)
@@ -758,7 +760,7 @@ const tenantSchema = z
     browser_session: browserSessionSchema
       .prefault({})
       .describe(
-        'The sign-in session the hosted pages keep in a cookie, so a second authorization within it needs no password (DESIGN.md §7).',
+        'The sign-in session the hosted pages keep in a cookie, so a second authorization within it needs no password (docs/browser-sign-in.md).',
       ),
     device_flow: deviceFlowSchema
       .prefault({})
@@ -898,7 +900,7 @@ export const configSchema = z
       .refine((u) => !u.endsWith('/'), 'no trailing slash: the issuer is {public_url}/{tenant}/')
       .optional()
       .describe(
-        "The base of every issuer: a tenant is served under `{public_url}/{tenant}/`, the exact `iss` of its tokens. No trailing slash. Set it to the URL clients reach (a balancer's or reverse proxy's). Absent: `http(s)://{listen.host}:{listen.port}` (https with `tls`; 127.0.0.1 for a wildcard host).",
+        "The base of every issuer: a tenant is served under `{public_url}/{tenant}/`, the exact `iss` of its tokens. No trailing slash. Set it to the URL clients reach (a balancer's or reverse proxy's). Absent: `http(s)://{listen.host}:{listen.port}` (https with `tls`), allowed only while `listen.host` is a loopback address: with `0.0.0.0`, `::` or any other host it is required, since clients elsewhere cannot use an issuer on 127.0.0.1.",
       ),
     listen: z
       .strictObject({
@@ -927,7 +929,7 @@ export const configSchema = z
           ),
       })
       .prefault({})
-      .describe('The public listener: the token endpoint, discovery, userinfo and every other endpoint of DESIGN.md §3.'),
+      .describe('The public listener: the token endpoint, discovery, userinfo, the hosted pages and every other endpoint clients use.'),
     operations: z
       .strictObject({
         listen: z
@@ -950,7 +952,7 @@ export const configSchema = z
       })
       .optional()
       .describe(
-        'The operations listener (DESIGN.md §3): Prometheus `GET /metrics` in plain HTTP, never on the public port, since its counters tell an unknown user from a wrong password. Absent: none.',
+        'The operations listener (docs/operations.md): Prometheus `GET /metrics` in plain HTTP, never on the public port, since its counters tell an unknown user from a wrong password. Absent: none.',
       ),
     tls: z
       .strictObject({
@@ -1051,6 +1053,20 @@ export const configSchema = z
         message: 'required with listen.port 0: every issuer must name the port clients reach',
       });
     }
+    if (config.public_url === undefined && !isLoopbackHost(config.listen.host)) {
+      // The default issuer would be the bind address: a wildcard gives 127.0.0.1 (issue #15 point 7: it silently did).
+      const wildcard = isWildcardHost(config.listen.host);
+      const issuer = `${config.tls ? 'https' : 'http'}://${wildcard ? '127.0.0.1' : config.listen.host}:${config.listen.port}/{tenant}/`;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['public_url'],
+        message: `required with listen.host ${config.listen.host}: without it every issuer (the iss of every token) would be ${issuer}, ${
+          wildcard
+            ? 'which clients on other machines cannot use'
+            : 'the bind address, rarely what clients reach behind a proxy or a DNS name'
+        }; set public_url to the address clients use (e.g. https://login.example.com)`,
+      });
+    }
     const operations = config.operations?.listen;
     if (
       operations &&
@@ -1068,8 +1084,17 @@ export const configSchema = z
 
 /** Two listen hosts that would claim the same port: equal, or either a wildcard address. */
 function hostsOverlap(a: string, b: string): boolean {
-  const wildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '[::]';
-  return a === b || wildcard(a) || wildcard(b);
+  return a === b || isWildcardHost(a) || isWildcardHost(b);
+}
+
+function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
+}
+
+/** Reachable from this machine only (127.0.0.0/8, ::1, localhost): the one case where the listen address can be the issuer. */
+function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare) || /^::ffff:127(\.\d{1,3}){3}$/.test(bare);
 }
 
 export type LatchkeyConfigInput = z.input<typeof configSchema>;

@@ -11,8 +11,11 @@ import { METHODS, type IncomingMessage, type ServerOptions, type ServerResponse 
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { InvalidRequestError, NotFoundError, OAuthError } from '../domain/errors.js';
+import { runInRequest } from '../observability/request-context.js';
 import { BODY_LIMIT_BYTES } from './body.js';
 import { errorReply } from './error-reply.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import { tenantParam } from './tenant.js';
 
 /** A client must have sent its request line and headers within this (Slowloris); Node answers 408. */
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -77,7 +80,12 @@ export function createListener(options: ListenerOptions): FastifyInstance {
   const serverOptions: FastifyServerOptions = {
     loggerInstance: logger,
     // One line per request, written by the app's onResponse hook with OAuth context instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Every line written through request.log carries the request id as request_id.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    // The proxy's X-Request-Id when well formed, else a UUID (request-id.ts); Fastify's own requestIdHeader
+    // would take any header value as it is.
+    genReqId: requestIdOf,
+    requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
     requestTimeout: REQUEST_TIMEOUT_MS,
@@ -92,7 +100,7 @@ export function createListener(options: ListenerOptions): FastifyInstance {
       const reply = genericReply as unknown as FastifyReply; // the option's reply is generic over route schemas we do not use
       const r = errorReply(err);
       request.log.info({ route: 'unmatched', status: r.statusCode, error: r.error.error, detail: r.error.logDetail }, 'request refused');
-      void reply.code(r.statusCode).headers(r.headers).send(r.body);
+      void reply.code(r.statusCode).header(REQUEST_ID_HEADER, request.id).headers(r.headers).send(r.body);
     },
     // Broken HTTP framing (bad Content-Length, chunking, oversized headers, headers or a body too slow)
     // never reaches a route: answer it in the same JSON shape, with no-store, before the socket closes.
@@ -155,7 +163,9 @@ export function createListener(options: ListenerOptions): FastifyInstance {
   });
 
   // A callback hook, not an async one: it runs on every request, and a promise per request is measurable there.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    // Echoed first, so every answer carries it, refusals included: the id a client quotes to an operator.
+    reply.header(REQUEST_ID_HEADER, request.id);
     const { rawHeaders, httpVersion, httpVersionMajor } = request.raw;
     if (httpVersionMajor !== 1) return done(new HttpVersionNotSupportedError(httpVersion));
     const fields = rawHeaders.length / 2;
@@ -170,7 +180,9 @@ export function createListener(options: ListenerOptions): FastifyInstance {
     if (hosts > 1) return done(new InvalidRequestError('The request has more than one Host header (RFC 9112 §3.2).'));
     if (httpVersion === '1.1' && hosts === 0)
       return done(new InvalidRequestError('An HTTP/1.1 request needs a Host header (RFC 9112 §3.2).'));
-    done();
+    // Security events are logged far from the request (observability/request-context.ts): they find its id here.
+    // Fastify carries the context across body parsing itself (an AsyncResource in its content-type parser).
+    runInRequest({ requestId: request.id }, done);
   });
 
   app.setErrorHandler((err, request, reply) => {
@@ -178,6 +190,7 @@ export function createListener(options: ListenerOptions): FastifyInstance {
     const progress = request.oauthProgress;
     const fields = {
       route: request.routeOptions.url,
+      tenant: tenantParam(request),
       status: r.statusCode,
       error: r.error.error,
       error_reason: r.error.errorReason,

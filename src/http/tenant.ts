@@ -12,3 +12,9 @@ export function tenantOf(request: FastifyRequest, catalog: Catalog): Tenant {
     });
   return tenant;
 }
+
+/** The `:tenant` path parameter for log lines (route has one), as sent, capped: it may name no tenant. */
+export function tenantParam(request: FastifyRequest): string | undefined {
+  const name = (request.params as { tenant?: unknown } | undefined)?.tenant;
+  return typeof name === 'string' ? name.slice(0, 64) : undefined;
+}

@@ -45,6 +45,9 @@ export function loggerOptions(level: string): LoggerOptions {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'latchkey' },
+    // `"level":"info"`, not pino's 30: what log shippers (Loki, Elasticsearch, Datadog) and an operator
+    // reading the file expect; `"level":30` needs a lookup table in every query (issue #15 point 7).
+    formatters: { level: (label) => ({ level: label }) },
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
   };
 }

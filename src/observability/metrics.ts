@@ -3,6 +3,7 @@
  * several servers in one process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LATCHKEY_VERSION } from './build-info.js';
 
 /** What the hash-queue gauges read; the queue itself lives in identity/. */
 export interface HashQueueStats {
@@ -17,7 +18,16 @@ export class Metrics {
   readonly connectionsRefused: Counter<'listener'>;
 
   constructor(hashQueue: HashQueueStats) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_process_' });
+    // No prefix: Node dashboards (Grafana's "NodeJS Application Dashboard", prom-client's own docs) query
+    // process_cpu_seconds_total and nodejs_eventloop_lag_seconds by these names (issue #15 point 7).
+    collectDefaultMetrics({ register: this.registry });
+    // The info-metric idiom (Prometheus's own prometheus_build_info): a constant 1 whose label says which release runs.
+    new Gauge({
+      name: 'latchkey_build_info',
+      help: 'Always 1; the version label is the Latchkey release this process runs (package.json).',
+      labelNames: ['version'],
+      registers: [this.registry],
+    }).set({ version: LATCHKEY_VERSION }, 1);
     this.tokenRequests = new Histogram({
       name: 'latchkey_token_request_duration_seconds',
       help: 'Token endpoint requests by grant type and outcome (ok or the OAuth error code).',

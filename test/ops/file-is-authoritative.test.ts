@@ -94,7 +94,7 @@ describe('the file is authoritative: what it no longer declares stops working at
   function removalLog(s: TestServer, object: string): Record<string, unknown> | undefined {
     return s.logs
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .find((entry) => entry.level === 40 && String(entry.msg).includes(`${object} is no longer in the configuration file`));
+      .find((entry) => entry.level === 'warn' && String(entry.msg).includes(`${object} is no longer in the configuration file`));
   }
 
   describe('an application', () => {

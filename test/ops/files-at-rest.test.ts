@@ -55,7 +55,7 @@ describe('files at rest (issue #11 point 12)', () => {
       const warnings = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => typeof l.fix === 'string');
       assert.equal(warnings.length, 1, server.logs.join('\n'));
       const warning = warnings[0] ?? {};
-      assert.equal(warning.level, 40, 'a warning');
+      assert.equal(warning.level, 'warn', 'a warning');
       const files = [db, `${db}-wal`, `${db}-shm`].filter((f) => existsSync(f));
       const command = `chmod 700 ${dir}; chmod 600 ${files.join(' ')}`;
       assert.equal(warning.fix, command);

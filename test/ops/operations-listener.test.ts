@@ -30,9 +30,9 @@ function failureCount(metrics: string, reason: string): number {
   return line === undefined ? 0 : Number(line.split(' ').pop());
 }
 
-/** What a client sees of an answer: status, body and headers, without the Date header. */
+/** What a client sees of an answer: status, body and headers, without Date and X-Request-Id (each request's own). */
 function seen(res: JsonResponse): string {
-  const headers = [...res.headers.entries()].filter(([name]) => name !== 'date');
+  const headers = [...res.headers.entries()].filter(([name]) => name !== 'date' && name !== 'x-request-id');
   return JSON.stringify({ status: res.status, body: res.text, headers });
 }
 

@@ -158,7 +158,7 @@ describe('client grants: client_credentials reaches only the APIs and scopes gra
       [UNGRANTED.client_id],
       'exactly one line, for the one application without a grant',
     );
-    assert.equal(warnings[0]?.level, 40, 'warn');
+    assert.equal(warnings[0]?.level, 'warn', 'warn');
     assert.match(String(warnings[0]?.msg), /tenants\[0\]\.client_grants/, 'says what to add, and where');
   });
 });

@@ -97,6 +97,29 @@ describe('configuration schema', () => {
     );
   });
 
+  it('regression (issue #15 point 7): a listen.host other than loopback needs a public_url, refused with the reason', () => {
+    const refusal = (host: string) => problems({ listen: { host, port: 8080 }, ...minimal }).find((p) => p.startsWith('public_url:'));
+    // The wildcard hosts were silently given an issuer on 127.0.0.1, which no other machine can use.
+    for (const host of ['0.0.0.0', '::', '[::]']) {
+      const message = refusal(host);
+      assert.ok(message, host);
+      assert.match(message, /http:\/\/127\.0\.0\.1:8080\/\{tenant\}\//, message);
+      assert.match(message, /clients on other machines cannot use/, message);
+      assert.match(message, /set public_url to the address clients use/, message);
+    }
+    // A specific interface is refused too: the bind address is rarely what clients reach.
+    assert.match(refusal('10.0.0.5') ?? '', /http:\/\/10\.0\.0\.5:8080\/\{tenant\}\/, the bind address/);
+    // Loopback keeps the derived default; any host with public_url is accepted.
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) {
+      const url = resolveConfig({ listen: { host, port: 8080 }, ...minimal }, '/srv', {}).public_url;
+      assert.equal(url, `http://${host.includes(':') ? `[${host}]` : host}:8080`, host);
+    }
+    assert.equal(
+      resolveConfig({ listen: { host: '0.0.0.0' }, public_url: 'https://login.example.com', ...minimal }, '/srv', {}).public_url,
+      'https://login.example.com',
+    );
+  });
+
   it('operations: none by default; 127.0.0.1:9464 when given; never the public port; listen.max_connections defaults to 10,000', () => {
     const plain = resolveConfig(minimal, '/srv', {});
     assert.equal(plain.operations, undefined);

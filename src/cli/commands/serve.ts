@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { closeOnSignals, startServer } from '../../server.js';
 import { cliConfig } from '../config-source.js';
 
@@ -7,9 +7,13 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the authorization server (without --config: the demo tenant on ./data)')
     .option('-c, --config <file>', 'configuration file (YAML)')
-    .option('-p, --port <port>', 'port for the demo tenant (ignored with --config)', '3000')
-    .action(async (options: { config?: string; port: string }) => {
-      const { config, demo } = cliConfig(options.config, Number(options.port));
+    .option(
+      '-p, --port <port>',
+      "the public listener's port: wins over listen.port and LATCHKEY_LISTEN_PORT; public_url, when not set, follows it (default: listen.port, 3000)",
+      parsePort,
+    )
+    .action(async (options: { config?: string; port?: number }) => {
+      const { config, demo } = cliConfig(options.config, options.port);
       const server = await startServer(config);
       closeOnSignals(server);
       server.runtime.logger.info(
@@ -23,4 +27,10 @@ export function registerServe(program: Command): void {
         );
       }
     });
+}
+
+function parsePort(value: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new InvalidArgumentError('a port number 1-65535.');
+  return port;
 }
