@@ -14,6 +14,7 @@
  *   --config) serves that file, and a client whose secret sits in a file and
  *   whose API identifier comes from `${VAR}` gets a client_credentials token.
  */
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${VAR}` in plain strings is the configuration syntax under test, not a template.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
