@@ -4,8 +4,11 @@
  * ended before the row goes, so nothing outlives it. Their refresh-token
  * families are revoked (RFC 9700 §4.14.2, as a block does), their second
  * factors and recovery code removed, then the user row, and the deletion is
- * recorded as a security event `user_deleted` (docs/operations.md). Access
- * tokens already issued stay valid until they expire, as after a block.
+ * recorded as a security event `user_deleted` (docs/operations.md). With
+ * the row gone, browser sessions end at their next use and userinfo and
+ * introspection call the user's access tokens inactive (`user_gone`,
+ * identity/user-sessions.ts); an API verifying them itself accepts them until
+ * they expire, as after a block.
  */
 import type { Clock } from '../clock.js';
 import type { Tenant } from '../domain/tenant.js';
