@@ -13,13 +13,15 @@
  *   a table or JSON lines, and says on stderr where the page sits;
  * - `users show` finds a user by id, username or email and counts their
  *   second factors and live refresh-token families, and shows their block;
- * - `users delete` refuses to act off a terminal without `--yes`; with it,
+ * - `users delete` asks on a terminal (run under `script`), and refuses to
+ *   act off a terminal without `--yes`; with it,
  *   the user's refresh token stops working at once, their factors and the
  *   user are gone, and `latchkey logs` shows `user_deleted` reason `cli`;
  * - `apps list|show` show client_id, name, auth method, grant types and
  *   callbacks, and never the client secret or its stored HMAC.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +30,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../../src/storage/database.js';
 import { createSqlStores } from '../../src/storage/sql/index.js';
-import { hasStackTrace, REPO_ROOT, runCli, writeYamlConfig, type ProcessResult } from '../helpers/cli-process.js';
+import { hasStackTrace, REPO_ROOT, runCli, runProcess, tsxCliArgs, writeYamlConfig, type ProcessResult } from '../helpers/cli-process.js';
 import { postForm } from '../helpers/http.js';
 import { TEST_MASTER_KEY, startTestServer, type TenantInput, type TestServer } from '../helpers/server.js';
 
@@ -56,6 +58,8 @@ const TENANT: TenantInput = {
   client_grants: [{ client_id: MACHINE.client_id, audience: API, scope: ['read:x'] }],
 };
 const PASSWORD = 'operator cli password 42';
+/** util-linux `script` runs a command on a pseudo-terminal: how an operator's shell runs it. */
+const scriptMissing = spawnSync('script', ['--version']).error !== undefined;
 
 describe('operator CLI (issue #15 point 6)', () => {
   let dir: string;
@@ -266,6 +270,24 @@ describe('operator CLI (issue #15 point 6)', () => {
     assert.equal(event?.type, 'user_deleted');
     assert.equal(event?.reason, 'cli');
     assert.equal(event?.connection, 'Username-Password-Authentication');
+  });
+
+  it('users delete on a terminal asks first: "n" keeps the user, "y" deletes', {
+    skip: scriptMissing ? 'script (util-linux) is not installed' : false,
+  }, async () => {
+    const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+    const command = [process.execPath, ...tsxCliArgs(['users', 'delete', 'bob'])].map(quote).join(' ');
+    const onTerminal = (answer: string) =>
+      runProcess('script', ['-qec', command, '/dev/null'], { env: { ...env, LATCHKEY_CONFIG: configFile }, input: `${answer}\n` });
+    const no = await onTerminal('n');
+    assert.equal(no.code, 1, no.stdout);
+    assert.match(no.stdout, /delete user bob \(id [^)]+\) from acme\/Username-Password-Authentication\? \[y\/N\]/);
+    assert.match(no.stdout, /latchkey: not deleted/);
+    assertOk(await admin(['users', 'show', 'bob']), 'bob is kept after "n"');
+    const yes = await onTerminal('y');
+    assert.equal(yes.code, 0, yes.stdout);
+    assert.match(yes.stdout, /^deleted bob /m);
+    assertOneLine(await admin(['users', 'show', 'bob']), /no user "bob"/, 'bob is gone after "y"');
   });
 
   it('apps list and show: client_id, name, auth method, grants, callbacks, client grants; never the secret or its HMAC', async () => {
