@@ -33,7 +33,7 @@ export function requiredCliConfig(configFile: string | undefined): LatchkeyConfi
 }
 
 /** `serve` only (DESIGN.md §1, the quick start): the named configuration, or the demo tenant on ./data when none is named. */
-export function serveConfig(configFile: string | undefined, demoPort = 3000): CliConfig {
+export function cliConfig(configFile: string | undefined, demoPort = 3000): CliConfig {
   const file = configFileOf(configFile);
   if (file !== undefined) return { config: loadConfigFile(file) };
   const dataDir = resolve('data');

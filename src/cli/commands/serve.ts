@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { closeOnSignals, startServer } from '../../server.js';
-import { serveConfig } from '../config-source.js';
+import { cliConfig } from '../config-source.js';
 
 export function registerServe(program: Command): void {
   program
@@ -9,7 +9,7 @@ export function registerServe(program: Command): void {
     .option('-c, --config <file>', 'configuration file (YAML; default: $LATCHKEY_CONFIG)')
     .option('-p, --port <port>', 'port for the demo tenant (ignored with --config)', '3000')
     .action(async (options: { config?: string; port: string }) => {
-      const { config, demo } = serveConfig(options.config, Number(options.port));
+      const { config, demo } = cliConfig(options.config, Number(options.port));
       const server = await startServer(config);
       closeOnSignals(server);
       server.runtime.logger.info(
