@@ -14,10 +14,15 @@ import { registerKeys } from './commands/keys.js';
 import { registerLogs } from './commands/logs.js';
 import { registerServe } from './commands/serve.js';
 import { CliUsageError } from './commands/context.js';
+import { NoConfigurationError } from './config-source.js';
 import { registerUserMfa, registerUsers } from './commands/users.js';
+import { registerUserRecords } from './commands/user-records.js';
+import { registerApps } from './commands/apps.js';
+import { packageVersion } from './version.js';
 
 const program = new Command('latchkey')
   .description('Latchkey: OAuth 2.0 / OpenID Connect password sign-in server')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError()
   .exitOverride();
 
@@ -25,10 +30,21 @@ registerServe(program);
 registerConfig(program);
 registerUsers(program);
 registerUserMfa(program);
+registerUserRecords(program);
+registerApps(program);
 registerKeys(program);
 registerLogs(program);
 
-const OPERATOR_ERRORS = [ConfigError, MasterKeyError, UserAdminError, DatabaseConfigError, CliUsageError, ListenError, HookLoadError];
+const OPERATOR_ERRORS = [
+  ConfigError,
+  MasterKeyError,
+  UserAdminError,
+  DatabaseConfigError,
+  CliUsageError,
+  ListenError,
+  HookLoadError,
+  NoConfigurationError,
+];
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { mfaApiAudience } from '../domain/mfa-api.js';
+import { applyExternalValues } from './external-values.js';
+import { formatKeyPath } from './key-path.js';
 import { configSchema, type LatchkeyConfigInput, type ParsedConfig } from './schema.js';
 
 export interface LatchkeyConfig extends Omit<ParsedConfig, 'public_url' | 'database'> {
@@ -34,15 +36,7 @@ export class ConfigError extends Error {
 
 export type Env = Record<string, string | undefined>;
 
-/** `tenants[0].applications[2].grant_types[1]` from a zod issue path. */
-export function formatKeyPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(top level)' : out;
-}
+export { formatKeyPath };
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   return `${formatKeyPath(issue.path)}: ${issue.message}`;
@@ -63,7 +57,16 @@ export function loadConfigFile(file: string, env: Env = process.env): LatchkeyCo
       doc.errors.map((e) => `YAML: ${e.message.split('\n')[0] ?? e.message}`),
     );
   }
-  return resolveConfig(doc.toJS() as unknown, dirname(path), env, path);
+  // `${VAR}` and `*_file` keys (external-values.ts), before the schema sees the document.
+  const { value, problems } = applyExternalValues(doc.toJS() as unknown, dirname(path), env);
+  if (problems.length > 0) throw new ConfigError(path, problems);
+  return resolveConfig(value, dirname(path), env, path);
+}
+
+/** `LATCHKEY_CONFIG`: the configuration file when a command is given no `--config` (issue #15 point 6). */
+export function configFileFromEnvironment(env: Env = process.env): string | undefined {
+  const file = env.LATCHKEY_CONFIG?.trim();
+  return file === undefined || file === '' ? undefined : file;
 }
 
 /**

@@ -92,6 +92,21 @@ export const DEFAULT_LDAP_ATTRIBUTES: LdapAttributesConfig = ldapAttributesSchem
  */
 export const DEFAULT_LDAP_POOL_SIZE = 8;
 
+/**
+ * `KEY_file`: the path of a file holding KEY's value (Docker secrets). The
+ * loader reads it before validation (config/external-values.ts), so the
+ * schema only documents it, for editors and the reference.
+ */
+function fileSibling(key: string) {
+  return z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      `A file holding \`${key}\` (relative to the configuration file; one trailing newline dropped), instead of \`${key}\` itself: a Docker or Kubernetes secret. Not with \`${key}\`.`,
+    );
+}
+
 /** Keys only some connection types take, and which: a key on the wrong type is a mistake worth stopping for. */
 const TYPE_ONLY_KEYS = {
   disable_signup: ['database'],
@@ -144,6 +159,7 @@ const connectionSchema = z
       .describe(
         '`http` (required): the shared HMAC key, at least 16 characters, that signs each request. Kept in memory only, never stored.',
       ),
+    secret_file: fileSibling('secret'),
     timeout_ms: z
       .number()
       .int()
@@ -180,6 +196,7 @@ const connectionSchema = z
       .max(1024)
       .optional()
       .describe("`ldap`: the service account's password. Kept in memory only, never stored."),
+    bind_password_file: fileSibling('bind_password'),
     search_base: z
       .string()
       .min(1)
@@ -512,6 +529,7 @@ const applicationSchema = z
       .describe(
         'Required for `client_secret_post` and `client_secret_basic`, absent otherwise; at least 8 characters. Stored only as an HMAC.',
       ),
+    client_secret_file: fileSibling('client_secret'),
     name: z
       .string()
       .max(256)
@@ -970,6 +988,7 @@ export const configSchema = z
       .describe(
         '`sqlite:PATH` (one node), or `postgres://user:password@host:5432/db` for several nodes. Migrated at start when empty. `LATCHKEY_DATABASE_URL` wins.',
       ),
+    database_file: fileSibling('database'),
     database_pool_size: z.number().int().min(1).max(1000).default(10).describe('PostgreSQL: connections per node.'),
     redis: z
       .string()
@@ -978,6 +997,7 @@ export const configSchema = z
       .describe(
         '`redis://…` or `rediss://…`: attack-protection counters, rate limits, single-use keys (client-assertion `jti`, mfa_token, one-time codes) and word of signing-key changes live in Redis instead of the database; what needs it fails closed (503) while it is down. `LATCHKEY_REDIS_URL` wins.',
       ),
+    redis_file: fileSibling('redis'),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')

@@ -20,6 +20,7 @@ export const SECURITY_EVENT_TYPES = [
   'password_policy_refused',
   'password_changed',
   'user_blocked',
+  'user_deleted',
   'mfa_required',
   'mfa_failure',
   'mfa_authenticator_removed',
@@ -109,6 +110,8 @@ function describe(event: SecurityEventInput): string {
       return `identifier unblocked (${event.reason ?? 'operator'})`;
     case 'user_blocked':
       return `user blocked (${event.reason ?? ''}); every refresh token of the user was revoked, and unblocking revives none`;
+    case 'user_deleted':
+      return `user deleted (${event.reason ?? ''}); their refresh tokens were revoked and their second factors removed`;
     case 'password_changed':
       return `password changed (${event.reason ?? ''}); every refresh token of the user was revoked, and access tokens from earlier sign-ins are refused`;
     case 'ip_throttled':

@@ -168,6 +168,22 @@ export interface UserStore {
   recordLogin(userId: string, at: Date): Promise<void>;
   /** How many users a connection holds (an operator's log line when the connection stops being served). */
   countInConnection(tenantId: string, connectionId: string): Promise<number>;
+  /**
+   * One page of a tenant's users (or one connection's), in a stable order:
+   * by connection, then login name (the unique index's order), so `offset`
+   * pages neither skip nor repeat while nobody writes.
+   */
+  list(tenantId: string, page: UserListPage): Promise<UserRecord[]>;
+  /** How many users a tenant holds (all its connections). */
+  countInTenant(tenantId: string): Promise<number>;
+  /** Removes the user row; false when no such user is in the tenant. The caller ends the user's sessions and factors first. */
+  delete(tenantId: string, userId: string): Promise<boolean>;
+}
+
+export interface UserListPage {
+  connectionId?: string | undefined;
+  offset: number;
+  limit: number;
 }
 
 export interface SigningKeyRecord {
@@ -255,6 +271,8 @@ export interface RefreshTokenStore {
   revokeAllForUser(tenantId: string, userId: string, now: Date): Promise<number>;
   /** Revokes every live family of one application (removed from the file); answers how many. */
   revokeClientFamilies(tenantId: string, clientId: string, now: Date): Promise<number>;
+  /** How many of the user's families still work at `now`: not revoked, not expired (idle or absolute). */
+  countLiveForUser(tenantId: string, userId: string, now: Date): Promise<number>;
 }
 
 /** The token presented is the one just replaced, within the client's reuse interval. */

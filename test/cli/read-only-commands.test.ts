@@ -1,7 +1,8 @@
 /**
  * The admin commands that only read (`latchkey logs`, `latchkey users mfa
- * list`) open the database alone and never migrate or write it (issue #12
- * point 3), run as real processes:
+ * list`, and since issue #15 `users list|show` and `apps list|show`) open the
+ * database alone and never migrate or write it (issue #12 point 3), run as
+ * real processes:
  *
  * - no database yet: one line that says so and names `latchkey serve`, and
  *   no database file is created;
@@ -29,6 +30,15 @@ const TENANT: TenantInput = {
   applications: [{ client_id: 'ro-web', client_secret: 'ro-web-secret-0123456789', grant_types: ['password'] }],
 };
 const ALICE = { username: 'alice@read-only.test', password: 'alice read-only password' };
+/** Every command that only reads. */
+const READ_ONLY = [
+  ['logs'],
+  ['users', 'mfa', 'list', ALICE.username],
+  ['users', 'list'],
+  ['users', 'show', ALICE.username],
+  ['apps', 'list'],
+  ['apps', 'show', 'ro-web'],
+];
 
 function fileHash(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -73,14 +83,9 @@ describe('read-only admin commands neither migrate nor write', () => {
 
   it('no database yet: one line naming latchkey serve, and no database is created', async () => {
     const missing = join(dir, 'not-yet', 'latchkey.db');
-    const [logs, mfaList] = await Promise.all([
-      run(['logs'], missing, 'missing-logs.yaml'),
-      run(['users', 'mfa', 'list', ALICE.username], missing, 'missing-mfa.yaml'),
-    ]);
-    for (const [result, what] of [
-      [logs, 'logs'],
-      [mfaList, 'users mfa list'],
-    ] as const) {
+    const results = await Promise.all(READ_ONLY.map((args, i) => run(args, missing, `missing-${i}.yaml`)));
+    for (const [i, result] of results.entries()) {
+      const what = READ_ONLY[i]?.join(' ') ?? '';
       assertOneLine(result, [/^latchkey: the database sqlite:\S+ does not exist yet/, /latchkey serve/], what);
     }
     assert.ok(!existsSync(missing), 'no database file was created');
@@ -101,14 +106,9 @@ describe('read-only admin commands neither migrate nor write', () => {
     db.prepare("DELETE FROM kysely_migration WHERE name = '008-user-blocked-at'").run();
     db.close();
     const before = fileHash(old);
-    const [logs, mfaList] = await Promise.all([
-      run(['logs'], old, 'old-logs.yaml', { withKey: true }),
-      run(['users', 'mfa', 'list', ALICE.username], old, 'old-mfa.yaml', { withKey: true }),
-    ]);
-    for (const [result, what] of [
-      [logs, 'logs'],
-      [mfaList, 'users mfa list'],
-    ] as const) {
+    const results = await Promise.all(READ_ONLY.map((args, i) => run(args, old, `old-${i}.yaml`, { withKey: true })));
+    for (const [i, result] of results.entries()) {
+      const what = READ_ONLY[i]?.join(' ') ?? '';
       assertOneLine(result, [/not migrated to this version/, /008-user-blocked-at/, /latchkey serve/], what);
     }
     assert.equal(fileHash(old), before, 'the database was neither migrated nor written');
@@ -130,6 +130,10 @@ describe('read-only admin commands neither migrate nor write', () => {
     assert.equal(logs.code, 0, `logs: ${logs.stderr}`);
     assert.equal(mfaList.code, 0, `users mfa list: ${mfaList.stderr}`);
     assert.match(mfaList.stdout, /^alice@read-only\.test has no authenticators$/m);
+    const before = fileHash(current);
+    const results = await Promise.all(READ_ONLY.map((args, i) => run(args, current, `keyless-${i}.yaml`)));
+    for (const [i, result] of results.entries()) assert.equal(result.code, 0, `${READ_ONLY[i]?.join(' ')}: ${result.stderr}`);
+    assert.equal(fileHash(current), before, 'the read-only commands did not write the database');
     assert.ok(!existsSync(join(dir, MASTER_KEY_FILE)), 'no master key file was generated beside the database');
   });
 });

@@ -6,7 +6,9 @@
  * an id_token. Nothing secret is hard-coded: the demo credentials and the
  * master key are generated on first run into ./data with mode 0600, and a
  * second start reuses both (same credentials, same key, and a refresh token
- * from the first run still works).
+ * from the first run still works). Its log says that no configuration was
+ * named and the demo tenant is served (only `serve` falls back to it: issue
+ * #15 point 6).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -98,6 +100,11 @@ describe('demo quick start (npm start)', { skip: curlMissing ? 'curl is not inst
     assert.ok(
       proc.stdoutLines.some((line) => /generated a new master key/.test(line)),
       'the operator is warned that a master key was generated',
+    );
+    assert.equal(
+      proc.logsWithMessage('no configuration (--config or LATCHKEY_CONFIG): serving the demo tenant from ./data').length,
+      1,
+      'the log says the demo tenant is served for want of a configuration',
     );
 
     firstRun = {

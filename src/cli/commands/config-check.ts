@@ -10,15 +10,18 @@ import { readTrustedCa } from '../../identity/sources/trusted-ca.js';
 import { describeError } from '../../observability/error-text.js';
 import { CATALOG_AUTHORITY_MIGRATION, hasMigrated, openDatabaseReadOnly } from '../../storage/database.js';
 import { createSqlStores } from '../../storage/sql/index.js';
+import { configFileOf, NoConfigurationError } from '../config-source.js';
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('configuration file tools');
   config
     .command('check')
     .description('validate a configuration file without starting the server, and list what a start with it would disable')
-    .requiredOption('-c, --config <file>', 'configuration file (YAML)')
-    .action(async (options: { config: string }) => {
-      const loaded = loadConfigFile(options.config);
+    .option('-c, --config <file>', 'configuration file (YAML; default: $LATCHKEY_CONFIG)')
+    .action(async (options: { config?: string }) => {
+      const file = configFileOf(options.config);
+      if (file === undefined) throw new NoConfigurationError();
+      const loaded = loadConfigFile(file);
       // What `serve` would refuse at start-up beyond the schema: CA files, LDAP filters, hook modules.
       for (const tenant of loaded.tenants) {
         for (const connection of tenant.connections) {
@@ -35,7 +38,7 @@ export function registerConfig(program: Command): void {
       const warnings = configWarnings(loaded.tenants).map((w) => `  warning: ${w.path}: ${w.message}`);
       const nextStart = await describeNextStart(loaded);
       process.stdout.write(
-        `${options.config}: valid\n  issuer base ${loaded.public_url}\n  database ${loaded.database.replace(/\/\/[^@]*@/, '//***@')}\n  tenants: ${summary.join('; ')}\n` +
+        `${file}: valid\n  issuer base ${loaded.public_url}\n  database ${loaded.database.replace(/\/\/[^@]*@/, '//***@')}\n  tenants: ${summary.join('; ')}\n` +
           [...warnings, ...nextStart].map((line) => `${line}\n`).join(''),
       );
     });

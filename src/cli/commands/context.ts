@@ -4,7 +4,7 @@ import { defaultDirectoryOf, type Catalog, type Tenant } from '../../domain/tena
 import type { ConnectionRecord } from '../../storage/stores.js';
 import { loggerOptions } from '../../observability/logger.js';
 import { AdminContext, type AdminAccess } from '../admin-context.js';
-import { cliConfig } from '../config-source.js';
+import { requiredCliConfig } from '../config-source.js';
 
 export class CliUsageError extends Error {
   override name = 'CliUsageError';
@@ -18,7 +18,8 @@ export interface AdminOptions {
 
 /** `read`: the command neither migrates nor writes (and says so when the database is not ready); `write`: it may do both. */
 export async function withAdmin<T>(options: AdminOptions, access: AdminAccess, work: (admin: AdminContext) => Promise<T>): Promise<T> {
-  const { config } = cliConfig(options.config);
+  // Never the demo tenant: an admin command on a demo database made in the current folder looked like success (issue #15 point 6).
+  const config = requiredCliConfig(options.config);
   const logger = pino(loggerOptions('warn'), pino.destination(2));
   const admin = await AdminContext.open(config, access, logger);
   try {
@@ -48,6 +49,9 @@ export function pickConnection(tenant: Tenant, name: string | undefined): Connec
     throw new CliUsageError(`no connection "${chosen}" in tenant ${tenant.name} (have: ${[...tenant.connections.keys()].join(', ')})`);
   return connection;
 }
+
+/** The `--config` option of every command that needs a configuration. */
+export const CONFIG_OPTION_HELP = 'configuration file (default: $LATCHKEY_CONFIG)';
 
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import { SIGNING_ALGS, type SigningAlg } from '../../config/schema.js';
 import { Catalog } from '../../domain/tenant.js';
-import { CliUsageError, pickTenant, withAdmin, type AdminOptions } from './context.js';
+import { CONFIG_OPTION_HELP, CliUsageError, pickTenant, withAdmin, type AdminOptions } from './context.js';
 
 export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('signing keys');
   keys
     .command('rotate')
     .description('start signing with new keys; old public keys stay in the JWKS until their last token expires')
-    .option('-c, --config <file>', 'configuration file (default: the demo tenant on ./data)')
+    .option('-c, --config <file>', CONFIG_OPTION_HELP)
     .option('-t, --tenant <name>', 'tenant (default: the only one)')
     .option('--alg <alg>', `only this algorithm (${SIGNING_ALGS.join(', ')}); default: every one the tenant uses`)
     .action(async (options: AdminOptions & { alg?: string }) => {

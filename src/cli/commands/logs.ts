@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { SECURITY_EVENT_TYPES } from '../../observability/security-events.js';
 import type { StoredSecurityEvent } from '../../storage/stores.js';
-import { CliUsageError, pickConnection, pickTenant, withAdmin, type AdminOptions } from './context.js';
+import { CONFIG_OPTION_HELP, CliUsageError, pickConnection, pickTenant, withAdmin, type AdminOptions } from './context.js';
 
 interface LogsOptions extends AdminOptions {
   type?: string;
@@ -22,7 +22,7 @@ export function registerLogs(program: Command): void {
   program
     .command('logs')
     .description('show security events (login successes and failures, locks, unblocks, throttles, policy refusals), newest first')
-    .option('-c, --config <file>', 'configuration file (default: the demo tenant on ./data)')
+    .option('-c, --config <file>', CONFIG_OPTION_HELP)
     .option('-t, --tenant <name>', 'tenant (default: the only one)')
     .option('--type <types>', `comma-separated event types: ${SECURITY_EVENT_TYPES.join(', ')}`)
     .option('--user <login>', 'a username, email or user id (also matches the login name as typed, for unknown names)')

@@ -5,8 +5,8 @@ import { cliConfig } from '../config-source.js';
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the authorization server (without --config: the demo tenant on ./data)')
-    .option('-c, --config <file>', 'configuration file (YAML)')
+    .description('run the authorization server (without --config or LATCHKEY_CONFIG: the demo tenant on ./data)')
+    .option('-c, --config <file>', 'configuration file (YAML; default: $LATCHKEY_CONFIG)')
     .option(
       '-p, --port <port>',
       "the public listener's port: wins over listen.port and LATCHKEY_LISTEN_PORT; public_url, when not set, follows it (default: listen.port, 3000)",
@@ -21,6 +21,11 @@ export function registerServe(program: Command): void {
         'latchkey is listening',
       );
       if (demo) {
+        // Only serve falls back to the demo (DESIGN.md §1), and says so: an operator who meant a file sees it was not read.
+        server.runtime.logger.warn(
+          { data_dir: config.dataDir },
+          'no configuration (--config or LATCHKEY_CONFIG): serving the demo tenant from ./data',
+        );
         process.stdout.write(
           `\nLatchkey demo tenant is ready. Get tokens with the password grant:\n\n${demo.curl(config.public_url)}\n\n` +
             `Discovery: ${config.public_url}/demo/.well-known/openid-configuration\n\n`,

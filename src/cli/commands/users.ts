@@ -5,7 +5,7 @@ import { readMfaOverview } from '../../mfa/mfa-service.js';
 import type { Tenant } from '../../domain/tenant.js';
 import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
 import type { AdminContext } from '../admin-context.js';
-import { CliUsageError, pickConnection, pickTenant, readStdin, withAdmin, type AdminOptions } from './context.js';
+import { CONFIG_OPTION_HELP, CliUsageError, pickConnection, pickTenant, readStdin, withAdmin, type AdminOptions } from './context.js';
 
 interface PasswordOptions {
   password?: string;
@@ -18,11 +18,11 @@ async function passwordFrom(options: PasswordOptions): Promise<string> {
   throw new CliUsageError('give the password with --password-stdin (recommended: it stays out of shell history) or --password');
 }
 
-function withTarget(command: Command): Command {
+export function withTarget(command: Command, connectionHelp = "connection (default: the tenant's default_directory)"): Command {
   return command
-    .option('-c, --config <file>', 'configuration file (default: the demo tenant on ./data)')
+    .option('-c, --config <file>', CONFIG_OPTION_HELP)
     .option('-t, --tenant <name>', 'tenant (default: the only one)')
-    .option('--connection <name>', "connection (default: the tenant's default_directory)");
+    .option('--connection <name>', connectionHelp);
 }
 
 /** The tenant, connection and user an operator named; an unknown user is one clear line, exit 1. */

@@ -204,6 +204,20 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
     return this.revokeLiveFamilies(tenantId, 'client_id', clientId, now);
   }
 
+  async countLiveForUser(tenantId: string, userId: string, now: Date): Promise<number> {
+    const at = toIso(now);
+    const row = await this.db
+      .selectFrom('refresh_token_families')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', at)
+      .where('family_expires_at', '>', at)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
   /** Revokes the tenant's unrevoked families whose `column` is `value`; an earlier revocation keeps its instant. */
   private async revokeLiveFamilies(tenantId: string, column: 'user_id' | 'client_id', value: string, now: Date): Promise<number> {
     const result = await this.db

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, UsersTable } from '../schema.js';
-import type { NewUser, UserProfileUpdate, UserRecord, UserStore } from '../stores.js';
+import type { NewUser, UserListPage, UserProfileUpdate, UserRecord, UserStore } from '../stores.js';
 import { loginKey } from '../../domain/login-key.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
 
@@ -167,5 +167,27 @@ export class SqlUserStore implements UserStore {
       .where('connection_id', '=', connectionId)
       .executeTakeFirstOrThrow();
     return Number(row.count);
+  }
+
+  async list(tenantId: string, page: UserListPage): Promise<UserRecord[]> {
+    // Ordered as the (tenant_id, connection_id, username_key) unique index: a page is an index range, and the order is total.
+    let query = this.db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId);
+    if (page.connectionId !== undefined) query = query.where('connection_id', '=', page.connectionId);
+    const rows = await query.orderBy('connection_id').orderBy('username_key').limit(page.limit).offset(page.offset).execute();
+    return rows.map(userFromRow);
+  }
+
+  async countInTenant(tenantId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  async delete(tenantId: string, userId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('users').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
   }
 }
