@@ -18,11 +18,11 @@ import { NoConfigurationError } from './config-source.js';
 import { registerUserMfa, registerUsers } from './commands/users.js';
 import { registerUserRecords } from './commands/user-records.js';
 import { registerApps } from './commands/apps.js';
-import { packageVersion } from './version.js';
+import { LATCHKEY_VERSION } from '../observability/build-info.js';
 
 const program = new Command('latchkey')
   .description('Latchkey: OAuth 2.0 / OpenID Connect password sign-in server')
-  .version(packageVersion(), '-V, --version', 'print the version')
+  .version(LATCHKEY_VERSION, '-V, --version', 'print the version')
   .showHelpAfterError()
   .exitOverride();
 
