@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { Tenant } from '../../domain/tenant.js';
 import type { ApplicationRecord } from '../../storage/stores.js';
 import { CONFIG_OPTION_HELP, CliUsageError, pickTenant, withAdmin, type AdminOptions } from './context.js';
-import { printTable } from './user-records.js';
+import { printRecord, printTable } from './output.js';
 
 export function registerApps(program: Command): void {
   const apps = program.command('apps').description("a tenant's applications (clients), without their secrets");
@@ -54,22 +54,12 @@ export function registerApps(program: Command): void {
         const app = tenant.applications.get(clientId);
         if (!app) throw new CliUsageError(`no application "${clientId}" in tenant ${tenant.name}`);
         const shown = describeApp(tenant, app);
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify(shown)}\n`);
-          return;
-        }
-        const width = Math.max(...Object.keys(shown).map((k) => k.length));
-        for (const [key, value] of Object.entries(shown)) {
-          const text =
-            key === 'client_grants'
-              ? shown.client_grants.map((g) => `${g.audience} (${g.scope.join(' ') || 'no scopes'})`).join('; ') || 'none'
-              : value === undefined || value === null
-                ? '-'
-                : Array.isArray(value)
-                  ? value.join(', ') || '-'
-                  : String(value);
-          process.stdout.write(`${key.padEnd(width)}  ${text}\n`);
-        }
+        printRecord(shown, {
+          json: options.json,
+          special: {
+            client_grants: () => shown.client_grants.map((g) => `${g.audience} (${g.scope.join(' ') || 'no scopes'})`).join('; ') || 'none',
+          },
+        });
       });
     });
 }

@@ -12,6 +12,7 @@ import { identifierKeyOf } from '../../protection/login-scopes.js';
 import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
 import type { AdminContext } from '../admin-context.js';
 import { CliUsageError, pickConnection, pickTenant, withAdmin, type AdminOptions } from './context.js';
+import { printRecord, printTable } from './output.js';
 import { withTarget } from './users.js';
 
 /** A page larger than this is refused: an operator wanting everything pages through, or asks the Management API. */
@@ -103,24 +104,12 @@ export function registerUserRecords(program: Command): void {
           mfa_factors: authenticators.length,
           refresh_token_families: families,
         };
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify(shown)}\n`);
-          return;
-        }
-        const width = Math.max(...Object.keys(shown).map((k) => k.length));
-        for (const [key, value] of Object.entries(shown)) {
-          const text =
-            key === 'brute_force_locks'
-              ? lockList.length === 0
-                ? 'none'
-                : lockList.map((l) => `${l.ip} until ${l.until}`).join('; ')
-              : value === null
-                ? '-'
-                : Array.isArray(value)
-                  ? value.join(', ')
-                  : String(value);
-          process.stdout.write(`${key.padEnd(width)}  ${text}\n`);
-        }
+        printRecord(shown, {
+          json: options.json,
+          special: {
+            brute_force_locks: () => (lockList.length === 0 ? 'none' : lockList.map((l) => `${l.ip} until ${l.until}`).join('; ')),
+          },
+        });
       });
     });
 
@@ -213,13 +202,6 @@ function wholeNumber(text: string, option: string, min: number, max: number): nu
 }
 
 /** Left-aligned columns, two spaces apart, with a header row. */
-export function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  for (const row of [header, ...rows]) {
-    process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}\n`);
-  }
-}
-
 /** Asks on the terminal; off a terminal (a script, a pipe) the answer is no, so a script must say --yes. */
 async function confirmed(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
