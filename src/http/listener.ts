@@ -11,7 +11,6 @@ import { METHODS, type IncomingMessage, type ServerOptions, type ServerResponse 
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { InvalidRequestError, NotFoundError, OAuthError } from '../domain/errors.js';
-import { runInRequest } from '../observability/request-context.js';
 import { BODY_LIMIT_BYTES } from './body.js';
 import { errorReply } from './error-reply.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
@@ -180,9 +179,9 @@ export function createListener(options: ListenerOptions): FastifyInstance {
     if (hosts > 1) return done(new InvalidRequestError('The request has more than one Host header (RFC 9112 §3.2).'));
     if (httpVersion === '1.1' && hosts === 0)
       return done(new InvalidRequestError('An HTTP/1.1 request needs a Host header (RFC 9112 §3.2).'));
-    // Security events are logged far from the request (observability/request-context.ts): they find its id here.
-    // Fastify carries the context across body parsing itself (an AsyncResource in its content-type parser).
-    runInRequest({ requestId: request.id }, done);
+    // The request id reaches the request line, not the security events: AsyncLocalStorage would carry it there,
+    // but on Node 20 its promise hooks cost 5-12% CPU per token request (BENCHMARKS.md, issue #15).
+    done();
   });
 
   app.setErrorHandler((err, request, reply) => {

@@ -7,7 +7,6 @@
  */
 import type { Logger } from 'pino';
 import type { SecurityEvent, SecurityEventStore } from '../storage/stores.js';
-import { currentRequestId } from './request-context.js';
 
 export const SECURITY_EVENT_TYPES = [
   'login_success',
@@ -78,8 +77,6 @@ export class SecurityEvents {
       connection: event.connection,
       user_id: event.userId,
       ip: event.ip,
-      // The request's id, as on its request line, so one search finds both (request-context.ts); none from the CLI.
-      request_id: currentRequestId(),
       ...(event.details === undefined ? {} : { details: event.details }),
     };
     if (WARN_TYPES.has(input.type)) this.logger.warn(line, describe(input));
