@@ -11,7 +11,8 @@
  * the same way whatever the outcome, and send their email off the request's
  * path, so the answer's time does not tell either.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { randomToken, sha256Base64Url } from '../../crypto/secrets.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import { passwordPolicyRefusal } from '../../domain/password-policy.js';
@@ -71,7 +72,8 @@ export type TicketCheck = { kind: 'valid'; user: UserRecord; connection: Connect
 
 export type ResetOutcome = { kind: 'done' } | { kind: 'refused'; reason: string } | Exclude<TicketCheck, { kind: 'valid' }>;
 
-const hashTicket = (ticket: string): string => createHash('sha256').update(ticket).digest('base64url');
+/** Tickets are stored only as their SHA-256, as every other code and token. */
+const hashTicket = sha256Base64Url;
 
 export class Accounts {
   private readonly limits: Record<keyof typeof ACCOUNT_RATE_LIMITS, Counter>;
@@ -244,7 +246,7 @@ export class Accounts {
   }
 
   private async issueTicket(tenant: Tenant, user: UserRecord, kind: AccountTicketKind, lifetimeMs: number): Promise<string> {
-    const ticket = randomBytes(32).toString('base64url');
+    const ticket = randomToken(32);
     const now = this.deps.clock.now();
     await this.deps.tickets.create({
       ticketHash: hashTicket(ticket),
