@@ -21,11 +21,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Kysely } from 'kysely';
 import type { AccountTicketKind } from '../../src/storage/account-tickets.js';
-import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
 import type { Database } from '../../src/storage/schema.js';
-import { createSqlStores } from '../../src/storage/sql/index.js';
 import type { Stores } from '../../src/storage/stores.js';
-import { createScratchDatabase, postgresSkip, TEST_DATABASE_URL } from '../helpers/postgres.js';
+import { scratchPostgresStores, sqliteStores } from '../helpers/migrated-stores.js';
+import { postgresSkip } from '../helpers/postgres.js';
 
 interface Subject {
   stores: Stores;
@@ -113,35 +112,9 @@ describe('account tickets: SQLite file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-account-tickets-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  accountTickets(async () => {
-    const { db } = openDatabase(`sqlite:${join(dir, 'stores.db')}`);
-    await migrateToLatest(db);
-    const stores = createSqlStores(db);
-    return { stores, db, close: () => stores.close() };
-  });
+  accountTickets(() => sqliteStores(join(dir, 'stores.db')));
 });
 
 describe('account tickets: PostgreSQL', { skip: postgresSkip('account tickets: PostgreSQL') }, () => {
-  accountTickets(async () => {
-    const scratch = await createScratchDatabase(TEST_DATABASE_URL);
-    try {
-      const { db } = openDatabase(scratch.url);
-      await migrateToLatest(db);
-      const stores = createSqlStores(db);
-      return {
-        stores,
-        db,
-        async close() {
-          try {
-            await stores.close();
-          } finally {
-            await scratch.drop();
-          }
-        },
-      };
-    } catch (err) {
-      await scratch.drop();
-      throw err;
-    }
-  });
+  accountTickets(scratchPostgresStores);
 });

@@ -27,11 +27,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Kysely } from 'kysely';
 import type { AuthorizationCodeRecord, BrowserSessionRecord, DeviceCodeRecord, IssuedForCode } from '../../src/storage/browser-stores.js';
-import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
 import type { Database } from '../../src/storage/schema.js';
-import { createSqlStores } from '../../src/storage/sql/index.js';
 import type { Stores } from '../../src/storage/stores.js';
-import { createScratchDatabase, postgresSkip, TEST_DATABASE_URL } from '../helpers/postgres.js';
+import { scratchPostgresStores, sqliteStores } from '../helpers/migrated-stores.js';
+import { postgresSkip } from '../helpers/postgres.js';
 
 interface Subject {
   stores: Stores;
@@ -441,35 +440,9 @@ describe('browser sign-in stores: SQLite file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-browser-stores-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  browserStores(async () => {
-    const { db } = openDatabase(`sqlite:${join(dir, 'stores.db')}`);
-    await migrateToLatest(db);
-    const stores = createSqlStores(db);
-    return { stores, db, close: () => stores.close() };
-  });
+  browserStores(() => sqliteStores(join(dir, 'stores.db')));
 });
 
 describe('browser sign-in stores: PostgreSQL', { skip: postgresSkip('browser sign-in stores: PostgreSQL') }, () => {
-  browserStores(async () => {
-    const scratch = await createScratchDatabase(TEST_DATABASE_URL);
-    try {
-      const { db } = openDatabase(scratch.url);
-      await migrateToLatest(db);
-      const stores = createSqlStores(db);
-      return {
-        stores,
-        db,
-        async close() {
-          try {
-            await stores.close();
-          } finally {
-            await scratch.drop();
-          }
-        },
-      };
-    } catch (err) {
-      await scratch.drop();
-      throw err;
-    }
-  });
+  browserStores(scratchPostgresStores);
 });

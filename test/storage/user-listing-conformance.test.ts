@@ -19,10 +19,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
-import { createSqlStores } from '../../src/storage/sql/index.js';
 import type { NewRefreshTokenFamily, Stores } from '../../src/storage/stores.js';
-import { createScratchDatabase, postgresSkip, TEST_DATABASE_URL } from '../helpers/postgres.js';
+import { scratchPostgresStores, sqliteStores } from '../helpers/migrated-stores.js';
+import { postgresSkip } from '../helpers/postgres.js';
 
 const T0 = Date.parse('2031-03-04T05:06:07.089Z');
 const at = (offsetMs: number): Date => new Date(T0 + offsetMs);
@@ -134,29 +133,9 @@ function userListingConformance(open: () => Promise<{ stores: Stores; close(): P
 describe('user listing conformance: SQLite file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-user-listing-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  userListingConformance(async () => {
-    const { db } = openDatabase(`sqlite:${join(dir, 'stores.db')}`);
-    await migrateToLatest(db);
-    const stores = createSqlStores(db);
-    return { stores, close: () => stores.close() };
-  });
+  userListingConformance(() => sqliteStores(join(dir, 'stores.db')));
 });
 
 describe('user listing conformance: PostgreSQL', { skip: postgresSkip('user listing conformance: PostgreSQL') }, () => {
-  userListingConformance(async () => {
-    const scratch = await createScratchDatabase(TEST_DATABASE_URL);
-    const { db } = openDatabase(scratch.url);
-    await migrateToLatest(db);
-    const stores = createSqlStores(db);
-    return {
-      stores,
-      async close() {
-        try {
-          await stores.close();
-        } finally {
-          await scratch.drop();
-        }
-      },
-    };
-  });
+  userListingConformance(scratchPostgresStores);
 });
