@@ -118,3 +118,12 @@ export async function signInThrough(page: Page, url: URL, callback: string): Pro
   await page.waitForURL((u) => u.href.startsWith(callback));
   return new URL(page.url());
 }
+
+/** The code at the URL the browser landed on, redeemed by openid-client, which checks state, iss, nonce and the id_token. */
+export function redeemAtCallback(config: client.Configuration, page: Page, request: PkceRequest) {
+  return client.authorizationCodeGrant(config, new URL(page.url()), {
+    pkceCodeVerifier: request.verifier,
+    expectedState: request.state,
+    expectedNonce: request.nonce,
+  });
+}

@@ -49,6 +49,7 @@ import {
   startCallbackServer,
   submitPassword,
   type CallbackServer,
+  redeemAtCallback,
 } from './code-flow-helpers.js';
 
 const ID_TOKEN_LIFETIME = 300;
@@ -125,11 +126,7 @@ describe('RP-Initiated Logout 1.0 and Auth0 /v2/logout in Chromium (issue #14 po
     await page.goto(request.url.href);
     await submitPassword(page, user.password, user.username);
     await page.waitForURL((u) => u.href.startsWith(callback));
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
+    const tokens = await redeemAtCallback(config, page, request);
     return { page, tokens, cookie: (await sessionCookie(page)) ?? assert.fail('no session cookie after the sign-in') };
   }
 

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { checkAccessibility, chromiumUnavailableReason, launchBrowser, newPage } from '../helpers/browser.js';
 import { enrollByEmail, MFA_GRANT_TYPES, Outbox } from '../helpers/mfa-email.js';
@@ -24,6 +24,7 @@ import {
   startCallbackServer,
   submitPassword,
   type CallbackServer,
+  redeemAtCallback,
 } from './code-flow-helpers.js';
 
 /** A password-grant client that enrols Joe's email factor through the MFA API first. */
@@ -77,11 +78,7 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
     await checkAccessibility(page);
     await page.click('form button[type=submit]');
     await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
+    const tokens = await redeemAtCallback(config, page, request);
     assert.ok((tokens.claims()?.amr as string[] | undefined)?.includes('mfa'));
   });
 
@@ -101,11 +98,7 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
     await page.fill('input[name=otp]', totpCode(server, secret));
     await page.click('form:first-of-type button[type=submit]');
     await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
+    const tokens = await redeemAtCallback(config, page, request);
     assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp', 'mfa']);
   });
 
@@ -120,11 +113,7 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
     await page.fill('input[name=otp]', outbox.takeCode('joe@acme.test', 'page challenge'));
     await page.click('form:first-of-type button[type=submit]');
     await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
+    const tokens = await redeemAtCallback(config, page, request);
     assert.deepEqual(tokens.claims()?.amr, ['pwd', 'mail', 'mfa']);
   });
 
@@ -142,11 +131,7 @@ describe('MFA on the sign-in page: enrolment and challenge with TOTP (DESIGN.md 
     assert.notEqual(next, recoveryCode);
     await page.click('form button[type=submit]');
     await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
+    const tokens = await redeemAtCallback(config, page, request);
     assert.deepEqual(tokens.claims()?.amr, ['pwd', 'kba', 'mfa']);
   });
 });

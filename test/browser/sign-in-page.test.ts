@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { ALICE, API, BLOCKED, EMPLOYEE } from '../helpers/fixtures.js';
 import { checkAccessibility, chromiumUnavailableReason, launchBrowser, newPage } from '../helpers/browser.js';
@@ -28,6 +28,7 @@ import {
   WEBAPP,
   type CallbackServer,
   type PkceRequest,
+  redeemAtCallback,
 } from './code-flow-helpers.js';
 
 /** An application whose users come from the `employees` connection only. */
@@ -124,11 +125,7 @@ describe('The sign-in page: the password grant core, hooks, and the authorizatio
     const request = await authorizationRequest(config, callbackServer.url, { audience: API, scope: 'openid read:sample' });
     await signIn(page, request, ALICE);
     await page.waitForURL((u) => u.href.startsWith(callbackServer.url));
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
+    const tokens = await redeemAtCallback(config, page, request);
     const access = decodeJwt(tokens.access_token);
     assert.equal(access['https://hooks.test/grant_type'], 'authorization_code');
     assert.ok(([] as unknown[]).concat(access.aud).includes(API), 'audience chose the API');
