@@ -10,6 +10,8 @@ import { createListener } from './http/listener.js';
 import { dbConnectionsRoutes } from './http/routes/dbconnections.js';
 import { deviceRoutes } from './http/routes/device.js';
 import { registerRequestLog } from './http/request-log.js';
+import { managementEndpoints } from './http/management/groups.js';
+import { MANAGEMENT_API_PREFIX, managementRoutes } from './http/management/index.js';
 import { metadataRoutes } from './http/routes/metadata.js';
 import { mfaRoutes } from './http/routes/mfa.js';
 import { healthRoutes, metricsRoute } from './http/routes/operations.js';
@@ -55,6 +57,14 @@ export function buildApp(runtime: Runtime, options: BuildAppOptions = {}): Fasti
   void app.register(pageRoutes, { catalog, ...runtime.browser, accounts: runtime.accounts });
   // Auth0's sign-up and forgot-password endpoints (issue #15 point 1, DESIGN.md §8).
   void app.register(dbConnectionsRoutes, { catalog, accounts: runtime.accounts });
+  // Auth0's Management API v2 (issue #15, DESIGN.md §9).
+  void app.register(managementRoutes, {
+    prefix: MANAGEMENT_API_PREFIX,
+    catalog,
+    callers: runtime.management.callers,
+    securityEvents: runtime.management.securityEvents,
+    endpoints: managementEndpoints(runtime.management),
+  });
   // /metrics is not here: its counters tell operators what clients must not learn (issue #11 point 3, DESIGN.md §3).
   void app.register(healthRoutes, healthDeps(runtime));
   return app;

@@ -32,7 +32,9 @@ import type { Catalog } from './domain/tenant.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { MfaTokens } from './mfa/mfa-token.js';
+import type { ManagementServices } from './http/management/groups.js';
 import { Accounts } from './oauth/accounts/accounts.js';
+import { ManagementCallers } from './oauth/management/management-caller.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
@@ -87,6 +89,8 @@ export interface Runtime {
   browser: BrowserSignIn;
   /** Sign-up, password reset and email verification (DESIGN.md §8). */
   accounts: Accounts;
+  /** The Management API's services (DESIGN.md §9, http/management/groups.ts). */
+  management: ManagementServices;
   close(): Promise<void>;
 }
 
@@ -121,6 +125,7 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
       endpoints: wired.endpoints,
       browser: wired.browser,
       accounts: wired.selfService,
+      management: wired.management,
       close: () => disposers.close(),
     };
   } catch (err) {
@@ -144,6 +149,7 @@ interface WiredServices {
   counterStorage: CounterStorage;
   accounts: AccountLifecycle;
   selfService: Accounts;
+  management: ManagementServices;
 }
 
 async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers: DisposerStack): Promise<WiredServices> {
@@ -264,7 +270,12 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   });
   // Before storage closes: the emails still on their way write their tickets and events first.
   disposers.defer('the account emails', () => selfService.idle());
-  return { endpoints, browser, metrics, counterStorage, accounts, selfService };
+  // The Management API (issue #15 points 2-5, DESIGN.md §9).
+  const management: ManagementServices = {
+    callers: new ManagementCallers({ verifier, users: stores.users, counters: counterStorage.counters, clock }),
+    securityEvents,
+  };
+  return { endpoints, browser, metrics, counterStorage, accounts, selfService, management };
 }
 
 /** What runs on its own once the services stand: the purge of expired rows, and the signing-key notices of other nodes. */

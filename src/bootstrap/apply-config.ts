@@ -86,6 +86,8 @@ export async function applyConfig(
       mfa,
       browser_session,
       device_flow,
+      administrators,
+      management_api,
     } = tenant;
     const tenantId = await stores.catalog.upsertTenant(name, {
       default_directory,
@@ -98,6 +100,8 @@ export async function applyConfig(
       mfa,
       browser_session,
       device_flow,
+      administrators,
+      management_api,
     });
     summary.tenants++;
     const connectionIds = new Map<string, string>();

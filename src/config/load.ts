@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { looksLikeManagementApiAudience, managementApiAudience } from '../domain/management-api.js';
 import { mfaApiAudience } from '../domain/mfa-api.js';
 import { applyExternalValues } from './external-values.js';
 import { formatKeyPath } from './key-path.js';
@@ -138,21 +139,38 @@ function resolveDatabaseUrl(url: string, baseDir: string): string {
 }
 
 /**
- * Each tenant has a built-in MFA API, `{issuer}mfa/` (mfa/mfa-api.ts): an API
- * declared with that identifier would hand out tokens that manage factors
- * without the second factor it requires. Checked here, where the issuer
- * (`{public_url}/{tenant}/`) is known.
+ * Each tenant has two built-in APIs: the MFA API `{issuer}mfa/`
+ * (mfa/mfa-api.ts) and the Management API `{issuer}api/v2/`
+ * (domain/management-api.ts). An API declared with either identifier would
+ * hand out tokens without the checks those require; a client grant for
+ * something shaped like the Management API must name this tenant's exactly.
+ * Checked here, where the issuer (`{public_url}/{tenant}/`) is known.
  */
 function reservedApiIdentifiers(config: ParsedConfig, publicUrl: string): string[] {
   return config.tenants.flatMap((tenant, i) => {
-    const builtIn = mfaApiAudience(`${publicUrl}/${tenant.name}/`);
-    return tenant.apis.flatMap((api, j) =>
-      api.identifier === builtIn
+    const issuer = `${publicUrl}/${tenant.name}/`;
+    const builtIn = new Map([
+      [mfaApiAudience(issuer), 'MFA API'],
+      [managementApiAudience(issuer), 'Management API'],
+    ]);
+    const declared = tenant.apis.flatMap((api, j) => {
+      const name = builtIn.get(api.identifier);
+      return name === undefined
+        ? []
+        : [
+            `${formatKeyPath(['tenants', i, 'apis', j, 'identifier'])}: this is the tenant's built-in ${name} (${api.identifier}), which Latchkey provides; choose another identifier`,
+          ];
+    });
+    const grants = tenant.client_grants.flatMap((grant, j) =>
+      looksLikeManagementApiAudience(grant.audience) &&
+      grant.audience !== managementApiAudience(issuer) &&
+      !tenant.apis.some((api) => api.identifier === grant.audience)
         ? [
-            `${formatKeyPath(['tenants', i, 'apis', j, 'identifier'])}: this is the tenant's built-in MFA API (${builtIn}), which Latchkey provides; choose another identifier`,
+            `${formatKeyPath(['tenants', i, 'client_grants', j, 'audience'])}: names no API of this tenant; its Management API is ${managementApiAudience(issuer)}`,
           ]
         : [],
     );
+    return [...declared, ...grants];
   });
 }
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { GRANT_TYPES } from '../domain/grant-types.js';
 import { isSupportedPasswordHash, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordPolicyRefusal } from '../domain/password-policy.js';
 import { isIpOrCidr } from '../domain/ip.js';
+import { looksLikeManagementApiAudience, MANAGEMENT_API_SCOPES } from '../domain/management-scopes.js';
 
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -327,6 +328,14 @@ const hooksSchema = z.strictObject({
 const rateLimitSchema = z.strictObject({
   requests: z.number().int().min(1).max(10_000_000).describe('Requests allowed in each window; beyond them 429.'),
   per_seconds: z.number().int().min(1).max(86_400).describe('The window, in seconds.'),
+});
+
+const managementApiSchema = z.strictObject({
+  rate_limit: rateLimitSchema
+    .default({ requests: 50, per_seconds: 1 })
+    .describe(
+      "Requests each caller (application) may make to the Management API per window; beyond them 429 too_many_requests with Retry-After (Auth0's limit is of this order).",
+    ),
 });
 
 const bruteForceSchema = z.strictObject({
@@ -783,6 +792,15 @@ const tenantSchema = z
     device_flow: deviceFlowSchema
       .prefault({})
       .describe('The device authorization grant (RFC 8628): how long a code lives and how often devices poll.'),
+    administrators: z
+      .array(z.string().min(1).max(512))
+      .default([])
+      .describe(
+        "Users (by email or username, case-insensitive) who may get a token for the tenant's Management API (`{issuer}api/v2/`) by signing in through the hosted pages with a second factor (docs/management-api.md). Applications get one through a client grant instead.",
+      ),
+    management_api: managementApiSchema
+      .prefault({})
+      .describe("The tenant's Management API at /T/api/v2/ (Auth0's v2 shapes, docs/management-api.md)."),
   })
   .superRefine((tenant, ctx) => {
     const connectionNames = new Set(tenant.connections.map((c) => c.name));
@@ -879,7 +897,10 @@ function refineClientGrants(
   tenant.client_grants.forEach((grant, i) => {
     if (!clientIds.has(grant.client_id))
       ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'client_id'], message: 'names no application of this tenant' });
-    const api = apis.get(grant.audience);
+    // The built-in Management API: its exact identifier needs public_url, checked in load.ts.
+    const api = looksLikeManagementApiAudience(grant.audience)
+      ? { identifier: grant.audience, scopes: [...MANAGEMENT_API_SCOPES] as string[] }
+      : apis.get(grant.audience);
     if (!api) {
       ctx.addIssue({ code: 'custom', path: ['client_grants', i, 'audience'], message: 'names no API identifier of this tenant' });
     } else {

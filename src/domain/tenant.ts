@@ -10,6 +10,7 @@ import {
   type RateLimitsConfig,
   type SigningAlg,
 } from '../config/schema.js';
+import { managementApiAudience, managementApiConfig } from './management-api.js';
 import { mfaApiAudience, mfaApiConfig } from './mfa-api.js';
 import { IpList } from './ip.js';
 import type { ApplicationRecord, CatalogSnapshot, ConnectionRecord, TenantRecord, UserRecord } from '../storage/stores.js';
@@ -26,6 +27,8 @@ export interface TenantEndpoints {
   authorization: string;
   /** The built-in MFA API's audience (mfa/mfa-api.ts). */
   mfaApi: string;
+  /** The built-in Management API's audience and base, `{issuer}api/v2/` (domain/management-api.ts). */
+  managementApi: string;
 }
 
 export interface Tenant {
@@ -67,22 +70,35 @@ export function tenantEndpoints(publicUrl: string, tenantName: string): TenantEn
     introspection: `${issuer}oauth/introspect`,
     authorization: `${issuer}authorize`,
     mfaApi: mfaApiAudience(issuer),
+    managementApi: managementApiAudience(issuer),
   };
 }
 
 export class Catalog {
-  private readonly tenants = new Map<string, Tenant>();
+  private tenants = new Map<string, Tenant>();
 
-  constructor(publicUrl: string, snapshot: CatalogSnapshot) {
+  constructor(
+    private readonly publicUrl: string,
+    snapshot: CatalogSnapshot,
+  ) {
+    this.replace(snapshot);
+  }
+
+  /**
+   * Serves a new snapshot from now on: the Management API changed the
+   * catalog here or on another node. Requests already running keep the
+   * tenant they looked up; one map swap, so no request sees half a change.
+   */
+  replace(snapshot: CatalogSnapshot): void {
+    const tenants = new Map<string, Tenant>();
     for (const record of snapshot.tenants) {
-      const endpoints = tenantEndpoints(publicUrl, record.name);
+      const endpoints = tenantEndpoints(this.publicUrl, record.name);
       const apis = new Map(snapshot.apis.filter((a) => a.tenantId === record.id).map((a) => [a.settings.identifier, a.settings]));
-      // The built-in MFA API: never declared (config/load.ts refuses the identifier), always there.
-      const mfaApi = mfaApiConfig(endpoints.issuer);
-      apis.set(mfaApi.identifier, mfaApi);
+      // The built-in APIs: never declared (config/load.ts refuses their identifiers), always there.
+      for (const builtIn of [mfaApiConfig(endpoints.issuer), managementApiConfig(endpoints.issuer)]) apis.set(builtIn.identifier, builtIn);
       const algs = new Set<SigningAlg>([USERINFO_TOKEN_ALG, record.settings.id_token_signing_alg]);
       for (const api of apis.values()) algs.add(api.signing_alg);
-      this.tenants.set(record.name, {
+      tenants.set(record.name, {
         id: record.id,
         name: record.name,
         settings: record.settings,
@@ -95,6 +111,7 @@ export class Catalog {
         protection: protectionOf(record),
       });
     }
+    this.tenants = tenants;
   }
 
   tenant(name: string): Tenant | undefined {

@@ -19,6 +19,7 @@ import type { MfaTokens } from '../mfa/mfa-token.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { ApplicationRecord } from '../storage/stores.js';
 import type { GrantDecision } from './grants/grant-handler.js';
+import { assertManagementApiUser } from './management-audience.js';
 
 /** What a sign-in needs next: nothing, a code of a factor the user has, or a factor enrolled first. */
 export type MfaRequirement = 'none' | 'challenge' | 'enroll';
@@ -54,6 +55,13 @@ export class MfaGate {
    */
   async check(decision: GrantDecision, tenant: Tenant, client: AuthenticatedClient): Promise<Grant> {
     const { grant, passwordLogin } = decision;
+    try {
+      assertManagementApiUser(grant, tenant);
+    } catch (refusal) {
+      // The password was right; the refusal is the tenant's rule, as a hook's deny would be.
+      await passwordLogin?.succeeded();
+      throw refusal;
+    }
     if (!passwordLogin) return grant;
     const policy = mfaPolicyOf(tenant, client.app, grant.api);
     const requirement = await this.requirement(tenant.id, passwordLogin.user.id, policy);
@@ -71,6 +79,7 @@ export class MfaGate {
    * an mfa_token carrying this grant, as the password flow would ask.
    */
   async checkSession(grant: Grant, tenant: Tenant, client: AuthenticatedClient): Promise<void> {
+    assertManagementApiUser(grant, tenant);
     if (grant.subject.kind !== 'user' || grant.amr?.includes('mfa')) return;
     const requirement = await this.requirement(tenant.id, grant.subject.user.id, mfaPolicyOf(tenant, client.app, grant.api));
     if (requirement === 'none') return;
@@ -109,10 +118,11 @@ export class MfaGate {
 
 /**
  * The application's policy, else the tenant's. A token for the MFA API
- * (domain/mfa-api.ts) manages factors, so it always takes one, whatever
- * the policy.
+ * (domain/mfa-api.ts) manages factors, and one for the Management API
+ * (domain/management-api.ts) manages everything, so both always take one,
+ * whatever the policy.
  */
 export function mfaPolicyOf(tenant: Tenant, app: ApplicationRecord, api: ApiConfig | undefined): MfaPolicy {
-  if (api?.identifier === tenant.endpoints.mfaApi) return 'always';
+  if (api?.identifier === tenant.endpoints.mfaApi || api?.identifier === tenant.endpoints.managementApi) return 'always';
   return app.settings.mfa ?? tenant.settings.mfa ?? DEFAULT_TENANT_POLICY;
 }

@@ -39,6 +39,8 @@ export const SECURITY_EVENT_TYPES = [
   'password_reset_requested',
   'email_verified',
   'account_rate_limited',
+  // The Management API (DESIGN.md §9): every successful write, naming the actor (an application or an administrator).
+  'management_api_write',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -155,5 +157,7 @@ function describe(event: SecurityEventInput): string {
       return "the user's email address was verified by the emailed link";
     case 'account_rate_limited':
       return `too many ${event.reason === 'signup' ? 'sign-ups' : 'password-reset requests'} from one IP or for one address; more are refused with 429 until the hour's window ends`;
+    case 'management_api_write':
+      return `a Management API write succeeded (${event.reason ?? ''}); details name the actor and the object`;
   }
 }

@@ -14,7 +14,19 @@ export type { MfaAuthenticatorType, MfaAuthenticator, MfaPendingEnrolment, Enrol
 
 /** Attack-protection keys are optional here: a tenant stored before they existed gets the defaults (oauth/catalog.ts). */
 export type TenantSettings = Pick<TenantConfig, 'default_directory' | 'default_audience' | 'id_token_signing_alg' | 'id_token_lifetime'> &
-  Partial<Pick<TenantConfig, 'attack_protection' | 'rate_limits' | 'trusted_proxies' | 'mfa' | 'browser_session' | 'device_flow'>>;
+  Partial<
+    Pick<
+      TenantConfig,
+      | 'attack_protection'
+      | 'rate_limits'
+      | 'trusted_proxies'
+      | 'mfa'
+      | 'browser_session'
+      | 'device_flow'
+      | 'administrators'
+      | 'management_api'
+    >
+  >;
 export type ApplicationSettings = Omit<ApplicationConfig, 'client_secret' | 'client_id'>;
 
 export interface TenantRecord {

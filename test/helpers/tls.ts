@@ -120,11 +120,13 @@ export interface HttpsTestServer {
  * the https one. startTestServer's `extra` overrides its `listen` and
  * `public_url`, so the port is chosen here first.
  */
-export async function startHttpsTestServer(options: StartOptions): Promise<HttpsTestServer> {
+export async function startHttpsTestServer(startOptions: StartOptions | ((url: string) => StartOptions)): Promise<HttpsTestServer> {
   const cert = createSelfSignedCertificate();
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const url = `https://${host}`;
+  // A function when the tenant names its own URL (a client grant for the Management API, `{issuer}api/v2/`).
+  const options = typeof startOptions === 'function' ? startOptions(url) : startOptions;
   let server: TestServer;
   try {
     server = await startTestServer({

@@ -1,0 +1,20 @@
+/**
+ * Every Management API endpoint, group by group (Auth0's tags), each group
+ * built with only the services it uses. The composition root hands the
+ * services in (runtime.ts `management`); http/management/index.ts turns the
+ * list into routes and the OpenAPI document.
+ */
+import type { ManagementCallers } from '../../oauth/management/management-caller.js';
+import type { SecurityEvents } from '../../observability/security-events.js';
+import { connectionEndpoints } from './connections.js';
+import type { ManagementEndpoint } from './endpoint.js';
+
+/** What the Management API's routes are built from: the caller check, the audit trail, and each group's services. */
+export interface ManagementServices {
+  callers: Pick<ManagementCallers, 'authenticate' | 'spend'>;
+  securityEvents: Pick<SecurityEvents, 'record'>;
+}
+
+export function managementEndpoints(_services: ManagementServices): ManagementEndpoint[] {
+  return [...connectionEndpoints()];
+}

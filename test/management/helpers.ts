@@ -1,0 +1,109 @@
+/**
+ * A server for the Management API suites (DESIGN.md §9), over HTTPS as
+ * Auth0's SDK insists: the acme fixture plus `acme-mgmt`, an application
+ * holding a client grant for `{issuer}api/v2/`, and small JSON helpers that
+ * send a bearer token the way the SDK does.
+ */
+import { MANAGEMENT_API_SCOPES } from '../../src/domain/management-api.js';
+import { acmeFixture } from '../helpers/fixtures.js';
+import { toJson, type JsonResponse } from '../helpers/http.js';
+import type { StartOptions, TenantInput } from '../helpers/server.js';
+import { startHttpsTestServer, type HttpsTestServer } from '../helpers/tls.js';
+
+export const MGMT_CLIENT = { client_id: 'acme-mgmt', client_secret: 'acme-mgmt-secret-0123456789' };
+
+export interface ManagementServerOptions {
+  /** The scopes of acme-mgmt's client grant; default every scope. */
+  scopes?: readonly string[];
+  /** Changes to the acme tenant (applications and client grants are added to, not replaced). */
+  tenant?: Partial<TenantInput>;
+  /** More tenants beside acme, given the server's URL (for their own Management API client grants). */
+  otherTenants?: (url: string) => TenantInput[];
+  extra?: StartOptions['extra'];
+}
+
+export async function startManagementServer(options: ManagementServerOptions = {}): Promise<HttpsTestServer> {
+  const { applications = [], client_grants = [], ...overrides } = options.tenant ?? {};
+  const { tenant } = await acmeFixture(overrides);
+  return startHttpsTestServer((url) => ({
+    tenants: [
+      {
+        ...tenant,
+        applications: [
+          ...(tenant.applications ?? []),
+          ...applications,
+          {
+            client_id: MGMT_CLIENT.client_id,
+            client_secret: MGMT_CLIENT.client_secret,
+            token_endpoint_auth_method: 'client_secret_post',
+            grant_types: ['client_credentials'],
+          },
+        ],
+        client_grants: [
+          ...(tenant.client_grants ?? []),
+          ...client_grants,
+          { client_id: MGMT_CLIENT.client_id, audience: `${url}/acme/api/v2/`, scope: [...(options.scopes ?? MANAGEMENT_API_SCOPES)] },
+        ],
+      },
+      ...(options.otherTenants?.(url) ?? []),
+    ],
+    ...(options.extra === undefined ? {} : { extra: options.extra }),
+  }));
+}
+
+/** client_credentials for the Management API, as a deploy script gets its token. */
+export async function managementToken(
+  server: HttpsTestServer,
+  client: { client_id: string; client_secret: string } = MGMT_CLIENT,
+  tenant = 'acme',
+  scope?: string,
+): Promise<string> {
+  const response = await server.postForm(server.at('/oauth/token', tenant), {
+    grant_type: 'client_credentials',
+    ...client,
+    audience: `${server.issuer(tenant)}api/v2/`,
+    ...(scope === undefined ? {} : { scope }),
+  });
+  if (response.status !== 200) throw new Error(`no Management API token: ${response.status} ${response.text}`);
+  return response.body.access_token as string;
+}
+
+export interface ManagementClientForTests {
+  get(path: string): Promise<JsonResponse>;
+  post(path: string, body?: unknown): Promise<JsonResponse>;
+  patch(path: string, body?: unknown): Promise<JsonResponse>;
+  put(path: string, body?: unknown): Promise<JsonResponse>;
+  del(path: string): Promise<JsonResponse>;
+}
+
+/** Requests to `{issuer}api/v2{path}` with the token as Bearer; `path` starts with a slash and is sent as written. */
+export function mgmt(server: HttpsTestServer, token: string | undefined, tenant = 'acme'): ManagementClientForTests {
+  const send = async (method: string, path: string, body?: unknown) =>
+    toJson(
+      await server.fetch(`${server.issuer(tenant)}api/v2${path}`, {
+        method,
+        headers: {
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+    );
+  return {
+    get: (path) => send('GET', path),
+    post: (path, body) => send('POST', path, body ?? {}),
+    patch: (path, body) => send('PATCH', path, body ?? {}),
+    put: (path, body) => send('PUT', path, body ?? {}),
+    del: (path) => send('DELETE', path),
+  };
+}
+
+/** Auth0's error body: all four members, always. */
+export function assertManagementError(response: JsonResponse, statusCode: number, errorCode: string): void {
+  const { body } = response;
+  if (response.status !== statusCode || body.statusCode !== statusCode || body.errorCode !== errorCode) {
+    throw new Error(`expected ${statusCode} ${errorCode}, got ${response.status} ${response.text}`);
+  }
+  for (const key of ['error', 'message'])
+    if (typeof body[key] !== 'string' || body[key] === '') throw new Error(`no ${key}: ${response.text}`);
+}
