@@ -58,6 +58,8 @@ describe('configuration defaults', () => {
           mfa: 'optional',
           browser_session: { idle_lifetime: 259_200, absolute_lifetime: 604_800 },
           device_flow: { expires_in: 900, interval: 5 },
+          administrators: [],
+          management_api: { rate_limit: { requests: 50, per_seconds: 1 } },
         },
       ],
     });
