@@ -3,6 +3,7 @@
  * PostgreSQL: TEXT ids, ISO-8601 UTC strings for instants (they sort and
  * compare as text), 0/1 integers for booleans, JSON as TEXT.
  */
+import type { Generated } from 'kysely';
 
 /** Columns of every catalog row the configuration file can declare (DESIGN.md §2, §9). */
 export interface DeclarableRow {
@@ -82,6 +83,13 @@ export interface UsersTable {
   blocked_at: string | null;
   last_login_at: string | null;
   groups: string | null;
+  /** Migration 011: Auth0's user_metadata and app_metadata, JSON objects as text; null when never set. */
+  user_metadata: string | null;
+  app_metadata: string | null;
+  /** Migration 011: successful sign-ins (recordLogin). */
+  logins_count: Generated<number>;
+  /** Migration 011: loginKey(name), what `q` searches names by. */
+  name_key: string | null;
 }
 
 export interface SigningKeysTable {

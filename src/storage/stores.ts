@@ -9,6 +9,7 @@ import type { ApiConfig, ApplicationConfig, ConnectionConfig, PasswordPolicyConf
 import type { AccountTicketStore } from './account-tickets.js';
 import type { BrowserSignInStores } from './browser-stores.js';
 import type { MfaStore } from './mfa-stores.js';
+import type { UserSearch } from '../domain/user-search.js';
 
 export type { MfaAuthenticatorType, MfaAuthenticator, MfaPendingEnrolment, EnrolmentConfirmation, MfaStore } from './mfa-stores.js';
 
@@ -141,7 +142,16 @@ export interface UserRecord {
   blockedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The last successful sign-in; null before the first. */
+  lastLoginAt: Date | null;
+  loginsCount: number;
+  /** Auth0's user_metadata (the user's own) and app_metadata (the application's), JSON objects; empty when never set. */
+  userMetadata: UserMetadata;
+  appMetadata: UserMetadata;
 }
+
+/** A JSON object, as Auth0's metadata is. */
+export type UserMetadata = Record<string, unknown>;
 
 export interface NewUser {
   tenantId: string;
@@ -156,6 +166,8 @@ export interface NewUser {
   /** Null for users of an external directory (they are provisioned at their first login). */
   passwordHash: string | null;
   blocked?: boolean | undefined;
+  userMetadata?: UserMetadata | undefined;
+  appMetadata?: UserMetadata | undefined;
 }
 
 export type UserProfileUpdate = Partial<Pick<NewUser, 'email' | 'emailVerified' | 'name' | 'givenName' | 'familyName' | 'groups'>>;
@@ -177,6 +189,7 @@ export interface UserStore {
   setBlocked(userId: string, blocked: boolean, now?: Date): Promise<void>;
   /** An external directory's user: created at the first successful login, its profile refreshed at each. */
   provisionExternal(user: Omit<NewUser, 'passwordHash'>): Promise<UserRecord>;
+  /** Stamps the last sign-in and counts it (Auth0's `last_login`, `logins_count`). */
   recordLogin(userId: string, at: Date): Promise<void>;
   /** How many users a connection holds (an operator's log line when the connection stops being served). */
   countInConnection(tenantId: string, connectionId: string): Promise<number>;
@@ -188,12 +201,23 @@ export interface UserStore {
   list(tenantId: string, page: UserListPage): Promise<UserRecord[]>;
   /** How many users a tenant holds (all its connections). */
   countInTenant(tenantId: string): Promise<number>;
+  /** How many users `list` would page through with this filter (its totals). */
+  count(tenantId: string, filter: UserListFilter): Promise<number>;
+  /** Every user of the tenant with this email (case-insensitive), in any connection, in the list's order; at most `limit`. */
+  findByEmail(tenantId: string, email: string, limit: number): Promise<UserRecord[]>;
+  /** Replaces the user's metadata objects that are given (the caller merged them); bumps updatedAt. */
+  setMetadata(userId: string, metadata: { userMetadata?: UserMetadata | undefined; appMetadata?: UserMetadata | undefined }): Promise<void>;
   /** Removes the user row; false when no such user is in the tenant. The caller ends the user's sessions and factors first. */
   delete(tenantId: string, userId: string): Promise<boolean>;
 }
 
-export interface UserListPage {
+export interface UserListFilter {
   connectionId?: string | undefined;
+  /** Users any of whose searched fields match (domain/user-search.ts); every value reaches SQL bound, never as text. */
+  search?: UserSearch | undefined;
+}
+
+export interface UserListPage extends UserListFilter {
   offset: number;
   limit: number;
 }
@@ -285,6 +309,8 @@ export interface RefreshTokenStore {
   revokeClientFamilies(tenantId: string, clientId: string, now: Date): Promise<number>;
   /** How many of the user's families still work at `now`: not revoked, not expired (idle or absolute). */
   countLiveForUser(tenantId: string, userId: string, now: Date): Promise<number>;
+  /** The user's families that still work at `now`, oldest first (then by id), from `offset`, at most `limit`. */
+  listLiveForUser(tenantId: string, userId: string, now: Date, page: { offset: number; limit: number }): Promise<RefreshTokenFamily[]>;
 }
 
 /** The token presented is the one just replaced, within the client's reuse interval. */
@@ -348,13 +374,16 @@ export interface SecurityEventFilter {
   clientId?: string | undefined;
   since?: Date | undefined;
   until?: Date | undefined;
-  /** Newest first, at most this many. */
+  /** Newest first, at most this many, after skipping `offset` (default 0). */
   limit: number;
+  offset?: number | undefined;
 }
 
 export interface SecurityEventStore {
   append(event: SecurityEvent): Promise<void>;
   query(filter: SecurityEventFilter): Promise<StoredSecurityEvent[]>;
+  /** How many events match the filter (its limit and offset aside): a list's totals. */
+  count(filter: Omit<SecurityEventFilter, 'limit' | 'offset'>): Promise<number>;
   deleteBefore(cutoff: Date): Promise<number>;
 }
 

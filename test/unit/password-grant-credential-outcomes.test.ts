@@ -59,6 +59,10 @@ const alice: UserRecord = {
   blockedAt: null,
   createdAt: new Date(0),
   updatedAt: new Date(0),
+  lastLoginAt: null,
+  loginsCount: 0,
+  userMetadata: {},
+  appMetadata: {},
 };
 
 /** How the grant settled its login attempt, as the attack protection would count it. */

@@ -36,6 +36,10 @@ function user(overrides: Partial<UserRecord> = {}): UserRecord {
     blockedAt: null,
     createdAt: new Date(0),
     updatedAt: new Date(0),
+    lastLoginAt: null,
+    loginsCount: 0,
+    userMetadata: {},
+    appMetadata: {},
     ...overrides,
   };
 }

@@ -15,7 +15,9 @@ import { userFromRow } from './user-store.js';
 import { writeBatcherFor } from './write-batcher.js';
 
 /** A family row with its user's columns, each prefixed `owner_` (null when the user is gone). */
-type FamilyWithOwnerRow = Selectable<RefreshTokenFamiliesTable> & { [C in keyof UsersTable as `owner_${C}`]: UsersTable[C] | null };
+type FamilyWithOwnerRow = Selectable<RefreshTokenFamiliesTable> & {
+  [C in keyof Selectable<UsersTable> as `owner_${C}`]: Selectable<UsersTable>[C] | null;
+};
 
 /**
  * The refresh grant needs the family and its user: one statement, not two
@@ -46,6 +48,10 @@ const FIND_FAMILY_WITH_OWNER = new CompiledStatement<'familyId', FamilyWithOwner
       'u.blocked_at as owner_blocked_at',
       'u.last_login_at as owner_last_login_at',
       'u.groups as owner_groups',
+      'u.user_metadata as owner_user_metadata',
+      'u.app_metadata as owner_app_metadata',
+      'u.logins_count as owner_logins_count',
+      'u.name_key as owner_name_key',
     ])
     .where('f.id', '=', v.familyId),
 );
@@ -92,6 +98,10 @@ function ownerOf(row: FamilyWithOwnerRow): Selectable<UsersTable> | undefined {
     blocked_at: row.owner_blocked_at,
     last_login_at: row.owner_last_login_at,
     groups: row.owner_groups,
+    user_metadata: row.owner_user_metadata,
+    app_metadata: row.owner_app_metadata,
+    logins_count: row.owner_logins_count as number,
+    name_key: row.owner_name_key,
   };
 }
 
@@ -216,6 +226,30 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
       .where('family_expires_at', '>', at)
       .executeTakeFirstOrThrow();
     return Number(row.count);
+  }
+
+  async listLiveForUser(
+    tenantId: string,
+    userId: string,
+    now: Date,
+    page: { offset: number; limit: number },
+  ): Promise<RefreshTokenFamily[]> {
+    const at = toIso(now);
+    // Through refresh_token_families_user_idx (tenant_id, user_id); a user holds few families.
+    const rows = await this.db
+      .selectFrom('refresh_token_families')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', at)
+      .where('family_expires_at', '>', at)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
+    return rows.map(toFamily);
   }
 
   /** Revokes the tenant's unrevoked families whose `column` is `value`; an earlier revocation keeps its instant. */

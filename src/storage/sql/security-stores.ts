@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, SelectQueryBuilder } from 'kysely';
 import type { Database } from '../schema.js';
 import type {
   AttackLock,
@@ -14,6 +14,22 @@ import { writeBatcherFor } from './write-batcher.js';
 
 /** Long enough for any real login name; a 64 KiB "username" is not kept whole. */
 const MAX_IDENTIFIER_CHARS = 256;
+
+function eventsMatching<O>(
+  query: SelectQueryBuilder<Database, 'security_events', O>,
+  filter: Omit<SecurityEventFilter, 'limit' | 'offset'>,
+) {
+  let matching = query;
+  if (filter.tenantId !== undefined) matching = matching.where('tenant_id', '=', filter.tenantId);
+  if (filter.types !== undefined && filter.types.length > 0) matching = matching.where('type', 'in', filter.types);
+  if (filter.userId !== undefined) matching = matching.where('user_id', '=', filter.userId);
+  if (filter.identifier !== undefined) matching = matching.where('identifier', '=', filter.identifier);
+  if (filter.ip !== undefined) matching = matching.where('ip', '=', filter.ip);
+  if (filter.clientId !== undefined) matching = matching.where('client_id', '=', filter.clientId);
+  if (filter.since !== undefined) matching = matching.where('at', '>=', toIso(filter.since));
+  if (filter.until !== undefined) matching = matching.where('at', '<', toIso(filter.until));
+  return matching;
+}
 
 export class SqlSecurityEventStore implements SecurityEventStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -41,16 +57,13 @@ export class SqlSecurityEventStore implements SecurityEventStore {
   }
 
   async query(filter: SecurityEventFilter): Promise<StoredSecurityEvent[]> {
-    let query = this.db.selectFrom('security_events').selectAll();
-    if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId);
-    if (filter.types !== undefined && filter.types.length > 0) query = query.where('type', 'in', filter.types);
-    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
-    if (filter.identifier !== undefined) query = query.where('identifier', '=', filter.identifier);
-    if (filter.ip !== undefined) query = query.where('ip', '=', filter.ip);
-    if (filter.clientId !== undefined) query = query.where('client_id', '=', filter.clientId);
-    if (filter.since !== undefined) query = query.where('at', '>=', toIso(filter.since));
-    if (filter.until !== undefined) query = query.where('at', '<', toIso(filter.until));
-    const rows = await query.orderBy('at', 'desc').orderBy('id').limit(filter.limit).execute();
+    const query = eventsMatching(this.db.selectFrom('security_events').selectAll(), filter);
+    const rows = await query
+      .orderBy('at', 'desc')
+      .orderBy('id')
+      .limit(filter.limit)
+      .offset(filter.offset ?? 0)
+      .execute();
     return rows.map((row) => ({
       id: row.id,
       at: fromIso(row.at),
@@ -64,6 +77,12 @@ export class SqlSecurityEventStore implements SecurityEventStore {
       ip: row.ip ?? undefined,
       details: row.details === null ? undefined : (JSON.parse(row.details) as Record<string, string | number | boolean>),
     }));
+  }
+
+  async count(filter: Omit<SecurityEventFilter, 'limit' | 'offset'>): Promise<number> {
+    const query = eventsMatching(this.db.selectFrom('security_events'), filter);
+    const row = await query.select((eb) => eb.fn.countAll<number | string>().as('count')).executeTakeFirstOrThrow();
+    return Number(row.count);
   }
 
   async deleteBefore(cutoff: Date): Promise<number> {

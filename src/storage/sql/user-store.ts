@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable, type SelectQueryBuilder, type SqlBool, type Updateable } from 'kysely';
 import type { Database, UsersTable } from '../schema.js';
-import type { NewUser, UserListPage, UserProfileUpdate, UserRecord, UserStore } from '../stores.js';
+import type { NewUser, UserListFilter, UserListPage, UserMetadata, UserProfileUpdate, UserRecord, UserStore } from '../stores.js';
 import { loginKey } from '../../domain/login-key.js';
+import { likeLiteral, prefixRangeEnd, type UserSearch, type UserSearchField } from '../../domain/user-search.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
 
 /** A users row as the record the services see (also used by stores that join users in). */
@@ -24,7 +25,64 @@ export function userFromRow(row: Selectable<UsersTable>): UserRecord {
     blockedAt: fromIsoOrNull(row.blocked_at),
     createdAt: fromIso(row.created_at),
     updatedAt: fromIso(row.updated_at),
+    lastLoginAt: fromIsoOrNull(row.last_login_at),
+    loginsCount: Number(row.logins_count),
+    userMetadata: metadataFromColumn(row.user_metadata),
+    appMetadata: metadataFromColumn(row.app_metadata),
   };
+}
+
+function metadataFromColumn(text: string | null): UserMetadata {
+  return text === null ? {} : (JSON.parse(text) as UserMetadata);
+}
+
+function metadataColumn(metadata: UserMetadata | undefined): string | null {
+  return metadata === undefined || Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata);
+}
+
+const KEY_COLUMN: Record<UserSearchField, 'email_key' | 'username_key' | 'name_key'> = {
+  email: 'email_key',
+  username: 'username_key',
+  name: 'name_key',
+};
+
+/**
+ * The search as bound conditions on the key columns. A prefix is an index range (code-point order: migration 011),
+ * an exact value an index lookup; a suffix or a substring is a LIKE whose literal part is escaped, so `%` and `_`
+ * in `q` are characters. Each field's condition uses its (tenant_id, key) index; PostgreSQL and SQLite OR them.
+ */
+function searchCondition(eb: ExpressionBuilder<Database, 'users'>, search: UserSearch) {
+  return eb.or(
+    search.fields.map((field) => {
+      const column = KEY_COLUMN[field];
+      switch (search.match) {
+        case 'exact':
+          return eb(column, '=', search.value);
+        case 'prefix': {
+          const end = prefixRangeEnd(search.value);
+          if (end === undefined) return likeCondition(column, `${likeLiteral(search.value)}%`);
+          return eb.and([eb(column, '>=', search.value), eb(column, '<', end)]);
+        }
+        case 'suffix':
+          return likeCondition(column, `%${likeLiteral(search.value)}`);
+        case 'contains':
+          return likeCondition(column, `%${likeLiteral(search.value)}%`);
+      }
+    }),
+  );
+}
+
+/** A bound LIKE pattern with a backslash as its escape character (SQLite has no default escape character). */
+function likeCondition(column: string, pattern: string) {
+  return sql<SqlBool>`${sql.ref(column)} like ${pattern} escape '\\'`;
+}
+
+function filtered<O>(query: SelectQueryBuilder<Database, 'users', O>, tenantId: string, filter: UserListFilter) {
+  let filteredQuery = query.where('tenant_id', '=', tenantId);
+  if (filter.connectionId !== undefined) filteredQuery = filteredQuery.where('connection_id', '=', filter.connectionId);
+  const { search } = filter;
+  if (search !== undefined) filteredQuery = filteredQuery.where((eb) => searchCondition(eb, search));
+  return filteredQuery;
 }
 
 export class SqlUserStore implements UserStore {
@@ -73,6 +131,10 @@ export class SqlUserStore implements UserStore {
       blocked_at: user.blocked ? now : null,
       last_login_at: null,
       groups: user.groups === undefined ? null : JSON.stringify(user.groups),
+      user_metadata: metadataColumn(user.userMetadata),
+      app_metadata: metadataColumn(user.appMetadata),
+      logins_count: 0,
+      name_key: user.name === undefined ? null : loginKey(user.name),
     };
     const result = await this.db
       .insertInto('users')
@@ -110,13 +172,16 @@ export class SqlUserStore implements UserStore {
   }
 
   async updateProfile(userId: string, profile: UserProfileUpdate): Promise<void> {
-    const set: Partial<UsersTable> = { updated_at: toIso(new Date()) };
+    const set: Updateable<UsersTable> = { updated_at: toIso(new Date()) };
     if (profile.email !== undefined) {
       set.email = profile.email;
       set.email_key = loginKey(profile.email);
     }
     if (profile.emailVerified !== undefined) set.email_verified = profile.emailVerified ? 1 : 0;
-    if (profile.name !== undefined) set.name = profile.name;
+    if (profile.name !== undefined) {
+      set.name = profile.name;
+      set.name_key = loginKey(profile.name);
+    }
     if (profile.givenName !== undefined) set.given_name = profile.givenName;
     if (profile.familyName !== undefined) set.family_name = profile.familyName;
     if (profile.groups !== undefined) set.groups = JSON.stringify(profile.groups);
@@ -153,7 +218,7 @@ export class SqlUserStore implements UserStore {
   async recordLogin(userId: string, at: Date): Promise<void> {
     await this.db
       .updateTable('users')
-      .set({ last_login_at: toIso(at) })
+      .set((eb) => ({ last_login_at: toIso(at), logins_count: eb('logins_count', '+', 1) }))
       .where('id', '=', userId)
       .execute();
   }
@@ -171,10 +236,39 @@ export class SqlUserStore implements UserStore {
 
   async list(tenantId: string, page: UserListPage): Promise<UserRecord[]> {
     // Ordered as the (tenant_id, connection_id, username_key) unique index: a page is an index range, and the order is total.
-    let query = this.db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId);
-    if (page.connectionId !== undefined) query = query.where('connection_id', '=', page.connectionId);
+    const query = filtered(this.db.selectFrom('users').selectAll(), tenantId, page);
     const rows = await query.orderBy('connection_id').orderBy('username_key').limit(page.limit).offset(page.offset).execute();
     return rows.map(userFromRow);
+  }
+
+  async count(tenantId: string, filter: UserListFilter): Promise<number> {
+    const query = filtered(this.db.selectFrom('users'), tenantId, filter);
+    const row = await query.select((eb) => eb.fn.countAll<number | string>().as('count')).executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  async findByEmail(tenantId: string, email: string, limit: number): Promise<UserRecord[]> {
+    // Through users_tenant_email_idx (migration 011), across the tenant's connections.
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('email_key', '=', loginKey(email))
+      .orderBy('connection_id')
+      .orderBy('username_key')
+      .limit(limit)
+      .execute();
+    return rows.map(userFromRow);
+  }
+
+  async setMetadata(
+    userId: string,
+    metadata: { userMetadata?: UserMetadata | undefined; appMetadata?: UserMetadata | undefined },
+  ): Promise<void> {
+    const set: Updateable<UsersTable> = { updated_at: toIso(new Date()) };
+    if (metadata.userMetadata !== undefined) set.user_metadata = metadataColumn(metadata.userMetadata);
+    if (metadata.appMetadata !== undefined) set.app_metadata = metadataColumn(metadata.appMetadata);
+    await this.db.updateTable('users').set(set).where('id', '=', userId).execute();
   }
 
   async countInTenant(tenantId: string): Promise<number> {
