@@ -65,8 +65,8 @@ function searchCondition(eb: ExpressionBuilder<Database, 'users'>, search: UserS
         }
         case 'suffix':
           return likeCondition(column, `%${likeLiteral(search.value)}`);
-        case 'contains':
-          return likeCondition(column, `%${likeLiteral(search.value)}%`);
+        default:
+          return likeCondition(column, `%${likeLiteral(search.value)}%`); // contains
       }
     }),
   );
