@@ -35,6 +35,7 @@ import { MfaTokens } from './mfa/mfa-token.js';
 import type { ManagementServices } from './http/management/groups.js';
 import { Accounts } from './oauth/accounts/accounts.js';
 import { ManagementCallers } from './oauth/management/management-caller.js';
+import { createUserManagement } from './bootstrap/management-users.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
@@ -274,6 +275,7 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   const management: ManagementServices = {
     callers: new ManagementCallers({ verifier, users: stores.users, counters: counterStorage.counters, clock }),
     securityEvents,
+    users: createUserManagement({ stores, accounts, attackProtection, securityEvents, clock }),
   };
   return { endpoints, browser, metrics, counterStorage, accounts, selfService, management };
 }

@@ -61,7 +61,7 @@ export function createBrowserSignIn(parts: BrowserSignInParts): BrowserSignIn {
   const sessions = new BrowserSessions({ store: stores.browserSessions, users: stores.users, clock });
   const transactions = new LoginTransactions(new Sealer(masterKey, 'login-transaction'), clock);
   const signIn = new PageSignIn({
-    passwordGrant: createPasswordGrant(parts),
+    passwordGrant: createPasswordGrant({ ...parts, users: stores.users }),
     mfaGrant: createMfaGrant({ users: stores.users, mfa: parts.mfa, mfaTokens: parts.mfaTokens, securityEvents: parts.securityEvents }),
     mfaGate,
     mfa: parts.mfa,

@@ -93,6 +93,7 @@ function passwordGrantOver(source: CredentialSource) {
     credentialSources: new Map([[source.type, source]]),
     // The grant only begins an attempt and settles it; the fake records how (LoginAttempt's fields are private).
     attackProtection: { beginLogin: async () => attempt as unknown as LoginAttempt },
+    users: { recordLogin: async () => undefined },
     clock: new TestClock(),
     logger: pino({ level: 'error' }, { write: (line: string) => logs.push(line) }),
   });

@@ -8,13 +8,16 @@ import type { ManagementCallers } from '../../oauth/management/management-caller
 import type { SecurityEvents } from '../../observability/security-events.js';
 import { connectionEndpoints } from './connections.js';
 import type { ManagementEndpoint } from './endpoint.js';
+import { userEndpoints, type UserEndpointsDeps } from './users.js';
 
 /** What the Management API's routes are built from: the caller check, the audit trail, and each group's services. */
 export interface ManagementServices {
   callers: Pick<ManagementCallers, 'authenticate' | 'spend'>;
   securityEvents: Pick<SecurityEvents, 'record'>;
+  /** Users, their blocks, factors, refresh tokens and logs (users.ts). */
+  users: UserEndpointsDeps;
 }
 
-export function managementEndpoints(_services: ManagementServices): ManagementEndpoint[] {
-  return [...connectionEndpoints()];
+export function managementEndpoints(services: ManagementServices): ManagementEndpoint[] {
+  return [...connectionEndpoints(), ...userEndpoints(services.users)];
 }

@@ -88,6 +88,7 @@ class MfaGrant implements GrantHandler<MfaGrantRequest> {
       userId: user.id,
       ip: ctx.endUserIp(),
     });
+    await this.deps.users.recordLogin(user.id, ctx.now);
     return { grant: grantFromClaims(claims, tenant.apis, { grantType: request.grantType, user, factor, responseExtra }) };
   }
 }

@@ -9,7 +9,7 @@ import type { CredentialResult, CredentialSource, DirectoryRefusal } from '../..
 import { isBreachedPassword } from '../../domain/password-policy.js';
 import type { AttackProtection } from '../../protection/attack-protection.js';
 import type { LoginAttempt } from '../../protection/login-attempt.js';
-import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
+import type { ConnectionRecord, UserRecord, UserStore } from '../../storage/stores.js';
 import { defaultDirectoryOf, type Tenant } from '../../domain/tenant.js';
 import { InvalidGrantError, InvalidRequestError, UnauthorizedClientError } from '../../domain/errors.js';
 import { refuseManagementApiByPassword } from '../management-audience.js';
@@ -32,6 +32,8 @@ export interface PasswordGrantDeps {
   credentialSources: ReadonlyMap<string, CredentialSource>;
   /** Locks and throttles, checked before any password is (protection/attack-protection.ts). */
   attackProtection: Pick<AttackProtection, 'beginLogin'>;
+  /** A completed sign-in is counted on the user (Auth0's `last_login`, `logins_count`). */
+  users: Pick<UserStore, 'recordLogin'>;
   clock: Clock;
   logger: Logger;
 }
@@ -103,7 +105,10 @@ class PasswordGrant implements GrantHandler<PasswordRequest> {
       passwordLogin: {
         user,
         secondFactorRequired: (enrollment) => attempt.secondFactorRequired(user.id, enrollment),
-        succeeded: () => attempt.succeeded(user.id, breached ? 'password_breached' : undefined),
+        succeeded: async () => {
+          await attempt.succeeded(user.id, breached ? 'password_breached' : undefined);
+          await this.deps.users.recordLogin(user.id, this.deps.clock.now());
+        },
       },
     };
   }

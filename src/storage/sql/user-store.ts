@@ -5,6 +5,7 @@ import type { NewUser, UserListFilter, UserListPage, UserMetadata, UserProfileUp
 import { loginKey } from '../../domain/login-key.js';
 import { likeLiteral, prefixRangeEnd, type UserSearch, type UserSearchField } from '../../domain/user-search.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
+import { writeBatcherFor } from './write-batcher.js';
 
 /** A users row as the record the services see (also used by stores that join users in). */
 export function userFromRow(row: Selectable<UsersTable>): UserRecord {
@@ -216,11 +217,14 @@ export class SqlUserStore implements UserStore {
   }
 
   async recordLogin(userId: string, at: Date): Promise<void> {
-    await this.db
-      .updateTable('users')
-      .set((eb) => ({ last_login_at: toIso(at), logins_count: eb('logins_count', '+', 1) }))
-      .where('id', '=', userId)
-      .execute();
+    // Batched with the login's counter writes and security event on SQLite: one commit per login, not two.
+    await writeBatcherFor(this.db).run((db) =>
+      db
+        .updateTable('users')
+        .set((eb) => ({ last_login_at: toIso(at), logins_count: eb('logins_count', '+', 1) }))
+        .where('id', '=', userId)
+        .execute(),
+    );
   }
 
   async countInConnection(tenantId: string, connectionId: string): Promise<number> {
