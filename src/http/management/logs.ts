@@ -10,8 +10,7 @@ import { z } from 'zod';
 import type { StoredSecurityEvent } from '../../storage/stores.js';
 import { defineEndpoint, type ManagementEndpoint } from './endpoint.js';
 import { listReply, listSchema, offsetOf, pageOf, paginationQuery } from './schemas/common.js';
-import { userIdOf, userIdParams } from './user-schemas.js';
-import type { UserEndpointsDeps } from './users.js';
+import { userIdOf, userIdParams, type UserEndpointsDeps } from './user-schemas.js';
 
 export const logSchema = z
   .object({

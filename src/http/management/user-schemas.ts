@@ -5,7 +5,16 @@
  * refused, as Auth0 refuses them ("Additional properties not allowed").
  */
 import { z } from 'zod';
-import type { ManagedUser } from '../../oauth/management/users.js';
+import type { ManagementLogs } from '../../oauth/management/logs.js';
+import type { UserSecurity } from '../../oauth/management/user-security.js';
+import type { ManagedUser, UserManagement } from '../../oauth/management/users.js';
+
+/** The services of the user endpoints (users.ts and the groups beside it). */
+export interface UserEndpointsDeps {
+  users: UserManagement;
+  security: UserSecurity;
+  logs: ManagementLogs;
+}
 
 /** Auth0 caps names and addresses; long values are refused rather than stored cut. */
 const text = (max: number) => z.string().min(1).max(max);

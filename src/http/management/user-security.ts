@@ -8,8 +8,7 @@ import type { AuthenticationMethods, LoginBlock } from '../../oauth/management/u
 import type { RefreshTokenFamily } from '../../storage/stores.js';
 import { defineEndpoint, type ManagementEndpoint } from './endpoint.js';
 import { listReply, listSchema, MAX_PER_PAGE, offsetOf, pageOf, paginationQuery } from './schemas/common.js';
-import { userIdOf, userIdParams } from './user-schemas.js';
-import type { UserEndpointsDeps } from './users.js';
+import { userIdOf, userIdParams, type UserEndpointsDeps } from './user-schemas.js';
 
 const blocksSchema = z
   .object({

@@ -6,20 +6,13 @@
  * blocks, authentication methods, refresh tokens and logs.
  */
 import { z } from 'zod';
-import type { ManagementLogs } from '../../oauth/management/logs.js';
-import type { UserSecurity } from '../../oauth/management/user-security.js';
-import type { UserManagement } from '../../oauth/management/users.js';
 import { defineEndpoint, type ManagementEndpoint } from './endpoint.js';
 import { logEndpoints } from './logs.js';
 import { listReply, listSchema, offsetOf, pageOf, paginationQuery } from './schemas/common.js';
 import { userSecurityEndpoints } from './user-security.js';
-import { createUserBody, updateUserBody, userIdOf, userIdParams, userSchema, wireUser } from './user-schemas.js';
+import { createUserBody, updateUserBody, userIdOf, userIdParams, userSchema, wireUser, type UserEndpointsDeps } from './user-schemas.js';
 
-export interface UserEndpointsDeps {
-  users: UserManagement;
-  security: UserSecurity;
-  logs: ManagementLogs;
-}
+export type { UserEndpointsDeps };
 
 const listQuery = paginationQuery.extend({
   q: z
