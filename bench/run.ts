@@ -32,6 +32,8 @@ import {
   TENANT,
   UNPROTECTED_TENANT,
   HOOKS_TENANT,
+  MANAGEMENT_TENANT,
+  DIRECTORY,
   USERNAME,
   type BenchEnvironment,
 } from './lib/environment.js';
@@ -349,6 +351,15 @@ function credentialsFor(env: BenchEnvironment | undefined): BenchCredentials {
     es256Audience: ES256_AUDIENCE,
     unprotectedTenant: UNPROTECTED_TENANT,
     hooksTenant: HOOKS_TENANT,
+    management: {
+      database: env?.database ?? '',
+      tenant: MANAGEMENT_TENANT,
+      connection: DIRECTORY,
+      basePath: `/${MANAGEMENT_TENANT}/api/v2`,
+      audience: `${env?.origin ?? ''}/${MANAGEMENT_TENANT}/api/v2/`,
+      clientId: CLIENT_ID,
+      clientSecret: env?.clientSecret ?? '',
+    },
   };
 }
 

@@ -10,6 +10,8 @@ export const TENANT = 'bench';
 export const UNPROTECTED_TENANT = 'bench-unprotected';
 /** The same tenant with one post-login hook: the hook's cost on a refresh is the difference to refresh-rs256. */
 export const HOOKS_TENANT = 'bench-hooks';
+/** The Management API scenarios' tenant: its 100,000 users are seeded by the scenario (management.ts), apart from the others'. */
+export const MANAGEMENT_TENANT = 'bench-mgmt';
 /** A typical hook: one namespaced claim from the profile, one added scope. */
 const BENCH_HOOK = `export async function onExecutePostLogin(event, api) {
   api.accessToken.setCustomClaim('https://bench.test/email', event.user.email);
@@ -45,6 +47,8 @@ export interface BenchEnvironment {
   readonly password: string;
   /** LATCHKEY_MASTER_KEY for every child (DESIGN.md §2: 32 random bytes, base64), the same on all nodes. */
   readonly masterKey: string;
+  /** The nodes' `database`: the management scenarios seed their users straight into it. */
+  readonly database: string;
 }
 
 /** Where the nodes keep their state. */
@@ -84,7 +88,7 @@ export async function prepareEnvironment(storage: StorageChoice): Promise<BenchE
     await writeFile(node.configPath, stringify(config), { mode: 0o600 });
     nodes.push(node);
   }
-  return { dir, nodes, origin, clientSecret, password, masterKey: randomBytes(32).toString('base64') };
+  return { dir, nodes, origin, clientSecret, password, masterKey: randomBytes(32).toString('base64'), database };
 }
 
 interface ConfigInputs {
@@ -110,7 +114,33 @@ function buildConfig(inputs: ConfigInputs): Record<string, unknown> {
     listen: { host: '127.0.0.1', port: inputs.port },
     database: inputs.database,
     ...(inputs.redis === undefined ? {} : { redis: inputs.redis }),
-    tenants: [benchTenant(inputs), unprotected, { ...benchTenant(inputs), name: HOOKS_TENANT, hooks: { post_login: [inputs.hookPath] } }],
+    tenants: [
+      benchTenant(inputs),
+      unprotected,
+      { ...benchTenant(inputs), name: HOOKS_TENANT, hooks: { post_login: [inputs.hookPath] } },
+      managementTenant(inputs),
+    ],
+  };
+}
+
+/** The bench application may call this tenant's Management API (read:users, read:logs) without a rate limit in the way. */
+function managementTenant(inputs: ConfigInputs): Record<string, unknown> {
+  return {
+    name: MANAGEMENT_TENANT,
+    default_directory: DIRECTORY,
+    connections: [{ name: DIRECTORY, type: 'database' }],
+    applications: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: inputs.clientSecret,
+        token_endpoint_auth_method: 'client_secret_post',
+        grant_types: ['client_credentials'],
+      },
+    ],
+    client_grants: [
+      { client_id: CLIENT_ID, audience: `${inputs.origin}/${MANAGEMENT_TENANT}/api/v2/`, scope: ['read:users', 'read:logs'] },
+    ],
+    management_api: { rate_limit: { requests: 10_000_000, per_seconds: 1 } },
   };
 }
 

@@ -9,9 +9,16 @@ export interface TokenResponse {
   readonly body: string;
 }
 
-/** Posts form bodies to one tenant's token endpoint over a keep-alive pool. */
+/** Posts form bodies to one tenant's token endpoint over a keep-alive pool; GETs other paths of the same origin. */
 export interface TokenClient {
   post(form: URLSearchParams): Promise<TokenResponse>;
+  get(request: GetRequest): Promise<TokenResponse>;
+}
+
+/** A measured GET (the Management API scenarios) instead of a token request. */
+export interface GetRequest {
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /** Did a measured request do what the scenario expects? */
@@ -19,8 +26,8 @@ export type Outcome = { readonly ok: true } | { readonly ok: false; readonly det
 
 /** One virtual user: sends one request at a time, back to back. */
 export interface VirtualUser {
-  /** The next measured request's form body. */
-  nextRequest(): URLSearchParams;
+  /** The next measured request: a form body for the token endpoint, or a GET. */
+  nextRequest(): URLSearchParams | GetRequest;
   /** Judges the answer and updates the user's state (e.g. the newest refresh token). */
   accept(response: TokenResponse): Outcome;
   /**
@@ -152,12 +159,14 @@ export async function runScenario(spec: ScenarioSpec, ctx: RunContext): Promise<
 function roundRobin(clients: readonly TokenClient[], first: number): TokenClient {
   if (clients.length === 1) return clients[0]!;
   let next = first % clients.length;
+  const nextClient = (): TokenClient => {
+    const client = clients[next]!;
+    next = (next + 1) % clients.length;
+    return client;
+  };
   return {
-    post: (form) => {
-      const client = clients[next]!;
-      next = (next + 1) % clients.length;
-      return client.post(form);
-    },
+    post: (form) => nextClient().post(form),
+    get: (request) => nextClient().get(request),
   };
 }
 
@@ -170,6 +179,10 @@ function tokenClient(pool: Pool, ctx: Pick<RunContext, 'tokenPath'>): TokenClien
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
       });
+      return { status: response.statusCode, body: await response.body.text() };
+    },
+    get: async (request) => {
+      const response = await pool.request({ method: 'GET', path: request.path, headers: { ...request.headers } });
       return { status: response.statusCode, body: await response.body.text() };
     },
   };
@@ -310,7 +323,8 @@ async function driveUser(user: VirtualUser, client: TokenClient, deadline: numbe
     const started = performance.now();
     let outcome: Outcome;
     try {
-      const response = await client.post(user.nextRequest());
+      const request = user.nextRequest();
+      const response = await (request instanceof URLSearchParams ? client.post(request) : client.get(request));
       tally.latenciesMs.push(performance.now() - started);
       tally.completed += 1;
       outcome = user.accept(response);

@@ -1,5 +1,6 @@
 import { UsageError } from './args.js';
 import type { Outcome, ScenarioSpec, TokenClient, TokenResponse, VirtualUser } from './load.js';
+import { managementScenarios, type ManagementBenchTarget } from './management.js';
 import type { RefreshLedger } from './refresh-ledger.js';
 
 /** The client and user the bench config seeds (see environment.ts). */
@@ -12,6 +13,8 @@ export interface BenchCredentials {
   readonly es256Audience: string;
   readonly unprotectedTenant: string;
   readonly hooksTenant: string;
+  /** The Management API scenarios' tenant and database (management.ts). */
+  readonly management: ManagementBenchTarget;
 }
 
 /** Every scenario, in the order they run. Names double as `--scenario` values. */
@@ -25,6 +28,7 @@ export function allScenarios(creds: BenchCredentials): ScenarioSpec[] {
     hookedRefreshScenario(creds, 16),
     clientCredentialsScenario(creds, 'rs256', creds.rs256Audience, 16),
     clientCredentialsScenario(creds, 'es256', creds.es256Audience, 16),
+    ...managementScenarios(creds.management),
   ];
 }
 

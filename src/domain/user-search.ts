@@ -14,6 +14,9 @@ import { loginKey } from './login-key.js';
 
 export type UserSearchField = 'email' | 'username' | 'name';
 
+/** Auth0 answers at most 1,000 users to a search, and pages stop there; so does Latchkey, so a search stays a bounded read. */
+export const USER_SEARCH_LIMIT = 1000;
+
 /** exact: the whole value; prefix: `value*`; suffix: `*value`; contains: `*value*`. */
 export type UserSearchMatch = 'exact' | 'prefix' | 'suffix' | 'contains';
 

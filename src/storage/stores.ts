@@ -203,6 +203,18 @@ export interface UserStore {
   countInTenant(tenantId: string): Promise<number>;
   /** How many users `list` would page through with this filter (its totals). */
   count(tenantId: string, filter: UserListFilter): Promise<number>;
+  /**
+   * The users matching a search (domain/user-search.ts), in the list's
+   * order, from `offset`, at most `limit`; `total` counts at most
+   * USER_SEARCH_LIMIT matches (Auth0's bound: a search covers the first
+   * 1,000, those first in the searched field's order, and pages stop there).
+   * Every value reaches SQL bound, never as text.
+   */
+  search(
+    tenantId: string,
+    filter: UserListFilter & { search: UserSearch },
+    page: { offset: number; limit: number },
+  ): Promise<UserSearchPage>;
   /** Every user of the tenant with this email (case-insensitive), in any connection, in the list's order; at most `limit`. */
   findByEmail(tenantId: string, email: string, limit: number): Promise<UserRecord[]>;
   /** Replaces the user's metadata objects that are given (the caller merged them); bumps updatedAt. */
@@ -213,8 +225,12 @@ export interface UserStore {
 
 export interface UserListFilter {
   connectionId?: string | undefined;
-  /** Users any of whose searched fields match (domain/user-search.ts); every value reaches SQL bound, never as text. */
-  search?: UserSearch | undefined;
+}
+
+export interface UserSearchPage {
+  users: UserRecord[];
+  /** Matches, up to USER_SEARCH_LIMIT. */
+  total: number;
 }
 
 export interface UserListPage extends UserListFilter {

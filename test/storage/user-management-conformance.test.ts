@@ -16,17 +16,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseUserSearch } from '../../src/domain/user-search.js';
+import { parseUserSearch, USER_SEARCH_LIMIT } from '../../src/domain/user-search.js';
 import type { NewUser, Stores } from '../../src/storage/stores.js';
-import { scratchPostgresStores, sqliteStores } from '../helpers/migrated-stores.js';
+import { newUserRow } from '../../src/storage/sql/user-store.js';
+import { scratchPostgresStores, sqliteStores, type MigratedStores } from '../helpers/migrated-stores.js';
 import { postgresSkip } from '../helpers/postgres.js';
 
 const T0 = Date.parse('2031-03-04T05:06:07.089Z');
 const at = (offsetMs: number): Date => new Date(T0 + offsetMs);
 const HOUR = 3_600_000;
 
-function userManagementConformance(open: () => Promise<{ stores: Stores; close(): Promise<void> }>): void {
-  let subject: { stores: Stores; close(): Promise<void> };
+function userManagementConformance(open: () => Promise<MigratedStores>): void {
+  let subject: MigratedStores;
   let stores: Stores;
   let tenantId: string;
   let mainId: string;
@@ -39,10 +40,12 @@ function userManagementConformance(open: () => Promise<{ stores: Stores; close()
     return created;
   };
   const search = async (q: string) => {
-    const filter = { search: parseUserSearch(q) };
-    const users = await stores.users.list(tenantId, { ...filter, offset: 0, limit: 100 });
-    assert.equal(await stores.users.count(tenantId, filter), users.length, `count agrees with list for ${q}`);
-    return users.map((u) => u.username).sort();
+    const parsed = parseUserSearch(q);
+    const users = parsed
+      ? await stores.users.search(tenantId, { search: parsed }, { offset: 0, limit: 100 })
+      : { users: await stores.users.list(tenantId, { offset: 0, limit: 100 }), total: await stores.users.count(tenantId, {}) };
+    assert.equal(users.total, users.users.length, `the total agrees with the page for ${q}`);
+    return users.users.map((u) => u.username).sort();
   };
 
   before(async () => {
@@ -87,6 +90,39 @@ function userManagementConformance(open: () => Promise<{ stores: Stores; close()
     assert.deepEqual(await search('" OR 1=1 --'), []);
     assert.deepEqual(await search("alice' OR '1'='1"), []);
     assert.equal(await stores.users.countInTenant(tenantId), 4, 'the table is still there');
+  });
+
+  it('pages a search in the list order, and covers at most USER_SEARCH_LIMIT matches', async () => {
+    const capTenant = await stores.catalog.upsertTenant(`t-${randomUUID()}`, { id_token_signing_alg: 'RS256', id_token_lifetime: 600 });
+    const capConnection = await stores.catalog.upsertConnection(capTenant, { name: 'main', type: 'database' });
+    const now = new Date().toISOString();
+    const rows = Array.from({ length: USER_SEARCH_LIMIT + 5 }, (_, i) =>
+      newUserRow({ tenantId: capTenant, connectionId: capConnection, username: `cap${i}`, passwordHash: null }, randomUUID(), now),
+    );
+    for (let start = 0; start < rows.length; start += 200)
+      await subject.db
+        .insertInto('users')
+        .values(rows.slice(start, start + 200))
+        .execute();
+    const search = parseUserSearch('cap');
+    assert.ok(search);
+    const first = await stores.users.search(capTenant, { search }, { offset: 0, limit: 10 });
+    assert.equal(first.total, USER_SEARCH_LIMIT, 'a broad search covers the first 1,000');
+    const listed = await stores.users.list(capTenant, { offset: 0, limit: 10 });
+    assert.deepEqual(
+      first.users.map((u) => u.username),
+      listed.map((u) => u.username),
+      'the list order',
+    );
+    const last = await stores.users.search(capTenant, { search }, { offset: USER_SEARCH_LIMIT - 3, limit: 10 });
+    assert.equal(last.users.length, 3, 'pages stop at the bound');
+    const narrow = parseUserSearch('username:cap100*');
+    assert.ok(narrow);
+    const found = await stores.users.search(capTenant, { search: narrow }, { offset: 0, limit: 100 });
+    assert.deepEqual(
+      found.users.map((u) => u.username),
+      ['cap100', 'cap1000', 'cap1001', 'cap1002', 'cap1003', 'cap1004'],
+    );
   });
 
   it('findByEmail finds the address in every connection of the tenant, and no other tenant', async () => {

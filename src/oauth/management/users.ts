@@ -15,7 +15,7 @@ import type { Clock } from '../../clock.js';
 import { badRequest, conflict, type ManagementApiError, notFound } from '../../domain/management-errors.js';
 import { servedConnectionOf, type Tenant } from '../../domain/tenant.js';
 import { mergeMetadata, metadataFits, MAX_METADATA_BYTES } from '../../domain/user-metadata.js';
-import { parseUserSearch } from '../../domain/user-search.js';
+import { parseUserSearch, USER_SEARCH_LIMIT } from '../../domain/user-search.js';
 import type { AccountLifecycle } from '../../identity/account-lifecycle.js';
 import { checkNewPassword, createUser, PasswordPolicyError, UserAdminError } from '../../identity/user-admin.js';
 import { deleteUser, type UserDeletionDeps } from '../../identity/user-deletion.js';
@@ -83,10 +83,21 @@ export class UserManagement {
       if (!connection) return { users: [], total: 0 };
       connectionId = connection.id;
     }
-    const filter = { connectionId, search: request.q === undefined ? undefined : parseUserSearch(request.q) };
+    const page = { offset: request.offset, limit: request.limit };
+    const search = request.q === undefined ? undefined : parseUserSearch(request.q);
+    if (search !== undefined) {
+      // Auth0's bound on a search: pages stop at the first 1,000 users.
+      if (page.offset + page.limit > USER_SEARCH_LIMIT)
+        throw badRequest(
+          `A search answers at most ${USER_SEARCH_LIMIT} users: narrow the q instead of paging further.`,
+          'invalid_query_string',
+        );
+      const found = await this.deps.users.search(tenant.id, { connectionId, search }, page);
+      return { users: found.users.map((user) => this.managed(tenant, user)), total: found.total };
+    }
     const [users, total] = await Promise.all([
-      this.deps.users.list(tenant.id, { ...filter, offset: request.offset, limit: request.limit }),
-      this.deps.users.count(tenant.id, filter),
+      this.deps.users.list(tenant.id, { connectionId, ...page }),
+      this.deps.users.count(tenant.id, { connectionId }),
     ]);
     return { users: users.map((user) => this.managed(tenant, user)), total };
   }

@@ -1,10 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type ExpressionBuilder, type Kysely, type Selectable, type SelectQueryBuilder, type SqlBool, type Updateable } from 'kysely';
+import type { Kysely, Selectable, SelectQueryBuilder, Updateable } from 'kysely';
 import type { Database, UsersTable } from '../schema.js';
-import type { NewUser, UserListFilter, UserListPage, UserMetadata, UserProfileUpdate, UserRecord, UserStore } from '../stores.js';
+import type {
+  NewUser,
+  UserListFilter,
+  UserListPage,
+  UserMetadata,
+  UserProfileUpdate,
+  UserRecord,
+  UserSearchPage,
+  UserStore,
+} from '../stores.js';
 import { loginKey } from '../../domain/login-key.js';
-import { likeLiteral, prefixRangeEnd, type UserSearch, type UserSearchField } from '../../domain/user-search.js';
+import type { UserSearch } from '../../domain/user-search.js';
 import { fromIso, fromIsoOrNull, toIso } from './time.js';
+import { searchUsers } from './user-search.js';
 import { writeBatcherFor } from './write-batcher.js';
 
 /** A users row as the record the services see (also used by stores that join users in). */
@@ -41,49 +51,43 @@ function metadataColumn(metadata: UserMetadata | undefined): string | null {
   return metadata === undefined || Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata);
 }
 
-const KEY_COLUMN: Record<UserSearchField, 'email_key' | 'username_key' | 'name_key'> = {
-  email: 'email_key',
-  username: 'username_key',
-  name: 'name_key',
-};
-
-/**
- * The search as bound conditions on the key columns. A prefix is an index range (code-point order: migration 011),
- * an exact value an index lookup; a suffix or a substring is a LIKE whose literal part is escaped, so `%` and `_`
- * in `q` are characters. Each field's condition uses its (tenant_id, key) index; PostgreSQL and SQLite OR them.
- */
-function searchCondition(eb: ExpressionBuilder<Database, 'users'>, search: UserSearch) {
-  return eb.or(
-    search.fields.map((field) => {
-      const column = KEY_COLUMN[field];
-      switch (search.match) {
-        case 'exact':
-          return eb(column, '=', search.value);
-        case 'prefix': {
-          const end = prefixRangeEnd(search.value);
-          if (end === undefined) return likeCondition(column, `${likeLiteral(search.value)}%`);
-          return eb.and([eb(column, '>=', search.value), eb(column, '<', end)]);
-        }
-        case 'suffix':
-          return likeCondition(column, `%${likeLiteral(search.value)}`);
-        default:
-          return likeCondition(column, `%${likeLiteral(search.value)}%`); // contains
-      }
-    }),
-  );
-}
-
-/** A bound LIKE pattern with a backslash as its escape character (SQLite has no default escape character). */
-function likeCondition(column: string, pattern: string) {
-  return sql<SqlBool>`${sql.ref(column)} like ${pattern} escape '\\'`;
-}
-
 function filtered<O>(query: SelectQueryBuilder<Database, 'users', O>, tenantId: string, filter: UserListFilter) {
   let filteredQuery = query.where('tenant_id', '=', tenantId);
   if (filter.connectionId !== undefined) filteredQuery = filteredQuery.where('connection_id', '=', filter.connectionId);
-  const { search } = filter;
-  if (search !== undefined) filteredQuery = filteredQuery.where((eb) => searchCondition(eb, search));
   return filteredQuery;
+}
+
+/**
+ * The row a new user is stored as: what `create` inserts, and what a bulk
+ * load (the management bench's 100,000 users) must insert to be read alike.
+ */
+export function newUserRow(user: NewUser, id: string, now: string): Selectable<UsersTable> {
+  return {
+    id,
+    tenant_id: user.tenantId,
+    connection_id: user.connectionId,
+    username: user.username,
+    username_key: loginKey(user.username),
+    email: user.email ?? null,
+    email_key: user.email === undefined ? null : loginKey(user.email),
+    email_verified: user.emailVerified ? 1 : 0,
+    name: user.name ?? null,
+    given_name: user.givenName ?? null,
+    family_name: user.familyName ?? null,
+    password_hash: user.passwordHash,
+    blocked: user.blocked ? 1 : 0,
+    created_at: now,
+    updated_at: now,
+    // A first password is no change: nothing signed in before the user existed (identity/user-sessions.ts).
+    password_changed_at: null,
+    blocked_at: user.blocked ? now : null,
+    last_login_at: null,
+    groups: user.groups === undefined ? null : JSON.stringify(user.groups),
+    user_metadata: metadataColumn(user.userMetadata),
+    app_metadata: metadataColumn(user.appMetadata),
+    logins_count: 0,
+    name_key: user.name === undefined ? null : loginKey(user.name),
+  };
 }
 
 export class SqlUserStore implements UserStore {
@@ -110,33 +114,7 @@ export class SqlUserStore implements UserStore {
   }
 
   async create(user: NewUser): Promise<UserRecord | undefined> {
-    const now = toIso(new Date());
-    const row: Selectable<UsersTable> = {
-      id: randomUUID(),
-      tenant_id: user.tenantId,
-      connection_id: user.connectionId,
-      username: user.username,
-      username_key: loginKey(user.username),
-      email: user.email ?? null,
-      email_key: user.email === undefined ? null : loginKey(user.email),
-      email_verified: user.emailVerified ? 1 : 0,
-      name: user.name ?? null,
-      given_name: user.givenName ?? null,
-      family_name: user.familyName ?? null,
-      password_hash: user.passwordHash,
-      blocked: user.blocked ? 1 : 0,
-      created_at: now,
-      updated_at: now,
-      // A first password is no change: nothing signed in before the user existed (identity/user-sessions.ts).
-      password_changed_at: null,
-      blocked_at: user.blocked ? now : null,
-      last_login_at: null,
-      groups: user.groups === undefined ? null : JSON.stringify(user.groups),
-      user_metadata: metadataColumn(user.userMetadata),
-      app_metadata: metadataColumn(user.appMetadata),
-      logins_count: 0,
-      name_key: user.name === undefined ? null : loginKey(user.name),
-    };
+    const row = newUserRow(user, randomUUID(), toIso(new Date()));
     const result = await this.db
       .insertInto('users')
       .values(row)
@@ -243,6 +221,15 @@ export class SqlUserStore implements UserStore {
     const query = filtered(this.db.selectFrom('users').selectAll(), tenantId, page);
     const rows = await query.orderBy('connection_id').orderBy('username_key').limit(page.limit).offset(page.offset).execute();
     return rows.map(userFromRow);
+  }
+
+  async search(
+    tenantId: string,
+    filter: UserListFilter & { search: UserSearch },
+    page: { offset: number; limit: number },
+  ): Promise<UserSearchPage> {
+    const { rows, total } = await searchUsers(this.db, tenantId, filter, page);
+    return { users: rows.map(userFromRow), total };
   }
 
   async count(tenantId: string, filter: UserListFilter): Promise<number> {
