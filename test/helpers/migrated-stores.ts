@@ -3,6 +3,7 @@
  * tests on SQLite and on PostgreSQL: an SQLite file at `path`, or a scratch
  * PostgreSQL database dropped again at close.
  */
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
 import type { Database } from '../../src/storage/schema.js';
@@ -44,4 +45,23 @@ export async function scratchPostgresStores(): Promise<MigratedStores> {
     await scratch.drop();
     throw err;
   }
+}
+
+/** Ids of the tenants the user-store suites share: one with connections `main` and `other`, and a stranger tenant. */
+export interface TwoTenants {
+  tenantId: string;
+  mainId: string;
+  otherId: string;
+  otherTenantId: string;
+  otherTenantConnectionId: string;
+}
+
+export async function twoTenants(stores: Stores): Promise<TwoTenants> {
+  const settings = { id_token_signing_alg: 'RS256' as const, id_token_lifetime: 36_000 };
+  const tenantId = await stores.catalog.upsertTenant(`t-${randomUUID()}`, settings);
+  const mainId = await stores.catalog.upsertConnection(tenantId, { name: 'main', type: 'database' });
+  const otherId = await stores.catalog.upsertConnection(tenantId, { name: 'other', type: 'database' });
+  const otherTenantId = await stores.catalog.upsertTenant(`t-${randomUUID()}`, settings);
+  const otherTenantConnectionId = await stores.catalog.upsertConnection(otherTenantId, { name: 'main', type: 'database' });
+  return { tenantId, mainId, otherId, otherTenantId, otherTenantConnectionId };
 }

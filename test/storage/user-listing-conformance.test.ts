@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NewRefreshTokenFamily, Stores } from '../../src/storage/stores.js';
-import { scratchPostgresStores, sqliteStores } from '../helpers/migrated-stores.js';
+import { scratchPostgresStores, sqliteStores, twoTenants } from '../helpers/migrated-stores.js';
 import { postgresSkip } from '../helpers/postgres.js';
 
 const T0 = Date.parse('2031-03-04T05:06:07.089Z');
@@ -45,12 +45,7 @@ function userListingConformance(open: () => Promise<{ stores: Stores; close(): P
   before(async () => {
     subject = await open();
     stores = subject.stores;
-    const settings = { id_token_signing_alg: 'RS256' as const, id_token_lifetime: 36_000 };
-    tenantId = await stores.catalog.upsertTenant(`t-${randomUUID()}`, settings);
-    mainId = await stores.catalog.upsertConnection(tenantId, { name: 'main', type: 'database' });
-    otherId = await stores.catalog.upsertConnection(tenantId, { name: 'other', type: 'database' });
-    otherTenantId = await stores.catalog.upsertTenant(`t-${randomUUID()}`, settings);
-    otherTenantConnectionId = await stores.catalog.upsertConnection(otherTenantId, { name: 'main', type: 'database' });
+    ({ tenantId, mainId, otherId, otherTenantId, otherTenantConnectionId } = await twoTenants(stores));
     for (const name of ['Zoe', 'adam', 'Mia', 'bea', 'carl']) await create(tenantId, mainId, name);
     for (const name of ['olga', 'Otto']) await create(tenantId, otherId, name);
     await create(otherTenantId, otherTenantConnectionId, 'stranger');

@@ -19,7 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseUserSearch, USER_SEARCH_LIMIT } from '../../src/domain/user-search.js';
 import type { NewUser, Stores } from '../../src/storage/stores.js';
 import { newUserRow } from '../../src/storage/sql/user-store.js';
-import { scratchPostgresStores, sqliteStores, type MigratedStores } from '../helpers/migrated-stores.js';
+import { scratchPostgresStores, sqliteStores, twoTenants, type MigratedStores } from '../helpers/migrated-stores.js';
 import { postgresSkip } from '../helpers/postgres.js';
 
 const T0 = Date.parse('2031-03-04T05:06:07.089Z');
@@ -51,12 +51,8 @@ function userManagementConformance(open: () => Promise<MigratedStores>): void {
   before(async () => {
     subject = await open();
     stores = subject.stores;
-    const settings = { id_token_signing_alg: 'RS256' as const, id_token_lifetime: 36_000 };
-    tenantId = await stores.catalog.upsertTenant(`t-${randomUUID()}`, settings);
-    mainId = await stores.catalog.upsertConnection(tenantId, { name: 'main', type: 'database' });
-    otherId = await stores.catalog.upsertConnection(tenantId, { name: 'other', type: 'database' });
-    otherTenantId = await stores.catalog.upsertTenant(`t-${randomUUID()}`, settings);
-    const strangerConnection = await stores.catalog.upsertConnection(otherTenantId, { name: 'main', type: 'database' });
+    let strangerConnection: string;
+    ({ tenantId, mainId, otherId, otherTenantId, otherTenantConnectionId: strangerConnection } = await twoTenants(stores));
     await create({ tenantId, connectionId: mainId, username: 'alice', email: 'Alice@Example.com', name: 'Alice Liddell' });
     await create({ tenantId, connectionId: mainId, username: 'alfred', email: 'alfred@example.org', name: 'Alfred Pennyworth' });
     await create({ tenantId, connectionId: mainId, username: 'bob_100%', email: 'bob@example.com', name: "Bob O'Brien" });

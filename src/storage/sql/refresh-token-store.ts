@@ -215,15 +215,8 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
   }
 
   async countLiveForUser(tenantId: string, userId: string, now: Date): Promise<number> {
-    const at = toIso(now);
-    const row = await this.db
-      .selectFrom('refresh_token_families')
+    const row = await this.liveFamiliesOf(tenantId, userId, now)
       .select((eb) => eb.fn.countAll<number | string>().as('count'))
-      .where('tenant_id', '=', tenantId)
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', at)
-      .where('family_expires_at', '>', at)
       .executeTakeFirstOrThrow();
     return Number(row.count);
   }
@@ -234,22 +227,26 @@ export class SqlRefreshTokenStore implements RefreshTokenStore {
     now: Date,
     page: { offset: number; limit: number },
   ): Promise<RefreshTokenFamily[]> {
-    const at = toIso(now);
-    // Through refresh_token_families_user_idx (tenant_id, user_id); a user holds few families.
-    const rows = await this.db
-      .selectFrom('refresh_token_families')
+    const rows = await this.liveFamiliesOf(tenantId, userId, now)
       .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', at)
-      .where('family_expires_at', '>', at)
       .orderBy('created_at')
       .orderBy('id')
       .limit(page.limit)
       .offset(page.offset)
       .execute();
     return rows.map(toFamily);
+  }
+
+  /** The user's families neither revoked nor expired at `now`, through refresh_token_families_user_idx (a user holds few). */
+  private liveFamiliesOf(tenantId: string, userId: string, now: Date) {
+    const at = toIso(now);
+    return this.db
+      .selectFrom('refresh_token_families')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', at)
+      .where('family_expires_at', '>', at);
   }
 
   /** Revokes the tenant's unrevoked families whose `column` is `value`; an earlier revocation keeps its instant. */
