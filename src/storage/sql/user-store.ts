@@ -53,7 +53,7 @@ export class SqlUserStore implements UserStore {
   async create(user: NewUser): Promise<UserRecord | undefined> {
     const now = toIso(new Date());
     const row: Selectable<UsersTable> = {
-      id: randomUUID(),
+      id: user.id ?? randomUUID(),
       tenant_id: user.tenantId,
       connection_id: user.connectionId,
       username: user.username,
