@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import type { UserInput } from './user-admin.js';
 
-/** One problem of one row, in Auth0's job-error shape; `path` names the row and the key. */
+/** One problem of one row, in Auth0's job-error shape; `path` names the row and the key, `message` what is wrong there. */
 export interface ImportRowError {
   code: string;
   message: string;
@@ -29,8 +29,6 @@ export interface ImportRowError {
 export type ImportRow = UserInput & {
   /** Position in the file, from 0. */
   index: number;
-  /** Auth0's `user_id`: kept as the user's id, so tokens' `sub` stays what it was. */
-  userId?: string | undefined;
   userMetadata?: Record<string, unknown> | undefined;
   appMetadata?: Record<string, unknown> | undefined;
 };
@@ -230,13 +228,13 @@ function rowErrors(index: number, value: unknown, issues: ReadonlyArray<z.core.$
         const why = issue.path.length === 0 ? UNSUPPORTED_AUTH0_KEYS[key] : undefined;
         return {
           code: 'OBJECT_ADDITIONAL_PROPERTIES',
-          message: `${path}: ${why === undefined ? "unknown key (not in Auth0's user-import schema)" : `not imported: ${why}`}`,
+          message: why === undefined ? "unknown key (not in Auth0's user-import schema)" : `not imported: ${why}`,
           path,
         };
       });
     const path = rowPath(index, issue.path);
     const missing = issue.code === 'invalid_type' && valueAt(value, issue.path) === undefined;
-    return [{ code: auth0Code(issue, missing), message: `${path}: ${missing ? 'required' : issue.message}`, path }];
+    return [{ code: auth0Code(issue, missing), message: missing ? 'required' : issue.message, path }];
   });
 }
 
@@ -244,6 +242,8 @@ function rowOf(index: number, user: ImportedUser): ImportRow {
   const hash = user.custom_password_hash?.hash.value ?? user.password_hash;
   return {
     index,
+    // Auth0's `user_id`, kept as the user's id so that tokens' `sub` stays what it was.
+    id: user.user_id,
     // A file of Auth0 users often has no username: the email is the login name, as `POST /users` does.
     username: (user.username ?? user.email) as string,
     email: user.email,
@@ -254,7 +254,6 @@ function rowOf(index: number, user: ImportedUser): ImportRow {
     blocked: user.blocked,
     password: user.password,
     passwordHash: hash,
-    userId: user.user_id,
     userMetadata: user.user_metadata,
     appMetadata: user.app_metadata,
   };
@@ -263,7 +262,7 @@ function rowOf(index: number, user: ImportedUser): ImportRow {
 /** Checks one element of the file's array; `index` is its position, which every error names. */
 export function checkImportRow(value: unknown, index: number): RowCheck {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return { ok: false, errors: [{ code: 'INVALID_TYPE', message: `[${index}]: expected a user object`, path: `[${index}]` }] };
+    return { ok: false, errors: [{ code: 'INVALID_TYPE', message: 'expected a user object', path: `[${index}]` }] };
   const parsed = userSchema.safeParse(value);
   if (!parsed.success) return { ok: false, errors: rowErrors(index, value, parsed.error.issues) };
   return { ok: true, row: rowOf(index, parsed.data) };

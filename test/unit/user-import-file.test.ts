@@ -46,6 +46,7 @@ describe('user-import file', () => {
     assert.ok(check.ok, JSON.stringify(check));
     assert.deepEqual(check.row, {
       index: 3,
+      id: 'legacy-42',
       username: 'ada@example.com',
       email: 'ada@example.com',
       emailVerified: true,
@@ -55,7 +56,6 @@ describe('user-import file', () => {
       blocked: false,
       password: undefined,
       passwordHash: bcrypt,
-      userId: 'legacy-42',
       userMetadata: { theme: 'dark' },
       appMetadata: { plan: 'gold' },
     });
@@ -77,7 +77,7 @@ describe('user-import file', () => {
     assert.ok(paths.includes('[12].custom_password_hash.hash.valu'), JSON.stringify(errors));
     const unknown = errors.find((e) => e.path === '[12].custom_password_hash.hash.valu');
     assert.equal(unknown?.code, 'OBJECT_ADDITIONAL_PROPERTIES');
-    assert.match(unknown?.message ?? '', /^\[12\]\.custom_password_hash\.hash\.valu: unknown key/);
+    assert.match(unknown?.message ?? '', /^unknown key/);
     // The missing value is named too.
     assert.ok(paths.includes('[12].custom_password_hash.hash.value'), JSON.stringify(errors));
 
@@ -118,10 +118,9 @@ describe('user-import file', () => {
       const match = errors.find((e) => e.path === path);
       assert.ok(match, `${JSON.stringify(value)}: expected an error at ${path}, got ${JSON.stringify(errors)}`);
       assert.equal(match.code, code, `${path}: ${JSON.stringify(match)}`);
-      assert.ok(match.message.startsWith(`${path}: `), match.message);
     }
-    assert.deepEqual(errorsOf('a string', 7), [{ code: 'INVALID_TYPE', message: '[7]: expected a user object', path: '[7]' }]);
-    assert.equal(errorsOf({ name: 'No login' })[0]?.message, '[0].email: give an email or a username (the login name)');
+    assert.deepEqual(errorsOf('a string', 7), [{ code: 'INVALID_TYPE', message: 'expected a user object', path: '[7]' }]);
+    assert.equal(errorsOf({ name: 'No login' })[0]?.message, 'give an email or a username (the login name)');
   });
 
   it('bounds the cost of imported hashes: every sign-in attempt on the user pays it', async () => {
