@@ -4,17 +4,21 @@
  * services in (runtime.ts `management`); http/management/index.ts turns the
  * list into routes and the OpenAPI document.
  */
+import type { ImportJobs } from '../../oauth/management/import-jobs.js';
 import type { ManagementCallers } from '../../oauth/management/management-caller.js';
 import type { SecurityEvents } from '../../observability/security-events.js';
 import { connectionEndpoints } from './connections.js';
 import type { ManagementEndpoint } from './endpoint.js';
+import { jobEndpoints } from './jobs.js';
 
 /** What the Management API's routes are built from: the caller check, the audit trail, and each group's services. */
 export interface ManagementServices {
   callers: Pick<ManagementCallers, 'authenticate' | 'spend'>;
   securityEvents: Pick<SecurityEvents, 'record'>;
+  /** User-import jobs (issue #15 point 4). */
+  importJobs: Pick<ImportJobs, 'start' | 'find'>;
 }
 
-export function managementEndpoints(_services: ManagementServices): ManagementEndpoint[] {
-  return [...connectionEndpoints()];
+export function managementEndpoints(services: ManagementServices): ManagementEndpoint[] {
+  return [...connectionEndpoints(), ...jobEndpoints(services)];
 }
