@@ -10,7 +10,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { ImportFileError, readImportFile } from '../../identity/user-import-file.js';
 import type { ImportFailure, ImportOutcome } from '../../identity/user-import.js';
-import { CliUsageError, pickConnection, pickTenant, withAdmin, type AdminOptions } from './context.js';
+import { CliUsageError, pickConnection, pickTenant, requireDatabaseConnection, withAdmin, type AdminOptions } from './context.js';
 
 /** Refused rows listed one by one per error code; the rest of that code is one line. */
 const LISTED_PER_CODE = 5;
@@ -39,11 +39,7 @@ export function registerUsersImport(users: Command, withTarget: (command: Comman
       const rows = readRows(options.file);
       await withAdmin(options, 'write', async (admin) => {
         const tenant = pickTenant(admin, options.tenant);
-        const connection = pickConnection(tenant, options.connection);
-        if (connection.type !== 'database')
-          throw new CliUsageError(
-            `${connection.name} is a ${connection.type} connection: its users live in its validator and are created at their first login`,
-          );
+        const connection = requireDatabaseConnection(pickConnection(tenant, options.connection));
         const bar = process.stderr.isTTY && rows.length > 0 ? progressBar(rows.length) : undefined;
         let outcome: ImportOutcome;
         try {

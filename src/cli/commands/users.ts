@@ -5,7 +5,16 @@ import type { Tenant } from '../../domain/tenant.js';
 import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
 import type { AdminContext } from '../admin-context.js';
 import { registerUsersImport } from './users-import.js';
-import { CONFIG_OPTION_HELP, CliUsageError, pickConnection, pickTenant, readStdin, withAdmin, type AdminOptions } from './context.js';
+import {
+  CONFIG_OPTION_HELP,
+  CliUsageError,
+  pickConnection,
+  pickTenant,
+  readStdin,
+  requireDatabaseConnection,
+  withAdmin,
+  type AdminOptions,
+} from './context.js';
 
 interface PasswordOptions {
   password?: string;
@@ -133,10 +142,7 @@ function revokedRefreshTokens(count: number): string {
 }
 
 function targetOf(tenant: Tenant, connection: ConnectionRecord) {
-  if (connection.type !== 'database')
-    throw new CliUsageError(
-      `${connection.name} is a ${connection.type} connection: its users live in its validator and are created at their first login`,
-    );
+  requireDatabaseConnection(connection);
   return { tenantId: tenant.id, connectionId: connection.id, policy: connection.passwordPolicy };
 }
 
