@@ -36,9 +36,9 @@ import {
 import { checkImportRow, rowWithoutSecrets, type ImportRow, type ImportRowError } from './user-import-file.js';
 import type { SessionStores } from './user-sessions.js';
 
-/** Writes a row's user_metadata and app_metadata onto the user it created or updated. */
+/** Writes a row's user_metadata and app_metadata (each replaced when given) onto the user it created or updated. */
 export type UserMetadataWriter = (
-  user: Pick<UserRecord, 'tenantId' | 'id'>,
+  userId: string,
   metadata: { userMetadata?: Record<string, unknown> | undefined; appMetadata?: Record<string, unknown> | undefined },
 ) => Promise<void>;
 
@@ -190,9 +190,9 @@ export class UserImporter {
   }
 
   /** The one place metadata reaches the user. */
-  private async storeMetadata(user: Pick<UserRecord, 'tenantId' | 'id'>, row: ImportRow): Promise<void> {
+  private async storeMetadata(user: Pick<UserRecord, 'id'>, row: ImportRow): Promise<void> {
     if (row.userMetadata === undefined && row.appMetadata === undefined) return;
-    await this.deps.metadata?.(user, { userMetadata: row.userMetadata, appMetadata: row.appMetadata });
+    await this.deps.metadata?.(user.id, { userMetadata: row.userMetadata, appMetadata: row.appMetadata });
   }
 }
 
