@@ -31,9 +31,11 @@ import { Sealer, SecretHasher } from './crypto/secrets.js';
 import type { Catalog } from './domain/tenant.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import { AccountLifecycle } from './identity/account-lifecycle.js';
+import { UserImporter } from './identity/user-import.js';
 import { MfaTokens } from './mfa/mfa-token.js';
 import type { ManagementServices } from './http/management/groups.js';
 import { Accounts } from './oauth/accounts/accounts.js';
+import { ImportJobs, ABANDONED_AFTER_MS } from './oauth/management/import-jobs.js';
 import { ManagementCallers } from './oauth/management/management-caller.js';
 import { createUserManagement } from './bootstrap/management-users.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
@@ -113,7 +115,10 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const wired = await wireServices({ config, storage, booted, masterKey, clock, logger }, disposers);
     // Apply already ended the sessions of users whose password or block the file changed; here come their events.
     await recordAppliedUserChanges(booted, wired.accounts);
-    await startJobs({ config, storage, booted, counterStorage: wired.counterStorage, clock, logger }, disposers);
+    await startJobs(
+      { config, storage, booted, counterStorage: wired.counterStorage, importJobs: wired.importJobs, clock, logger },
+      disposers,
+    );
     return {
       config,
       clock,
@@ -151,6 +156,7 @@ interface WiredServices {
   accounts: AccountLifecycle;
   selfService: Accounts;
   management: ManagementServices;
+  importJobs: ImportJobs;
 }
 
 async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers: DisposerStack): Promise<WiredServices> {
@@ -272,17 +278,34 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   // Before storage closes: the emails still on their way write their tickets and events first.
   disposers.defer('the account emails', () => selfService.idle());
   // The Management API (issue #15 points 2-5, DESIGN.md §9).
+  const importer = new UserImporter({
+    users: stores.users,
+    refreshTokens: stores.refreshTokens,
+    accounts,
+    hashQueue: sources.hashQueue,
+    clock,
+  });
+  const importJobs = new ImportJobs({ jobs: stores.importJobs, importer, clock, logger });
+  // Before storage closes: running imports stop taking rows and record why they failed.
+  disposers.defer('the user-import jobs', () => importJobs.close());
   const management: ManagementServices = {
     callers: new ManagementCallers({ verifier, users: stores.users, counters: counterStorage.counters, clock }),
     securityEvents,
     users: createUserManagement({ stores, accounts, attackProtection, securityEvents, clock }),
+    importJobs,
   };
-  return { endpoints, browser, metrics, counterStorage, accounts, selfService, management };
+  return { endpoints, browser, metrics, counterStorage, accounts, selfService, management, importJobs };
 }
 
-/** What runs on its own once the services stand: the purge of expired rows, and the signing-key notices of other nodes. */
-async function startJobs(input: PhaseInput & { counterStorage: CounterStorage }, disposers: DisposerStack): Promise<void> {
-  const { config, storage, booted, counterStorage, clock, logger } = input;
+/**
+ * What runs on its own once the services stand: the purge of expired rows, the sweep of user-import jobs a stopped
+ * server left unfinished (now, then every minute), and the signing-key notices of other nodes.
+ */
+async function startJobs(
+  input: PhaseInput & { counterStorage: CounterStorage; importJobs: ImportJobs },
+  disposers: DisposerStack,
+): Promise<void> {
+  const { config, storage, booted, counterStorage, importJobs, clock, logger } = input;
   const { stores } = storage;
   const retentionMs = config.security_events.retention_days * 86_400_000;
   const purge = setInterval(() => {
@@ -296,5 +319,13 @@ async function startJobs(input: PhaseInput & { counterStorage: CounterStorage },
   }, PURGE_INTERVAL_MS);
   purge.unref();
   disposers.defer('the purge timer', () => clearInterval(purge));
+  await importJobs.failAbandoned();
+  const sweep = setInterval(() => {
+    importJobs
+      .failAbandoned()
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'sweeping abandoned import jobs failed; will retry'));
+  }, ABANDONED_AFTER_MS);
+  sweep.unref();
+  disposers.defer('the import-job sweep', () => clearInterval(sweep));
   await counterStorage.keyChanges?.listen((tenantId) => booted.signingKeys.forget(tenantId));
 }

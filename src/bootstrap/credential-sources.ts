@@ -24,6 +24,12 @@ export interface CredentialSources {
   byType: ReadonlyMap<string, CredentialSource>;
 }
 
+/** The server's password hash queue, as `password_hashing` sets it (a user import in the CLI builds the same one). */
+export function createHashQueue(config: Pick<LatchkeyConfig, 'password_hashing'>): HashQueue {
+  const hashing = config.password_hashing;
+  return new HashQueue(hashing.concurrency ?? availableParallelism(), hashing.max_queue, hashing.max_queue_per_ip);
+}
+
 export async function openCredentialSources(
   config: LatchkeyConfig,
   users: UserStore,
@@ -32,8 +38,7 @@ export async function openCredentialSources(
   logger: Logger,
   disposers: DisposerStack,
 ): Promise<CredentialSources> {
-  const hashing = config.password_hashing;
-  const hashQueue = new HashQueue(hashing.concurrency ?? availableParallelism(), hashing.max_queue, hashing.max_queue_per_ip);
+  const hashQueue = createHashQueue(config);
   const databaseSource = await DatabaseCredentialSource.create(users, hashQueue, (err) =>
     logger.warn({ err: (err as Error).message }, 'could not upgrade a password hash after login; it will be retried at the next login'),
   );

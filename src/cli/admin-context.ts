@@ -14,6 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
+import { createHashQueue } from '../bootstrap/credential-sources.js';
 import { DisposerStack } from '../bootstrap/disposers.js';
 import {
   createAttackProtection,
@@ -27,6 +28,7 @@ import { loadMasterKey, openStorage, openStorageReadOnly, type OpenedStorage } f
 import type { LatchkeyConfig } from '../config/load.js';
 import { Catalog } from '../domain/tenant.js';
 import { AccountLifecycle } from '../identity/account-lifecycle.js';
+import { UserImporter } from '../identity/user-import.js';
 import type { MfaService } from '../mfa/mfa-service.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { AttackProtection } from '../protection/attack-protection.js';
@@ -98,6 +100,18 @@ export class AdminContext {
       refreshTokens,
       attackProtection: lockout,
       securityEvents: this.securityEvents,
+      clock: this.clock,
+    });
+  }
+
+  /** `users import`: the server's row code, hashing on a queue sized as the server's (`password_hashing`). */
+  userImporter(): UserImporter {
+    const { users, refreshTokens } = this.stores;
+    return new UserImporter({
+      users,
+      refreshTokens,
+      accounts: this.accounts(),
+      hashQueue: createHashQueue(this.config),
       clock: this.clock,
     });
   }

@@ -12,6 +12,10 @@
  * and waiters are served round-robin across IPs, so a sign-in from another
  * IP waits behind at most one check of each busy IP, not behind a flood's
  * whole backlog.
+ *
+ * Background work (a user import's passwords) takes only slots no sign-in
+ * is waiting for: it never holds a waiting place, so it can neither shed a
+ * sign-in nor make one wait longer than for one computation already running.
  */
 import { TemporarilyUnavailableError, TooManyAttemptsError } from '../domain/errors.js';
 
@@ -42,6 +46,8 @@ export class HashQueue {
   private readonly lanes = new Map<string, Array<() => void>>();
   /** Places (running and waiting) each IP holds. */
   private readonly held = new Map<string, number>();
+  /** Background work waiting for a slot no sign-in wants, oldest first. */
+  private readonly background: Array<() => void> = [];
 
   constructor(
     readonly concurrency: number,
@@ -91,6 +97,22 @@ export class HashQueue {
     }
   }
 
+  /**
+   * Runs `work` on a slot no sign-in is waiting for: at once when one is
+   * free and nobody waits, else after every waiting sign-in has had its
+   * turn. It holds no place of the queue (`maxQueue` is for sign-ins), so
+   * the caller bounds how much it submits (a user import: `concurrency`).
+   */
+  async runInBackground<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running < this.concurrency && this.waitingCount === 0) this.running++;
+    else await new Promise<void>((resolve) => this.background.push(resolve));
+    try {
+      return await work();
+    } finally {
+      this.handOver();
+    }
+  }
+
   private waitForTurn(lane: string): Promise<void> {
     this.waitingCount++;
     return new Promise<void>((resolve) => {
@@ -107,7 +129,10 @@ export class HashQueue {
   private handOver(): void {
     const next = this.lanes.entries().next();
     if (next.done === true) {
-      this.running--;
+      // No sign-in waits: the slot goes to background work, else it is free.
+      const backgroundTurn = this.background.shift();
+      if (backgroundTurn) backgroundTurn();
+      else this.running--;
       return;
     }
     const [lane, waiters] = next.value;

@@ -4,7 +4,7 @@
  */
 import type { PasswordPolicyConfig } from '../config/schema.js';
 import { isSupportedPasswordHash, passwordPolicyRefusal, type PasswordRule } from '../domain/password-policy.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { hashPassword, verifyPassword, type PasswordCheck } from './passwords.js';
 import { commitBlock, commitPasswordChange, type SessionStores } from './user-sessions.js';
 import type { NewUser, UserRecord, UserStore } from '../storage/stores.js';
 
@@ -42,7 +42,15 @@ export interface UserTarget {
   policy: PasswordPolicyConfig;
 }
 
-async function storedHashFor(input: UserInput, policy: PasswordPolicyConfig): Promise<string> {
+/** How plaintext passwords are hashed and checked: directly, or on the hash queue's background lane (an import). */
+export interface PasswordHashing {
+  hash(password: string): Promise<string>;
+  verify(password: string, storedHash: string): Promise<PasswordCheck>;
+}
+
+const DIRECT_HASHING: PasswordHashing = { hash: hashPassword, verify: verifyPassword };
+
+export async function storedHashFor(input: UserInput, policy: PasswordPolicyConfig, hashing = DIRECT_HASHING): Promise<string> {
   if (input.passwordHash !== undefined) {
     if (!isSupportedPasswordHash(input.passwordHash))
       throw new UserAdminError('password_hash must be an argon2 ($argon2id$…) or bcrypt ($2b$…) hash');
@@ -51,13 +59,18 @@ async function storedHashFor(input: UserInput, policy: PasswordPolicyConfig): Pr
   }
   if (input.password === undefined) throw new UserAdminError('give a password or a password_hash');
   checkNewPassword(policy, input.password);
-  return hashPassword(input.password);
+  return hashing.hash(input.password);
 }
 
-export async function createUser(users: UserStore, target: UserTarget, input: UserInput): Promise<UserRecord> {
+export async function createUser(users: UserStore, target: UserTarget, input: UserInput, hashing = DIRECT_HASHING): Promise<UserRecord> {
   const { password: _password, passwordHash: _imported, ...profile } = input;
   const { tenantId, connectionId } = target;
-  const created = await users.create({ ...profile, tenantId, connectionId, passwordHash: await storedHashFor(input, target.policy) });
+  const created = await users.create({
+    ...profile,
+    tenantId,
+    connectionId,
+    passwordHash: await storedHashFor(input, target.policy, hashing),
+  });
   if (!created) throw new UserAdminError(`a user "${input.username}" already exists in that connection`);
   return created;
 }
@@ -90,6 +103,22 @@ export async function upsertDeclaredUser(
     const created = await createUser(users, target, input);
     return { change: 'created', userId: created.id };
   }
+  return updateUser(stores, target, existing, input, now);
+}
+
+/**
+ * Brings an existing user up to what `input` gives (config apply, an
+ * import with upsert): absent fields stay as they are.
+ */
+export async function updateUser(
+  stores: SessionStores & { users: UserStore },
+  target: UserTarget,
+  existing: UserRecord,
+  input: UserInput,
+  now: Date,
+  hashing = DIRECT_HASHING,
+): Promise<DeclaredUserResult> {
+  const { users } = stores;
   const result: DeclaredUserResult = { change: 'unchanged', userId: existing.id };
   const profile = {
     email: input.email,
@@ -110,11 +139,11 @@ export async function upsertDeclaredUser(
   }
   let passwordChanged = input.passwordHash !== undefined && input.passwordHash !== existing.passwordHash;
   if (!passwordChanged && input.password !== undefined) {
-    passwordChanged = existing.passwordHash === null || !(await verifyPassword(input.password, existing.passwordHash)).valid;
+    passwordChanged = existing.passwordHash === null || !(await hashing.verify(input.password, existing.passwordHash)).valid;
   }
   if (passwordChanged) {
     result.passwordChanged = {
-      refreshTokensRevoked: await commitPasswordChange(stores, existing, await storedHashFor(input, target.policy), now),
+      refreshTokensRevoked: await commitPasswordChange(stores, existing, await storedHashFor(input, target.policy, hashing), now),
     };
     result.change = 'updated';
   }

@@ -26,6 +26,7 @@ import * as userBlockedAt from './migrations/008-user-blocked-at.js';
 import * as browserSignIn from './migrations/009-browser-sign-in.js';
 import * as accountTickets from './migrations/010-account-tickets.js';
 import * as userManagement from './migrations/011-user-management.js';
+import * as importJobs from './migrations/012-import-jobs.js';
 import type { Database } from './schema.js';
 import { createPrivateFile, loosePermissions, makePrivateDirectory, type LoosePermissions } from './private-files.js';
 import { disableWriteBatching } from './sql/write-batcher.js';
@@ -75,6 +76,7 @@ export const BUNDLED_MIGRATIONS: Readonly<Record<string, Migration>> = {
   '009-browser-sign-in': browserSignIn,
   '010-account-tickets': accountTickets,
   '011-user-management': userManagement,
+  '012-import-jobs': importJobs,
 };
 
 class BundledMigrations implements MigrationProvider {

@@ -285,6 +285,27 @@ export interface AccountTicketsTable {
   used_at: string | null;
 }
 
+/** User-import jobs (issue #15 point 4): counts and the first per-row errors. */
+export interface ImportJobsTable {
+  id: string;
+  tenant_id: string;
+  connection_id: string;
+  connection_name: string;
+  /** pending | processing | completed | failed */
+  status: string;
+  upsert: number;
+  external_id: string | null;
+  total: number;
+  inserted: number;
+  updated: number;
+  failed: number;
+  /** JSON array of {user, errors}. */
+  errors: string;
+  status_details: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   connections: ConnectionsTable;
@@ -306,4 +327,5 @@ export interface Database {
   browser_sessions: BrowserSessionsTable;
   device_codes: DeviceCodesTable;
   account_tickets: AccountTicketsTable;
+  import_jobs: ImportJobsTable;
 }

@@ -8,6 +8,7 @@
 import type { ApiConfig, ApplicationConfig, ConnectionConfig, PasswordPolicyConfig, SigningAlg, TenantConfig } from '../config/schema.js';
 import type { AccountTicketStore } from './account-tickets.js';
 import type { BrowserSignInStores } from './browser-stores.js';
+import type { ImportJobStore } from './import-jobs.js';
 import type { MfaStore } from './mfa-stores.js';
 import type { UserSearch } from '../domain/user-search.js';
 
@@ -154,6 +155,8 @@ export interface UserRecord {
 export type UserMetadata = Record<string, unknown>;
 
 export interface NewUser {
+  /** An imported user's own id (Auth0's `user_id`), kept so tokens' `sub` stays the same; a random UUID otherwise. */
+  id?: string | undefined;
   tenantId: string;
   connectionId: string;
   username: string;
@@ -437,6 +440,8 @@ export interface Stores extends BrowserSignInStores {
   mfa: MfaStore;
   /** Password-reset and email-verification links (DESIGN.md §8). */
   accountTickets: AccountTicketStore;
+  /** User-import jobs (issue #15 point 4). */
+  importJobs: ImportJobStore;
   health: StorageHealth;
   /** Deletes rows no check can need any more (expired tokens, jtis, retired keys, pending MFA enrolments). */
   purgeExpired(now: Date): Promise<void>;

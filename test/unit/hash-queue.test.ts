@@ -148,6 +148,48 @@ describe('HashQueue', () => {
     await Promise.all(jobs);
   });
 
+  it('background work takes only slots no sign-in waits for, and holds no waiting place', async () => {
+    const queue = new HashQueue(1, 1);
+    const order: string[] = [];
+    const first = gate();
+    const importing = queue.runInBackground(async () => {
+      order.push('import 1');
+      await first.opened;
+    });
+    // The slot is busy: more background work waits, but outside the queue's places.
+    const secondImport = queue.runInBackground(async () => {
+      order.push('import 2');
+    });
+    assert.deepEqual(queue.stats, { running: 1, waiting: 0 });
+    // A sign-in still finds its waiting place (max_queue 1), and is served before the waiting import.
+    const signIn = queue.run(async () => {
+      order.push('sign-in');
+    }, '192.0.2.1');
+    assert.deepEqual(queue.stats, { running: 1, waiting: 1 });
+    first.open();
+    await Promise.all([importing, secondImport, signIn]);
+    assert.deepEqual(order, ['import 1', 'sign-in', 'import 2']);
+    assert.deepEqual(queue.stats, { running: 0, waiting: 0 });
+  });
+
+  it('background work runs at once on a free slot, up to `concurrency` together', async () => {
+    const queue = new HashQueue(2, 4);
+    const gates = [gate(), gate(), gate()];
+    const started: number[] = [];
+    const jobs = gates.map((g, i) =>
+      queue.runInBackground(async () => {
+        started.push(i);
+        await g.opened;
+      }),
+    );
+    await Promise.resolve();
+    assert.deepEqual(started, [0, 1]);
+    for (const g of gates) g.open();
+    await Promise.all(jobs);
+    assert.deepEqual(started, [0, 1, 2]);
+    assert.deepEqual(queue.stats, { running: 0, waiting: 0 });
+  });
+
   it('the default share is a quarter of every place (running and waiting), at least one', () => {
     assert.equal(defaultMaxPerIp(2, 256), 65);
     assert.equal(defaultMaxPerIp(1, 16), 5);

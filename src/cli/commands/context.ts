@@ -50,6 +50,15 @@ export function pickConnection(tenant: Tenant, name: string | undefined): Connec
   return connection;
 }
 
+/** A connection whose users Latchkey stores (users add, users import); another type's users live in their directory. */
+export function requireDatabaseConnection(connection: ConnectionRecord): ConnectionRecord {
+  if (connection.type !== 'database')
+    throw new CliUsageError(
+      `${connection.name} is a ${connection.type} connection: its users live in its validator and are created at their first login`,
+    );
+  return connection;
+}
+
 /** The `--config` option of every command that needs a configuration. */
 export const CONFIG_OPTION_HELP = 'configuration file (default: $LATCHKEY_CONFIG)';
 

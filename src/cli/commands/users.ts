@@ -1,11 +1,20 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createUser, UserAdminError, type UserInput } from '../../identity/user-admin.js';
+import { createUser } from '../../identity/user-admin.js';
 import { readMfaOverview } from '../../mfa/mfa-service.js';
 import type { Tenant } from '../../domain/tenant.js';
 import type { ConnectionRecord, UserRecord } from '../../storage/stores.js';
 import type { AdminContext } from '../admin-context.js';
-import { CONFIG_OPTION_HELP, CliUsageError, pickConnection, pickTenant, readStdin, withAdmin, type AdminOptions } from './context.js';
+import { registerUsersImport } from './users-import.js';
+import {
+  CONFIG_OPTION_HELP,
+  CliUsageError,
+  pickConnection,
+  pickTenant,
+  readStdin,
+  requireDatabaseConnection,
+  withAdmin,
+  type AdminOptions,
+} from './context.js';
 
 interface PasswordOptions {
   password?: string;
@@ -63,36 +72,7 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  withTarget(users.command('import').description('import users from a JSON array (password or imported bcrypt/argon2 password_hash)'))
-    .requiredOption(
-      '-f, --file <file>',
-      'JSON file: [{ "username"|"email", "password"|"password_hash", "name"?, "email_verified"?, "blocked"? }]',
-    )
-    .action(async (options: AdminOptions & { file: string }) => {
-      const entries = parseImportFile(options.file);
-      await withAdmin(options, 'write', async (admin) => {
-        const tenant = pickTenant(admin, options.tenant);
-        const connection = pickConnection(tenant, options.connection);
-        const accounts = admin.accounts();
-        let created = 0;
-        const failures: string[] = [];
-        for (const [index, entry] of entries.entries()) {
-          try {
-            await createUser(admin.stores.users, targetOf(tenant, connection), entry);
-            created++;
-          } catch (err) {
-            if (!(err instanceof UserAdminError)) throw err;
-            await accounts.recordPolicyRefusal(tenant, connection, entry.username, err, 'import');
-            failures.push(`  [${index}] ${entry.username}: ${err.message}`);
-          }
-        }
-        process.stdout.write(`imported ${created} of ${entries.length} users into ${tenant.name}/${connection.name}\n`);
-        if (failures.length > 0) {
-          process.stdout.write(`skipped ${failures.length}:\n${failures.join('\n')}\n`);
-          process.exitCode = 1;
-        }
-      });
-    });
+  registerUsersImport(users, withTarget);
 
   withTarget(
     users
@@ -162,39 +142,8 @@ function revokedRefreshTokens(count: number): string {
 }
 
 function targetOf(tenant: Tenant, connection: ConnectionRecord) {
-  if (connection.type !== 'database')
-    throw new CliUsageError(
-      `${connection.name} is a ${connection.type} connection: its users live in its validator and are created at their first login`,
-    );
+  requireDatabaseConnection(connection);
   return { tenantId: tenant.id, connectionId: connection.id, policy: connection.passwordPolicy };
-}
-
-function parseImportFile(file: string): UserInput[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new CliUsageError(`${file}: not readable JSON (${(err as Error).message})`);
-  }
-  if (!Array.isArray(raw)) throw new CliUsageError(`${file}: expected a JSON array of users`);
-  return raw.map((entry: unknown, index) => {
-    if (typeof entry !== 'object' || entry === null) throw new CliUsageError(`${file}[${index}]: expected an object`);
-    const e = entry as Record<string, unknown>;
-    const str = (key: string) => (typeof e[key] === 'string' ? (e[key] as string) : undefined);
-    const username = str('username') ?? str('email');
-    if (username === undefined) throw new CliUsageError(`${file}[${index}]: needs "username" or "email"`);
-    return {
-      username,
-      email: str('email'),
-      emailVerified: e.email_verified === true,
-      name: str('name'),
-      givenName: str('given_name'),
-      familyName: str('family_name'),
-      password: str('password'),
-      passwordHash: str('password_hash'),
-      blocked: e.blocked === true,
-    };
-  });
 }
 
 /** `latchkey users mfa list|reset <username>`: an operator's view of a user's second factors. */

@@ -4,11 +4,13 @@
  * services in (runtime.ts `management`); http/management/index.ts turns the
  * list into routes and the OpenAPI document.
  */
+import type { ImportJobs } from '../../oauth/management/import-jobs.js';
 import type { ManagementCallers } from '../../oauth/management/management-caller.js';
 import type { SecurityEvents } from '../../observability/security-events.js';
 import { connectionEndpoints } from './connections.js';
 import type { ManagementEndpoint } from './endpoint.js';
 import { userEndpoints, type UserEndpointsDeps } from './users.js';
+import { jobEndpoints } from './jobs.js';
 
 /** What the Management API's routes are built from: the caller check, the audit trail, and each group's services. */
 export interface ManagementServices {
@@ -16,8 +18,10 @@ export interface ManagementServices {
   securityEvents: Pick<SecurityEvents, 'record'>;
   /** Users, their blocks, factors, refresh tokens and logs (users.ts). */
   users: UserEndpointsDeps;
+  /** User-import jobs (issue #15 point 4). */
+  importJobs: Pick<ImportJobs, 'start' | 'find'>;
 }
 
 export function managementEndpoints(services: ManagementServices): ManagementEndpoint[] {
-  return [...connectionEndpoints(), ...userEndpoints(services.users)];
+  return [...connectionEndpoints(), ...userEndpoints(services.users), ...jobEndpoints(services)];
 }

@@ -7,6 +7,7 @@
  * OpenAPI document is generated once from the same list. Errors take
  * Auth0's shape in one place (reply.ts), also for unknown paths below the base.
  */
+import multipart from '@fastify/multipart';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { ManagementApiError } from '../../domain/management-errors.js';
@@ -34,6 +35,8 @@ export const managementRoutes: FastifyPluginAsync<ManagementRoutesDeps> = async 
   const { catalog, endpoints } = deps;
 
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  // multipart/form-data for the one upload (http/management/jobs.ts), which passes its own limits when it reads.
+  await app.register(multipart);
   app.setNotFoundHandler((request, reply) =>
     sendError(
       new ManagementApiError(404, 'not_found', 'Not Found: no Management API endpoint answers this method at this path.'),

@@ -7,6 +7,7 @@ import { SqlBrowserSessionStore } from './browser-session-store.js';
 import { SqlCatalogStore } from './catalog-store.js';
 import { SqlAccessTokenDenylist, SqlSingleUseKeyStore } from './denylist-stores.js';
 import { SqlDeviceCodeStore } from './device-code-store.js';
+import { SqlImportJobStore } from './import-job-store.js';
 import { SqlMfaStore } from './mfa-store.js';
 import { SqlRefreshTokenStore } from './refresh-token-store.js';
 import { SqlAttackLockStore, SqlSecurityEventStore } from './security-stores.js';
@@ -20,9 +21,12 @@ import { SqlUserStore } from './user-store.js';
  * replay finds no code, which its caller refuses as well.
  */
 const EXPIRED_CODE_RETENTION_MS = 24 * 3600 * 1000;
+/** A finished user-import job stays readable (`GET /jobs/{id}`, its errors) this long after its last update. */
+const FINISHED_IMPORT_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** The one SQL implementation of every store, for SQLite and PostgreSQL alike. */
 export function createSqlStores(db: Kysely<Database>): Stores {
+  const importJobs = new SqlImportJobStore(db);
   return {
     catalog: new SqlCatalogStore(db),
     users: new SqlUserStore(db),
@@ -37,6 +41,7 @@ export function createSqlStores(db: Kysely<Database>): Stores {
     browserSessions: new SqlBrowserSessionStore(db),
     deviceCodes: new SqlDeviceCodeStore(db),
     accountTickets: new SqlAccountTicketStore(db),
+    importJobs,
     health: {
       async ping() {
         await sql`select 1`.execute(db);
@@ -55,6 +60,7 @@ export function createSqlStores(db: Kysely<Database>): Stores {
       await db.deleteFrom('authorization_codes').where('expires_at', '<=', codeCutoff).execute();
       await db.deleteFrom('device_codes').where('expires_at', '<=', codeCutoff).execute();
       await db.deleteFrom('account_tickets').where('expires_at', '<=', codeCutoff).execute();
+      await importJobs.deleteFinishedBefore(new Date(now.getTime() - FINISHED_IMPORT_JOB_RETENTION_MS));
       await db
         .deleteFrom('browser_sessions')
         .where((eb) => eb.or([eb('expires_at', '<=', cutoff), eb('idle_expires_at', '<=', cutoff)]))

@@ -95,16 +95,20 @@ export class SqlUserStore implements UserStore {
 
   async findByLogin(tenantId: string, connectionId: string, login: string): Promise<UserRecord | undefined> {
     const key = loginKey(login);
-    const rows = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('connection_id', '=', connectionId)
-      .where((eb) => eb.or([eb('username_key', '=', key), eb('email_key', '=', key)]))
-      .limit(2)
-      .execute();
+    // Two lookups, each on its own index. One `username_key = ? OR email_key = ?` query is planned by SQLite as a
+    // scan of every user of the connection (it only uses the (tenant, connection) prefix of an index): a login, and
+    // each row of an import, then costs time in proportion to the connection's size.
+    const byKey = (column: 'username_key' | 'email_key') =>
+      this.db
+        .selectFrom('users')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('connection_id', '=', connectionId)
+        .where(column, '=', key)
+        .limit(1)
+        .executeTakeFirst();
     // A username match wins over another user's email that happens to be equal.
-    const row = rows.find((r) => r.username_key === key) ?? rows[0];
+    const row = (await byKey('username_key')) ?? (await byKey('email_key'));
     return row && userFromRow(row);
   }
 
@@ -114,7 +118,7 @@ export class SqlUserStore implements UserStore {
   }
 
   async create(user: NewUser): Promise<UserRecord | undefined> {
-    const row = newUserRow(user, randomUUID(), toIso(new Date()));
+    const row = newUserRow(user, user.id ?? randomUUID(), toIso(new Date()));
     const result = await this.db
       .insertInto('users')
       .values(row)
