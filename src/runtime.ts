@@ -34,7 +34,11 @@ import { AccountLifecycle } from './identity/account-lifecycle.js';
 import { MfaTokens } from './mfa/mfa-token.js';
 import type { ManagementServices } from './http/management/groups.js';
 import { Accounts } from './oauth/accounts/accounts.js';
+import { CatalogChanges } from './oauth/management/catalog-changes.js';
+import { ManagementClientGrants } from './oauth/management/client-grants.js';
+import { ManagementClients } from './oauth/management/clients.js';
 import { ManagementCallers } from './oauth/management/management-caller.js';
+import { ManagementResourceServers } from './oauth/management/resource-servers.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
@@ -95,6 +99,8 @@ export interface Runtime {
 }
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+/** Nodes without a Redis notice (or that missed one) serve another node's Management API writes within this. */
+const CATALOG_REREAD_INTERVAL_MS = 30 * 1000;
 /** Hook code is usually I/O-bound (an API call); two threads keep one slow CPU-bound hook from holding every sign-in. */
 const HOOK_WORKERS = 2;
 
@@ -112,7 +118,10 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     const wired = await wireServices({ config, storage, booted, masterKey, clock, logger }, disposers);
     // Apply already ended the sessions of users whose password or block the file changed; here come their events.
     await recordAppliedUserChanges(booted, wired.accounts);
-    await startJobs({ config, storage, booted, counterStorage: wired.counterStorage, clock, logger }, disposers);
+    await startJobs(
+      { config, storage, booted, counterStorage: wired.counterStorage, catalogChanges: wired.catalogChanges, clock, logger },
+      disposers,
+    );
     return {
       config,
       clock,
@@ -150,6 +159,8 @@ interface WiredServices {
   accounts: AccountLifecycle;
   selfService: Accounts;
   management: ManagementServices;
+  /** Reloads the catalog after a Management API write here or on another node. */
+  catalogChanges: CatalogChanges;
 }
 
 async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers: DisposerStack): Promise<WiredServices> {
@@ -193,7 +204,8 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   }
   const mfaGate = new MfaGate({ mfa, mfaTokens, securityEvents });
   const postLogin = new PostLoginHooks({ runner: hookRunner, hooks: tenantHooks, mfaGate, securityEvents, logger });
-  const clientAuthenticator = new ClientAuthenticator({ secretHasher: new SecretHasher(masterKey), singleUseKeys, clock });
+  const secretHasher = new SecretHasher(masterKey);
+  const clientAuthenticator = new ClientAuthenticator({ secretHasher, singleUseKeys, clock });
   const grants = createGrantRegistry({
     users: stores.users,
     refreshTokens: stores.refreshTokens,
@@ -271,16 +283,41 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   // Before storage closes: the emails still on their way write their tickets and events first.
   disposers.defer('the account emails', () => selfService.idle());
   // The Management API (issue #15 points 2-5, DESIGN.md §9).
+  const { catalogChanges } = counterStorage;
+  const changes = new CatalogChanges({
+    catalog,
+    store: stores.catalog,
+    signingKeys,
+    catalogNotices: catalogChanges,
+    keyNotices: counterStorage.keyChanges,
+  });
   const management: ManagementServices = {
     callers: new ManagementCallers({ verifier, users: stores.users, counters: counterStorage.counters, clock }),
     securityEvents,
+    clients: new ManagementClients({
+      store: stores.catalog,
+      refreshTokens: stores.refreshTokens,
+      secretHasher,
+      changes,
+      clock,
+    }),
+    clientGrants: new ManagementClientGrants({ store: stores.catalog, changes }),
+    resourceServers: new ManagementResourceServers({ store: stores.catalog, changes }),
   };
-  return { endpoints, browser, metrics, counterStorage, accounts, selfService, management };
+  return { endpoints, browser, metrics, counterStorage, accounts, selfService, management, catalogChanges: changes };
 }
 
-/** What runs on its own once the services stand: the purge of expired rows, and the signing-key notices of other nodes. */
-async function startJobs(input: PhaseInput & { counterStorage: CounterStorage }, disposers: DisposerStack): Promise<void> {
-  const { config, storage, booted, counterStorage, clock, logger } = input;
+/**
+ * What runs on its own once the services stand: the purge of expired rows,
+ * the signing-key and catalog notices of other nodes, and the periodic
+ * catalog re-read that catches what a missed notice (or a cluster without
+ * Redis) did not bring.
+ */
+async function startJobs(
+  input: PhaseInput & { counterStorage: CounterStorage; catalogChanges: CatalogChanges },
+  disposers: DisposerStack,
+): Promise<void> {
+  const { config, storage, booted, counterStorage, catalogChanges, clock, logger } = input;
   const { stores } = storage;
   const retentionMs = config.security_events.retention_days * 86_400_000;
   const purge = setInterval(() => {
@@ -295,4 +332,13 @@ async function startJobs(input: PhaseInput & { counterStorage: CounterStorage },
   purge.unref();
   disposers.defer('the purge timer', () => clearInterval(purge));
   await counterStorage.keyChanges?.listen((tenantId) => booted.signingKeys.forget(tenantId));
+  const reloadCatalog = () =>
+    catalogChanges
+      .reload()
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'reloading the catalog failed; will retry'));
+  // Another node's Management API write (DESIGN.md §9): served here at once.
+  await counterStorage.catalogChanges?.listen(() => void reloadCatalog());
+  const reread = setInterval(reloadCatalog, CATALOG_REREAD_INTERVAL_MS);
+  reread.unref();
+  disposers.defer('the catalog re-read timer', () => clearInterval(reread));
 }

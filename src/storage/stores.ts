@@ -47,22 +47,51 @@ export interface ConnectionRecord {
   disableSignup?: boolean;
 }
 
-export interface ApiRecord {
+/**
+ * Set on a catalog row the Management API created (`managed_by_config` = 0):
+ * the API may change and delete it. Absent: the configuration file declares
+ * it, and it is read-only through the API (DESIGN.md §9).
+ */
+export interface CreatedThroughApi {
+  createdThroughApi?: true;
+}
+
+/** What the Management API keeps of an API (Auth0's resource server) beyond the file's keys. */
+export interface ApiProfile {
+  name?: string;
+  /** Auth0's `scopes[].description`, by scope value. */
+  scopeDescriptions?: Record<string, string>;
+}
+
+export interface ApiRecord extends CreatedThroughApi {
   id: string;
   tenantId: string;
   settings: ApiConfig;
+  /** Only on rows the Management API created or changed. */
+  profile?: ApiProfile;
 }
 
-export interface ApplicationRecord {
+export const APP_TYPES = ['native', 'spa', 'regular_web', 'non_interactive'] as const;
+export type AppType = (typeof APP_TYPES)[number];
+
+/** What the Management API keeps of an application (Auth0's client) beyond the file's keys. */
+export interface ApplicationProfile {
+  appType?: AppType;
+  description?: string;
+}
+
+export interface ApplicationRecord extends CreatedThroughApi {
   id: string;
   tenantId: string;
   clientId: string;
   clientSecretHash: string | null;
   settings: ApplicationSettings;
+  /** Only on rows the Management API created or changed. */
+  profile?: ApplicationProfile;
 }
 
 /** Auth0's client grant: the application may call this API with client_credentials, with at most these scopes (DESIGN.md §9). */
-export interface ClientGrantRecord {
+export interface ClientGrantRecord extends CreatedThroughApi {
   id: string;
   tenantId: string;
   clientId: string;
@@ -94,11 +123,34 @@ export interface DeclaredRow {
   disabledAt: Date | null;
 }
 
+/** A catalog row the Management API created, for `latchkey config check` (it lists what the file does not manage). */
+export interface ApiCreatedRow {
+  kind: Extract<DeclarableKind, 'api' | 'application' | 'client_grant'>;
+  id: string;
+  tenantId: string;
+  /** As in DeclaredRow. */
+  key: readonly string[];
+}
+
+/** An application the Management API creates: its settings as the file would declare them, and its secret's hash. */
+export interface NewApplication {
+  clientId: string;
+  clientSecretHash: string | null;
+  settings: ApplicationSettings;
+  profile: ApplicationProfile;
+}
+
 /**
  * Tenants, connections, APIs, applications and client grants: written by
  * config apply, read into memory at start. The upserts mark a row as
  * declared by the file and served; `disable` keeps a row the file no longer
  * declares but stops serving it (load() leaves it out).
+ *
+ * The Management API writes through the narrow create/update/delete methods
+ * below: they create rows with `managed_by_config` = 0 and change or delete
+ * only such rows (a row the file declares answers `false`/`undefined`, so a
+ * start that takes a row over between the API's check and its write still
+ * wins). Config apply's upserts take any row with the file's key over.
  */
 export interface CatalogStore {
   upsertTenant(name: string, settings: TenantSettings): Promise<string>;
@@ -111,6 +163,29 @@ export interface CatalogStore {
   /** Stops serving these rows from the next load(); their data stays. */
   disable(rows: ReadonlyArray<Pick<DeclaredRow, 'kind' | 'id'>>, at: Date): Promise<void>;
   load(): Promise<CatalogSnapshot>;
+
+  /** Every row the Management API created and that is still served. */
+  listCreatedThroughApi(): Promise<ApiCreatedRow[]>;
+  /** False when the tenant already has a row with this client_id (a disabled declared one included). */
+  createApplication(tenantId: string, app: NewApplication): Promise<boolean>;
+  /** Replaces settings and profile, and the secret's hash when given; false unless an API-created row. */
+  updateApplication(
+    tenantId: string,
+    clientId: string,
+    change: Pick<NewApplication, 'settings' | 'profile'> & { clientSecretHash?: string | null },
+  ): Promise<boolean>;
+  /** Deletes the API-created application and the API-created client grants naming it; false unless an API-created row. */
+  deleteApplication(tenantId: string, clientId: string): Promise<boolean>;
+  /** The new row's id; undefined when the tenant already has a row with this identifier. */
+  createApi(tenantId: string, api: ApiConfig, profile: ApiProfile): Promise<string | undefined>;
+  /** Replaces settings and profile (the identifier never changes); false unless an API-created row. */
+  updateApi(tenantId: string, id: string, api: ApiConfig, profile: ApiProfile): Promise<boolean>;
+  /** Deletes the API-created API and the API-created client grants for it; false unless an API-created row. */
+  deleteApi(tenantId: string, id: string): Promise<boolean>;
+  /** The new grant's id; undefined when one for this (application, API) exists (a disabled declared one included). */
+  createClientGrant(tenantId: string, grant: Pick<ClientGrantRecord, 'clientId' | 'audience' | 'scope'>): Promise<string | undefined>;
+  updateClientGrant(tenantId: string, id: string, scope: readonly string[]): Promise<boolean>;
+  deleteClientGrant(tenantId: string, id: string): Promise<boolean>;
 }
 
 export interface UserRecord {

@@ -4,17 +4,31 @@
  * services in (runtime.ts `management`); http/management/index.ts turns the
  * list into routes and the OpenAPI document.
  */
+import type { ManagementClientGrants } from '../../oauth/management/client-grants.js';
+import type { ManagementClients } from '../../oauth/management/clients.js';
 import type { ManagementCallers } from '../../oauth/management/management-caller.js';
+import type { ManagementResourceServers } from '../../oauth/management/resource-servers.js';
 import type { SecurityEvents } from '../../observability/security-events.js';
+import { clientGrantEndpoints } from './client-grants.js';
+import { clientEndpoints } from './clients.js';
 import { connectionEndpoints } from './connections.js';
 import type { ManagementEndpoint } from './endpoint.js';
+import { resourceServerEndpoints } from './resource-servers.js';
 
 /** What the Management API's routes are built from: the caller check, the audit trail, and each group's services. */
 export interface ManagementServices {
   callers: Pick<ManagementCallers, 'authenticate' | 'spend'>;
   securityEvents: Pick<SecurityEvents, 'record'>;
+  clients: ManagementClients;
+  clientGrants: ManagementClientGrants;
+  resourceServers: ManagementResourceServers;
 }
 
-export function managementEndpoints(_services: ManagementServices): ManagementEndpoint[] {
-  return [...connectionEndpoints()];
+export function managementEndpoints(services: ManagementServices): ManagementEndpoint[] {
+  return [
+    ...connectionEndpoints(),
+    ...clientEndpoints(services.clients),
+    ...clientGrantEndpoints(services.clientGrants),
+    ...resourceServerEndpoints(services.resourceServers),
+  ];
 }
