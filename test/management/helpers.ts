@@ -20,6 +20,8 @@ export interface ManagementServerOptions {
   /** More tenants beside acme, given the server's URL (for their own Management API client grants). */
   otherTenants?: (url: string) => TenantInput[];
   extra?: StartOptions['extra'];
+  /** Reuse a data directory: a restart over the same database (StartOptions.dir). */
+  dir?: string;
 }
 
 export async function startManagementServer(options: ManagementServerOptions = {}): Promise<HttpsTestServer> {
@@ -48,6 +50,7 @@ export async function startManagementServer(options: ManagementServerOptions = {
       ...(options.otherTenants?.(url) ?? []),
     ],
     ...(options.extra === undefined ? {} : { extra: options.extra }),
+    ...(options.dir === undefined ? {} : { dir: options.dir }),
   }));
 }
 
