@@ -59,7 +59,7 @@ describe('Management API resource servers (DESIGN.md §9)', { skip: tlsUnavailab
     const [first] = servers;
     assert.equal(first?.identifier, `${server.issuer()}api/v2/`);
     assert.equal(first?.is_system, true);
-    assert.ok((first?.scopes as Array<{ value: string }>).some((s) => s.value === 'read:users'));
+    assert.ok(((first?.scopes ?? []) as Array<{ value: string }>).some((s) => s.value === 'read:users'));
     const fileApi = servers.find((s) => s.identifier === API);
     assert.ok(fileApi, listed.text);
     assert.equal(fileApi.is_system, false);
