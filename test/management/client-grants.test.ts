@@ -143,7 +143,7 @@ describe('Management API client grants (DESIGN.md §9)', { skip: tlsUnavailableR
   it('a grant the file declares is read-only (409 managed_by_config); another tenant’s grant id is 404', async () => {
     const listed = await api.get(`/client-grants?client_id=${MGMT_CLIENT.client_id}`);
     assert.equal(listed.status, 200, listed.text);
-    const declared = (listed.body as Array<{ id: string; audience: string }>).find((g) => g.audience === mgmtAudience);
+    const declared = (listed.body as unknown as Array<{ id: string; audience: string }>).find((g) => g.audience === mgmtAudience);
     assert.ok(declared, listed.text);
     assertManagementError(await api.patch(`/client-grants/${declared.id}`, { scope: ['read:clients'] }), 409, 'managed_by_config');
     assertManagementError(await api.del(`/client-grants/${declared.id}`), 409, 'managed_by_config');
@@ -151,7 +151,7 @@ describe('Management API client grants (DESIGN.md §9)', { skip: tlsUnavailableR
     const globex = mgmt(server, await managementToken(server, GLOBEX_MGMT, 'globex'), 'globex');
     const theirs = await globex.get('/client-grants');
     assert.equal(theirs.status, 200, theirs.text);
-    const theirId = (theirs.body as Array<{ id: string }>)[0]?.id;
+    const theirId = (theirs.body as unknown as Array<{ id: string }>)[0]?.id;
     assert.ok(theirId);
     assert.ok(!theirs.text.includes(MGMT_CLIENT.client_id), 'globex sees only its own grants');
     assertManagementError(await api.patch(`/client-grants/${theirId}`, { scope: [] }), 404, 'inexistent_client_grant');
@@ -170,7 +170,7 @@ describe('Management API client grants (DESIGN.md §9)', { skip: tlsUnavailableR
       "the file's grants are listed with the API's",
     );
 
-    const all = (await api.get('/client-grants?per_page=100')).body as Array<{ id: string }>;
+    const all = (await api.get('/client-grants?per_page=100')).body as unknown as Array<{ id: string }>;
     const walked: string[] = [];
     let from: string | undefined;
     for (let pages = 0; pages < 100; pages++) {

@@ -67,7 +67,7 @@ describe('Management API resource servers (DESIGN.md §9)', { skip: tlsUnavailab
     assert.ok(!servers.some((s) => String(s.identifier).endsWith('/mfa/')), 'the MFA API is not listed');
     const filtered = await api.get(`/resource-servers?identifiers=${encodeURIComponent(API)}`);
     assert.deepEqual(
-      (filtered.body as Array<{ identifier: string }>).map((s) => s.identifier),
+      (filtered.body as unknown as Array<{ identifier: string }>).map((s) => s.identifier),
       [API],
     );
   });
