@@ -12,8 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ApplicationSettings } from '../../src/storage/stores.js';
-import { hasStackTrace, runCli, writeYamlConfig, type ProcessResult } from '../helpers/cli-process.js';
+import { MACHINE_APP_SETTINGS } from '../helpers/catalog-rows.js';
+import { hasStackTrace, outputSection, runCli, writeYamlConfig, type ProcessResult } from '../helpers/cli-process.js';
 import { sqliteStores } from '../helpers/migrated-stores.js';
 import { startTestServer, type TenantInput } from '../helpers/server.js';
 
@@ -25,15 +25,7 @@ const TENANT: TenantInput = {
   apis: [{ identifier: API, scopes: ['read:x'] }],
   applications: [{ client_id: 'cli-web', client_secret: 'cli-web-secret-0123456789', grant_types: ['password'] }],
 };
-const SETTINGS = {
-  callbacks: [],
-  allowed_logout_urls: [],
-  token_endpoint_auth_method: 'client_secret_post',
-  grant_types: ['client_credentials'],
-  refresh_token: { reuse_interval: 0, idle_lifetime: 1_296_000, absolute_lifetime: 2_592_000 },
-  resource_server: false,
-  trust_forwarded_for: false,
-} as ApplicationSettings;
+const SETTINGS = MACHINE_APP_SETTINGS;
 
 describe('latchkey config check: what the Management API created', () => {
   let dir: string;
@@ -41,17 +33,7 @@ describe('latchkey config check: what the Management API created', () => {
 
   const check = (tenant: TenantInput, name: string): Promise<ProcessResult> =>
     runCli(['config', 'check', '--config', writeYamlConfig(dir, { database: `sqlite:${database}`, tenants: [tenant] }, name)]);
-  function section(stdout: string, heading: string): string[] {
-    const lines = stdout.split('\n');
-    const start = lines.findIndex((l) => l.trim().startsWith(heading));
-    if (start < 0) return [];
-    const body: string[] = [];
-    for (const line of lines.slice(start + 1)) {
-      if (!line.startsWith('    ')) break;
-      body.push(line.trim());
-    }
-    return body;
-  }
+  const section = outputSection;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-config-check-api-'));

@@ -252,6 +252,13 @@ describe('Management API clients across restarts (DESIGN.md §9 "The file and th
     assert.equal(created.status, 201, created.text);
     const clientId = String(created.body.client_id);
     const apiSecret = String(created.body.client_secret);
+    const machineToken = (secret: string) =>
+      (server as HttpsTestServer).postForm((server as HttpsTestServer).at('/oauth/token'), {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: secret,
+        audience: API,
+      });
     assert.equal((await api.post('/client-grants', { client_id: clientId, audience: API, scope: ['read:sample'] })).status, 201);
     await server.close();
 
@@ -261,12 +268,7 @@ describe('Management API clients across restarts (DESIGN.md §9 "The file and th
     const kept = await api.get(`/clients/${clientId}`);
     assert.equal(kept.status, 200, kept.text);
     assert.equal(kept.body.name, 'Survivor');
-    const token = await server.postForm(server.at('/oauth/token'), {
-      grant_type: 'client_credentials',
-      client_id: clientId,
-      client_secret: apiSecret,
-      audience: API,
-    });
+    const token = await machineToken(apiSecret);
     assert.equal(token.status, 200, token.text);
     assert.ok(!server.server.logs.some((l) => l.includes(clientId) && l.includes('disabl')), 'not disabled at start');
     await server.close();
@@ -292,19 +294,9 @@ describe('Management API clients across restarts (DESIGN.md §9 "The file and th
     const adopted = await api.get(`/clients/${clientId}`);
     assert.equal(adopted.body.name, 'Adopted');
     assertManagementError(await api.patch(`/clients/${clientId}`, { name: 'back' }), 409, 'managed_by_config');
-    const withApiSecret = await server.postForm(server.at('/oauth/token'), {
-      grant_type: 'client_credentials',
-      client_id: clientId,
-      client_secret: apiSecret,
-      audience: API,
-    });
+    const withApiSecret = await machineToken(apiSecret);
     assert.equal(withApiSecret.status, 401, 'the secret the API drew is replaced by the file’s');
-    const withFileSecret = await server.postForm(server.at('/oauth/token'), {
-      grant_type: 'client_credentials',
-      client_id: clientId,
-      client_secret: fileSecret,
-      audience: API,
-    });
+    const withFileSecret = await machineToken(fileSecret);
     assert.equal(withFileSecret.status, 200, withFileSecret.text);
   });
 });

@@ -33,6 +33,8 @@ describe(SUITE, { skip: postgresSkip(SUITE) || redisSkip(SUITE) }, () => {
     cluster = await startCluster({
       nodes: 2,
       redis: true,
+      // Two tsx processes starting beside other suites on a small machine.
+      readyTimeoutMs: 120_000,
       tenants: (publicUrl) => [
         {
           ...tenant,

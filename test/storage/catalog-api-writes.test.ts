@@ -21,20 +21,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ApiConfig } from '../../src/config/schema.js';
 import type { ApplicationSettings, Stores, TenantSettings } from '../../src/storage/stores.js';
+import { MACHINE_APP_SETTINGS } from '../helpers/catalog-rows.js';
 import { type MigratedStores, scratchPostgresStores, sqliteStores } from '../helpers/migrated-stores.js';
 import { postgresSkip } from '../helpers/postgres.js';
 
 const TENANT: TenantSettings = { id_token_signing_alg: 'RS256', id_token_lifetime: 3600 };
-const SETTINGS = {
-  name: 'Machine',
-  callbacks: [],
-  allowed_logout_urls: [],
-  token_endpoint_auth_method: 'client_secret_post',
-  grant_types: ['client_credentials'],
-  refresh_token: { reuse_interval: 0, idle_lifetime: 1_296_000, absolute_lifetime: 2_592_000 },
-  resource_server: false,
-  trust_forwarded_for: false,
-} as ApplicationSettings;
+const SETTINGS: ApplicationSettings = { ...MACHINE_APP_SETTINGS, name: 'Machine' };
 const ORDERS: ApiConfig = {
   identifier: 'https://orders.test/',
   scopes: ['read'],

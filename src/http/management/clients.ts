@@ -12,7 +12,7 @@ import type { ClientFields, ManagementClients } from '../../oauth/management/cli
 import { APP_TYPES, type ApplicationRecord, type AppType } from '../../storage/stores.js';
 import { defineEndpoint, type ManagementEndpoint } from './endpoint.js';
 import { listReply, listSchema, offsetOf, pageOf, paginationQuery, queryBoolean } from './schemas/common.js';
-import { fieldsQuery, projectFields } from './schemas/fields.js';
+import { displayName, fieldsQuery, projectFields } from './schemas/fields.js';
 
 const API_AUTH_METHODS = ['none', 'client_secret_post', 'client_secret_basic'] as const;
 
@@ -48,11 +48,7 @@ export const clientSchema = z
   })
   .meta({ id: 'Client' });
 
-const name = z
-  .string()
-  .min(1)
-  .max(256)
-  .refine((n) => !/[<>]/.test(n), 'must not contain < or >');
+const name = displayName;
 
 /** Auth0's client fields Latchkey implements; any other is refused by name, never silently dropped. */
 const clientFields = {

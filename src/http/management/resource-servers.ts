@@ -9,6 +9,7 @@ import { SIGNING_ALGS } from '../../config/schema.js';
 import type { ManagementResourceServers, ResourceServer, ResourceServerFields } from '../../oauth/management/resource-servers.js';
 import { defineEndpoint, type ManagementEndpoint } from './endpoint.js';
 import { listReply, listSchema, offsetOf, pageOf, paginationQuery } from './schemas/common.js';
+import { displayName } from './schemas/fields.js';
 
 const scopeSchema = z.object({ value: z.string(), description: z.string().optional() });
 
@@ -26,11 +27,7 @@ export const resourceServerSchema = z
   })
   .meta({ id: 'ResourceServer' });
 
-const name = z
-  .string()
-  .min(1)
-  .max(256)
-  .refine((n) => !/[<>]/.test(n), 'must not contain < or >');
+const name = displayName;
 
 /** Auth0's fields Latchkey implements; any other is refused by name. The rest of the rules are the file's (config/schema.ts). */
 const fields = {

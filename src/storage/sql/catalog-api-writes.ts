@@ -14,6 +14,12 @@ import { toIso } from './time.js';
 /** Written by the Management API's creates; served at once. */
 const CREATED_THROUGH_API: DeclarableRow = { managed_by_config: 0, disabled_at: null };
 
+/** The columns every new catalog row starts with: a fresh id, its tenant, now, and who manages it. */
+export function newCatalogRow(tenantId: string, managedBy: DeclarableRow) {
+  const now = toIso(new Date());
+  return { id: randomUUID(), tenant_id: tenantId, created_at: now, updated_at: now, ...managedBy };
+}
+
 export class SqlCatalogApiWrites {
   constructor(protected readonly db: Kysely<Database>) {}
 
@@ -52,19 +58,14 @@ export class SqlCatalogApiWrites {
   }
 
   async createApplication(tenantId: string, app: NewApplication): Promise<boolean> {
-    const now = toIso(new Date());
     // The unique (tenant, client_id) is the arbiter, also against a disabled row the file once declared.
     const row = await this.db
       .insertInto('applications')
       .values({
-        id: randomUUID(),
-        tenant_id: tenantId,
+        ...newCatalogRow(tenantId, CREATED_THROUGH_API),
         client_id: app.clientId,
         client_secret_hash: app.clientSecretHash,
         settings: JSON.stringify({ ...app.settings, profile: app.profile }),
-        created_at: now,
-        updated_at: now,
-        ...CREATED_THROUGH_API,
       })
       .onConflict((oc) => oc.columns(['tenant_id', 'client_id']).doNothing())
       .returning('id')
@@ -112,17 +113,12 @@ export class SqlCatalogApiWrites {
   }
 
   async createApi(tenantId: string, api: ApiConfig, profile: ApiProfile): Promise<string | undefined> {
-    const now = toIso(new Date());
     const row = await this.db
       .insertInto('apis')
       .values({
-        id: randomUUID(),
-        tenant_id: tenantId,
+        ...newCatalogRow(tenantId, CREATED_THROUGH_API),
         identifier: api.identifier,
         settings: JSON.stringify({ ...api, profile }),
-        created_at: now,
-        updated_at: now,
-        ...CREATED_THROUGH_API,
       })
       .onConflict((oc) => oc.columns(['tenant_id', 'identifier']).doNothing())
       .returning('id')
@@ -166,18 +162,13 @@ export class SqlCatalogApiWrites {
     tenantId: string,
     grant: Pick<ClientGrantRecord, 'clientId' | 'audience' | 'scope'>,
   ): Promise<string | undefined> {
-    const now = toIso(new Date());
     const row = await this.db
       .insertInto('client_grants')
       .values({
-        id: randomUUID(),
-        tenant_id: tenantId,
+        ...newCatalogRow(tenantId, CREATED_THROUGH_API),
         client_id: grant.clientId,
         audience: grant.audience,
         scope: JSON.stringify(grant.scope),
-        created_at: now,
-        updated_at: now,
-        ...CREATED_THROUGH_API,
       })
       .onConflict((oc) => oc.columns(['tenant_id', 'client_id', 'audience']).doNothing())
       .returning('id')

@@ -13,7 +13,7 @@ import type {
   DeclaredRow,
   TenantSettings,
 } from '../stores.js';
-import { SqlCatalogApiWrites } from './catalog-api-writes.js';
+import { newCatalogRow, SqlCatalogApiWrites } from './catalog-api-writes.js';
 import { fromIsoOrNull, toIso } from './time.js';
 
 /** Written by every upsert: the file declares the row, so it is served (again). */
@@ -156,16 +156,7 @@ export class SqlCatalogStore extends SqlCatalogApiWrites implements CatalogStore
     // The unique key is the arbiter: one row per (tenant, application, API) however many nodes start at once.
     const row = await this.db
       .insertInto('client_grants')
-      .values({
-        id: randomUUID(),
-        tenant_id: tenantId,
-        client_id: grant.clientId,
-        audience: grant.audience,
-        scope,
-        created_at: now,
-        updated_at: now,
-        ...DECLARED,
-      })
+      .values({ ...newCatalogRow(tenantId, DECLARED), client_id: grant.clientId, audience: grant.audience, scope })
       .onConflict((oc) => oc.columns(['tenant_id', 'client_id', 'audience']).doUpdateSet({ scope, updated_at: now, ...DECLARED }))
       .returning('id')
       .executeTakeFirstOrThrow();
