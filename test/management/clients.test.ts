@@ -80,6 +80,11 @@ describe('Management API clients (DESIGN.md §9)', { skip: tlsUnavailableReason(
     assert.ok(ids.includes(WEB.client_id));
     assert.equal(listed.body.total, ids.length);
     assert.ok(!listed.text.includes('"client_secret"'), 'no secret in a list');
+    const picked = await api.get(`/clients/${body.client_id}?fields=client_id,name`);
+    assert.deepEqual(picked.body, { client_id: body.client_id, name: 'Deploy bot' });
+    const without = await api.get(`/clients/${body.client_id}?fields=callbacks&include_fields=false`);
+    assert.equal(without.body.callbacks, undefined);
+    assert.equal(without.body.name, 'Deploy bot');
   });
 
   it('a new client without a client grant for the Management API cannot get a token for it (403 access_denied); with one it can, at once', async () => {

@@ -135,6 +135,13 @@ describe('Management API resource servers (DESIGN.md §9)', { skip: tlsUnavailab
     const jwks = createLocalJWKSet((await server.get(server.at('/.well-known/jwks.json', 'initech'))).body as unknown as JSONWebKeySet);
     const verified = await jwtVerify(accessToken, jwks, { audience: 'https://edge.initech.test/' });
     assert.equal(verified.protectedHeader.alg, 'EdDSA');
+
+    // Another tenant's API is not acme's: by id or by identifier, 404.
+    for (const id of [String(created.body.id), encodeURIComponent('https://edge.initech.test/')]) {
+      assertManagementError(await api.get(`/resource-servers/${id}`), 404, 'inexistent_resource_server');
+      assertManagementError(await api.patch(`/resource-servers/${id}`, { name: 'mine' }), 404, 'inexistent_resource_server');
+      assertManagementError(await api.del(`/resource-servers/${id}`), 404, 'inexistent_resource_server');
+    }
   });
 
   it('PATCH changes only the fields sent, never the identifier; DELETE removes the API and its client grants', async () => {
