@@ -64,7 +64,7 @@ describe('Management API clients (DESIGN.md §9)', { skip: tlsUnavailableReason(
     assert.equal(body.is_first_party, true);
     assert.equal(body.description, 'CI');
     assert.match(String(body.client_secret), /^[A-Za-z0-9_-]{64}$/);
-    assert.match(String(body.client_id), /^[A-Za-z0-9_-]{32}$/);
+    assert.match(String(body.client_id), /^[0-9a-f]{32}$/);
 
     const fetched = await api.get(`/clients/${body.client_id}`);
     assert.equal(fetched.status, 200, fetched.text);

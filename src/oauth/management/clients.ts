@@ -29,8 +29,12 @@ import { parseByFileRules } from './file-rules.js';
 
 /** 48 random bytes: 64 base64url characters, the length of Auth0's client secrets. */
 const CLIENT_SECRET_BYTES = 48;
-/** 24 random bytes: 32 base64url characters, the length of Auth0's client_ids. */
-const CLIENT_ID_BYTES = 24;
+/**
+ * 16 random bytes as 32 hex characters, the length of Auth0's client_ids:
+ * alphanumeric like theirs, so an id never starts with `-` (a CLI option)
+ * nor needs escaping in a URL or a shell.
+ */
+const CLIENT_ID_BYTES = 16;
 
 /** The methods Auth0's `token_endpoint_auth_method` takes; `private_key_jwt` needs keys, which only the file declares. */
 export type ApiClientAuthMethod = Exclude<ClientAuthMethod, 'private_key_jwt'>;
@@ -104,7 +108,7 @@ export class ManagementClients {
     const defaults = fields.app_type === undefined ? undefined : APP_TYPE_DEFAULTS[fields.app_type];
     const method = fields.token_endpoint_auth_method ?? defaults?.method;
     const secret = method === 'none' ? undefined : randomToken(CLIENT_SECRET_BYTES);
-    const clientId = randomToken(CLIENT_ID_BYTES);
+    const clientId = Buffer.from(randomToken(CLIENT_ID_BYTES), 'base64url').toString('hex');
     const settings = validSettings({
       client_id: clientId,
       client_secret: secret,
@@ -121,7 +125,7 @@ export class ManagementClients {
       settings,
       profile: profileOf(fields),
     });
-    // 192 random bits: a collision is not a real outcome, but a refusal is better than an overwrite.
+    // 128 random bits: a collision is not a real outcome, but a refusal is better than an overwrite.
     if (!created) throw conflict('client_conflict', 'A client with this client_id already exists.');
     return { app: await this.served(tenant, clientId), ...(secret === undefined ? {} : { secret }) };
   }
