@@ -38,6 +38,10 @@ import { Accounts } from './oauth/accounts/accounts.js';
 import { ImportJobs, ABANDONED_AFTER_MS } from './oauth/management/import-jobs.js';
 import { ManagementCallers } from './oauth/management/management-caller.js';
 import { createUserManagement } from './bootstrap/management-users.js';
+import { CatalogChanges } from './oauth/management/catalog-changes.js';
+import { ManagementClientGrants } from './oauth/management/client-grants.js';
+import { ManagementClients } from './oauth/management/clients.js';
+import { ManagementResourceServers } from './oauth/management/resource-servers.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
@@ -98,6 +102,8 @@ export interface Runtime {
 }
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+/** Nodes without a Redis notice (or that missed one) serve another node's Management API writes within this. */
+const CATALOG_REREAD_INTERVAL_MS = 30 * 1000;
 /** Hook code is usually I/O-bound (an API call); two threads keep one slow CPU-bound hook from holding every sign-in. */
 const HOOK_WORKERS = 2;
 
@@ -116,7 +122,16 @@ export async function createRuntime(config: LatchkeyConfig, options: RuntimeOpti
     // Apply already ended the sessions of users whose password or block the file changed; here come their events.
     await recordAppliedUserChanges(booted, wired.accounts);
     await startJobs(
-      { config, storage, booted, counterStorage: wired.counterStorage, importJobs: wired.importJobs, clock, logger },
+      {
+        config,
+        storage,
+        booted,
+        counterStorage: wired.counterStorage,
+        importJobs: wired.importJobs,
+        catalogChanges: wired.catalogChanges,
+        clock,
+        logger,
+      },
       disposers,
     );
     return {
@@ -157,6 +172,8 @@ interface WiredServices {
   selfService: Accounts;
   management: ManagementServices;
   importJobs: ImportJobs;
+  /** Reloads the catalog after a Management API write here or on another node. */
+  catalogChanges: CatalogChanges;
 }
 
 async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers: DisposerStack): Promise<WiredServices> {
@@ -200,7 +217,8 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   }
   const mfaGate = new MfaGate({ mfa, mfaTokens, securityEvents });
   const postLogin = new PostLoginHooks({ runner: hookRunner, hooks: tenantHooks, mfaGate, securityEvents, logger });
-  const clientAuthenticator = new ClientAuthenticator({ secretHasher: new SecretHasher(masterKey), singleUseKeys, clock });
+  const secretHasher = new SecretHasher(masterKey);
+  const clientAuthenticator = new ClientAuthenticator({ secretHasher, singleUseKeys, clock });
   const grants = createGrantRegistry({
     users: stores.users,
     refreshTokens: stores.refreshTokens,
@@ -288,24 +306,44 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   const importJobs = new ImportJobs({ jobs: stores.importJobs, importer, clock, logger });
   // Before storage closes: running imports stop taking rows and record why they failed.
   disposers.defer('the user-import jobs', () => importJobs.close());
+  const { catalogChanges } = counterStorage;
+  const changes = new CatalogChanges({
+    catalog,
+    store: stores.catalog,
+    signingKeys,
+    catalogNotices: catalogChanges,
+    keyNotices: counterStorage.keyChanges,
+  });
   const management: ManagementServices = {
     callers: new ManagementCallers({ verifier, users: stores.users, counters: counterStorage.counters, clock }),
     securityEvents,
     users: createUserManagement({ stores, accounts, attackProtection, securityEvents, clock }),
     importJobs,
+    clients: new ManagementClients({
+      store: stores.catalog,
+      refreshTokens: stores.refreshTokens,
+      secretHasher,
+      changes,
+      clock,
+    }),
+    clientGrants: new ManagementClientGrants({ store: stores.catalog, changes }),
+    resourceServers: new ManagementResourceServers({ store: stores.catalog, changes }),
   };
-  return { endpoints, browser, metrics, counterStorage, accounts, selfService, management, importJobs };
+  return { endpoints, browser, metrics, counterStorage, accounts, selfService, management, importJobs, catalogChanges: changes };
 }
 
 /**
- * What runs on its own once the services stand: the purge of expired rows, the sweep of user-import jobs a stopped
- * server left unfinished (now, then every minute), and the signing-key notices of other nodes.
+ * What runs on its own once the services stand: the purge of expired rows,
+ * the sweep of user-import jobs a stopped server left unfinished (now, then
+ * every minute), the signing-key and catalog notices of other nodes, and the
+ * periodic catalog re-read that catches what a missed notice (or a cluster
+ * without Redis) did not bring.
  */
 async function startJobs(
-  input: PhaseInput & { counterStorage: CounterStorage; importJobs: ImportJobs },
+  input: PhaseInput & { counterStorage: CounterStorage; importJobs: ImportJobs; catalogChanges: CatalogChanges },
   disposers: DisposerStack,
 ): Promise<void> {
-  const { config, storage, booted, counterStorage, importJobs, clock, logger } = input;
+  const { config, storage, booted, counterStorage, importJobs, catalogChanges, clock, logger } = input;
   const { stores } = storage;
   const retentionMs = config.security_events.retention_days * 86_400_000;
   const purge = setInterval(() => {
@@ -328,4 +366,13 @@ async function startJobs(
   sweep.unref();
   disposers.defer('the import-job sweep', () => clearInterval(sweep));
   await counterStorage.keyChanges?.listen((tenantId) => booted.signingKeys.forget(tenantId));
+  const reloadCatalog = () =>
+    catalogChanges
+      .reload()
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'reloading the catalog failed; will retry'));
+  // Another node's Management API write (DESIGN.md §9): served here at once.
+  await counterStorage.catalogChanges?.listen(() => void reloadCatalog());
+  const reread = setInterval(reloadCatalog, CATALOG_REREAD_INTERVAL_MS);
+  reread.unref();
+  disposers.defer('the catalog re-read timer', () => clearInterval(reread));
 }

@@ -26,7 +26,7 @@ import { AttackProtection } from '../protection/attack-protection.js';
 import type { CounterBackend } from '../storage/counters.js';
 import { awaitRedisReady, openRedis } from '../storage/redis/connection.js';
 import { redisCounterBackend } from '../storage/redis/counters.js';
-import { KeyChangeNotices } from '../storage/redis/key-change-notices.js';
+import { CatalogChangeNotices, KeyChangeNotices } from '../storage/redis/key-change-notices.js';
 import { RedisSingleUseKeyStore } from '../storage/redis/single-use-keys.js';
 import { sqlCounterBackend } from '../storage/sql/counters.js';
 import type { SingleUseKeyStore, Stores } from '../storage/stores.js';
@@ -42,6 +42,8 @@ export interface CounterStorage {
   singleUseKeys: SingleUseKeyStore;
   /** Redis only: signing-key changes announced to every node. */
   keyChanges: KeyChangeNotices | undefined;
+  /** Redis only: Management API catalog changes announced to every node. */
+  catalogChanges: CatalogChangeNotices | undefined;
 }
 
 export async function openCounterStorage(
@@ -54,7 +56,7 @@ export async function openCounterStorage(
   if (config.redis === undefined) {
     const counters = sqlCounterBackend(database.db, clock, database.dialect === 'postgres');
     disposers.defer('the attack-protection counters', () => counters.close());
-    return { counters, singleUseKeys: stores.singleUseKeys, keyChanges: undefined };
+    return { counters, singleUseKeys: stores.singleUseKeys, keyChanges: undefined, catalogChanges: undefined };
   }
   const redis = openRedis(config.redis, logger);
   const counters = redisCounterBackend(redis, redactedUrl(config.redis), clock);
@@ -62,7 +64,9 @@ export async function openCounterStorage(
   await awaitRedisReady(redis, REDIS_START_WAIT_MS, logger);
   const keyChanges = new KeyChangeNotices(redis, logger);
   disposers.defer('the signing-key notices', () => keyChanges.close());
-  return { counters, singleUseKeys: new RedisSingleUseKeyStore(redis), keyChanges };
+  const catalogChanges = new CatalogChangeNotices(redis, logger);
+  disposers.defer('the catalog notices', () => catalogChanges.close());
+  return { counters, singleUseKeys: new RedisSingleUseKeyStore(redis), keyChanges, catalogChanges };
 }
 
 /** `metrics` counts each event; the admin commands have none to count into. */

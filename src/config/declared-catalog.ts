@@ -4,7 +4,7 @@
  * restores or leaves stopped. Pure, so `latchkey config check` shows exactly
  * what the next start does.
  */
-import type { DeclarableKind, DeclaredRow } from '../storage/stores.js';
+import type { ApiCreatedRow, DeclarableKind, DeclaredRow } from '../storage/stores.js';
 import type { TenantConfig } from './schema.js';
 
 export type DeclaringTenant = Pick<TenantConfig, 'name' | 'connections' | 'apis' | 'applications' | 'client_grants'>;
@@ -31,15 +31,8 @@ export interface CatalogPlan {
 const KIND_ORDER: readonly DeclarableKind[] = ['tenant', 'connection', 'api', 'application', 'client_grant'];
 
 export function planCatalog(tenants: readonly DeclaringTenant[], stored: readonly DeclaredRow[]): CatalogPlan {
-  const declared = new Set<string>();
-  for (const tenant of tenants) {
-    declared.add(identity('tenant', tenant.name, [tenant.name]));
-    for (const c of tenant.connections) declared.add(identity('connection', tenant.name, [c.name]));
-    for (const a of tenant.apis) declared.add(identity('api', tenant.name, [a.identifier]));
-    for (const a of tenant.applications) declared.add(identity('application', tenant.name, [a.client_id]));
-    for (const g of tenant.client_grants) declared.add(identity('client_grant', tenant.name, [g.client_id, g.audience]));
-  }
-  const tenantNames = new Map(stored.filter((r) => r.kind === 'tenant').map((r) => [r.id, r.key[0] ?? '']));
+  const declared = declaredIdentities(tenants);
+  const tenantNames = tenantNamesOf(stored);
   const plan: CatalogPlan = { disable: [], restore: [], stillDisabled: [] };
   for (const row of [...stored].sort(byTenantKindKey(tenantNames))) {
     const tenant = tenantNames.get(row.tenantId);
@@ -50,6 +43,31 @@ export function planCatalog(tenants: readonly DeclaringTenant[], stored: readonl
     if (!stillDeclared && row.disabledAt === null) plan.disable.push(change);
     else if (!stillDeclared) plan.stillDisabled.push(change);
     else if (row.disabledAt !== null) plan.restore.push(change);
+  }
+  return plan;
+}
+
+/** What the Management API created (`managed_by_config` = 0), as the next start treats it. */
+export interface ApiCreatedPlan {
+  /** Not in the file: kept and served at every start, the API's to change (DESIGN.md §9). */
+  kept: CatalogChange[];
+  /** The file declares the same key: the next start takes it over (the file's settings win; read-only through the API from then on). */
+  takenOver: CatalogChange[];
+}
+
+export function planApiCreated(
+  tenants: readonly DeclaringTenant[],
+  stored: readonly DeclaredRow[],
+  created: readonly ApiCreatedRow[],
+): ApiCreatedPlan {
+  const declared = declaredIdentities(tenants);
+  const tenantNames = tenantNamesOf(stored);
+  const plan: ApiCreatedPlan = { kept: [], takenOver: [] };
+  for (const row of created) {
+    const tenant = tenantNames.get(row.tenantId);
+    if (tenant === undefined) continue;
+    const change: CatalogChange = { kind: row.kind, id: row.id, tenantId: row.tenantId, tenant, key: row.key };
+    (declared.has(identity(row.kind, tenant, row.key)) ? plan.takenOver : plan.kept).push(change);
   }
   return plan;
 }
@@ -85,6 +103,23 @@ export function consequenceOfDisabling(kind: DeclarableKind): string {
     case 'client_grant':
       return 'client_credentials for that API is refused (403 access_denied)';
   }
+}
+
+function declaredIdentities(tenants: readonly DeclaringTenant[]): Set<string> {
+  const declared = new Set<string>();
+  for (const tenant of tenants) {
+    declared.add(identity('tenant', tenant.name, [tenant.name]));
+    for (const c of tenant.connections) declared.add(identity('connection', tenant.name, [c.name]));
+    for (const a of tenant.apis) declared.add(identity('api', tenant.name, [a.identifier]));
+    for (const a of tenant.applications) declared.add(identity('application', tenant.name, [a.client_id]));
+    for (const g of tenant.client_grants) declared.add(identity('client_grant', tenant.name, [g.client_id, g.audience]));
+  }
+  return declared;
+}
+
+/** Only the file creates tenants, so the declared tenant rows name every tenant. */
+function tenantNamesOf(stored: readonly DeclaredRow[]): Map<string, string> {
+  return new Map(stored.filter((r) => r.kind === 'tenant').map((r) => [r.id, r.key[0] ?? '']));
 }
 
 function identity(kind: DeclarableKind, tenant: string, key: readonly string[]): string {

@@ -455,7 +455,7 @@ export function tenantProtectionDefaults(settings: {
   };
 }
 
-const apiSchema = z.strictObject({
+export const apiSchema = z.strictObject({
   identifier: z
     .string()
     .min(1)
@@ -522,7 +522,7 @@ export function isRegistrableRedirectUri(value: string): boolean {
   return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol);
 }
 
-const applicationSchema = z
+export const applicationSchema = z
   .strictObject({
     client_id: z
       .string()

@@ -13,7 +13,15 @@ import {
 import { managementApiAudience, managementApiConfig } from './management-api.js';
 import { mfaApiAudience, mfaApiConfig } from './mfa-api.js';
 import { IpList } from './ip.js';
-import type { ApplicationRecord, CatalogSnapshot, ConnectionRecord, TenantRecord, UserRecord } from '../storage/stores.js';
+import type {
+  ApiRecord,
+  ApplicationRecord,
+  CatalogSnapshot,
+  ClientGrantRecord,
+  ConnectionRecord,
+  TenantRecord,
+  UserRecord,
+} from '../storage/stores.js';
 
 export interface TenantEndpoints {
   issuer: string;
@@ -41,6 +49,10 @@ export interface Tenant {
   applications: Map<string, ApplicationRecord>;
   /** client_credentials authorisations (DESIGN.md §9): client_id → API identifier → the scopes granted. */
   clientGrants: Map<string, Map<string, readonly string[]>>;
+  /** The stored APIs (the built-in ones are not), by identifier: ids and who manages them, for the Management API. */
+  apiRecords: Map<string, ApiRecord>;
+  /** The client grants as stored, in load order, for the Management API (`clientGrants` indexes them for the hot path). */
+  clientGrantRecords: ClientGrantRecord[];
   /** Every algorithm the tenant signs with: the APIs', id_tokens' and userinfo tokens'. */
   signingAlgs: SigningAlg[];
   protection: TenantProtection;
@@ -93,7 +105,8 @@ export class Catalog {
     const tenants = new Map<string, Tenant>();
     for (const record of snapshot.tenants) {
       const endpoints = tenantEndpoints(this.publicUrl, record.name);
-      const apis = new Map(snapshot.apis.filter((a) => a.tenantId === record.id).map((a) => [a.settings.identifier, a.settings]));
+      const apiRecords = new Map(snapshot.apis.filter((a) => a.tenantId === record.id).map((a) => [a.settings.identifier, a]));
+      const apis = new Map([...apiRecords].map(([identifier, a]) => [identifier, a.settings]));
       // The built-in APIs: never declared (config/load.ts refuses their identifiers), always there.
       for (const builtIn of [mfaApiConfig(endpoints.issuer), managementApiConfig(endpoints.issuer)]) apis.set(builtIn.identifier, builtIn);
       const algs = new Set<SigningAlg>([USERINFO_TOKEN_ALG, record.settings.id_token_signing_alg]);
@@ -107,6 +120,8 @@ export class Catalog {
         apis,
         applications: new Map(snapshot.applications.filter((a) => a.tenantId === record.id).map((a) => [a.clientId, a])),
         clientGrants: clientGrantsOf(snapshot, record.id),
+        apiRecords,
+        clientGrantRecords: snapshot.clientGrants.filter((g) => g.tenantId === record.id),
         signingAlgs: [...algs],
         protection: protectionOf(record),
       });

@@ -5,8 +5,9 @@
  *
  * Instants are `Date`s here; the SQL layer stores ISO-8601 text.
  */
-import type { ApiConfig, ApplicationConfig, ConnectionConfig, PasswordPolicyConfig, SigningAlg, TenantConfig } from '../config/schema.js';
+import type { SigningAlg } from '../config/schema.js';
 import type { AccountTicketStore } from './account-tickets.js';
+import type { CatalogStore } from './catalog-stores.js';
 import type { BrowserSignInStores } from './browser-stores.js';
 import type { ImportJobStore } from './import-jobs.js';
 import type { MfaStore } from './mfa-stores.js';
@@ -14,106 +15,26 @@ import type { UserSearch } from '../domain/user-search.js';
 
 export type { MfaAuthenticatorType, MfaAuthenticator, MfaPendingEnrolment, EnrolmentConfirmation, MfaStore } from './mfa-stores.js';
 
-/** Attack-protection keys are optional here: a tenant stored before they existed gets the defaults (oauth/catalog.ts). */
-export type TenantSettings = Pick<TenantConfig, 'default_directory' | 'default_audience' | 'id_token_signing_alg' | 'id_token_lifetime'> &
-  Partial<
-    Pick<
-      TenantConfig,
-      | 'attack_protection'
-      | 'rate_limits'
-      | 'trusted_proxies'
-      | 'mfa'
-      | 'browser_session'
-      | 'device_flow'
-      | 'administrators'
-      | 'management_api'
-    >
-  >;
-export type ApplicationSettings = Omit<ApplicationConfig, 'client_secret' | 'client_id'>;
-
-export interface TenantRecord {
-  id: string;
-  name: string;
-  settings: TenantSettings;
-}
-
-export interface ConnectionRecord {
-  id: string;
-  tenantId: string;
-  name: string;
-  type: ConnectionConfig['type'];
-  passwordPolicy: PasswordPolicyConfig;
-  /** type http: where the custom credential validator listens (its secret stays in the configuration). */
-  validator?: { url: string; timeoutMs: number };
-  /** type database: `disable_signup` (DESIGN.md §8); sign-up is open only when this is exactly false. */
-  disableSignup?: boolean;
-}
-
-export interface ApiRecord {
-  id: string;
-  tenantId: string;
-  settings: ApiConfig;
-}
-
-export interface ApplicationRecord {
-  id: string;
-  tenantId: string;
-  clientId: string;
-  clientSecretHash: string | null;
-  settings: ApplicationSettings;
-}
-
-/** Auth0's client grant: the application may call this API with client_credentials, with at most these scopes (DESIGN.md §9). */
-export interface ClientGrantRecord {
-  id: string;
-  tenantId: string;
-  clientId: string;
-  audience: string;
-  scope: string[];
-}
-
-/** What is served: every catalog row that is not disabled. */
-export interface CatalogSnapshot {
-  tenants: TenantRecord[];
-  connections: ConnectionRecord[];
-  apis: ApiRecord[];
-  applications: ApplicationRecord[];
-  clientGrants: ClientGrantRecord[];
-}
-
-/** The catalog objects the configuration file declares, and so can stop declaring (DESIGN.md §2). */
-export type DeclarableKind = 'tenant' | 'connection' | 'api' | 'application' | 'client_grant';
-
-/** A row the configuration file declared (`managed_by_config`), as the database holds it now. */
-export interface DeclaredRow {
-  kind: DeclarableKind;
-  id: string;
-  /** For a tenant, its own id. */
-  tenantId: string;
-  /** What the file names it by: a tenant's or connection's name, an API's identifier, a client_id; a client grant's client_id and audience. */
-  key: readonly string[];
-  /** Set at the start where the file stopped declaring it. */
-  disabledAt: Date | null;
-}
-
-/**
- * Tenants, connections, APIs, applications and client grants: written by
- * config apply, read into memory at start. The upserts mark a row as
- * declared by the file and served; `disable` keeps a row the file no longer
- * declares but stops serving it (load() leaves it out).
- */
-export interface CatalogStore {
-  upsertTenant(name: string, settings: TenantSettings): Promise<string>;
-  upsertConnection(tenantId: string, connection: Pick<ConnectionConfig, 'name' | 'type'> & Partial<ConnectionConfig>): Promise<string>;
-  upsertApi(tenantId: string, api: ApiConfig): Promise<string>;
-  upsertApplication(tenantId: string, clientId: string, clientSecretHash: string | null, settings: ApplicationSettings): Promise<string>;
-  upsertClientGrant(tenantId: string, grant: Pick<ClientGrantRecord, 'clientId' | 'audience' | 'scope'>): Promise<string>;
-  /** Every row the file declared at some start, disabled ones included. */
-  listDeclared(): Promise<DeclaredRow[]>;
-  /** Stops serving these rows from the next load(); their data stays. */
-  disable(rows: ReadonlyArray<Pick<DeclaredRow, 'kind' | 'id'>>, at: Date): Promise<void>;
-  load(): Promise<CatalogSnapshot>;
-}
+export { APP_TYPES } from './catalog-stores.js';
+export type {
+  TenantSettings,
+  ApplicationSettings,
+  TenantRecord,
+  ConnectionRecord,
+  CreatedThroughApi,
+  ApiProfile,
+  ApiRecord,
+  AppType,
+  ApplicationProfile,
+  ApplicationRecord,
+  ClientGrantRecord,
+  CatalogSnapshot,
+  DeclarableKind,
+  DeclaredRow,
+  ApiCreatedRow,
+  NewApplication,
+  CatalogStore,
+} from './catalog-stores.js';
 
 export interface UserRecord {
   id: string;

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { hasStackTrace, runCli, writeYamlConfig, type ProcessResult } from '../helpers/cli-process.js';
+import { hasStackTrace, outputSection, runCli, writeYamlConfig, type ProcessResult } from '../helpers/cli-process.js';
 import { startTestServer, type TenantInput } from '../helpers/server.js';
 
 const API = 'https://api.cli.test';
@@ -77,18 +77,7 @@ describe('latchkey config check: what the next start would change', () => {
     assert.equal(result.code, 0, `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
     assert.ok(!hasStackTrace(result.stdout + result.stderr), `${what}: stack trace\n${result.stderr}`);
   }
-  /** The indented lines under the heading that starts with `heading`. */
-  function section(stdout: string, heading: string): string[] {
-    const lines = stdout.split('\n');
-    const start = lines.findIndex((l) => l.trim().startsWith(heading));
-    if (start < 0) return [];
-    const body: string[] = [];
-    for (const line of lines.slice(start + 1)) {
-      if (!line.startsWith('    ')) break;
-      body.push(line.trim());
-    }
-    return body;
-  }
+  const section = outputSection;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-config-check-'));

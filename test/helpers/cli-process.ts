@@ -221,3 +221,16 @@ export function operatorCli(dir: string, tenants: unknown[], masterKey: string):
   );
   return (args) => runCli([...args, '--config', configFile], { env: { LATCHKEY_MASTER_KEY: masterKey } });
 }
+
+/** The indented lines (four spaces) under the first line of `stdout` that starts with `heading`, trimmed: one section of a report. */
+export function outputSection(stdout: string, heading: string): string[] {
+  const lines = stdout.split('\n');
+  const start = lines.findIndex((l) => l.trim().startsWith(heading));
+  if (start < 0) return [];
+  const body: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (!line.startsWith('    ')) break;
+    body.push(line.trim());
+  }
+  return body;
+}

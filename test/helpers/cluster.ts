@@ -23,7 +23,8 @@ import { freePort, type TenantInput } from './server.js';
 export interface ClusterOptions {
   /** How many `latchkey serve` processes. */
   nodes: number;
-  tenants: TenantInput[];
+  /** A function when a tenant names the shared public_url (a client grant for the Management API, `{issuer}api/v2/`). */
+  tenants: TenantInput[] | ((publicUrl: string) => TenantInput[]);
   /** Share TEST_REDIS_URL (LATCHKEY_TEST_REDIS_URL) between the nodes; default: counters and single-use keys in PostgreSQL. */
   redis?: boolean;
   /** More top-level configuration keys (log_level, database_pool_size, …). */
@@ -107,7 +108,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       listen: { host: '127.0.0.1', port: ports[0] },
       database: scratch.url,
       ...(redisUrl === undefined ? {} : { redis: redisUrl }),
-      tenants: options.tenants,
+      tenants: typeof options.tenants === 'function' ? options.tenants(publicUrl) : options.tenants,
     } satisfies LatchkeyConfigInput);
     for (const [index, port] of ports.entries()) nodes.push(new NodeImpl(index, port, configFile, masterKey, readyTimeoutMs));
     // Together, as a deployment starts them: every node migrates and applies the same configuration at once.

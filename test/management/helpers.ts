@@ -20,7 +20,7 @@ export interface ManagementServerOptions {
   /** More tenants beside acme, given the server's URL (for their own Management API client grants). */
   otherTenants?: (url: string) => TenantInput[];
   extra?: StartOptions['extra'];
-  /** Reuse a data directory (restart tests); the caller removes it. */
+  /** Reuse a data directory: a restart over the same database (StartOptions.dir). */
   dir?: string;
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { configWarnings } from '../../config/config-warnings.js';
-import { consequenceOfDisabling, describeObject, planCatalog, type CatalogChange } from '../../config/declared-catalog.js';
+import { consequenceOfDisabling, describeObject, planApiCreated, planCatalog, type CatalogChange } from '../../config/declared-catalog.js';
 import { loadConfigFile, type LatchkeyConfig } from '../../config/load.js';
 import { configJsonSchemaText } from '../../config/reference.js';
 import { HookRunner } from '../../hooks/hook-runner.js';
@@ -66,7 +66,8 @@ async function describeNextStart(config: LatchkeyConfig): Promise<string[]> {
       ];
     }
     const stores = createSqlStores(database.db);
-    const plan = planCatalog(config.tenants, await stores.catalog.listDeclared());
+    const declared = await stores.catalog.listDeclared();
+    const plan = planCatalog(config.tenants, declared);
     const usersOf = async (change: CatalogChange) =>
       change.kind === 'connection' ? ` (${await stores.users.countInConnection(change.tenantId, change.id)} users)` : '';
     const lines: string[] = [];
@@ -81,6 +82,15 @@ async function describeNextStart(config: LatchkeyConfig): Promise<string[]> {
     for (const change of plan.restore) lines.push(`    ${change.tenant}: ${describeObject(change)}`);
     if (plan.stillDisabled.length > 0) lines.push('  stays disabled (not in this file since an earlier start; data kept):');
     for (const change of plan.stillDisabled) lines.push(`    ${change.tenant}: ${describeObject(change)}${await usersOf(change)}`);
+    // DESIGN.md §9: what the Management API created is not in the file; listed so an operator sees everything served.
+    const created = planApiCreated(config.tenants, declared, await stores.catalog.listCreatedThroughApi());
+    if (created.kept.length > 0) lines.push('  created through the Management API (not in this file; kept and served at every start):');
+    for (const change of created.kept) lines.push(`    ${change.tenant}: ${describeObject(change)}`);
+    if (created.takenOver.length > 0)
+      lines.push(
+        '  next start takes over (created through the Management API, now declared in this file; read-only through the API from then on):',
+      );
+    for (const change of created.takenOver) lines.push(`    ${change.tenant}: ${describeObject(change)}`);
     return lines;
   } catch (err) {
     return [

@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 import { DEFAULT_PASSWORD_POLICY, type ApiConfig, type ConnectionConfig } from '../../config/schema.js';
 import type { Database, DeclarableRow } from '../schema.js';
 import type {
+  ApiProfile,
+  ApplicationProfile,
   ApplicationSettings,
   CatalogSnapshot,
   CatalogStore,
@@ -11,6 +13,7 @@ import type {
   DeclaredRow,
   TenantSettings,
 } from '../stores.js';
+import { newCatalogRow, SqlCatalogApiWrites } from './catalog-api-writes.js';
 import { fromIsoOrNull, toIso } from './time.js';
 
 /** Written by every upsert: the file declares the row, so it is served (again). */
@@ -24,8 +27,10 @@ const TABLE_OF: Record<DeclarableKind, 'tenants' | 'connections' | 'apis' | 'app
   client_grant: 'client_grants',
 };
 
-export class SqlCatalogStore implements CatalogStore {
-  constructor(private readonly db: Kysely<Database>) {}
+export class SqlCatalogStore extends SqlCatalogApiWrites implements CatalogStore {
+  constructor(db: Kysely<Database>) {
+    super(db);
+  }
 
   async upsertTenant(name: string, settings: TenantSettings): Promise<string> {
     const now = toIso(new Date());
@@ -151,16 +156,7 @@ export class SqlCatalogStore implements CatalogStore {
     // The unique key is the arbiter: one row per (tenant, application, API) however many nodes start at once.
     const row = await this.db
       .insertInto('client_grants')
-      .values({
-        id: randomUUID(),
-        tenant_id: tenantId,
-        client_id: grant.clientId,
-        audience: grant.audience,
-        scope,
-        created_at: now,
-        updated_at: now,
-        ...DECLARED,
-      })
+      .values({ ...newCatalogRow(tenantId, DECLARED), client_id: grant.clientId, audience: grant.audience, scope })
       .onConflict((oc) => oc.columns(['tenant_id', 'client_id', 'audience']).doUpdateSet({ scope, updated_at: now, ...DECLARED }))
       .returning('id')
       .executeTakeFirstOrThrow();
@@ -240,21 +236,35 @@ export class SqlCatalogStore implements CatalogStore {
             : { validator: { url: settings.url, timeoutMs: settings.timeout_ms ?? 2000 } }),
         };
       }),
-      apis: apis.map((a) => ({ id: a.id, tenantId: a.tenant_id, settings: JSON.parse(a.settings) as ApiConfig })),
-      applications: applications.map((a) => ({
-        id: a.id,
-        tenantId: a.tenant_id,
-        clientId: a.client_id,
-        clientSecretHash: a.client_secret_hash,
-        settings: JSON.parse(a.settings) as ApplicationSettings,
-      })),
+      apis: apis.map((a) => {
+        const { profile, ...settings } = JSON.parse(a.settings) as ApiConfig & { profile?: ApiProfile };
+        return { id: a.id, tenantId: a.tenant_id, settings, ...(profile ? { profile } : {}), ...createdThroughApi(a) };
+      }),
+      applications: applications.map((a) => {
+        const { profile, ...settings } = JSON.parse(a.settings) as ApplicationSettings & { profile?: ApplicationProfile };
+        return {
+          id: a.id,
+          tenantId: a.tenant_id,
+          clientId: a.client_id,
+          clientSecretHash: a.client_secret_hash,
+          settings,
+          ...(profile ? { profile } : {}),
+          ...createdThroughApi(a),
+        };
+      }),
       clientGrants: clientGrants.map((g) => ({
         id: g.id,
         tenantId: g.tenant_id,
         clientId: g.client_id,
         audience: g.audience,
         scope: JSON.parse(g.scope) as string[],
+        ...createdThroughApi(g),
       })),
     };
   }
+}
+
+/** `createdThroughApi` only on rows the file does not declare, so a declared row's record stays as it always was. */
+function createdThroughApi(row: { managed_by_config: number }): { createdThroughApi?: true } {
+  return row.managed_by_config === 0 ? { createdThroughApi: true } : {};
 }
