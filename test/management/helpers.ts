@@ -9,6 +9,7 @@ import { acmeFixture } from '../helpers/fixtures.js';
 import { toJson, type JsonResponse } from '../helpers/http.js';
 import type { StartOptions, TenantInput } from '../helpers/server.js';
 import { startHttpsTestServer, type HttpsTestServer } from '../helpers/tls.js';
+import { OpenApiConformance } from './openapi-conformance.js';
 
 export const MGMT_CLIENT = { client_id: 'acme-mgmt', client_secret: 'acme-mgmt-secret-0123456789' };
 
@@ -79,11 +80,33 @@ export interface ManagementClientForTests {
   del(path: string): Promise<JsonResponse>;
 }
 
-/** Requests to `{issuer}api/v2{path}` with the token as Bearer; `path` starts with a slash and is sent as written. */
+/** One conformance checker per tenant base, made from the document the server serves. */
+const conformance = new Map<string, Promise<OpenApiConformance>>();
+
+function conformanceOf(server: HttpsTestServer, tenant: string): Promise<OpenApiConformance> {
+  const base = `${server.issuer(tenant)}api/v2`;
+  let checker = conformance.get(base);
+  if (!checker) {
+    checker = server.get(`${base}/openapi.json`).then((response) => {
+      if (response.status !== 200) throw new Error(`no OpenAPI document at ${base}: ${response.status}`);
+      return new OpenApiConformance(response.body as unknown as ConstructorParameters<typeof OpenApiConformance>[0]);
+    });
+    conformance.set(base, checker);
+  }
+  return checker;
+}
+
+/**
+ * Requests to `{issuer}api/v2{path}` with the token as Bearer; `path` starts
+ * with a slash and is sent as written. Every answer is checked against the
+ * server's OpenAPI document (issue #15 point 5): an undocumented status or a
+ * body off its schema fails the test that got it.
+ */
 export function mgmt(server: HttpsTestServer, token: string | undefined, tenant = 'acme'): ManagementClientForTests {
-  const send = async (method: string, path: string, body?: unknown) =>
-    toJson(
-      await server.fetch(`${server.issuer(tenant)}api/v2${path}`, {
+  const send = async (method: string, path: string, body?: unknown) => {
+    const url = `${server.issuer(tenant)}api/v2${path}`;
+    const response = await toJson(
+      await server.fetch(url, {
         method,
         headers: {
           ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
@@ -92,6 +115,9 @@ export function mgmt(server: HttpsTestServer, token: string | undefined, tenant 
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       }),
     );
+    (await conformanceOf(server, tenant)).check(method, url, response.status, response.text === '' ? undefined : JSON.parse(response.text));
+    return response;
+  };
   return {
     get: (path) => send('GET', path),
     post: (path, body) => send('POST', path, body ?? {}),

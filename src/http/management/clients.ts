@@ -14,6 +14,9 @@ import { defineEndpoint, type ManagementEndpoint } from './endpoint.js';
 import { listReply, listSchema, offsetOf, pageOf, paginationQuery, queryBoolean } from './schemas/common.js';
 import { displayName, fieldsQuery, projectFields } from './schemas/fields.js';
 
+/** What `fields`/`include_fields` leave of a client: any of its members (schemas/fields.ts). */
+const selectedClientFields = () => clientSchema.partial();
+
 const API_AUTH_METHODS = ['none', 'client_secret_post', 'client_secret_basic'] as const;
 
 export const clientSchema = z
@@ -90,7 +93,7 @@ export function clientEndpoints(clients: ManagementClients): ManagementEndpoint[
       summary: "List the tenant's applications: those the file declares and those created through this API",
       scopes: ['read:clients'],
       query: listQuery,
-      responses: { 200: { description: 'The clients, by client_id', schema: listSchema('clients', clientSchema) } },
+      responses: { 200: { description: 'The clients, by client_id', schema: listSchema('clients', selectedClientFields()) } },
       handle: async ({ tenant, query }) => {
         const appTypes = query.app_type?.split(',').map((t) => t.trim());
         const all = clients
@@ -114,7 +117,7 @@ export function clientEndpoints(clients: ManagementClients): ManagementEndpoint[
       scopes: ['read:clients'],
       params: idParams,
       query: fieldsQuery,
-      responses: { 200: { description: 'The client', schema: clientSchema }, 404: errors[404] },
+      responses: { 200: { description: 'The client', schema: selectedClientFields() }, 404: errors[404] },
       handle: async ({ tenant, params, query }) => ({
         status: 200,
         body: projectFields(describeClient(tenant, clients.get(tenant, params.id)), query),

@@ -11,6 +11,7 @@ import { managementErrorSchema } from './schemas/common.js';
 
 /** Answers every endpoint may give besides its own: Auth0's auth, scope, limit and server errors. */
 const COMMON_ERRORS: Record<number, string> = {
+  404: 'No such object in this tenant (its `errorCode` names the kind), or no such tenant.',
   400: 'The request breaks the schema (`invalid_body`, `invalid_query_string`, `invalid_uri`) or a rule.',
   401: 'No token, or not a standing token for this API (`invalid_token`, `missing_authentication`).',
   403: 'The token lacks the scope (`insufficient_scope`), or its user is no longer an administrator.',
@@ -43,9 +44,11 @@ export function managementOpenApiDocument(endpoints: readonly ManagementEndpoint
 function operationOf(endpoint: ManagementEndpoint): ZodOpenApiOperationObject {
   const responses: ZodOpenApiOperationObject['responses'] = {};
   for (const [status, response] of Object.entries(endpoint.responses)) {
+    // Every error answers Auth0's error body, whether or not the endpoint names a schema for it.
+    const schema = response.schema ?? (Number(status) >= 400 ? managementErrorSchema : undefined);
     responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = {
       description: response.description,
-      ...(response.schema === undefined ? {} : { content: { 'application/json': { schema: response.schema } } }),
+      ...(schema === undefined ? {} : { content: { 'application/json': { schema } } }),
     };
   }
   for (const [status, description] of Object.entries(COMMON_ERRORS)) {
