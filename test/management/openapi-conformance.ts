@@ -46,7 +46,7 @@ export class OpenApiConformance {
         throw new Error(`OpenAPI: ${method} ${match.template} ${status} has a body the document does not describe`);
       return;
     }
-    const pointer = `openapi#/paths/${escape(match.template)}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`;
+    const pointer = `openapi#/paths/${pointerSegment(match.template)}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`;
     let validate = this.validators.get(pointer);
     if (!validate) {
       validate = this.ajv.getSchema(pointer);
@@ -64,6 +64,6 @@ function parameterCount(template: string): number {
 }
 
 /** JSON Pointer escaping (RFC 6901), then URI escaping of what remains. */
-function escape(segment: string): string {
+function pointerSegment(segment: string): string {
   return encodeURIComponent(segment.replace(/~/g, '~0').replace(/\//g, '~1'));
 }
