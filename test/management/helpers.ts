@@ -97,6 +97,23 @@ function conformanceOf(server: HttpsTestServer, tenant: string): Promise<OpenApi
 }
 
 /**
+ * The server's trusting fetch for Auth0's SDK, with every Management API
+ * answer checked against the OpenAPI document as mgmt() checks its own.
+ */
+export function conformingFetch(server: HttpsTestServer, tenant = 'acme'): typeof fetch {
+  const checked = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const response = await server.fetch(input, init);
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (!url.startsWith(`${server.issuer(tenant)}api/v2/`)) return response;
+    const text = await response.clone().text();
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+    (await conformanceOf(server, tenant)).check(method, url, response.status, text === '' ? undefined : JSON.parse(text));
+    return response;
+  };
+  return checked as typeof fetch;
+}
+
+/**
  * Requests to `{issuer}api/v2{path}` with the token as Bearer; `path` starts
  * with a slash and is sent as written. Every answer is checked against the
  * server's OpenAPI document (issue #15 point 5): an undocumented status or a

@@ -11,7 +11,7 @@ import { ManagementClient } from 'auth0';
 import { decodeJwt } from 'jose';
 import type { HttpsTestServer } from '../helpers/tls.js';
 import { tlsUnavailableReason } from '../helpers/tls.js';
-import { managementToken, startManagementServer } from './helpers.js';
+import { conformingFetch, managementToken, startManagementServer } from './helpers.js';
 
 describe('auth0 ManagementClient: clients, client grants, resource servers', { skip: tlsUnavailableReason() }, () => {
   let server: HttpsTestServer;
@@ -19,7 +19,11 @@ describe('auth0 ManagementClient: clients, client grants, resource servers', { s
 
   before(async () => {
     server = await startManagementServer({ tenant: { management_api: { rate_limit: { requests: 10_000, per_seconds: 60 } } } });
-    management = new ManagementClient({ domain: `${server.host}/acme`, token: await managementToken(server), fetch: server.fetch });
+    management = new ManagementClient({
+      domain: `${server.host}/acme`,
+      token: await managementToken(server),
+      fetch: conformingFetch(server),
+    });
   });
   after(() => server?.close());
 
