@@ -35,6 +35,8 @@ import { MfaTokens } from './mfa/mfa-token.js';
 import type { ManagementServices } from './http/management/groups.js';
 import { Accounts } from './oauth/accounts/accounts.js';
 import { ManagementCallers } from './oauth/management/management-caller.js';
+import { SigningKeyManagement } from './oauth/management/signing-keys.js';
+import { UserTickets } from './oauth/management/tickets.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
@@ -274,6 +276,11 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
   const management: ManagementServices = {
     callers: new ManagementCallers({ verifier, users: stores.users, counters: counterStorage.counters, clock }),
     securityEvents,
+    signingKeys: new SigningKeyManagement({
+      signingKeys,
+      announceKeyChange: async (tenantId) => counterStorage.keyChanges?.announce(tenantId),
+    }),
+    tickets: new UserTickets({ users: stores.users, accounts: selfService }),
   };
   return { endpoints, browser, metrics, counterStorage, accounts, selfService, management };
 }
