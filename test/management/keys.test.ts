@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { ManagementClient } from 'auth0';
 import { createLocalJWKSet, decodeProtectedHeader, exportJWK, jwtVerify, type JSONWebKeySet } from 'jose';
 import { ALICE, API, API_EDDSA, API_ES256, WEB } from '../helpers/fixtures.js';
 import { openReadyRedis, redisSkip, TEST_REDIS_URL } from '../helpers/redis.js';
@@ -33,12 +34,13 @@ interface SigningKey {
 
 const KEY_CHANNEL = 'latchkey:signing-keys-changed';
 
-describe('Management API signing keys (DESIGN.md §9)', { skip: tlsUnavailableReason() || redisSkip('signing keys') }, () => {
+describe('Management API signing keys (DESIGN.md §9)', { skip: tlsUnavailableReason() }, () => {
   let server: HttpsTestServer;
   let token: string;
 
   before(async () => {
-    server = await startManagementServer({ extra: { redis: TEST_REDIS_URL } });
+    // With Redis (when the test environment has one), a rotation is announced to the other nodes.
+    server = await startManagementServer(TEST_REDIS_URL === undefined ? {} : { extra: { redis: TEST_REDIS_URL } });
     token = await managementToken(server);
   });
   after(() => server?.close());
@@ -95,6 +97,16 @@ describe('Management API signing keys (DESIGN.md §9)', { skip: tlsUnavailableRe
     assertManagementError(await mgmt(server, token).get('/keys/signing/no-such-kid'), 404, 'inexistent_key');
   });
 
+  it("Auth0's SDK (ManagementClient v7, unchanged) lists, gets and rotates the keys", async () => {
+    const sdk = new ManagementClient({ domain: `${server.host}/acme`, token, fetch: server.fetch as typeof fetch });
+    const listed = await sdk.keys.signing.list();
+    assert.deepEqual(listed, await list());
+    const one = await sdk.keys.signing.get(listed[0]?.kid ?? '');
+    assert.equal(one.kid, listed[0]?.kid);
+    const rotated = await sdk.keys.signing.rotate();
+    assert.ok((await sdk.keys.signing.list()).some((k) => k.kid === rotated.kid && k.current && k.cert === rotated.cert));
+  });
+
   it('reading takes read:signing_keys and rotating create:signing_keys (403 insufficient_scope otherwise)', async () => {
     const reader = await managementToken(server, MGMT_CLIENT, 'acme', 'read:signing_keys');
     const other = await managementToken(server, MGMT_CLIENT, 'acme', 'read:users');
@@ -104,17 +116,20 @@ describe('Management API signing keys (DESIGN.md §9)', { skip: tlsUnavailableRe
     assert.equal((await mgmt(server, reader).get('/keys/signing')).status, 200);
   });
 
-  it('rotate: new keys sign from then on, the old ones stay published and their tokens keep working; the other nodes are told through Redis', async () => {
+  it('rotate: new keys sign from then on, the old ones stay published and their tokens keep working; the other nodes are told through Redis', async (t) => {
     const before = await list();
     const oldTokens = { RS256: await tokenFor(API), ES256: await tokenFor(API_ES256), EdDSA: await tokenFor(API_EDDSA) };
-    const subscriber = await openReadyRedis(TEST_REDIS_URL ?? '');
-    const announced = new Promise<string>((resolve) => subscriber.on('message', (_channel: string, tenantId: string) => resolve(tenantId)));
-    await subscriber.subscribe(KEY_CHANNEL);
+    const subscriber = TEST_REDIS_URL === undefined ? undefined : await openReadyRedis(TEST_REDIS_URL);
+    const announced = new Promise<string>((resolve) =>
+      subscriber?.on('message', (_channel: string, tenantId: string) => resolve(tenantId)),
+    );
+    await subscriber?.subscribe(KEY_CHANNEL);
     try {
       const rotated = await mgmt(server, token).post('/keys/signing/rotate');
       assert.equal(rotated.status, 201, rotated.text);
       const { kid, cert } = rotated.body as { kid: string; cert: string };
-      assert.equal(await announced, server.server.server.runtime.catalog.tenant('acme')?.id, 'announced to the other nodes');
+      if (subscriber === undefined) t.diagnostic(`the Redis announcement is not checked: ${redisSkip('signing keys')}`);
+      else assert.equal(await announced, server.server.server.runtime.catalog.tenant('acme')?.id, 'announced to the other nodes');
 
       const after = await list();
       const fresh = after.filter((k) => k.current);
@@ -147,7 +162,7 @@ describe('Management API signing keys (DESIGN.md §9)', { skip: tlsUnavailableRe
       }
       assert.equal((await mgmt(server, token).get('/keys/signing')).status, 200, 'the Management API token the old key signed still works');
     } finally {
-      subscriber.disconnect();
+      subscriber?.disconnect();
     }
   });
 });

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ManagementClient } from 'auth0';
 import { EMPLOYEE, JOE, SEED_USER, WEB } from '../helpers/fixtures.js';
 import { tlsUnavailableReason, type HttpsTestServer } from '../helpers/tls.js';
 import { assertManagementError, MGMT_CLIENT, managementToken, mgmt, startManagementServer } from './helpers.js';
@@ -197,6 +198,16 @@ describe('Management API tickets (DESIGN.md §9)', { skip: tlsUnavailableReason(
     for (const body of bodies) assertManagementError(await client.post('/tickets/password-change', body), 400, 'invalid_body');
     assertManagementError(await client.post('/tickets/email-verification', {}), 400, 'invalid_body');
     assertManagementError(await client.post('/tickets/email-verification', { user_id: joe.id }), 400, 'invalid_body');
+  });
+
+  it("Auth0's SDK (ManagementClient v7, unchanged) makes both tickets", async () => {
+    const sdk = new ManagementClient({ domain: `${server.host}/acme`, token, fetch: server.fetch as typeof fetch });
+    const employee = await userOf('acme', 'employees', EMPLOYEE.username);
+    const reset = await sdk.tickets.changePassword({ user_id: employee.id, result_url: RESULT_URL, ttl_sec: 3600 });
+    assert.match(reset.ticket, /\/acme\/reset-password\?ticket=/);
+    assert.equal((await server.fetch(reset.ticket)).status, 200);
+    const verify = await sdk.tickets.verifyEmail({ user_id: employee.id });
+    assert.match(verify.ticket, /\/acme\/verify-email\?ticket=/);
   });
 
   it('tickets take create:user_tickets (403 insufficient_scope otherwise)', async () => {
