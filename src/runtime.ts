@@ -42,6 +42,8 @@ import { CatalogChanges } from './oauth/management/catalog-changes.js';
 import { ManagementClientGrants } from './oauth/management/client-grants.js';
 import { ManagementClients } from './oauth/management/clients.js';
 import { ManagementResourceServers } from './oauth/management/resource-servers.js';
+import { SigningKeyManagement } from './oauth/management/signing-keys.js';
+import { UserTickets } from './oauth/management/tickets.js';
 import { DeviceAuthorizationEndpoint } from './oauth/device/device-authorization.js';
 import { createGrantRegistry } from './oauth/grants/registry.js';
 import { MfaGate } from './oauth/mfa-gate.js';
@@ -328,6 +330,11 @@ async function wireServices(input: PhaseInput & { masterKey: Buffer }, disposers
     }),
     clientGrants: new ManagementClientGrants({ store: stores.catalog, changes }),
     resourceServers: new ManagementResourceServers({ store: stores.catalog, changes }),
+    signingKeys: new SigningKeyManagement({
+      signingKeys,
+      announceKeyChange: async (tenantId) => counterStorage.keyChanges?.announce(tenantId),
+    }),
+    tickets: new UserTickets({ users: stores.users, accounts: selfService }),
   };
   return { endpoints, browser, metrics, counterStorage, accounts, selfService, management, importJobs, catalogChanges: changes };
 }

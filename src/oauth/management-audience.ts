@@ -17,10 +17,11 @@ const BROWSER_ONLY =
   'Tokens for the Management API are given to users only through a browser sign-in (the authorization code flow, with a second factor); applications use client_credentials with a client grant.';
 
 /**
- * The password grant at the token endpoint: refused before the password is
- * checked, so the answer says nothing about the credentials.
+ * The password grant at the token endpoint, and the device flow's
+ * authorization request: refused before any password is checked (so the
+ * answer says nothing about the credentials) or any code is handed out.
  */
-export function refuseManagementApiByPassword(tenant: Tenant, api: ApiConfig | undefined, grantType: string): void {
+export function refuseManagementApiOutsideBrowser(tenant: Tenant, api: ApiConfig | undefined, grantType: string): void {
   if (api?.identifier === tenant.endpoints.managementApi && grantType !== AUTHORIZATION_CODE_GRANT) {
     throw new AccessDeniedError(BROWSER_ONLY, { logDetail: `a ${grantType} request for the Management API` });
   }

@@ -17,6 +17,17 @@ export interface AccountTicketRecord {
   expiresAt: Date;
   /** Set once, when the ticket is spent. */
   usedAt: Date | null;
+  /** What a ticket made through the Management API asks for once spent (Auth0's ticket options); absent for emailed ones. */
+  onSpent?: TicketRedirect;
+}
+
+export interface TicketRedirect {
+  /** Where the page sends the user afterwards (Auth0's `result_url`). */
+  resultUrl: string | null;
+  /** A reset also marks the email verified (Auth0's `mark_email_as_verified`). */
+  markEmailVerified: boolean;
+  /** The redirect names the email (Auth0's `includeEmailInRedirect`). */
+  emailInRedirect: boolean;
 }
 
 export interface AccountTicketStore {

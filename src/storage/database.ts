@@ -27,6 +27,7 @@ import * as browserSignIn from './migrations/009-browser-sign-in.js';
 import * as accountTickets from './migrations/010-account-tickets.js';
 import * as userManagement from './migrations/011-user-management.js';
 import * as importJobs from './migrations/012-import-jobs.js';
+import * as managementKeysTickets from './migrations/013-management-keys-tickets.js';
 import type { Database } from './schema.js';
 import { createPrivateFile, loosePermissions, makePrivateDirectory, type LoosePermissions } from './private-files.js';
 import { disableWriteBatching } from './sql/write-batcher.js';
@@ -77,6 +78,7 @@ export const BUNDLED_MIGRATIONS: Readonly<Record<string, Migration>> = {
   '010-account-tickets': accountTickets,
   '011-user-management': userManagement,
   '012-import-jobs': importJobs,
+  '013-management-keys-tickets': managementKeysTickets,
 };
 
 class BundledMigrations implements MigrationProvider {

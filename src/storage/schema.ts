@@ -103,6 +103,8 @@ export interface SigningKeysTable {
   retired_at: string | null;
   /** After this instant no unexpired token can carry the key: it leaves the JWKS. */
   publish_until: string | null;
+  /** The self-signed X.509 certificate (PEM) over the key, made at its first Management API read. */
+  certificate: string | null;
 }
 
 /**
@@ -283,6 +285,12 @@ export interface AccountTicketsTable {
   created_at: string;
   expires_at: string;
   used_at: string | null;
+  /** Tickets made through the Management API: where the page sends the user once the ticket is spent. */
+  result_url: string | null;
+  /** 1: spending a reset ticket also marks the email verified (Auth0's `mark_email_as_verified`). */
+  mark_email_verified: number;
+  /** 1: the redirect to result_url names the email (Auth0's `includeEmailInRedirect`). */
+  email_in_redirect: number;
 }
 
 /** User-import jobs (issue #15 point 4): counts and the first per-row errors. */

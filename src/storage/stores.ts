@@ -171,11 +171,15 @@ export interface SigningKeyRecord {
   createdAt: Date;
   retiredAt: Date | null;
   publishUntil: Date | null;
+  /** The self-signed X.509 certificate (PEM) over the key; null until first asked for (tokens/signing-key-certificate.ts). */
+  certificate?: string | null;
 }
 
 export interface SigningKeyStore {
   /** Every key still published at `now` (active and retired-but-unexpired), newest first. */
   listPublished(tenantId: string, now: Date): Promise<SigningKeyRecord[]>;
+  /** Keeps `certificate` for the key unless it has one already (the first writer wins on every node); returns the kept one. */
+  keepCertificate(tenantId: string, kid: string, certificate: string): Promise<string>;
   insert(key: SigningKeyRecord): Promise<void>;
   /** Atomically retires the tenant's active keys of `alg` and inserts the new one. */
   rotate(newKey: SigningKeyRecord, publishOldUntil: Date): Promise<void>;

@@ -11,6 +11,7 @@ import type { SigningAlg } from '../config/schema.js';
 import type { Sealer } from '../crypto/secrets.js';
 import type { SigningKeyRecord, SigningKeyStore } from '../storage/stores.js';
 import { JwtSigner } from './jwt-signer.js';
+import { selfSignedCertificate } from './signing-key-certificate.js';
 
 interface TenantKeys {
   active: Map<SigningAlg, JwtSigner>;
@@ -81,6 +82,32 @@ export class SigningKeys {
   async jwks(tenantId: string): Promise<{ keys: JWK[] }> {
     const published = await this.store.listPublished(tenantId, this.clock.now());
     return { keys: published.map((k) => ({ ...(k.publicJwk as JWK), kid: k.kid, alg: k.alg, use: 'sig' })) };
+  }
+
+  /**
+   * The published keys, newest first, each with its self-signed certificate
+   * (`commonName` its subject): made at a key's first reading and kept, so
+   * every later read and every node answers the same one.
+   */
+  async publishedWithCertificates(tenantId: string, commonName: string): Promise<Array<SigningKeyRecord & { certificate: string }>> {
+    const published = await this.store.listPublished(tenantId, this.clock.now());
+    const withCertificates: Array<SigningKeyRecord & { certificate: string }> = [];
+    for (const record of published) {
+      let certificate = record.certificate ?? undefined;
+      if (certificate === undefined) {
+        const made = await selfSignedCertificate({
+          alg: record.alg,
+          kid: record.kid,
+          publicJwk: record.publicJwk,
+          privateJwk: JSON.parse(this.sealer.unseal(record.privateKeySealed)) as Record<string, unknown>,
+          notBefore: record.createdAt,
+          commonName,
+        });
+        certificate = await this.store.keepCertificate(tenantId, record.kid, made);
+      }
+      withCertificates.push({ ...record, certificate });
+    }
+    return withCertificates;
   }
 
   /**

@@ -63,6 +63,31 @@ function accountTickets(open: () => Promise<Subject>): void {
     assert.ok(!JSON.stringify(rows).includes(value), 'the plain ticket is nowhere in the row');
   });
 
+  it("keeps a Management API ticket's options (result_url, mark_email_verified, email_in_redirect) and gives them back", async () => {
+    const onSpent = { resultUrl: 'https://app.example/after?x=1', markEmailVerified: true, emailInRedirect: true };
+    const ticket = {
+      ticketHash: sha256(randomUUID()),
+      tenantId: `t-${randomUUID()}`,
+      userId: 'u',
+      kind: 'reset_password' as const,
+      createdAt: at(0),
+      expiresAt: at(HOUR),
+      onSpent,
+    };
+    await subject.stores.accountTickets.create(ticket);
+    assert.deepEqual(await subject.stores.accountTickets.find(ticket.tenantId, 'reset_password', ticket.ticketHash), {
+      ...ticket,
+      usedAt: null,
+    });
+    const bare = {
+      ...ticket,
+      ticketHash: sha256(randomUUID()),
+      onSpent: { resultUrl: null, markEmailVerified: true, emailInRedirect: false },
+    };
+    await subject.stores.accountTickets.create(bare);
+    assert.deepEqual((await subject.stores.accountTickets.find(bare.tenantId, 'reset_password', bare.ticketHash))?.onSpent, bare.onSpent);
+  });
+
   it('is found only in its tenant and under its kind', async () => {
     const { ticket } = await issued('reset_password');
     const store = subject.stores.accountTickets;

@@ -814,6 +814,22 @@ function storeConformance(open: () => Promise<Subject>, options: { rawContentSki
       assert.deepEqual(await stores.signingKeys.listPublished(t, at(3 * HOUR)), [active], 'not retired by a failed rotation');
     });
 
+    it('keepCertificate keeps the first certificate written for a key, in its tenant only, and listPublished gives it back', async () => {
+      const t = await stores.catalog.upsertTenant(uid('cert'), tenantSettings());
+      const other = await stores.catalog.upsertTenant(uid('cert'), tenantSettings());
+      const k = key(t, 'ES256', at(0));
+      await stores.signingKeys.insert(k);
+      assert.equal((await stores.signingKeys.listPublished(t, at(1)))[0]?.certificate, undefined, 'none until made');
+      assert.equal(await stores.signingKeys.keepCertificate(other, k.kid, 'PEM-OTHER'), 'PEM-OTHER', 'another tenant: nothing to keep');
+      const kept = await Promise.all([
+        stores.signingKeys.keepCertificate(t, k.kid, 'PEM-A'),
+        stores.signingKeys.keepCertificate(t, k.kid, 'PEM-B'),
+      ]);
+      assert.equal(kept[0], kept[1], 'both writers answer the one kept');
+      assert.equal(await stores.signingKeys.keepCertificate(t, k.kid, 'PEM-C'), kept[0], 'a later writer keeps nothing');
+      assert.deepEqual(await stores.signingKeys.listPublished(t, at(1)), [{ ...k, certificate: kept[0] }]);
+    });
+
     it('purgeExpired deletes keys whose publication has ended', async () => {
       const t = await stores.catalog.upsertTenant(uid('purge'), tenantSettings());
       const base = 4000 * 24 * HOUR;

@@ -9,6 +9,8 @@ import type { ManagementClientGrants } from '../../oauth/management/client-grant
 import type { ManagementClients } from '../../oauth/management/clients.js';
 import type { ManagementCallers } from '../../oauth/management/management-caller.js';
 import type { ManagementResourceServers } from '../../oauth/management/resource-servers.js';
+import type { SigningKeyManagement } from '../../oauth/management/signing-keys.js';
+import type { UserTickets } from '../../oauth/management/tickets.js';
 import type { SecurityEvents } from '../../observability/security-events.js';
 import { clientGrantEndpoints } from './client-grants.js';
 import { clientEndpoints } from './clients.js';
@@ -17,6 +19,8 @@ import type { ManagementEndpoint } from './endpoint.js';
 import { userEndpoints, type UserEndpointsDeps } from './users.js';
 import { jobEndpoints } from './jobs.js';
 import { resourceServerEndpoints } from './resource-servers.js';
+import { keyEndpoints } from './keys.js';
+import { ticketEndpoints } from './tickets.js';
 
 /** What the Management API's routes are built from: the caller check, the audit trail, and each group's services. */
 export interface ManagementServices {
@@ -29,6 +33,8 @@ export interface ManagementServices {
   clients: ManagementClients;
   clientGrants: ManagementClientGrants;
   resourceServers: ManagementResourceServers;
+  signingKeys: SigningKeyManagement;
+  tickets: UserTickets;
 }
 
 export function managementEndpoints(services: ManagementServices): ManagementEndpoint[] {
@@ -39,5 +45,7 @@ export function managementEndpoints(services: ManagementServices): ManagementEnd
     ...clientEndpoints(services.clients),
     ...clientGrantEndpoints(services.clientGrants),
     ...resourceServerEndpoints(services.resourceServers),
+    ...keyEndpoints(services.signingKeys),
+    ...ticketEndpoints(services.tickets),
   ];
 }

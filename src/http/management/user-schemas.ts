@@ -90,13 +90,7 @@ export const updateUserBody = z
 /** A path's user id: Fastify has decoded the percent-encoding (`auth0%7C…`). */
 export const userIdParams = z.object({ id: z.string().min(1).max(256) });
 
-/**
- * The id a path names. Latchkey's ids are the token `sub` (a UUID); an id
- * written Auth0's way for a database user (`auth0|<id>`) names the same user.
- */
-export function userIdOf(pathId: string): string {
-  return pathId.startsWith('auth0|') ? pathId.slice('auth0|'.length) : pathId;
-}
+export { userIdOf } from '../../domain/user-id.js';
 
 export function wireUser({ user, connection }: ManagedUser): WireUser {
   const optional = <K extends string>(key: K, value: string | null): Partial<Record<K, string>> =>

@@ -46,6 +46,8 @@ export const accountPages: FastifyPluginAsync<AccountPagesDeps> = async (app, { 
     request.log.info({ tenant: tenant.name, outcome: outcome.kind }, 'password reset page');
     switch (outcome.kind) {
       case 'done':
+        // A ticket made through the Management API with Auth0's `result_url`: back to the application.
+        if (outcome.redirect !== undefined) return reply.redirect(outcome.redirect, 303);
         return sendPage(
           reply,
           messageView({
@@ -66,8 +68,9 @@ export const accountPages: FastifyPluginAsync<AccountPagesDeps> = async (app, { 
   app.get('/:tenant/verify-email', async (request, reply) => {
     const tenant = tenantOf(request, catalog);
     const outcome = await accounts.verifyEmail(tenant, queryParameters(request).get('ticket'));
-    request.log.info({ tenant: tenant.name, outcome }, 'email verification page');
-    if (outcome !== 'valid') return linkRefused(reply, tenant, outcome, 'verify');
+    request.log.info({ tenant: tenant.name, outcome: outcome.kind }, 'email verification page');
+    if (outcome.kind !== 'valid') return linkRefused(reply, tenant, outcome.kind, 'verify');
+    if (outcome.redirect !== undefined) return reply.redirect(outcome.redirect, 302);
     return sendPage(
       reply,
       messageView({

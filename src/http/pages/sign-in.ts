@@ -4,7 +4,7 @@
  * translate: the rules are in oauth/browser/.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { OAuthError } from '../../domain/errors.js';
+import { AccessDeniedError, OAuthError } from '../../domain/errors.js';
 import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT } from '../../domain/grant-types.js';
 import { defaultDirectoryOf, type Catalog, type Tenant } from '../../domain/tenant.js';
 import type { AuthorizationFlow } from '../../oauth/browser/authorization-flow.js';
@@ -78,6 +78,9 @@ export const signInRoutes: FastifyPluginAsync<SignInRoutesDeps> = async (app, de
     try {
       outcome = await runStep(deps.signIn, context, step, params);
     } catch (err) {
+      if (err instanceof AccessDeniedError && transaction.purpose.kind === 'authorize') {
+        return sendAuthorizationStep(reply, tenant, transactions, flow.denied(tenant, transaction, err), true);
+      }
       if (!(err instanceof OAuthError) || err.statusCode >= 500) throw err;
       // The same page again, the reason in plain words (the grants' descriptions follow the no-enumeration rules).
       reply.code(err.statusCode === 429 ? 429 : 400);

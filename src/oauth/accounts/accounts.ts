@@ -22,7 +22,7 @@ import { hashPassword } from '../../identity/passwords.js';
 import { PasswordPolicyError } from '../../identity/user-admin.js';
 import type { EmailMessage, EmailSender } from '../../mfa/email-sender.js';
 import type { SecurityEvents } from '../../observability/security-events.js';
-import type { AccountTicketKind, AccountTicketStore } from '../../storage/account-tickets.js';
+import type { AccountTicketKind, AccountTicketStore, TicketRedirect } from '../../storage/account-tickets.js';
 import type { Counter, CounterBackend } from '../../storage/counters.js';
 import type { ConnectionRecord, UserRecord, UserStore } from '../../storage/stores.js';
 import { AccountRequestError, badRequest } from './account-errors.js';
@@ -68,9 +68,20 @@ export interface AccountsDeps {
 }
 
 /** What a ticket link found: a user to act for, or why not. */
-export type TicketCheck = { kind: 'valid'; user: UserRecord; connection: ConnectionRecord } | { kind: 'used' | 'expired' | 'unknown' };
+export type TicketCheck =
+  | { kind: 'valid'; user: UserRecord; connection: ConnectionRecord; onSpent?: TicketRedirect | undefined }
+  | { kind: 'used' | 'expired' | 'unknown' };
 
-export type ResetOutcome = { kind: 'done' } | { kind: 'refused'; reason: string } | Exclude<TicketCheck, { kind: 'valid' }>;
+/** `redirect`: where a ticket made through the Management API sends the user once spent (Auth0's `result_url`). */
+export type ResetOutcome =
+  | { kind: 'done'; redirect?: string }
+  | { kind: 'refused'; reason: string }
+  | Exclude<TicketCheck, { kind: 'valid' }>;
+export type VerifyOutcome = { kind: 'valid'; redirect?: string } | { kind: 'used' | 'expired' | 'unknown' };
+
+/** What the page tells the application at `result_url`, as Auth0's classic pages do. */
+export const PASSWORD_CHANGED_MESSAGE = 'You can now login to the application with the new password.';
+export const EMAIL_VERIFIED_MESSAGE = 'Your email was verified. You can continue using the application.';
 
 /** Tickets are stored only as their SHA-256, as every other code and token. */
 const hashTicket = sha256Base64Url;
@@ -213,14 +224,17 @@ export class Accounts {
     }
     // DESIGN.md §8 "Changing a password by any path": every refresh-token family revoked, the locks lifted, the event.
     await this.deps.lifecycle.changePassword(tenant, check.connection, check.user, password, 'password_reset');
-    return { kind: 'done' };
+    if (check.onSpent?.markEmailVerified && check.user.email) await this.deps.users.updateProfile(check.user.id, { emailVerified: true });
+    return { kind: 'done', ...redirectAfter(check, PASSWORD_CHANGED_MESSAGE) };
   }
 
   /** `GET /T/verify-email?ticket=…`: the ticket spent and the address marked verified. */
-  async verifyEmail(tenant: Tenant, ticket: string | undefined): Promise<TicketCheck['kind']> {
+  async verifyEmail(tenant: Tenant, ticket: string | undefined): Promise<VerifyOutcome> {
     const check = await this.ticketCheck(tenant, 'verify_email', ticket);
-    if (check.kind !== 'valid') return check.kind;
-    if (!(await this.deps.tickets.consume(tenant.id, 'verify_email', hashTicket(ticket ?? ''), this.deps.clock.now()))) return 'used';
+    if (check.kind !== 'valid') return { kind: check.kind };
+    if (!(await this.deps.tickets.consume(tenant.id, 'verify_email', hashTicket(ticket ?? ''), this.deps.clock.now()))) {
+      return { kind: 'used' };
+    }
     await this.deps.users.updateProfile(check.user.id, { emailVerified: true });
     await this.deps.securityEvents.record({
       type: 'email_verified',
@@ -230,7 +244,7 @@ export class Accounts {
       userId: check.user.id,
       identifier: check.user.username,
     });
-    return 'valid';
+    return { kind: 'valid', ...redirectAfter(check, EMAIL_VERIFIED_MESSAGE) };
   }
 
   private async ticketCheck(tenant: Tenant, kind: AccountTicketKind, ticket: string | undefined): Promise<TicketCheck> {
@@ -242,10 +256,20 @@ export class Accounts {
     const user = await this.deps.users.findById(tenant.id, record.userId);
     const connection = user ? servedConnectionOf(tenant, user) : undefined;
     if (!user || !connection || user.blocked) return { kind: 'unknown' };
-    return { kind: 'valid', user, connection };
+    return { kind: 'valid', user, connection, onSpent: record.onSpent };
   }
 
-  private async issueTicket(tenant: Tenant, user: UserRecord, kind: AccountTicketKind, lifetimeMs: number): Promise<string> {
+  /**
+   * A single-use ticket for the user; returns its value (only its hash is
+   * kept). `onSpent`: a Management API ticket's options (oauth/management/tickets.ts).
+   */
+  async issueTicket(
+    tenant: Tenant,
+    user: Pick<UserRecord, 'id'>,
+    kind: AccountTicketKind,
+    lifetimeMs: number,
+    onSpent?: TicketRedirect,
+  ): Promise<string> {
     const ticket = randomToken(32);
     const now = this.deps.clock.now();
     await this.deps.tickets.create({
@@ -255,6 +279,7 @@ export class Accounts {
       kind,
       createdAt: now,
       expiresAt: new Date(now.getTime() + lifetimeMs),
+      ...(onSpent === undefined ? {} : { onSpent }),
     });
     return ticket;
   }
@@ -326,6 +351,17 @@ export class Accounts {
     const detail = (err as { logDetail?: unknown }).logDetail ?? (err as Error).message;
     this.deps.logger.error({ tenant: tenant.name, email: what, err: detail }, 'an account email could not be sent; the user may ask again');
   }
+}
+
+/** `result_url` with Auth0's `success` and `message` (and the email when the ticket asked for it), or nothing. */
+function redirectAfter(check: Extract<TicketCheck, { kind: 'valid' }>, message: string): { redirect?: string } {
+  const resultUrl = check.onSpent?.resultUrl;
+  if (!resultUrl) return {};
+  const url = new URL(resultUrl);
+  if (check.onSpent?.emailInRedirect && check.user.email) url.searchParams.set('email', check.user.email);
+  url.searchParams.set('success', 'true');
+  url.searchParams.set('message', message);
+  return { redirect: url.toString() };
 }
 
 function checkedEmail(value: string | undefined): string {

@@ -73,6 +73,17 @@ export class AuthorizationFlow {
   }
 
   /**
+   * The password on the page was right but the tenant refuses the person for
+   * this request (oauth/management-audience.ts): answered as a hook's
+   * refusal, not as a wrong password on the form, where typing again could
+   * not help.
+   */
+  denied(tenant: Tenant, transaction: LoginTransaction, err: AccessDeniedError): AuthorizationStep {
+    if (transaction.purpose.kind !== 'authorize') throw err;
+    return deniedStep(parseAuthorizationRequest(tenant, RequestParameters.fromForm(transaction.purpose.query)), err);
+  }
+
+  /**
    * `prompt=login` wants a sign-in after the request began; `max_age` a
    * sign-in at most that old, which a sign-in made for this very request
    * always is (else `max_age=0`, OIDC's "sign in again", would loop: the
@@ -127,12 +138,7 @@ export class AuthorizationFlow {
         if (request.prompt === 'none') return callbackError(request, 'interaction_required', 'A second factor is required.');
         return { kind: 'second_factor', transaction, factor: await this.deps.signIn.secondFactor(context, err), context };
       }
-      if (err instanceof AccessDeniedError) {
-        // prompt=none shows no page, not even this one (OIDC Core §3.1.2.6).
-        if (request.prompt === 'none') return callbackError(request, 'access_denied', err.description);
-        const fields = { error: 'access_denied', error_description: err.description };
-        return { kind: 'denied', sentence: err.description, target: request.target, fields, appName: appName(request) };
-      }
+      if (err instanceof AccessDeniedError) return deniedStep(request, err);
       throw err;
     }
     const code = await this.deps.codes.issue(
@@ -141,6 +147,18 @@ export class AuthorizationFlow {
     );
     return { kind: 'callback', target: request.target, fields: { code }, appName: appName(request) };
   }
+}
+
+/**
+ * A refusal of the person who signed in (a hook's, or the tenant's rule that
+ * only administrators hold Management API tokens): they read why, and the
+ * link takes access_denied back to the application (RFC 6749 §4.1.2.1).
+ */
+function deniedStep(request: AuthorizationRequest, err: AccessDeniedError): AuthorizationStep {
+  // prompt=none shows no page, not even this one (OIDC Core §3.1.2.6).
+  if (request.prompt === 'none') return callbackError(request, 'access_denied', err.description);
+  const fields = { error: 'access_denied', error_description: err.description };
+  return { kind: 'denied', sentence: err.description, target: request.target, fields, appName: appName(request) };
 }
 
 function callbackError(request: AuthorizationRequest, error: string, description: string): AuthorizationStep {

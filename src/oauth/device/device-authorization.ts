@@ -17,6 +17,7 @@ import type { RateLimits } from '../../protection/rate-limits.js';
 import type { DeviceCodeStore } from '../../storage/browser-stores.js';
 import type { ClientAuthenticator } from '../client-auth/authenticate.js';
 import { presentedClientAuth } from '../client-auth/presented.js';
+import { refuseManagementApiOutsideBrowser } from '../management-audience.js';
 import type { RequestParameters } from '../request-parameters.js';
 import { optionalScopes, requestedAudience, selectRequestedResource } from '../scopes.js';
 import { formatUserCode, newUserCode } from './user-codes.js';
@@ -80,6 +81,8 @@ export class DeviceAuthorizationEndpoint {
     }
     // The API is chosen now (invalid_target for an unknown one), so the device learns at once, not after the person approved.
     const { api } = selectRequestedResource(tenant, client.app, { audience, scopes });
+    // DESIGN.md §9: a user's Management API token comes from a browser sign-in on this server only, never a device's.
+    refuseManagementApiOutsideBrowser(tenant, api, DEVICE_CODE_GRANT);
     const ip = endUserIp(request.origin, tenant, client).ip;
 
     const flow = tenant.settings.device_flow ?? DEFAULT_DEVICE_FLOW;

@@ -12,7 +12,7 @@ import type { LoginAttempt } from '../../protection/login-attempt.js';
 import type { ConnectionRecord, UserRecord, UserStore } from '../../storage/stores.js';
 import { defaultDirectoryOf, type Tenant } from '../../domain/tenant.js';
 import { InvalidGrantError, InvalidRequestError, UnauthorizedClientError } from '../../domain/errors.js';
-import { refuseManagementApiByPassword } from '../management-audience.js';
+import { refuseManagementApiOutsideBrowser } from '../management-audience.js';
 import { grantUserScopes, optionalScopes, requestedAudience, selectRequestedResource, type ResourceSelection } from '../scopes.js';
 import type { RequestParameters } from '../request-parameters.js';
 import type { GrantContext, GrantDecision, GrantHandler } from './grant-handler.js';
@@ -82,7 +82,7 @@ class PasswordGrant implements GrantHandler<PasswordRequest> {
   async handle(request: PasswordRequest, ctx: GrantContext): Promise<GrantDecision> {
     const connection = chooseConnection(ctx.tenant, request.realm, ctx.client.app.settings.connections);
     const { selection, scopes } = this.userScopes(request, ctx);
-    refuseManagementApiByPassword(ctx.tenant, selection.api, request.grantType);
+    refuseManagementApiOutsideBrowser(ctx.tenant, selection.api, request.grantType);
     const source = this.sourceFor(connection);
     const attempt = await this.beginLogin(request, connection, ctx);
     // The sign-in's instant is taken before the password is checked: a password change (or a block) that lands

@@ -17,6 +17,9 @@ export class SqlAccountTicketStore implements AccountTicketStore {
         created_at: toIso(ticket.createdAt),
         expires_at: toIso(ticket.expiresAt),
         used_at: null,
+        result_url: ticket.onSpent?.resultUrl ?? null,
+        mark_email_verified: ticket.onSpent?.markEmailVerified ? 1 : 0,
+        email_in_redirect: ticket.onSpent?.emailInRedirect ? 1 : 0,
       })
       .execute();
   }
@@ -57,5 +60,14 @@ function ticketOf(row: Selectable<AccountTicketsTable>): AccountTicketRecord {
     createdAt: fromIso(row.created_at),
     expiresAt: fromIso(row.expires_at),
     usedAt: fromIsoOrNull(row.used_at),
+    ...(row.result_url === null && Number(row.mark_email_verified) === 0
+      ? {}
+      : {
+          onSpent: {
+            resultUrl: row.result_url,
+            markEmailVerified: Number(row.mark_email_verified) === 1,
+            emailInRedirect: Number(row.email_in_redirect) === 1,
+          },
+        }),
   };
 }

@@ -14,6 +14,7 @@ function toRecord(row: Selectable<SigningKeysTable>): SigningKeyRecord {
     createdAt: fromIso(row.created_at),
     retiredAt: fromIsoOrNull(row.retired_at),
     publishUntil: fromIsoOrNull(row.publish_until),
+    ...(row.certificate === null ? {} : { certificate: row.certificate }),
   };
 }
 
@@ -27,6 +28,7 @@ function toRow(key: SigningKeyRecord): Selectable<SigningKeysTable> {
     created_at: toIso(key.createdAt),
     retired_at: key.retiredAt && toIso(key.retiredAt),
     publish_until: key.publishUntil && toIso(key.publishUntil),
+    certificate: key.certificate ?? null,
   };
 }
 
@@ -42,6 +44,24 @@ export class SqlSigningKeyStore implements SigningKeyStore {
       .orderBy('created_at', 'desc')
       .execute();
     return rows.map(toRecord);
+  }
+
+  async keepCertificate(tenantId: string, kid: string, certificate: string): Promise<string> {
+    // Conditional: two nodes making a certificate for the same key at once keep the first one written.
+    await this.db
+      .updateTable('signing_keys')
+      .set({ certificate })
+      .where('tenant_id', '=', tenantId)
+      .where('kid', '=', kid)
+      .where('certificate', 'is', null)
+      .execute();
+    const row = await this.db
+      .selectFrom('signing_keys')
+      .select('certificate')
+      .where('tenant_id', '=', tenantId)
+      .where('kid', '=', kid)
+      .executeTakeFirst();
+    return row?.certificate ?? certificate;
   }
 
   async insert(key: SigningKeyRecord): Promise<void> {
