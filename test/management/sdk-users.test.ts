@@ -136,6 +136,23 @@ describe('auth0 ManagementClient: users, user blocks, logs, connections', { skip
     assert.ok(all.data.some((l) => l.type === 'sapi' && l.client_id === 'acme-mgmt'));
   });
 
+  it('takes a token supplier: a fresh client_credentials token whenever it asks', async () => {
+    // The SDK's clientId/clientSecret mode wants a bare hostname ("tenant.auth0.com") and so cannot name a tenant
+    // path; a supplier that asks the token endpoint is the way (docs/management-api.md).
+    let asked = 0;
+    const supplied = new ManagementClient({
+      domain: `${server.host}/acme`,
+      token: async () => {
+        asked++;
+        return managementToken(server);
+      },
+      fetch: conformingFetch(server),
+    });
+    const users = await supplied.users.list({ per_page: 1 });
+    assert.equal(users.data.length, 1);
+    assert.ok(asked >= 1);
+  });
+
   it('lists the connections, and refuses what the token may not do', async () => {
     const connections = await management.connections.list();
     assert.deepEqual(
