@@ -13,9 +13,8 @@ import { MANAGEMENT_API_SCOPES } from '../../src/domain/management-api.js';
 import { ALICE, API, WEB } from '../helpers/fixtures.js';
 import type { HttpsTestServer } from '../helpers/tls.js';
 import { tlsUnavailableReason } from '../helpers/tls.js';
-import { assertManagementError, MGMT_CLIENT, managementToken, mgmt, startManagementServer } from './helpers.js';
+import { assertManagementError, MGMT_CLIENT, managementToken, mgmt, startManagementServer, GLOBEX_MGMT, globexTenant } from './helpers.js';
 
-const GLOBEX_MGMT = { client_id: 'globex-mgmt', client_secret: 'globex-mgmt-secret-012345678' };
 const NO_GRANT = { client_id: 'acme-no-grant', client_secret: 'acme-no-grant-secret-0123456' };
 
 describe('Management API access (DESIGN.md §9)', { skip: tlsUnavailableReason() }, () => {
@@ -37,14 +36,7 @@ describe('Management API access (DESIGN.md §9)', { skip: tlsUnavailableReason()
         ],
         client_grants: [],
       },
-      otherTenants: (url) => [
-        {
-          name: 'globex',
-          connections: [{ name: 'db', type: 'database' }],
-          applications: [{ ...GLOBEX_MGMT, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'] }],
-          client_grants: [{ client_id: GLOBEX_MGMT.client_id, audience: `${url}/globex/api/v2/`, scope: ['read:connections'] }],
-        },
-      ],
+      otherTenants: (url) => [globexTenant(url, ['read:connections'])],
     });
     token = await managementToken(server);
   });

@@ -12,9 +12,7 @@ import { decodeJwt } from 'jose';
 import { API, API_NO_OFFLINE, WEB } from '../helpers/fixtures.js';
 import type { HttpsTestServer } from '../helpers/tls.js';
 import { tlsUnavailableReason } from '../helpers/tls.js';
-import { assertManagementError, MGMT_CLIENT, managementToken, mgmt, startManagementServer } from './helpers.js';
-
-const GLOBEX_MGMT = { client_id: 'globex-mgmt', client_secret: 'globex-mgmt-secret-012345678' };
+import { assertManagementError, MGMT_CLIENT, managementToken, mgmt, startManagementServer, GLOBEX_MGMT, globexTenant } from './helpers.js';
 
 describe('Management API client grants (DESIGN.md §9)', { skip: tlsUnavailableReason() }, () => {
   let server: HttpsTestServer;
@@ -25,14 +23,7 @@ describe('Management API client grants (DESIGN.md §9)', { skip: tlsUnavailableR
   before(async () => {
     server = await startManagementServer({
       tenant: { management_api: { rate_limit: { requests: 10_000, per_seconds: 60 } } },
-      otherTenants: (url) => [
-        {
-          name: 'globex',
-          connections: [{ name: 'db', type: 'database' }],
-          applications: [{ ...GLOBEX_MGMT, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'] }],
-          client_grants: [{ client_id: GLOBEX_MGMT.client_id, audience: `${url}/globex/api/v2/`, scope: ['read:client_grants'] }],
-        },
-      ],
+      otherTenants: (url) => [globexTenant(url, ['read:client_grants'])],
     });
     mgmtAudience = `${server.issuer()}api/v2/`;
     api = mgmt(server, await managementToken(server));

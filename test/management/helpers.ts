@@ -13,6 +13,20 @@ import { OpenApiConformance } from './openapi-conformance.js';
 
 export const MGMT_CLIENT = { client_id: 'acme-mgmt', client_secret: 'acme-mgmt-secret-0123456789' };
 
+/** The Management API client of `globex`, the second tenant the isolation tests run beside acme. */
+export const GLOBEX_MGMT = { client_id: 'globex-mgmt', client_secret: 'globex-mgmt-secret-012345678' };
+
+/** `globex`: one database connection `db`, and GLOBEX_MGMT holding a client grant for its own Management API. */
+export function globexTenant(url: string, scope: readonly string[], users: TenantInput['users'] = []): TenantInput {
+  return {
+    name: 'globex',
+    connections: [{ name: 'db', type: 'database' }],
+    applications: [{ ...GLOBEX_MGMT, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'] }],
+    client_grants: [{ client_id: GLOBEX_MGMT.client_id, audience: `${url}/globex/api/v2/`, scope: [...scope] }],
+    users,
+  };
+}
+
 export interface ManagementServerOptions {
   /** The scopes of acme-mgmt's client grant; default every scope. */
   scopes?: readonly string[];

@@ -21,9 +21,10 @@ import {
   mgmt,
   startManagementServer,
   type ManagementClientForTests,
+  GLOBEX_MGMT,
+  globexTenant,
 } from './helpers.js';
 
-const GLOBEX_MGMT = { client_id: 'globex-mgmt', client_secret: 'globex-mgmt-secret-012345678' };
 const DB = 'Username-Password-Authentication';
 
 type User = Record<string, unknown> & { user_id: string; username: string };
@@ -40,13 +41,11 @@ describe('Management API: users (DESIGN.md §9)', { skip: tlsUnavailableReason()
     server = await startManagementServer({
       tenant: { management_api: { rate_limit: { requests: 10_000, per_seconds: 60 } } },
       otherTenants: (url) => [
-        {
-          name: 'globex',
-          connections: [{ name: 'db', type: 'database' }],
-          applications: [{ ...GLOBEX_MGMT, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'] }],
-          client_grants: [{ client_id: GLOBEX_MGMT.client_id, audience: `${url}/globex/api/v2/`, scope: ['read:users'] }],
-          users: [{ connection: 'db', username: 'stranger@globex.test', email: 'stranger@globex.test', password: 'globex password 123' }],
-        },
+        globexTenant(
+          url,
+          ['read:users'],
+          [{ connection: 'db', username: 'stranger@globex.test', email: 'stranger@globex.test', password: 'globex password 123' }],
+        ),
       ],
     });
     api = mgmt(server, await managementToken(server));
