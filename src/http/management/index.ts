@@ -81,15 +81,8 @@ async function serve(endpoint: ManagementEndpoint, request: FastifyRequest, deps
   const params = parsePart('params', endpoint.params, pathParams);
   const query = parsePart('query', endpoint.query, request.query ?? {});
   const body = endpoint.body ? parsePart('body', endpoint.body, jsonBody(request)) : undefined;
-  const response = await endpoint.handle({
-    tenant,
-    caller,
-    params,
-    query,
-    body,
-    origin: requestOrigin(request.raw, tenant),
-    raw: request,
-  });
+  const origin = requestOrigin(request.raw, tenant);
+  const response = await endpoint.handle({ tenant, caller, params, query, body, origin, raw: request });
   if (endpoint.method !== 'GET') {
     const target = (pathParams.id ?? response.target)?.slice(0, 200);
     await deps.securityEvents.record({
@@ -98,7 +91,7 @@ async function serve(endpoint: ManagementEndpoint, request: FastifyRequest, deps
       tenantId: tenant.id,
       clientId: caller.clientId,
       ...(endpoint.tag === 'users' && target !== undefined ? { userId: target } : {}),
-      ip: requestOrigin(request.raw, tenant).networkIp(),
+      ip: origin.networkIp(),
       details: { actor: caller.actor, operation: `${endpoint.method} ${endpoint.path}`, ...(target === undefined ? {} : { target }) },
     });
   }
